@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""report.py [results.json]: turn bench/run's results into bench/results.md
+(tables, weft's ratio to the best peer, targets met or MISSED, machine info)
+and bench/results.png (weft's speed ratio to the best peer, log scale), drawn
+with gnuplot, or matplotlib if gnuplot is missing; without either, no chart.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCH)
+from workloads import BY_NAME, NOT_PEERS, lower_is_better  # noqa: E402
+
+
+def num(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:.2f}M"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    return f"{v:#.3g}"
+
+
+def speed(weft, other, unit):
+    """How many times better weft is than other (>1: weft ahead)."""
+    if weft is None or other is None or weft <= 0 or other <= 0:
+        return None
+    return other / weft if lower_is_better(unit) else weft / other
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "-"
+    if r >= 1:
+        return f"{r:.2f}x better"
+    return f"{r:.2f}x ({1 / r:.2f}x worse)"
+
+
+def describe(c):
+    kind, unit = c[0], c[1]
+    if kind == "max":
+        return f"weft <= {fmt(c[2])} {unit}"
+    if kind == "min":
+        return f"weft >= {fmt(c[2])} {unit}"
+    if kind == "vs":
+        return f"weft at least {1 / c[3] if lower_is_better(unit) else c[3]:.3g}x as good as {c[2]} ({unit})"
+    return f"weft ahead of every peer ({unit})"
+
+
+def check(c, fig, peers):
+    """One target check: ("MET"|"MISSED"|"NOT MEASURED", detail)."""
+    kind, unit = c[0], c[1]
+    weft = num(fig.get(("weft", unit)))
+    if weft is None:
+        return "NOT MEASURED", f"{describe(c)}: no weft {unit} figure"
+    low = lower_is_better(unit)
+    if kind in ("max", "min"):
+        ok = weft <= c[2] if kind == "max" else weft >= c[2]
+        return ("MET" if ok else "MISSED"), \
+            f"weft {fmt(weft)} {unit}; target {'<=' if kind == 'max' else '>='} {fmt(c[2])} {unit}"
+    if kind == "vs":
+        other = num(fig.get((c[2], unit)))
+        if other is None:
+            return "NOT MEASURED", f"{describe(c)}: no {c[2]} {unit} figure"
+        bound = other * c[3]
+        ok = weft <= bound if low else weft >= bound
+        return ("MET" if ok else "MISSED"), \
+            f"weft {fmt(weft)} {unit}; target {'<=' if low else '>='} {c[3]:.3g} x {c[2]} {fmt(other)} = {fmt(bound)} {unit}"
+    if kind == "ahead":
+        vals = {s: num(v) for s, v in peers.items() if num(v) is not None}
+        if not vals:
+            return "NOT MEASURED", f"{describe(c)}: no peer figures"
+        behind = [s for s, v in vals.items() if not (weft < v if low else weft > v)]
+        return ("MET" if not behind else "MISSED"), \
+            ("ahead of " + ", ".join(sorted(vals))) if not behind else ("not ahead of " + ", ".join(sorted(behind)))
+    raise ValueError(c)
+
+
+def analyse(data):
+    """Per (workload, unit): figures, best peer, ratio."""
+    figs = {}
+    for r in data["results"]:
+        figs.setdefault(r["workload"], {})[(r["system"], r["unit"])] = r["value"]
+    rows = []
+    for wname in data["meta"].get("workloads") or list(figs):
+        w = BY_NAME.get(wname)
+        if w is None:
+            continue
+        fig = figs.get(wname, {})
+        for unit in w.units:
+            low = lower_is_better(unit)
+            peers = {s: v for (s, u), v in fig.items()
+                     if u == unit and s not in NOT_PEERS and s not in w.reduced}
+            nums = {s: num(v) for s, v in peers.items() if num(v) is not None}
+            best = (min if low else max)(nums, key=nums.get) if nums else None
+            weft = num(fig.get(("weft", unit)))
+            rows.append({
+                "w": w, "unit": unit, "fig": fig, "peers": peers, "best": best,
+                "best_value": nums.get(best) if best else None, "weft": weft,
+                "ratio": speed(weft, nums.get(best), unit) if best else None,
+                "floor": num(fig.get(("floor", unit))),
+                "ahead": check(("ahead", unit), fig, peers),
+            })
+    return figs, rows
+
+
+def write_md(data, rows, path, chart_note):
+    m = data["meta"]
+    out = []
+    out.append("# weft benchmark results\n")
+    out.append(f"Written by `bench/run` on {m.get('date')}; "
+               f"{'**quick mode** (`BENCH_QUICK=1`, reduced sizes)' if m.get('quick') else 'full sizes'}; "
+               f"each figure is the median of {m.get('runs')} runs. "
+               "Ratios are measured side by side in this one run; absolute figures drift.\n")
+    out.append("## Machine\n")
+    out.append("| | |\n|---|---|")
+    out.append(f"| CPU | {m.get('cpu')} |")
+    out.append(f"| nproc | {m.get('nproc')} |")
+    pin = m.get("pinned")
+    out.append(f"| pinning | {'every program under `taskset -c ' + pin + '`' if pin else 'none: programs unpinned, threads of one program may or may not share a core'} |")
+    out.append(f"| kernel | {m.get('kernel')} |")
+    for k in ("cc", "go", "python", "greenlet", "gevent", "loadavg_at_end"):
+        out.append(f"| {k} | {m.get(k)} |")
+    out.append(f"| weft build | {m.get('weft_build')} |")
+    out.append(f"| wall time of all runs | {m.get('elapsed_s')} s |")
+    out.append("")
+
+    out.append("## Summary\n")
+    out.append("Ratio: how many times better weft is than the best peer (peers are every "
+               "system except weft and floor), direction-aware: lower is better for "
+               "ns/op, us/op, s and MiB, higher for ops/s, msgs/s and req/s.\n")
+    out.append("| workload | unit | weft | floor | best peer | weft vs best peer | ahead of every peer | target | target met |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    by_w = {}
+    for r in rows:
+        by_w.setdefault(r["w"].name, []).append(r)
+    for wname, rs in by_w.items():
+        w = rs[0]["w"]
+        results = [check(c, rs[0]["fig"], {}) if c[0] != "ahead" else None for c in w.checks]
+        for i, c in enumerate(w.checks):
+            if c[0] == "ahead":
+                unit_rows = [r for r in rs if r["unit"] == c[1]]
+                results[i] = unit_rows[0]["ahead"] if unit_rows else ("NOT MEASURED", "")
+        states = [s for s, _ in results]
+        verdict = ("MISSED" if "MISSED" in states else
+                   "NOT MEASURED" if "NOT MEASURED" in states else "MET")
+        for j, r in enumerate(rs):
+            weft_fig = r["fig"].get(("weft", r["unit"]))
+            best = f"{r['best']} {fmt(r['best_value'])}" if r["best"] else "-"
+            out.append(f"| {wname if j == 0 else ''} | {r['unit']} | {fmt(weft_fig)} | "
+                       f"{fmt(r['floor'])} | {best} | {fmt_ratio(r['ratio'])} | "
+                       f"{r['ahead'][0]} | {w.target if j == 0 else ''} | "
+                       f"{('**' + verdict + '**') if j == 0 else ''} |")
+    out.append("")
+
+    out.append("## Per workload\n")
+    for wname, rs in by_w.items():
+        w = rs[0]["w"]
+        out.append(f"### {wname}\n")
+        out.append(f"{w.what}. Target: {w.target}.\n")
+        out.append("| system | value | unit | weft compared with it |")
+        out.append("|---|---|---|---|")
+        for r in rs:
+            unit = r["unit"]
+            systems = sorted({s for (s, u) in r["fig"] if u == unit},
+                             key=lambda s: ({"weft": 0, "floor": 1}.get(s, 2), s))
+            for s in systems:
+                v = r["fig"][(s, unit)]
+                cmp_ = "" if s == "weft" else fmt_ratio(speed(r["weft"], num(v), unit))
+                best = " (best peer)" if s == r["best"] else ""
+                if s in w.reduced:
+                    cmp_ = f"not compared: {w.reduced[s]}"
+                out.append(f"| {s}{best} | {fmt(v)} | {unit} | {cmp_} |")
+        out.append("")
+        for c in w.checks:
+            if c[0] == "ahead":
+                ur = [r for r in rs if r["unit"] == c[1]]
+                state, detail = ur[0]["ahead"] if ur else ("NOT MEASURED", "")
+            else:
+                state, detail = check(c, rs[0]["fig"], {})
+            out.append(f"- target check: **{state}**: {detail}")
+        for key, ns in sorted(data.get("notes", {}).items()):
+            if key.split("/")[0] == wname:
+                for n in ns:
+                    out.append(f"- note ({key.split('/')[1]}): {n}")
+        out.append("")
+    out.append("## Chart\n")
+    out.append(chart_note + "\n")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
+def chart_points(rows):
+    pts = []
+    for r in rows:
+        label = r["w"].name if len(r["w"].units) == 1 else f"{r['w'].name} ({r['unit']})"
+        pts.append((label, r["ratio"], r["best"]))
+    return pts
+
+
+def draw_gnuplot(pts, png, title):
+    measured = [(l, v, b) for l, v, b in pts if v is not None]
+    vals = [v for _, v, _ in measured]
+    lo = min(vals + [1.0]) / 2
+    hi = max(vals + [1.0]) * 2
+    tics = [t * 10.0 ** e for e in range(-6, 7) for t in (1, 2, 5) if lo <= t * 10.0 ** e <= hi]
+    with tempfile.TemporaryDirectory() as td:
+        dat = os.path.join(td, "d.dat")
+        with open(dat, "w") as f:
+            # x, ratio, bar bottom, bar top, colour, label, text over the bar, its y
+            for i, (l, v, b) in enumerate(pts):
+                lab = f'"{l}\\nvs {b}"' if b else f'"{l}"'
+                if v is None:
+                    f.write(f'{i} NaN 1 1 0x808080 {lab} "not measured" 1\n')
+                else:
+                    color = "0x2e8b57" if v >= 1 else "0xc0392b"
+                    f.write(f'{i} {v} {min(v, 1)} {max(v, 1)} {color} {lab} "{v:.2f}x" {v}\n')
+        gp = [
+            "set terminal pngcairo size 1000,560 font 'sans,10'" if pngcairo_ok()
+            else "set terminal png size 1000,560",
+            f"set output '{png}'",
+            "set termoption noenhanced",
+            f"set title \"{title}\"",
+            "set logscale y 10",
+            f"set yrange [{lo}:{hi}]",
+            "set ytics (" + ", ".join(f'"{t:g}" {t}' for t in tics) + ")",
+            "set ylabel 'weft speed / best peer speed (log; >1 = weft ahead)'",
+            "set style fill solid 0.8 border -1",
+            "set grid ytics",
+            "set xtics rotate by -30 left nomirror",
+            f"set xrange [-0.6:{len(pts) - 0.4}]",
+            "set key top right",
+        ]
+        if not measured:
+            gp.append("set label 1 'no weft figures in this run (bench_<workload> not built)' "
+                      "at graph 0.5, graph 0.7 center font ',14'")
+        gp.append(f"plot '{dat}' using 1:(1):($1-0.3):($1+0.3):3:4:5:xtic(6) "
+                  "with boxxyerror lc rgb variable notitle, "
+                  "1 with lines lw 2 dt 2 lc rgb 'black' title 'parity with best peer', "
+                  f"'{dat}' using 1:8:7 with labels offset 0,0.8 notitle")
+        script = os.path.join(td, "c.gp")
+        with open(script, "w") as f:
+            f.write("\n".join(gp) + "\n")
+        r = subprocess.run(["gnuplot", script], capture_output=True, text=True)
+        if r.returncode != 0:
+            print(r.stderr, file=sys.stderr)
+            return False
+    return True
+
+
+_pngcairo = None
+
+
+def pngcairo_ok():
+    global _pngcairo
+    if _pngcairo is None:
+        r = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True, text=True)
+        _pngcairo = "pngcairo" in (r.stdout + r.stderr)
+    return _pngcairo
+
+
+def draw_matplotlib(pts, png, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(10, 5.6))
+    labels = [f"{l}\nvs {b}" if b else l for l, _, b in pts]
+    vals = [v if v is not None else 0 for _, v, _ in pts]
+    ax.bar(range(len(pts)), [v if v else float("nan") for v in vals],
+           color=["seagreen" if v >= 1 else "firebrick" for v in vals])
+    ax.axhline(1, ls="--", color="black", label="parity with best peer")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(pts)))
+    ax.set_xticklabels(labels, rotation=30, ha="right")
+    ax.set_ylabel("weft speed / best peer speed (log; >1 = weft ahead)")
+    ax.set_title(title)
+    if not any(vals):
+        ax.text(0.5, 0.6, "no weft figures in this run", transform=ax.transAxes, ha="center")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(png)
+    return True
+
+
+def main(argv):
+    src = argv[0] if argv else os.path.join(BENCH, "results.json")
+    with open(src) as f:
+        data = json.load(f)
+    _, rows = analyse(data)
+    md = os.path.join(os.path.dirname(os.path.abspath(src)), "results.md")
+    png = os.path.join(os.path.dirname(os.path.abspath(src)), "results.png")
+    m = data["meta"]
+    title = (f"weft vs best peer ({'quick' if m.get('quick') else 'full'}, "
+             f"{m.get('nproc')} CPUs, {m.get('date', '')[:10]})")
+    pts = chart_points(rows)
+    drawn = None
+    if shutil.which("gnuplot"):
+        drawn = draw_gnuplot(pts, png, title) and "gnuplot"
+    if not drawn:
+        try:
+            drawn = draw_matplotlib(pts, png, title) and "matplotlib"
+        except ImportError:
+            pass
+    if drawn:
+        note = f"`results.png` (drawn with {drawn}): weft's speed ratio to the best peer per workload, log scale."
+        print(f"bench: wrote {png}", file=sys.stderr)
+    else:
+        note = "No chart: neither gnuplot nor matplotlib is installed (`apt-get install gnuplot-nox`)."
+        print(f"bench: {note}", file=sys.stderr)
+        if os.path.exists(png):
+            os.remove(png)  # never leave a stale chart beside fresh tables
+    write_md(data, rows, md, note)
+    print(f"bench: wrote {md}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

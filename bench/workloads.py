@@ -1,0 +1,100 @@
+"""The table of workloads shared by bench/run and bench/report.py.
+
+Each workload names its unit(s), the peers that BENCHMARKS.md compares it with
+(an expected peer that is not installed, or has no program for the workload,
+is reported as `skipped`), and weft's target as machine-checkable checks.
+Adding a workload: add an entry here if it is not already listed, then add
+programs (see bench/README.md). Everything else is discovered.
+"""
+
+LOWER_BETTER = {"ns/op", "us/op", "s", "MiB"}
+HIGHER_BETTER = {"ops/s", "msgs/s", "req/s"}
+
+# Systems that are not peers: weft itself and the physical floor.
+NOT_PEERS = {"weft", "floor"}
+
+
+def lower_is_better(unit):
+    if unit in LOWER_BETTER:
+        return True
+    if unit in HIGHER_BETTER:
+        return False
+    raise ValueError(f"unknown unit {unit!r}")
+
+
+class W:
+    def __init__(self, name, units, peers, target, checks, what="", reduced=None):
+        self.name = name
+        self.units = units          # list: sleepers has two
+        self.peers = peers          # expected systems besides weft (may include floor)
+        self.target = target        # the target as BENCHMARKS.md words it
+        self.checks = checks        # list of checks, see report.py
+        self.what = what
+        # {system: why}: peers whose figure is measured at a smaller size than
+        # weft's, so it is shown but neither counted as best peer nor compared.
+        self.reduced = reduced or {}
+
+
+# Checks (all about weft's median figure in `unit`):
+#   ("max", unit, v)                weft <= v
+#   ("min", unit, v)                weft >= v
+#   ("vs", unit, system, factor)    weft at least as good as factor x system's figure
+#                                   (lower-better: weft <= factor*other;
+#                                    higher-better: weft >= factor*other)
+#   ("ahead", unit)                 weft strictly better than every peer
+WORKLOADS = [
+    W("switch", ["ns/op"], ["floor", "go", "greenlet", "gevent"],
+      "<= 2x floor, and faster than every peer",
+      [("vs", "ns/op", "floor", 2.0), ("ahead", "ns/op")],
+      "two coroutines yield to each other, ns per switch"),
+    W("spawn", ["ns/op"], ["go", "greenlet", "gevent"],
+      "<= 60 ns", [("max", "ns/op", 60.0)],
+      "spawn + run + join an empty coroutine, ns each"),
+    W("chan_pingpong", ["ns/op"], ["go", "gevent"],
+      "<= 100 ns", [("max", "ns/op", 100.0)],
+      "unbuffered channel round trip, two coroutines on one thread"),
+    W("chan_stream", ["msgs/s"], ["go", "gevent"],
+      ">= 3x Go", [("vs", "msgs/s", "go", 3.0)],
+      "10M ints through a channel of capacity 1024, producer to consumer"),
+    W("sleepers", ["s", "MiB"], ["floor", "go", "gevent"],
+      "wall <= 1.3 s, memory <= 0.5 GiB",
+      [("max", "s", 1.3), ("max", "MiB", 512.0)],
+      "1M coroutines each sleeping 1 s; wall time and PSS",
+      reduced={"gevent": "100k greenlets, not 1M (as BENCHMARKS.md measured it)"}),
+    W("skynet", ["s"], ["go", "gevent"],
+      "<= Go / 3", [("vs", "s", "go", 1.0 / 3.0)],
+      "1M tasks in a 10-ary tree summing their ids over channels"),
+    W("lock", ["ns/op"], ["floor", "go", "python-threading"],
+      "<= 40 ns (and uncontended lock+unlock <= 8 ns, not checked here)",
+      [("max", "ns/op", 40.0)],
+      "2 threads, 10M locked increments each, ns per increment"),
+    W("thread_spawn", ["us/op"], ["pthread", "python-threading"],
+      "<= 1.2x pthread", [("vs", "us/op", "pthread", 1.2)],
+      "thread start + join"),
+    W("queue_threads", ["msgs/s"], ["go", "python-threading"],
+      ">= Go", [("vs", "msgs/s", "go", 1.0)],
+      "2 threads, 10M 8-byte items through a bounded queue"),
+    W("tpool", ["ns/op"], ["python-threading"],
+      "<= 1 us/task", [("max", "ns/op", 1000.0)],
+      "thread pool: 1M no-op tasks submitted and completed"),
+    W("proc_spawn", ["us/op"], ["floor", "python-mp"],
+      "<= 1.3x floor", [("vs", "us/op", "floor", 1.3)],
+      "process start + join"),
+    W("pool_map", ["ns/op"], ["python-mp"],
+      ">= 10x Python", [("vs", "ns/op", "python-mp", 0.1)],
+      "process pool, 200k trivial tasks (x*x), default chunking"),
+    W("pool_apply", ["us/op"], ["floor", "python-mp"],
+      "<= 15 us", [("max", "us/op", 15.0)],
+      "process pool, one apply_async then get, latency"),
+    W("proc_queue", ["msgs/s"], ["floor", "python-mp"],
+      ">= 10M msgs/s", [("min", "msgs/s", 10e6)],
+      "1M 8-byte messages between two processes through a process queue"),
+    W("http_server", ["req/s"], ["go", "gevent"],
+      ">= Go", [("vs", "req/s", "go", 1.0)],
+      "HTTP/1.1 hello server under wrk -t1 -c64 -d5s on loopback"),
+    W("http_client", ["req/s"], ["go", "gevent"],
+      ">= Go", [("vs", "req/s", "go", 1.0)],
+      "3000 GETs, 100 at a time, against one loopback server"),
+]
+
+BY_NAME = {w.name: w for w in WORKLOADS}

@@ -1,0 +1,375 @@
+/*
+ * weft: processes, threads and coroutines for C, with one set of locks,
+ * queues, channels and pools that works between all three.
+ *
+ * This header is the manual. Every declaration states its contract: what it
+ * does, who owns what, which threads may call it, and each error it returns.
+ *
+ * Conventions that hold everywhere:
+ *   - Functions return int (or ssize_t): 0 or more on success, a negative
+ *     errno on failure (-ETIMEDOUT, -ECANCELED, -EPIPE, -EAGAIN, ...).
+ *     errno itself is never part of the contract. weft_strerror() names them.
+ *   - Every blocking call takes an int64_t deadline: an absolute time in
+ *     monotonic nanoseconds as returned by weft_now(). WEFT_FOREVER (-1)
+ *     waits forever, WEFT_NOWAIT (0, or any time already past) does not
+ *     wait at all: the call succeeds only if it can do so at once, and fails
+ *     with -ETIMEDOUT otherwise (try-variants return -EAGAIN instead).
+ *     One deadline can serve a whole sequence of calls.
+ *   - A blocking call made inside a coroutine parks only that coroutine;
+ *     the other coroutines of its thread keep running. Made on a thread that
+ *     never started a coroutine, it blocks the thread (on a futex), and no
+ *     scheduler is created for it.
+ *   - Misuse that can only come from a corrupted or destroyed object aborts
+ *     with a message; everything a caller can get wrong returns an error.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(WEFT_BUILDING) && defined(__GNUC__)
+#define WEFT_API __attribute__((visibility("default")))
+#else
+#define WEFT_API
+#endif
+
+#define WEFT_VERSION_MAJOR 0
+#define WEFT_VERSION_MINOR 1
+#define WEFT_VERSION_PATCH 0
+#define WEFT_VERSION_STRING "0.1.0"
+
+/* ======================================================================
+ * Errors, time and allocation
+ * ====================================================================== */
+
+/* Returns a static, human-readable description of err, which may be given
+ * either as a negative errno (as weft returns them) or a positive one.
+ * Never returns NULL; unknown codes give "unknown error". Thread-safe. */
+WEFT_API const char *weft_strerror(int err);
+
+/* Deadlines. */
+#define WEFT_FOREVER ((int64_t)-1)
+#define WEFT_NOWAIT ((int64_t)0)
+#define WEFT_NSEC ((int64_t)1)
+#define WEFT_USEC ((int64_t)1000)
+#define WEFT_MSEC ((int64_t)1000000)
+#define WEFT_SEC ((int64_t)1000000000)
+
+/* Monotonic clock (CLOCK_MONOTONIC) in nanoseconds. Always > 0. */
+WEFT_API int64_t weft_now(void);
+
+/* Deadline `ns` nanoseconds from now: weft_now() + ns. A negative ns gives a
+ * deadline already past (the call will not wait). Saturates instead of
+ * overflowing, so weft_after(INT64_MAX) is effectively forever. */
+WEFT_API int64_t weft_after(int64_t ns);
+
+/* Deadline `seconds` from now (fractions allowed). */
+WEFT_API int64_t weft_after_sec(double seconds);
+
+/* A custom allocator for everything weft allocates with malloc. All three
+ * functions receive `ud`. alloc may return NULL: weft then fails the call
+ * with -ENOMEM and leaves no partial state behind. */
+typedef struct weft_allocator {
+    void *(*alloc)(size_t size, void *ud);
+    void *(*realloc)(void *ptr, size_t size, void *ud);
+    void (*free)(void *ptr, void *ud);
+    void *ud;
+} weft_allocator;
+
+/* Installs `a` (copied) as weft's allocator; NULL restores malloc/free.
+ * Call it only while no weft object that was allocated under the previous
+ * allocator is alive (memory is always freed by the allocator that gave it).
+ * Errors: -EINVAL if a is non-NULL and any of its functions is NULL. */
+WEFT_API int weft_set_allocator(const weft_allocator *a);
+
+/* ======================================================================
+ * Coroutines
+ *
+ * Each thread gets a scheduler the first time it spawns a coroutine (or
+ * asks for weft_self()). The thread's own stack becomes its "main"
+ * coroutine, so main() may block in any weft call while the coroutines it
+ * spawned run. Coroutines never move between threads; thread-local
+ * variables and errno are theirs to rely on (errno is saved and restored
+ * at every switch).
+ *
+ * Scheduling is cooperative: a coroutine runs until it blocks in a weft
+ * call, yields, or returns. Ready coroutines run in FIFO order.
+ * ====================================================================== */
+
+/* A coroutine handle: a small value, copied freely. A handle stays safe to
+ * pass to any function here even after the coroutine was joined or detached
+ * and its memory recycled: such a stale handle is reported as -ESRCH. */
+typedef struct weft_coro {
+    struct weft__coro *p;
+    uint64_t gen;
+} weft_coro;
+
+typedef void *(*weft_coro_fn)(void *arg);
+
+typedef enum weft_stack_mode {
+    /* Own mmap'd stack with a guard page below it, committed lazily by the
+     * kernel and pooled for reuse. Fastest switches. Each one costs two
+     * kernel memory mappings, and vm.max_map_count (65530 by default) caps
+     * how many can exist: spawn fails with -ENOMEM past that. */
+    WEFT_STACK_GUARDED = 0,
+    /* Runs on a stack shared with the other SHARED coroutines of its thread;
+     * when another one needs the shared stack, the live part of this one's
+     * stack (usually a few hundred bytes) is copied aside. For very large
+     * counts (a million sleeping coroutines in well under 1 GiB). Pointers
+     * to a SHARED coroutine's stack variables are valid only while it runs:
+     * never hand one to another coroutine. */
+    WEFT_STACK_SHARED = 1,
+} weft_stack_mode;
+
+typedef struct weft_coro_opts {
+    const char *name;      /* copied; NULL for none. Shown in crash reports. */
+    size_t stack_size;     /* 0 = default (256 KiB); GUARDED: rounded up to
+                              pages, at least 16 KiB; SHARED: the shared
+                              stack's size is fixed at 256 KiB and this must
+                              be 0 or <= it. */
+    weft_stack_mode stack_mode;
+    int detached;          /* 1: no one will join; memory is freed at exit */
+    int suspended;         /* 1: not scheduled; it starts only when another
+                              coroutine weft_switch()es to it, and fn then
+                              receives the switched value as its argument
+                              (the spawn arg must be NULL) */
+} weft_coro_opts;
+
+/* Creates a coroutine running fn(arg) on the calling thread's scheduler
+ * (created on first use) and makes it ready; it first runs when the caller
+ * blocks or yields. opts may be NULL for defaults. On success *out (which
+ * may be NULL only if opts->detached) receives the handle.
+ * Errors: -EINVAL (fn NULL; out NULL without detached; stack_size out of
+ * range; unknown stack_mode; suspended with a non-NULL arg), -ENOMEM (no
+ * memory, or no more memory mappings for a GUARDED stack). */
+WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg,
+                        const weft_coro_opts *opts);
+
+/* Waits until c has finished, stores its return value in *result (if result
+ * is non-NULL) and releases it: the handle is stale afterwards. Must be
+ * called from the thread c runs on.
+ * Errors: -ESRCH (c already joined, detached-and-gone, or never valid),
+ * -EINVAL (c is detached), -EDEADLK (c is the caller), -EXDEV (c belongs
+ * to another thread), -ETIMEDOUT (deadline passed first; c is untouched and
+ * may be joined again), -ECANCELED (the caller was cancelled). */
+WEFT_API int weft_join(weft_coro c, int64_t deadline, void **result);
+
+/* Joins every handle in cs[0..n) with one shared deadline, like gevent's
+ * joinall. results may be NULL, else results[i] receives cs[i]'s value.
+ * On success all n are released. On failure, returns the first error and
+ * the handles not yet joined stay valid (those joined are released and
+ * their results stored). Errors: as weft_join, and -EINVAL if cs is NULL
+ * with n > 0. */
+WEFT_API int weft_joinall(const weft_coro *cs, size_t n, int64_t deadline,
+                          void **results);
+
+/* Marks c so that its memory is released as soon as it finishes (at once if
+ * it already has). The handle is stale afterwards.
+ * Errors: -ESRCH, -EINVAL (already detached), -EXDEV (another thread's). */
+WEFT_API int weft_detach(weft_coro c);
+
+/* Lets every other ready coroutine of this thread run once, then returns.
+ * Returns 0, or -ECANCELED if the caller is cancelled. On a thread without
+ * coroutines it calls sched_yield(). */
+WEFT_API int weft_yield(void);
+
+/* Sleeps until `deadline` (absolute, weft_now() clock). Other coroutines run
+ * meanwhile. Returns 0 when the deadline is reached (also if it is already
+ * past), -ECANCELED if cancelled first, -EINVAL for WEFT_FOREVER
+ * (use a blocking wait on something instead). */
+WEFT_API int weft_sleep_until(int64_t deadline);
+
+/* Sleeps for ns nanoseconds: weft_sleep_until(weft_after(ns)). */
+WEFT_API int weft_sleep(int64_t ns);
+
+/* The running coroutine; on a thread that has not used coroutines yet, this
+ * creates its scheduler and returns the thread's main coroutine. The main
+ * coroutine cannot be joined or detached. A zero handle on out of memory. */
+WEFT_API weft_coro weft_self(void);
+
+/* 1 if the two handles name the same coroutine, else 0. */
+WEFT_API int weft_coro_equal(weft_coro a, weft_coro b);
+
+/* Unique id of c within the process (main coroutines included; ids start at
+ * 1 and are never reused). 0 for a stale handle. */
+WEFT_API uint64_t weft_coro_id(weft_coro c);
+
+/* The name given at spawn ("main" for a thread's main coroutine), or NULL
+ * if it has none or the handle is stale. Valid while the handle is. */
+WEFT_API const char *weft_coro_name(weft_coro c);
+
+/* 1 if c has finished (its value is waiting to be joined), 0 if not yet,
+ * -ESRCH if the handle is stale. */
+WEFT_API int weft_coro_done(weft_coro c);
+
+/* Number of coroutines on the calling thread that have not finished, not
+ * counting its main coroutine. */
+WEFT_API size_t weft_coro_count(void);
+
+/* Greenlet-style explicit switch. Suspends the caller and runs `to` at
+ * once, handing it `value`: if `to` is suspended in weft_switch() that call
+ * returns 0 with *received = value; if `to` was spawned suspended, it starts
+ * with fn(value). The caller stays suspended (it is not ready: only a switch
+ * to it, its parent role below, or cancellation resumes it) until some
+ * coroutine switches back to it, and then returns 0 with that coroutine's
+ * value in *received (received may be NULL). If instead a coroutine that
+ * the caller spawned finishes while the caller waits here, the caller
+ * resumes with that coroutine's return value in *received and the result
+ * 1 (greenlet's "return to parent"). Must be called on the thread `to`
+ * runs on.
+ * Errors: -ESRCH (to is stale or has finished), -EDEADLK (to is the
+ * caller), -EBUSY (to is neither suspended in weft_switch nor spawned
+ * suspended: it is ready or blocked elsewhere), -EXDEV (another thread's),
+ * -ECANCELED (the caller was cancelled while suspended; or already is). */
+WEFT_API int weft_switch(weft_coro to, void *value, void **received);
+
+/* Cancels c: its current blocking weft call (if any) fails at once with
+ * -ECANCELED, and so does every blocking weft call it makes from then on
+ * (cancellation is sticky), so that it unwinds, frees what it holds and
+ * returns; non-blocking calls and deadline-0 calls keep working for its
+ * clean-up. The caller does not wait: join c to know it has finished.
+ * Cancelling a finished coroutine is a no-op returning 0.
+ * Must be called on c's thread.
+ * Errors: -ESRCH (stale), -EXDEV (another thread's). */
+WEFT_API int weft_cancel(weft_coro c);
+
+/* 1 if the calling coroutine has been cancelled, else 0. */
+WEFT_API int weft_cancelled(void);
+
+/* ======================================================================
+ * Channels
+ *
+ * A channel carries fixed-size elements (copied by value). Capacity 0 makes
+ * it unbuffered: a send completes only when a receiver takes the element
+ * (handed over directly). A channel works between coroutines of one thread,
+ * coroutines of different threads and plain threads alike; any thread may
+ * call any function on it.
+ * ====================================================================== */
+
+typedef struct weft_chan weft_chan;
+
+/* Creates a channel of elements of elem_size bytes (1 .. 65536) with room
+ * for `capacity` buffered elements (0 .. 2^30).
+ * Errors: -EINVAL (out NULL, sizes out of range), -ENOMEM. */
+WEFT_API int weft_chan_create(weft_chan **out, size_t elem_size,
+                              size_t capacity);
+
+/* Destroys ch. Nobody may be blocked on it or use it afterwards. NULL is a
+ * no-op. Errors: -EBUSY if a coroutine or thread is still blocked on it
+ * (then nothing is destroyed). */
+WEFT_API int weft_chan_destroy(weft_chan *ch);
+
+/* Sends the element at `elem` (elem_size bytes, copied): hands it to a
+ * waiting receiver, or buffers it, or waits for room until `deadline`.
+ * Errors: -EPIPE (closed, before or while waiting; the element was not
+ * sent), -ETIMEDOUT, -ECANCELED, -EINVAL (NULL arguments). */
+WEFT_API int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline);
+
+/* Receives one element into `elem` (elem_size bytes), waiting until
+ * `deadline`. A closed channel still delivers what was buffered; then
+ * -EPIPE. Errors: -EPIPE, -ETIMEDOUT, -ECANCELED, -EINVAL. */
+WEFT_API int weft_chan_recv(weft_chan *ch, void *elem, int64_t deadline);
+
+/* Non-blocking forms: -EAGAIN instead of waiting. */
+WEFT_API int weft_chan_try_send(weft_chan *ch, const void *elem);
+WEFT_API int weft_chan_try_recv(weft_chan *ch, void *elem);
+
+/* Closes ch: blocked and later senders fail with -EPIPE; receivers drain
+ * the buffer, then get -EPIPE. Errors: -EPIPE if already closed,
+ * -EINVAL if ch is NULL. */
+WEFT_API int weft_chan_close(weft_chan *ch);
+
+/* Elements buffered now, and the capacity. */
+WEFT_API size_t weft_chan_len(weft_chan *ch);
+WEFT_API size_t weft_chan_cap(weft_chan *ch);
+
+enum { WEFT_SEND = 1, WEFT_RECV = 2 };
+
+typedef struct weft_select_op {
+    weft_chan *chan;  /* NULL: the op is ignored (a disabled case) */
+    int op;           /* WEFT_SEND or WEFT_RECV */
+    void *elem;       /* element to send, or buffer to receive into */
+    int result;       /* out: for the op chosen: 0, or -EPIPE if closed */
+} weft_select_op;
+
+/* Waits until one of the n operations can complete, completes exactly that
+ * one and returns its index (its outcome in ops[i].result: 0, or -EPIPE if
+ * its channel was closed). When several are ready at once one is picked at
+ * random, so none starves. With deadline WEFT_NOWAIT this is a non-blocking
+ * select. Errors: -ETIMEDOUT, -ECANCELED, -EINVAL (ops NULL with n > 0,
+ * n > 1024, bad op kind, NULL elem), -ENOMEM. With n == 0 (or every chan
+ * NULL) it just waits for the deadline and returns -ETIMEDOUT. */
+WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline);
+
+/* ======================================================================
+ * File descriptors and sockets that yield
+ *
+ * These wrap the system calls of the same name: inside a coroutine, where
+ * the call would block, the coroutine parks until the descriptor is ready
+ * or the deadline passes. The descriptor must be non-blocking for that
+ * (weft_fd_set_nonblock; weft_accept returns non-blocking descriptors);
+ * on a blocking descriptor the system call blocks the whole thread.
+ * Outside coroutines they wait with poll(2). One coroutine at a time may
+ * wait for reading, and one for writing, on a given descriptor.
+ * ====================================================================== */
+
+enum { WEFT_READABLE = 0x001, WEFT_WRITABLE = 0x004 };
+
+/* Waits until fd is readable and/or writable (events is a mask of
+ * WEFT_READABLE and WEFT_WRITABLE) and returns the mask that is ready (also
+ * set when the peer hung up or the fd has an error, so the next call
+ * reports it). Errors: -EINVAL (no events / bad fd), -EBUSY (another
+ * coroutine is already waiting on fd in that direction), -ETIMEDOUT,
+ * -ECANCELED, -EBADF (fd closed with weft_fd_close while waiting),
+ * -ENOMEM. */
+WEFT_API int weft_fd_wait(int fd, int events, int64_t deadline);
+
+/* Sets O_NONBLOCK on fd. Errors: the negative errno of fcntl. */
+WEFT_API int weft_fd_set_nonblock(int fd);
+
+/* Wakes whoever waits on fd with -EBADF, forgets it in this thread's
+ * poller, then close(2)s it. Use it instead of close() for descriptors
+ * that coroutines wait on. Errors: close's, negated. */
+WEFT_API int weft_fd_close(int fd);
+
+/* read/write/recv/send: the number of bytes transferred (0 at end of file
+ * for reads), or a negative errno: the system call's own, or -ETIMEDOUT,
+ * -ECANCELED, -EBUSY, -EBADF as for weft_fd_wait. Like the system calls,
+ * write and send may transfer less than asked; weft_write_all loops. */
+WEFT_API ssize_t weft_read(int fd, void *buf, size_t len, int64_t deadline);
+WEFT_API ssize_t weft_write(int fd, const void *buf, size_t len,
+                            int64_t deadline);
+WEFT_API ssize_t weft_recv(int fd, void *buf, size_t len, int flags,
+                           int64_t deadline);
+WEFT_API ssize_t weft_send(int fd, const void *buf, size_t len, int flags,
+                           int64_t deadline);
+
+/* Writes all len bytes, waiting as needed. Returns len, or a negative errno;
+ * *written (if non-NULL) always receives the bytes actually written, so a
+ * partial write before an error is not lost. */
+WEFT_API ssize_t weft_write_all(int fd, const void *buf, size_t len,
+                                int64_t deadline, size_t *written);
+
+/* accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC, waiting for a connection.
+ * Returns the new descriptor or a negative errno (as weft_fd_wait, or
+ * accept4's own). addr/addrlen may be NULL. */
+WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen,
+                         int64_t deadline);
+
+/* connect(2) on a non-blocking socket, waiting for completion. Returns 0 or
+ * a negative errno: connect's own (-ECONNREFUSED, ...), or -ETIMEDOUT,
+ * -ECANCELED. */
+WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
+                          socklen_t addrlen, int64_t deadline);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* WEFT_H */

@@ -1,0 +1,205 @@
+/* Channels: buffered or unbuffered, with direct hand-off to a parked peer.
+ * Every operation runs under the channel's spin lock; a peer's park is
+ * ended through its waiter's claim, so a peer that timed out, was
+ * cancelled, or was completed by another channel of its select is skipped
+ * (and left unlinked for its owner to notice). */
+#include "chan/chan.h"
+
+#define MAX_ELEM 65536
+#define MAX_CAP ((size_t)1 << 30)
+
+WEFT_API int weft_chan_create(weft_chan **out, size_t elem_size, size_t capacity) {
+    if (!out || elem_size == 0 || elem_size > MAX_ELEM || capacity > MAX_CAP)
+        return -EINVAL;
+    weft_chan *ch = weft__calloc(1, sizeof *ch);
+    if (!ch)
+        return -ENOMEM;
+    if (capacity) {
+        ch->buf = weft__malloc(elem_size * capacity);
+        if (!ch->buf) {
+            weft__free(ch);
+            return -ENOMEM;
+        }
+    }
+    ch->elem_size = (uint32_t)elem_size;
+    ch->cap = capacity;
+    *out = ch;
+    return 0;
+}
+
+WEFT_API int weft_chan_destroy(weft_chan *ch) {
+    if (!ch)
+        return 0;
+    weft__spin_lock(&ch->lock);
+    int busy = ch->recvq.head || ch->sendq.head;
+    weft__spin_unlock(&ch->lock);
+    if (busy)
+        return -EBUSY;
+    weft__free(ch->buf);
+    weft__free(ch);
+    return 0;
+}
+
+/* Pops parked nodes until one's waiter is claimed for this operation. */
+static weft__chan_node *take_peer(weft__chan_q *q) {
+    weft__chan_node *n;
+    while ((n = q->head)) {
+        weft__chanq_unlink(q, n);
+        if (weft__waiter_claim(n->w, 0, n->index))
+            return n;
+    }
+    return NULL;
+}
+
+int weft__chan_try_send_locked(weft_chan *ch, const void *elem, weft__waiter **wake) {
+    if (ch->closed)
+        return -EPIPE;
+    weft__chan_node *r = take_peer(&ch->recvq);
+    if (r) {
+        weft__chan_copy(r->elem, elem, ch->elem_size);
+        *wake = r->w;
+        return 1;
+    }
+    if (ch->len < ch->cap) {
+        size_t tail = ch->head + ch->len;
+        if (tail >= ch->cap)
+            tail -= ch->cap;
+        weft__chan_copy(ch->buf + tail * ch->elem_size, elem, ch->elem_size);
+        ch->len++;
+        return 1;
+    }
+    return 0;
+}
+
+int weft__chan_try_recv_locked(weft_chan *ch, void *elem, weft__waiter **wake) {
+    if (ch->len) {
+        unsigned char *slot = ch->buf + ch->head * ch->elem_size;
+        weft__chan_copy(elem, slot, ch->elem_size);
+        weft__chan_node *s = take_peer(&ch->sendq);
+        if (s) { /* the buffer was full: the oldest sender's element moves in */
+            weft__chan_copy(slot, s->elem, ch->elem_size);
+            if (++ch->head == ch->cap)
+                ch->head = 0;
+            *wake = s->w;
+        } else {
+            if (++ch->head == ch->cap)
+                ch->head = 0;
+            ch->len--;
+        }
+        return 1;
+    }
+    weft__chan_node *s = take_peer(&ch->sendq);
+    if (s) {
+        weft__chan_copy(elem, s->elem, ch->elem_size);
+        *wake = s->w;
+        return 1;
+    }
+    return ch->closed ? -EPIPE : 0;
+}
+
+static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
+    if (!ch || !elem)
+        return -EINVAL;
+    weft__waiter *wake = NULL;
+    weft__spin_lock(&ch->lock);
+    int r = send ? weft__chan_try_send_locked(ch, elem, &wake)
+                 : weft__chan_try_recv_locked(ch, elem, &wake);
+    if (r != 0) {
+        weft__spin_unlock(&ch->lock);
+        if (wake)
+            weft__waiter_wake(wake);
+        return r < 0 ? r : 0;
+    }
+    if (deadline == 0) {
+        weft__spin_unlock(&ch->lock);
+        return -ETIMEDOUT;
+    }
+    /* The node (and, for a SHARED coroutine, a bounce copy of the element)
+     * must stay reachable while we are parked. */
+    weft__chan_node local;
+    weft__chan_node *n = weft__park_mem(&local, sizeof local + ch->elem_size);
+    if (!n) {
+        weft__spin_unlock(&ch->lock);
+        return -ENOMEM;
+    }
+    void *bounce = n == &local ? NULL : (void *)(n + 1);
+    if (bounce && send)
+        weft__chan_copy(bounce, elem, ch->elem_size);
+    weft__waiter lw, *w = weft__waiter_begin(&lw, WEFT__W_OTHER);
+    *n = (weft__chan_node){.w = w, .elem = bounce ? bounce : elem, .index = 0};
+    weft__chanq_push(send ? &ch->sendq : &ch->recvq, n);
+    weft__spin_unlock(&ch->lock);
+    int res = weft__park(w, deadline);
+    if (res != 0) {
+        /* Timed out or cancelled: we claimed our own waiter, so nobody took
+         * the element; leave the queue if still there. Closing claims with
+         * -EPIPE and unlinks, also fine. */
+        weft__spin_lock(&ch->lock);
+        if (n->linked)
+            weft__chanq_unlink(send ? &ch->sendq : &ch->recvq, n);
+        weft__spin_unlock(&ch->lock);
+    } else if (bounce && !send) {
+        weft__chan_copy(elem, bounce, ch->elem_size);
+    }
+    return res;
+}
+
+WEFT_API int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline) {
+    return chan_op(ch, (void *)elem, deadline, 1);
+}
+
+WEFT_API int weft_chan_recv(weft_chan *ch, void *elem, int64_t deadline) {
+    return chan_op(ch, elem, deadline, 0);
+}
+
+WEFT_API int weft_chan_try_send(weft_chan *ch, const void *elem) {
+    int r = chan_op(ch, (void *)elem, 0, 1);
+    return r == -ETIMEDOUT ? -EAGAIN : r;
+}
+
+WEFT_API int weft_chan_try_recv(weft_chan *ch, void *elem) {
+    int r = chan_op(ch, elem, 0, 0);
+    return r == -ETIMEDOUT ? -EAGAIN : r;
+}
+
+WEFT_API int weft_chan_close(weft_chan *ch) {
+    if (!ch)
+        return -EINVAL;
+    weft__spin_lock(&ch->lock);
+    if (ch->closed) {
+        weft__spin_unlock(&ch->lock);
+        return -EPIPE;
+    }
+    ch->closed = 1;
+    /* Claim every parked peer with -EPIPE; wake them after unlocking. A
+     * claimed node's `next` is reused for the local list: it is unlinked. */
+    weft__chan_node *list = NULL, *n;
+    weft__chan_q *qs[2] = {&ch->recvq, &ch->sendq};
+    for (int i = 0; i < 2; i++) {
+        while ((n = qs[i]->head)) {
+            weft__chanq_unlink(qs[i], n);
+            if (weft__waiter_claim(n->w, -EPIPE, n->index)) {
+                n->next = list;
+                list = n;
+            }
+        }
+    }
+    weft__spin_unlock(&ch->lock);
+    while (list) {
+        n = list;
+        list = n->next;
+        weft__waiter_wake(n->w); /* n may be gone after this */
+    }
+    return 0;
+}
+
+WEFT_API size_t weft_chan_len(weft_chan *ch) {
+    if (!ch)
+        return 0;
+    weft__spin_lock(&ch->lock);
+    size_t n = ch->len;
+    weft__spin_unlock(&ch->lock);
+    return n;
+}
+
+WEFT_API size_t weft_chan_cap(weft_chan *ch) { return ch ? ch->cap : 0; }

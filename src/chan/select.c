@@ -1,0 +1,181 @@
+/* select over several channel operations.
+ *
+ * Pass 1 tries each op once, without waiting, starting at a random index
+ * (so no ready op starves). If none is ready and the caller may wait,
+ * pass 2 locks every channel involved in address order (a global order, so
+ * two selects never deadlock), tries once more, and otherwise enqueues one
+ * node per op, all sharing one waiter, before unlocking. Whichever peer
+ * claims the waiter first completes that op; the claim makes the other
+ * nodes inert, and the owner unlinks them when it resumes. */
+#include "chan/chan.h"
+
+#define MAX_OPS 1024
+#define STACK_OPS 8
+
+static int try_op(weft_select_op *op, weft__waiter **wake) {
+    return op->op == WEFT_SEND ? weft__chan_try_send_locked(op->chan, op->elem, wake)
+                               : weft__chan_try_recv_locked(op->chan, op->elem, wake);
+}
+
+/* Sorts op indices by channel address (insertion sort: n is small). */
+static void sort_by_chan(weft_select_op *ops, uint16_t *idx, size_t m) {
+    for (size_t i = 1; i < m; i++) {
+        uint16_t v = idx[i];
+        size_t j = i;
+        while (j > 0 && (uintptr_t)ops[idx[j - 1]].chan > (uintptr_t)ops[v].chan) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = v;
+    }
+}
+
+static void lock_all(weft_select_op *ops, const uint16_t *idx, size_t m, int lock) {
+    for (size_t k = 0; k < m; k++) {
+        weft_chan *ch = ops[idx[k]].chan;
+        if (k > 0 && ops[idx[k - 1]].chan == ch)
+            continue; /* the same channel twice: locked once */
+        if (lock)
+            weft__spin_lock(&ch->lock);
+        else
+            weft__spin_unlock(&ch->lock);
+    }
+}
+
+WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
+    if ((!ops && n) || n > MAX_OPS)
+        return -EINVAL;
+    size_t active = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!ops[i].chan)
+            continue;
+        if ((ops[i].op != WEFT_SEND && ops[i].op != WEFT_RECV) || !ops[i].elem)
+            return -EINVAL;
+        active++;
+    }
+    if (!active) {
+        if (deadline < 0)
+            return -EINVAL; /* would wait forever on nothing */
+        int r = weft_sleep_until(deadline);
+        return r < 0 ? r : -ETIMEDOUT;
+    }
+    weft__sched *s = weft__sched_get();
+    size_t start = s ? (size_t)(weft__sched_rand(s) % n) : (size_t)(weft_now() % n);
+
+    /* Pass 1: anything ready now? */
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (start + k) % n;
+        if (!ops[i].chan)
+            continue;
+        weft__waiter *wake = NULL;
+        weft__spin_lock(&ops[i].chan->lock);
+        int r = try_op(&ops[i], &wake);
+        weft__spin_unlock(&ops[i].chan->lock);
+        if (r != 0) {
+            if (wake)
+                weft__waiter_wake(wake);
+            ops[i].result = r < 0 ? r : 0;
+            return (int)i;
+        }
+    }
+    if (deadline == 0)
+        return -ETIMEDOUT;
+
+    /* Nodes must stay reachable while we are parked; a SHARED coroutine
+     * also needs bounce copies of the elements (its stack may be copied
+     * aside meanwhile). */
+    weft__chan_node stack_nodes[STACK_OPS];
+    uint16_t stack_idx[STACK_OPS];
+    weft__chan_node *nodes = stack_nodes;
+    uint16_t *idx = stack_idx;
+    unsigned char *bounce = NULL;
+    bool heap = false;
+    if (weft__park_mem(NULL, 0) != NULL) {
+        size_t need = n * sizeof *nodes;
+        for (size_t i = 0; i < n; i++)
+            need += ops[i].chan ? ops[i].chan->elem_size : 0;
+        if (!(nodes = weft__park_mem(NULL, need)))
+            return -ENOMEM;
+        bounce = (unsigned char *)(nodes + n);
+    } else if (n > STACK_OPS) {
+        if (!(nodes = weft__malloc(n * sizeof *nodes)))
+            return -ENOMEM;
+        heap = true;
+    }
+    if (n > STACK_OPS && !(idx = weft__malloc(n * sizeof *idx))) {
+        if (heap)
+            weft__free(nodes);
+        return -ENOMEM;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        nodes[i].w = NULL;
+        nodes[i].linked = 0;
+        nodes[i].elem = ops[i].elem;
+        if (!ops[i].chan)
+            continue;
+        idx[m++] = (uint16_t)i;
+        if (bounce) {
+            nodes[i].elem = bounce;
+            if (ops[i].op == WEFT_SEND)
+                weft__chan_copy(bounce, ops[i].elem, ops[i].chan->elem_size);
+            bounce += ops[i].chan->elem_size;
+        }
+    }
+    sort_by_chan(ops, idx, m);
+    weft__waiter lw, *w = weft__waiter_begin(&lw, WEFT__W_OTHER);
+
+    /* Pass 2: under every lock, try again, else enqueue everywhere. */
+    int res = -1;
+    weft__waiter *wake = NULL;
+    lock_all(ops, idx, m, 1);
+    for (size_t k = 0; k < n && res < 0; k++) {
+        size_t i = (start + k) % n;
+        if (!ops[i].chan)
+            continue;
+        int r = try_op(&ops[i], &wake);
+        if (r != 0) {
+            ops[i].result = r < 0 ? r : 0;
+            res = (int)i;
+        }
+    }
+    if (res < 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (!ops[i].chan)
+                continue;
+            nodes[i].w = w;
+            nodes[i].index = (int)i;
+            weft__chanq_push(ops[i].op == WEFT_SEND ? &ops[i].chan->sendq : &ops[i].chan->recvq,
+                             &nodes[i]);
+        }
+    }
+    lock_all(ops, idx, m, 0);
+    if (wake)
+        weft__waiter_wake(wake);
+
+    if (res < 0) {
+        int pr = weft__park(w, deadline);
+        if (pr == -ETIMEDOUT || pr == -ECANCELED || pr == -ENOMEM) {
+            res = pr;
+        } else {
+            res = (int)w->index;
+            ops[res].result = pr;
+            if (pr == 0 && ops[res].op == WEFT_RECV && nodes[res].elem != ops[res].elem)
+                weft__chan_copy(ops[res].elem, nodes[res].elem, ops[res].chan->elem_size);
+        }
+        /* Take back the nodes nobody took. */
+        lock_all(ops, idx, m, 1);
+        for (size_t i = 0; i < n; i++) {
+            if (nodes[i].linked)
+                weft__chanq_unlink(ops[i].op == WEFT_SEND ? &ops[i].chan->sendq
+                                                          : &ops[i].chan->recvq,
+                                   &nodes[i]);
+        }
+        lock_all(ops, idx, m, 0);
+    }
+    if (heap)
+        weft__free(nodes);
+    if (idx != stack_idx)
+        weft__free(idx);
+    return res;
+}

@@ -1,0 +1,442 @@
+/* Coroutines: control blocks, spawn, join, detach, yield, sleep, switch,
+ * cancel.
+ *
+ * Control blocks are type-stable: they come from mmap'd slabs that are never
+ * unmapped and are recycled with their `gen` bumped, so a stale handle can
+ * always be checked (gen mismatch -> -ESRCH) without touching freed memory.
+ * Blocks of a scheduler that is destroyed go to a process-wide orphan list
+ * that new schedulers draw from. */
+#include "coro/sched.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define SLAB_SIZE ((size_t)1 << 20)
+
+static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
+static weft__coro *orphans;
+static atomic_uint_fast64_t next_id = 1;
+
+static weft__coro *cb_alloc(weft__sched *s) {
+    weft__coro *co = s->free_coros;
+    if (!co) {
+        pthread_mutex_lock(&orphan_lock);
+        for (int i = 0; i < 256 && orphans; i++) {
+            weft__coro *o = orphans;
+            orphans = o->next;
+            o->next = s->free_coros;
+            s->free_coros = o;
+        }
+        pthread_mutex_unlock(&orphan_lock);
+        co = s->free_coros;
+    }
+    if (!co) {
+        char *slab = mmap(NULL, SLAB_SIZE, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (slab == MAP_FAILED)
+            return NULL;
+        size_t n = SLAB_SIZE / sizeof(weft__coro);
+        weft__coro *blocks = (weft__coro *)slab;
+        for (size_t i = n; i-- > 1;) {
+            blocks[i].next = s->free_coros;
+            s->free_coros = &blocks[i];
+        }
+        co = &blocks[0];
+        co->next = NULL;
+        s->free_coros = co;
+    }
+    s->free_coros = co->next;
+    uint64_t gen = atomic_load_explicit(&co->gen, memory_order_relaxed);
+    memset(co, 0, sizeof *co);
+    atomic_init(&co->gen, gen);
+    atomic_store_explicit(&co->sched, s, memory_order_relaxed);
+    co->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+    return co;
+}
+
+static void unlink_all(weft__sched *s, weft__coro *co) {
+    if (co->all_prev)
+        co->all_prev->all_next = co->all_next;
+    else
+        s->all = co->all_next;
+    if (co->all_next)
+        co->all_next->all_prev = co->all_prev;
+    co->all_prev = co->all_next = NULL;
+}
+
+/* Returns a finished (or abandoned) coroutine's block to the free list; its
+ * stack must already be gone. Stale handles fail from here on. */
+void weft__coro_release(weft__sched *s, weft__coro *co) {
+    unlink_all(s, co);
+    weft__free(co->name);
+    co->name = NULL;
+    atomic_fetch_add_explicit(&co->gen, 1, memory_order_release);
+    co->next = s->free_coros;
+    s->free_coros = co;
+}
+
+void weft__coro_alloc_main(weft__sched *s, weft__coro **out) {
+    weft__coro *co = cb_alloc(s);
+    if (co) {
+        co->flags = WEFT__F_MAIN | WEFT__F_STARTED;
+        co->state = WEFT__C_READY;
+    }
+    *out = co;
+}
+
+/* Thread exit: every coroutine left is abandoned (its handles go stale) and
+ * every block goes to the orphan list. */
+void weft__coro_free_all(weft__sched *s) {
+    while (s->all) {
+        weft__coro *co = s->all;
+        if (co->stack)
+            weft__stack_put(s, co->stack, co->stack_size);
+        co->stack = NULL;
+        weft__free(co->saved);
+        co->saved = NULL;
+        weft__free(co->scratch);
+        co->scratch = NULL;
+#ifdef WEFT_TSAN
+        if (co->san_fiber)
+            __tsan_destroy_fiber(co->san_fiber);
+        co->san_fiber = NULL;
+#endif
+        weft__coro_release(s, co);
+    }
+    if (s->main)
+        weft__coro_release(s, s->main);
+    weft__coro *list = s->free_coros;
+    s->free_coros = NULL;
+    if (!list)
+        return;
+    weft__coro *tail = list;
+    while (tail->next)
+        tail = tail->next;
+    pthread_mutex_lock(&orphan_lock);
+    tail->next = orphans;
+    orphans = list;
+    pthread_mutex_unlock(&orphan_lock);
+}
+
+static weft_coro handle_of(weft__coro *co) {
+    weft_coro h = {co, atomic_load_explicit(&co->gen, memory_order_relaxed)};
+    return h;
+}
+
+/* Resolves a handle for use on the calling thread. */
+static weft__coro *resolve(weft_coro h, weft__sched **sp, int *err) {
+    weft__coro *co = h.p;
+    if (!co || atomic_load_explicit(&co->gen, memory_order_acquire) != h.gen) {
+        *err = -ESRCH;
+        return NULL;
+    }
+    weft__sched *s = weft__sched_get();
+    if (!s || atomic_load_explicit(&co->sched, memory_order_relaxed) != s) {
+        *err = -EXDEV;
+        return NULL;
+    }
+    *sp = s;
+    return co;
+}
+
+static void finish(weft__sched *s, weft__coro *co, void *result) {
+    co->arg = result;
+    co->state = WEFT__C_DONE;
+    s->live--;
+    if (co->joiner && weft__waiter_claim(co->joiner, 0, 0))
+        weft__waiter_wake(co->joiner);
+    weft__coro *p = co->parent;
+    if (p && atomic_load_explicit(&p->gen, memory_order_relaxed) == co->parent_gen &&
+        p->state == WEFT__C_PARKED && p->waiter && p->waiter->kind == WEFT__W_SWITCH &&
+        weft__waiter_claim(p->waiter, 1, 0)) {
+        p->waiter->value = result;
+        weft__waiter_wake(p->waiter);
+    }
+    if (s->shared_owner == co)
+        s->shared_owner = NULL; /* its frames are dead: nothing to save */
+    s->reap = co;
+    weft__sched_block(s);
+    WEFT_PANIC("finished coroutine %llu was resumed", (unsigned long long)co->id);
+}
+
+void weft__coro_entry(void *arg) {
+    (void)arg;
+#ifdef WEFT_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    weft__sched *s = weft__sched_get();
+    if (s->reap)
+        weft__sched_reap(s);
+    weft__coro *co = s->current;
+    co->flags |= WEFT__F_STARTED;
+    errno = 0;
+    void *result = NULL;
+    if (!(co->flags & WEFT__F_CANCELLED))
+        result = co->fn(co->arg);
+    finish(s, co, result);
+}
+
+WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opts *opts) {
+    static const weft_coro_opts defaults;
+    if (!opts)
+        opts = &defaults;
+    if (!fn || (!out && !opts->detached))
+        return -EINVAL;
+    if (opts->suspended && arg)
+        return -EINVAL;
+    size_t pg = weft__page_size(), size = 0;
+    if (opts->stack_mode == WEFT_STACK_GUARDED) {
+        size = opts->stack_size ? opts->stack_size : WEFT__DEFAULT_STACK;
+        if (size < WEFT__MIN_STACK || size > WEFT__MAX_STACK)
+            return -EINVAL;
+        size = (size + pg - 1) & ~(pg - 1);
+    } else if (opts->stack_mode == WEFT_STACK_SHARED) {
+        if (opts->stack_size > WEFT__SHARED_STACK)
+            return -EINVAL;
+    } else {
+        return -EINVAL;
+    }
+    weft__sched *s = weft__sched_ensure();
+    if (!s)
+        return -ENOMEM;
+    weft__coro *co = cb_alloc(s);
+    if (!co)
+        return -ENOMEM;
+    int err = -ENOMEM;
+    if (opts->name && !(co->name = weft__strdup(opts->name)))
+        goto fail;
+    if (size) {
+        if ((err = weft__stack_get(s, size + pg, &co->stack)) != 0)
+            goto fail;
+        co->stack_size = size + pg;
+        weft__ctx_init(&co->ctx, (char *)co->stack + pg, size, weft__coro_entry);
+    } else {
+        if ((err = weft__shared_init(s)) != 0)
+            goto fail;
+        co->flags |= WEFT__F_SHARED;
+    }
+    co->fn = fn;
+    co->arg = arg;
+    co->parent = s->current;
+    co->parent_gen = atomic_load_explicit(&s->current->gen, memory_order_relaxed);
+    if (opts->detached)
+        co->flags |= WEFT__F_DETACHED;
+#ifdef WEFT_TSAN
+    co->san_fiber = __tsan_create_fiber(0);
+#endif
+    co->all_next = s->all;
+    if (s->all)
+        s->all->all_prev = co;
+    s->all = co;
+    s->live++;
+    if (opts->suspended) {
+        co->state = WEFT__C_SUSPENDED;
+    } else {
+        co->state = WEFT__C_READY;
+        weft__runq_push(s, co);
+    }
+    if (out)
+        *out = handle_of(co);
+    return 0;
+fail:
+    weft__free(co->name);
+    co->name = NULL;
+    co->next = s->free_coros;
+    s->free_coros = co;
+    return err;
+}
+
+WEFT_API int weft_join(weft_coro c, int64_t deadline, void **result) {
+    weft__sched *s;
+    int err;
+    weft__coro *co = resolve(c, &s, &err);
+    if (!co)
+        return err;
+    if (co == s->current)
+        return -EDEADLK;
+    if (co->flags & (WEFT__F_MAIN | WEFT__F_DETACHED))
+        return -EINVAL;
+    if (co->joiner)
+        return -EBUSY;
+    if (co->state != WEFT__C_DONE) {
+        weft__waiter local, *w = weft__waiter_begin(&local, WEFT__W_JOIN);
+        co->joiner = w;
+        int r = weft__park(w, deadline);
+        co->joiner = NULL;
+        if (r < 0)
+            return r;
+    }
+    if (result)
+        *result = co->arg;
+    weft__coro_release(s, co);
+    return 0;
+}
+
+WEFT_API int weft_joinall(const weft_coro *cs, size_t n, int64_t deadline, void **results) {
+    if (!cs && n)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        int r = weft_join(cs[i], deadline, results ? &results[i] : NULL);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+WEFT_API int weft_detach(weft_coro c) {
+    weft__sched *s;
+    int err;
+    weft__coro *co = resolve(c, &s, &err);
+    if (!co)
+        return err;
+    if (co->flags & (WEFT__F_MAIN | WEFT__F_DETACHED))
+        return -EINVAL;
+    if (co->joiner)
+        return -EBUSY;
+    co->flags |= WEFT__F_DETACHED;
+    if (co->state == WEFT__C_DONE)
+        weft__coro_release(s, co);
+    return 0;
+}
+
+WEFT_API int weft_yield(void) {
+    weft__sched *s = weft__sched_get();
+    if (!s) {
+        sched_yield();
+        return 0;
+    }
+    weft__coro *co = s->current;
+    if (co->flags & WEFT__F_CANCELLED)
+        return -ECANCELED;
+    if (!s->runq_head) {
+        weft__sched_poll(s, false);
+        if (!s->runq_head)
+            return 0;
+    }
+    weft__runq_push(s, co);
+    weft__sched_block(s);
+    return 0;
+}
+
+WEFT_API int weft_sleep_until(int64_t deadline) {
+    if (deadline < 0)
+        return -EINVAL;
+    weft__sched *s = weft__sched_get();
+    if (!s) {
+        if (deadline <= 1)
+            return 0;
+        struct timespec ts = {.tv_sec = (deadline - 1) / WEFT_SEC,
+                              .tv_nsec = (deadline - 1) % WEFT_SEC};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ;
+        return 0;
+    }
+    weft__waiter local, *w = weft__waiter_begin(&local, WEFT__W_OTHER);
+    int r = weft__park(w, deadline);
+    return r == -ETIMEDOUT ? 0 : r;
+}
+
+WEFT_API int weft_sleep(int64_t ns) { return weft_sleep_until(weft_after(ns)); }
+
+WEFT_API weft_coro weft_self(void) {
+    weft__sched *s = weft__sched_ensure();
+    if (!s) {
+        weft_coro none = {NULL, 0};
+        return none;
+    }
+    return handle_of(s->current);
+}
+
+WEFT_API int weft_coro_equal(weft_coro a, weft_coro b) { return a.p == b.p && a.gen == b.gen; }
+
+static weft__coro *peek(weft_coro c) {
+    weft__coro *co = c.p;
+    if (!co || atomic_load_explicit(&co->gen, memory_order_acquire) != c.gen)
+        return NULL;
+    return co;
+}
+
+WEFT_API uint64_t weft_coro_id(weft_coro c) {
+    weft__coro *co = peek(c);
+    return co ? co->id : 0;
+}
+
+WEFT_API const char *weft_coro_name(weft_coro c) {
+    weft__coro *co = peek(c);
+    if (!co)
+        return NULL;
+    return (co->flags & WEFT__F_MAIN) ? "main" : co->name;
+}
+
+WEFT_API int weft_coro_done(weft_coro c) {
+    weft__coro *co = peek(c);
+    if (!co)
+        return -ESRCH;
+    return co->state == WEFT__C_DONE;
+}
+
+WEFT_API size_t weft_coro_count(void) {
+    weft__sched *s = weft__sched_get();
+    return s ? s->live : 0;
+}
+
+WEFT_API int weft_switch(weft_coro to, void *value, void **received) {
+    weft__sched *s;
+    int err;
+    weft__coro *t = resolve(to, &s, &err);
+    if (!t)
+        return err;
+    weft__coro *co = s->current;
+    if (t == co)
+        return -EDEADLK;
+    if (t->state == WEFT__C_DONE)
+        return -ESRCH;
+    if (co->flags & WEFT__F_CANCELLED)
+        return -ECANCELED;
+    if (t->state == WEFT__C_SUSPENDED) {
+        t->arg = value;
+    } else if (t->state == WEFT__C_PARKED && t->waiter && t->waiter->kind == WEFT__W_SWITCH) {
+        if (!weft__waiter_claim(t->waiter, 0, 0))
+            return -EBUSY;
+        t->waiter->value = value;
+    } else {
+        return -EBUSY;
+    }
+    t->state = WEFT__C_READY;
+    weft__waiter *w = weft__waiter_begin(NULL, WEFT__W_SWITCH);
+    co->waiter = w;
+    co->state = WEFT__C_PARKED;
+    weft__sched_switch(s, t);
+    co->state = WEFT__C_READY;
+    co->waiter = NULL;
+    if (received)
+        *received = w->value;
+    return w->result;
+}
+
+WEFT_API int weft_cancel(weft_coro c) {
+    weft__sched *s;
+    int err;
+    weft__coro *co = resolve(c, &s, &err);
+    if (!co)
+        return err;
+    if (co->state == WEFT__C_DONE)
+        return 0;
+    co->flags |= WEFT__F_CANCELLED;
+    if (co->state == WEFT__C_SUSPENDED) {
+        co->state = WEFT__C_READY; /* it finishes without running */
+        weft__runq_push(s, co);
+    } else if (co->state == WEFT__C_PARKED && co->waiter &&
+               weft__waiter_claim(co->waiter, -ECANCELED, 0)) {
+        weft__waiter_wake(co->waiter);
+    }
+    return 0;
+}
+
+WEFT_API int weft_cancelled(void) {
+    weft__sched *s = weft__sched_get();
+    return s && (s->current->flags & WEFT__F_CANCELLED) ? 1 : 0;
+}

@@ -1,0 +1,29 @@
+/* Telling the sanitizers about stack switches. Compiles to nothing in a
+ * normal build. ASan must know which stack is live (fake stacks, stack
+ * bounds); TSan models each coroutine as a fiber. */
+#ifndef WEFT_CORO_SAN_H
+#define WEFT_CORO_SAN_H
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_ASAN 1
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
+                                     size_t *size_old);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#define WEFT_NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define WEFT_NO_ASAN
+#endif
+
+#if defined(__SANITIZE_THREAD__)
+#define WEFT_TSAN 1
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#define WEFT_NO_TSAN __attribute__((no_sanitize_thread))
+#else
+#define WEFT_NO_TSAN
+#endif
+
+#endif

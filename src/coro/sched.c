@@ -1,0 +1,276 @@
+/* The per-thread scheduler: run queue, remote inbox, polling, switching.
+ *
+ * Invariants:
+ *  - Only the owning thread touches anything but `inbox` and `polling`.
+ *  - A coroutine is in at most one of: the run queue, the inbox, running.
+ *    It gets there only through whoever claimed its waiter (exactly one
+ *    party), or by spawning/yielding.
+ *  - Remote wake-up: push to `inbox` (seq_cst CAS), then if `polling` is
+ *    set, write the poller's eventfd. The scheduler sets `polling`
+ *    (seq_cst) and re-reads `inbox` before blocking, so one of the two
+ *    always sees the other. */
+#include "coro/sched.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+static WEFT_TLS weft__sched *tls_sched;
+static pthread_key_t sched_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+weft__sched *weft__sched_get(void) { return tls_sched; }
+weft__coro *weft__sched_current(weft__sched *s) { return s->current; }
+struct weft__fdtab *weft__sched_fdtab(weft__sched *s) { return &s->fds; }
+weft__poller *weft__sched_poller(weft__sched *s) { return s->poller; }
+
+uint64_t weft__sched_rand(weft__sched *s) {
+    uint64_t x = s->rng; /* xorshift64* */
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+void weft__coro_alloc_main(weft__sched *s, weft__coro **out);
+void weft__coro_free_all(weft__sched *s);
+
+static void sched_destroy(weft__sched *s) {
+    weft__coro_free_all(s);
+    weft__stack_pool_free(s);
+    weft__shared_free(s);
+    weft__free(s->heap);
+    weft__fd_table_free(s);
+    weft__poller_destroy(s->poller);
+    weft__overflow_uninstall(s);
+    weft__free(s);
+}
+
+static void on_thread_exit(void *p) {
+    weft__sched *s = p;
+    if (s && tls_sched == s) {
+        tls_sched = NULL;
+        sched_destroy(s);
+    }
+}
+
+static void make_key(void) {
+    if (pthread_key_create(&sched_key, on_thread_exit) != 0)
+        WEFT_PANIC("pthread_key_create failed");
+}
+
+weft__sched *weft__sched_ensure(void) {
+    weft__sched *s = tls_sched;
+    if (likely(s))
+        return s;
+    pthread_once(&key_once, make_key);
+    s = weft__calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    if (weft__poller_create(&s->poller) != 0) {
+        weft__free(s);
+        return NULL;
+    }
+    if (weft__overflow_install(s) != 0) {
+        weft__poller_destroy(s->poller);
+        weft__free(s);
+        return NULL;
+    }
+    weft__coro_alloc_main(s, &s->main);
+    if (!s->main) {
+        weft__overflow_uninstall(s);
+        weft__poller_destroy(s->poller);
+        weft__free(s);
+        return NULL;
+    }
+    s->current = s->main;
+#ifdef WEFT_TSAN
+    s->main->san_fiber = __tsan_get_current_fiber();
+#endif
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &s->main_lo, &s->main_size);
+        pthread_attr_destroy(&attr);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    s->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)s ^ 0x9E3779B97F4A7C15ULL;
+    if (!s->rng)
+        s->rng = 1;
+    tls_sched = s;
+    pthread_setspecific(sched_key, s);
+    return s;
+}
+
+void weft__runq_push(weft__sched *s, weft__coro *co) {
+    co->next = NULL;
+    if (s->runq_tail)
+        s->runq_tail->next = co;
+    else
+        s->runq_head = co;
+    s->runq_tail = co;
+}
+
+static inline weft__coro *runq_pop(weft__sched *s) {
+    weft__coro *co = s->runq_head;
+    if (co) {
+        s->runq_head = co->next;
+        if (!s->runq_head)
+            s->runq_tail = NULL;
+    }
+    return co;
+}
+
+void weft__coro_ready(weft__coro *co) {
+    weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
+    if (s == tls_sched) {
+        weft__runq_push(s, co);
+        return;
+    }
+    weft__coro *head = atomic_load(&s->inbox);
+    do {
+        co->next = head;
+    } while (!atomic_compare_exchange_weak(&s->inbox, &head, co));
+    if (atomic_load(&s->polling))
+        weft__poller_wake(s->poller);
+}
+
+static void drain_inbox(weft__sched *s) {
+    if (!atomic_load_explicit(&s->inbox, memory_order_relaxed))
+        return;
+    weft__coro *list = atomic_exchange(&s->inbox, NULL), *rev = NULL;
+    while (list) { /* the inbox is LIFO: restore arrival order */
+        weft__coro *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    while (rev) {
+        weft__coro *n = rev->next;
+        weft__runq_push(s, rev);
+        rev = n;
+    }
+}
+
+/* One round of the outside world: fd events, remote wake-ups, timers.
+ * With block set, waits until at least something may have happened. */
+int weft__sched_poll(weft__sched *s, bool block) {
+    int64_t timeout = 0;
+    if (block) {
+        int64_t next = weft__timer_next(s);
+        if (next < 0) {
+            timeout = -1;
+        } else {
+            int64_t now = weft_now();
+            timeout = next > now ? next - now : 0;
+        }
+        if (timeout != 0) {
+            atomic_store(&s->polling, 1);
+            if (atomic_load(&s->inbox))
+                timeout = 0;
+        }
+    } else if (!s->fds.waiting) {
+        timeout = -2; /* nothing registered: skip the system call */
+    }
+    if (timeout != -2) {
+        weft__poll_event ev[64];
+        int n = weft__poller_wait(s->poller, ev, 64, timeout);
+        if (block)
+            atomic_store(&s->polling, 0);
+        for (int i = 0; i < n; i++)
+            weft__fd_event(s, ev[i].fd, ev[i].events);
+    }
+    drain_inbox(s);
+    if (s->heap_len)
+        weft__timer_expire(s, weft_now());
+    return 0;
+}
+
+void weft__sched_reap(weft__sched *s) {
+    weft__coro *co = s->reap;
+    s->reap = NULL;
+    if (co->stack) {
+        weft__stack_put(s, co->stack, co->stack_size);
+        co->stack = NULL;
+    }
+#ifdef WEFT_TSAN
+    if (co->san_fiber) {
+        __tsan_destroy_fiber(co->san_fiber);
+        co->san_fiber = NULL;
+    }
+#endif
+    weft__free(co->scratch);
+    co->scratch = NULL;
+    co->scratch_cap = 0;
+    if (co->saved) {
+        weft__free(co->saved);
+        co->saved = NULL;
+        co->saved_cap = co->saved_len = 0;
+    }
+    if (co->flags & WEFT__F_DETACHED)
+        weft__coro_release(s, co);
+}
+
+/* Runs `to` in place of the current coroutine; returns when the current
+ * one is switched back in. */
+void weft__sched_switch(weft__sched *s, weft__coro *to) {
+    weft__coro *from = s->current;
+    if (to == from)
+        return;
+    from->saved_errno = errno;
+    s->current = to;
+    weft__ctx *target = &to->ctx;
+    bool via_switcher = false;
+    if ((to->flags & WEFT__F_SHARED) && s->shared_owner != to) {
+        if (from->flags & WEFT__F_SHARED) {
+            /* Both live on the shared stack: the switcher, on its own
+             * stack, moves the copies. */
+            s->sw_from = from;
+            s->sw_to = to;
+            target = &s->switcher;
+            via_switcher = true;
+        } else {
+            if (s->shared_owner)
+                weft__shared_save(s, s->shared_owner);
+            weft__shared_load(s, to);
+        }
+    }
+#ifdef WEFT_ASAN
+    void *fake = NULL;
+    const void *lo;
+    size_t size;
+    if (via_switcher)
+        weft__switcher_bounds(s, &lo, &size);
+    else
+        weft__stack_bounds(s, to, &lo, &size);
+    __sanitizer_start_switch_fiber(from->state == WEFT__C_DONE ? NULL : &fake, lo, size);
+#endif
+#ifdef WEFT_TSAN
+    __tsan_switch_to_fiber(via_switcher ? s->switcher_fiber : to->san_fiber, 0);
+#endif
+    weft__ctx_switch(&from->ctx, target, s);
+#ifdef WEFT_ASAN
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+    (void)via_switcher;
+    errno = from->saved_errno;
+    if (s->reap)
+        weft__sched_reap(s);
+}
+
+/* The current coroutine has been marked parked (or finished): run others,
+ * and the outside world, until it is ready again. */
+void weft__sched_block(weft__sched *s) {
+    for (;;) {
+        if (s->runq_head) {
+            /* Keep timers, I/O and remote wake-ups flowing even when
+             * coroutines never stop yielding. */
+            if (unlikely((++s->ticks & 63) == 0))
+                weft__sched_poll(s, false);
+            weft__sched_switch(s, runq_pop(s));
+            return;
+        }
+        weft__sched_poll(s, true);
+    }
+}

@@ -1,0 +1,88 @@
+/* The per-thread scheduler. Private to src/coro/; other layers use the
+ * accessors in internal.h. All fields are owned by the scheduler's thread
+ * except `inbox`, which any thread may push to (lock-free, see sched.c). */
+#ifndef WEFT_CORO_SCHED_H
+#define WEFT_CORO_SCHED_H
+
+#include "internal.h"
+#include "coro/san.h"
+
+#define WEFT__DEFAULT_STACK ((size_t)256 * 1024)
+#define WEFT__MIN_STACK ((size_t)16 * 1024)
+#define WEFT__MAX_STACK ((size_t)1 << 30)
+#define WEFT__SHARED_STACK ((size_t)256 * 1024)
+#define WEFT__POOL_MAX 64
+
+typedef struct weft__stack_free {
+    struct weft__stack_free *next;
+    size_t size;
+} weft__stack_free;
+
+struct weft__sched {
+    weft__coro *current;
+    weft__coro *main;               /* the thread's own stack */
+    weft__coro *all;                /* list of every coroutine but main */
+    weft__coro *runq_head, *runq_tail;
+    _Atomic(weft__coro *) inbox;    /* remote wake-ups (Treiber stack) */
+    atomic_int polling;             /* 1 while blocked in the poller */
+    weft__poller *poller;
+
+    weft__coro **heap;              /* timer min-heap on deadline */
+    uint32_t heap_len, heap_cap;
+
+    weft__stack_free *pool;         /* cached guarded stacks */
+    unsigned pool_len;
+    weft__coro *free_coros;         /* cached control blocks */
+
+    /* Shared stack: one region for every SHARED coroutine of the thread;
+     * `owner`'s frames occupy it, the others wait as copies. The switcher
+     * is a tiny context on its own stack that moves stack copies when one
+     * SHARED coroutine hands over to another. */
+    void *shared_map;               /* mapping: guard page + stack */
+    size_t shared_map_size;
+    char *shared_lo, *shared_hi;
+    weft__coro *shared_owner;
+    weft__ctx switcher;
+    void *switcher_map;
+    weft__coro *sw_from, *sw_to;
+    void *switcher_fiber;           /* TSan builds */
+    void *main_lo;                  /* the thread's stack, for ASan */
+    size_t main_size;
+
+    weft__coro *reap;               /* finished coroutine to clean after switching off it */
+    size_t live;                    /* spawned, not finished */
+    unsigned ticks;
+    uint64_t rng;
+    struct weft__fdtab fds;
+    void *altstack;
+};
+
+/* stack.c */
+int weft__stack_get(weft__sched *s, size_t size, void **map);
+void weft__stack_put(weft__sched *s, void *map, size_t size);
+void weft__stack_pool_free(weft__sched *s);
+int weft__shared_init(weft__sched *s);
+void weft__shared_free(weft__sched *s);
+void weft__shared_save(weft__sched *s, weft__coro *co);
+void weft__shared_load(weft__sched *s, weft__coro *co);
+void weft__stack_bounds(weft__sched *s, weft__coro *co, const void **lo, size_t *size);
+void weft__switcher_bounds(weft__sched *s, const void **lo, size_t *size);
+int weft__overflow_install(weft__sched *s);
+void weft__overflow_uninstall(weft__sched *s);
+size_t weft__page_size(void);
+
+/* coro.c */
+void weft__coro_entry(void *arg);
+void weft__coro_release(weft__sched *s, weft__coro *co);
+
+/* sched.c */
+void weft__runq_push(weft__sched *s, weft__coro *co);
+void weft__sched_reap(weft__sched *s);
+void weft__sched_switch(weft__sched *s, weft__coro *to);
+int weft__sched_poll(weft__sched *s, bool block);
+
+/* timer.c */
+int64_t weft__timer_next(weft__sched *s);
+void weft__timer_expire(weft__sched *s, int64_t now);
+
+#endif

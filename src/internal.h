@@ -1,0 +1,192 @@
+/* Declarations shared between weft's source files. Not installed. */
+#ifndef WEFT_INTERNAL_H
+#define WEFT_INTERNAL_H
+
+#include "weft.h"
+#include "arch/ctx.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define WEFT_TLS __thread __attribute__((tls_model("initial-exec")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
+
+/* Aborts with a message: only for states that valid use cannot reach. */
+#define WEFT_PANIC(...) weft__panic(__FILE__, __LINE__, __VA_ARGS__)
+#define WEFT_ASSERT(c)                                                                             \
+    do {                                                                                           \
+        if (unlikely(!(c)))                                                                        \
+            WEFT_PANIC("assertion failed: %s", #c);                                                \
+    } while (0)
+__attribute__((noreturn, format(printf, 3, 4))) void weft__panic(const char *file, int line,
+                                                                  const char *fmt, ...);
+
+/* ---- allocation (core/alloc.c) ---------------------------------------- */
+void *weft__malloc(size_t n);
+void *weft__calloc(size_t n, size_t size);
+void *weft__realloc(void *p, size_t n);
+void weft__free(void *p);
+char *weft__strdup(const char *s);
+
+/* ---- spin lock for short critical sections (core/spin.c) -------------- */
+typedef struct {
+    atomic_int v;
+} weft__spin;
+void weft__spin_lock_slow(weft__spin *s);
+static inline void weft__spin_lock(weft__spin *s) {
+    if (likely(!atomic_exchange_explicit(&s->v, 1, memory_order_acquire)))
+        return;
+    weft__spin_lock_slow(s);
+}
+static inline void weft__spin_unlock(weft__spin *s) {
+    atomic_store_explicit(&s->v, 0, memory_order_release);
+}
+
+/* ---- the waiter: one way to wait (sync/waiter.c) -----------------------
+ * A waiter lives on the stack of whoever parks (a coroutine or a plain
+ * thread) for the duration of one park. Whoever wants to end the park
+ * (a waker, the timer, cancellation, a closing channel) must first win
+ * weft__waiter_claim(); exactly one party wins, sets the result, and then
+ * calls weft__waiter_wake() once. After the wake the waker must not touch
+ * the waiter again: its memory may be gone. */
+typedef struct weft__waiter {
+    atomic_int state;       /* 0 waiting, 1 claimed */
+    int result;             /* written by the claimer before waking */
+    intptr_t index;         /* written by the claimer: select's op index, fd events */
+    void *value;            /* written by the claimer: switch values */
+    struct weft__coro *co;  /* the parked coroutine, NULL for a plain thread */
+    atomic_uint futex;      /* plain thread: 1 once woken */
+    int kind;               /* WEFT__W_* : what the waiter is parked in */
+} weft__waiter;
+
+enum { WEFT__W_OTHER = 0, WEFT__W_SWITCH = 1, WEFT__W_JOIN = 2 };
+
+/* Starts a park of the caller and returns its waiter: a coroutine's own
+ * (in its control block, where others can reach it even while a SHARED
+ * coroutine's stack is copied aside), or `local` for a plain thread. */
+weft__waiter *weft__waiter_begin(weft__waiter *local, int kind);
+/* Memory of n bytes that other parties may read and write while the caller
+ * is parked: `local` (the caller's stack), except for a SHARED coroutine,
+ * whose stack may be copied aside meanwhile: then a per-coroutine scratch
+ * area, valid until its next call. NULL when out of memory. */
+void *weft__park_mem(void *local, size_t n);
+static inline bool weft__waiter_claim(weft__waiter *w, int result, intptr_t index) {
+    int expected = 0;
+    if (!atomic_compare_exchange_strong_explicit(&w->state, &expected, 1, memory_order_acq_rel,
+                                                 memory_order_acquire))
+        return false;
+    w->result = result;
+    w->index = index;
+    return true;
+}
+/* Resumes a claimed waiter from any thread. */
+void weft__waiter_wake(weft__waiter *w);
+/* Parks the caller until claimed or until deadline (then -ETIMEDOUT) or
+ * cancelled (-ECANCELED); returns w->result. If the caller is cancelled
+ * already, returns -ECANCELED without waiting (unless already claimed). */
+int weft__park(weft__waiter *w, int64_t deadline);
+
+/* ---- coroutines and schedulers (coro/) -------------------------------- */
+enum {
+    WEFT__C_READY = 1,     /* in a run queue or inbox, or running */
+    WEFT__C_PARKED = 2,    /* blocked in weft__park */
+    WEFT__C_SUSPENDED = 3, /* spawned suspended, never run */
+    WEFT__C_DONE = 4,      /* finished, result waiting for join */
+};
+
+enum {
+    WEFT__F_DETACHED = 1,
+    WEFT__F_CANCELLED = 2,
+    WEFT__F_SHARED = 4,  /* runs on the scheduler's shared stack */
+    WEFT__F_MAIN = 8,
+    WEFT__F_STARTED = 16,
+};
+
+typedef struct weft__coro {
+    weft__ctx ctx;
+    struct weft__coro *next;         /* run queue, inbox, free list */
+    struct weft__coro *all_prev, *all_next; /* every coroutine of the scheduler */
+    _Atomic(struct weft__sched *) sched;
+    atomic_uint_fast64_t gen;        /* handle generation, bumped on release */
+    uint64_t id;
+    weft_coro_fn fn;
+    void *arg;                       /* argument, then result */
+    weft__waiter *waiter;            /* set while parked */
+    weft__waiter *joiner;            /* a coroutine waiting in weft_join */
+    struct weft__coro *parent;       /* spawner, for switch's return-to-parent */
+    uint64_t parent_gen;
+    int64_t deadline;                /* timer heap key while parked with one */
+    uint32_t heap_idx;               /* position in timer heap + 1; 0: not in it */
+    uint8_t state;
+    uint8_t flags;
+    int saved_errno;
+    char *name;
+    void *stack;                     /* GUARDED: the mapping (guard page first) */
+    size_t stack_size;               /* GUARDED: mapping size */
+    void *saved;                     /* SHARED: copy of the live stack while evicted */
+    uint32_t saved_len, saved_cap;
+    void *san_fiber;                 /* ThreadSanitizer's fiber, in TSan builds */
+    weft__waiter wait;               /* the one park a coroutine can be in */
+    void *scratch;                   /* park memory of a SHARED coroutine */
+    size_t scratch_cap;
+} weft__coro;
+
+typedef struct weft__sched weft__sched;
+
+/* The calling thread's scheduler, or NULL if it has none yet. */
+weft__sched *weft__sched_get(void);
+/* The calling thread's scheduler, created if needed; NULL on out of memory. */
+weft__sched *weft__sched_ensure(void);
+/* The running coroutine of a scheduler. */
+weft__coro *weft__sched_current(weft__sched *s);
+/* Makes a claimed coroutine runnable, from any thread. */
+void weft__coro_ready(weft__coro *co);
+/* Switches away from the current coroutine, which must already be marked
+ * parked (or done); returns when it is resumed. */
+void weft__sched_block(weft__sched *s);
+/* Timers. */
+int weft__timer_add(weft__sched *s, weft__coro *co, int64_t deadline);
+void weft__timer_remove(weft__sched *s, weft__coro *co);
+
+/* ---- poller (poll/) ---------------------------------------------------- */
+typedef struct weft__poller weft__poller;
+typedef struct {
+    int fd;
+    uint32_t events; /* WEFT_READABLE | WEFT_WRITABLE, plus hang-up/error mapped to both */
+} weft__poll_event;
+int weft__poller_create(weft__poller **out);
+void weft__poller_destroy(weft__poller *p);
+/* Adds fd for edge-triggered read+write readiness; 0 if added or already there. */
+int weft__poller_add(weft__poller *p, int fd);
+int weft__poller_del(weft__poller *p, int fd);
+/* Waits up to timeout_ns (-1 forever, 0 poll) for events or a wake-up;
+ * returns the number of events stored (wake-ups are consumed internally). */
+int weft__poller_wait(weft__poller *p, weft__poll_event *ev, int max, int64_t timeout_ns);
+/* Interrupts a weft__poller_wait from any thread. */
+void weft__poller_wake(weft__poller *p);
+
+/* fd readiness dispatch (io/fdwait.c), called by the scheduler. */
+void weft__fd_event(weft__sched *s, int fd, uint32_t events);
+void weft__fd_table_free(weft__sched *s);
+
+/* Accessors used by io/ and chan/ without exposing the struct. */
+struct weft__fdtab {
+    struct weft__fdrec *recs;
+    int n;
+    int waiting; /* coroutines parked in weft_fd_wait */
+};
+struct weft__fdrec {
+    weft__waiter *rd, *wr;
+    uint8_t rready, wready;
+};
+struct weft__fdtab *weft__sched_fdtab(weft__sched *s);
+weft__poller *weft__sched_poller(weft__sched *s);
+uint64_t weft__sched_rand(weft__sched *s);
+
+#endif

@@ -1,0 +1,180 @@
+/* Waiting for file descriptor readiness: the per-scheduler fd table and
+ * weft_fd_wait. Registration is edge-triggered for both directions; an edge
+ * that arrives while nobody waits is remembered in rready/wready, so a
+ * later wait returns at once (the caller's retry then tells whether it was
+ * stale). The fd is (re-)added at each park, so a descriptor closed with
+ * plain close() and reused for another file is still waited on correctly. */
+#include "internal.h"
+
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct weft__fdrec *rec_get(struct weft__fdtab *t, int fd) {
+    if (fd < t->n)
+        return &t->recs[fd];
+    int n = t->n ? t->n : 64;
+    while (n <= fd)
+        n *= 2;
+    struct weft__fdrec *r = weft__realloc(t->recs, (size_t)n * sizeof *r);
+    if (!r)
+        return NULL;
+    memset(r + t->n, 0, (size_t)(n - t->n) * sizeof *r);
+    t->recs = r;
+    t->n = n;
+    return &r[fd];
+}
+
+void weft__fd_table_free(weft__sched *s) {
+    struct weft__fdtab *t = weft__sched_fdtab(s);
+    weft__free(t->recs);
+    t->recs = NULL;
+    t->n = 0;
+}
+
+void weft__fd_event(weft__sched *s, int fd, uint32_t events) {
+    struct weft__fdtab *t = weft__sched_fdtab(s);
+    if (fd < 0 || fd >= t->n)
+        return;
+    struct weft__fdrec *r = &t->recs[fd];
+    weft__waiter *rd = (events & WEFT_READABLE) ? r->rd : NULL;
+    weft__waiter *wr = (events & WEFT_WRITABLE) ? r->wr : NULL;
+    if (events & WEFT_READABLE) {
+        if (rd)
+            r->rd = NULL;
+        else
+            r->rready = 1;
+    }
+    if (events & WEFT_WRITABLE) {
+        if (wr)
+            r->wr = NULL;
+        else
+            r->wready = 1;
+    }
+    if (rd && rd == wr) {
+        /* One waiter for both directions: one claim, the merged mask. */
+        if (r->rd == rd)
+            r->rd = NULL;
+        if (r->wr == rd)
+            r->wr = NULL;
+        if (weft__waiter_claim(rd, 0, (intptr_t)events))
+            weft__waiter_wake(rd);
+        return;
+    }
+    if (rd) {
+        if (r->wr == rd)
+            r->wr = NULL;
+        if (weft__waiter_claim(rd, 0, (intptr_t)(events & WEFT_READABLE ? events : 0)))
+            weft__waiter_wake(rd);
+    }
+    if (wr) {
+        if (r->rd == wr)
+            r->rd = NULL;
+        if (weft__waiter_claim(wr, 0, (intptr_t)events))
+            weft__waiter_wake(wr);
+    }
+}
+
+static int wait_thread(int fd, int events, int64_t deadline) {
+    struct pollfd p = {.fd = fd, .events = 0};
+    if (events & WEFT_READABLE)
+        p.events |= POLLIN;
+    if (events & WEFT_WRITABLE)
+        p.events |= POLLOUT;
+    for (;;) {
+        int ms = -1;
+        if (deadline >= 0) {
+            int64_t now = weft_now(), left = deadline > now ? deadline - now : 0;
+            ms = left >= (int64_t)INT32_MAX * WEFT_MSEC ? INT32_MAX
+                                                        : (int)((left + WEFT_MSEC - 1) / WEFT_MSEC);
+        }
+        int n = poll(&p, 1, ms);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0) {
+            if (deadline >= 0 && weft_now() >= deadline)
+                return -ETIMEDOUT;
+            continue;
+        }
+        if (p.revents & POLLNVAL)
+            return -EBADF;
+        int m = 0;
+        if (p.revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP))
+            m |= WEFT_READABLE;
+        if (p.revents & (POLLOUT | POLLHUP | POLLERR))
+            m |= WEFT_WRITABLE;
+        if (m & events)
+            return m & events;
+    }
+}
+
+WEFT_API int weft_fd_wait(int fd, int events, int64_t deadline) {
+    if (fd < 0)
+        return -EBADF;
+    if (!(events & (WEFT_READABLE | WEFT_WRITABLE)) || (events & ~(WEFT_READABLE | WEFT_WRITABLE)))
+        return -EINVAL;
+    weft__sched *s = weft__sched_get();
+    if (!s)
+        return wait_thread(fd, events, deadline);
+    struct weft__fdtab *t = weft__sched_fdtab(s);
+    struct weft__fdrec *r = rec_get(t, fd);
+    if (!r)
+        return -ENOMEM;
+    if (((events & WEFT_READABLE) && r->rd) || ((events & WEFT_WRITABLE) && r->wr))
+        return -EBUSY;
+    int got = 0;
+    if ((events & WEFT_READABLE) && r->rready) {
+        r->rready = 0;
+        got |= WEFT_READABLE;
+    }
+    if ((events & WEFT_WRITABLE) && r->wready) {
+        r->wready = 0;
+        got |= WEFT_WRITABLE;
+    }
+    if (got)
+        return got;
+    int e = weft__poller_add(weft__sched_poller(s), fd);
+    if (e < 0)
+        return e == -EPERM ? wait_thread(fd, events, deadline) : e; /* regular files */
+    weft__waiter *w = weft__waiter_begin(NULL, WEFT__W_OTHER);
+    if (events & WEFT_READABLE)
+        r->rd = w;
+    if (events & WEFT_WRITABLE)
+        r->wr = w;
+    t->waiting++;
+    int res = weft__park(w, deadline);
+    t->waiting--;
+    r = &t->recs[fd]; /* the table may have moved */
+    if (r->rd == w)
+        r->rd = NULL;
+    if (r->wr == w)
+        r->wr = NULL;
+    if (res < 0)
+        return res;
+    int m = (int)w->index & events;
+    return m ? m : events; /* hang-up/error: report the asked direction */
+}
+
+WEFT_API int weft_fd_close(int fd) {
+    weft__sched *s = weft__sched_get();
+    if (s) {
+        struct weft__fdtab *t = weft__sched_fdtab(s);
+        if (fd >= 0 && fd < t->n) {
+            struct weft__fdrec *r = &t->recs[fd];
+            weft__waiter *rd = r->rd, *wr = r->wr;
+            r->rd = r->wr = NULL;
+            r->rready = r->wready = 0;
+            if (rd && weft__waiter_claim(rd, -EBADF, 0))
+                weft__waiter_wake(rd);
+            if (wr && wr != rd && weft__waiter_claim(wr, -EBADF, 0))
+                weft__waiter_wake(wr);
+            weft__poller_del(weft__sched_poller(s), fd);
+        }
+    }
+    if (close(fd) != 0)
+        return -errno;
+    return 0;
+}

@@ -1,0 +1,100 @@
+/* The waiter: the one way every blocking call in weft waits.
+ * A coroutine parks through its scheduler; a thread without a scheduler
+ * sleeps on the waiter's futex word. */
+#include "coro/sched.h"
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+weft__waiter *weft__waiter_begin(weft__waiter *local, int kind) {
+    weft__sched *s = weft__sched_get();
+    weft__coro *co = s ? s->current : NULL;
+    weft__waiter *w = co ? &co->wait : local;
+    atomic_init(&w->state, 0);
+    atomic_init(&w->futex, 0);
+    w->result = 0;
+    w->index = 0;
+    w->value = NULL;
+    w->kind = kind;
+    w->co = co;
+    return w;
+}
+
+void *weft__park_mem(void *local, size_t n) {
+    weft__sched *s = weft__sched_get();
+    weft__coro *co = s ? s->current : NULL;
+    if (!co || !(co->flags & WEFT__F_SHARED))
+        return local;
+    if (!n)
+        n = 1;
+    if (co->scratch_cap < n) {
+        void *p = weft__realloc(co->scratch, n);
+        if (!p)
+            return NULL;
+        co->scratch = p;
+        co->scratch_cap = n;
+    }
+    return co->scratch;
+}
+
+void weft__waiter_wake(weft__waiter *w) {
+    if (w->co) {
+        weft__coro_ready(w->co);
+        return;
+    }
+    atomic_store_explicit(&w->futex, 1, memory_order_release);
+    /* The waiter may return (and its stack be reused) as soon as the store
+     * lands; a wake on a stale address is at worst a spurious wake-up for
+     * someone else, which every futex user tolerates. */
+    syscall(SYS_futex, &w->futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static int park_thread(weft__waiter *w, int64_t deadline) {
+    for (;;) {
+        if (atomic_load_explicit(&w->futex, memory_order_acquire))
+            return w->result;
+        struct timespec ts, *tp = NULL;
+        if (deadline >= 0) {
+            if (deadline == 0 || deadline <= weft_now()) {
+                if (weft__waiter_claim(w, -ETIMEDOUT, 0))
+                    return -ETIMEDOUT;
+                deadline = -1; /* claimed: the wake is on its way */
+                continue;
+            }
+            int64_t d = deadline - 1; /* weft_now() is CLOCK_MONOTONIC + 1 */
+            ts.tv_sec = d / WEFT_SEC;
+            ts.tv_nsec = d % WEFT_SEC;
+            tp = &ts;
+        }
+        syscall(SYS_futex, &w->futex, FUTEX_WAIT_BITSET_PRIVATE, 0, tp, NULL,
+                FUTEX_BITSET_MATCH_ANY);
+    }
+}
+
+int weft__park(weft__waiter *w, int64_t deadline) {
+    weft__coro *co = w->co;
+    if (!co)
+        return park_thread(w, deadline);
+    weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
+    if (co->flags & WEFT__F_CANCELLED) {
+        if (weft__waiter_claim(w, -ECANCELED, 0))
+            return -ECANCELED;
+    } else if (deadline == 0 || (deadline > 0 && deadline <= weft_now())) {
+        if (weft__waiter_claim(w, -ETIMEDOUT, 0))
+            return -ETIMEDOUT;
+    } else if (deadline > 0) {
+        if (weft__timer_add(s, co, deadline) != 0 && weft__waiter_claim(w, -ENOMEM, 0))
+            return -ENOMEM;
+    }
+    co->waiter = w;
+    co->state = WEFT__C_PARKED;
+    weft__sched_block(s);
+    co->state = WEFT__C_READY;
+    co->waiter = NULL;
+    if (co->heap_idx)
+        weft__timer_remove(s, co);
+    return w->result;
+}

@@ -1,0 +1,360 @@
+/*
+ * weft's test harness: header-only, included by exactly one file per test program.
+ *
+ *     #include "harness.h"
+ *
+ *     WEFT_TEST(spawn_join) {
+ *         CHECK_EQ(weft_coro_count(), 0);
+ *         CHECK_ERR(weft_chan_create(NULL, 8, 0), -EINVAL);
+ *     }
+ *     WEFT_MAIN()
+ *
+ * The build (cmake/WeftTests.cmake) scans each tests/test_<area>.c for lines starting with
+ * `WEFT_TEST(name)` and registers one ctest test <area>.<name> running `test_<area> name`.
+ *
+ * Running a test program:
+ *     test_x name...   runs those cases in this process (no fork: easy to debug)
+ *     test_x           runs every case in file order, each in a forked child so a crash
+ *                      does not stop the rest, printing "ok name" or "FAIL name"
+ *     test_x --list    prints the case names
+ * Both modes end with the line "N passed, N failed" and exit non-zero on any failure.
+ *
+ * Assertions are always on (independent of NDEBUG). A failed check prints file:line, the
+ * expression and both values to stderr and ends the case with exit(1).
+ *
+ * Each case runs under alarm(): WEFT_TEST_TIMEOUT seconds from the environment (the build
+ * sets it per case), default 60; 0 disables it (for debuggers).
+ *
+ * Allocation failure injection and leak counting (through weft_set_allocator):
+ *     test_alloc_install();          route weft's allocations through the counting allocator
+ *     test_alloc_fail_after(n);      the next n alloc/realloc calls succeed, then all fail;
+ *                                    n < 0: never fail (the default)
+ *     test_alloc_live();             allocations made through it and not yet freed
+ *     test_alloc_calls();            alloc/realloc calls seen so far (to size a fail loop)
+ *     test_alloc_uninstall();        back to malloc/free
+ *     CHECK_NO_LEAKS();              CHECK_EQ(test_alloc_live(), 0)
+ */
+#ifndef WEFT_TEST_HARNESS_H
+#define WEFT_TEST_HARNESS_H
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "weft.h"
+
+#define HARNESS_UNUSED __attribute__((unused))
+
+/* ---------------------------------------------------------------- registry */
+
+typedef void (*harness_fn)(void);
+
+typedef struct harness_case {
+    const char *name;
+    harness_fn fn;
+    int line;
+} harness_case;
+
+#define HARNESS_MAX_CASES 1024
+static harness_case harness_cases[HARNESS_MAX_CASES];
+static int harness_ncases;
+static const char *harness_current = "?";
+
+static HARNESS_UNUSED void harness_register(const char *name, harness_fn fn, int line) {
+    if (harness_ncases == HARNESS_MAX_CASES) {
+        fprintf(stderr, "harness: more than %d test cases\n", HARNESS_MAX_CASES);
+        abort();
+    }
+    harness_cases[harness_ncases].name = name;
+    harness_cases[harness_ncases].fn = fn;
+    harness_cases[harness_ncases].line = line;
+    harness_ncases++;
+}
+
+#define WEFT_TEST(name)                                                        \
+    static void weft_test_##name(void);                                        \
+    __attribute__((constructor)) static void weft_test_register_##name(void) { \
+        harness_register(#name, weft_test_##name, __LINE__);                   \
+    }                                                                          \
+    static void weft_test_##name(void)
+
+/* Lets a case get another timeout (seconds); read by the build, no effect in C. */
+#define WEFT_TEST_TIMEOUT(name, seconds)
+
+/* ---------------------------------------------------------------- failures */
+
+static HARNESS_UNUSED __attribute__((noreturn, format(printf, 3, 4))) void
+harness_fail(const char *file, int line, const char *fmt, ...) {
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "%s:%d: [%s] check failed: ", file, line, harness_current);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    exit(1);
+}
+
+/* A readable name for a weft-style result: negative errno, or success. */
+static HARNESS_UNUSED const char *harness_errname(long long v) {
+    if (v >= 0)
+        return "success";
+    if (v < -4095)
+        return "not an errno";
+    return strerror((int)-v);
+}
+
+#define CHECK(cond)                                               \
+    do {                                                          \
+        if (!(cond))                                              \
+            harness_fail(__FILE__, __LINE__, "CHECK(%s)", #cond); \
+    } while (0)
+
+#define HARNESS_CMP_(a, op, b, macro)                                                             \
+    do {                                                                                          \
+        long long harness_a_ = (long long)(a);                                                    \
+        long long harness_b_ = (long long)(b);                                                    \
+        if (!(harness_a_ op harness_b_))                                                          \
+            harness_fail(__FILE__, __LINE__, "%s(%s, %s): %lld " #op " %lld is false", macro, #a, \
+                         #b, harness_a_, harness_b_);                                             \
+    } while (0)
+
+/* Integer comparisons; both sides are converted to long long. */
+#define CHECK_EQ(a, b) HARNESS_CMP_(a, ==, b, "CHECK_EQ")
+#define CHECK_NE(a, b) HARNESS_CMP_(a, !=, b, "CHECK_NE")
+#define CHECK_LT(a, b) HARNESS_CMP_(a, <, b, "CHECK_LT")
+#define CHECK_LE(a, b) HARNESS_CMP_(a, <=, b, "CHECK_LE")
+#define CHECK_GT(a, b) HARNESS_CMP_(a, >, b, "CHECK_GT")
+#define CHECK_GE(a, b) HARNESS_CMP_(a, >=, b, "CHECK_GE")
+
+#define CHECK_PTR_EQ(a, b)                                                                         \
+    do {                                                                                           \
+        const void *harness_a_ = (const void *)(a);                                                \
+        const void *harness_b_ = (const void *)(b);                                                \
+        if (harness_a_ != harness_b_)                                                              \
+            harness_fail(__FILE__, __LINE__, "CHECK_PTR_EQ(%s, %s): %p != %p", #a, #b, harness_a_, \
+                         harness_b_);                                                              \
+    } while (0)
+
+#define CHECK_STR_EQ(a, b)                                                                        \
+    do {                                                                                          \
+        const char *harness_a_ = (a);                                                             \
+        const char *harness_b_ = (b);                                                             \
+        if (harness_a_ == NULL || harness_b_ == NULL ? harness_a_ != harness_b_                   \
+                                                     : strcmp(harness_a_, harness_b_) != 0)       \
+            harness_fail(__FILE__, __LINE__, "CHECK_STR_EQ(%s, %s): \"%s\" != \"%s\"", #a, #b,    \
+                         harness_a_ ? harness_a_ : "(null)", harness_b_ ? harness_b_ : "(null)"); \
+    } while (0)
+
+/* expr must evaluate to exactly `expected` (a negative errno, or 0). */
+#define CHECK_ERR(expr, expected)                                                                  \
+    do {                                                                                           \
+        long long harness_a_ = (long long)(expr);                                                  \
+        long long harness_b_ = (long long)(expected);                                              \
+        if (harness_a_ != harness_b_)                                                              \
+            harness_fail(__FILE__, __LINE__,                                                       \
+                         "CHECK_ERR(%s, %s): got %lld (%s), expected %lld (%s)", #expr, #expected, \
+                         harness_a_, harness_errname(harness_a_), harness_b_,                      \
+                         harness_errname(harness_b_));                                             \
+    } while (0)
+
+/* expr must succeed (>= 0, the weft convention). */
+#define CHECK_OK(expr)                                                                         \
+    do {                                                                                       \
+        long long harness_a_ = (long long)(expr);                                              \
+        if (harness_a_ < 0)                                                                    \
+            harness_fail(__FILE__, __LINE__, "CHECK_OK(%s): got %lld (%s)", #expr, harness_a_, \
+                         harness_errname(harness_a_));                                         \
+    } while (0)
+
+/* ------------------------------------------- counting / failing allocator */
+
+static atomic_long harness_alloc_live_n;
+static atomic_long harness_alloc_calls_n;
+static atomic_long harness_alloc_budget = -1; /* < 0: never fail */
+
+static HARNESS_UNUSED int harness_alloc_should_fail(void) {
+    atomic_fetch_add(&harness_alloc_calls_n, 1);
+    long b = atomic_load(&harness_alloc_budget);
+    for (;;) {
+        if (b < 0)
+            return 0;
+        if (b == 0)
+            return 1;
+        if (atomic_compare_exchange_weak(&harness_alloc_budget, &b, b - 1))
+            return 0;
+    }
+}
+
+static HARNESS_UNUSED void *harness_alloc_alloc(size_t size, void *ud) {
+    (void)ud;
+    if (harness_alloc_should_fail())
+        return NULL;
+    void *p = malloc(size ? size : 1);
+    if (p)
+        atomic_fetch_add(&harness_alloc_live_n, 1);
+    return p;
+}
+
+static HARNESS_UNUSED void *harness_alloc_realloc(void *ptr, size_t size, void *ud) {
+    (void)ud;
+    if (ptr && size == 0) {
+        free(ptr);
+        atomic_fetch_sub(&harness_alloc_live_n, 1);
+        return NULL;
+    }
+    if (harness_alloc_should_fail())
+        return NULL;
+    void *p = realloc(ptr, size ? size : 1);
+    if (p && !ptr)
+        atomic_fetch_add(&harness_alloc_live_n, 1);
+    return p;
+}
+
+static HARNESS_UNUSED void harness_alloc_free(void *ptr, void *ud) {
+    (void)ud;
+    if (ptr) {
+        free(ptr);
+        atomic_fetch_sub(&harness_alloc_live_n, 1);
+    }
+}
+
+/* Routes weft's allocations through the counting allocator. Returns weft_set_allocator's
+ * result (0). */
+static HARNESS_UNUSED int test_alloc_install(void) {
+    weft_allocator a = {harness_alloc_alloc, harness_alloc_realloc, harness_alloc_free, NULL};
+    return weft_set_allocator(&a);
+}
+
+static HARNESS_UNUSED int test_alloc_uninstall(void) {
+    return weft_set_allocator(NULL);
+}
+
+/* The next n alloc/realloc calls succeed, every later one fails; n < 0: never fail. */
+static HARNESS_UNUSED void test_alloc_fail_after(int n) {
+    atomic_store(&harness_alloc_budget, n < 0 ? -1L : (long)n);
+}
+
+/* Allocations made through the counting allocator and not freed yet. */
+static HARNESS_UNUSED long test_alloc_live(void) {
+    return atomic_load(&harness_alloc_live_n);
+}
+
+/* alloc/realloc calls made through the counting allocator so far (failed ones included). */
+static HARNESS_UNUSED long test_alloc_calls(void) {
+    return atomic_load(&harness_alloc_calls_n);
+}
+
+#define CHECK_NO_LEAKS() CHECK_EQ(test_alloc_live(), 0)
+
+/* ---------------------------------------------------------------- running */
+
+static HARNESS_UNUSED void harness_on_alarm(int sig) {
+    static const char msg[] = "harness: test case timed out (alarm)\n";
+    (void)sig;
+    ssize_t r = write(2, msg, sizeof msg - 1);
+    (void)r;
+    _exit(124);
+}
+
+static HARNESS_UNUSED void harness_run_case(const harness_case *c) {
+    const char *env = getenv("WEFT_TEST_TIMEOUT");
+    unsigned timeout = env && *env ? (unsigned)strtoul(env, NULL, 10) : 60;
+    harness_current = c->name;
+    if (timeout) {
+        signal(SIGALRM, harness_on_alarm);
+        alarm(timeout);
+    }
+    c->fn();
+    alarm(0);
+}
+
+static HARNESS_UNUSED int harness_cmp_line(const void *a, const void *b) {
+    const harness_case *x = (const harness_case *)a, *y = (const harness_case *)b;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+static HARNESS_UNUSED int harness_main(int argc, char **argv) {
+    int passed = 0, failed = 0;
+    qsort(harness_cases, (size_t)harness_ncases, sizeof harness_cases[0], harness_cmp_line);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+        for (int i = 0; i < harness_ncases; i++)
+            printf("%s\n", harness_cases[i].name);
+        return 0;
+    }
+
+    if (argc > 1) {
+        /* Named cases, in this process. A failing check exits the process. */
+        for (int a = 1; a < argc; a++) {
+            const harness_case *c = NULL;
+            for (int i = 0; i < harness_ncases; i++)
+                if (strcmp(harness_cases[i].name, argv[a]) == 0)
+                    c = &harness_cases[i];
+            if (!c) {
+                fprintf(stderr, "%s: no test case named '%s'; cases are:\n", argv[0], argv[a]);
+                for (int i = 0; i < harness_ncases; i++)
+                    fprintf(stderr, "  %s\n", harness_cases[i].name);
+                return 2;
+            }
+            harness_run_case(c);
+            printf("ok %s\n", c->name);
+            passed++;
+        }
+        printf("%d passed, %d failed\n", passed, failed);
+        return 0;
+    }
+
+    /* Every case, each in its own child process. */
+    for (int i = 0; i < harness_ncases; i++) {
+        const harness_case *c = &harness_cases[i];
+        fflush(stdout);
+        fflush(stderr);
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("harness: fork");
+            return 1;
+        }
+        if (pid == 0) {
+            harness_run_case(c);
+            fflush(stdout);
+            exit(0);
+        }
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0) {
+            if (errno != EINTR) {
+                perror("harness: waitpid");
+                return 1;
+            }
+        }
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+            printf("ok %s\n", c->name);
+            passed++;
+        } else if (WIFSIGNALED(st)) {
+            printf("FAIL %s (killed by signal %d: %s)\n", c->name, WTERMSIG(st),
+                   strsignal(WTERMSIG(st)));
+            failed++;
+        } else {
+            printf("FAIL %s (exit status %d)\n", c->name, WEXITSTATUS(st));
+            failed++;
+        }
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
+
+#define WEFT_MAIN()                      \
+    int main(int argc, char **argv) {    \
+        return harness_main(argc, argv); \
+    }
+
+#endif /* WEFT_TEST_HARNESS_H */
