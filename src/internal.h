@@ -58,8 +58,10 @@ static inline void weft__spin_unlock(weft__spin *s) {
 typedef struct weft__waiter {
     atomic_int state;       /* 0 waiting, 1 claimed */
     int result;             /* written by the claimer before waking */
-    intptr_t index;         /* written by the claimer: select's op index, fd events */
-    void *value;            /* written by the claimer: switch values */
+    union {
+        intptr_t index;     /* written by the claimer: select's op index, fd events */
+        void *value;        /* written by the claimer: switch values */
+    };
     struct weft__coro *co;  /* the parked coroutine, NULL for a plain thread */
     atomic_uint futex;      /* plain thread: 1 once woken */
     int kind;               /* WEFT__W_* : what the waiter is parked in */
@@ -127,11 +129,19 @@ typedef struct weft__coro {
     uint8_t flags;
     int saved_errno;
     char *name;
-    void *stack;                     /* GUARDED: the mapping (guard page first) */
-    size_t stack_size;               /* GUARDED: mapping size */
-    void *saved;                     /* SHARED: copy of the live stack while evicted */
-    uint32_t saved_len, saved_cap;
-    void *san_fiber;                 /* ThreadSanitizer's fiber, in TSan builds */
+    union {
+        struct {                     /* GUARDED */
+            void *stack;             /* the mapping (guard page first) */
+            size_t stack_size;       /* mapping size */
+        };
+        struct {                     /* SHARED */
+            void *saved;             /* copy of the live stack while evicted */
+            uint32_t saved_len, saved_cap;
+        };
+    };
+#if defined(__SANITIZE_THREAD__)
+    void *san_fiber;                 /* ThreadSanitizer's fiber */
+#endif
     weft__waiter wait;               /* the one park a coroutine can be in */
     void *scratch;                   /* park memory of a SHARED coroutine */
     size_t scratch_cap;

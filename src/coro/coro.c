@@ -14,8 +14,6 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#define SLAB_SIZE ((size_t)1 << 20)
-
 static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
 static weft__coro *orphans;
 static atomic_uint_fast64_t next_id = 1;
@@ -34,26 +32,31 @@ static weft__coro *cb_alloc(weft__sched *s) {
         co = s->free_coros;
     }
     if (!co) {
-        char *slab = mmap(NULL, SLAB_SIZE, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (slab == MAP_FAILED)
-            return NULL;
-        size_t n = SLAB_SIZE / sizeof(weft__coro);
-        weft__coro *blocks = (weft__coro *)slab;
-        for (size_t i = n; i-- > 1;) {
-            blocks[i].next = s->free_coros;
-            s->free_coros = &blocks[i];
+        /* Carve from the current slab; map a new one when it runs out. The
+         * rest of a slab is left untouched until needed. */
+        if (s->slab_next + sizeof(weft__coro) > s->slab_end) {
+            size_t size;
+            char *slab = weft__region_map(s->slabs, &size);
+            if (!slab)
+                return NULL;
+            s->slabs++;
+            s->slab_next = slab;
+            s->slab_end = slab + size;
         }
-        co = &blocks[0];
-        co->next = NULL;
-        s->free_coros = co;
+        co = (weft__coro *)s->slab_next;
+        s->slab_next += sizeof(weft__coro);
+    } else {
+        s->free_coros = co->next;
     }
-    s->free_coros = co->next;
     uint64_t gen = atomic_load_explicit(&co->gen, memory_order_relaxed);
     memset(co, 0, sizeof *co);
     atomic_init(&co->gen, gen);
     atomic_store_explicit(&co->sched, s, memory_order_relaxed);
-    co->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+    if (s->id_next == s->id_end) { /* ids come in blocks: no shared atomic per spawn */
+        s->id_next = atomic_fetch_add_explicit(&next_id, 1024, memory_order_relaxed);
+        s->id_end = s->id_next + 1024;
+    }
+    co->id = s->id_next++;
     return co;
 }
 
@@ -73,7 +76,9 @@ void weft__coro_release(weft__sched *s, weft__coro *co) {
     unlink_all(s, co);
     weft__free(co->name);
     co->name = NULL;
-    atomic_fetch_add_explicit(&co->gen, 1, memory_order_release);
+    /* Only the owning thread writes gen: no read-modify-write needed. */
+    atomic_store_explicit(&co->gen, atomic_load_explicit(&co->gen, memory_order_relaxed) + 1,
+                          memory_order_release);
     co->next = s->free_coros;
     s->free_coros = co;
 }
@@ -92,12 +97,13 @@ void weft__coro_alloc_main(weft__sched *s, weft__coro **out) {
 void weft__coro_free_all(weft__sched *s) {
     while (s->all) {
         weft__coro *co = s->all;
-        if (co->stack)
+        if (co->flags & WEFT__F_SHARED)
+            weft__arena_free(s, co->saved, co->saved_cap);
+        else if (co->stack)
             weft__stack_put(s, co->stack, co->stack_size);
         co->stack = NULL;
-        weft__free(co->saved);
-        co->saved = NULL;
-        weft__free(co->scratch);
+        co->stack_size = 0;
+        weft__arena_free(s, co->scratch, co->scratch_cap);
         co->scratch = NULL;
 #ifdef WEFT_TSAN
         if (co->san_fiber)
@@ -262,7 +268,7 @@ WEFT_API int weft_join(weft_coro c, int64_t deadline, void **result) {
     if (co->joiner)
         return -EBUSY;
     if (co->state != WEFT__C_DONE) {
-        weft__waiter local, *w = weft__waiter_begin(&local, WEFT__W_JOIN);
+        weft__waiter *w = weft__waiter_begin(NULL, WEFT__W_JOIN);
         co->joiner = w;
         int r = weft__park(w, deadline);
         co->joiner = NULL;
@@ -334,7 +340,7 @@ WEFT_API int weft_sleep_until(int64_t deadline) {
             ;
         return 0;
     }
-    weft__waiter local, *w = weft__waiter_begin(&local, WEFT__W_OTHER);
+    weft__waiter *w = weft__waiter_begin(NULL, WEFT__W_OTHER);
     int r = weft__park(w, deadline);
     return r == -ETIMEDOUT ? 0 : r;
 }

@@ -40,6 +40,7 @@ static void sched_destroy(weft__sched *s) {
     weft__coro_free_all(s);
     weft__stack_pool_free(s);
     weft__shared_free(s);
+    weft__arena_destroy(s);
     weft__free(s->heap);
     weft__fd_table_free(s);
     weft__poller_destroy(s->poller);
@@ -190,7 +191,7 @@ int weft__sched_poll(weft__sched *s, bool block) {
 void weft__sched_reap(weft__sched *s) {
     weft__coro *co = s->reap;
     s->reap = NULL;
-    if (co->stack) {
+    if (!(co->flags & WEFT__F_SHARED) && co->stack) {
         weft__stack_put(s, co->stack, co->stack_size);
         co->stack = NULL;
     }
@@ -200,11 +201,11 @@ void weft__sched_reap(weft__sched *s) {
         co->san_fiber = NULL;
     }
 #endif
-    weft__free(co->scratch);
+    weft__arena_free(s, co->scratch, co->scratch_cap);
     co->scratch = NULL;
     co->scratch_cap = 0;
-    if (co->saved) {
-        weft__free(co->saved);
+    if ((co->flags & WEFT__F_SHARED) && co->saved) {
+        weft__arena_free(s, co->saved, co->saved_cap);
         co->saved = NULL;
         co->saved_cap = co->saved_len = 0;
     }

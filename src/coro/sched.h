@@ -12,6 +12,7 @@
 #define WEFT__MAX_STACK ((size_t)1 << 30)
 #define WEFT__SHARED_STACK ((size_t)256 * 1024)
 #define WEFT__POOL_MAX 64
+#define WEFT__ARENA_MAX ((size_t)2048)
 
 typedef struct weft__stack_free {
     struct weft__stack_free *next;
@@ -33,6 +34,14 @@ struct weft__sched {
     weft__stack_free *pool;         /* cached guarded stacks */
     unsigned pool_len;
     weft__coro *free_coros;         /* cached control blocks */
+    char *slab_next, *slab_end;     /* uncarved rest of the current slab */
+    unsigned slabs;                 /* slabs mapped so far */
+    uint64_t id_next, id_end;       /* block of coroutine ids reserved */
+    /* arena.c: small blocks for stack copies and park scratch */
+    void *arena_free[WEFT__ARENA_MAX / 16 + 1];
+    char *arena_next, *arena_end;
+    struct region_hdr *arena_list;
+    unsigned arena_regions;
 
     /* Shared stack: one region for every SHARED coroutine of the thread;
      * `owner`'s frames occupy it, the others wait as copies. The switcher
@@ -70,6 +79,12 @@ void weft__switcher_bounds(weft__sched *s, const void **lo, size_t *size);
 int weft__overflow_install(weft__sched *s);
 void weft__overflow_uninstall(weft__sched *s);
 size_t weft__page_size(void);
+
+/* arena.c */
+void *weft__region_map(unsigned nth, size_t *size);
+void *weft__arena_alloc(weft__sched *s, size_t n, size_t *cap);
+void weft__arena_free(weft__sched *s, void *p, size_t cap);
+void weft__arena_destroy(weft__sched *s);
 
 /* coro.c */
 void weft__coro_entry(void *arg);

@@ -53,6 +53,11 @@ void weft__stack_put(weft__sched *s, void *map, size_t size) {
         munmap(map, size);
         return;
     }
+#ifdef WEFT_ASAN
+    /* The dead coroutine's frames never returned: their red zones are still
+     * poisoned and would trip the next coroutine that gets this stack. */
+    __asan_unpoison_memory_region((char *)map + weft__page_size(), size - weft__page_size());
+#endif
     weft__stack_free *f = (weft__stack_free *)((char *)map + size - sizeof *f);
     f->size = size;
     f->next = s->pool;
@@ -176,13 +181,12 @@ void weft__shared_save(weft__sched *s, weft__coro *co) {
         sp = s->shared_lo;
     size_t len = (size_t)(s->shared_hi - sp);
     if (len > co->saved_cap) {
-        /* Round up so small growth does not reallocate each time. */
-        size_t cap = (len + 255) & ~(size_t)255;
-        void *p = weft__realloc(co->saved, cap);
-        if (!p)
+        weft__arena_free(s, co->saved, co->saved_cap);
+        size_t cap;
+        co->saved = weft__arena_alloc(s, len, &cap);
+        if (!co->saved)
             WEFT_PANIC("out of memory saving the stack of coroutine %llu (%zu bytes)",
                        (unsigned long long)co->id, len);
-        co->saved = p;
         co->saved_cap = (uint32_t)cap;
     }
     stack_copy(co->saved, sp, len);
@@ -202,8 +206,8 @@ void weft__shared_load(weft__sched *s, weft__coro *co) {
     } else {
         stack_copy(s->shared_hi - co->saved_len, co->saved, co->saved_len);
         /* A long-lived coroutine keeps its buffer; a big one gives it back. */
-        if (co->saved_cap > 4096) {
-            weft__free(co->saved);
+        if (co->saved_cap > WEFT__ARENA_MAX) {
+            weft__arena_free(s, co->saved, co->saved_cap);
             co->saved = NULL;
             co->saved_cap = 0;
         }

@@ -17,7 +17,6 @@ weft__waiter *weft__waiter_begin(weft__waiter *local, int kind) {
     atomic_init(&w->futex, 0);
     w->result = 0;
     w->index = 0;
-    w->value = NULL;
     w->kind = kind;
     w->co = co;
     return w;
@@ -31,11 +30,13 @@ void *weft__park_mem(void *local, size_t n) {
     if (!n)
         n = 1;
     if (co->scratch_cap < n) {
-        void *p = weft__realloc(co->scratch, n);
+        size_t cap;
+        void *p = weft__arena_alloc(s, n, &cap);
         if (!p)
             return NULL;
+        weft__arena_free(s, co->scratch, co->scratch_cap);
         co->scratch = p;
-        co->scratch_cap = n;
+        co->scratch_cap = cap;
     }
     return co->scratch;
 }
