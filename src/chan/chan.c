@@ -1,12 +1,66 @@
 /* Channels: buffered or unbuffered, with direct hand-off to a parked peer.
- * Every operation runs under the channel's spin lock; a peer's park is
+ * Every operation runs with the channel entered (biased or locked, see
+ * chan.h); a peer's park is
  * ended through its waiter's claim, so a peer that timed out, was
  * cancelled, or was completed by another channel of its select is skipped
  * (and left unlinked for its owner to notice). */
 #include "chan/chan.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/membarrier.h>
+
 #define MAX_ELEM 65536
 #define MAX_CAP ((size_t)1 << 30)
+
+static atomic_int bias_state; /* 0 unknown, 1 usable, -1 not */
+
+static void bias_probe(void) {
+    int ok = -1;
+#if !defined(__SANITIZE_THREAD__) /* TSan cannot see membarrier's ordering */
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        ok = 1;
+#endif
+    atomic_store(&bias_state, ok);
+}
+
+bool weft__chan_bias_ok(void) {
+    int st = atomic_load_explicit(&bias_state, memory_order_relaxed);
+    if (unlikely(!st)) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, bias_probe);
+        st = atomic_load(&bias_state);
+    }
+    return st > 0;
+}
+
+void weft__chan_revoke(weft_chan *ch) {
+    weft__spin_lock(&ch->lock);
+    if (!atomic_load_explicit(&ch->shared, memory_order_relaxed)) {
+        atomic_store(&ch->shared, 1);
+        if (weft__chan_bias_ok()) {
+            /* Every running thread passes a full barrier: an owner (even
+             * one that has just claimed the bias) either sees `shared` in
+             * its next entry, or its owner_busy is visible to us now. */
+            if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+                WEFT_PANIC("membarrier failed after registration");
+            while (atomic_load_explicit(&ch->owner_busy, memory_order_acquire))
+                sched_yield();
+        }
+    }
+    weft__spin_unlock(&ch->lock);
+}
+
+void weft__chan_settle(weft_chan *ch) {
+    weft__sched *s = weft__sched_get();
+    weft__sched *o = atomic_load(&ch->owner);
+    if (s && !o && weft__chan_bias_ok() && atomic_compare_exchange_strong(&ch->owner, &o, s))
+        o = s;
+    if ((!s || o != s) && !atomic_load(&ch->shared))
+        weft__chan_revoke(ch);
+}
 
 WEFT_API int weft_chan_create(weft_chan **out, size_t elem_size, size_t capacity) {
     if (!out || elem_size == 0 || elem_size > MAX_ELEM || capacity > MAX_CAP)
@@ -30,9 +84,9 @@ WEFT_API int weft_chan_create(weft_chan **out, size_t elem_size, size_t capacity
 WEFT_API int weft_chan_destroy(weft_chan *ch) {
     if (!ch)
         return 0;
-    weft__spin_lock(&ch->lock);
+    bool b = weft__chan_enter(ch);
     int busy = ch->recvq.head || ch->sendq.head;
-    weft__spin_unlock(&ch->lock);
+    weft__chan_leave(ch, b);
     if (busy)
         return -EBUSY;
     weft__free(ch->buf);
@@ -101,17 +155,17 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
     if (!ch || !elem)
         return -EINVAL;
     weft__waiter *wake = NULL;
-    weft__spin_lock(&ch->lock);
+    bool biased = weft__chan_enter(ch);
     int r = send ? weft__chan_try_send_locked(ch, elem, &wake)
                  : weft__chan_try_recv_locked(ch, elem, &wake);
     if (r != 0) {
-        weft__spin_unlock(&ch->lock);
+        weft__chan_leave(ch, biased);
         if (wake)
             weft__waiter_wake(wake);
         return r < 0 ? r : 0;
     }
     if (deadline == 0) {
-        weft__spin_unlock(&ch->lock);
+        weft__chan_leave(ch, biased);
         return -ETIMEDOUT;
     }
     /* The node (and, for a SHARED coroutine, a bounce copy of the element)
@@ -119,7 +173,7 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
     weft__chan_node local;
     weft__chan_node *n = weft__park_mem(&local, sizeof local + ch->elem_size);
     if (!n) {
-        weft__spin_unlock(&ch->lock);
+        weft__chan_leave(ch, biased);
         return -ENOMEM;
     }
     void *bounce = n == &local ? NULL : (void *)(n + 1);
@@ -128,16 +182,16 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
     weft__waiter lw, *w = weft__waiter_begin(&lw, WEFT__W_OTHER);
     *n = (weft__chan_node){.w = w, .elem = bounce ? bounce : elem, .index = 0};
     weft__chanq_push(send ? &ch->sendq : &ch->recvq, n);
-    weft__spin_unlock(&ch->lock);
+    weft__chan_leave(ch, biased);
     int res = weft__park(w, deadline);
     if (res != 0) {
         /* Timed out or cancelled: we claimed our own waiter, so nobody took
          * the element; leave the queue if still there. Closing claims with
          * -EPIPE and unlinks, also fine. */
-        weft__spin_lock(&ch->lock);
+        biased = weft__chan_enter(ch);
         if (n->linked)
             weft__chanq_unlink(send ? &ch->sendq : &ch->recvq, n);
-        weft__spin_unlock(&ch->lock);
+        weft__chan_leave(ch, biased);
     } else if (bounce && !send) {
         weft__chan_copy(elem, bounce, ch->elem_size);
     }
@@ -165,9 +219,9 @@ WEFT_API int weft_chan_try_recv(weft_chan *ch, void *elem) {
 WEFT_API int weft_chan_close(weft_chan *ch) {
     if (!ch)
         return -EINVAL;
-    weft__spin_lock(&ch->lock);
+    bool biased = weft__chan_enter(ch);
     if (ch->closed) {
-        weft__spin_unlock(&ch->lock);
+        weft__chan_leave(ch, biased);
         return -EPIPE;
     }
     ch->closed = 1;
@@ -184,7 +238,7 @@ WEFT_API int weft_chan_close(weft_chan *ch) {
             }
         }
     }
-    weft__spin_unlock(&ch->lock);
+    weft__chan_leave(ch, biased);
     while (list) {
         n = list;
         list = n->next;
@@ -196,9 +250,9 @@ WEFT_API int weft_chan_close(weft_chan *ch) {
 WEFT_API size_t weft_chan_len(weft_chan *ch) {
     if (!ch)
         return 0;
-    weft__spin_lock(&ch->lock);
+    bool biased = weft__chan_enter(ch);
     size_t n = ch->len;
-    weft__spin_unlock(&ch->lock);
+    weft__chan_leave(ch, biased);
     return n;
 }
 

@@ -2,8 +2,9 @@
  *
  * Pass 1 tries each op once, without waiting, starting at a random index
  * (so no ready op starves). If none is ready and the caller may wait,
- * pass 2 locks every channel involved in address order (a global order, so
- * two selects never deadlock), tries once more, and otherwise enqueues one
+ * pass 2 enters every channel involved in address order (a global order, so
+ * two selects never deadlock; each is first settled: biased to the caller
+ * or shared, so entering never waits for another thread's bias), tries once more, and otherwise enqueues one
  * node per op, all sharing one waiter, before unlocking. Whichever peer
  * claims the waiter first completes that op; the claim makes the other
  * nodes inert, and the owner unlinks them when it resumes. */
@@ -30,15 +31,21 @@ static void sort_by_chan(weft_select_op *ops, uint16_t *idx, size_t m) {
     }
 }
 
-static void lock_all(weft_select_op *ops, const uint16_t *idx, size_t m, int lock) {
+/* Enters (or leaves) every channel in address order; biased[i] records
+ * how op i's channel was entered. Channels must have been settled first. */
+static void enter_all(weft_select_op *ops, const uint16_t *idx, size_t m, uint8_t *biased,
+                      int enter) {
     for (size_t k = 0; k < m; k++) {
-        weft_chan *ch = ops[idx[k]].chan;
-        if (k > 0 && ops[idx[k - 1]].chan == ch)
-            continue; /* the same channel twice: locked once */
-        if (lock)
-            weft__spin_lock(&ch->lock);
+        size_t i = idx[k];
+        weft_chan *ch = ops[i].chan;
+        if (k > 0 && ops[idx[k - 1]].chan == ch) {
+            biased[i] = biased[idx[k - 1]]; /* the same channel twice: once */
+            continue;
+        }
+        if (enter)
+            biased[i] = weft__chan_enter(ch);
         else
-            weft__spin_unlock(&ch->lock);
+            weft__chan_leave(ch, biased[i]);
     }
 }
 
@@ -68,9 +75,9 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
         if (!ops[i].chan)
             continue;
         weft__waiter *wake = NULL;
-        weft__spin_lock(&ops[i].chan->lock);
+        bool b = weft__chan_enter(ops[i].chan);
         int r = try_op(&ops[i], &wake);
-        weft__spin_unlock(&ops[i].chan->lock);
+        weft__chan_leave(ops[i].chan, b);
         if (r != 0) {
             if (wake)
                 weft__waiter_wake(wake);
@@ -86,6 +93,8 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
      * aside meanwhile). */
     weft__chan_node stack_nodes[STACK_OPS];
     uint16_t stack_idx[STACK_OPS];
+    uint8_t stack_biased[STACK_OPS];
+    uint8_t *biased = stack_biased;
     weft__chan_node *nodes = stack_nodes;
     uint16_t *idx = stack_idx;
     unsigned char *bounce = NULL;
@@ -102,10 +111,14 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
             return -ENOMEM;
         heap = true;
     }
-    if (n > STACK_OPS && !(idx = weft__malloc(n * sizeof *idx))) {
-        if (heap)
-            weft__free(nodes);
-        return -ENOMEM;
+    if (n > STACK_OPS) {
+        idx = weft__malloc(n * (sizeof *idx + 1));
+        if (!idx) {
+            if (heap)
+                weft__free(nodes);
+            return -ENOMEM;
+        }
+        biased = (uint8_t *)(idx + n);
     }
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
@@ -115,6 +128,7 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
         if (!ops[i].chan)
             continue;
         idx[m++] = (uint16_t)i;
+        weft__chan_settle(ops[i].chan);
         if (bounce) {
             nodes[i].elem = bounce;
             if (ops[i].op == WEFT_SEND)
@@ -128,7 +142,7 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
     /* Pass 2: under every lock, try again, else enqueue everywhere. */
     int res = -1;
     weft__waiter *wake = NULL;
-    lock_all(ops, idx, m, 1);
+    enter_all(ops, idx, m, biased, 1);
     for (size_t k = 0; k < n && res < 0; k++) {
         size_t i = (start + k) % n;
         if (!ops[i].chan)
@@ -149,7 +163,7 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
                              &nodes[i]);
         }
     }
-    lock_all(ops, idx, m, 0);
+    enter_all(ops, idx, m, biased, 0);
     if (wake)
         weft__waiter_wake(wake);
 
@@ -164,14 +178,14 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
                 weft__chan_copy(ops[res].elem, nodes[res].elem, ops[res].chan->elem_size);
         }
         /* Take back the nodes nobody took. */
-        lock_all(ops, idx, m, 1);
+        enter_all(ops, idx, m, biased, 1);
         for (size_t i = 0; i < n; i++) {
             if (nodes[i].linked)
                 weft__chanq_unlink(ops[i].op == WEFT_SEND ? &ops[i].chan->sendq
                                                           : &ops[i].chan->recvq,
                                    &nodes[i]);
         }
-        lock_all(ops, idx, m, 0);
+        enter_all(ops, idx, m, biased, 0);
     }
     if (heap)
         weft__free(nodes);
