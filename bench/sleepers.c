@@ -16,6 +16,8 @@ static void *sleeper(void *arg) {
 static void *measure(void *arg) {
     (void)arg;
     pss = bench_pss_mib();
+    if (getenv("BENCH_DEBUG"))
+        fprintf(stderr, "all asleep at +%.3f s\n", (double)(weft_now() - (wake_at - WEFT_SEC)) / 1e9);
     return NULL;
 }
 
@@ -26,6 +28,8 @@ int main(int argc, char **argv) {
     wake_at = t0 + WEFT_SEC;
     for (long i = 0; i < n; i++)
         BENCH_CHECK(weft_spawn(NULL, sleeper, NULL, &o));
+    if (getenv("BENCH_DEBUG"))
+        fprintf(stderr, "spawned at +%.3f s\n", (double)(weft_now() - t0) / 1e9);
     weft_coro m;
     BENCH_CHECK(weft_spawn(&m, measure, NULL, NULL));
     BENCH_CHECK(weft_join(m, WEFT_FOREVER, NULL));
