@@ -369,6 +369,253 @@ WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen,
 WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
                           socklen_t addrlen, int64_t deadline);
 
+/* ======================================================================
+ * Synchronization: Lock, RLock, Condition, Semaphore, Event, Barrier,
+ * WaitGroup, Once
+ *
+ * One set of primitives for coroutines and threads alike: any of them may
+ * be used between coroutines of one thread, coroutines of different
+ * threads, and plain threads, in any mix. A coroutine that waits parks only
+ * itself; a plain thread blocks on a futex. Each object is a fixed-size
+ * struct the caller allocates (embed it, put it on the heap or in static
+ * storage; not on the stack of a WEFT_STACK_SHARED coroutine if other
+ * coroutines use it). All-zero bytes are a valid initial state for lock,
+ * rlock, cond, event, waitgroup and once (so static storage needs no
+ * _init); a semaphore or barrier needs its _init. The _destroy calls
+ * check that nobody holds or waits on the object (-EBUSY otherwise) and
+ * free nothing: the objects own no memory.
+ * ====================================================================== */
+
+/* Mutual exclusion (Python's threading.Lock). Not recursive. Uncontended
+ * acquire and release make no system call. Under contention waiters spin
+ * briefly, then park in FIFO order; a released lock may be taken by a
+ * running acquirer before the woken waiter ("barging"), except that a
+ * waiter that has waited more than 1 ms is handed the lock directly, so no
+ * one starves. Any thread or coroutine may release a held lock (as in
+ * Python). */
+typedef struct weft_lock {
+    uint64_t opaque_[4];
+} weft_lock;
+#define WEFT_LOCK_INIT {{0, 0, 0, 0}}
+
+/* Initializes l (unlocked). Errors: -EINVAL (l NULL). */
+WEFT_API int weft_lock_init(weft_lock *l);
+/* Errors: -EBUSY (held or waited on), -EINVAL. */
+WEFT_API int weft_lock_destroy(weft_lock *l);
+/* Acquires l, waiting until deadline. Errors: -ETIMEDOUT, -ECANCELED,
+ * -EDEADLK (the caller already holds it), -EINVAL. */
+WEFT_API int weft_lock_acquire(weft_lock *l, int64_t deadline);
+/* Acquires l only if free now: 0 or -EAGAIN (or -EDEADLK, -EINVAL). */
+WEFT_API int weft_lock_try_acquire(weft_lock *l);
+/* Releases l. Errors: -EPERM (l is not locked), -EINVAL. */
+WEFT_API int weft_lock_release(weft_lock *l);
+/* 1 if l is held, else 0. */
+WEFT_API int weft_lock_locked(weft_lock *l);
+
+/* Reentrant lock (Python's threading.RLock): the owner (a coroutine, or a
+ * plain thread) may acquire it again; it is free after as many releases. */
+typedef struct weft_rlock {
+    uint64_t opaque_[6];
+} weft_rlock;
+
+WEFT_API int weft_rlock_init(weft_rlock *l);
+/* Errors: -EBUSY, -EINVAL. */
+WEFT_API int weft_rlock_destroy(weft_rlock *l);
+/* Errors: -ETIMEDOUT, -ECANCELED, -EINVAL, -EOVERFLOW (2^31 nested). */
+WEFT_API int weft_rlock_acquire(weft_rlock *l, int64_t deadline);
+/* 0 or -EAGAIN. */
+WEFT_API int weft_rlock_try_acquire(weft_rlock *l);
+/* Errors: -EPERM (the caller does not own it), -EINVAL. */
+WEFT_API int weft_rlock_release(weft_rlock *l);
+
+/* Condition variable (Python's threading.Condition), used with a
+ * weft_lock the caller holds. */
+typedef struct weft_cond {
+    uint64_t opaque_[4];
+} weft_cond;
+
+WEFT_API int weft_cond_init(weft_cond *c);
+/* Errors: -EBUSY (waiters), -EINVAL. */
+WEFT_API int weft_cond_destroy(weft_cond *c);
+/* Atomically releases l and waits for a notify or the deadline, then
+ * re-acquires l (always, even on error) before returning. Spurious
+ * wake-ups do not happen, but as in Python, re-check the predicate in a
+ * loop: another party may have changed it before l was re-acquired.
+ * Errors: -ETIMEDOUT, -ECANCELED, -EPERM (l not locked), -EINVAL. */
+WEFT_API int weft_cond_wait(weft_cond *c, weft_lock *l, int64_t deadline);
+/* Wakes up to n waiters (FIFO); returns how many were woken. */
+WEFT_API int weft_cond_notify(weft_cond *c, int n);
+/* Wakes every waiter; returns how many. */
+WEFT_API int weft_cond_notify_all(weft_cond *c);
+
+/* Counting semaphore (Python's Semaphore and BoundedSemaphore). */
+typedef struct weft_sem {
+    uint64_t opaque_[5];
+} weft_sem;
+
+/* Initializes s with `value` permits (0 .. INT32_MAX). With bounded = 1,
+ * releasing above the initial value fails (BoundedSemaphore).
+ * Errors: -EINVAL. */
+WEFT_API int weft_sem_init(weft_sem *s, int64_t value, int bounded);
+/* Errors: -EBUSY, -EINVAL. */
+WEFT_API int weft_sem_destroy(weft_sem *s);
+/* Takes one permit, waiting until deadline. Waiters are served FIFO.
+ * Errors: -ETIMEDOUT, -ECANCELED, -EINVAL. */
+WEFT_API int weft_sem_acquire(weft_sem *s, int64_t deadline);
+/* 0 or -EAGAIN. */
+WEFT_API int weft_sem_try_acquire(weft_sem *s);
+/* Returns n permits (n >= 1), handing them to waiters first.
+ * Errors: -EOVERFLOW (bounded and above the initial value, or past
+ * INT32_MAX: nothing is released), -EINVAL. */
+WEFT_API int weft_sem_release(weft_sem *s, int64_t n);
+/* Permits available now. */
+WEFT_API int64_t weft_sem_value(weft_sem *s);
+
+/* Event (Python's threading.Event). */
+typedef struct weft_event {
+    uint64_t opaque_[4];
+} weft_event;
+
+WEFT_API int weft_event_init(weft_event *e);
+/* Errors: -EBUSY, -EINVAL. */
+WEFT_API int weft_event_destroy(weft_event *e);
+/* Sets the flag and wakes every waiter. */
+WEFT_API int weft_event_set(weft_event *e);
+WEFT_API int weft_event_clear(weft_event *e);
+/* 1 if set, else 0. */
+WEFT_API int weft_event_is_set(weft_event *e);
+/* Waits until the flag is set (returns 0 at once if it is).
+ * Errors: -ETIMEDOUT, -ECANCELED, -EINVAL. */
+WEFT_API int weft_event_wait(weft_event *e, int64_t deadline);
+
+/* Barrier for a fixed number of parties (Python's threading.Barrier). */
+typedef struct weft_barrier {
+    uint64_t opaque_[5];
+} weft_barrier;
+
+/* Errors: -EINVAL (parties < 1 or > INT32_MAX). */
+WEFT_API int weft_barrier_init(weft_barrier *b, int parties);
+/* Errors: -EBUSY, -EINVAL. */
+WEFT_API int weft_barrier_destroy(weft_barrier *b);
+/* Waits until `parties` callers have arrived, then releases them all and
+ * resets for the next round. Returns the caller's arrival index, 0 ..
+ * parties - 1 (parties - 1 for the last to arrive). If the deadline
+ * passes or the caller is cancelled, the barrier breaks: the caller gets
+ * -ETIMEDOUT / -ECANCELED, everyone waiting and every later caller
+ * -EPIPE, until weft_barrier_reset. Errors: -EPIPE (broken), -ETIMEDOUT,
+ * -ECANCELED, -EINVAL. */
+WEFT_API int weft_barrier_wait(weft_barrier *b, int64_t deadline);
+/* Breaks the barrier: current and later waiters get -EPIPE. */
+WEFT_API int weft_barrier_abort(weft_barrier *b);
+/* Repairs a broken barrier (waiters still inside get -EPIPE). */
+WEFT_API int weft_barrier_reset(weft_barrier *b);
+/* 1 if broken, else 0. */
+WEFT_API int weft_barrier_broken(weft_barrier *b);
+/* Number of callers waiting now. */
+WEFT_API int weft_barrier_waiting(weft_barrier *b);
+
+/* WaitGroup (Go's sync.WaitGroup): a counter waiters wait to reach 0. */
+typedef struct weft_waitgroup {
+    uint64_t opaque_[4];
+} weft_waitgroup;
+
+WEFT_API int weft_waitgroup_init(weft_waitgroup *wg);
+/* Errors: -EBUSY, -EINVAL. */
+WEFT_API int weft_waitgroup_destroy(weft_waitgroup *wg);
+/* Adds delta (may be negative); reaching 0 wakes every waiter.
+ * Errors: -EINVAL (the counter would go negative or past INT64_MAX:
+ * nothing changes). */
+WEFT_API int weft_waitgroup_add(weft_waitgroup *wg, int64_t delta);
+/* weft_waitgroup_add(wg, -1). */
+WEFT_API int weft_waitgroup_done(weft_waitgroup *wg);
+/* Waits for the counter to be 0. Errors: -ETIMEDOUT, -ECANCELED. */
+WEFT_API int weft_waitgroup_wait(weft_waitgroup *wg, int64_t deadline);
+
+/* Once: runs an initializer exactly once however many callers race. */
+typedef struct weft_once {
+    uint64_t opaque_[4];
+} weft_once;
+#define WEFT_ONCE_INIT {{0, 0, 0, 0}}
+
+/* Calls fn(arg) if no call on o has completed yet; concurrent callers wait
+ * (parking) until the first finishes. Returns 0 once fn has run (now or
+ * before). If the running call's caller is cancelled while others wait,
+ * they still wait for it. Errors: -EINVAL (NULL), -ECANCELED (the caller
+ * was cancelled while waiting; fn may still be running elsewhere). */
+WEFT_API int weft_once_call(weft_once *o, void (*fn)(void *arg), void *arg);
+
+/* ======================================================================
+ * Threads (Python's threading.Thread)
+ *
+ * A weft thread is a pthread with a name, a daemon flag, a join with a
+ * deadline and a result. Its function may use coroutines (the thread gets
+ * its own scheduler on first use) and every weft primitive. Joining from a
+ * coroutine parks only that coroutine.
+ *
+ * Daemon semantics, as in Python: when the process exits normally (return
+ * from main or exit()), weft first waits for every non-daemon weft thread
+ * that is still running; daemon threads are not waited for and die with
+ * the process. (A thread that calls exit() itself is not waited for by
+ * that exit.)
+ * ====================================================================== */
+
+typedef struct weft_thread weft_thread;
+typedef void *(*weft_thread_fn)(void *arg);
+
+typedef struct weft_thread_opts {
+    const char *name;  /* copied; NULL: "Thread-N" (N counts from 1 per process) */
+    int daemon;        /* 1: not waited for at process exit */
+    size_t stack_size; /* 0: the system default; else >= 64 KiB */
+} weft_thread_opts;
+
+/* Starts a thread running fn(arg). opts may be NULL. On success *out
+ * receives the handle, which stays valid until weft_thread_join succeeds
+ * or weft_thread_detach. Errors: -EINVAL (fn or out NULL, stack_size too
+ * small), -ENOMEM, -EAGAIN (system thread limit). */
+WEFT_API int weft_thread_start(weft_thread **out, weft_thread_fn fn, void *arg,
+                               const weft_thread_opts *opts);
+
+/* Waits until t has finished, stores its return value in *result (if
+ * non-NULL) and frees the handle. Errors: -ETIMEDOUT (t still runs; the
+ * handle stays valid), -ECANCELED, -EDEADLK (t is the calling thread),
+ * -EINVAL (t NULL or detached). */
+WEFT_API int weft_thread_join(weft_thread *t, int64_t deadline, void **result);
+
+/* Lets t free itself when it finishes; the handle must not be used again.
+ * Errors: -EINVAL. */
+WEFT_API int weft_thread_detach(weft_thread *t);
+
+/* 1 while t runs its function, 0 once it has returned. */
+WEFT_API int weft_thread_is_alive(const weft_thread *t);
+/* t's name (valid while the handle is). */
+WEFT_API const char *weft_thread_name(const weft_thread *t);
+/* t's kernel thread id (gettid), 0 before it has started. */
+WEFT_API int64_t weft_thread_native_id(const weft_thread *t);
+/* 1 if t is a daemon thread. */
+WEFT_API int weft_thread_daemon(const weft_thread *t);
+
+/* The calling thread's name: its weft name, "MainThread" for the process's
+ * initial thread, or "Dummy-N" for other threads weft did not start. */
+WEFT_API const char *weft_thread_current_name(void);
+/* The calling thread's kernel thread id. */
+WEFT_API int64_t weft_thread_current_id(void);
+
+/* The seed's subclass style: embed a weft_thread_obj in your own struct,
+ * give it a run callback, start it, and recover your struct in run() with
+ * WEFT_CONTAINER_OF. */
+typedef struct weft_thread_obj weft_thread_obj;
+struct weft_thread_obj {
+    void *(*run)(weft_thread_obj *self);
+    weft_thread *handle; /* set by weft_thread_obj_start */
+};
+#define WEFT_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/* Starts self->run(self) on a new thread (self must stay valid until it is
+ * joined). Errors: as weft_thread_start, -EINVAL if run is NULL. */
+WEFT_API int weft_thread_obj_start(weft_thread_obj *self, const weft_thread_opts *opts);
+/* weft_thread_join(self->handle, ...), then clears self->handle. */
+WEFT_API int weft_thread_obj_join(weft_thread_obj *self, int64_t deadline, void **result);
+
 #ifdef __cplusplus
 }
 #endif

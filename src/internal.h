@@ -67,7 +67,12 @@ typedef struct weft__waiter {
     int kind;               /* WEFT__W_* : what the waiter is parked in */
 } weft__waiter;
 
-enum { WEFT__W_OTHER = 0, WEFT__W_SWITCH = 1, WEFT__W_JOIN = 2 };
+enum {
+    WEFT__W_OTHER = 0,
+    WEFT__W_SWITCH = 1,
+    WEFT__W_JOIN = 2,
+    WEFT__W_NOCANCEL = 3, /* a wait cancellation must not interrupt (re-locking) */
+};
 
 /* Starts a park of the caller and returns its waiter: a coroutine's own
  * (in its control block, where others can reach it even while a SHARED
@@ -125,6 +130,7 @@ typedef struct weft__coro {
     uint64_t parent_gen;
     int64_t deadline;                /* timer heap key while parked with one */
     uint32_t heap_idx;               /* position in timer heap + 1; 0: not in it */
+    uint32_t timer_seq;              /* FIFO order among equal deadlines */
     uint8_t state;
     uint8_t flags;
     int saved_errno;
@@ -183,6 +189,9 @@ void weft__poller_wake(weft__poller *p);
 
 /* fd readiness dispatch (io/fdwait.c), called by the scheduler. */
 void weft__fd_event(weft__sched *s, int fd, uint32_t events);
+/* weft_fd_wait without its up-front readiness check, for callers whose
+ * system call just reported EAGAIN; arguments must be valid. */
+int weft__fd_wait_edge(int fd, int events, int64_t deadline);
 void weft__fd_table_free(weft__sched *s);
 
 /* Accessors used by io/ and chan/ without exposing the struct. */

@@ -435,7 +435,7 @@ WEFT_API int weft_cancel(weft_coro c) {
     if (co->state == WEFT__C_SUSPENDED) {
         co->state = WEFT__C_READY; /* it finishes without running */
         weft__runq_push(s, co);
-    } else if (co->state == WEFT__C_PARKED && co->waiter &&
+    } else if (co->state == WEFT__C_PARKED && co->waiter && co->waiter->kind != WEFT__W_NOCANCEL &&
                weft__waiter_claim(co->waiter, -ECANCELED, 0)) {
         weft__waiter_wake(co->waiter);
     }

@@ -80,7 +80,7 @@ int weft__park(weft__waiter *w, int64_t deadline) {
     if (!co)
         return park_thread(w, deadline);
     weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
-    if (co->flags & WEFT__F_CANCELLED) {
+    if ((co->flags & WEFT__F_CANCELLED) && w->kind != WEFT__W_NOCANCEL) {
         if (weft__waiter_claim(w, -ECANCELED, 0))
             return -ECANCELED;
     } else if (deadline == 0 || (deadline > 0 && deadline <= weft_now())) {
