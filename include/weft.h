@@ -616,6 +616,10 @@ WEFT_API int weft_thread_obj_start(weft_thread_obj *self, const weft_thread_opts
 /* weft_thread_join(self->handle, ...), then clears self->handle. */
 WEFT_API int weft_thread_obj_join(weft_thread_obj *self, int64_t deadline, void **result);
 
+/* @@QUEUE_SECTION@@ */
+
+/* @@POOL_SECTION@@ */
+
 #ifdef __cplusplus
 }
 #endif
