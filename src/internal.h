@@ -156,7 +156,8 @@ typedef struct weft__coro {
 typedef struct weft__sched weft__sched;
 
 /* The calling thread's scheduler, or NULL if it has none yet. */
-weft__sched *weft__sched_get(void);
+extern WEFT_TLS weft__sched *weft__tls_sched;
+static inline weft__sched *weft__sched_get(void) { return weft__tls_sched; }
 /* The calling thread's scheduler, created if needed; NULL on out of memory. */
 weft__sched *weft__sched_ensure(void);
 /* The running coroutine of a scheduler. */

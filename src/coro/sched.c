@@ -15,11 +15,10 @@
 #include <string.h>
 #include <time.h>
 
-static WEFT_TLS weft__sched *tls_sched;
+WEFT_TLS weft__sched *weft__tls_sched;
 static pthread_key_t sched_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
-weft__sched *weft__sched_get(void) { return tls_sched; }
 weft__coro *weft__sched_current(weft__sched *s) { return s->current; }
 struct weft__fdtab *weft__sched_fdtab(weft__sched *s) { return &s->fds; }
 weft__poller *weft__sched_poller(weft__sched *s) { return s->poller; }
@@ -50,8 +49,8 @@ static void sched_destroy(weft__sched *s) {
 
 static void on_thread_exit(void *p) {
     weft__sched *s = p;
-    if (s && tls_sched == s) {
-        tls_sched = NULL;
+    if (s && weft__tls_sched == s) {
+        weft__tls_sched = NULL;
         sched_destroy(s);
     }
 }
@@ -62,7 +61,7 @@ static void make_key(void) {
 }
 
 weft__sched *weft__sched_ensure(void) {
-    weft__sched *s = tls_sched;
+    weft__sched *s = weft__tls_sched;
     if (likely(s))
         return s;
     pthread_once(&key_once, make_key);
@@ -99,7 +98,7 @@ weft__sched *weft__sched_ensure(void) {
     s->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)s ^ 0x9E3779B97F4A7C15ULL;
     if (!s->rng)
         s->rng = 1;
-    tls_sched = s;
+    weft__tls_sched = s;
     pthread_setspecific(sched_key, s);
     return s;
 }
@@ -125,7 +124,7 @@ static inline weft__coro *runq_pop(weft__sched *s) {
 
 void weft__coro_ready(weft__coro *co) {
     weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
-    if (s == tls_sched) {
+    if (s == weft__tls_sched) {
         weft__runq_push(s, co);
         return;
     }
