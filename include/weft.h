@@ -387,16 +387,18 @@ WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
  * ====================================================================== */
 
 /* Mutual exclusion (Python's threading.Lock). Not recursive. Uncontended
- * acquire and release make no system call. Under contention waiters spin
+ * acquire and release make no system call; while only one thread has ever
+ * used a lock, they make no atomic read-modify-write either (the lock is
+ * biased to that thread until another one touches it). Under contention waiters spin
  * briefly, then park in FIFO order; a released lock may be taken by a
  * running acquirer before the woken waiter ("barging"), except that a
  * waiter that has waited more than 1 ms is handed the lock directly, so no
  * one starves. Any thread or coroutine may release a held lock (as in
  * Python). */
 typedef struct weft_lock {
-    uint64_t opaque_[4];
+    uint64_t opaque_[6];
 } weft_lock;
-#define WEFT_LOCK_INIT {{0, 0, 0, 0}}
+#define WEFT_LOCK_INIT {{0, 0, 0, 0, 0, 0}}
 
 /* Initializes l (unlocked). Errors: -EINVAL (l NULL). */
 WEFT_API int weft_lock_init(weft_lock *l);
@@ -415,7 +417,7 @@ WEFT_API int weft_lock_locked(weft_lock *l);
 /* Reentrant lock (Python's threading.RLock): the owner (a coroutine, or a
  * plain thread) may acquire it again; it is free after as many releases. */
 typedef struct weft_rlock {
-    uint64_t opaque_[6];
+    uint64_t opaque_[7];
 } weft_rlock;
 
 WEFT_API int weft_rlock_init(weft_rlock *l);
@@ -616,9 +618,372 @@ WEFT_API int weft_thread_obj_start(weft_thread_obj *self, const weft_thread_opts
 /* weft_thread_join(self->handle, ...), then clears self->handle. */
 WEFT_API int weft_thread_obj_join(weft_thread_obj *self, int64_t deadline, void **result);
 
-/* @@QUEUE_SECTION@@ */
+/* @@QUEUE_BEGIN@@ */
+/* ======================================================================
+ * Queues (Python's queue.Queue, LifoQueue, PriorityQueue, and a
+ * double-ended queue), with task_done/join and shutdown
+ *
+ * One type serves every kind. A queue carries fixed-size elements, copied
+ * in by put and out by get. It may be bounded (put waits while it holds
+ * maxsize elements) or unbounded (its storage grows by doubling). Like the
+ * other primitives, a queue works between coroutines of one thread,
+ * coroutines of different threads and plain threads, in any mix; any
+ * thread may call any function on it. A coroutine that waits parks only
+ * itself; a plain thread blocks on a futex (after spinning a few
+ * microseconds, as a put or get on another core is usually that close).
+ *
+ * Waiting getters are served first come, first served, and so are waiting
+ * putters. A put that finds a getter waiting hands the element straight to
+ * it; a get that makes room in a full queue moves the oldest waiting
+ * putter's element in at once. A wake-up is only ever sent to a party that
+ * is actually parked.
+ *
+ * Kinds, and which end each call uses:
+ *   WEFT_QUEUE_FIFO      put appends, get takes the oldest.
+ *   WEFT_QUEUE_LIFO      put appends, get takes the newest (a stack).
+ *   WEFT_QUEUE_PRIORITY  get takes the element with the lowest priority
+ *                        value (as Python's PriorityQueue); equal
+ *                        priorities come out in the order they went in.
+ *                        weft_queue_put gives priority 0.
+ *   WEFT_QUEUE_DEQUE     put appends at the back, put_front at the front;
+ *                        get takes from the front, get_back from the back.
+ *
+ * Tasks (Python's task_done/join): every successful put adds one
+ * unfinished task; weft_queue_task_done retires one; weft_queue_join
+ * waits until none is left.
+ *
+ * Shutdown (Python 3.13's Queue.shutdown): afterwards every put fails with
+ * -EPIPE (and so do putters blocked at that moment); gets keep returning
+ * what is left and then fail with -EPIPE, so a reader loops "while get
+ * returns 0" and never polls weft_queue_empty(). With immediate = 1 the
+ * elements left are discarded (each counted as a finished task, which
+ * can release join).
+ *
+ * Deadlines follow the header's conventions: WEFT_FOREVER, WEFT_NOWAIT
+ * (then -ETIMEDOUT at once if the call would wait), or an absolute
+ * weft_now() time. The try-variants are the WEFT_NOWAIT forms that return
+ * -EAGAIN instead of -ETIMEDOUT.
+ * ====================================================================== */
 
-/* @@POOL_SECTION@@ */
+typedef struct weft_queue weft_queue;
+
+enum {
+    WEFT_QUEUE_FIFO = 0,
+    WEFT_QUEUE_LIFO = 1,
+    WEFT_QUEUE_PRIORITY = 2,
+    WEFT_QUEUE_DEQUE = 3,
+};
+
+/* Creates an empty queue of `kind` (WEFT_QUEUE_*) carrying elements of
+ * elem_size bytes (1 .. 65536). maxsize is the bound (1 .. 2^30), or 0 for
+ * an unbounded queue. Storage starts small and grows as needed (never past
+ * maxsize). On success *out receives the queue; on failure *out is
+ * untouched and nothing is left allocated.
+ * Errors: -EINVAL (out NULL, unknown kind, elem_size or maxsize out of
+ * range), -ENOMEM. */
+WEFT_API int weft_queue_create(weft_queue **out, int kind, size_t elem_size,
+                               size_t maxsize);
+
+/* Destroys q and the elements still in it. Nobody may use q afterwards.
+ * NULL is a no-op returning 0.
+ * Errors: -EBUSY if a coroutine or thread is blocked in a put, get or join
+ * on q (then nothing is destroyed). */
+WEFT_API int weft_queue_destroy(weft_queue *q);
+
+/* Puts a copy of the elem_size bytes at `elem`: hands it to the oldest
+ * waiting getter, or stores it, or (bounded and full) waits for room until
+ * `deadline`. On success the queue's unfinished-task count grows by one.
+ * On a PRIORITY queue the element gets priority 0; on a DEQUE it goes to
+ * the back. On failure nothing was put.
+ * Errors: -EPIPE (q was shut down, before or while waiting), -ETIMEDOUT,
+ * -ECANCELED (the calling coroutine was cancelled), -ENOMEM (the storage
+ * could not grow, or, in a WEFT_STACK_SHARED coroutine, no memory to
+ * park), -EINVAL (q or elem NULL). */
+WEFT_API int weft_queue_put(weft_queue *q, const void *elem, int64_t deadline);
+
+/* weft_queue_put with WEFT_NOWAIT, returning -EAGAIN (bounded and full)
+ * instead of -ETIMEDOUT. Other errors as weft_queue_put. */
+WEFT_API int weft_queue_try_put(weft_queue *q, const void *elem);
+
+/* Puts elem with `priority` (any int64_t; lower values come out first, and
+ * equal values in the order they were put) into a PRIORITY queue.
+ * Errors: as weft_queue_put; -EINVAL also if q is not a PRIORITY queue. */
+WEFT_API int weft_queue_put_prio(weft_queue *q, const void *elem,
+                                 int64_t priority, int64_t deadline);
+
+/* Puts elem at the front of a DEQUE queue (Python's deque.appendleft),
+ * so that the next weft_queue_get returns it.
+ * Errors: as weft_queue_put; -EINVAL also if q is not a DEQUE queue. */
+WEFT_API int weft_queue_put_front(weft_queue *q, const void *elem,
+                                  int64_t deadline);
+
+/* Takes one element into `out` (elem_size bytes): from the end given by
+ * q's kind, else waits for a put until `deadline`. If the queue was full,
+ * the oldest waiting putter's element moves in. A shut-down queue still
+ * delivers what it holds, then fails with -EPIPE. On failure *out is
+ * untouched (its bytes may have been overwritten only on success).
+ * Errors: -EPIPE (shut down and empty, before or while waiting),
+ * -ETIMEDOUT, -ECANCELED, -ENOMEM (in a WEFT_STACK_SHARED coroutine, no
+ * memory to park), -EINVAL (q or out NULL). */
+WEFT_API int weft_queue_get(weft_queue *q, void *out, int64_t deadline);
+
+/* weft_queue_get with WEFT_NOWAIT, returning -EAGAIN (empty, not shut
+ * down) instead of -ETIMEDOUT. Other errors as weft_queue_get. */
+WEFT_API int weft_queue_try_get(weft_queue *q, void *out);
+
+/* Takes the element at the back of a DEQUE queue (Python's deque.pop).
+ * Errors: as weft_queue_get; -EINVAL also if q is not a DEQUE queue. */
+WEFT_API int weft_queue_get_back(weft_queue *q, void *out, int64_t deadline);
+
+/* Number of elements in q now (Python's qsize); 0 for NULL. Like Python's,
+ * the answer may be stale by the time the caller acts on it. */
+WEFT_API size_t weft_queue_size(weft_queue *q);
+
+/* 1 if q holds no element now, else 0 (1 for NULL). */
+WEFT_API int weft_queue_empty(weft_queue *q);
+
+/* 1 if q is bounded and holds maxsize elements now, else 0 (an unbounded
+ * queue is never full; 0 for NULL). */
+WEFT_API int weft_queue_full(weft_queue *q);
+
+/* Marks one task as finished: call it once per element taken with a get,
+ * when its processing is done. When the unfinished count reaches 0, every
+ * weft_queue_join waiter returns.
+ * Errors: -EINVAL (q NULL, or called more times than elements were put:
+ * Python's ValueError; nothing changes). */
+WEFT_API int weft_queue_task_done(weft_queue *q);
+
+/* Waits until every element ever put has been matched by a
+ * weft_queue_task_done (or discarded by an immediate shutdown); returns 0
+ * at once if none is unfinished. Shutdown alone does not end the wait.
+ * Errors: -ETIMEDOUT, -ECANCELED, -ENOMEM (WEFT_STACK_SHARED coroutine, no
+ * memory to park), -EINVAL (q NULL). */
+WEFT_API int weft_queue_join(weft_queue *q, int64_t deadline);
+
+/* Shuts q down: putters blocked now and every later put fail with -EPIPE;
+ * getters blocked now (the queue is empty then) fail with -EPIPE, later
+ * getters take what is left and then get -EPIPE. With immediate = 1 the
+ * elements left are discarded as well, each counted as a finished task
+ * (joiners return once the elements already taken are task_done'd too).
+ * Calling it again is allowed (and may discard, with immediate = 1).
+ * Errors: -EINVAL (q NULL). */
+WEFT_API int weft_queue_shutdown(weft_queue *q, int immediate);
+
+/* 1 if q has been shut down, else 0 (0 for NULL). */
+WEFT_API int weft_queue_is_shutdown(weft_queue *q);
+/* @@QUEUE_END@@ */
+
+/* @@POOL_BEGIN@@ */
+/* ======================================================================
+ * Thread pool and futures (Python's concurrent.futures)
+ *
+ * A weft_pool runs tasks on a fixed set of worker threads (plain pthreads
+ * owned by the pool). weft_pool_submit() queues a task and hands back a
+ * weft_future, the task's eventual outcome; the caller waits for it with a
+ * deadline, cancels it while it has not started, attaches done-callbacks,
+ * or waits for many futures at once. Every wait here follows the header's
+ * rule: inside a coroutine it parks only that coroutine, on a plain thread
+ * it blocks the thread. Any thread or coroutine may call any function on a
+ * pool or future.
+ *
+ * C has no exceptions, so a task reports failure through its return
+ * value: a task is `int fn(void *arg, void **result)` returning a status,
+ * 0 or more for success (the value is passed through, so a task may return
+ * a small count) or a negative errno for failure; it may store a pointer in
+ * *result (NULL beforehand). The future carries (status, result).
+ *
+ * Futures are reference counted: weft_pool_submit() gives the caller one
+ * reference (release it with weft_future_release()), and the pool holds
+ * another until the task has finished or been cancelled, so releasing a
+ * future early never stops or breaks its task. Tasks cannot be interrupted
+ * once started. Blocking inside a task blocks its worker thread; a task
+ * that waits for another task of the same pool can deadlock a pool whose
+ * workers are all busy (as in Python).
+ * ====================================================================== */
+
+typedef struct weft_pool weft_pool;
+typedef struct weft_future weft_future;
+
+/* A task: returns its status (>= 0 success, < 0 a negative errno) and may
+ * store a result pointer in *result (which is NULL on entry). */
+typedef int (*weft_task_fn)(void *arg, void **result);
+
+/* Creates a pool of nthreads worker threads (0: the number of online
+ * CPUs), started at once. The workers block all asynchronous signals (they
+ * are delivered to the application's own threads) and are not waited for
+ * at process exit (daemon-like): destroy the pool to wait for its tasks.
+ * Errors: -EINVAL (out NULL, nthreads < 0 or > 1024), -ENOMEM, -EAGAIN
+ * (the system could not create a thread; nothing is left behind). */
+WEFT_API int weft_pool_create(weft_pool **out, int nthreads);
+
+/* Number of worker threads of p (0 if p is NULL). */
+WEFT_API int weft_pool_size(const weft_pool *p);
+
+/* Queues fn(arg) to run on one of p's workers; tasks start in submission
+ * order (FIFO). On success, if out is non-NULL, *out receives a future
+ * holding one reference for the caller; with out NULL the task runs
+ * "fire and forget". Never waits.
+ * Errors: -EINVAL (p or fn NULL), -EPIPE (p was shut down: the task is not
+ * queued), -ENOMEM. */
+WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg,
+                              weft_future **out);
+
+/* Waits until f has finished, until `deadline`, and returns the task's
+ * status (>= 0, or the task's negative errno); *result (if result is
+ * non-NULL) receives the task's result pointer when f finished, NULL
+ * otherwise. Several callers may wait on one future.
+ * Errors (besides a failed task's own status): -ECANCELED (f was
+ * cancelled; also when the calling coroutine is cancelled while waiting),
+ * -ETIMEDOUT (f had not finished by the deadline; f is untouched), -ENOMEM
+ * (a SHARED-stack coroutine could not get park memory), -EINVAL (f NULL).
+ * A task may itself return -ETIMEDOUT or -ECANCELED: weft_future_done()
+ * and weft_future_cancelled() tell the cases apart. */
+WEFT_API int weft_future_result(weft_future *f, int64_t deadline,
+                                void **result);
+
+/* Cancels f if its task has not started yet: it will never run, f is done
+ * with status -ECANCELED, its waiters wake and its done-callbacks run now,
+ * on the calling thread. Returns 1 if this call cancelled f, 0 if it could
+ * not (the task is running or finished, or f was already cancelled).
+ * Errors: -EINVAL (f NULL). */
+WEFT_API int weft_future_cancel(weft_future *f);
+
+/* 1 if f has finished or was cancelled, else 0 (also for NULL). Never waits. */
+WEFT_API int weft_future_done(weft_future *f);
+
+/* 1 if f was cancelled (its task never ran), else 0 (also for NULL). */
+WEFT_API int weft_future_cancelled(weft_future *f);
+
+/* Callback for weft_future_on_done: f is valid during the call (the
+ * callback may read it with weft_future_result(f, WEFT_NOWAIT, ...)) but
+ * must not release the caller's reference to it. */
+typedef void (*weft_future_cb)(weft_future *f, void *ud);
+
+/* Arranges for cb(f, ud) to be called once f is done: at once, on the
+ * calling thread, if f already is; otherwise on the thread that completes
+ * f (the worker that ran the task, or the caller of weft_future_cancel /
+ * weft_pool_shutdown that cancelled it), after its waiters were woken.
+ * Several callbacks run in the order they were added. Callbacks run on
+ * pool workers must not block for long: the worker runs no task meanwhile.
+ * Errors: -EINVAL (f or cb NULL), -ENOMEM (cb will not be called). */
+WEFT_API int weft_future_on_done(weft_future *f, weft_future_cb cb, void *ud);
+
+/* Drops the caller's reference to f; f must not be used by the caller
+ * afterwards. The task is not affected. NULL is a no-op. */
+WEFT_API void weft_future_release(weft_future *f);
+
+enum {
+    WEFT_WAIT_ALL = 0,          /* every future is done */
+    WEFT_WAIT_ANY = 1,          /* at least one future is done */
+    WEFT_WAIT_FIRST_ERROR = 2,  /* one finished with a negative status (not
+                                   counting cancelled ones), or all done */
+};
+
+/* Waits until the condition `mode` holds for fs[0..n), or until the
+ * deadline, and returns the number of futures that are done (use
+ * weft_future_done / weft_future_result to see which). With n == 0 it
+ * returns 0 at once. The array may contain a future more than once; no
+ * entry may be NULL.
+ * Errors: -ETIMEDOUT (the condition did not hold by the deadline),
+ * -ECANCELED (the calling coroutine was cancelled), -EINVAL (fs NULL with
+ * n > 0, a NULL entry, n > INT32_MAX, unknown mode), -ENOMEM. */
+WEFT_API int weft_futures_wait(weft_future *const *fs, size_t n, int mode,
+                               int64_t deadline);
+
+/* as_completed: yields the indexes of fs[0..n) in the order the futures
+ * finish (those already done first, in index order). Caller-owned state:
+ *
+ *     weft_as_completed_iter it;
+ *     size_t i;
+ *     int r;
+ *     weft_as_completed_init(&it, fs, n);
+ *     while ((r = weft_as_completed_next(&it, deadline, &i)) > 0)
+ *         use(fs[i]);
+ *     weft_as_completed_destroy(&it);
+ *
+ * The array fs must stay valid (and its futures referenced) until
+ * weft_as_completed_destroy. Each call scans the futures not yet yielded,
+ * so a full iteration costs O(n^2) in the worst case: fine for thousands. */
+typedef struct weft_as_completed_iter {
+    weft_future *const *fs_;
+    size_t n_;
+    size_t yielded_;
+    size_t *rest_;  /* indexes not yet yielded, from yielded_ on */
+} weft_as_completed_iter;
+
+/* Errors: -EINVAL (it NULL, fs NULL with n > 0, a NULL entry), -ENOMEM. */
+WEFT_API int weft_as_completed_init(weft_as_completed_iter *it,
+                                    weft_future *const *fs, size_t n);
+
+/* Waits until a future not yet yielded is done, stores its index in
+ * *index and returns 1; returns 0 once every index has been yielded.
+ * Errors: -ETIMEDOUT (none finished by the deadline; call again later),
+ * -ECANCELED (the calling coroutine was cancelled), -EINVAL (it or index
+ * NULL, or it not initialized), -ENOMEM. */
+WEFT_API int weft_as_completed_next(weft_as_completed_iter *it,
+                                    int64_t deadline, size_t *index);
+
+/* Frees the iterator's memory (not the futures). NULL is a no-op. */
+WEFT_API void weft_as_completed_destroy(weft_as_completed_iter *it);
+
+/* Runs fn(args[i], &results[i]) for i in 0..n on p and waits for all of
+ * them (Python's Executor.map, but every outcome is kept). statuses[i]
+ * (if statuses is non-NULL) receives task i's status, or -ECANCELED if it
+ * never ran; results[i] (if results is non-NULL) its result pointer, or
+ * NULL. Returns 0 if every task succeeded (status >= 0), else the status
+ * of the lowest-index task that failed or was not run.
+ * The deadline bounds the wait: once it passes (or the calling coroutine
+ * is cancelled) the tasks not yet started are cancelled, and map then
+ * still waits for those already running (tasks cannot be interrupted and
+ * they use args), and returns -ETIMEDOUT (or -ECANCELED).
+ * Errors: -EINVAL (p or fn NULL; args NULL with n > 0), -EPIPE (p is shut
+ * down; tasks submitted before are cancelled or waited for as above),
+ * -ENOMEM, -EDEADLK (called from one of p's own workers with n > 0: it
+ * could wait for itself), -ETIMEDOUT, -ECANCELED. */
+WEFT_API int weft_pool_map(weft_pool *p, weft_task_fn fn, void *const *args,
+                           void **results, int *statuses, size_t n,
+                           int64_t deadline);
+
+/* Stops p from accepting tasks: later submits fail with -EPIPE. With
+ * cancel_pending = 1, every queued task that has not started is cancelled
+ * (its future done with -ECANCELED; callbacks run on the calling thread).
+ * With wait = 1, then waits until every task still queued or running has
+ * finished and the workers are exiting. Calling it again is allowed (e.g.
+ * shutdown(p, 0, 0) then shutdown(p, 1, 0)).
+ * Errors: -EINVAL (p NULL), -EDEADLK (wait = 1 from one of p's workers),
+ * -ECANCELED (the calling coroutine was cancelled while waiting; the pool
+ * is shut down all the same). */
+WEFT_API int weft_pool_shutdown(weft_pool *p, int wait, int cancel_pending);
+
+/* Shuts p down (as weft_pool_shutdown(p, 1, 0), but the wait cannot be
+ * cancelled), joins its threads and frees it. Futures the caller still
+ * holds stay valid (all are done) until released. Nobody may use p
+ * afterwards. NULL is a no-op returning 0.
+ * Errors: -EDEADLK (called from one of p's workers; nothing is freed). */
+WEFT_API int weft_pool_destroy(weft_pool *p);
+
+/* The process-wide default pool, created on first use: the one piece of
+ * global state of this section. It has min(32, online CPUs + 4) workers
+ * (as Python's default executor: it is meant for blocking calls, not for
+ * CPU-bound work), is never destroyed and does not keep the process from
+ * exiting. A child process created by fork() gets a fresh one on first
+ * use. Do not shut it down.
+ * Errors: -EINVAL (out NULL), -ENOMEM, -EAGAIN (as weft_pool_create). */
+WEFT_API int weft_pool_default(weft_pool **out);
+
+/* Runs a blocking call, fn(arg, result), on the default pool and waits for
+ * it: from a coroutine, only that coroutine parks while the other
+ * coroutines of its thread keep running (for calls that cannot yield:
+ * file I/O, getaddrinfo, a library's blocking API); on a plain thread the
+ * thread blocks. Returns fn's status, with *result (if non-NULL) set to
+ * fn's result pointer.
+ * If the calling coroutine is cancelled before fn starts, fn never runs
+ * and the call returns -ECANCELED; once fn runs, the call waits for it to
+ * return (arg stays in use until then) and returns its status.
+ * Errors (besides fn's own status): -ECANCELED, -EINVAL (fn NULL),
+ * -ENOMEM, -EAGAIN (the default pool could not start its threads). */
+WEFT_API int weft_offload(weft_task_fn fn, void *arg, void **result);
+/* @@POOL_END@@ */
 
 #ifdef __cplusplus
 }

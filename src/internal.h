@@ -48,6 +48,20 @@ static inline void weft__spin_unlock(weft__spin *s) {
     atomic_store_explicit(&s->v, 0, memory_order_release);
 }
 
+/* ---- asymmetric barrier for biased objects (core/asym.c) --------------- */
+bool weft__asym_ok_slow(void);
+int weft__asym_state(void);
+/* True if membarrier-based bias can be used in this process. */
+static inline bool weft__asym_ok(void) {
+    int st = weft__asym_state();
+    return likely(st) ? st > 0 : weft__asym_ok_slow();
+}
+/* Makes every running thread of the process pass a full memory barrier. */
+void weft__asym_barrier(void);
+/* A per-thread identity: the address of a thread-local byte. */
+extern WEFT_TLS char weft__anchor;
+static inline uintptr_t weft__thread_anchor(void) { return (uintptr_t)&weft__anchor; }
+
 /* ---- the waiter: one way to wait (sync/waiter.c) -----------------------
  * A waiter lives on the stack of whoever parks (a coroutine or a plain
  * thread) for the duration of one park. Whoever wants to end the park
@@ -158,6 +172,14 @@ typedef struct weft__sched weft__sched;
 /* The calling thread's scheduler, or NULL if it has none yet. */
 extern WEFT_TLS weft__sched *weft__tls_sched;
 static inline weft__sched *weft__sched_get(void) { return weft__tls_sched; }
+/* The running coroutine: `current` is the scheduler's first member. */
+static inline weft__coro *weft__sched_running(weft__sched *s) { return *(weft__coro **)s; }
+/* An identity for "the caller": the running coroutine, or the thread when
+ * it has no scheduler. Never 0. */
+static inline uintptr_t weft__self_token(void) {
+    weft__sched *s = weft__sched_get();
+    return s ? (uintptr_t)weft__sched_running(s) : (weft__thread_anchor() | 1);
+}
 /* The calling thread's scheduler, created if needed; NULL on out of memory. */
 weft__sched *weft__sched_ensure(void);
 /* The running coroutine of a scheduler. */

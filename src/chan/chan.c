@@ -6,46 +6,20 @@
  * (and left unlinked for its owner to notice). */
 #include "chan/chan.h"
 
-#include <pthread.h>
 #include <sched.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#include <linux/membarrier.h>
 
 #define MAX_ELEM 65536
 #define MAX_CAP ((size_t)1 << 30)
-
-static atomic_int bias_state; /* 0 unknown, 1 usable, -1 not */
-
-static void bias_probe(void) {
-    int ok = -1;
-#if !defined(__SANITIZE_THREAD__) /* TSan cannot see membarrier's ordering */
-    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
-        ok = 1;
-#endif
-    atomic_store(&bias_state, ok);
-}
-
-bool weft__chan_bias_ok(void) {
-    int st = atomic_load_explicit(&bias_state, memory_order_relaxed);
-    if (unlikely(!st)) {
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
-        pthread_once(&once, bias_probe);
-        st = atomic_load(&bias_state);
-    }
-    return st > 0;
-}
 
 void weft__chan_revoke(weft_chan *ch) {
     weft__spin_lock(&ch->lock);
     if (!atomic_load_explicit(&ch->shared, memory_order_relaxed)) {
         atomic_store(&ch->shared, 1);
-        if (weft__chan_bias_ok()) {
+        if (weft__asym_ok()) {
             /* Every running thread passes a full barrier: an owner (even
              * one that has just claimed the bias) either sees `shared` in
              * its next entry, or its owner_busy is visible to us now. */
-            if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-                WEFT_PANIC("membarrier failed after registration");
+            weft__asym_barrier();
             while (atomic_load_explicit(&ch->owner_busy, memory_order_acquire))
                 sched_yield();
         }
@@ -56,7 +30,7 @@ void weft__chan_revoke(weft_chan *ch) {
 void weft__chan_settle(weft_chan *ch) {
     weft__sched *s = weft__sched_get();
     weft__sched *o = atomic_load(&ch->owner);
-    if (s && !o && weft__chan_bias_ok() && atomic_compare_exchange_strong(&ch->owner, &o, s))
+    if (s && !o && weft__asym_ok() && atomic_compare_exchange_strong(&ch->owner, &o, s))
         o = s;
     if ((!s || o != s) && !atomic_load(&ch->shared))
         weft__chan_revoke(ch);

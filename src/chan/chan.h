@@ -77,8 +77,6 @@ static inline void weft__chanq_unlink(weft__chan_q *q, weft__chan_node *n) {
     n->linked = 0;
 }
 
-/* Process-wide: can the bias be revoked safely here (membarrier)? */
-bool weft__chan_bias_ok(void);
 void weft__chan_revoke(weft_chan *ch);
 /* Makes ch either biased to the caller or shared, so that entering it
  * later never waits for another thread's bias. */
@@ -90,7 +88,7 @@ static inline bool weft__chan_enter(weft_chan *ch) {
     weft__sched *s = weft__sched_get();
     if (s) {
         weft__sched *o = atomic_load_explicit(&ch->owner, memory_order_relaxed);
-        if (unlikely(!o) && weft__chan_bias_ok() &&
+        if (unlikely(!o) && weft__asym_ok() &&
             atomic_compare_exchange_strong(&ch->owner, &o, s))
             o = s;
         if (o == s) {

@@ -20,7 +20,7 @@ typedef struct weft__stack_free {
 } weft__stack_free;
 
 struct weft__sched {
-    weft__coro *current;
+    weft__coro *current;            /* must stay first: see weft__sched_running */
     weft__coro *main;               /* the thread's own stack */
     weft__coro *all;                /* list of every coroutine but main */
     weft__coro *runq_head, *runq_tail;
@@ -30,6 +30,7 @@ struct weft__sched {
 
     weft__coro **heap;              /* timer min-heap on deadline */
     uint32_t heap_len, heap_cap;
+    uint32_t timer_seq;
 
     weft__stack_free *pool;         /* cached guarded stacks */
     unsigned pool_len;

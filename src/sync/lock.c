@@ -27,6 +27,30 @@ static inline void relax(void) {
 #endif
 }
 
+void weft__lock_unbias(struct weft__lock *k, uintptr_t self) {
+    uintptr_t b = atomic_load(&k->bias);
+    if (b == 0) {
+        if (!weft__asym_ok()) {
+            atomic_store(&k->shared, 1); /* no bias in this process */
+            return;
+        }
+        if (atomic_compare_exchange_strong(&k->bias, &b, self))
+            return;
+    }
+    if (b == self)
+        return;
+    /* Another thread's bias: revoke it for good. Its holder never takes
+     * qlock inside its window, so waiting here with qlock held is safe. */
+    weft__spin_lock(&k->qlock);
+    if (!atomic_load(&k->shared)) {
+        atomic_store(&k->shared, 1);
+        weft__asym_barrier();
+        while (atomic_load_explicit(&k->busy, memory_order_acquire))
+            relax();
+    }
+    weft__spin_unlock(&k->qlock);
+}
+
 WEFT_API int weft_lock_init(weft_lock *l) {
     if (!l)
         return -EINVAL;

@@ -2,15 +2,6 @@
 #include "sync/waitq.h"
 #include "coro/sched.h"
 
-static WEFT_TLS char thread_token_anchor;
-
-uintptr_t weft__self_token(void) {
-    weft__sched *s = weft__sched_get();
-    if (s)
-        return (uintptr_t)weft__sched_current(s);
-    return (uintptr_t)&thread_token_anchor | 1;
-}
-
 bool weft__token_is_local_coro(uintptr_t token) {
     if (!token || (token & 1))
         return false;

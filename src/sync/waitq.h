@@ -75,9 +75,6 @@ int weft__wq_wait(weft__wq *q, weft__spin *lock, bool front, intptr_t arg, int64
  * held on entry and released on return. Returns how many were woken. */
 int weft__wq_wake_all(weft__wq *q, weft__spin *lock, int result);
 
-/* An identity for "the caller": the running coroutine, or the thread when
- * it has no scheduler. Never 0. */
-uintptr_t weft__self_token(void);
 /* True if token names a coroutine of the calling thread's scheduler. */
 bool weft__token_is_local_coro(uintptr_t token);
 
