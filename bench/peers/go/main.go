@@ -31,6 +31,9 @@ var workloads = map[string]workload{
 	"chan_stream":   {benchChanStream, 10_000_000, 1_000_000},
 	"sleepers":      {benchSleepers, 1_000_000, 100_000},
 	"skynet":        {benchSkynet, 1_000_000, 100_000},
+	"lock":          {benchLock, 10_000_000, 1_000_000},
+	"queue_threads": {benchQueueThreads, 10_000_000, 1_000_000},
+	"tpool":         {benchTpool, 1_000_000, 100_000},
 }
 
 func emit(w string, value float64, unit string) {
@@ -220,6 +223,105 @@ func benchSkynet(n int) {
 	}
 	note("go skynet: %d leaves, GOMAXPROCS=%d", n, runtime.GOMAXPROCS(0))
 	emit("skynet", el.Seconds(), "s")
+}
+
+// lock: two goroutines with GOMAXPROCS=2 each do n increments of a shared
+// counter under a sync.Mutex; ns per increment (total time / 2n). The
+// uncontended Lock+Unlock on one goroutine goes in a note.
+func benchLock(n int) {
+	def := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(def)
+	var solo sync.Mutex
+	soloCount := 0
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		solo.Lock()
+		soloCount++
+		solo.Unlock()
+	}
+	unc := float64(time.Since(start).Nanoseconds()) / float64(n)
+
+	var mu sync.Mutex
+	counter := 0
+	var wg sync.WaitGroup
+	wg.Add(2)
+	start = time.Now()
+	for g := 0; g < 2; g++ {
+		go func() {
+			for i := 0; i < n; i++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if counter != 2*n || soloCount != n {
+		fmt.Fprintf(os.Stderr, "lock: lost increments: %d != %d\n", counter, 2*n)
+		os.Exit(1)
+	}
+	note("go lock: GOMAXPROCS=2, uncontended Lock+Unlock %.2f ns", unc)
+	emit("lock", float64(el.Nanoseconds())/float64(2*n), "ns/op")
+}
+
+// queue_threads: n 8-byte items (int64) through a buffered channel of
+// capacity 1024 from one goroutine to another, GOMAXPROCS=2.
+func benchQueueThreads(n int) {
+	def := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(def)
+	ch := make(chan int64, 1024)
+	done := make(chan int64)
+	start := time.Now()
+	go func() {
+		var s int64
+		for v := range ch {
+			s += v
+		}
+		done <- s
+	}()
+	for i := int64(0); i < int64(n); i++ {
+		ch <- i
+	}
+	close(ch)
+	s := <-done
+	el := time.Since(start)
+	if want := int64(n) * int64(n-1) / 2; s != want {
+		fmt.Fprintf(os.Stderr, "queue_threads: bad sum %d want %d\n", s, want)
+		os.Exit(1)
+	}
+	note("go queue_threads: chan int64 of capacity 1024, GOMAXPROCS=2, %.1f ns/msg",
+		float64(el.Nanoseconds())/float64(n))
+	emit("queue_threads", float64(n)/el.Seconds(), "msgs/s")
+}
+
+// tpool: a pool of GOMAXPROCS worker goroutines reading closures from a
+// buffered channel (capacity 1024); n no-op tasks submitted from the main
+// goroutine, completion tracked with a WaitGroup; ns per task.
+func benchTpool(n int) {
+	workers := runtime.GOMAXPROCS(0)
+	tasks := make(chan func(), 1024)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		go func() {
+			for f := range tasks {
+				f()
+				wg.Done()
+			}
+		}()
+	}
+	noop := func() {}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		tasks <- noop
+	}
+	wg.Wait()
+	el := time.Since(start)
+	close(tasks)
+	note("go tpool: %d worker goroutines (GOMAXPROCS), task channel capacity 1024", workers)
+	emit("tpool", float64(el.Nanoseconds())/float64(n), "ns/op")
 }
 
 func main() {
