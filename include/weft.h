@@ -773,7 +773,6 @@ WEFT_API int weft_queue_shutdown(weft_queue *q, int immediate);
 WEFT_API int weft_queue_is_shutdown(weft_queue *q);
 /* @@QUEUE_END@@ */
 
-/* @@POOL_BEGIN@@ */
 /* ======================================================================
  * Thread pool and futures (Python's concurrent.futures)
  *
@@ -983,7 +982,6 @@ WEFT_API int weft_pool_default(weft_pool **out);
  * Errors (besides fn's own status): -ECANCELED, -EINVAL (fn NULL),
  * -ENOMEM, -EAGAIN (the default pool could not start its threads). */
 WEFT_API int weft_offload(weft_task_fn fn, void *arg, void **result);
-/* @@POOL_END@@ */
 
 #ifdef __cplusplus
 }
