@@ -84,9 +84,12 @@ int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline
     bool front = false;
     for (;;) {
         /* Spin while the holder runs on another thread: critical sections
-         * are usually shorter than a park and wake-up. */
+         * are usually shorter than a park and wake-up. Not while other
+         * coroutines of this thread are ready: spinning would stall them
+         * all (and the holder may be waiting for one of them). */
         if (deadline != 0 &&
-            !weft__token_is_local_coro(atomic_load_explicit(&k->owner, memory_order_relaxed))) {
+            !weft__token_is_local_coro(atomic_load_explicit(&k->owner, memory_order_relaxed)) &&
+            !weft__others_ready()) {
             /* Exponential back-off between looks: every look pulls the
              * cache line away from the holder, who would then pay for it
              * on its release; backing off lets it batch. */
@@ -98,6 +101,10 @@ int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline
                     relax();
                 if (wait < MAX_BACKOFF)
                     wait <<= 1;
+                /* A coroutine of ours became ready (perhaps the one the
+                 * lock was just handed to): stop stalling it. */
+                if (weft__others_ready())
+                    break;
             }
         }
         if (deadline == 0)

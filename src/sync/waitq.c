@@ -10,6 +10,11 @@ bool weft__token_is_local_coro(uintptr_t token) {
     return s && atomic_load_explicit(&((weft__coro *)token)->sched, memory_order_relaxed) == s;
 }
 
+bool weft__others_ready(void) {
+    weft__sched *s = weft__sched_get();
+    return s && (s->runq_head || atomic_load_explicit(&s->inbox, memory_order_relaxed));
+}
+
 int weft__wq_wait(weft__wq *q, weft__spin *lock, bool front, intptr_t arg, int64_t *since,
                   int64_t deadline, intptr_t *index_out, int kind) {
     weft__wq_node local;

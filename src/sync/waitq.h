@@ -77,5 +77,8 @@ int weft__wq_wake_all(weft__wq *q, weft__spin *lock, int result);
 
 /* True if token names a coroutine of the calling thread's scheduler. */
 bool weft__token_is_local_coro(uintptr_t token);
+/* True if the caller runs on a scheduler that has other coroutines ready to
+ * run (run queue or inbox): spinning would only keep them waiting. */
+bool weft__others_ready(void);
 
 #endif
