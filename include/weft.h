@@ -443,7 +443,8 @@ WEFT_API int weft_cond_destroy(weft_cond *c);
  * re-acquires l (always, even on error) before returning. Spurious
  * wake-ups do not happen, but as in Python, re-check the predicate in a
  * loop: another party may have changed it before l was re-acquired.
- * Errors: -ETIMEDOUT, -ECANCELED, -EPERM (l not locked), -EINVAL. */
+ * Errors: -ETIMEDOUT, -ECANCELED, -EPERM (l is not held by the caller),
+ * -EINVAL. */
 WEFT_API int weft_cond_wait(weft_cond *c, weft_lock *l, int64_t deadline);
 /* Wakes up to n waiters (FIFO); returns how many were woken. */
 WEFT_API int weft_cond_notify(weft_cond *c, int n);
@@ -456,7 +457,9 @@ typedef struct weft_sem {
 } weft_sem;
 
 /* Initializes s with `value` permits (0 .. INT32_MAX). With bounded = 1,
- * releasing above the initial value fails (BoundedSemaphore).
+ * a release that would make the available count exceed the initial value
+ * fails (BoundedSemaphore; as in Python, permits being handed to waiters
+ * at that moment are not counted as available).
  * Errors: -EINVAL. */
 WEFT_API int weft_sem_init(weft_sem *s, int64_t value, int bounded);
 /* Errors: -EBUSY, -EINVAL. */
@@ -504,8 +507,10 @@ WEFT_API int weft_barrier_destroy(weft_barrier *b);
  * parties - 1 (parties - 1 for the last to arrive). If the deadline
  * passes or the caller is cancelled, the barrier breaks: the caller gets
  * -ETIMEDOUT / -ECANCELED, everyone waiting and every later caller
- * -EPIPE, until weft_barrier_reset. Errors: -EPIPE (broken), -ETIMEDOUT,
- * -ECANCELED, -EINVAL. */
+ * -EPIPE, until weft_barrier_reset. (A deadline that passes just as the
+ * round completes may still give -ETIMEDOUT to that caller without
+ * breaking the barrier.) Errors: -EPIPE (broken), -ETIMEDOUT, -ECANCELED,
+ * -EINVAL. */
 WEFT_API int weft_barrier_wait(weft_barrier *b, int64_t deadline);
 /* Breaks the barrier: current and later waiters get -EPIPE. */
 WEFT_API int weft_barrier_abort(weft_barrier *b);
@@ -618,7 +623,6 @@ WEFT_API int weft_thread_obj_start(weft_thread_obj *self, const weft_thread_opts
 /* weft_thread_join(self->handle, ...), then clears self->handle. */
 WEFT_API int weft_thread_obj_join(weft_thread_obj *self, int64_t deadline, void **result);
 
-/* @@QUEUE_BEGIN@@ */
 /* ======================================================================
  * Queues (Python's queue.Queue, LifoQueue, PriorityQueue, and a
  * double-ended queue), with task_done/join and shutdown
@@ -771,7 +775,6 @@ WEFT_API int weft_queue_shutdown(weft_queue *q, int immediate);
 
 /* 1 if q has been shut down, else 0 (0 for NULL). */
 WEFT_API int weft_queue_is_shutdown(weft_queue *q);
-/* @@QUEUE_END@@ */
 
 /* ======================================================================
  * Thread pool and futures (Python's concurrent.futures)

@@ -178,7 +178,12 @@ static inline weft__coro *weft__sched_running(weft__sched *s) { return *(weft__c
  * it has no scheduler. Never 0. */
 static inline uintptr_t weft__self_token(void) {
     weft__sched *s = weft__sched_get();
-    return s ? (uintptr_t)weft__sched_running(s) : (weft__thread_anchor() | 1);
+    if (s) {
+        weft__coro *co = weft__sched_running(s);
+        if (!(co->flags & WEFT__F_MAIN))
+            return (uintptr_t)co;
+    }
+    return weft__thread_anchor() | 1; /* the thread itself, and its main coroutine */
 }
 /* The calling thread's scheduler, created if needed; NULL on out of memory. */
 weft__sched *weft__sched_ensure(void);

@@ -12,6 +12,7 @@
 #include "coro/sched.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -47,12 +48,32 @@ static void sched_destroy(weft__sched *s) {
     weft__free(s);
 }
 
+/* Thread exit: coroutines still alive are cancelled and run until they
+ * finish (every blocking call they make fails with -ECANCELED), so that
+ * none is left queued on an object other threads use. One that still does
+ * not finish after many rounds (it loops without blocking, or waits where
+ * cancellation cannot reach) is abandoned. Then the scheduler is freed,
+ * once no other thread is still inside a wake-up of ours. */
 static void on_thread_exit(void *p) {
     weft__sched *s = p;
-    if (s && weft__tls_sched == s) {
-        weft__tls_sched = NULL;
-        sched_destroy(s);
+    if (!s || weft__tls_sched != s || s->current != s->main)
+        return;
+    for (int round = 0; s->live > 0 && round < 1000; round++) {
+        for (weft__coro *co = s->all; co; co = co->all_next)
+            if (co->state != WEFT__C_DONE)
+                weft_cancel((weft_coro){co, atomic_load(&co->gen)});
+        weft__sched_poll(s, false);
+        if (s->runq_head) {
+            weft__runq_push(s, s->main);
+            weft__sched_block(s);
+        } else if (s->live > 0) {
+            weft__sched_poll(s, true); /* a remote claim may be on its way */
+        }
     }
+    while (atomic_load_explicit(&s->wakers, memory_order_acquire))
+        sched_yield();
+    weft__tls_sched = NULL;
+    sched_destroy(s);
 }
 
 static void make_key(void) {
@@ -128,12 +149,17 @@ void weft__coro_ready(weft__coro *co) {
         weft__runq_push(s, co);
         return;
     }
+    /* s stays alive until co has run, and co cannot run before the push:
+     * announce ourselves first, so that s is not freed while we still
+     * touch it after the push (see sched_destroy). */
+    atomic_fetch_add(&s->wakers, 1);
     weft__coro *head = atomic_load(&s->inbox);
     do {
         co->next = head;
     } while (!atomic_compare_exchange_weak(&s->inbox, &head, co));
     if (atomic_load(&s->polling))
         weft__poller_wake(s->poller);
+    atomic_fetch_sub_explicit(&s->wakers, 1, memory_order_release);
 }
 
 static void drain_inbox(weft__sched *s) {

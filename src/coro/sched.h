@@ -26,6 +26,7 @@ struct weft__sched {
     weft__coro *runq_head, *runq_tail;
     _Atomic(weft__coro *) inbox;    /* remote wake-ups (Treiber stack) */
     atomic_int polling;             /* 1 while blocked in the poller */
+    atomic_int wakers;              /* other threads inside weft__coro_ready for us */
     weft__poller *poller;
 
     weft__coro **heap;              /* timer min-heap on deadline */

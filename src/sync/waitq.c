@@ -3,9 +3,11 @@
 #include "coro/sched.h"
 
 bool weft__token_is_local_coro(uintptr_t token) {
-    if (!token || (token & 1))
+    if (!token)
         return false;
     weft__sched *s = weft__sched_get();
+    if (token & 1) /* a thread: local if it is ours and we run coroutines */
+        return s && token == (weft__thread_anchor() | 1);
     /* Control blocks are type-stable: reading a recycled one is safe. */
     return s && atomic_load_explicit(&((weft__coro *)token)->sched, memory_order_relaxed) == s;
 }
