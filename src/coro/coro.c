@@ -48,9 +48,13 @@ static weft__coro *cb_alloc(weft__sched *s) {
     } else {
         s->free_coros = co->next;
     }
-    uint64_t gen = atomic_load_explicit(&co->gen, memory_order_relaxed);
-    memset(co, 0, sizeof *co);
-    atomic_init(&co->gen, gen);
+    /* `sched` and `gen` may be read by other threads holding stale handles
+     * or lock-owner tokens (type-stable memory): only atomic writes. */
+    _Static_assert(offsetof(weft__coro, gen) == offsetof(weft__coro, sched) + sizeof(void *),
+                   "sched and gen must be adjacent");
+    memset(co, 0, offsetof(weft__coro, sched));
+    size_t tail = offsetof(weft__coro, gen) + sizeof co->gen;
+    memset((char *)co + tail, 0, sizeof *co - tail);
     atomic_store_explicit(&co->sched, s, memory_order_relaxed);
     if (s->id_next == s->id_end) { /* ids come in blocks: no shared atomic per spawn */
         s->id_next = atomic_fetch_add_explicit(&next_id, 1024, memory_order_relaxed);
