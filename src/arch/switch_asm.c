@@ -15,8 +15,8 @@ void weft__ctx_init(weft__ctx *c, void *lo, size_t size, void (*entry)(void *)) 
      * rsp 16-byte aligned (top - 16), so the entry's call leaves the ABI's
      * rsp+8 alignment. */
     uint64_t *sp = (uint64_t *)(top - 72);
-    memset(sp, 0, 72);
-    sp[3] = (uint64_t)(uintptr_t)entry;        /* r12 */
+    sp[3] = (uint64_t)(uintptr_t)entry;        /* r12; other registers start undefined */
+    sp[5] = 0;                                 /* rbp: ends frame-pointer walks */
     sp[6] = (uint64_t)(uintptr_t)weft__ctx_start; /* return address */
 #elif defined(__aarch64__)
     uint64_t *sp = (uint64_t *)(top - 160);

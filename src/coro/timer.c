@@ -1,6 +1,12 @@
-/* Deadlines of parked coroutines: a binary min-heap on co->deadline with
+/* Deadlines of parked coroutines: a binary min-heap on (deadline, arrival) with
  * back-indices (co->heap_idx, 1-based) for O(log n) removal. */
 #include "coro/sched.h"
+
+/* a fires before b: earlier deadline, or the same one set earlier. */
+static inline bool before(const weft__coro *a, const weft__coro *b) {
+    return a->deadline < b->deadline ||
+           (a->deadline == b->deadline && (int32_t)(a->timer_seq - b->timer_seq) < 0);
+}
 
 static inline void place(weft__sched *s, uint32_t i, weft__coro *co) {
     s->heap[i] = co;
@@ -11,7 +17,7 @@ static void sift_up(weft__sched *s, uint32_t i) {
     weft__coro *co = s->heap[i];
     while (i > 0) {
         uint32_t p = (i - 1) / 2;
-        if (s->heap[p]->deadline <= co->deadline)
+        if (!before(co, s->heap[p]))
             break;
         place(s, i, s->heap[p]);
         i = p;
@@ -26,9 +32,9 @@ static void sift_down(weft__sched *s, uint32_t i) {
         uint32_t c = 2 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && s->heap[c + 1]->deadline < s->heap[c]->deadline)
+        if (c + 1 < n && before(s->heap[c + 1], s->heap[c]))
             c++;
-        if (co->deadline <= s->heap[c]->deadline)
+        if (!before(s->heap[c], co))
             break;
         place(s, i, s->heap[c]);
         i = c;
@@ -46,6 +52,7 @@ int weft__timer_add(weft__sched *s, weft__coro *co, int64_t deadline) {
         s->heap_cap = cap;
     }
     co->deadline = deadline;
+    co->timer_seq = s->timer_seq++;
     s->heap[s->heap_len++] = co;
     sift_up(s, s->heap_len - 1);
     return 0;
@@ -61,7 +68,7 @@ void weft__timer_remove(weft__sched *s, weft__coro *co) {
         return;
     s->heap[i] = last;
     last->heap_idx = i + 1;
-    if (i > 0 && s->heap[(i - 1) / 2]->deadline > last->deadline)
+    if (i > 0 && before(last, s->heap[(i - 1) / 2]))
         sift_up(s, i);
     else
         sift_down(s, i);
