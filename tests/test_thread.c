@@ -1,0 +1,676 @@
+/* Threads: start/join/result, names, is_alive, join deadlines (from threads and from
+ * coroutines), detach, the subclass style, daemon semantics at exit, coroutines inside
+ * threads, many threads at once, bad input, allocation failure.
+ *
+ * Every case runs in its own process (ctest), so the "Thread-N" counter starts at 0 in
+ * each, and the process's initial thread is the test body's thread. Bodies that use
+ * coroutines run on a weft thread, so that its scheduler is freed when it exits and the
+ * counting allocator can then show no live allocation at all. */
+#include "harness.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+
+/* WEFT_TEST_TIMEOUT(daemon_at_exit, 30) */
+/* WEFT_TEST_TIMEOUT(exit_from_thread, 30) */
+/* WEFT_TEST_TIMEOUT(thread_runs_coroutines, 180) */
+
+/* ------------------------------------------------------------------ helpers */
+
+static void *add_one(void *arg) {
+    return (void *)((intptr_t)arg + 1);
+}
+
+/* Waits on the event in arg, then returns arg. */
+static void *wait_event(void *arg) {
+    int r = weft_event_wait(arg, WEFT_FOREVER);
+    CHECK_ERR(r, 0);
+    return arg;
+}
+
+/* Polls (yielding the CPU) until weft_thread_is_alive(t) is 0; at most 10 s. */
+static void wait_not_alive(weft_thread *t) {
+    int64_t end = weft_after(10 * WEFT_SEC);
+    while (weft_thread_is_alive(t)) {
+        CHECK_LT(weft_now(), end);
+        sched_yield();
+    }
+}
+
+/* An ordering log: words separated by spaces, used from one thread at a time. */
+static char logbuf[1024];
+static size_t loglen;
+
+static void logw(const char *w) {
+    size_t n = strlen(w);
+    CHECK_LT(loglen + n + 2, sizeof logbuf);
+    if (loglen)
+        logbuf[loglen++] = ' ';
+    memcpy(logbuf + loglen, w, n + 1);
+    loglen += n;
+}
+
+/* Runs body on a weft thread with the counting allocator installed, joins it, and checks
+ * that nothing weft allocated (record, scheduler, coroutines) is left. */
+static void *body_tramp(void *arg) {
+    ((void (*)(void))arg)();
+    CHECK_EQ(weft_coro_count(), 0);
+    return NULL;
+}
+static void run_in_weft_thread(void (*body)(void)) {
+    CHECK_OK(test_alloc_install());
+    weft_thread *t;
+    CHECK_ERR(weft_thread_start(&t, body_tramp, (void *)body, NULL), 0);
+    CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, NULL), 0);
+    CHECK_NO_LEAKS();
+}
+
+/* ------------------------------------------------------------ start, join */
+
+WEFT_TEST(start_join_result) {
+    CHECK_OK(test_alloc_install());
+    weft_thread *t = NULL;
+    CHECK_ERR(weft_thread_start(&t, add_one, (void *)41, NULL), 0);
+    CHECK(t != NULL);
+    void *res = NULL;
+    CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, &res), 0);
+    CHECK_EQ((intptr_t)res, 42);
+
+    /* A NULL result pointer is fine; a thread that has long finished joins at once. */
+    CHECK_ERR(weft_thread_start(&t, add_one, (void *)1, NULL), 0);
+    wait_not_alive(t);
+    CHECK_ERR(weft_thread_join(t, WEFT_NOWAIT, NULL), 0);
+
+    /* Many in a row. */
+    for (int i = 0; i < 200; i++) {
+        CHECK_ERR(weft_thread_start(&t, add_one, (void *)(intptr_t)i, NULL), 0);
+        CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, &res), 0);
+        CHECK_EQ((intptr_t)res, i + 1);
+    }
+    CHECK_NO_LEAKS();
+}
+
+/* ------------------------------------------------------------------ names */
+
+typedef struct {
+    char name[64];
+    int64_t tid;
+    char kname[16];
+} seen;
+
+static void *record_self(void *arg) {
+    seen *s = arg;
+    snprintf(s->name, sizeof s->name, "%s", weft_thread_current_name());
+    s->tid = weft_thread_current_id();
+    CHECK_EQ(pthread_getname_np(pthread_self(), s->kname, sizeof s->kname), 0);
+    return NULL;
+}
+
+static void *foreign_name(void *arg) {
+    const char **out = arg;
+    const char *a = weft_thread_current_name();
+    const char *b = weft_thread_current_name();
+    CHECK_PTR_EQ(a, b); /* named once */
+    *out = strdup(a);
+    return NULL;
+}
+
+WEFT_TEST(names) {
+    /* This case runs on the process's initial thread. */
+    CHECK_STR_EQ(weft_thread_current_name(), "MainThread");
+    CHECK_EQ(weft_thread_current_id(), getpid());
+
+    weft_thread *t1, *t2, *t3, *t4;
+    seen s1, s2, s3, s4;
+    memset(&s1, 0, sizeof s1);
+    s4 = s3 = s2 = s1;
+    CHECK_ERR(weft_thread_start(&t1, record_self, &s1, NULL), 0);
+    CHECK_ERR(weft_thread_start(&t2, record_self, &s2, NULL), 0);
+    CHECK_STR_EQ(weft_thread_name(t1), "Thread-1");
+    CHECK_STR_EQ(weft_thread_name(t2), "Thread-2");
+    CHECK_EQ(weft_thread_daemon(t1), 0);
+
+    /* A custom name is copied; it does not use up a number. */
+    char buf[64] = "worker-with-abé-long";
+    weft_thread_opts o = {.name = buf, .daemon = 1};
+    CHECK_ERR(weft_thread_start(&t3, record_self, &s3, &o), 0);
+    memset(buf, 'x', sizeof buf - 1);
+    CHECK_STR_EQ(weft_thread_name(t3), "worker-with-abé-long");
+    CHECK_EQ(weft_thread_daemon(t3), 1);
+    CHECK_ERR(weft_thread_start(&t4, record_self, &s4, NULL), 0);
+    CHECK_STR_EQ(weft_thread_name(t4), "Thread-3");
+
+    /* A thread weft did not start is a "Dummy-N" (sharing the counter, as in Python). */
+    pthread_t pt;
+    const char *dummy = NULL;
+    CHECK_EQ(pthread_create(&pt, NULL, foreign_name, &dummy), 0);
+    CHECK_EQ(pthread_join(pt, NULL), 0);
+    CHECK_STR_EQ(dummy, "Dummy-4");
+    free((void *)dummy);
+
+    CHECK_ERR(weft_thread_join(t1, WEFT_FOREVER, NULL), 0);
+    CHECK_ERR(weft_thread_join(t2, WEFT_FOREVER, NULL), 0);
+    /* native_id is the tid the thread itself saw; readable until the join. */
+    wait_not_alive(t3);
+    wait_not_alive(t4);
+    int64_t id3 = weft_thread_native_id(t3), id4 = weft_thread_native_id(t4);
+    CHECK_ERR(weft_thread_join(t3, WEFT_FOREVER, NULL), 0);
+    CHECK_ERR(weft_thread_join(t4, WEFT_FOREVER, NULL), 0);
+    CHECK_EQ(id3, s3.tid);
+    CHECK_EQ(id4, s4.tid);
+    CHECK_NE(s3.tid, getpid());
+
+    CHECK_STR_EQ(s1.name, "Thread-1");
+    CHECK_STR_EQ(s2.name, "Thread-2");
+    CHECK_STR_EQ(s3.name, "worker-with-abé-long");
+    CHECK_STR_EQ(s4.name, "Thread-3");
+    /* The kernel's name: at most 15 bytes, never a cut UTF-8 character. */
+    CHECK_STR_EQ(s1.kname, "Thread-1");
+    CHECK_STR_EQ(s3.kname, "worker-with-ab");
+    CHECK_NE(s1.tid, s2.tid);
+    CHECK_STR_EQ(weft_thread_current_name(), "MainThread");
+}
+
+/* ------------------------------------------------------ is_alive, deadline */
+
+WEFT_TEST(is_alive_and_join_deadline) {
+    CHECK_OK(test_alloc_install());
+    weft_event go;
+    CHECK_ERR(weft_event_init(&go), 0);
+    weft_thread *t;
+    CHECK_ERR(weft_thread_start(&t, wait_event, &go, NULL), 0);
+    CHECK_EQ(weft_thread_is_alive(t), 1);
+
+    CHECK_ERR(weft_thread_join(t, WEFT_NOWAIT, NULL), -ETIMEDOUT);
+    int64_t t0 = weft_now();
+    CHECK_ERR(weft_thread_join(t, weft_after(50 * WEFT_MSEC), NULL), -ETIMEDOUT);
+    CHECK_GE(weft_now() - t0, 50 * WEFT_MSEC);
+    CHECK_EQ(weft_thread_is_alive(t), 1);
+    CHECK(weft_thread_native_id(t) >= 0);
+
+    CHECK_ERR(weft_event_set(&go), 0);
+    wait_not_alive(t);
+    CHECK_GT(weft_thread_native_id(t), 0);
+    void *res = NULL;
+    CHECK_ERR(weft_thread_join(t, weft_after(10 * WEFT_SEC), &res), 0);
+    CHECK_PTR_EQ(res, &go);
+    CHECK_ERR(weft_event_destroy(&go), 0);
+    CHECK_NO_LEAKS();
+}
+
+/* ------------------------------------------------- join from a coroutine */
+
+static weft_thread *cj_thread;
+static weft_event cj_go;
+static atomic_int cj_timed_out;
+static int cj_ticks;
+
+static void *cj_joiner(void *arg) {
+    (void)arg;
+    logw("a-start");
+    CHECK_ERR(weft_thread_join(cj_thread, weft_after(30 * WEFT_MSEC), NULL), -ETIMEDOUT);
+    logw("a-timeout");
+    atomic_store(&cj_timed_out, 1);
+    void *res = NULL;
+    CHECK_ERR(weft_thread_join(cj_thread, WEFT_FOREVER, &res), 0);
+    CHECK_PTR_EQ(res, &cj_go);
+    logw("a-done");
+    return NULL;
+}
+
+static void *cj_ticker(void *arg) {
+    (void)arg;
+    /* Runs while the joiner is parked: its thread is not blocked. */
+    while (!atomic_load(&cj_timed_out)) {
+        if (cj_ticks++ == 0)
+            logw("b-first-tick"); /* the joiner is parked in its timed join now */
+        CHECK_ERR(weft_sleep(WEFT_MSEC), 0);
+    }
+    logw("b-ticks");
+    CHECK_ERR(weft_event_set(&cj_go), 0);
+    logw("go");
+    return NULL;
+}
+
+static void body_join_from_coroutine(void) {
+    loglen = 0;
+    CHECK_ERR(weft_event_init(&cj_go), 0);
+    CHECK_ERR(weft_thread_start(&cj_thread, wait_event, &cj_go, NULL), 0);
+    weft_coro cs[2];
+    CHECK_ERR(weft_spawn(&cs[0], cj_joiner, NULL, NULL), 0);
+    CHECK_ERR(weft_spawn(&cs[1], cj_ticker, NULL, NULL), 0);
+    CHECK_ERR(weft_joinall(cs, 2, WEFT_FOREVER, NULL), 0);
+    CHECK_STR_EQ(logbuf, "a-start b-first-tick a-timeout b-ticks go a-done");
+    CHECK_GE(cj_ticks, 1);
+    CHECK_ERR(weft_event_destroy(&cj_go), 0);
+}
+WEFT_TEST(join_from_coroutine) {
+    run_in_weft_thread(body_join_from_coroutine);
+}
+
+/* A coroutine cancelled while joining gets -ECANCELED; the thread can still be joined. */
+static void *cancel_joiner(void *arg) {
+    return (void *)(intptr_t)weft_thread_join(arg, WEFT_FOREVER, NULL);
+}
+
+static void body_join_cancelled(void) {
+    weft_event go;
+    CHECK_ERR(weft_event_init(&go), 0);
+    weft_thread *t;
+    CHECK_ERR(weft_thread_start(&t, wait_event, &go, NULL), 0);
+    weft_coro c;
+    CHECK_ERR(weft_spawn(&c, cancel_joiner, t, NULL), 0);
+    CHECK_ERR(weft_yield(), 0); /* c parks in the join */
+    /* Meanwhile, a second join or a detach is refused. */
+    CHECK_ERR(weft_thread_join(t, WEFT_NOWAIT, NULL), -EINVAL);
+    CHECK_ERR(weft_thread_detach(t), -EINVAL);
+    CHECK_ERR(weft_cancel(c), 0);
+    void *res = NULL;
+    CHECK_ERR(weft_join(c, WEFT_FOREVER, &res), 0);
+    CHECK_EQ((intptr_t)res, -ECANCELED);
+    CHECK_EQ(weft_thread_is_alive(t), 1);
+    CHECK_ERR(weft_event_set(&go), 0);
+    CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, NULL), 0);
+    CHECK_ERR(weft_event_destroy(&go), 0);
+}
+WEFT_TEST(join_cancelled) {
+    run_in_weft_thread(body_join_cancelled);
+}
+
+/* ------------------------------------------------------------- join self */
+
+static weft_thread *js_handle;
+static weft_event js_ready;
+
+static void *join_self_plain(void *arg) {
+    (void)arg;
+    CHECK_ERR(weft_event_wait(&js_ready, WEFT_FOREVER), 0);
+    CHECK_ERR(weft_thread_join(js_handle, WEFT_FOREVER, NULL), -EDEADLK);
+    CHECK_ERR(weft_thread_join(js_handle, WEFT_NOWAIT, NULL), -EDEADLK);
+    return (void *)1;
+}
+
+static void *join_self_obj(weft_thread_obj *self) {
+    /* self->handle is set before run() starts. */
+    CHECK(self->handle != NULL);
+    CHECK_ERR(weft_thread_obj_join(self, WEFT_FOREVER, NULL), -EDEADLK);
+    return (void *)2;
+}
+
+WEFT_TEST(join_self) {
+    CHECK_OK(test_alloc_install());
+    CHECK_ERR(weft_event_init(&js_ready), 0);
+    CHECK_ERR(weft_thread_start(&js_handle, join_self_plain, NULL, NULL), 0);
+    CHECK_ERR(weft_event_set(&js_ready), 0);
+    void *res = NULL;
+    CHECK_ERR(weft_thread_join(js_handle, WEFT_FOREVER, &res), 0);
+    CHECK_EQ((intptr_t)res, 1);
+
+    weft_thread_obj o = {.run = join_self_obj};
+    CHECK_ERR(weft_thread_obj_start(&o, NULL), 0);
+    CHECK_ERR(weft_thread_obj_join(&o, WEFT_FOREVER, &res), 0);
+    CHECK_EQ((intptr_t)res, 2);
+    CHECK_PTR_EQ(o.handle, NULL);
+    CHECK_NO_LEAKS();
+}
+
+/* ------------------------------------------------------------------ detach */
+
+static weft_event det_done;
+static atomic_int det_ran;
+
+static void *det_fn(void *arg) {
+    CHECK_ERR(weft_event_wait(arg, WEFT_FOREVER), 0);
+    atomic_fetch_add(&det_ran, 1);
+    CHECK_ERR(weft_event_set(&det_done), 0);
+    return NULL;
+}
+
+static void *self_detach(weft_thread_obj *self) {
+    CHECK_ERR(weft_thread_detach(self->handle), 0);
+    atomic_fetch_add(&det_ran, 1);
+    return NULL;
+}
+
+static void wait_no_leaks(void) {
+    int64_t end = weft_after(10 * WEFT_SEC);
+    while (test_alloc_live() != 0) {
+        CHECK_LT(weft_now(), end);
+        sched_yield();
+    }
+}
+
+WEFT_TEST(detach) {
+    CHECK_OK(test_alloc_install());
+    CHECK_ERR(weft_thread_detach(NULL), -EINVAL);
+
+    /* Detached while running: it frees itself when it finishes. */
+    weft_event go;
+    CHECK_ERR(weft_event_init(&go), 0);
+    CHECK_ERR(weft_event_init(&det_done), 0);
+    weft_thread *t;
+    CHECK_ERR(weft_thread_start(&t, det_fn, &go, NULL), 0);
+    CHECK_ERR(weft_thread_detach(t), 0);
+    CHECK_ERR(weft_event_set(&go), 0);
+    CHECK_ERR(weft_event_wait(&det_done, weft_after(10 * WEFT_SEC)), 0);
+    CHECK_EQ(atomic_load(&det_ran), 1);
+    wait_no_leaks();
+
+    /* Detached after it finished: freed at once. */
+    CHECK_ERR(weft_thread_start(&t, add_one, NULL, NULL), 0);
+    wait_not_alive(t);
+    CHECK_ERR(weft_thread_detach(t), 0);
+    CHECK_NO_LEAKS();
+
+    /* A thread may detach itself. */
+    weft_thread_obj o = {.run = self_detach};
+    CHECK_ERR(weft_thread_obj_start(&o, NULL), 0);
+    wait_no_leaks();
+    CHECK_EQ(atomic_load(&det_ran), 2);
+    /* Let a started-and-detached thread exit without anyone waiting: fine too. */
+    CHECK_ERR(weft_event_destroy(&go), 0);
+}
+
+/* --------------------------------------------------------- subclass style */
+
+typedef struct {
+    int n;
+    weft_thread_obj base; /* deliberately not first */
+    char out[96];
+} my_thread;
+
+static void *my_run(weft_thread_obj *self) {
+    my_thread *m = WEFT_CONTAINER_OF(self, my_thread, base);
+    snprintf(m->out, sizeof m->out, "%s:%d", weft_thread_current_name(), m->n);
+    return m;
+}
+
+WEFT_TEST(subclass) {
+    CHECK_OK(test_alloc_install());
+    my_thread a = {.n = 7, .base = {.run = my_run}};
+    my_thread b = {.n = 8, .base = {.run = my_run}};
+    weft_thread_opts o = {.name = "custom"};
+    CHECK_ERR(weft_thread_obj_start(&a.base, NULL), 0);
+    CHECK_ERR(weft_thread_obj_start(&b.base, &o), 0);
+    CHECK_STR_EQ(weft_thread_name(a.base.handle), "Thread-1");
+    CHECK_STR_EQ(weft_thread_name(b.base.handle), "custom");
+    void *ra = NULL, *rb = NULL;
+    CHECK_ERR(weft_thread_obj_join(&a.base, WEFT_FOREVER, &ra), 0);
+    CHECK_ERR(weft_thread_obj_join(&b.base, WEFT_FOREVER, &rb), 0);
+    CHECK_PTR_EQ(ra, &a);
+    CHECK_PTR_EQ(rb, &b);
+    CHECK_STR_EQ(a.out, "Thread-1:7");
+    CHECK_STR_EQ(b.out, "custom:8");
+    CHECK_PTR_EQ(a.base.handle, NULL);
+    /* Joined: joining again is refused without touching anything. */
+    CHECK_ERR(weft_thread_obj_join(&a.base, WEFT_FOREVER, NULL), -EINVAL);
+
+    weft_thread_obj bad = {0};
+    CHECK_ERR(weft_thread_obj_start(&bad, NULL), -EINVAL);
+    CHECK_PTR_EQ(bad.handle, NULL);
+    CHECK_ERR(weft_thread_obj_start(NULL, NULL), -EINVAL);
+    CHECK_ERR(weft_thread_obj_join(NULL, WEFT_FOREVER, NULL), -EINVAL);
+    CHECK_NO_LEAKS();
+}
+
+/* ------------------------------------------------- daemon semantics at exit */
+
+static int exit_pipe_w = -1;
+
+static void *marker_after(void *arg) {
+    const char *m = arg;
+    CHECK_ERR(weft_sleep(m[0] == 'N' ? 200 * WEFT_MSEC : 2 * WEFT_SEC), 0);
+    ssize_t w = write(exit_pipe_w, m, 1);
+    (void)w;
+    return NULL;
+}
+
+/* Reads fd until end of file into buf (NUL-terminated); returns the length. */
+static size_t read_all(int fd, char *buf, size_t cap) {
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        CHECK(r >= 0);
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        CHECK_LT(n, cap - 1);
+    }
+    buf[n] = 0;
+    return n;
+}
+
+static int wait_child(pid_t pid) {
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        CHECK_EQ(errno, EINTR);
+    CHECK(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+WEFT_TEST(daemon_at_exit) {
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        exit_pipe_w = p[1];
+        weft_thread *n, *d;
+        weft_thread_opts dopt = {.name = "daemon", .daemon = 1};
+        if (weft_thread_start(&n, marker_after, "N", NULL) != 0 ||
+            weft_thread_start(&d, marker_after, "D", &dopt) != 0)
+            _exit(10);
+        if (weft_thread_daemon(n) != 0 || weft_thread_daemon(d) != 1)
+            _exit(11);
+        /* Neither is joined (detached, so ThreadSanitizer does not call them leaked;
+         * detaching changes nothing here): exit waits for the non-daemon one only. */
+        if (weft_thread_detach(n) != 0 || weft_thread_detach(d) != 0)
+            _exit(12);
+        exit(0);
+    }
+    close(p[1]);
+    int64_t t0 = weft_now();
+    char buf[16];
+    read_all(p[0], buf, sizeof buf); /* end of file when the child has exited */
+    int64_t took = weft_now() - t0;
+    close(p[0]);
+    CHECK_EQ(wait_child(pid), 0);
+    CHECK_STR_EQ(buf, "N");
+    CHECK_GE(took, 150 * WEFT_MSEC);
+    CHECK_LT(took, 1900 * WEFT_MSEC);
+}
+
+/* A non-daemon thread that calls exit() is not waited for by that exit (no deadlock),
+ * but the other non-daemon threads are. */
+static void *exiter(void *arg) {
+    (void)arg;
+    exit(3);
+}
+
+WEFT_TEST(exit_from_thread) {
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        exit_pipe_w = p[1];
+        weft_thread *n, *x;
+        if (weft_thread_start(&n, marker_after, "N", NULL) != 0 ||
+            weft_thread_start(&x, exiter, NULL, NULL) != 0)
+            _exit(10);
+        if (weft_thread_detach(n) != 0 || weft_thread_detach(x) != 0)
+            _exit(11);
+        /* The main thread waits for a thread that never finishes: the exit() in the
+         * other thread ends the process. */
+        weft_event never;
+        weft_event_init(&never);
+        weft_event_wait(&never, WEFT_FOREVER);
+        _exit(12);
+    }
+    close(p[1]);
+    char buf[16];
+    read_all(p[0], buf, sizeof buf);
+    close(p[0]);
+    CHECK_EQ(wait_child(pid), 3);
+    CHECK_STR_EQ(buf, "N");
+}
+
+/* Threads started in a forked child of a process with weft threads: the parent's threads
+ * do not exist there and must not be waited for at the child's exit. */
+WEFT_TEST(fork_resets_live_count) {
+    weft_event go;
+    CHECK_ERR(weft_event_init(&go), 0);
+    weft_thread *t;
+    CHECK_ERR(weft_thread_start(&t, wait_event, &go, NULL), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        exit(0); /* would hang if it waited for the parent's thread */
+    CHECK_EQ(wait_child(pid), 0);
+    CHECK_ERR(weft_event_set(&go), 0);
+    CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, NULL), 0);
+}
+
+/* -------------------------------------------- coroutines inside a thread */
+
+enum { NCORO = 1000 };
+
+static void *coro_send(void *arg) {
+    weft_chan *ch = arg;
+    int v = (int)weft_coro_id(weft_self());
+    CHECK_ERR(weft_yield(), 0);
+    CHECK_ERR(weft_chan_send(ch, &v, WEFT_FOREVER), 0);
+    return NULL;
+}
+
+static void *thousand(void *arg) {
+    (void)arg;
+    weft_chan *ch;
+    CHECK_ERR(weft_chan_create(&ch, sizeof(int), 0), 0);
+    weft_coro *cs = calloc(NCORO, sizeof *cs);
+    CHECK(cs != NULL);
+    long long expect = 0;
+    for (int i = 0; i < NCORO; i++) {
+        CHECK_ERR(weft_spawn(&cs[i], coro_send, ch, NULL), 0);
+        expect += (long long)weft_coro_id(cs[i]);
+    }
+    long long sum = 0;
+    for (int i = 0; i < NCORO; i++) {
+        int v;
+        CHECK_ERR(weft_chan_recv(ch, &v, WEFT_FOREVER), 0);
+        sum += v;
+    }
+    CHECK_EQ(sum, expect);
+    CHECK_ERR(weft_joinall(cs, NCORO, WEFT_FOREVER, NULL), 0);
+    CHECK_ERR(weft_chan_destroy(ch), 0);
+    free(cs);
+    return (void *)(intptr_t)NCORO;
+}
+
+WEFT_TEST(thread_runs_coroutines) {
+    CHECK_OK(test_alloc_install());
+    weft_thread *t;
+    CHECK_ERR(weft_thread_start(&t, thousand, NULL, NULL), 0);
+    void *res = NULL;
+    CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, &res), 0);
+    CHECK_EQ((intptr_t)res, NCORO);
+    /* Its scheduler, all its coroutines and the channel are gone. */
+    CHECK_NO_LEAKS();
+}
+
+/* -------------------------------------------------- 64 threads at once */
+
+enum { NTHREADS = 64, NSTARTERS = 8 };
+
+static weft_barrier many_barrier;
+static atomic_int many_seen[NTHREADS + 1];
+
+static void *many_fn(void *arg) {
+    int r = weft_barrier_wait(&many_barrier, weft_after(30 * WEFT_SEC));
+    CHECK(r >= 0);
+    unsigned long n = 0;
+    CHECK_EQ(sscanf(weft_thread_current_name(), "Thread-%lu", &n), 1);
+    CHECK(n >= 1 && n <= NTHREADS);
+    atomic_fetch_add(&many_seen[n], 1);
+    return (void *)((intptr_t)arg * 2);
+}
+
+static void *many_starter(void *arg) {
+    intptr_t base = (intptr_t)arg;
+    weft_thread *ts[NTHREADS / NSTARTERS];
+    for (int i = 0; i < NTHREADS / NSTARTERS; i++)
+        CHECK_ERR(weft_thread_start(&ts[i], many_fn, (void *)(base + i), NULL), 0);
+    for (int i = 0; i < NTHREADS / NSTARTERS; i++) {
+        void *res = NULL;
+        CHECK_ERR(weft_thread_join(ts[i], WEFT_FOREVER, &res), 0);
+        CHECK_EQ((intptr_t)res, (base + i) * 2);
+    }
+    return NULL;
+}
+
+WEFT_TEST(many_threads) {
+    CHECK_OK(test_alloc_install());
+    /* All 64 are alive at once (the barrier), started and joined from 8 threads. */
+    CHECK_ERR(weft_barrier_init(&many_barrier, NTHREADS), 0);
+    weft_thread_opts so = {.name = "starter"};
+    weft_thread *starters[NSTARTERS];
+    for (int i = 0; i < NSTARTERS; i++)
+        CHECK_ERR(weft_thread_start(&starters[i], many_starter,
+                                    (void *)(intptr_t)(i * (NTHREADS / NSTARTERS)), &so),
+                  0);
+    for (int i = 0; i < NSTARTERS; i++)
+        CHECK_ERR(weft_thread_join(starters[i], WEFT_FOREVER, NULL), 0);
+    for (int i = 1; i <= NTHREADS; i++)
+        CHECK_EQ(atomic_load(&many_seen[i]), 1); /* every number exactly once */
+    CHECK_ERR(weft_barrier_destroy(&many_barrier), 0);
+    CHECK_NO_LEAKS();
+}
+
+/* ---------------------------------------------------------------- bad input */
+
+WEFT_TEST(bad_input) {
+    CHECK_OK(test_alloc_install());
+    weft_thread *t = NULL;
+    weft_thread_opts small = {.stack_size = 64 * 1024 - 1};
+    CHECK_ERR(weft_thread_start(NULL, add_one, NULL, NULL), -EINVAL);
+    CHECK_ERR(weft_thread_start(&t, NULL, NULL, NULL), -EINVAL);
+    CHECK_ERR(weft_thread_start(&t, add_one, NULL, &small), -EINVAL);
+    CHECK_PTR_EQ(t, NULL);
+    CHECK_ERR(weft_thread_join(NULL, WEFT_FOREVER, NULL), -EINVAL);
+    CHECK_ERR(weft_thread_detach(NULL), -EINVAL);
+    CHECK_EQ(weft_thread_is_alive(NULL), 0);
+    CHECK_PTR_EQ(weft_thread_name(NULL), NULL);
+    CHECK_EQ(weft_thread_native_id(NULL), 0);
+    CHECK_EQ(weft_thread_daemon(NULL), 0);
+    CHECK_NO_LEAKS();
+
+    /* The smallest allowed stack, and an odd size that gets rounded up, work. */
+    weft_thread_opts ok64 = {.stack_size = 64 * 1024};
+    weft_thread_opts odd = {.stack_size = 100 * 1000 + 1};
+    void *res = NULL;
+    CHECK_ERR(weft_thread_start(&t, add_one, (void *)1, &ok64), 0);
+    CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, &res), 0);
+    CHECK_EQ((intptr_t)res, 2);
+    CHECK_ERR(weft_thread_start(&t, add_one, (void *)2, &odd), 0);
+    CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, &res), 0);
+    CHECK_EQ((intptr_t)res, 3);
+    CHECK_NO_LEAKS();
+
+    /* Out of memory: -ENOMEM and nothing left behind. */
+    test_alloc_fail_after(0);
+    t = NULL;
+    CHECK_ERR(weft_thread_start(&t, add_one, NULL, NULL), -ENOMEM);
+    CHECK_PTR_EQ(t, NULL);
+    test_alloc_fail_after(-1);
+    CHECK_NO_LEAKS();
+}
+
+WEFT_MAIN()
