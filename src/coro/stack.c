@@ -28,6 +28,10 @@ static int map_guarded(size_t size, void **map) {
         munmap(m, size);
         return -ENOMEM; /* ENOMEM: vm.max_map_count reached */
     }
+#ifdef WEFT_ASAN
+    /* Stale poison from frames of an earlier stack at this address. */
+    __asan_unpoison_memory_region((char *)m + pg, size - pg);
+#endif
     *map = m;
     return 0;
 }
@@ -49,15 +53,16 @@ int weft__stack_get(weft__sched *s, size_t size, void **map) {
 }
 
 void weft__stack_put(weft__sched *s, void *map, size_t size) {
+#ifdef WEFT_ASAN
+    /* The dead coroutine's frames never returned: their red zones are still
+     * poisoned and would trip the next user of this stack (or of this
+     * address range, once unmapped and mapped again). */
+    __asan_unpoison_memory_region((char *)map + weft__page_size(), size - weft__page_size());
+#endif
     if (s->pool_len >= WEFT__POOL_MAX) {
         munmap(map, size);
         return;
     }
-#ifdef WEFT_ASAN
-    /* The dead coroutine's frames never returned: their red zones are still
-     * poisoned and would trip the next coroutine that gets this stack. */
-    __asan_unpoison_memory_region((char *)map + weft__page_size(), size - weft__page_size());
-#endif
     weft__stack_free *f = (weft__stack_free *)((char *)map + size - sizeof *f);
     f->size = size;
     f->next = s->pool;

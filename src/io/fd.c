@@ -25,7 +25,7 @@ WEFT_API int weft_fd_set_nonblock(int fd) {
             continue;                                                                              \
         if (e_ != EAGAIN && e_ != EWOULDBLOCK)                                                     \
             return -e_;                                                                            \
-        int w_ = weft_fd_wait((fd), (dir), (deadline));                                            \
+        int w_ = weft__fd_wait_edge((fd), (dir), (deadline));                                      \
         if (w_ < 0)                                                                                \
             return w_;                                                                             \
     }
@@ -72,7 +72,7 @@ WEFT_API int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen
         return 0;
     if (errno != EINPROGRESS && errno != EINTR)
         return -errno;
-    int r = weft_fd_wait(fd, WEFT_WRITABLE, deadline);
+    int r = weft__fd_wait_edge(fd, WEFT_WRITABLE, deadline);
     if (r < 0)
         return r;
     int err = 0;

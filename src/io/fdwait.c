@@ -6,6 +6,7 @@
  * plain close() and reused for another file is still waited on correctly. */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -111,15 +112,19 @@ static int wait_thread(int fd, int events, int64_t deadline) {
     }
 }
 
-WEFT_API int weft_fd_wait(int fd, int events, int64_t deadline) {
-    if (fd < 0)
-        return -EBADF;
-    if (!(events & (WEFT_READABLE | WEFT_WRITABLE)) || (events & ~(WEFT_READABLE | WEFT_WRITABLE)))
-        return -EINVAL;
+/* Waits for the next readiness edge of fd in a coroutine (or with poll(2) on a
+ * thread without a scheduler). For callers that just saw EAGAIN in that
+ * direction (weft_read and friends), so a stale remembered edge at most
+ * costs one more try. Arguments are valid. */
+int weft__fd_wait_edge(int fd, int events, int64_t deadline) {
     weft__sched *s = weft__sched_get();
     if (!s)
         return wait_thread(fd, events, deadline);
     struct weft__fdtab *t = weft__sched_fdtab(s);
+    /* Growing the table for a number that is no descriptor would be a huge
+     * allocation (or, near INT_MAX, overflow the size computation). */
+    if (fd >= t->n && fcntl(fd, F_GETFD) < 0)
+        return -EBADF;
     struct weft__fdrec *r = rec_get(t, fd);
     if (!r)
         return -ENOMEM;
@@ -156,6 +161,31 @@ WEFT_API int weft_fd_wait(int fd, int events, int64_t deadline) {
         return res;
     int m = (int)w->index & events;
     return m ? m : events; /* hang-up/error: report the asked direction */
+}
+
+WEFT_API int weft_fd_wait(int fd, int events, int64_t deadline) {
+    if (fd < 0)
+        return -EBADF;
+    if (!(events & (WEFT_READABLE | WEFT_WRITABLE)) || (events & ~(WEFT_READABLE | WEFT_WRITABLE)))
+        return -EINVAL;
+    weft__sched *s = weft__sched_get();
+    if (!s)
+        return wait_thread(fd, events, deadline);
+    /* Readiness is a level, as with poll(2): what is ready now is reported at
+     * once (also with a deadline already past), even when its edge was
+     * consumed earlier, e.g. by a wait whose caller did not then read until
+     * EAGAIN. Only what is not ready waits for an edge. */
+    int now = wait_thread(fd, events, 0);
+    if (now != -ETIMEDOUT)
+        return now;
+    struct weft__fdtab *t = weft__sched_fdtab(s);
+    if (fd < t->n) { /* remembered edges for these directions are stale */
+        if (events & WEFT_READABLE)
+            t->recs[fd].rready = 0;
+        if (events & WEFT_WRITABLE)
+            t->recs[fd].wready = 0;
+    }
+    return weft__fd_wait_edge(fd, events, deadline);
 }
 
 WEFT_API int weft_fd_close(int fd) {

@@ -69,19 +69,23 @@ int weft__poller_del(weft__poller *p, int fd) {
     return -errno;
 }
 
+/* Neither function below changes errno: they run inside whichever coroutine
+ * happens to be parking or waking, and errno is that coroutine's. */
 void weft__poller_wake(weft__poller *p) {
     if (atomic_exchange(&p->notified, 1))
         return;
+    int saved_errno = errno;
     uint64_t one = 1;
     ssize_t r = write(p->efd, &one, sizeof one);
     (void)r; /* EAGAIN: the counter is already non-zero, a wake is pending */
+    errno = saved_errno;
 }
 
 int weft__poller_wait(weft__poller *p, weft__poll_event *out, int max, int64_t timeout_ns) {
     struct epoll_event evs[64];
     if (max > 64)
         max = 64;
-    int n;
+    int n, saved_errno = errno;
     for (;;) {
         if (p->has_pwait2 != 0 && timeout_ns > 0) {
             struct timespec ts = {.tv_sec = timeout_ns / WEFT_SEC, .tv_nsec = timeout_ns % WEFT_SEC};
@@ -103,15 +107,20 @@ int weft__poller_wait(weft__poller *p, weft__poll_event *out, int max, int64_t t
             break;
         if (errno != EINTR)
             WEFT_PANIC("epoll_wait: %s", strerror(errno));
+        errno = saved_errno;
         return 0; /* a signal: let the scheduler re-check its timers */
     }
     int k = 0;
     for (int i = 0; i < n; i++) {
         if (evs[i].data.u64 == WAKE_TAG) {
+            /* Drain first, then clear: clearing first would let a wake that
+             * lands in between be consumed by this read while `notified`
+             * stays 1, and every later wake would skip the write (lost for
+             * good). The caller drains its inbox after this returns. */
             uint64_t v;
-            atomic_store(&p->notified, 0);
             ssize_t r = read(p->efd, &v, sizeof v);
             (void)r;
+            atomic_store(&p->notified, 0);
             continue;
         }
         uint32_t e = evs[i].events, m = 0;
@@ -123,5 +132,6 @@ int weft__poller_wait(weft__poller *p, weft__poll_event *out, int max, int64_t t
         out[k].events = m;
         k++;
     }
+    errno = saved_errno;
     return k;
 }
