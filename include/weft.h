@@ -156,9 +156,11 @@ WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg,
  * is non-NULL) and releases it: the handle is stale afterwards. Must be
  * called from the thread c runs on.
  * Errors: -ESRCH (c already joined, detached-and-gone, or never valid),
- * -EINVAL (c is detached), -EDEADLK (c is the caller), -EXDEV (c belongs
- * to another thread), -ETIMEDOUT (deadline passed first; c is untouched and
- * may be joined again), -ECANCELED (the caller was cancelled). */
+ * -EINVAL (c is detached, or a main coroutine), -EDEADLK (c is the
+ * caller), -EXDEV (c belongs to another thread), -EBUSY (another coroutine
+ * is already joining c), -ETIMEDOUT (deadline passed first; c is untouched
+ * and may be joined again), -ECANCELED (the caller was cancelled), -ENOMEM
+ * (no memory for the deadline's timer). */
 WEFT_API int weft_join(weft_coro c, int64_t deadline, void **result);
 
 /* Joins every handle in cs[0..n) with one shared deadline, like gevent's
@@ -172,7 +174,8 @@ WEFT_API int weft_joinall(const weft_coro *cs, size_t n, int64_t deadline,
 
 /* Marks c so that its memory is released as soon as it finishes (at once if
  * it already has). The handle is stale afterwards.
- * Errors: -ESRCH, -EINVAL (already detached), -EXDEV (another thread's). */
+ * Errors: -ESRCH, -EINVAL (already detached, or a main coroutine), -EXDEV
+ * (another thread's), -EBUSY (a coroutine is joining it). */
 WEFT_API int weft_detach(weft_coro c);
 
 /* Lets every other ready coroutine of this thread run once, then returns.
@@ -183,7 +186,8 @@ WEFT_API int weft_yield(void);
 /* Sleeps until `deadline` (absolute, weft_now() clock). Other coroutines run
  * meanwhile. Returns 0 when the deadline is reached (also if it is already
  * past), -ECANCELED if cancelled first, -EINVAL for WEFT_FOREVER
- * (use a blocking wait on something instead). */
+ * (use a blocking wait on something instead), -ENOMEM (no memory for the
+ * timer). */
 WEFT_API int weft_sleep_until(int64_t deadline);
 
 /* Sleeps for ns nanoseconds: weft_sleep_until(weft_after(ns)). */
@@ -206,7 +210,8 @@ WEFT_API uint64_t weft_coro_id(weft_coro c);
 WEFT_API const char *weft_coro_name(weft_coro c);
 
 /* 1 if c has finished (its value is waiting to be joined), 0 if not yet,
- * -ESRCH if the handle is stale. */
+ * -ESRCH if the handle is stale. Call it from c's thread (from elsewhere
+ * the answer may be out of date by the time it returns). */
 WEFT_API int weft_coro_done(weft_coro c);
 
 /* Number of coroutines on the calling thread that have not finished, not
@@ -231,10 +236,12 @@ WEFT_API size_t weft_coro_count(void);
 WEFT_API int weft_switch(weft_coro to, void *value, void **received);
 
 /* Cancels c: its current blocking weft call (if any) fails at once with
- * -ECANCELED, and so does every blocking weft call it makes from then on
- * (cancellation is sticky), so that it unwinds, frees what it holds and
- * returns; non-blocking calls and deadline-0 calls keep working for its
- * clean-up. The caller does not wait: join c to know it has finished.
+ * -ECANCELED, and so does every weft call it makes from then on that would
+ * wait (cancellation is sticky), including sleeps, yields and joins of
+ * unfinished coroutines, whatever their deadline. Calls that can complete
+ * at once still do (a channel operation that finds a peer or room, I/O on
+ * a ready descriptor, a free lock), so it can unwind, free what it holds
+ * and return. The caller does not wait: join c to know it has finished.
  * Cancelling a finished coroutine is a no-op returning 0.
  * Must be called on c's thread.
  * Errors: -ESRCH (stale), -EXDEV (another thread's). */
@@ -269,12 +276,14 @@ WEFT_API int weft_chan_destroy(weft_chan *ch);
 /* Sends the element at `elem` (elem_size bytes, copied): hands it to a
  * waiting receiver, or buffers it, or waits for room until `deadline`.
  * Errors: -EPIPE (closed, before or while waiting; the element was not
- * sent), -ETIMEDOUT, -ECANCELED, -EINVAL (NULL arguments). */
+ * sent), -ETIMEDOUT, -ECANCELED, -EINVAL (NULL arguments), -ENOMEM (a
+ * SHARED-stack coroutine's park memory, or the deadline's timer). */
 WEFT_API int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline);
 
 /* Receives one element into `elem` (elem_size bytes), waiting until
  * `deadline`. A closed channel still delivers what was buffered; then
- * -EPIPE. Errors: -EPIPE, -ETIMEDOUT, -ECANCELED, -EINVAL. */
+ * -EPIPE. Errors: -EPIPE, -ETIMEDOUT, -ECANCELED, -EINVAL, -ENOMEM (as
+ * for send). */
 WEFT_API int weft_chan_recv(weft_chan *ch, void *elem, int64_t deadline);
 
 /* Non-blocking forms: -EAGAIN instead of waiting. */
@@ -304,8 +313,10 @@ typedef struct weft_select_op {
  * its channel was closed). When several are ready at once one is picked at
  * random, so none starves. With deadline WEFT_NOWAIT this is a non-blocking
  * select. Errors: -ETIMEDOUT, -ECANCELED, -EINVAL (ops NULL with n > 0,
- * n > 1024, bad op kind, NULL elem), -ENOMEM. With n == 0 (or every chan
- * NULL) it just waits for the deadline and returns -ETIMEDOUT. */
+ * n > 1024, bad op kind, NULL elem; or nothing to wait for: n == 0 or
+ * every chan NULL, with deadline WEFT_FOREVER), -ENOMEM. With n == 0 (or
+ * every chan NULL) and a finite deadline it waits for the deadline and
+ * returns -ETIMEDOUT. */
 WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline);
 
 /* ======================================================================
@@ -325,10 +336,10 @@ enum { WEFT_READABLE = 0x001, WEFT_WRITABLE = 0x004 };
 /* Waits until fd is readable and/or writable (events is a mask of
  * WEFT_READABLE and WEFT_WRITABLE) and returns the mask that is ready (also
  * set when the peer hung up or the fd has an error, so the next call
- * reports it). Errors: -EINVAL (no events / bad fd), -EBUSY (another
- * coroutine is already waiting on fd in that direction), -ETIMEDOUT,
- * -ECANCELED, -EBADF (fd closed with weft_fd_close while waiting),
- * -ENOMEM. */
+ * reports it). Errors: -EINVAL (no events, or unknown bits), -EBADF (not an
+ * open descriptor, or closed with weft_fd_close while waiting), -EBUSY
+ * (another coroutine is already waiting on fd in that direction),
+ * -ETIMEDOUT, -ECANCELED, -ENOMEM. */
 WEFT_API int weft_fd_wait(int fd, int events, int64_t deadline);
 
 /* Sets O_NONBLOCK on fd. Errors: the negative errno of fcntl. */
@@ -573,12 +584,18 @@ typedef struct weft_thread_opts {
     const char *name;  /* copied; NULL: "Thread-N" (N counts from 1 per process) */
     int daemon;        /* 1: not waited for at process exit */
     size_t stack_size; /* 0: the system default; else >= 64 KiB */
+    int serve;         /* 1: a coroutine server: the thread gets its scheduler
+                          before fn runs (fn may then be NULL); after fn
+                          returns it keeps running the coroutines that other
+                          threads weft_thread_spawn onto it, until
+                          weft_thread_stop and until they have all finished */
 } weft_thread_opts;
 
 /* Starts a thread running fn(arg). opts may be NULL. On success *out
  * receives the handle, which stays valid until weft_thread_join succeeds
- * or weft_thread_detach. Errors: -EINVAL (fn or out NULL, stack_size too
- * small), -ENOMEM, -EAGAIN (system thread limit). */
+ * or weft_thread_detach. Errors: -EINVAL (out NULL, fn NULL without
+ * opts->serve, stack_size too small), -ENOMEM, -EAGAIN (system thread
+ * limit). */
 WEFT_API int weft_thread_start(weft_thread **out, weft_thread_fn fn, void *arg,
                                const weft_thread_opts *opts);
 
@@ -591,6 +608,21 @@ WEFT_API int weft_thread_join(weft_thread *t, int64_t deadline, void **result);
 /* Lets t free itself when it finishes; the handle must not be used again.
  * Errors: -EINVAL. */
 WEFT_API int weft_thread_detach(weft_thread *t);
+
+/* Spawns a detached coroutine fn(arg) on the scheduler of t, a thread
+ * started with opts.serve, from any thread or coroutine; it starts at once
+ * on t (its result is not kept: report back through a channel, a queue or
+ * a future). opts as for weft_spawn (detached is implied). The caller
+ * waits (parking, if a coroutine) until t has created it, so errors are
+ * reported here. Errors: -EINVAL (t or fn NULL, t does not serve,
+ * opts->suspended, bad stack options), -ESRCH (t has stopped serving, or
+ * could not set up its scheduler), -ENOMEM (here or on t). */
+WEFT_API int weft_thread_spawn(weft_thread *t, weft_coro_fn fn, void *arg,
+                               const weft_coro_opts *opts);
+
+/* Asks a serving thread to finish: it accepts no more spawns and ends once
+ * its coroutines have finished. Errors: -EINVAL (t NULL or not serving). */
+WEFT_API int weft_thread_stop(weft_thread *t);
 
 /* 1 while t runs its function, 0 once it has returned. */
 WEFT_API int weft_thread_is_alive(const weft_thread *t);

@@ -97,6 +97,8 @@ weft__waiter *weft__waiter_begin(weft__waiter *local, int kind);
  * whose stack may be copied aside meanwhile: then a per-coroutine scratch
  * area, valid until its next call. NULL when out of memory. */
 void *weft__park_mem(void *local, size_t n);
+/* True if the caller is a SHARED-stack coroutine (needs park memory). */
+bool weft__caller_shared(void);
 static inline bool weft__waiter_claim(weft__waiter *w, int result, intptr_t index) {
     int expected = 0;
     if (!atomic_compare_exchange_strong_explicit(&w->state, &expected, 1, memory_order_acq_rel,
@@ -191,6 +193,16 @@ weft__sched *weft__sched_ensure(void);
 weft__coro *weft__sched_current(weft__sched *s);
 /* Makes a claimed coroutine runnable, from any thread. */
 void weft__coro_ready(weft__coro *co);
+/* Remote spawning (weft_thread_spawn). pin/unpin keep a scheduler alive
+ * for another thread for a moment: take the pin while the scheduler is
+ * known to be alive. remote_spawn consumes the pin, then waits for the
+ * target to create the coroutine and returns its weft_spawn result, or
+ * -ESRCH if the target stopped accepting spawns. */
+void weft__sched_pin(weft__sched *s);
+int weft__sched_remote_spawn(weft__sched *s, weft_coro_fn fn, void *arg,
+                             const weft_coro_opts *opts);
+/* Stops accepting remote spawns (pending ones fail with -ESRCH). */
+void weft__sched_close_spawns(weft__sched *s);
 /* Switches away from the current coroutine, which must already be marked
  * parked (or done); returns when it is resumed. */
 void weft__sched_block(weft__sched *s);

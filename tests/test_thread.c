@@ -673,4 +673,102 @@ WEFT_TEST(bad_input) {
     CHECK_NO_LEAKS();
 }
 
+/* ---- coroutine servers: weft_thread_spawn / weft_thread_stop ---------- */
+
+typedef struct {
+    weft_chan *out;
+    long v;
+} serve_job;
+
+static void *serve_send(void *arg) {
+    serve_job *j = arg;
+    long v = j->v;
+    /* Runs on the server thread: report which thread and the value. */
+    CHECK_EQ(weft_thread_current_id() != 0, 1);
+    CHECK_ERR(weft_chan_send(j->out, &v, WEFT_FOREVER), 0);
+    return NULL;
+}
+
+WEFT_TEST(serve_spawn_from_plain_thread) {
+    weft_thread *t;
+    weft_thread_opts o = {.name = "server", .serve = 1};
+    CHECK_ERR(weft_thread_start(&t, NULL, NULL, &o), 0);
+    weft_chan *ch;
+    CHECK_ERR(weft_chan_create(&ch, sizeof(long), 0), 0);
+    static serve_job jobs[100];
+    for (long i = 0; i < 100; i++) {
+        jobs[i] = (serve_job){ch, i};
+        weft_coro_opts co = {.stack_mode = i % 2 ? WEFT_STACK_SHARED : WEFT_STACK_GUARDED};
+        CHECK_ERR(weft_thread_spawn(t, serve_send, &jobs[i], &co), 0);
+    }
+    long sum = 0, v;
+    for (int i = 0; i < 100; i++) {
+        CHECK_ERR(weft_chan_recv(ch, &v, weft_after_sec(10)), 0);
+        sum += v;
+    }
+    CHECK_EQ(sum, 4950);
+    CHECK_ERR(weft_thread_stop(t), 0);
+    CHECK_ERR(weft_thread_join(t, weft_after_sec(10), NULL), 0);
+    CHECK_ERR(weft_chan_destroy(ch), 0);
+}
+
+static void *spawner_coro(void *arg) {
+    weft_thread *t = arg;
+    weft_chan *ch;
+    CHECK_ERR(weft_chan_create(&ch, sizeof(long), 4), 0);
+    serve_job j = {ch, 7};
+    /* The job lives on this (GUARDED) coroutine's stack until the value
+     * comes back: the spawn itself returns once the server created it. */
+    CHECK_ERR(weft_thread_spawn(t, serve_send, &j, NULL), 0);
+    long v = 0;
+    CHECK_ERR(weft_chan_recv(ch, &v, weft_after_sec(10)), 0);
+    CHECK_EQ(v, 7);
+    CHECK_ERR(weft_chan_destroy(ch), 0);
+    return NULL;
+}
+
+static void *spawner_thread(void *arg) {
+    weft_coro c;
+    CHECK_ERR(weft_spawn(&c, spawner_coro, arg, NULL), 0);
+    CHECK_ERR(weft_join(c, WEFT_FOREVER, NULL), 0);
+    return NULL;
+}
+
+WEFT_TEST(serve_spawn_from_coroutines_and_stop) {
+    weft_thread *t, *u;
+    weft_thread_opts o = {.serve = 1};
+    CHECK_ERR(weft_thread_start(&t, NULL, NULL, &o), 0);
+    CHECK_ERR(weft_thread_start(&u, spawner_thread, t, NULL), 0);
+    CHECK_ERR(weft_thread_join(u, weft_after_sec(10), NULL), 0);
+    CHECK_ERR(weft_thread_stop(t), 0);
+    /* Alive until it has stopped serving and its coroutines ended. */
+    int64_t d = weft_after_sec(10);
+    while (weft_thread_is_alive(t) && weft_now() < d)
+        weft_sleep(WEFT_MSEC);
+    CHECK_EQ(weft_thread_is_alive(t), 0);
+    CHECK_ERR(weft_thread_spawn(t, serve_send, NULL, NULL), -ESRCH);
+    CHECK_ERR(weft_thread_join(t, weft_after_sec(10), NULL), 0);
+}
+
+static void *plain_fn(void *arg) { return arg; }
+
+WEFT_TEST(serve_bad_input) {
+    weft_thread *t;
+    CHECK_ERR(weft_thread_start(&t, NULL, NULL, NULL), -EINVAL); /* fn NULL, not serving */
+    CHECK_ERR(weft_thread_start(&t, plain_fn, NULL, NULL), 0);
+    CHECK_ERR(weft_thread_spawn(t, serve_send, NULL, NULL), -EINVAL); /* not a server */
+    CHECK_ERR(weft_thread_stop(t), -EINVAL);
+    CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, NULL), 0);
+    weft_thread_opts o = {.serve = 1};
+    CHECK_ERR(weft_thread_start(&t, NULL, NULL, &o), 0);
+    weft_coro_opts sus = {.suspended = 1};
+    CHECK_ERR(weft_thread_spawn(t, serve_send, NULL, &sus), -EINVAL);
+    CHECK_ERR(weft_thread_spawn(t, NULL, NULL, NULL), -EINVAL);
+    weft_coro_opts bad = {.stack_size = 1};
+    CHECK_ERR(weft_thread_spawn(t, serve_send, NULL, &bad), -EINVAL); /* reported by the server */
+    CHECK_ERR(weft_thread_spawn(NULL, serve_send, NULL, NULL), -EINVAL);
+    CHECK_ERR(weft_thread_stop(t), 0);
+    CHECK_ERR(weft_thread_join(t, weft_after_sec(10), NULL), 0);
+}
+
 WEFT_MAIN()

@@ -99,7 +99,7 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
     uint16_t *idx = stack_idx;
     unsigned char *bounce = NULL;
     bool heap = false;
-    if (weft__park_mem(NULL, 0) != NULL) {
+    if (weft__caller_shared()) {
         size_t need = n * sizeof *nodes;
         for (size_t i = 0; i < n; i++)
             need += ops[i].chan ? ops[i].chan->elem_size : 0;

@@ -58,6 +58,7 @@ static void on_thread_exit(void *p) {
     weft__sched *s = p;
     if (!s || weft__tls_sched != s || s->current != s->main)
         return;
+    weft__sched_close_spawns(s);
     for (int round = 0; s->live > 0 && round < 1000; round++) {
         for (weft__coro *co = s->all; co; co = co->all_next)
             if (co->state != WEFT__C_DONE)
@@ -162,6 +163,90 @@ void weft__coro_ready(weft__coro *co) {
     atomic_fetch_sub_explicit(&s->wakers, 1, memory_order_release);
 }
 
+/* ---- remote spawns --------------------------------------------------- */
+
+typedef struct weft__spawn_req {
+    struct weft__spawn_req *next;
+    weft_coro_fn fn;
+    void *arg;
+    weft_coro_opts opts;
+    weft__waiter *w; /* the spawner, waiting (not cancellable) */
+} weft__spawn_req;
+
+#define REQ_CLOSED ((weft__spawn_req *)(uintptr_t)1)
+
+void weft__sched_pin(weft__sched *s) { atomic_fetch_add(&s->wakers, 1); }
+
+int weft__sched_remote_spawn(weft__sched *s, weft_coro_fn fn, void *arg,
+                             const weft_coro_opts *opts) {
+    weft__spawn_req *r = weft__malloc(sizeof *r);
+    if (!r) {
+        atomic_fetch_sub_explicit(&s->wakers, 1, memory_order_release);
+        return -ENOMEM;
+    }
+    weft__waiter local;
+    r->fn = fn;
+    r->arg = arg;
+    r->opts = *opts;
+    r->opts.detached = 1;
+    r->w = weft__waiter_begin(&local, WEFT__W_NOCANCEL);
+    weft__spawn_req *head = atomic_load(&s->reqs);
+    do {
+        if (head == REQ_CLOSED) {
+            atomic_fetch_sub_explicit(&s->wakers, 1, memory_order_release);
+            weft__free(r);
+            return -ESRCH;
+        }
+        r->next = head;
+    } while (!atomic_compare_exchange_weak(&s->reqs, &head, r));
+    if (atomic_load(&s->polling))
+        weft__poller_wake(s->poller);
+    atomic_fetch_sub_explicit(&s->wakers, 1, memory_order_release); /* s untouched from here */
+    int res = weft__park(r->w, WEFT_FOREVER);
+    weft__free(r);
+    return res;
+}
+
+/* Takes the pending requests (or closes the list); oldest first. */
+static weft__spawn_req *take_reqs(weft__sched *s, bool close) {
+    weft__spawn_req *head = atomic_load(&s->reqs), *rev = NULL;
+    do {
+        if (head == REQ_CLOSED)
+            return NULL;
+        if (!head && !close)
+            return NULL;
+    } while (!atomic_compare_exchange_weak(&s->reqs, &head, close ? REQ_CLOSED : NULL));
+    while (head) {
+        weft__spawn_req *n = head->next;
+        head->next = rev;
+        rev = head;
+        head = n;
+    }
+    return rev;
+}
+
+static void answer(weft__spawn_req *r, int result) {
+    weft__waiter *w = r->w; /* r belongs to the spawner once we wake it */
+    if (weft__waiter_claim(w, result, 0))
+        weft__waiter_wake(w);
+}
+
+static void run_reqs(weft__sched *s) {
+    if (!atomic_load_explicit(&s->reqs, memory_order_relaxed))
+        return;
+    for (weft__spawn_req *r = take_reqs(s, false), *n; r; r = n) {
+        n = r->next;
+        answer(r, weft_spawn(NULL, r->fn, r->arg, &r->opts));
+    }
+}
+
+void weft__sched_close_spawns(weft__sched *s) {
+    for (weft__spawn_req *r = take_reqs(s, true), *n; r; r = n) {
+        n = r->next;
+        answer(r, -ESRCH);
+    }
+}
+
 static void drain_inbox(weft__sched *s) {
     if (!atomic_load_explicit(&s->inbox, memory_order_relaxed))
         return;
@@ -193,7 +278,8 @@ int weft__sched_poll(weft__sched *s, bool block) {
         }
         if (timeout != 0) {
             atomic_store(&s->polling, 1);
-            if (atomic_load(&s->inbox))
+            weft__spawn_req *rq = atomic_load(&s->reqs);
+            if (atomic_load(&s->inbox) || (rq && rq != REQ_CLOSED))
                 timeout = 0;
         }
     } else if (!s->fds.waiting) {
@@ -208,6 +294,7 @@ int weft__sched_poll(weft__sched *s, bool block) {
             weft__fd_event(s, ev[i].fd, ev[i].events);
     }
     drain_inbox(s);
+    run_reqs(s);
     if (s->heap_len)
         weft__timer_expire(s, weft_now());
     return 0;

@@ -27,6 +27,7 @@ struct weft__sched {
     _Atomic(weft__coro *) inbox;    /* remote wake-ups (Treiber stack) */
     atomic_int polling;             /* 1 while blocked in the poller */
     atomic_int wakers;              /* other threads inside weft__coro_ready for us */
+    _Atomic(struct weft__spawn_req *) reqs; /* remote spawns (Treiber stack; CLOSED) */
     weft__poller *poller;
 
     weft__coro **heap;              /* timer min-heap on deadline */

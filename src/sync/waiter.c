@@ -22,6 +22,11 @@ weft__waiter *weft__waiter_begin(weft__waiter *local, int kind) {
     return w;
 }
 
+bool weft__caller_shared(void) {
+    weft__sched *s = weft__sched_get();
+    return s && (s->current->flags & WEFT__F_SHARED);
+}
+
 void *weft__park_mem(void *local, size_t n) {
     weft__sched *s = weft__sched_get();
     weft__coro *co = s ? s->current : NULL;

@@ -32,6 +32,7 @@
 #include "internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -52,7 +53,12 @@ struct weft_thread {
     atomic_uint state;   /* T_* */
     int daemon;
     int counted; /* in g_live; protected by g_mu */
-    char name[]; /* copied */
+    int serve;
+    weft_event stop;     /* serve: set by weft_thread_stop */
+    weft_event ready;    /* serve: set once sched is published (or failed) */
+    weft__spin slock;    /* serve: guards sched */
+    weft__sched *sched;  /* serve: while it accepts spawns; NULL before and after */
+    char name[];         /* copied */
 };
 
 /* Process-wide state. */
@@ -143,7 +149,30 @@ static void *trampoline(void *p) {
     atomic_store_explicit(&t->tid, gettid_(), memory_order_release);
     set_kernel_name(t->name);
 
-    t->result = t->fn(t->arg);
+    if (t->serve) {
+        /* A coroutine server: publish the scheduler, run fn, then keep
+         * running what others spawn onto us until stopped and idle. */
+        weft__sched *s = weft__sched_ensure();
+        weft__spin_lock(&t->slock);
+        t->sched = s;
+        weft__spin_unlock(&t->slock);
+        weft_event_set(&t->ready);
+        if (t->fn)
+            t->result = t->fn(t->arg);
+        if (s) {
+            while (weft_event_wait(&t->stop, WEFT_FOREVER) != 0)
+                ;
+            weft__spin_lock(&t->slock);
+            t->sched = NULL;
+            weft__spin_unlock(&t->slock);
+            weft__sched_close_spawns(s);
+            /* Coroutines spawned here are detached: wait for them to end. */
+            while (weft_coro_count() > 0)
+                weft_sleep(WEFT_MSEC);
+        }
+    } else {
+        t->result = t->fn(t->arg);
+    }
 
     live_remove(t);
     tls_self = NULL;
@@ -158,7 +187,7 @@ static void *trampoline(void *p) {
  * starts (so the thread may read it) and reset to NULL on failure. */
 static int start_impl(weft_thread **out, weft_thread_fn fn, void *arg, const weft_thread_opts *opts,
                       bool early) {
-    if (!out || !fn)
+    if (!out || (!fn && !(opts && opts->serve)))
         return -EINVAL;
     size_t stack = opts ? opts->stack_size : 0;
     if (stack && stack < 64 * 1024)
@@ -182,6 +211,9 @@ static int start_impl(weft_thread **out, weft_thread_fn fn, void *arg, const wef
     t->fn = fn;
     t->arg = arg;
     t->daemon = opts && opts->daemon ? 1 : 0;
+    t->serve = opts && opts->serve ? 1 : 0;
+    weft_event_init(&t->stop);
+    weft_event_init(&t->ready);
 
     pthread_attr_t attr, *pattr = NULL;
     if (stack) {
@@ -222,6 +254,13 @@ static int start_impl(weft_thread **out, weft_thread_fn fn, void *arg, const wef
         live_remove(t);
         record_free(t);
         return e == EAGAIN ? -EAGAIN : e == ENOMEM ? -ENOMEM : -e;
+    }
+    if (t->serve) {
+        /* Spawning onto it works as soon as start returns. Not cancellable:
+         * the thread is already running and owned by the caller. */
+        if (weft_event_wait(&t->ready, WEFT_FOREVER) != 0)
+            while (!weft_event_is_set(&t->ready)) /* cancelled: wait unparked */
+                sched_yield();
     }
     if (!early)
         *out = t;
@@ -296,6 +335,31 @@ WEFT_API int weft_thread_detach(weft_thread *t) {
     if (s & T_FINISHED)
         record_free(t);
     return 0;
+}
+
+WEFT_API int weft_thread_spawn(weft_thread *t, weft_coro_fn fn, void *arg,
+                               const weft_coro_opts *opts) {
+    static const weft_coro_opts defaults;
+    if (!t || !fn || !t->serve)
+        return -EINVAL;
+    if (!opts)
+        opts = &defaults;
+    if (opts->suspended)
+        return -EINVAL;
+    weft__spin_lock(&t->slock);
+    weft__sched *s = t->sched;
+    if (s)
+        weft__sched_pin(s); /* alive: it is only freed after sched is cleared */
+    weft__spin_unlock(&t->slock);
+    if (!s)
+        return -ESRCH;
+    return weft__sched_remote_spawn(s, fn, arg, opts);
+}
+
+WEFT_API int weft_thread_stop(weft_thread *t) {
+    if (!t || !t->serve)
+        return -EINVAL;
+    return weft_event_set(&t->stop);
 }
 
 WEFT_API int weft_thread_is_alive(const weft_thread *t) {
