@@ -108,6 +108,17 @@ static inline bool weft__waiter_claim(weft__waiter *w, int result, intptr_t inde
     w->index = index;
     return true;
 }
+/* weft__waiter_claim for a waiter that only the calling thread can claim
+ * (a join: the finisher, the timer and cancellation all run on the
+ * joiner's thread): no atomic read-modify-write needed. */
+static inline bool weft__waiter_claim_local(weft__waiter *w, int result, intptr_t index) {
+    if (atomic_load_explicit(&w->state, memory_order_relaxed))
+        return false;
+    atomic_store_explicit(&w->state, 1, memory_order_relaxed);
+    w->result = result;
+    w->index = index;
+    return true;
+}
 /* Resumes a claimed waiter from any thread. */
 void weft__waiter_wake(weft__waiter *w);
 /* Parks the caller until claimed or until deadline (then -ETIMEDOUT) or

@@ -156,7 +156,7 @@ static void finish(weft__sched *s, weft__coro *co, void *result) {
     co->arg = result;
     co->state = WEFT__C_DONE;
     s->live--;
-    if (co->joiner && weft__waiter_claim(co->joiner, 0, 0))
+    if (co->joiner && weft__waiter_claim_local(co->joiner, 0, 0))
         weft__waiter_wake(co->joiner);
     weft__coro *p = co->parent;
     if (p && atomic_load_explicit(&p->gen, memory_order_relaxed) == co->parent_gen &&
@@ -182,7 +182,7 @@ void weft__coro_entry(void *arg) {
         weft__sched_reap(s);
     weft__coro *co = s->current;
     co->flags |= WEFT__F_STARTED;
-    errno = 0;
+    *s->errno_loc = 0;
     void *result = NULL;
     if (!(co->flags & WEFT__F_CANCELLED))
         result = co->fn(co->arg);

@@ -107,6 +107,7 @@ weft__sched *weft__sched_ensure(void) {
         return NULL;
     }
     s->current = s->main;
+    s->errno_loc = &errno;
 #ifdef WEFT_TSAN
     s->main->san_fiber = __tsan_get_current_fiber();
 #endif
@@ -331,7 +332,7 @@ void weft__sched_switch(weft__sched *s, weft__coro *to) {
     weft__coro *from = s->current;
     if (to == from)
         return;
-    from->saved_errno = errno;
+    from->saved_errno = *s->errno_loc;
     s->current = to;
     weft__ctx *target = &to->ctx;
     bool via_switcher = false;
@@ -367,7 +368,7 @@ void weft__sched_switch(weft__sched *s, weft__coro *to) {
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
     (void)via_switcher;
-    errno = from->saved_errno;
+    *s->errno_loc = from->saved_errno;
     if (s->reap)
         weft__sched_reap(s);
 }

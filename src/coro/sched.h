@@ -62,6 +62,7 @@ struct weft__sched {
     size_t main_size;
 
     weft__coro *reap;               /* finished coroutine to clean after switching off it */
+    int *errno_loc;                 /* this thread's errno (its address never changes) */
     size_t live;                    /* spawned, not finished */
     unsigned ticks;
     uint64_t rng;
