@@ -245,6 +245,10 @@ static int start_impl(weft_thread **out, weft_thread_fn fn, void *arg, const wef
     weft_thread *old = early ? *out : NULL;
     if (early)
         *out = t;
+    /* A thread that detaches itself may be gone as soon as it is created:
+     * read nothing from t afterwards, except a server's (which cannot end
+     * before weft_thread_stop). */
+    int serve = t->serve;
     int e = pthread_create(&t->pt, pattr, trampoline, t);
     if (pattr)
         pthread_attr_destroy(pattr);
@@ -255,7 +259,7 @@ static int start_impl(weft_thread **out, weft_thread_fn fn, void *arg, const wef
         record_free(t);
         return e == EAGAIN ? -EAGAIN : e == ENOMEM ? -ENOMEM : -e;
     }
-    if (t->serve) {
+    if (serve) {
         /* Spawning onto it works as soon as start returns. Not cancellable:
          * the thread is already running and owned by the caller. */
         if (weft_event_wait(&t->ready, WEFT_FOREVER) != 0)
