@@ -34,6 +34,15 @@ void *weft__realloc(void *p, size_t n);
 void weft__free(void *p);
 char *weft__strdup(const char *s);
 
+/* One pause in a spin loop: tells the CPU (and a hyperthread sibling). */
+static inline void weft__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* ---- spin lock for short critical sections (core/spin.c) -------------- */
 typedef struct {
     atomic_int v;

@@ -4,13 +4,6 @@
 
 #include <sched.h>
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
 
 void weft__spin_lock_slow(weft__spin *s) {
     for (unsigned i = 0;; i++) {
@@ -18,7 +11,7 @@ void weft__spin_lock_slow(weft__spin *s) {
             !atomic_exchange_explicit(&s->v, 1, memory_order_acquire))
             return;
         if (i < 64)
-            cpu_relax();
+            weft__cpu_relax();
         else
             sched_yield();
     }

@@ -68,13 +68,6 @@ static bool mark_slow(weft_future *f) {
     return true;
 }
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
 
 /* A plain thread about to sleep looks a little longer first: a futex sleep
  * and cross-core wake-up cost 10-16 us here, while a pool task often ends
@@ -91,7 +84,7 @@ int weft__future_wait(weft_future *f, int64_t deadline, int kind) {
         int64_t until = weft_now() + WAIT_SPIN_NS;
         for (unsigned i = 1;; i++) {
             if (i < 32)
-                cpu_relax();
+                weft__cpu_relax();
             else
                 sched_yield(); /* the worker may need this CPU */
             if (weft__future_final(atomic_load_explicit(&f->state, memory_order_acquire)))

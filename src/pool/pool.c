@@ -85,13 +85,6 @@ struct weft_pool {
 /* The pool whose worker is the calling thread (to refuse self-waits). */
 static WEFT_TLS weft_pool *tls_pool;
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
 
 static void futex_wait(atomic_uint *word, unsigned val) {
     syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
@@ -177,7 +170,7 @@ static bool spin_for_work(weft_pool *p) {
         if (peek_work(p))
             return true;
         if (i < 64) {
-            cpu_relax();
+            weft__cpu_relax();
             continue;
         }
         if ((i & 7) == 0) {

@@ -87,13 +87,6 @@ static inline void copy_elem(void *dst, const void *src, uint32_t n) {
     }
 }
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
 
 static inline unsigned char *slot(weft_queue *q, size_t i) {
     return q->buf + i * q->stride;
@@ -261,7 +254,7 @@ static void spin_wait(weft_queue *q, bool put, int64_t deadline) {
         if (put ? len < q->maxsize : len > 0)
             return;
         if (i < 128) {
-            cpu_relax();
+            weft__cpu_relax();
             continue;
         }
         /* The other side may be waiting for this very CPU (a futex wake

@@ -19,13 +19,6 @@ _Static_assert(_Alignof(struct weft__lock) <= _Alignof(weft_lock), "weft_lock mi
 #define SPINS 40
 #define MAX_BACKOFF 128
 
-static inline void relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
 
 void weft__lock_unbias(struct weft__lock *k, uintptr_t self) {
     uintptr_t b = atomic_load(&k->bias);
@@ -46,7 +39,7 @@ void weft__lock_unbias(struct weft__lock *k, uintptr_t self) {
         atomic_store(&k->shared, 1);
         weft__asym_barrier();
         while (atomic_load_explicit(&k->busy, memory_order_acquire))
-            relax();
+            weft__cpu_relax();
     }
     weft__spin_unlock(&k->qlock);
 }
@@ -98,7 +91,7 @@ int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline
                 if (!(s & WEFT__LOCK_LOCKED) && try_take(k))
                     goto got;
                 for (int j = 0; j < wait; j++)
-                    relax();
+                    weft__cpu_relax();
                 if (wait < MAX_BACKOFF)
                     wait <<= 1;
                 /* A coroutine of ours became ready (perhaps the one the
