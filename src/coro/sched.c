@@ -68,7 +68,9 @@ static void on_thread_exit(void *p) {
             weft__runq_push(s, s->main);
             weft__sched_block(s);
         } else if (s->live > 0) {
-            weft__sched_poll(s, true); /* a remote claim may be on its way */
+            /* A remote claim may be on its way: wait for it, but boundedly
+             * (1000 rounds of at most 1 ms), never forever. */
+            weft_sleep(WEFT_MSEC);
         }
     }
     while (atomic_load_explicit(&s->wakers, memory_order_acquire))
