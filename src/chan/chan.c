@@ -69,11 +69,11 @@ WEFT_API int weft_chan_destroy(weft_chan *ch) {
 }
 
 /* Pops parked nodes until one's waiter is claimed for this operation. */
-static weft__chan_node *take_peer(weft__chan_q *q) {
-    weft__chan_node *n;
+static weft__wq_node *take_peer(weft__wq *q) {
+    weft__wq_node *n;
     while ((n = q->head)) {
-        weft__chanq_unlink(q, n);
-        if (weft__waiter_claim(n->w, 0, n->index))
+        weft__wq_unlink(q, n);
+        if (weft__waiter_claim(n->w, 0, n->arg))
             return n;
     }
     return NULL;
@@ -82,7 +82,7 @@ static weft__chan_node *take_peer(weft__chan_q *q) {
 int weft__chan_try_send_locked(weft_chan *ch, const void *elem, weft__waiter **wake) {
     if (ch->closed)
         return -EPIPE;
-    weft__chan_node *r = take_peer(&ch->recvq);
+    weft__wq_node *r = take_peer(&ch->recvq);
     if (r) {
         weft__chan_copy(r->elem, elem, ch->elem_size);
         *wake = r->w;
@@ -103,7 +103,7 @@ int weft__chan_try_recv_locked(weft_chan *ch, void *elem, weft__waiter **wake) {
     if (ch->len) {
         unsigned char *slot = ch->buf + ch->head * ch->elem_size;
         weft__chan_copy(elem, slot, ch->elem_size);
-        weft__chan_node *s = take_peer(&ch->sendq);
+        weft__wq_node *s = take_peer(&ch->sendq);
         if (s) { /* the buffer was full: the oldest sender's element moves in */
             weft__chan_copy(slot, s->elem, ch->elem_size);
             if (++ch->head == ch->cap)
@@ -116,7 +116,7 @@ int weft__chan_try_recv_locked(weft_chan *ch, void *elem, weft__waiter **wake) {
         }
         return 1;
     }
-    weft__chan_node *s = take_peer(&ch->sendq);
+    weft__wq_node *s = take_peer(&ch->sendq);
     if (s) {
         weft__chan_copy(elem, s->elem, ch->elem_size);
         *wake = s->w;
@@ -144,8 +144,8 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
     }
     /* The node (and, for a SHARED coroutine, a bounce copy of the element)
      * must stay reachable while we are parked. */
-    weft__chan_node local;
-    weft__chan_node *n = weft__park_mem(&local, sizeof local + ch->elem_size);
+    weft__wq_node local;
+    weft__wq_node *n = weft__park_mem(&local, sizeof local + ch->elem_size);
     if (!n) {
         weft__chan_leave(ch, biased);
         return -ENOMEM;
@@ -154,8 +154,8 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
     if (bounce && send)
         weft__chan_copy(bounce, elem, ch->elem_size);
     weft__waiter lw, *w = weft__waiter_begin(&lw, WEFT__W_OTHER);
-    *n = (weft__chan_node){.w = w, .elem = bounce ? bounce : elem, .index = 0};
-    weft__chanq_push(send ? &ch->sendq : &ch->recvq, n);
+    *n = (weft__wq_node){.w = w, .elem = bounce ? bounce : elem, .arg = 0};
+    weft__wq_push(send ? &ch->sendq : &ch->recvq, n, false);
     weft__chan_leave(ch, biased);
     int res = weft__park(w, deadline);
     if (res != 0) {
@@ -164,7 +164,7 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
          * -EPIPE and unlinks, also fine. */
         biased = weft__chan_enter(ch);
         if (n->linked)
-            weft__chanq_unlink(send ? &ch->sendq : &ch->recvq, n);
+            weft__wq_unlink(send ? &ch->sendq : &ch->recvq, n);
         weft__chan_leave(ch, biased);
     } else if (bounce && !send) {
         weft__chan_copy(elem, bounce, ch->elem_size);
@@ -201,12 +201,12 @@ WEFT_API int weft_chan_close(weft_chan *ch) {
     ch->closed = 1;
     /* Claim every parked peer with -EPIPE; wake them after unlocking. A
      * claimed node's `next` is reused for the local list: it is unlinked. */
-    weft__chan_node *list = NULL, *n;
-    weft__chan_q *qs[2] = {&ch->recvq, &ch->sendq};
+    weft__wq_node *list = NULL, *n;
+    weft__wq *qs[2] = {&ch->recvq, &ch->sendq};
     for (int i = 0; i < 2; i++) {
         while ((n = qs[i]->head)) {
-            weft__chanq_unlink(qs[i], n);
-            if (weft__waiter_claim(n->w, -EPIPE, n->index)) {
+            weft__wq_unlink(qs[i], n);
+            if (weft__waiter_claim(n->w, -EPIPE, n->arg)) {
                 n->next = list;
                 list = n;
             }

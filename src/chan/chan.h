@@ -2,24 +2,14 @@
 #ifndef WEFT_CHAN_CHAN_H
 #define WEFT_CHAN_CHAN_H
 
-#include "internal.h"
+#include "sync/waitq.h"
 
 #include <string.h>
 
-/* One parked operation on one channel. Lives on the parker's stack (or in
- * select's array). Linked into the channel's sendq or recvq under its lock;
- * whoever unlinks it sets linked = 0, so the owner knows not to. */
-typedef struct weft__chan_node {
-    struct weft__chan_node *next, *prev;
-    weft__waiter *w;
-    void *elem;
-    int index; /* select's op index (0 for plain send/recv) */
-    int linked;
-} weft__chan_node;
-
-typedef struct {
-    weft__chan_node *head, *tail;
-} weft__chan_q;
+/* A parked operation on a channel is a weft__wq_node (sync/waitq.h) in the
+ * channel's sendq or recvq: `w` its waiter, `elem` the element to send or
+ * the buffer to receive into (park memory, never a parked SHARED
+ * coroutine's stack), `arg` select's op index (0 for plain send/recv). */
 
 /* Invariants (while entered, see below): if recvq is non-empty the buffer
  * is empty; if sendq is non-empty the buffer is full; once closed, sendq is
@@ -41,7 +31,7 @@ struct weft_chan {
     uint32_t elem_size;
     int closed;
     size_t cap, head, len; /* ring buffer of cap elements */
-    weft__chan_q recvq, sendq;
+    weft__wq recvq, sendq;
     unsigned char *buf;
 };
 
@@ -52,29 +42,6 @@ static inline void weft__chan_copy(void *dst, const void *src, uint32_t n) {
     case 16: memcpy(dst, src, 16); break;
     default: memcpy(dst, src, n); break;
     }
-}
-
-static inline void weft__chanq_push(weft__chan_q *q, weft__chan_node *n) {
-    n->next = NULL;
-    n->prev = q->tail;
-    if (q->tail)
-        q->tail->next = n;
-    else
-        q->head = n;
-    q->tail = n;
-    n->linked = 1;
-}
-
-static inline void weft__chanq_unlink(weft__chan_q *q, weft__chan_node *n) {
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        q->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        q->tail = n->prev;
-    n->linked = 0;
 }
 
 void weft__chan_revoke(weft_chan *ch);

@@ -91,11 +91,11 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
     /* Nodes must stay reachable while we are parked; a SHARED coroutine
      * also needs bounce copies of the elements (its stack may be copied
      * aside meanwhile). */
-    weft__chan_node stack_nodes[STACK_OPS];
+    weft__wq_node stack_nodes[STACK_OPS];
     uint16_t stack_idx[STACK_OPS];
     uint8_t stack_biased[STACK_OPS];
     uint8_t *biased = stack_biased;
-    weft__chan_node *nodes = stack_nodes;
+    weft__wq_node *nodes = stack_nodes;
     uint16_t *idx = stack_idx;
     unsigned char *bounce = NULL;
     bool heap = false;
@@ -158,9 +158,9 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
             if (!ops[i].chan)
                 continue;
             nodes[i].w = w;
-            nodes[i].index = (int)i;
-            weft__chanq_push(ops[i].op == WEFT_SEND ? &ops[i].chan->sendq : &ops[i].chan->recvq,
-                             &nodes[i]);
+            nodes[i].arg = (intptr_t)i;
+            weft__wq_push(ops[i].op == WEFT_SEND ? &ops[i].chan->sendq : &ops[i].chan->recvq,
+                          &nodes[i], false);
         }
     }
     enter_all(ops, idx, m, biased, 0);
@@ -181,7 +181,7 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
         enter_all(ops, idx, m, biased, 1);
         for (size_t i = 0; i < n; i++) {
             if (nodes[i].linked)
-                weft__chanq_unlink(ops[i].op == WEFT_SEND ? &ops[i].chan->sendq
+                weft__wq_unlink(ops[i].op == WEFT_SEND ? &ops[i].chan->sendq
                                                           : &ops[i].chan->recvq,
                                    &nodes[i]);
         }

@@ -9,7 +9,8 @@ typedef struct weft__wq_node {
     struct weft__wq_node *next, *prev;
     weft__waiter *w;
     int64_t since; /* when its owner first started waiting (0 if not tracked) */
-    intptr_t arg;  /* per object: e.g. a barrier's round */
+    intptr_t arg;  /* per object: a select op's index, a flag */
+    void *elem;    /* per object: where a channel peer copies an element */
     int linked;
 } weft__wq_node;
 
