@@ -52,9 +52,30 @@ static weft__coro *cb_alloc(weft__sched *s) {
      * or lock-owner tokens (type-stable memory): only atomic writes. */
     _Static_assert(offsetof(weft__coro, gen) == offsetof(weft__coro, sched) + sizeof(void *),
                    "sched and gen must be adjacent");
-    memset(co, 0, offsetof(weft__coro, sched));
-    size_t tail = offsetof(weft__coro, gen) + sizeof co->gen;
-    memset((char *)co + tail, 0, sizeof *co - tail);
+    /* Field by field: a `memset` of the block compiled to `rep stos`,
+     * which cost half of weft_spawn. `wait` needs no reset (every park
+     * starts with weft__waiter_begin); fields spawn always sets are left. */
+    co->next = co->all_prev = co->all_next = NULL;
+    co->waiter = NULL;
+    co->joiner = NULL;
+    co->deadline = 0;
+    co->heap_idx = 0;
+    co->timer_seq = 0;
+    co->state = 0;
+    co->flags = 0;
+    co->saved_errno = 0;
+    co->name = NULL;
+    co->stack = NULL;
+    co->stack_size = 0;
+#if defined(__SANITIZE_THREAD__)
+    co->san_fiber = NULL;
+#endif
+    co->scratch = NULL;
+    co->scratch_cap = 0;
+    co->fn = NULL;
+    co->arg = NULL;
+    co->parent = NULL;
+    co->parent_gen = 0;
     atomic_store_explicit(&co->sched, s, memory_order_relaxed);
     if (s->id_next == s->id_end) { /* ids come in blocks: no shared atomic per spawn */
         s->id_next = atomic_fetch_add_explicit(&next_id, 1024, memory_order_relaxed);
