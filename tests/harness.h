@@ -38,9 +38,11 @@
 #define WEFT_TEST_HARNESS_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +257,66 @@ static HARNESS_UNUSED long test_alloc_calls(void) {
 }
 
 #define CHECK_NO_LEAKS() CHECK_EQ(test_alloc_live(), 0)
+
+/* ---- helpers shared by the test programs ------------------------------ */
+
+typedef struct {
+    void (*fn)(void);
+} harness_body;
+
+static void *harness_body_tramp(void *p) {
+    harness_body *b = p;
+    b->fn();
+    CHECK_EQ(weft_coro_count(), 0);
+    return NULL;
+}
+
+/* Runs fn on a new thread and joins it; fn must leave no coroutine behind. */
+__attribute__((unused)) static void run_plain_in_thread(void (*fn)(void)) {
+    harness_body b = {fn};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, harness_body_tramp, &b), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+}
+
+/* Runs fn on a new thread with the counting allocator installed; after the
+ * thread (and its scheduler) is gone, nothing weft allocated may be left. */
+__attribute__((unused)) static void run_in_thread(void (*fn)(void)) {
+    CHECK_OK(test_alloc_install());
+    harness_body b = {fn};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, harness_body_tramp, &b), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK_NO_LEAKS();
+}
+
+/* An ordering log: words separated by spaces, appended under a mutex (pool
+ * workers append too); read logbuf once the writers are done. */
+__attribute__((unused)) static char logbuf[8192];
+static size_t loglen;
+static pthread_mutex_t logmu = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((unused)) static void log_reset(void) {
+    pthread_mutex_lock(&logmu);
+    loglen = 0;
+    logbuf[0] = 0;
+    pthread_mutex_unlock(&logmu);
+}
+
+__attribute__((unused, format(printf, 1, 2))) static void logf_(const char *fmt, ...) {
+    va_list ap;
+    pthread_mutex_lock(&logmu);
+    if (loglen)
+        logbuf[loglen++] = ' ';
+    va_start(ap, fmt);
+    int n = vsnprintf(logbuf + loglen, sizeof logbuf - loglen, fmt, ap);
+    va_end(ap);
+    bool fits = n >= 0 && (size_t)n < sizeof logbuf - loglen;
+    if (fits)
+        loglen += (size_t)n;
+    pthread_mutex_unlock(&logmu);
+    CHECK(fits);
+}
 
 /* ---------------------------------------------------------------- running */
 

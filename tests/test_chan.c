@@ -20,46 +20,6 @@ struct weft__sched;
 
 /* ------------------------------------------------------------------ helpers */
 
-typedef struct {
-    void (*fn)(void);
-} body_ref;
-
-static void *body_tramp(void *p) {
-    body_ref *b = p;
-    b->fn();
-    CHECK_EQ(weft_coro_count(), 0);
-    return NULL;
-}
-
-static void run_in_thread(void (*fn)(void)) {
-    CHECK_OK(test_alloc_install());
-    body_ref b = {fn};
-    pthread_t t;
-    CHECK_EQ(pthread_create(&t, NULL, body_tramp, &b), 0);
-    CHECK_EQ(pthread_join(t, NULL), 0);
-    CHECK_NO_LEAKS();
-}
-
-static char logbuf[8192];
-static size_t loglen;
-
-static void log_reset(void) {
-    loglen = 0;
-    logbuf[0] = 0;
-}
-
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...) {
-    va_list ap;
-    if (loglen)
-        logbuf[loglen++] = ' ';
-    va_start(ap, fmt);
-    int n = vsnprintf(logbuf + loglen, sizeof logbuf - loglen, fmt, ap);
-    va_end(ap);
-    CHECK(n >= 0 && (size_t)n < sizeof logbuf - loglen);
-    loglen += (size_t)n;
-}
-
 /* Element number `seq` of a stream of `size`-byte elements. */
 static void fill_elem(unsigned char *b, size_t size, uint32_t seq) {
     for (size_t i = 0; i < size; i++)

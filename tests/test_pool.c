@@ -15,45 +15,7 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-typedef struct {
-    void (*fn)(void);
-} body_ref;
-
-static void *body_tramp(void *p) {
-    ((body_ref *)p)->fn();
-    CHECK_EQ(weft_coro_count(), 0);
-    return NULL;
-}
-
-static void run_in_thread(void (*fn)(void)) {
-    body_ref b = {fn};
-    pthread_t t;
-    CHECK_EQ(pthread_create(&t, NULL, body_tramp, &b), 0);
-    CHECK_EQ(pthread_join(t, NULL), 0);
-}
-
-/* An ordering log, guarded by a mutex (workers append too). */
-static char logbuf[4096];
-static size_t loglen;
-static pthread_mutex_t logmu = PTHREAD_MUTEX_INITIALIZER;
-
-static void log_reset(void) {
-    pthread_mutex_lock(&logmu);
-    loglen = 0;
-    logbuf[0] = 0;
-    pthread_mutex_unlock(&logmu);
-}
-
-static void log_add(const char *word) {
-    pthread_mutex_lock(&logmu);
-    size_t n = strlen(word);
-    CHECK(loglen + n + 2 < sizeof logbuf);
-    if (loglen)
-        logbuf[loglen++] = ' ';
-    memcpy(logbuf + loglen, word, n + 1);
-    loglen += n;
-    pthread_mutex_unlock(&logmu);
-}
+/* run_plain_in_thread and the ordering log (logf_) come from harness.h. */
 
 /* Task: returns (int)(intptr_t)arg and stores arg + 1000 as its result. */
 static int task_value(void *arg, void **result) {
@@ -89,7 +51,7 @@ static int task_gate(void *arg, void **result) {
     weft_event_set(&g->started);
     CHECK_OK(weft_event_wait(&g->go, WEFT_FOREVER));
     if (g->name)
-        log_add(g->name);
+        logf_("%s", g->name);
     *result = g;
     return g->status;
 }
@@ -565,21 +527,21 @@ static weft_event offload_go;
 static int offload_blocking(void *arg, void **result) {
     /* Blocks this worker thread (not a coroutine) until coroutine B says so: if
      * weft_offload blocked the caller's thread, B could never run. */
-    log_add("call-start");
+    logf_("%s", "call-start");
     CHECK_OK(weft_event_wait(&offload_go, WEFT_FOREVER));
-    log_add("call-end");
+    logf_("%s", "call-end");
     *result = arg;
     return 42;
 }
 
 static void *coro_offloader(void *arg) {
     (void)arg;
-    log_add("A-offload");
+    logf_("%s", "A-offload");
     void *res = NULL;
     int r = weft_offload(offload_blocking, (void *)0x1234, &res);
     CHECK_EQ(r, 42);
     CHECK_PTR_EQ(res, (void *)0x1234);
-    log_add("A-back");
+    logf_("%s", "A-back");
     return NULL;
 }
 
@@ -587,10 +549,10 @@ static void *coro_ticker(void *arg) {
     (void)arg;
     /* Runs while A is parked in weft_offload. */
     for (int i = 0; i < 3; i++) {
-        log_add("B-tick");
+        logf_("%s", "B-tick");
         CHECK_OK(weft_sleep(2 * WEFT_MSEC));
     }
-    log_add("B-release");
+    logf_("%s", "B-release");
     CHECK_OK(weft_event_set(&offload_go));
     return NULL;
 }
@@ -606,7 +568,7 @@ static void body_offload(void) {
 }
 
 WEFT_TEST(offload_parks_only_the_coroutine) {
-    run_in_thread(body_offload);
+    run_plain_in_thread(body_offload);
     /* "call-start" is logged by the worker, at a time that depends on when it gets the
      * CPU; everything else is ordered: B ran while A was parked in weft_offload, and A
      * came back only after the blocking call, which waited for B. */
@@ -634,9 +596,9 @@ static weft_future *cfs[2];
 
 static void *coro_waits_result(void *arg) {
     (void)arg;
-    log_add("W-wait");
+    logf_("%s", "W-wait");
     CHECK_EQ(weft_future_result(cfs[0], WEFT_FOREVER, NULL), 10);
-    log_add("W-got0");
+    logf_("%s", "W-got0");
     CHECK_EQ(weft_futures_wait(cfs, 2, WEFT_WAIT_ANY, WEFT_FOREVER), 1);
     weft_as_completed_iter it;
     size_t idx;
@@ -647,16 +609,16 @@ static void *coro_waits_result(void *arg) {
     CHECK_EQ(idx, 1);
     CHECK_EQ(weft_as_completed_next(&it, WEFT_FOREVER, &idx), 0);
     weft_as_completed_destroy(&it);
-    log_add("W-next");
+    logf_("%s", "W-next");
     return NULL;
 }
 
 static void *coro_drives(void *arg) {
     (void)arg;
-    log_add("D-run");
+    logf_("%s", "D-run");
     CHECK_OK(weft_event_set(&cgates[0].go));
     CHECK_OK(weft_sleep(20 * WEFT_MSEC));
-    log_add("D-set1");
+    logf_("%s", "D-set1");
     CHECK_OK(weft_event_set(&cgates[1].go));
     return NULL;
 }
@@ -680,7 +642,7 @@ static void body_coro_wait(void) {
 
 WEFT_TEST(coroutine_waits_on_futures) {
     CHECK_OK(test_alloc_install());
-    run_in_thread(body_coro_wait);
+    run_plain_in_thread(body_coro_wait);
     CHECK_STR_EQ(logbuf, "W-wait D-run W-got0 D-set1 W-next");
     CHECK_NO_LEAKS();
 }
@@ -713,7 +675,7 @@ static void body_coro_cancel(void) {
 
 WEFT_TEST(coroutine_cancelled_while_waiting) {
     CHECK_OK(test_alloc_install());
-    run_in_thread(body_coro_cancel);
+    run_plain_in_thread(body_coro_cancel);
     CHECK_NO_LEAKS();
 }
 

@@ -19,26 +19,6 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-typedef struct {
-    void (*fn)(void);
-} body_ref;
-
-static void *body_tramp(void *p) {
-    body_ref *b = p;
-    b->fn();
-    CHECK_EQ(weft_coro_count(), 0);
-    return NULL;
-}
-
-static void run_in_thread(void (*fn)(void)) {
-    CHECK_OK(test_alloc_install());
-    body_ref b = {fn};
-    pthread_t t;
-    CHECK_EQ(pthread_create(&t, NULL, body_tramp, &b), 0);
-    CHECK_EQ(pthread_join(t, NULL), 0);
-    CHECK_NO_LEAKS();
-}
-
 static weft_queue *mkq(int kind, size_t esz, size_t maxsize) {
     weft_queue *q = NULL;
     CHECK_ERR(weft_queue_create(&q, kind, esz, maxsize), 0);

@@ -216,20 +216,7 @@ static long cgroup_run(void *p) {
     return 0;
 }
 
-/* Runs a body on a fresh thread (its scheduler is freed when it exits), then checks
- * that nothing allocated through weft is left. */
-static long body_tramp(void *p) {
-    ((void (*)(void))p)();
-    CHECK_EQ(weft_coro_count(), 0);
-    return 0;
-}
-static void run_in_thread(void (*fn)(void)) {
-    CHECK_OK(test_alloc_install());
-    job j;
-    job_start(&j, body_tramp, (void *)fn);
-    CHECK_EQ(job_join(&j), 0);
-    CHECK_NO_LEAKS();
-}
+/* run_in_thread (a fresh thread, then a leak check) comes from harness.h. */
 
 /* ================================================================== Lock */
 

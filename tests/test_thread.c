@@ -38,19 +38,6 @@ static void wait_not_alive(weft_thread *t) {
     }
 }
 
-/* An ordering log: words separated by spaces, used from one thread at a time. */
-static char logbuf[1024];
-static size_t loglen;
-
-static void logw(const char *w) {
-    size_t n = strlen(w);
-    CHECK_LT(loglen + n + 2, sizeof logbuf);
-    if (loglen)
-        logbuf[loglen++] = ' ';
-    memcpy(logbuf + loglen, w, n + 1);
-    loglen += n;
-}
-
 /* Runs body on a weft thread with the counting allocator installed, joins it, and checks
  * that nothing weft allocated (record, scheduler, coroutines) is left. */
 static void *body_tramp(void *arg) {
@@ -208,14 +195,14 @@ static int cj_ticks;
 
 static void *cj_joiner(void *arg) {
     (void)arg;
-    logw("a-start");
+    logf_("%s", "a-start");
     CHECK_ERR(weft_thread_join(cj_thread, weft_after(30 * WEFT_MSEC), NULL), -ETIMEDOUT);
-    logw("a-timeout");
+    logf_("%s", "a-timeout");
     atomic_store(&cj_timed_out, 1);
     void *res = NULL;
     CHECK_ERR(weft_thread_join(cj_thread, WEFT_FOREVER, &res), 0);
     CHECK_PTR_EQ(res, &cj_go);
-    logw("a-done");
+    logf_("%s", "a-done");
     return NULL;
 }
 
@@ -224,17 +211,17 @@ static void *cj_ticker(void *arg) {
     /* Runs while the joiner is parked: its thread is not blocked. */
     while (!atomic_load(&cj_timed_out)) {
         if (cj_ticks++ == 0)
-            logw("b-first-tick"); /* the joiner is parked in its timed join now */
+            logf_("%s", "b-first-tick"); /* the joiner is parked in its timed join now */
         CHECK_ERR(weft_sleep(WEFT_MSEC), 0);
     }
-    logw("b-ticks");
+    logf_("%s", "b-ticks");
     CHECK_ERR(weft_event_set(&cj_go), 0);
-    logw("go");
+    logf_("%s", "go");
     return NULL;
 }
 
 static void body_join_from_coroutine(void) {
-    loglen = 0;
+    log_reset();
     CHECK_ERR(weft_event_init(&cj_go), 0);
     CHECK_ERR(weft_thread_start(&cj_thread, wait_event, &cj_go, NULL), 0);
     weft_coro cs[2];
