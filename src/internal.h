@@ -268,4 +268,14 @@ struct weft__fdtab *weft__sched_fdtab(weft__sched *s);
 weft__poller *weft__sched_poller(weft__sched *s);
 uint64_t weft__sched_rand(weft__sched *s);
 
+/* ---- waiting on memory shared between processes (psync/pfutex.c) -------
+ * weft__pfutex_wait blocks while *addr == val, until woken, until deadline
+ * (weft_now() clock; WEFT_FOREVER) or cancellation. Returns 0 when woken or
+ * when the value differed (callers always re-check: wake-ups may be
+ * spurious), -ETIMEDOUT, -ECANCELED, -ENOMEM. Inside a thread with a
+ * scheduler only the calling coroutine waits. The word must not be in
+ * FUTEX_PRIVATE use. weft__pfutex_wake wakes up to n waiters, any process. */
+int weft__pfutex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
+int weft__pfutex_wake(_Atomic uint32_t *addr, int n);
+
 #endif
