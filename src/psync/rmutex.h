@@ -1,0 +1,27 @@
+/* weft__rmutex: the robust process-shared mutex under weft's process-shared
+ * objects (psync/rmutex.c). Not installed. */
+#ifndef WEFT_PSYNC_RMUTEX_H
+#define WEFT_PSYNC_RMUTEX_H
+#include "internal.h"
+
+#include <pthread.h>
+
+typedef struct {
+    pthread_mutex_t m;
+} weft__rmutex;
+
+/* Initialises a robust, process-shared mutex in (shared) memory. */
+int weft__rmutex_init(weft__rmutex *m);
+void weft__rmutex_destroy(weft__rmutex *m);
+/* 0 when locked. -EOWNERDEAD: locked, but the previous owner died holding
+ * it: repair the protected state, then weft__rmutex_consistent (or unlock
+ * without it to make the mutex unusable: -ENOTRECOVERABLE for everyone).
+ * -ETIMEDOUT, -ECANCELED (coroutine cancelled), -ENOMEM, -ENOTRECOVERABLE.
+ * In a thread with a scheduler only the calling coroutine waits. Ownership
+ * is per thread: unlock on the locking thread. */
+int weft__rmutex_lock(weft__rmutex *m, int64_t deadline);
+int weft__rmutex_trylock(weft__rmutex *m); /* 0, -EBUSY, -EOWNERDEAD, ... */
+int weft__rmutex_unlock(weft__rmutex *m);  /* 0, -EPERM (not the owner) */
+int weft__rmutex_consistent(weft__rmutex *m);
+
+#endif
