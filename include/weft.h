@@ -1018,6 +1018,27 @@ WEFT_API int weft_pool_default(weft_pool **out);
  * -ENOMEM, -EAGAIN (the default pool could not start its threads). */
 WEFT_API int weft_offload(weft_task_fn fn, void *arg, void **result);
 
+/* @@PROC_BEGIN@@ */
+/* @@PROC_END@@ */
+
+/* @@SHM_BEGIN@@ */
+/* @@SHM_END@@ */
+
+/* @@PSYNC_BEGIN@@ */
+/* @@PSYNC_END@@ */
+
+/* @@PQUEUE_BEGIN@@ */
+/* @@PQUEUE_END@@ */
+
+/* @@PPOOL_BEGIN@@ */
+/* @@PPOOL_END@@ */
+
+/* @@NET_BEGIN@@ */
+/* @@NET_END@@ */
+
+/* @@HTTP_BEGIN@@ */
+/* @@HTTP_END@@ */
+
 #ifdef __cplusplus
 }
 #endif
