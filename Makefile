@@ -2,18 +2,23 @@
 #
 #   make / make build     configure (RelWithDebInfo) into build/ and build
 #   make test             build, then run every test with ctest
-#   make demo             build, then run the programs in DEMO_PROGRAMS from build/examples/
+#   make demo             build, then the tour: the seed's examples in C (tools/tour), with
+#                         timings beside the seed's Python ones; SKIP_SLOW=1 skips the ~70 s
+#                         of deliberate sleeps
+#   make docs             API reference from the header comments (Doxygen) into DOCS_DIR
 #   make bench            run bench/run
 #   make install          build and install into PREFIX (default /usr/local)
 #   make asan / tsan      build into build-asan / build-tsan with sanitizers and run ctest
 #   make ucontext         build into build-ucontext with the ucontext switch and run ctest
 #   make cross-aarch64    cross-build into build-aarch64, run the coro/chan/io tests in qemu
+#   make fuzz             build the HTTP request parser's libFuzzer target (clang) into
+#                         build-fuzz/ and run it FUZZ_SECONDS (45) on fuzz/corpus/
 #   make format           clang-format -i every C source
 #   make clean            remove every build tree
 #
 # Variables: CMAKE_ARGS (extra configure arguments, e.g. CMAKE_ARGS=-DWEFT_WERROR=ON),
 # BUILD_TYPE, PREFIX, JOBS, CTEST_JOBS, CTEST_ARGS (e.g. CTEST_ARGS='-R chan'),
-# DEMO_PROGRAMS, DEMO_TIMEOUT.
+# SKIP_SLOW, TOUR_ARGS (e.g. TOUR_ARGS='--only 9,10'), DOCS_DIR.
 
 CMAKE         ?= cmake
 CTEST         ?= ctest
@@ -23,8 +28,11 @@ CTEST_ARGS    ?=
 PREFIX        ?= /usr/local
 JOBS          ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_JOBS    ?= 2
-DEMO_PROGRAMS ?= seed06_threads seed07_lock seed08_subclass seed09_sleepers seed11_gevent_sleep seed12_greenlet_switch echo_server cpu_scaling
-DEMO_TIMEOUT  ?= 60
+PYTHON        ?= python3
+SKIP_SLOW     ?=
+TOUR_ARGS     ?=
+DOXYGEN       ?= doxygen
+DOCS_DIR      ?= build/docs
 CLANG_FORMAT  ?= clang-format
 CROSS_LABELS  ?= coro|chan|io
 
@@ -38,7 +46,7 @@ configure = $(CMAKE) -S . -B $(1) -DCMAKE_BUILD_TYPE=$(2) $(3) $(CMAKE_ARGS)
 build     = $(CMAKE) --build $(1) -j $(JOBS)
 runtests  = $(CTEST) --test-dir $(1) --output-on-failure -j $(CTEST_JOBS) $(CTEST_ARGS)
 
-.PHONY: all build test demo bench install asan tsan ucontext cross-aarch64 format clean
+.PHONY: all build test demo docs bench install asan tsan ucontext cross-aarch64 fuzz format clean
 
 all: build
 
@@ -50,18 +58,15 @@ test: build
 	$(call runtests,build)
 
 demo: build
-	@set -e; ran=0; \
-	for p in $(DEMO_PROGRAMS); do \
-	    if [ -x build/examples/$$p ]; then \
-	        printf '\n==================== %s ====================\n' "$$p"; \
-	        timeout $(DEMO_TIMEOUT) build/examples/$$p || { \
-	            echo "demo: $$p failed (exit status $$?)" >&2; exit 1; }; \
-	        ran=$$((ran + 1)); \
-	    else \
-	        printf '\n(demo: build/examples/%s not built yet, skipped)\n' "$$p"; \
-	    fi; \
-	done; \
-	printf '\ndemo: %d program(s) ran\n' $$ran
+	$(PYTHON) tools/tour --build-dir build $(if $(filter-out 0,$(SKIP_SLOW)),--skip-slow) $(TOUR_ARGS)
+
+# Warnings are errors (WARN_AS_ERROR in docs/Doxyfile); the header is read through
+# docs/doxyfilter.py, which turns its plain comments into Doxygen comments.
+docs:
+	@mkdir -p $(DOCS_DIR)
+	WEFT_VERSION=$$(sed -n 's/^#define WEFT_VERSION_STRING "\(.*\)"/\1/p' include/weft.h) \
+	DOXYGEN_OUTPUT=$(DOCS_DIR) $(DOXYGEN) docs/Doxyfile
+	@echo "docs: $(DOCS_DIR)/html/index.html"
 
 bench:
 	./bench/run
@@ -91,6 +96,16 @@ cross-aarch64:
 	$(call configure,build-aarch64,$(BUILD_TYPE),-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake)
 	$(call build,build-aarch64)
 	$(call runtests,build-aarch64) -L '$(CROSS_LABELS)'
+
+# The seed corpus stays untouched: new inputs go to build-fuzz/corpus.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 45
+fuzz:
+	mkdir -p build-fuzz/corpus
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -Isrc -Iinclude fuzz/http_parse_fuzz.c src/http/parse.c -o build-fuzz/http_parse_fuzz
+	cd build-fuzz && ./http_parse_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -dict=../fuzz/http.dict -artifact_prefix=./ corpus ../fuzz/corpus/http_parse
 
 format:
 	@files=$$(find src include tests examples bench -name '*.[ch]' 2>/dev/null); \

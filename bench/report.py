@@ -3,6 +3,8 @@
 (tables, weft's ratio to the best peer, targets met or MISSED, machine info)
 and bench/results.png (weft's speed ratio to the best peer, log scale), drawn
 with gnuplot, or matplotlib if gnuplot is missing; without either, no chart.
+
+report.py --readme [results.json]: print the README's benchmark section instead.
 """
 import json
 import os
@@ -93,7 +95,8 @@ def analyse(data):
     for r in data["results"]:
         figs.setdefault(r["workload"], {})[(r["system"], r["unit"])] = r["value"]
     rows = []
-    for wname in data["meta"].get("workloads") or list(figs):
+    m = data["meta"]
+    for wname in m.get("listed") or m.get("workloads") or list(figs):
         w = BY_NAME.get(wname)
         if w is None:
             continue
@@ -111,8 +114,71 @@ def analyse(data):
                 "ratio": speed(weft, nums.get(best), unit) if best else None,
                 "floor": num(fig.get(("floor", unit))),
                 "ahead": check(("ahead", unit), fig, peers),
+                "ran": wname in (m.get("workloads") or list(figs)),
             })
     return figs, rows
+
+
+def verdicts(rs):
+    """[(state, detail)] for each target check of one workload's rows."""
+    w = rs[0]["w"]
+    res = []
+    for c in w.checks:
+        if c[0] == "ahead":
+            ur = [r for r in rs if r["unit"] == c[1]]
+            res.append(ur[0]["ahead"] if ur else ("NOT MEASURED", ""))
+        else:
+            res.append(check(c, rs[0]["fig"], {}))
+    return res
+
+
+def misses(by_w):
+    """Plain sentences: every target weft misses, every peer it is behind,
+    every workload not measured."""
+    missed, behind, unmeasured = [], [], []
+    for wname, rs in by_w.items():
+        w = rs[0]["w"]
+        if not any(r["ran"] for r in rs) or all(r["weft"] is None for r in rs):
+            why = ("no weft program for it yet" if not any(r["ran"] for r in rs)
+                   else "no weft figure in this run")
+            unmeasured.append(f"- **{wname}**: NOT MEASURED ({why}). Target: {w.target}.")
+            continue
+        for c, (state, detail) in zip(w.checks, verdicts(rs)):
+            if state == "MISSED" and c[0] != "ahead":
+                missed.append(f"- **{wname}**: target missed. {detail}.")
+        for r in rs:
+            if r["weft"] is None:
+                continue
+            low = lower_is_better(r["unit"])
+            for s, v in sorted(r["peers"].items()):
+                v = num(v)
+                if v is None or v <= 0:
+                    continue
+                if (r["weft"] >= v) if low else (r["weft"] <= v):
+                    ratio = (r["weft"] / v) if low else (v / r["weft"])
+                    behind.append(f"- **{wname}**: weft is behind {s}: {fmt(r['weft'])} vs "
+                                  f"{fmt(v)} {r['unit']} ({ratio:.2f}x "
+                                  f"{'slower' if r['unit'] != 'MiB' else 'more memory'}).")
+    out = ["## Where weft misses\n"]
+    out.append("BENCHMARKS.md asks weft to meet each workload's target and to be ahead of "
+               "every peer. In this run:\n")
+    if missed:
+        out.append(f"Targets missed ({len(missed)}):\n")
+        out += missed
+        out.append("")
+    else:
+        out.append("Every target that was measured is met.\n")
+    if behind:
+        out.append(f"Peers ahead of weft ({len(behind)}):\n")
+        out += behind
+        out.append("")
+    else:
+        out.append("weft is ahead of every peer that was measured.\n")
+    if unmeasured:
+        out.append(f"Not measured ({len(unmeasured)}):\n")
+        out += unmeasured
+        out.append("")
+    return out
 
 
 def write_md(data, rows, path, chart_note):
@@ -121,7 +187,8 @@ def write_md(data, rows, path, chart_note):
     out.append("# weft benchmark results\n")
     out.append(f"Written by `bench/run` on {m.get('date')}; "
                f"{'**quick mode** (`BENCH_QUICK=1`, reduced sizes)' if m.get('quick') else 'full sizes'}; "
-               f"each figure is the median of {m.get('runs')} runs. "
+               f"each figure is the median of {m.get('runs')} runs (fewer only where a note says so: "
+               "a program over its share of the time budget). "
                "Ratios are measured side by side in this one run; absolute figures drift.\n")
     out.append("## Machine\n")
     out.append("| | |\n|---|---|")
@@ -134,6 +201,8 @@ def write_md(data, rows, path, chart_note):
         out.append(f"| {k} | {m.get(k)} |")
     out.append(f"| weft build | {m.get('weft_build')} |")
     out.append(f"| wall time of all runs | {m.get('elapsed_s')} s |")
+    if m.get("budget_s"):
+        out.append(f"| time budget of the runs | {sum(m['budget_s'].values())} s |")
     out.append("")
 
     out.append("## Summary\n")
@@ -147,28 +216,40 @@ def write_md(data, rows, path, chart_note):
         by_w.setdefault(r["w"].name, []).append(r)
     for wname, rs in by_w.items():
         w = rs[0]["w"]
-        results = [check(c, rs[0]["fig"], {}) if c[0] != "ahead" else None for c in w.checks]
-        for i, c in enumerate(w.checks):
-            if c[0] == "ahead":
-                unit_rows = [r for r in rs if r["unit"] == c[1]]
-                results[i] = unit_rows[0]["ahead"] if unit_rows else ("NOT MEASURED", "")
-        states = [s for s, _ in results]
+        states = [s for s, _ in verdicts(rs)]
         verdict = ("MISSED" if "MISSED" in states else
                    "NOT MEASURED" if "NOT MEASURED" in states else "MET")
         for j, r in enumerate(rs):
             weft_fig = r["fig"].get(("weft", r["unit"]))
+            if not r["ran"]:
+                weft_fig = "no program yet"
             best = f"{r['best']} {fmt(r['best_value'])}" if r["best"] else "-"
             out.append(f"| {wname if j == 0 else ''} | {r['unit']} | {fmt(weft_fig)} | "
                        f"{fmt(r['floor'])} | {best} | {fmt_ratio(r['ratio'])} | "
                        f"{r['ahead'][0]} | {w.target if j == 0 else ''} | "
                        f"{('**' + verdict + '**') if j == 0 else ''} |")
     out.append("")
+    met = sum(1 for rs in by_w.values() if all(s == "MET" for s, _ in verdicts(rs)))
+    nm = sum(1 for rs in by_w.values()
+             if any(s == "NOT MEASURED" for s, _ in verdicts(rs))
+             and not any(s == "MISSED" for s, _ in verdicts(rs)))
+    ahead = sum(1 for rs in by_w.values()
+                if any(r["weft"] is not None for r in rs)
+                and all(r["ahead"][0] == "MET" for r in rs))
+    out.insert(out.index("## Summary\n") + 1,
+               f"Of {len(by_w)} workloads, weft meets its target on {met}, misses it on "
+               f"{len(by_w) - met - nm} and is not measured on {nm}; it is ahead of every "
+               f"peer on {ahead}. *Where weft misses*, below the table, names each miss.\n")
+    out += misses(by_w)
 
     out.append("## Per workload\n")
     for wname, rs in by_w.items():
         w = rs[0]["w"]
         out.append(f"### {wname}\n")
         out.append(f"{w.what}. Target: {w.target}.\n")
+        if not any(r["ran"] for r in rs):
+            out.append("NOT MEASURED: no program for this workload yet.\n")
+            continue
         out.append("| system | value | unit | weft compared with it |")
         out.append("|---|---|---|---|")
         for r in rs:
@@ -190,6 +271,14 @@ def write_md(data, rows, path, chart_note):
             else:
                 state, detail = check(c, rs[0]["fig"], {})
             out.append(f"- target check: **{state}**: {detail}")
+        ws = m.get("workload_s", {}).get(wname)
+        if ws is not None:
+            bud = m.get("budget_s", {}).get(wname)
+            per = ", ".join(f"{k.split('/')[1]} {'/'.join(f'{x:.1f}' for x in v)} s"
+                            for k, v in sorted(m.get("timings", {}).items())
+                            if k.split("/")[0] == wname and v)
+            out.append(f"- wall time: {ws:.1f} s{f' (budget {bud} s)' if bud else ''}"
+                       f"{'; per run: ' + per if per else ''}")
         for key, ns in sorted(data.get("notes", {}).items()):
             if key.split("/")[0] == wname:
                 for n in ns:
@@ -293,7 +382,51 @@ def draw_matplotlib(pts, png, title):
     return True
 
 
+def readme_section(data, rows):
+    """The README's benchmark section (markdown): a short table of weft against
+    the best peer, the misses in words, and the machine."""
+    m = data["meta"]
+    by_w = {}
+    for r in rows:
+        by_w.setdefault(r["w"].name, []).append(r)
+    out = [f"From one {'quick (`BENCH_QUICK=1`)' if m.get('quick') else 'full'} `make bench` run "
+           f"({str(m.get('date', ''))[:10]}) on {m.get('cpu')}, {m.get('nproc')} CPUs, "
+           f"{m.get('kernel')}; {m.get('cc')}, {m.get('go')}, CPython {m.get('python')}, "
+           f"gevent {m.get('gevent')}, greenlet {m.get('greenlet')}; programs "
+           f"{'pinned to CPUs ' + m['pinned'] if m.get('pinned') else 'unpinned'}. Each figure "
+           "is the median of 3 runs (or fewer, where `bench/results.md` says so); absolute figures drift on shared machines, the ratios "
+           "(measured side by side) are what hold. Full tables: `bench/results.md`.", ""]
+    out.append("| workload | weft | best peer | weft vs best peer | target |")
+    out.append("|---|---|---|---|---|")
+    for wname, rs in by_w.items():
+        w = rs[0]["w"]
+        states = [st for st, _ in verdicts(rs)]
+        verdict = ("missed" if "MISSED" in states else
+                   "not measured" if "NOT MEASURED" in states else "met")
+        for j, r in enumerate(rs):
+            weft = r["fig"].get(("weft", r["unit"]))
+            wf = "no program yet" if not r["ran"] else (
+                f"{fmt(weft)} {r['unit']}" if num(weft) is not None else fmt(weft))
+            best = f"{r['best']} {fmt(r['best_value'])}" if r["best"] else "-"
+            tgt = f"{w.target}: **{verdict}**" if j == 0 else ""
+            out.append(f"| {wname if j == 0 else ''} | {wf} | {best} | "
+                       f"{fmt_ratio(r['ratio'])} | {tgt} |")
+    out.append("")
+    ms = misses(by_w)[1:]
+    ms[0] = ("Where weft misses (each workload has a target, and weft is meant to be ahead "
+             "of every peer):\n")
+    out += ms
+    return "\n".join(out).rstrip() + "\n"
+
+
 def main(argv):
+    if argv and argv[0] == "--readme":
+        src = argv[1] if len(argv) > 1 else os.path.join(BENCH, "results.json")
+        with open(src) as f:
+            data = json.load(f)
+        _, rows = analyse(data)
+        sys.stdout.write(readme_section(data, rows))
+        return 0
     src = argv[0] if argv else os.path.join(BENCH, "results.json")
     with open(src) as f:
         data = json.load(f)

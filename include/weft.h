@@ -1019,24 +1019,1209 @@ WEFT_API int weft_pool_default(weft_pool **out);
 WEFT_API int weft_offload(weft_task_fn fn, void *arg, void **result);
 
 /* @@PROC_BEGIN@@ */
+/* ======================================================================
+ * Processes (Python's multiprocessing.Process, and running programs)
+ *
+ * weft_proc_start forks a child process that runs fn(arg) and exits with
+ * its return value; weft_proc_exec runs a program (posix_spawn) with its
+ * standard streams inherited, sent to /dev/null, or connected to pipes.
+ * Both give a weft_proc handle: join with a deadline, exit code, is_alive,
+ * pid, terminate (SIGTERM) and kill (SIGKILL). Each child is watched
+ * through a pidfd, so joining from a coroutine parks only that coroutine
+ * (the pidfd is waited on through the thread's poller); a plain thread
+ * blocks. Signals go through the pidfd too, so they can never hit another
+ * process that reused a reaped child's pid. A handle belongs to the
+ * process that created it: in any other process (a forked child) every
+ * call on it fails with -ECHILD (weft_proc_release frees only memory).
+ *
+ * Exit codes follow Python: 0 .. 255 for a child that exited, -N for a
+ * child killed by signal N (-9 for SIGKILL, -15 for SIGTERM). A forked
+ * child whose fn returns a value outside 0 .. 255 exits with it modulo
+ * 256, as exit() does.
+ *
+ * No zombies: a child is reaped by the first of weft_proc_join, a
+ * weft_proc_exitcode or weft_proc_is_alive that finds it finished, or, if
+ * the handle is released before that, by a process-wide reaper thread
+ * (started on the first such release; it waits on the pidfds of released
+ * children and reaps each one as it ends).
+ *
+ * At exit. When the parent process exits normally (return from main or
+ * exit()), weft, as Python's multiprocessing does, first sends SIGTERM to
+ * every daemon child started with weft_proc_start that is still running
+ * and reaps it, then waits for every non-daemon weft_proc_start child
+ * (whether its handle was released or not). Programs run with
+ * weft_proc_exec are neither signalled nor waited for (as Python's
+ * subprocess): they outlive the parent, and init reaps them. A forked
+ * child whose fn returns does the same for its own children before it
+ * exits.
+ *
+ * Daemon children also die (SIGKILL) when the parent dies abnormally
+ * (killed, _exit, crash): they are started with PR_SET_PDEATHSIG, and a
+ * child whose parent is already gone when it starts exits at once. Linux
+ * sends that signal when the *thread* that forked the child exits, not
+ * only the process: start daemon children from the main thread or from a
+ * thread that lives as long as they should (a daemon child started from a
+ * short-lived thread is killed when that thread ends).
+ *
+ * Fork rules (weft_proc_start, and every plain fork() of a process that
+ * uses weft; weft registers pthread_atfork handlers):
+ *   - The child has only the thread that forked. weft's runtime there
+ *     starts clean: the forking thread's scheduler, its coroutines, timers,
+ *     poller and eventfd, the other threads' schedulers, the thread
+ *     registry, the default thread pool and the process reaper are
+ *     abandoned (their memory is not freed; the inherited epoll and event
+ *     descriptors are closed, never modified, as they are the same kernel
+ *     objects as the parent's) and are created afresh on first use. The
+ *     other coroutines of the forking thread never run in the child.
+ *   - A child forked from inside a coroutine runs on that coroutine's
+ *     stack, which becomes the main stack of its new runtime: fn may spawn
+ *     coroutines, use channels, locks and everything else.
+ *   - weft's internal locks are taken around fork and are never left held
+ *     in the child. Locks, queues, channels and other objects the
+ *     application created before the fork are copies in the child: they
+ *     work there (between the child's own threads and coroutines) only if
+ *     no other thread or coroutine was inside them at the fork, and they
+ *     are never shared with the parent (use the process-shared objects for
+ *     that).
+ *   - A weft_pool created before the fork has no worker threads in the
+ *     child: do not use it there (weft_pool_default and weft_offload get
+ *     a fresh default pool). Child handles (weft_proc) of the parent are
+ *     not the child's.
+ *   - The child's stdio buffers are flushed before it exits; the parent
+ *     flushes stdout and stderr before forking, so nothing is written
+ *     twice.
+ * ====================================================================== */
+
+typedef struct weft_proc weft_proc;
+
+/* A forked child's function: its return value is the exit code. */
+typedef int (*weft_proc_fn)(void *arg);
+
+typedef struct weft_proc_opts {
+    const char *name;  /* copied; NULL: "Process-N" (N counts from 1 in
+                          each process). The child sees it as
+                          weft_proc_current_name(). */
+    int daemon;        /* 1: a daemon child (see above); 0: waited for at
+                          exit */
+} weft_proc_opts;
+
+/* Forks a child process that runs fn(arg), then flushes stdio and exits
+ * (_exit, running no atexit handler of the parent's) with fn's return
+ * value. The child inherits the caller's memory (arg included) as a
+ * copy, its open descriptors, and only the calling thread (see the fork
+ * rules above). opts may be NULL. On success *out receives the handle,
+ * which the caller must give back with weft_proc_release.
+ * Errors: -EINVAL (out or fn NULL), -ENOMEM, -EAGAIN (the process limit:
+ * fork's error), -EMFILE/-ENFILE (no descriptor for the pidfd), -ENOSYS
+ * (the kernel lacks pidfds: Linux < 5.4). On failure no child is left. */
+WEFT_API int weft_proc_start(weft_proc **out, weft_proc_fn fn, void *arg,
+                             const weft_proc_opts *opts);
+
+/* Waits until p has exited (reaping it) or until `deadline`. Returns 0 at
+ * once if p has already been reaped. Any number of coroutines and threads
+ * may join one process at the same time.
+ * Errors: -ETIMEDOUT (still running; p is untouched and may be joined
+ * again), -ECANCELED (the calling coroutine was cancelled), -EINVAL (p
+ * NULL), -ECHILD (p belongs to another process; or the child was reaped
+ * behind weft's back, by a waitpid(-1) of the application or because
+ * SIGCHLD is ignored, so its exit code is lost), -ENOMEM. */
+WEFT_API int weft_proc_join(weft_proc *p, int64_t deadline);
+
+/* Stores p's exit code in *code (0 .. 255, or -signal) if p has exited
+ * (reaping it if needed), without waiting.
+ * Errors: -EAGAIN (still running: Python's None), -EINVAL (p or code
+ * NULL), -ECHILD (p belongs to another process, or its exit code was lost
+ * as for weft_proc_join). */
+WEFT_API int weft_proc_exitcode(weft_proc *p, int *code);
+
+/* 1 if p is still running, 0 once it has exited (reaping it), -EINVAL
+ * (NULL), -ECHILD (another process's handle). */
+WEFT_API int weft_proc_is_alive(weft_proc *p);
+
+/* p's process id (it stays p's even after p was reaped; do not signal it
+ * by hand then), or -EINVAL for NULL. */
+WEFT_API pid_t weft_proc_pid(const weft_proc *p);
+
+/* p's name: opts->name, "Process-N", or, for weft_proc_exec, the program's
+ * path. NULL for NULL. Valid until weft_proc_release. */
+WEFT_API const char *weft_proc_name(const weft_proc *p);
+
+/* 1 if p was started as a daemon, 0 if not, -EINVAL for NULL. */
+WEFT_API int weft_proc_daemon(const weft_proc *p);
+
+/* p's pidfd: a descriptor that becomes readable (weft_fd_wait,
+ * WEFT_READABLE) once p has exited; Python's sentinel. Owned by p: do not
+ * close it, read it or wait on it after weft_proc_release. After p was
+ * reaped it stays readable. Errors: -EINVAL (NULL), -ECHILD (another
+ * process's handle). */
+WEFT_API int weft_proc_fd(const weft_proc *p);
+
+/* Sends SIGTERM (terminate) or SIGKILL (kill) to p. Returns 0, also when
+ * p has already exited (nothing is sent then), as Python does. Does not
+ * wait: join p afterwards. Errors: -EINVAL (NULL), -ECHILD (another
+ * process's handle), -EPERM. */
+WEFT_API int weft_proc_terminate(weft_proc *p);
+WEFT_API int weft_proc_kill(weft_proc *p);
+
+/* Sends signal sig (1 .. 64) to p, as above; 0 if p has already exited.
+ * Errors: -EINVAL (p NULL, bad sig), -ECHILD, -EPERM. */
+WEFT_API int weft_proc_signal(weft_proc *p, int sig);
+
+/* Closes p's pipe ends and frees p. A child still running is not
+ * signalled: it goes on, and is reaped by the reaper when it exits (and
+ * at the parent's exit, a forked child is still terminated or waited for
+ * as above). Nobody may use p afterwards (nor be inside a call on it).
+ * NULL is a no-op. */
+WEFT_API void weft_proc_release(weft_proc *p);
+
+/* The calling process's id and its parent's (os.getpid, os.getppid). */
+WEFT_API pid_t weft_getpid(void);
+WEFT_API pid_t weft_getppid(void);
+
+/* The calling process's name: "MainProcess" in a process weft did not
+ * start, else the name given to weft_proc_start (Python's
+ * current_process().name). Never NULL. */
+WEFT_API const char *weft_proc_current_name(void);
+
+/* The seed's subclass style, as weft_thread_obj: embed a weft_proc_obj in
+ * your own struct, set run, start it; in the child, recover your struct
+ * with WEFT_CONTAINER_OF(self, type, member). run's return value is the
+ * exit code. */
+typedef struct weft_proc_obj weft_proc_obj;
+struct weft_proc_obj {
+    int (*run)(weft_proc_obj *self);
+    weft_proc *handle; /* set by weft_proc_obj_start; release it with
+                          weft_proc_release (or weft_proc_obj_release) */
+};
+
+/* Starts self->run(self) in a forked child (its copy of *self). On
+ * success self->handle is set. Errors: as weft_proc_start, -EINVAL if
+ * self or run is NULL. */
+WEFT_API int weft_proc_obj_start(weft_proc_obj *self, const weft_proc_opts *opts);
+/* weft_proc_join(self->handle, deadline); -EINVAL if self or its handle
+ * is NULL. */
+WEFT_API int weft_proc_obj_join(weft_proc_obj *self, int64_t deadline);
+/* weft_proc_release(self->handle), then clears self->handle. NULL is a
+ * no-op. */
+WEFT_API void weft_proc_obj_release(weft_proc_obj *self);
+
+/* Running programs. Each standard stream of the new program (index 0
+ * stdin, 1 stdout, 2 stderr) is one of: */
+enum {
+    WEFT_STDIO_INHERIT = 0, /* the parent's own descriptor */
+    WEFT_STDIO_NULL = 1,    /* /dev/null */
+    WEFT_STDIO_PIPE = 2,    /* a pipe; the parent's end (O_NONBLOCK |
+                               O_CLOEXEC, for weft_read / weft_write) is
+                               weft_proc_stdio(p, i) */
+};
+
+typedef struct weft_exec_opts {
+    int stdio[3];        /* WEFT_STDIO_* for stdin, stdout, stderr */
+    char *const *envp;   /* NULL-terminated environment; NULL: the
+                            caller's environ */
+} weft_exec_opts;
+
+/* Runs the program at `path` with arguments argv (NULL-terminated; argv[0]
+ * is the program's name as it sees it). A path without a '/' is searched
+ * in PATH (execvp's rules). opts may be NULL (everything inherited). The
+ * program's standard streams are set up as opts->stdio says; every other
+ * descriptor of the parent that is close-on-exec stays out of it (weft's
+ * own are). Signal dispositions and mask are reset to defaults. If the
+ * program cannot be run, the call fails with exec's error and no process
+ * is left behind. On success *out receives the handle (join, exit code,
+ * terminate, kill, release as for weft_proc_start; the exit code of a
+ * shell-style "exit 3" is 3). Never started as a daemon (see "At exit").
+ * Errors: -EINVAL (out, path or argv NULL; a stdio mode out of range),
+ * -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR, ... (the program could not be
+ * executed), -ENOMEM, -EAGAIN, -EMFILE/-ENFILE, -ENOSYS (no pidfds). */
+WEFT_API int weft_proc_exec(weft_proc **out, const char *path,
+                            char *const argv[], const weft_exec_opts *opts);
+
+/* The parent's end of stream i (0, 1 or 2) of a program run with
+ * WEFT_STDIO_PIPE for it: write to it (i = 0) or read from it (1, 2) with
+ * weft_write / weft_read; owned by p. Errors: -EINVAL (p NULL, i not 0 ..
+ * 2), -EBADF (stream i is not a pipe, or was closed with
+ * weft_proc_close_stdio), -ECHILD (another process's handle). */
+WEFT_API int weft_proc_stdio(const weft_proc *p, int i);
+
+/* Closes the parent's end of stream i (closing stdin sends end-of-file to
+ * the program). Waiters on it are woken with -EBADF (weft_fd_close).
+ * Errors: as weft_proc_stdio. */
+WEFT_API int weft_proc_close_stdio(weft_proc *p, int i);
 /* @@PROC_END@@ */
 
 /* @@SHM_BEGIN@@ */
+/* ======================================================================
+ * Shared memory between processes
+ * ======================================================================
+ * Two ways to share memory:
+ *   - An anonymous shared arena (or value, or array) made before fork():
+ *     every child forked afterwards sees it at the same address.
+ *   - Named objects, for unrelated processes: created exclusively (O_EXCL)
+ *     with mode 0600 (only the same user can attach), found by name, and
+ *     removed only by weft_shm_unlink (a name outlives every process until
+ *     then; objects already attached stay usable after the unlink).
+ * Names are "name" or "/name" (both spellings denote the same object): 1 to
+ * 250 bytes, no other '/'. Every named object starts with a header (magic,
+ * kind, layout version, size) and a ready flag that its creator sets last,
+ * so an attacher never sees a half-initialised object: attaching waits up to
+ * one second for a creator that has not finished, then fails with
+ * -ETIMEDOUT. Attaching to a name that is not a weft object, or is one of
+ * another kind (an array attached as a lock, ...), fails with -EPROTOTYPE;
+ * one of another layout version with -EPROTONOSUPPORT.
+ * Errors common to every create_named: -EINVAL (bad name or arguments),
+ * -ENAMETOOLONG, -EEXIST (the name is taken), -EACCES, -EMFILE, -ENFILE,
+ * -ENOSPC, -ENOMEM. To every attach: -EINVAL, -ENAMETOOLONG, -ENOENT (no
+ * such name), -EACCES (another user's object), -EPROTOTYPE,
+ * -EPROTONOSUPPORT, -ETIMEDOUT, -ECANCELED, -EMFILE, -ENFILE, -ENOMEM.
+ * Shared memory holds no pointers of weft's: a named object may be mapped
+ * at a different address in each process. */
+
+/* Removes the name of a named weft object (of any kind; any shm_open name
+ * in fact). Processes that have it attached keep using it; the memory goes
+ * when the last one detaches or exits.
+ * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -EACCES. */
+WEFT_API int weft_shm_unlink(const char *name);
+
+/* Raw named shared memory: `size` zero-filled bytes (1 .. 2^40), aligned
+ * to 64, for data the caller lays out itself (put process-shared
+ * primitives there with their _init functions). *out receives the address
+ * in the calling process. Ready as soon as this returns: initialise the
+ * contents before telling other processes the name. */
+WEFT_API int weft_shm_create(void **out, const char *name, size_t size);
+/* Maps an existing raw object; *size (if non-NULL) gets its size. */
+WEFT_API int weft_shm_attach(void **out, const char *name, size_t *size);
+/* Unmaps a raw object from the calling process. Errors: -EINVAL (p NULL or
+ * not a raw object's address). */
+WEFT_API int weft_shm_detach(void *p);
+
+/* A memory allocator over one shared mapping, usable from every process
+ * that maps it (a robust process lock serialises alloc and free; a
+ * process killed inside one of them is repaired from by the next caller).
+ * Blocks are 16-byte aligned and zero-filled. */
+typedef struct weft_shm_arena weft_shm_arena;
+
+/* Creates an anonymous arena with room for about `bytes` of allocations
+ * (each block costs 16 bytes more). Create it before fork(): children see
+ * it, and everything allocated in it, at the same address.
+ * Errors: -EINVAL (out NULL, bytes 0 or above 2^40), -ENOMEM. */
+WEFT_API int weft_shm_arena_create(weft_shm_arena **out, size_t bytes);
+/* A named arena (see the errors above). Its blocks are at different
+ * addresses in each process: pass offsets (weft_shm_offset) between them. */
+WEFT_API int weft_shm_arena_create_named(weft_shm_arena **out, const char *name, size_t bytes);
+WEFT_API int weft_shm_arena_attach(weft_shm_arena **out, const char *name);
+/* Unmaps the arena from the calling process (others keep theirs; a named
+ * arena stays until unlinked and unmapped everywhere). Everything
+ * allocated in it becomes inaccessible to this process. Errors: -EINVAL. */
+WEFT_API int weft_shm_arena_destroy(weft_shm_arena *a);
+/* Allocates size bytes (zero-filled). NULL if a is not an arena, size is
+ * 0, or there is no free block large enough. */
+WEFT_API void *weft_shm_alloc(weft_shm_arena *a, size_t size);
+/* Frees a block from weft_shm_alloc, from any process.
+ * Errors: -EINVAL (a not an arena, p NULL, not a live block of a: a double
+ * free is detected), -ENOTRECOVERABLE. */
+WEFT_API int weft_shm_free(weft_shm_arena *a, void *p);
+/* Bytes in use (headers included), or -EINVAL. */
+WEFT_API int64_t weft_shm_arena_used(weft_shm_arena *a);
+/* The offset of p from the arena's start, the same in every process
+ * (-EINVAL if p is not inside a's blocks), and back (NULL if out of
+ * range). */
+WEFT_API int64_t weft_shm_offset(weft_shm_arena *a, const void *p);
+WEFT_API void *weft_shm_ptr(weft_shm_arena *a, int64_t offset);
+
+/* Shared values and arrays of fixed-size elements (Python's
+ * multiprocessing Value and Array). Made in an arena (arena non-NULL), in
+ * an anonymous mapping of their own (arena NULL: create before fork), or
+ * named. With WEFT_SHM_LOCKED the object carries its own process lock
+ * (weft_shm_*_lock returns it): get and set then copy under it, and a
+ * read-modify-write holds it around both; without it, get and set are
+ * plain copies. Errors of create: -EINVAL (out NULL, size or count 0, too
+ * big, unknown flags, arena not an arena), -ENOMEM (no room); of get/set:
+ * -EINVAL, -ERANGE (index past the end), and the lock's -ECANCELED,
+ * -ENOTRECOVERABLE, -EDEADLK (a plain thread that holds the lock). If a process died holding the lock, get/set mark it
+ * consistent and go on (that one element may be half-written). */
+#define WEFT_SHM_LOCKED 1
+typedef struct weft_plock weft_plock;
+typedef struct weft_shm_array weft_shm_array;
+typedef struct weft_shm_value weft_shm_value;
+
+WEFT_API int weft_shm_array_create(weft_shm_array **out, weft_shm_arena *arena,
+                                   size_t elem_size, size_t count, int flags);
+WEFT_API int weft_shm_array_create_named(weft_shm_array **out, const char *name,
+                                         size_t elem_size, size_t count, int flags);
+WEFT_API int weft_shm_array_attach(weft_shm_array **out, const char *name);
+/* Frees an arena array to its arena, unmaps an anonymous one, detaches a
+ * named one (the name stays until weft_shm_unlink). Do it once per
+ * process for named ones; for the others once, after every process is
+ * done. Errors: -EINVAL. */
+WEFT_API int weft_shm_array_destroy(weft_shm_array *a);
+/* The elements (64-byte aligned), their number and size; NULL / 0 if a is
+ * not an array. */
+WEFT_API void *weft_shm_array_data(weft_shm_array *a);
+WEFT_API size_t weft_shm_array_len(weft_shm_array *a);
+WEFT_API size_t weft_shm_array_elem_size(weft_shm_array *a);
+/* Copies element i out to / in from elem_size bytes at buf. */
+WEFT_API int weft_shm_array_get(weft_shm_array *a, size_t i, void *out);
+WEFT_API int weft_shm_array_set(weft_shm_array *a, size_t i, const void *in);
+/* The array's lock, NULL without WEFT_SHM_LOCKED. */
+WEFT_API weft_plock *weft_shm_array_lock(weft_shm_array *a);
+
+/* A value is an array of one element of `size` bytes (a named value is of
+ * its own kind: attaching it as an array fails with -EPROTOTYPE). */
+WEFT_API int weft_shm_value_create(weft_shm_value **out, weft_shm_arena *arena, size_t size,
+                                   int flags);
+WEFT_API int weft_shm_value_create_named(weft_shm_value **out, const char *name, size_t size,
+                                         int flags);
+WEFT_API int weft_shm_value_attach(weft_shm_value **out, const char *name);
+WEFT_API int weft_shm_value_destroy(weft_shm_value *v);
+WEFT_API void *weft_shm_value_data(weft_shm_value *v);
+WEFT_API size_t weft_shm_value_size(weft_shm_value *v);
+WEFT_API int weft_shm_value_get(weft_shm_value *v, void *out);
+WEFT_API int weft_shm_value_set(weft_shm_value *v, const void *in);
+WEFT_API weft_plock *weft_shm_value_lock(weft_shm_value *v);
 /* @@SHM_END@@ */
 
 /* @@PSYNC_BEGIN@@ */
+/* ======================================================================
+ * Synchronisation between processes
+ * ======================================================================
+ * Process-shared counterparts of the primitives above, with the same API
+ * shape. Each is a fixed-size struct to place in memory shared between the
+ * processes (an arena, a raw named object, a value, any MAP_SHARED
+ * mapping) and initialise there once, or a named object of its own
+ * (*_create_named / *_attach / *_detach, with the errors listed for named
+ * objects above; *_detach only takes what those returned, -EINVAL
+ * otherwise). They hold no pointers and work at any address.
+ * Waiting parks only the calling coroutine (a helper thread does the
+ * kernel wait); a plain thread blocks. Initialise them only while no
+ * process uses them; destroy them once, when none does.
+ *
+ * Ownership of the locks is per thread: the thread that acquired a lock
+ * must release it, and the coroutines of one thread count as one owner
+ * (a plain thread re-acquiring its own weft_plock gets -EDEADLK; a
+ * coroutine acquiring a weft_plock held by another coroutine of its
+ * thread waits for that one to release it).
+ *
+ * A process that dies (or a thread that exits) holding a lock: the next
+ * acquirer gets -EOWNERDEAD, holding the lock. It repairs what the lock
+ * protects, calls *_consistent, and goes on; releasing without that makes
+ * the lock unusable: every later acquire fails with -ENOTRECOVERABLE.
+ * Semaphores, events and conditions hold no internal lock (a death cannot
+ * block their waiters); a barrier whose internal lock's holder died is
+ * broken (-EPIPE), so nobody waits for a party that will never come. */
+
+/* Lock (multiprocessing.Lock), robust. */
+typedef struct weft_plock {
+    uint64_t opaque_[8];
+} weft_plock;
+
+/* Errors: -EINVAL (l NULL), -ENOMEM. */
+WEFT_API int weft_plock_init(weft_plock *l);
+/* Errors: -EBUSY (held), -EINVAL (not initialised). */
+WEFT_API int weft_plock_destroy(weft_plock *l);
+/* Acquires l, waiting until deadline. Errors: -EOWNERDEAD (acquired; the
+ * previous holder died), -ENOTRECOVERABLE, -ETIMEDOUT, -ECANCELED,
+ * -EDEADLK (a plain thread that holds it already), -ENOMEM, -EINVAL. */
+WEFT_API int weft_plock_acquire(weft_plock *l, int64_t deadline);
+/* 0, -EAGAIN (held, also by the caller's thread), -EOWNERDEAD,
+ * -ENOTRECOVERABLE, -EINVAL. */
+WEFT_API int weft_plock_try_acquire(weft_plock *l);
+/* Errors: -EPERM (the calling thread does not hold it), -EINVAL. */
+WEFT_API int weft_plock_release(weft_plock *l);
+/* After -EOWNERDEAD: marks the state repaired; the caller still holds l.
+ * Errors: -EINVAL (not in that state, or not held by the caller). */
+WEFT_API int weft_plock_consistent(weft_plock *l);
+/* 1 if held by some thread of some process, else 0. */
+WEFT_API int weft_plock_locked(weft_plock *l);
+WEFT_API int weft_plock_create_named(weft_plock **out, const char *name);
+WEFT_API int weft_plock_attach(weft_plock **out, const char *name);
+WEFT_API int weft_plock_detach(weft_plock *l);
+
+/* Reentrant lock (multiprocessing.RLock), robust: the owning thread may
+ * acquire it again and must release it as many times. */
+typedef struct weft_prlock {
+    uint64_t opaque_[8];
+} weft_prlock;
+
+WEFT_API int weft_prlock_init(weft_prlock *l);
+WEFT_API int weft_prlock_destroy(weft_prlock *l);
+/* Errors: as weft_plock_acquire, plus -EOVERFLOW (too deeply nested),
+ * without -EDEADLK. */
+WEFT_API int weft_prlock_acquire(weft_prlock *l, int64_t deadline);
+/* 0, -EAGAIN (held by another thread), -EOWNERDEAD, -ENOTRECOVERABLE,
+ * -EOVERFLOW, -EINVAL. */
+WEFT_API int weft_prlock_try_acquire(weft_prlock *l);
+/* Errors: -EPERM (the calling thread does not hold it), -EINVAL. */
+WEFT_API int weft_prlock_release(weft_prlock *l);
+WEFT_API int weft_prlock_consistent(weft_prlock *l);
+WEFT_API int weft_prlock_create_named(weft_prlock **out, const char *name);
+WEFT_API int weft_prlock_attach(weft_prlock **out, const char *name);
+WEFT_API int weft_prlock_detach(weft_prlock *l);
+
+/* Counting semaphore (multiprocessing.Semaphore / BoundedSemaphore).
+ * Waiters are not served in FIFO order. */
+typedef struct weft_psem {
+    uint64_t opaque_[4];
+} weft_psem;
+
+/* value: 0 .. INT32_MAX. bounded: a release that would make the count
+ * exceed value fails. Errors: -EINVAL. */
+WEFT_API int weft_psem_init(weft_psem *s, int64_t value, int bounded);
+/* Errors: -EBUSY (a caller is waiting, or was killed while waiting),
+ * -EINVAL. */
+WEFT_API int weft_psem_destroy(weft_psem *s);
+/* Errors: -ETIMEDOUT, -ECANCELED, -ENOMEM, -EINVAL. */
+WEFT_API int weft_psem_acquire(weft_psem *s, int64_t deadline);
+/* 0 or -EAGAIN (or -EINVAL). */
+WEFT_API int weft_psem_try_acquire(weft_psem *s);
+/* Adds n permits (n >= 1). Errors: -EOVERFLOW (bounded and above the
+ * initial value, or past INT32_MAX: nothing is released), -EINVAL. */
+WEFT_API int weft_psem_release(weft_psem *s, int64_t n);
+/* Permits available now, or -EINVAL. */
+WEFT_API int64_t weft_psem_value(weft_psem *s);
+WEFT_API int weft_psem_create_named(weft_psem **out, const char *name, int64_t value,
+                                    int bounded);
+WEFT_API int weft_psem_attach(weft_psem **out, const char *name);
+WEFT_API int weft_psem_detach(weft_psem *s);
+
+/* Event (multiprocessing.Event). */
+typedef struct weft_pevent {
+    uint64_t opaque_[2];
+} weft_pevent;
+
+WEFT_API int weft_pevent_init(weft_pevent *e);
+/* Errors: -EBUSY (waiters), -EINVAL. */
+WEFT_API int weft_pevent_destroy(weft_pevent *e);
+/* Sets the flag and wakes every waiter. Errors: -EINVAL. */
+WEFT_API int weft_pevent_set(weft_pevent *e);
+WEFT_API int weft_pevent_clear(weft_pevent *e);
+/* 1 if set, else 0. */
+WEFT_API int weft_pevent_is_set(weft_pevent *e);
+/* Waits until the flag is set; returns 0 also if it was set and cleared
+ * again meanwhile. Errors: -ETIMEDOUT, -ECANCELED, -ENOMEM, -EINVAL. */
+WEFT_API int weft_pevent_wait(weft_pevent *e, int64_t deadline);
+WEFT_API int weft_pevent_create_named(weft_pevent **out, const char *name);
+WEFT_API int weft_pevent_attach(weft_pevent **out, const char *name);
+WEFT_API int weft_pevent_detach(weft_pevent *e);
+
+/* Condition variable (multiprocessing.Condition) used with a weft_plock
+ * the caller holds. */
+typedef struct weft_pcond {
+    uint64_t opaque_[2];
+} weft_pcond;
+
+WEFT_API int weft_pcond_init(weft_pcond *c);
+/* Errors: -EBUSY (waiters), -EINVAL. */
+WEFT_API int weft_pcond_destroy(weft_pcond *c);
+/* Atomically releases l and waits for a notify or the deadline, then
+ * re-acquires l (always, even on error) before returning. Unlike
+ * weft_cond_wait, a wait may end without a notify for it (a notify may
+ * wake more than n, and a waiter that times out may still return 0 if a
+ * notify came meanwhile): re-check the predicate in a loop. Errors:
+ * -ETIMEDOUT, -ECANCELED, -ENOMEM, -EPERM (l not held by the calling
+ * thread), -EINVAL, and from re-acquiring l: -EOWNERDEAD (l is held;
+ * repair and call weft_plock_consistent), -ENOTRECOVERABLE. */
+WEFT_API int weft_pcond_wait(weft_pcond *c, weft_plock *l, int64_t deadline);
+/* Wakes up to n waiters (n >= 0); returns how many were woken in the
+ * kernel (waiters about to sleep also see the notify), or -EINVAL. */
+WEFT_API int weft_pcond_notify(weft_pcond *c, int n);
+WEFT_API int weft_pcond_notify_all(weft_pcond *c);
+WEFT_API int weft_pcond_create_named(weft_pcond **out, const char *name);
+WEFT_API int weft_pcond_attach(weft_pcond **out, const char *name);
+WEFT_API int weft_pcond_detach(weft_pcond *c);
+
+/* Barrier (multiprocessing.Barrier) for `parties` callers, with the
+ * semantics of weft_barrier_wait: returns the arrival index 0 .. parties -
+ * 1; a deadline or cancellation breaks it (-ETIMEDOUT / -ECANCELED for the
+ * caller, -EPIPE for the others and later callers until reset). */
+typedef struct weft_pbarrier {
+    uint64_t opaque_[12];
+} weft_pbarrier;
+
+/* Errors: -EINVAL (parties < 1), -ENOMEM. */
+WEFT_API int weft_pbarrier_init(weft_pbarrier *b, int parties);
+/* Errors: -EBUSY (waiters), -EINVAL. */
+WEFT_API int weft_pbarrier_destroy(weft_pbarrier *b);
+/* Errors: -EPIPE (broken), -ETIMEDOUT, -ECANCELED, -ENOMEM,
+ * -ENOTRECOVERABLE, -EINVAL. */
+WEFT_API int weft_pbarrier_wait(weft_pbarrier *b, int64_t deadline);
+/* Breaks the barrier: current and later waiters get -EPIPE. */
+WEFT_API int weft_pbarrier_abort(weft_pbarrier *b);
+/* Repairs a broken barrier (waiters of the current round get -EPIPE). */
+WEFT_API int weft_pbarrier_reset(weft_pbarrier *b);
+/* 1 if broken, else 0. */
+WEFT_API int weft_pbarrier_broken(weft_pbarrier *b);
+/* Callers waiting now (including ones killed while waiting), or -EINVAL. */
+WEFT_API int weft_pbarrier_waiting(weft_pbarrier *b);
+WEFT_API int weft_pbarrier_create_named(weft_pbarrier **out, const char *name, int parties);
+WEFT_API int weft_pbarrier_attach(weft_pbarrier **out, const char *name);
+WEFT_API int weft_pbarrier_detach(weft_pbarrier *b);
 /* @@PSYNC_END@@ */
 
 /* @@PQUEUE_BEGIN@@ */
+/* ======================================================================
+ * Process queues and pipes (Python's multiprocessing.Queue and Pipe)
+ *
+ * A weft_pqueue carries byte messages of any length between processes.
+ * It lives in shared memory: created with weft_pqueue_create before fork()
+ * (the children inherit it), or by name (weft_pqueue_create_named,
+ * weft_pqueue_open, weft_pqueue_unlink) for unrelated processes. Every
+ * process, thread and coroutine may call every function on it; a waiting
+ * coroutine parks only itself. The same kinds as weft_queue:
+ * WEFT_QUEUE_FIFO, _LIFO, _PRIORITY (lowest value first, equal priorities
+ * in put order) and _DEQUE (put_front, get_back), with the same semantics
+ * and error codes for put, get, the try-variants, size/empty/full,
+ * task_done/join and shutdown.
+ *
+ * Bounds. A message of n bytes occupies 8 + n rounded up to 8 bytes of the
+ * queue's `max_bytes` (its footprint); a put waits while the footprints
+ * would exceed max_bytes, or while the queue holds `max_count` messages
+ * (0: no count bound). A message whose footprint exceeds max_bytes can
+ * never be put: -EMSGSIZE. The FIFO kind is a byte ring of max_bytes
+ * (rounded up to a power of two); the other kinds reserve about 8 times
+ * max_bytes of shared memory (pages are committed as they are touched).
+ *
+ * Waiting putters (and getters) are not queued in order: whoever takes
+ * the lock first after room (or a message) appears goes first.
+ *
+ * Processes that die. A producer killed in the middle of a put leaves no
+ * partial message and blocks no one: a message appears whole or not at
+ * all, and the next caller to need the lock repairs the queue. A consumer
+ * killed in the middle of a get either has taken the message or left it
+ * in the queue (the LIFO, PRIORITY and DEQUE kinds always leave it).
+ * Counters survive: a message counts as a task exactly when its put
+ * completes; tasks taken by a process that dies before its task_done stay
+ * unfinished (join then waits for a deadline, as it would in Python). A
+ * process killed inside an immediate shutdown may leave discarded
+ * messages counted as unfinished.
+ * ====================================================================== */
+
+typedef struct weft_pqueue weft_pqueue;
+
+/* Creates a process queue of `kind` (WEFT_QUEUE_*) in anonymous shared
+ * memory, inherited by processes forked afterwards. max_bytes: 16 .. 2^30;
+ * max_count: 0 (bounded by bytes only) .. 2^30. *out is the same pointer
+ * in every process that inherits it.
+ * Errors: -EINVAL (out NULL, unknown kind, bounds out of range), -ENOMEM. */
+WEFT_API int weft_pqueue_create(weft_pqueue **out, int kind, size_t max_bytes,
+                                size_t max_count);
+
+/* Creates the queue under `name` ("name" or "/name", a POSIX shared-memory
+ * name: no other '/', at most 250 bytes; mode 0600) for unrelated
+ * processes to weft_pqueue_open. It lives until weft_pqueue_unlink and the
+ * last close.
+ * Errors: as weft_pqueue_create, and -EINVAL (name NULL or bad),
+ * -ENAMETOOLONG, -EEXIST (the name exists), -EACCES, -EMFILE, -ENFILE,
+ * -ENOSPC. */
+WEFT_API int weft_pqueue_create_named(weft_pqueue **out, const char *name, int kind,
+                                      size_t max_bytes, size_t max_count);
+
+/* Maps the queue created under `name`, waiting until `deadline` for its
+ * creator to finish initialising it.
+ * Errors: -EINVAL (out or name NULL, bad name), -ENAMETOOLONG, -ENOENT (no
+ * such name), -EACCES, -EPROTOTYPE (the name is not a process queue),
+ * -EPROTONOSUPPORT (another layout version), -EPROTO (inconsistent size),
+ * -ETIMEDOUT, -ECANCELED, -EMFILE, -ENFILE, -ENOMEM. */
+WEFT_API int weft_pqueue_open(weft_pqueue **out, const char *name, int64_t deadline);
+
+/* Removes `name`; processes that have the queue mapped keep using it.
+ * Errors: -EINVAL (NULL or bad name), -ENAMETOOLONG, -ENOENT, -EACCES. */
+WEFT_API int weft_pqueue_unlink(const char *name);
+
+/* Unmaps q from the calling process (the queue goes when the last process
+ * that maps it closes it or exits). Other processes are not affected. No
+ * thread or coroutine of this process may be using q. NULL: no-op, 0.
+ * Errors: -EINVAL (not a process queue). */
+WEFT_API int weft_pqueue_close(weft_pqueue *q);
+
+/* The largest message length q accepts: (max_bytes - 8) rounded down to
+ * 8. 0 for NULL. */
+WEFT_API size_t weft_pqueue_max_msg(weft_pqueue *q);
+
+/* Puts a copy of the len bytes at msg (msg may be NULL if len is 0): at
+ * the back (DEQUE), with priority 0 (PRIORITY). Waits for room until
+ * `deadline`. On failure nothing was put.
+ * Errors: -EMSGSIZE (the message can never fit), -EPIPE (shut down, before
+ * or while waiting), -ETIMEDOUT, -ECANCELED, -ENOMEM (a coroutine could not
+ * park), -EINVAL (q NULL or not a process queue, msg NULL with len > 0). */
+WEFT_API int weft_pqueue_put(weft_pqueue *q, const void *msg, size_t len,
+                             int64_t deadline);
+
+/* weft_pqueue_put with WEFT_NOWAIT, -EAGAIN (no room) instead of
+ * -ETIMEDOUT. */
+WEFT_API int weft_pqueue_try_put(weft_pqueue *q, const void *msg, size_t len);
+
+/* Puts with `priority` (lower first) into a PRIORITY queue.
+ * Errors: as weft_pqueue_put; -EINVAL also if q is not PRIORITY. */
+WEFT_API int weft_pqueue_put_prio(weft_pqueue *q, const void *msg, size_t len,
+                                  int64_t priority, int64_t deadline);
+
+/* Puts at the front of a DEQUE queue. Errors: as weft_pqueue_put; -EINVAL
+ * also if q is not DEQUE. */
+WEFT_API int weft_pqueue_put_front(weft_pqueue *q, const void *msg, size_t len,
+                                   int64_t deadline);
+
+/* Takes the next message (FIFO: oldest; LIFO: newest; PRIORITY: lowest
+ * priority; DEQUE: front) into buf (cap bytes) and returns its length,
+ * waiting until `deadline`. A shut-down queue delivers what it holds, then
+ * fails with -EPIPE. If the message is longer than cap it stays in the
+ * queue and the call fails with -EMSGSIZE (weft_pqueue_max_msg bounds
+ * every message).
+ * Errors: -EMSGSIZE, -EPIPE, -ETIMEDOUT, -ECANCELED, -ENOMEM (a coroutine
+ * could not park), -EINVAL (q NULL or not a process queue, buf NULL with
+ * cap > 0). */
+WEFT_API ssize_t weft_pqueue_get(weft_pqueue *q, void *buf, size_t cap,
+                                 int64_t deadline);
+
+/* weft_pqueue_get with WEFT_NOWAIT, -EAGAIN (empty) instead of
+ * -ETIMEDOUT. */
+WEFT_API ssize_t weft_pqueue_try_get(weft_pqueue *q, void *buf, size_t cap);
+
+/* Takes from the back of a DEQUE queue. Errors: as weft_pqueue_get;
+ * -EINVAL also if q is not DEQUE. */
+WEFT_API ssize_t weft_pqueue_get_back(weft_pqueue *q, void *buf, size_t cap,
+                                      int64_t deadline);
+
+/* Messages in q now (may be stale at once; 0 for NULL). */
+WEFT_API size_t weft_pqueue_size(weft_pqueue *q);
+/* 1 if q holds no message now, else 0 (1 for NULL). */
+WEFT_API int weft_pqueue_empty(weft_pqueue *q);
+/* 1 if not even an empty message fits now (max_count messages, or no 8
+ * bytes left), else 0 (0 for NULL and for a shut-down queue). */
+WEFT_API int weft_pqueue_full(weft_pqueue *q);
+
+/* Marks one task done (see weft_queue_task_done).
+ * Errors: -EINVAL (q NULL, or more task_done calls than puts). */
+WEFT_API int weft_pqueue_task_done(weft_pqueue *q);
+
+/* Waits until every message ever put has been task_done'd (or discarded
+ * by an immediate shutdown). Errors: -ETIMEDOUT, -ECANCELED, -ENOMEM,
+ * -EINVAL. */
+WEFT_API int weft_pqueue_join(weft_pqueue *q, int64_t deadline);
+
+/* Shuts q down for every process (see weft_queue_shutdown): puts fail with
+ * -EPIPE, getters drain what is left and then get -EPIPE; immediate = 1
+ * discards the messages left (counted as done). Errors: -EINVAL. */
+WEFT_API int weft_pqueue_shutdown(weft_pqueue *q, int immediate);
+
+/* 1 if q has been shut down, else 0. */
+WEFT_API int weft_pqueue_is_shutdown(weft_pqueue *q);
+
+/* A message pipe between related processes (Python's Pipe). Create it
+ * before fork(); each process then closes the end it does not use.
+ * Messages keep their boundaries and may be of any size (larger than the
+ * kernel's buffer too). A send either writes the whole message or (if the
+ * deadline passes or the caller is cancelled before its first byte goes
+ * out) nothing; once started, it finishes, waiting as long as the reader
+ * lives. A receive that times out in the middle of a message keeps the
+ * bytes read and the next receive continues it. The ends are
+ * non-blocking descriptors waited on with weft_fd_wait: a coroutine parks
+ * only itself. One sender and one receiver at a time per end (others
+ * wait their turn). Never raises SIGPIPE. */
+typedef struct weft_pipe weft_pipe;
+
+/* Creates a pipe. duplex = 1: both ends send and receive. duplex = 0:
+ * *end0 only receives and *end1 only sends.
+ * Errors: -EINVAL (NULL, duplex not 0/1), -EMFILE, -ENFILE, -ENOMEM. */
+WEFT_API int weft_pipe_create(weft_pipe **end0, weft_pipe **end1, int duplex);
+
+/* Sends len bytes at msg as one message (len up to 2^40).
+ * Errors: -EPIPE (the other end is closed everywhere, or an earlier send
+ * on this end broke off inside a message), -ETIMEDOUT, -ECANCELED,
+ * -EBADF (a receive-only end), -EMSGSIZE, -EINVAL (p NULL, msg NULL with
+ * len > 0), -ENOMEM. If a coroutine is cancelled in the middle of a
+ * message, the end is broken: later sends fail with -EPIPE. */
+WEFT_API int weft_pipe_send(weft_pipe *p, const void *msg, size_t len, int64_t deadline);
+
+/* Receives the next message into buf (cap bytes) and returns its length.
+ * Errors: -EMSGSIZE (longer than cap: it stays; weft_pipe_next_size tells
+ * its length), -EPIPE (the other end is closed everywhere and no whole
+ * message is left: Python's EOFError; also once a writer died in the
+ * middle of a message), -ETIMEDOUT, -ECANCELED, -EBADF (a send-only end),
+ * -EPROTO (the stream is not weft's framing), -EINVAL, -ENOMEM. */
+WEFT_API ssize_t weft_pipe_recv(weft_pipe *p, void *buf, size_t cap, int64_t deadline);
+
+/* Waits for the next message and returns its length without taking it
+ * (Python's poll(), telling also how big a buffer to pass).
+ * Errors: as weft_pipe_recv. */
+WEFT_API ssize_t weft_pipe_next_size(weft_pipe *p, int64_t deadline);
+
+/* The end's descriptor (to wait on it, e.g. in a poller), or -EINVAL. Do
+ * not read, write or close it. */
+WEFT_API int weft_pipe_fd(const weft_pipe *p);
+
+/* Closes this process's copy of the end and frees it (the peer sees EOF
+ * once every process closed it or exited). NULL: no-op, 0. */
+WEFT_API int weft_pipe_close(weft_pipe *p);
 /* @@PQUEUE_END@@ */
 
 /* @@PPOOL_BEGIN@@ */
+/* ======================================================================
+ * Process pool (Python's multiprocessing.Pool)
+ *
+ * A weft_ppool runs tasks in a fixed number of worker processes forked
+ * from the caller. Tasks are named: a task is registered once, before the
+ * pool is created (workers are forked, so they inherit the registry), and
+ * submitted by the id the registration returns. A task takes bytes and
+ * gives bytes:
+ *
+ *     static int square(const void *in, size_t len, weft_bytes *out) {
+ *         int64_t x;
+ *         if (len != sizeof x)
+ *             return -EINVAL;
+ *         memcpy(&x, in, sizeof x);
+ *         x *= x;
+ *         return weft_bytes_set(out, &x, sizeof x);
+ *     }
+ *     int sq = weft_ptask_register("square", square);
+ *
+ * Its status (>= 0 success, < 0 a negative errno) travels back as the
+ * task's outcome. Tasks and results move through memory shared with the
+ * workers (no pipes, no serialization); map splits its items into chunks.
+ *
+ * A worker that dies (crash, abort, _exit, SIGKILL) is noticed at once and
+ * replaced. The task it was running fails with -EOWNERDEAD (policy
+ * WEFT_PPOOL_FAIL, the default) or runs again on another worker (policy
+ * WEFT_PPOOL_RETRY, up to max_retries times, then -EOWNERDEAD); tasks it had
+ * been given but not started are handed to other workers. No task is ever
+ * lost silently. A task running longer than task_timeout is killed with its
+ * worker (the task fails with -ETIMEDOUT; never retried) and the worker is
+ * replaced.
+ *
+ * Waiting (apply, map, futures, imap_next, join) parks only the calling
+ * coroutine. One thread in the calling process per pool watches the
+ * workers and completes futures: done-callbacks run on it.
+ * ====================================================================== */
+
+/* Bytes a task produces: data[0..len) with room for cap bytes. Start from
+ * WEFT_BYTES_INIT; write with the functions below only (inside a map with
+ * fixed-size results, out points straight into the result and cannot grow
+ * past out_size: -EMSGSIZE). */
+typedef struct weft_bytes {
+    void *data;
+    size_t len;
+    size_t cap;
+    uint64_t flags_;
+} weft_bytes;
+#define WEFT_BYTES_INIT {NULL, 0, 0, 0}
+
+/* Replaces b's contents with p[0..n) (p may be NULL when n is 0).
+ * Errors: -EINVAL (b NULL, p NULL with n > 0), -ENOMEM, -EMSGSIZE (a
+ * fixed-size result and n exceeds its size). */
+WEFT_API int weft_bytes_set(weft_bytes *b, const void *p, size_t n);
+/* Appends p[0..n). Errors: as weft_bytes_set. */
+WEFT_API int weft_bytes_append(weft_bytes *b, const void *p, size_t n);
+/* Makes room for at least n bytes in total (len is unchanged), so a task
+ * may write into data directly and then set len (<= cap).
+ * Errors: -EINVAL (b NULL), -ENOMEM, -EMSGSIZE (fixed-size, n too big). */
+WEFT_API int weft_bytes_reserve(weft_bytes *b, size_t n);
+/* Frees b's memory and resets it to WEFT_BYTES_INIT. NULL is a no-op. */
+WEFT_API void weft_bytes_free(weft_bytes *b);
+
+/* A task: in[0..in_len) in, bytes out (out is empty on entry). */
+typedef int (*weft_ptask_fn)(const void *in, size_t in_len, weft_bytes *out);
+
+/* Registers fn under name (1..63 bytes) for this process and the worker
+ * processes of pools created afterwards. Returns the task id (>= 0).
+ * Thread-safe. Errors: -EINVAL (name or fn NULL, name empty),
+ * -ENAMETOOLONG, -EEXIST (name taken), -ENOSPC (1024 tasks registered). */
+WEFT_API int weft_ptask_register(const char *name, weft_ptask_fn fn);
+/* The id of a registered task. Errors: -EINVAL (NULL), -ENOENT. */
+WEFT_API int weft_ptask_find(const char *name);
+
+/* Multi-argument tasks: weft_ppool_apply_argv packs argc byte strings into
+ * one input; inside the task, weft_ppool_arg(in, in_len, i, &p, &len)
+ * fetches argument i. Returns argc (i may be -1 to ask only that).
+ * Errors: -EINVAL (in NULL, malformed input), -ERANGE (i >= argc). */
+WEFT_API int weft_ppool_arg(const void *in, size_t in_len, int i, const void **p, size_t *len);
+
+typedef struct weft_ppool weft_ppool;
+
+enum {
+    WEFT_PPOOL_FAIL = 0,  /* a dead worker's running task fails with -EOWNERDEAD */
+    WEFT_PPOOL_RETRY = 1, /* ... or runs again, up to max_retries times */
+};
+
+typedef struct weft_ppool_opts {
+    int nworkers;          /* 0: the number of online CPUs; at most 256 */
+    int initializer;       /* task id run once in each new worker, or -1 */
+    const void *initargs;  /* its input (copied at create) */
+    size_t initargs_len;
+    uint32_t maxtasks;     /* tasks (map chunks count one each) a worker runs
+                              before it is replaced; 0: unlimited */
+    int on_death;          /* WEFT_PPOOL_FAIL or WEFT_PPOOL_RETRY */
+    int max_retries;       /* RETRY: runs after the first; 0 means 3 */
+    int64_t task_timeout;  /* ns a task (or map chunk) may run; 0: no limit */
+    uint64_t reserved_[4]; /* zero */
+} weft_ppool_opts;
+_Static_assert(sizeof(weft_ppool_opts) == 80, "weft_ppool_opts layout");
+
+
+/* Fills o with the defaults (initializer -1, everything else 0). */
+WEFT_API void weft_ppool_opts_init(weft_ppool_opts *o);
+
+/* Forks the workers and starts the pool; opts NULL: defaults. If the
+ * initializer fails (negative status) in a worker, the pool is broken:
+ * every queued and later task fails with that status.
+ * Errors: -EINVAL (out NULL, nworkers < 0 or > 256, unknown initializer
+ * id, bad policy, max_retries or task_timeout < 0, reserved_ not zero),
+ * -ENOMEM, -EAGAIN (fork, thread or descriptor limits; nothing is left
+ * behind). */
+WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts);
+
+/* Number of workers of p (0 for NULL). */
+WEFT_API int weft_ppool_size(const weft_ppool *p);
+
+/* Stores the pids of p's live workers (at most max) and returns how many
+ * (>= 0). Errors: -EINVAL (p NULL, pids NULL with max > 0, max < 0). */
+WEFT_API int weft_ppool_pids(weft_ppool *p, pid_t *pids, int max);
+
+/* Worker processes started by p so far, replacements included (0 for NULL). */
+WEFT_API long weft_ppool_started(weft_ppool *p);
+
+/* Done-callback: status >= 0 goes to on_success, < 0 (the task's error,
+ * -EOWNERDEAD, -ETIMEDOUT, -ECANCELED) to on_error. result is valid during
+ * the call only. Runs on the pool's watcher thread (or on the caller of
+ * weft_ppool_terminate / weft_future_cancel that ended the task), or at
+ * once in weft_ppool_apply_async if the future is already done. */
+typedef void (*weft_ppool_cb)(weft_future *f, int status, const weft_bytes *result, void *ud);
+
+/* Queues task(in[0..len)) (the input is copied) and returns at once. On
+ * success *out (if out is non-NULL) receives a future whose result pointer
+ * (weft_future_result) is a const weft_bytes * with the task's output;
+ * it is valid until the future is released or the pool destroyed. The
+ * future can be cancelled while the task waits for a worker.
+ * on_success / on_error (either may be NULL) are called once it is done.
+ * Errors: -EINVAL (p NULL, unknown task, in NULL with len > 0), -EPIPE (p
+ * closed or terminated), -ENOMEM, or the initializer's status (p broken). */
+WEFT_API int weft_ppool_apply_async(weft_ppool *p, int task, const void *in, size_t len,
+                                    weft_ppool_cb on_success, weft_ppool_cb on_error, void *ud,
+                                    weft_future **out);
+
+/* apply_async for a multi-argument task: argv[i][0..lens[i]) for i < argc
+ * (see weft_ppool_arg). Errors: as apply_async; -EINVAL also for argc < 0
+ * or argv/lens NULL with argc > 0. */
+WEFT_API int weft_ppool_apply_argv(weft_ppool *p, int task, int argc, const void *const *argv,
+                                   const size_t *lens, weft_future **out);
+
+/* Runs task(in[0..len)) on a worker and waits for it. Returns the task's
+ * status; out (if non-NULL, and initialized) receives a copy of its output
+ * (free with weft_bytes_free). Errors: as apply_async, plus the task's
+ * status, -EOWNERDEAD, -ETIMEDOUT (task_timeout), -ECANCELED (terminated,
+ * or the calling coroutine was cancelled while waiting: the task still
+ * runs). */
+WEFT_API int weft_ppool_apply(weft_ppool *p, int task, const void *in, size_t len,
+                              weft_bytes *out);
+
+/* Map over n fixed-size items: out[i*out_size ..] = task(in[i*in_size ..]),
+ * each result exactly out_size bytes (else that item fails with
+ * -EMSGSIZE). Items go to workers in chunks of chunksize (0: automatic, as
+ * Python: n / (4 * workers), rounded up). statuses (if non-NULL) receives
+ * each item's status (-EOWNERDEAD for every item of a chunk lost with its
+ * worker, -ETIMEDOUT, -ECANCELED if the pool was terminated). Returns 0 if
+ * all succeeded, else the status of the lowest failed item. Waits until
+ * every chunk is done, even if the calling coroutine is cancelled (the
+ * workers use the caller's buffers until then).
+ * Errors: -EINVAL (p NULL, unknown task, in or out NULL with n > 0,
+ * in_size or out_size 0 or > 2^31, sizes overflowing), -EPIPE, -ENOMEM,
+ * or a failed item's status. */
+WEFT_API int weft_ppool_map(weft_ppool *p, int task, const void *in, size_t n, size_t in_size,
+                            void *out, size_t out_size, size_t chunksize, int *statuses);
+
+/* weft_ppool_map without waiting: *out receives a future (status: what
+ * weft_ppool_map would return; result pointer NULL). in, out and statuses
+ * must stay valid until it is done. Errors: as weft_ppool_map (out NULL:
+ * -EINVAL). */
+WEFT_API int weft_ppool_map_async(weft_ppool *p, int task, const void *in, size_t n,
+                                  size_t in_size, void *out, size_t out_size, size_t chunksize,
+                                  int *statuses, weft_future **out_future);
+
+/* imap / imap_unordered: results of any size, yielded one by one as they
+ * come (in index order, or with WEFT_PPOOL_UNORDERED in the order they
+ * finish). chunksize 0: automatic as for map. in must stay valid until the
+ * iterator is destroyed. Errors: as weft_ppool_map, -EINVAL for it NULL or
+ * unknown flags. */
+enum { WEFT_PPOOL_UNORDERED = 1 };
+typedef struct weft_ppool_iter weft_ppool_iter;
+WEFT_API int weft_ppool_imap(weft_ppool *p, int task, const void *in, size_t n, size_t in_size,
+                             size_t chunksize, int flags, weft_ppool_iter **it);
+
+/* Waits for the next result: returns 1 with *index, *status (the item's
+ * status) and *out (moved to the caller, who frees it; out may be NULL);
+ * 0 once all n were yielded. Errors: -ETIMEDOUT (call again), -ECANCELED
+ * (the calling coroutine was cancelled), -EINVAL (it or index or status
+ * NULL). */
+WEFT_API int weft_ppool_iter_next(weft_ppool_iter *it, int64_t deadline, size_t *index,
+                                  int *status, weft_bytes *out);
+
+/* Frees it; items not yet sent to a worker are dropped, results still
+ * coming are discarded. NULL is a no-op. */
+WEFT_API void weft_ppool_iter_destroy(weft_ppool_iter *it);
+
+/* Stops accepting tasks (later submits: -EPIPE); queued tasks still run,
+ * then the workers exit. Calling it again is allowed. Errors: -EINVAL. */
+WEFT_API int weft_ppool_close(weft_ppool *p);
+
+/* Kills every worker at once (SIGKILL) and fails every queued and running
+ * task with -ECANCELED (futures done, callbacks run on the caller).
+ * Errors: -EINVAL. */
+WEFT_API int weft_ppool_terminate(weft_ppool *p);
+
+/* Waits until every worker has exited and been reaped (after close: once
+ * the queued tasks are done). Errors: -EINVAL (p NULL, or neither closed
+ * nor terminated), -ETIMEDOUT, -ECANCELED. */
+WEFT_API int weft_ppool_join(weft_ppool *p, int64_t deadline);
+
+/* Terminates p unless it was closed and joined, waits for its workers and
+ * frees it. Results of futures still held become invalid; the futures
+ * themselves stay valid (done) until released. NULL is a no-op returning 0.
+ * Errors: -EDEADLK (called from a done-callback on p's watcher thread;
+ * nothing is freed). */
+WEFT_API int weft_ppool_destroy(weft_ppool *p);
 /* @@PPOOL_END@@ */
 
 /* @@NET_BEGIN@@ */
+/* ======================================================================
+ * TCP networking: addresses, name resolution, listen/accept/connect and
+ * socket options
+ *
+ * Every socket made here is non-blocking and close-on-exec, so the
+ * yielding calls above (weft_read, weft_send, weft_accept, ...) park only
+ * the calling coroutine. Close sockets with weft_fd_close when coroutines
+ * may wait on them. IPv4 and IPv6 alike.
+ * ====================================================================== */
+
+/* A socket address (IPv4 or IPv6) and its length: a plain value. */
+typedef struct weft_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} weft_addr;
+_Static_assert(sizeof(weft_addr) == 136, "weft_addr layout");
+
+/* Resolves host and port into at most max addresses stored in out[],
+ * in getaddrinfo's order (stream sockets only), and returns how many.
+ * family is AF_UNSPEC (0: both), AF_INET or AF_INET6. A numeric host
+ * ("127.0.0.1", "::1") is converted at once; a name is looked up with
+ * getaddrinfo(3) on the default thread pool (weft_offload's), so inside a
+ * coroutine only the caller parks while the lookup runs. host NULL or ""
+ * gives the wildcard address (0.0.0.0, or :: for AF_INET6): for listening.
+ * When the deadline passes first, the lookup goes on in the background
+ * (its result is dropped) and the call returns -ETIMEDOUT.
+ * Errors: -EINVAL (out NULL, max 0, port outside 0..65535, bad family),
+ * -ENOENT (no such name, or no address of that family), -EAGAIN (a
+ * temporary failure of the name service), -ETIMEDOUT, -ECANCELED (the
+ * calling coroutine was cancelled), -ENOMEM, -EIO (any other resolver
+ * failure). */
+WEFT_API int weft_resolve(const char *host, int port, int family, weft_addr *out,
+                          size_t max, int64_t deadline);
+
+/* The port of a (AF_INET or AF_INET6), 0..65535.
+ * Errors: -EINVAL (a NULL or of another family). */
+WEFT_API int weft_addr_port(const weft_addr *a);
+
+/* Writes a as "1.2.3.4:80" or "[::1]:80" (NUL-terminated) into buf and
+ * returns the length written (without the NUL).
+ * Errors: -EINVAL (a or buf NULL, unknown family), -ENOSPC (len too
+ * small; buf then holds an empty string if len > 0). */
+WEFT_API int weft_addr_format(const weft_addr *a, char *buf, size_t len);
+
+enum {
+    WEFT_TCP_REUSEPORT = 1, /* SO_REUSEPORT: several sockets share the port */
+    WEFT_TCP_V6ONLY = 2,    /* IPv6 socket accepts IPv6 only (no mapped v4) */
+};
+
+/* Creates a TCP socket bound to host:port (resolved as weft_resolve, the
+ * first address that binds is used; port 0 picks a free port: read it
+ * with weft_sock_local_addr) and listening with `backlog` (0: SOMAXCONN;
+ * at most 65535). SO_REUSEADDR is always set; flags may add
+ * WEFT_TCP_REUSEPORT and WEFT_TCP_V6ONLY. Returns the descriptor.
+ * Errors: as weft_resolve (with deadline WEFT_FOREVER), -EINVAL (flags or
+ * backlog out of range), and socket/bind/listen's own, negated
+ * (-EADDRINUSE, -EACCES, -EADDRNOTAVAIL, -EMFILE, ...). */
+WEFT_API int weft_tcp_listen(const char *host, int port, int backlog, int flags);
+
+/* weft_tcp_listen on one address. Errors: as weft_tcp_listen; -EINVAL
+ * also for a NULL or non-IP address. */
+WEFT_API int weft_tcp_listen_addr(const weft_addr *a, int backlog, int flags);
+
+/* Accepts a connection on the listening socket lfd, waiting until the
+ * deadline; the new socket is non-blocking, close-on-exec and has
+ * TCP_NODELAY set. *peer (if non-NULL) receives the peer's address.
+ * Returns the descriptor. Errors: as weft_accept (-ETIMEDOUT, -ECANCELED,
+ * -EBADF, -EINVAL for a socket that does not listen, -EMFILE, ...). */
+WEFT_API int weft_tcp_accept(int lfd, weft_addr *peer, int64_t deadline);
+
+/* Connects to host:port: resolves it (as weft_resolve, same deadline),
+ * then tries each address in turn until one connects, all within the one
+ * deadline. The socket is non-blocking, close-on-exec, with TCP_NODELAY.
+ * Returns the descriptor. Errors: as weft_resolve; otherwise the last
+ * address's error (-ECONNREFUSED, -ENETUNREACH, ...), -ETIMEDOUT (the
+ * deadline passed while connecting), -ECANCELED. */
+WEFT_API int weft_tcp_connect(const char *host, int port, int64_t deadline);
+
+/* weft_tcp_connect to one address. Errors: as weft_tcp_connect; -EINVAL
+ * for a NULL or non-IP address. */
+WEFT_API int weft_tcp_connect_addr(const weft_addr *a, int64_t deadline);
+
+/* The local (getsockname) or remote (getpeername) address of a socket.
+ * Errors: -EINVAL (out NULL), and the system call's, negated (-EBADF,
+ * -ENOTSOCK, -ENOTCONN). */
+WEFT_API int weft_sock_local_addr(int fd, weft_addr *out);
+WEFT_API int weft_sock_peer_addr(int fd, weft_addr *out);
+
+/* Socket options for weft_sock_set / weft_sock_get. Booleans are 0 or 1. */
+enum {
+    WEFT_SO_REUSEADDR = 1, /* SO_REUSEADDR (bool) */
+    WEFT_SO_REUSEPORT = 2, /* SO_REUSEPORT (bool) */
+    WEFT_SO_NODELAY = 3,   /* TCP_NODELAY (bool): no Nagle delay */
+    WEFT_SO_KEEPALIVE = 4, /* SO_KEEPALIVE (bool) */
+    WEFT_SO_KEEPIDLE = 5,  /* TCP_KEEPIDLE: idle seconds before probes (1..32767) */
+    WEFT_SO_RCVBUF = 6,    /* SO_RCVBUF in bytes (the kernel doubles what is set) */
+    WEFT_SO_SNDBUF = 7,    /* SO_SNDBUF in bytes (likewise) */
+    WEFT_SO_V6ONLY = 8,    /* IPV6_V6ONLY (bool; IPv6 sockets, before bind) */
+    WEFT_SO_LINGER = 9,    /* SO_LINGER seconds; -1 turns lingering off,
+                              0 makes close() reset the connection */
+};
+
+/* Sets option opt of socket fd to value. Errors: -EINVAL (unknown opt,
+ * value out of range), and setsockopt's own, negated (-EBADF, -ENOTSOCK,
+ * -ENOPROTOOPT, ...). */
+WEFT_API int weft_sock_set(int fd, int opt, int value);
+
+/* Reads option opt of socket fd and returns its value (>= 0); for
+ * WEFT_SO_LINGER the linger seconds, or INT32_MAX when lingering is off.
+ * Errors: -EINVAL (unknown opt), and getsockopt's own, negated. */
+WEFT_API int weft_sock_get(int fd, int opt);
 /* @@NET_END@@ */
 
 /* @@HTTP_BEGIN@@ */
+/* ======================================================================
+ * A small HTTP/1.1 server
+ *
+ * One coroutine per connection, keep-alive and pipelining (requests on one
+ * connection are answered in order). The handler runs in the connection's
+ * coroutine, so it may block in any weft call (weft_sleep, channels, I/O,
+ * weft_offload) and only that connection waits.
+ *
+ * Requests are parsed strictly. A request the server cannot accept is
+ * answered by the server itself, without calling the handler, and the
+ * connection is closed after the answer:
+ *   400  malformed request line or header, bad or conflicting
+ *        Content-Length, an HTTP/1.1 request without Host
+ *   413  body larger than opts.max_body
+ *   414  request line longer than opts.max_request_line
+ *   431  header block larger than opts.max_header_bytes, or more than
+ *        opts.max_headers header lines
+ *   501  a Transfer-Encoding (chunked request bodies are not supported)
+ *   505  an HTTP version other than 1.0 and 1.1
+ * "Expect: 100-continue" is answered with "100 Continue" before the body
+ * is read. HTTP/1.1 connections persist unless either side says
+ * "Connection: close"; HTTP/1.0 ones only with "Connection: keep-alive".
+ * ====================================================================== */
+
+typedef struct weft_http_server weft_http_server;
+typedef struct weft_http_response weft_http_response;
+
+/* One request header; both strings NUL-terminated, the value without
+ * surrounding white space. */
+typedef struct weft_http_header {
+    const char *name;
+    const char *value;
+} weft_http_header;
+
+/* A parsed request. Every pointer (strings NUL-terminated) is valid only
+ * during the handler call. */
+typedef struct weft_http_request {
+    const char *method;   /* "GET", "POST", ... (case as sent) */
+    const char *target;   /* request target as sent: "/path?query" */
+    int version_minor;    /* 0 (HTTP/1.0) or 1 (HTTP/1.1) */
+    const weft_http_header *headers; /* in the order received */
+    size_t nheaders;
+    const char *body;     /* body_len bytes (then a NUL); "" if none */
+    size_t body_len;
+    const weft_addr *peer; /* the client's address */
+} weft_http_request;
+
+/* The value of the first header named `name` (compared without regard to
+ * case), or NULL if there is none (or req/name is NULL). */
+WEFT_API const char *weft_http_request_header(const weft_http_request *req,
+                                              const char *name);
+
+/* Fills resp for req. The response starts as status 200 with no headers
+ * and an empty body. Return 0 to send it; a negative errno makes the
+ * server answer 500 instead and close the connection. */
+typedef int (*weft_http_handler)(const weft_http_request *req, weft_http_response *resp,
+                                 void *arg);
+
+/* Sets the status code (200..599; the reason phrase is the standard one).
+ * 204 and 304 responses are sent without a body.
+ * Errors: -EINVAL (resp NULL, status out of range). */
+WEFT_API int weft_http_response_status(weft_http_response *resp, int status);
+
+/* Adds a response header (both copied). The server writes Content-Length
+ * and Connection itself. Errors: -EINVAL (NULL arguments; a name that is
+ * empty or not an HTTP token, or is Content-Length, Transfer-Encoding or
+ * Connection; a value containing CR, LF or NUL), -ENOMEM. */
+WEFT_API int weft_http_response_header(weft_http_response *resp, const char *name,
+                                       const char *value);
+
+/* Appends len bytes to the body (copied; call it as often as needed). The
+ * body is sent with a Content-Length once the handler returns; for HEAD
+ * requests only the length is sent. Errors: -EINVAL (resp NULL, or data
+ * NULL with len > 0), -ENOMEM. */
+WEFT_API int weft_http_response_write(weft_http_response *resp, const void *data,
+                                      size_t len);
+
+typedef struct weft_http_opts {
+    int threads;              /* 0: serve on the calling thread's scheduler
+                                 (its coroutines run when it blocks or
+                                 yields); N (1..256): on N server threads of
+                                 its own, sharing the listening socket */
+    int backlog;              /* listen backlog; 0: SOMAXCONN */
+    int reuseport;            /* 1: SO_REUSEPORT on the listening socket */
+    size_t max_request_line;  /* 0: 8 KiB */
+    size_t max_header_bytes;  /* header block after the request line; 0: 16 KiB */
+    int max_headers;          /* 0: 100 */
+    size_t max_body;          /* 0: 1 MiB */
+    int64_t idle_timeout;     /* ns a connection may take to send a request
+                                 (and to accept a response); 0: 60 s; < 0: none */
+    size_t stack_size;        /* connection coroutine stacks; 0: default */
+} weft_http_opts;
+_Static_assert(sizeof(weft_http_opts) == 64, "weft_http_opts layout");
+
+/* Starts an HTTP server listening on host:port (host resolved as
+ * weft_resolve; port 0 picks a free port, see weft_http_server_port) that
+ * calls handler(req, resp, arg) for every request. opts may be NULL. With
+ * opts->threads == 0 the server's coroutines live on the calling thread:
+ * that thread must keep blocking or yielding in weft calls for them to
+ * run, and must be the one to call weft_http_server_stop.
+ * Errors: -EINVAL (out, host or handler NULL, port outside 0..65535, an
+ * option out of range), errors of weft_tcp_listen (-EADDRINUSE, ...),
+ * -ENOMEM, -EAGAIN (a thread could not be started). */
+WEFT_API int weft_http_server_start(weft_http_server **out, const char *host, int port,
+                                    weft_http_handler handler, void *arg,
+                                    const weft_http_opts *opts);
+
+/* The port the server listens on (its actual one when started with port
+ * 0). Errors: -EINVAL (srv NULL). */
+WEFT_API int weft_http_server_port(const weft_http_server *srv);
+
+/* Stops srv and frees it: closes the listening socket, closes connections
+ * idle between requests at once, lets requests in progress finish (their
+ * connections close after the response) until `deadline`, then cancels
+ * the handlers still running (their blocking calls fail with -ECANCELED)
+ * and waits for them to return. Server threads are joined. srv must not
+ * be used afterwards.
+ * Errors: -EINVAL (srv NULL), -EXDEV (a threads == 0 server stopped from
+ * another thread than the one that started it; nothing is done),
+ * -EDEADLK (called from one of srv's handlers, or from a coroutine on one
+ * of its server threads; nothing is done), -ECANCELED (the calling
+ * coroutine is cancelled: the stop goes on as if the deadline had passed,
+ * in a coroutine of the calling thread, which frees srv when done; srv is
+ * gone for the caller all the same), -ENOMEM (cancelled, and no memory to
+ * finish in the background: srv is left stopping and stop may be called
+ * again). */
+WEFT_API int weft_http_server_stop(weft_http_server *srv, int64_t deadline);
 /* @@HTTP_END@@ */
 
 #ifdef __cplusplus

@@ -278,4 +278,22 @@ uint64_t weft__sched_rand(weft__sched *s);
 int weft__pfutex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
 int weft__pfutex_wake(_Atomic uint32_t *addr, int n);
 
+/* ---- for libweft-hook (exported, not part of the public API) ------------
+ * weft__hook_in_coro: 1 if the caller runs in a coroutine other than its
+ * thread's main one. The watchdog's view (coro/sched.c): sample copies up
+ * to max schedulers' {id, word = switches << 1 | main running, polling,
+ * thread}; signal sends sig to the thread of a scheduler still alive;
+ * describe (on the scheduler's own thread, e.g. in a signal handler) names
+ * the running coroutine and returns 1, or 0 if the main one runs. */
+typedef struct {
+    const void *id;
+    uint64_t word;
+    int polling;
+    unsigned long thread;
+} weft__sched_sample_t;
+WEFT_API int weft__hook_in_coro(void);
+WEFT_API size_t weft__sched_sample(weft__sched_sample_t *out, size_t max);
+WEFT_API int weft__sched_signal(const void *id, int sig);
+WEFT_API int weft__sched_describe(char *buf, size_t n);
+
 #endif

@@ -258,6 +258,50 @@ static HARNESS_UNUSED long test_alloc_calls(void) {
 
 #define CHECK_NO_LEAKS() CHECK_EQ(test_alloc_live(), 0)
 
+/* ---- zombies ----------------------------------------------------------- */
+
+#include <dirent.h>
+
+/* Number of children of this process (of any of its threads) that are zombies:
+ * exited and not reaped. Reads /proc/self/task/<tid>/children and each
+ * child's /proc/<pid>/stat. */
+static HARNESS_UNUSED int harness_zombies(void) {
+    int zombies = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        long pid;
+        while (fscanf(f, "%ld", &pid) == 1) {
+            char sp[64], buf[512];
+            snprintf(sp, sizeof sp, "/proc/%ld/stat", pid);
+            FILE *g = fopen(sp, "r");
+            if (!g)
+                continue;
+            size_t n = fread(buf, 1, sizeof buf - 1, g);
+            fclose(g);
+            buf[n] = 0;
+            char *rp = strrchr(buf, ')');
+            if (rp && rp[1] == ' ' && rp[2] == 'Z')
+                zombies++;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return zombies;
+}
+
+/* Fails if the test process has any zombie child. */
+#define CHECK_NO_ZOMBIES() CHECK_EQ(harness_zombies(), 0)
+
 /* ---- helpers shared by the test programs ------------------------------ */
 
 typedef struct {

@@ -18,6 +18,11 @@ static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
 static weft__coro *orphans;
 static atomic_uint_fast64_t next_id = 1;
 
+/* fork: the orphan list must not be left locked in the child. */
+void weft__coro_atfork_prepare(void) { pthread_mutex_lock(&orphan_lock); }
+void weft__coro_atfork_parent(void) { pthread_mutex_unlock(&orphan_lock); }
+void weft__coro_atfork_child(void) { pthread_mutex_unlock(&orphan_lock); }
+
 static weft__coro *cb_alloc(weft__sched *s) {
     weft__coro *co = s->free_coros;
     if (!co) {

@@ -13,12 +13,18 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
 WEFT_TLS weft__sched *weft__tls_sched;
 static pthread_key_t sched_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+/* Set in a child forked inside a coroutine: that coroutine's stack, which
+ * the child's next scheduler takes as its main stack. */
+static WEFT_TLS void *tls_forked_lo;
+static WEFT_TLS size_t tls_forked_size;
 
 weft__coro *weft__sched_current(weft__sched *s) { return s->current; }
 struct weft__fdtab *weft__sched_fdtab(weft__sched *s) { return &s->fds; }
@@ -36,7 +42,79 @@ uint64_t weft__sched_rand(weft__sched *s) {
 void weft__coro_alloc_main(weft__sched *s, weft__coro **out);
 void weft__coro_free_all(weft__sched *s);
 
+/* ---- the watchdog's view of the schedulers (used by libweft-hook) ------
+ * Every scheduler is on one process-wide list (a mutex taken only when a
+ * scheduler is created or freed, and by the sampler), and publishes at each
+ * switch one relaxed word: switch count << 1 | (main coroutine running). */
+static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
+static weft__sched *wd_list;
+
+static void wd_register(weft__sched *s) {
+    s->wd_thread = pthread_self();
+    atomic_store_explicit(&s->wd_word, 1, memory_order_relaxed);
+    pthread_mutex_lock(&wd_lock);
+    s->wd_prev = NULL;
+    s->wd_next = wd_list;
+    if (wd_list)
+        wd_list->wd_prev = s;
+    wd_list = s;
+    pthread_mutex_unlock(&wd_lock);
+}
+
+static void wd_unregister(weft__sched *s) {
+    pthread_mutex_lock(&wd_lock);
+    if (s->wd_prev)
+        s->wd_prev->wd_next = s->wd_next;
+    else if (wd_list == s)
+        wd_list = s->wd_next;
+    if (s->wd_next)
+        s->wd_next->wd_prev = s->wd_prev;
+    s->wd_prev = s->wd_next = NULL;
+    pthread_mutex_unlock(&wd_lock);
+}
+
+WEFT_API size_t weft__sched_sample(weft__sched_sample_t *out, size_t max) {
+    size_t n = 0;
+    pthread_mutex_lock(&wd_lock);
+    for (weft__sched *s = wd_list; s && n < max; s = s->wd_next, n++) {
+        out[n].id = s;
+        out[n].word = atomic_load_explicit(&s->wd_word, memory_order_relaxed);
+        out[n].polling = atomic_load_explicit(&s->polling, memory_order_relaxed);
+        out[n].thread = s->wd_thread;
+    }
+    pthread_mutex_unlock(&wd_lock);
+    return n;
+}
+
+WEFT_API int weft__sched_signal(const void *id, int sig) {
+    int r = -ESRCH;
+    pthread_mutex_lock(&wd_lock);
+    for (weft__sched *s = wd_list; s; s = s->wd_next)
+        if (s == id) {
+            r = -pthread_kill(s->wd_thread, sig);
+            break;
+        }
+    pthread_mutex_unlock(&wd_lock);
+    return r;
+}
+
+WEFT_API int weft__sched_describe(char *buf, size_t n) {
+    weft__sched *s = weft__tls_sched;
+    if (!s || !buf || !n || (s->current->flags & WEFT__F_MAIN))
+        return 0;
+    weft__coro *co = s->current;
+    snprintf(buf, n, "coroutine %llu \"%s\"", (unsigned long long)co->id,
+             co->name ? co->name : "");
+    return 1;
+}
+
+WEFT_API int weft__hook_in_coro(void) {
+    weft__sched *s = weft__tls_sched;
+    return s && !(s->current->flags & WEFT__F_MAIN);
+}
+
 static void sched_destroy(weft__sched *s) {
+    wd_unregister(s);
     weft__coro_free_all(s);
     weft__stack_pool_free(s);
     weft__shared_free(s);
@@ -89,6 +167,7 @@ weft__sched *weft__sched_ensure(void) {
     if (likely(s))
         return s;
     pthread_once(&key_once, make_key);
+    weft__fork_setup();
     s = weft__calloc(1, sizeof *s);
     if (!s)
         return NULL;
@@ -113,10 +192,16 @@ weft__sched *weft__sched_ensure(void) {
 #ifdef WEFT_TSAN
     s->main->san_fiber = __tsan_get_current_fiber();
 #endif
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        pthread_attr_getstack(&attr, &s->main_lo, &s->main_size);
-        pthread_attr_destroy(&attr);
+    if (tls_forked_lo) {
+        /* Forked inside a coroutine: its stack is this thread's stack now. */
+        s->main_lo = tls_forked_lo;
+        s->main_size = tls_forked_size;
+    } else {
+        pthread_attr_t attr;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            pthread_attr_getstack(&attr, &s->main_lo, &s->main_size);
+            pthread_attr_destroy(&attr);
+        }
     }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -125,6 +210,7 @@ weft__sched *weft__sched_ensure(void) {
         s->rng = 1;
     weft__tls_sched = s;
     pthread_setspecific(sched_key, s);
+    wd_register(s);
     return s;
 }
 
@@ -336,6 +422,10 @@ void weft__sched_switch(weft__sched *s, weft__coro *to) {
         return;
     from->saved_errno = *s->errno_loc;
     s->current = to;
+    atomic_store_explicit(&s->wd_word,
+                          ((atomic_load_explicit(&s->wd_word, memory_order_relaxed) | 1) + 1) |
+                              (uint64_t)(to == s->main),
+                          memory_order_relaxed);
     weft__ctx *target = &to->ctx;
     bool via_switcher = false;
     if ((to->flags & WEFT__F_SHARED) && s->shared_owner != to) {
@@ -389,4 +479,37 @@ void weft__sched_block(weft__sched *s) {
         }
         weft__sched_poll(s, true);
     }
+}
+
+/* fork(), in the child: the forking thread's scheduler is abandoned (see
+ * weft.h, "Fork rules"). Its poller's descriptors are the same kernel
+ * objects as the parent's: they are closed, never modified. Its memory,
+ * coroutines and stacks are left as they are (the code now running may
+ * be on one of those stacks); the next weft call creates a new
+ * scheduler. */
+void weft__sched_atfork_prepare(void) { pthread_mutex_lock(&wd_lock); }
+void weft__sched_atfork_parent(void) { pthread_mutex_unlock(&wd_lock); }
+
+void weft__sched_atfork_child(void) {
+    /* Every scheduler on the watchdog list belongs to a thread that does
+     * not exist here, or to this abandoned one. */
+    pthread_mutex_unlock(&wd_lock); /* taken by this thread in prepare */
+    wd_list = NULL;
+    weft__sched *s = weft__tls_sched;
+    if (!s)
+        return;
+    if (s->current != s->main) {
+        const void *lo;
+        size_t size;
+        weft__stack_bounds(s, s->current, &lo, &size);
+        tls_forked_lo = (void *)lo;
+        tls_forked_size = size;
+    }
+    /* destroy only closes the child's two descriptors (and frees the
+     * struct): no epoll_ctl, no eventfd read, which would reach the
+     * parent's kernel objects. */
+    weft__poller_destroy(s->poller);
+    s->poller = NULL;
+    weft__tls_sched = NULL;
+    pthread_setspecific(sched_key, NULL);
 }

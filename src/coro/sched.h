@@ -7,6 +7,8 @@
 #include "internal.h"
 #include "coro/san.h"
 
+#include <pthread.h>
+
 #define WEFT__DEFAULT_STACK ((size_t)256 * 1024)
 #define WEFT__MIN_STACK ((size_t)16 * 1024)
 #define WEFT__MAX_STACK ((size_t)1 << 30)
@@ -68,6 +70,13 @@ struct weft__sched {
     uint64_t rng;
     struct weft__fdtab fds;
     void *altstack;
+
+    /* Watchdog sampling (sched.c): switches << 1 | (main coroutine running),
+     * written by the owner at every switch, read by a monitor thread; and
+     * the process-wide list of schedulers. */
+    _Atomic uint64_t wd_word;
+    struct weft__sched *wd_prev, *wd_next;
+    pthread_t wd_thread;
 };
 
 /* stack.c */
@@ -99,6 +108,16 @@ void weft__runq_push(weft__sched *s, weft__coro *co);
 void weft__sched_reap(weft__sched *s);
 void weft__sched_switch(weft__sched *s, weft__coro *to);
 int weft__sched_poll(weft__sched *s, bool block);
+
+/* fork handling (called from src/proc/fork.c's pthread_atfork handlers) */
+/* src/proc/fork.c: registers the handlers (once; cheap afterwards). */
+void weft__fork_setup(void);
+void weft__sched_atfork_prepare(void);
+void weft__sched_atfork_parent(void);
+void weft__sched_atfork_child(void);
+void weft__coro_atfork_prepare(void);
+void weft__coro_atfork_parent(void);
+void weft__coro_atfork_child(void);
 
 /* timer.c */
 int64_t weft__timer_next(weft__sched *s);

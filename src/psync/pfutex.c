@@ -56,8 +56,9 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct req *head, *tail;
-    int idle;
-} H = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0};
+    int queued; /* requests in the list */
+    int idle;   /* helpers waiting for one */
+} H = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0};
 static pthread_once_t h_once = PTHREAD_ONCE_INIT;
 
 static void h_atfork_child(void) {
@@ -66,6 +67,7 @@ static void h_atfork_child(void) {
     pthread_mutex_init(&H.mu, NULL);
     pthread_cond_init(&H.cv, NULL);
     H.head = H.tail = NULL;
+    H.queued = 0;
     H.idle = 0;
 }
 static void h_setup(void) { pthread_atfork(NULL, NULL, h_atfork_child); }
@@ -97,6 +99,7 @@ static void *helper_main(void *unused) {
         H.head = q->next;
         if (!H.head)
             H.tail = NULL;
+        H.queued--;
         pthread_mutex_unlock(&H.mu);
 
         int r = 0;
@@ -131,8 +134,12 @@ static int submit(struct req *q) {
     else
         H.head = q;
     H.tail = q;
+    H.queued++;
     int r = 0;
-    if (H.idle > 0) {
+    /* Every idle helper takes one request when it wakes: start another
+     * helper unless enough are idle for all queued requests (a helper may
+     * then wait in the kernel indefinitely, so none may be counted twice). */
+    if (H.idle >= H.queued) {
         pthread_cond_signal(&H.cv);
     } else {
         pthread_t t;
@@ -152,6 +159,7 @@ static int submit(struct req *q) {
             *pp = q->next;
             if (H.tail == q)
                 H.tail = prev;
+            H.queued--;
             r = -r;
         }
     }

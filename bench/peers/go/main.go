@@ -34,6 +34,8 @@ var workloads = map[string]workload{
 	"lock":          {benchLock, 10_000_000, 1_000_000},
 	"queue_threads": {benchQueueThreads, 10_000_000, 1_000_000},
 	"tpool":         {benchTpool, 1_000_000, 100_000},
+	"http_server":   {benchHTTPServer, 5, 2},
+	"http_client":   {benchHTTPClient, 3000, 3000},
 }
 
 func emit(w string, value float64, unit string) {

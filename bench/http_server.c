@@ -1,0 +1,62 @@
+/* http_server: a coroutine-per-connection HTTP/1.1 "Hello, World!" server under
+ * `wrk -t1 -c64 -dNs` on loopback (N = 5 s, 2 s under BENCH_QUICK; the argument sets N),
+ * in req/s. The server runs on one server thread of its own (weft_http_opts.threads = 1:
+ * wrk's thread takes the machine's other core; WEFT_HTTP_THREADS=N in the environment
+ * tries N); this thread only runs wrk. Prints
+ * `skipped` if wrk is not installed. */
+#include "bench.h"
+
+#include <stdbool.h>
+#include <unistd.h>
+
+static int hello(const weft_http_request *req, weft_http_response *resp, void *arg) {
+    (void)req;
+    (void)arg;
+    int r = weft_http_response_header(resp, "Content-Type", "text/plain");
+    return r < 0 ? r : weft_http_response_write(resp, "Hello, World!", 13);
+}
+
+static bool have_wrk(void) {
+    return system("command -v wrk >/dev/null 2>&1") == 0;
+}
+
+int main(int argc, char **argv) {
+    long secs = bench_size(argc, argv, 5, 2);
+    if (!have_wrk()) {
+        fprintf(stderr, "note: wrk is not installed\n");
+        printf("http_server\tweft\tskipped\treq/s\n");
+        return 0;
+    }
+    const char *env = getenv("WEFT_HTTP_THREADS"); /* for experiments; default 1 */
+    weft_http_opts o = {.threads = env && *env ? atoi(env) : 1};
+    weft_http_server *srv;
+    BENCH_CHECK(weft_http_server_start(&srv, "127.0.0.1", 0, hello, NULL, &o));
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "wrk -t1 -c64 -d%lds http://127.0.0.1:%d/ 2>&1", secs,
+             weft_http_server_port(srv));
+    FILE *p = popen(cmd, "r");
+    if (!p) {
+        perror("popen");
+        return 1;
+    }
+    char line[512];
+    double rps = -1;
+    while (fgets(line, sizeof line, p)) {
+        if (strncmp(line, "Requests/sec:", 13) == 0)
+            rps = atof(line + 13);
+        else if (strstr(line, "Non-2xx") || strstr(line, "Socket errors"))
+            fprintf(stderr, "note: weft http_server: wrk: %s", line);
+    }
+    int st = pclose(p);
+    BENCH_CHECK(weft_http_server_stop(srv, weft_after(5 * WEFT_SEC)));
+    if (st != 0 || rps <= 0) {
+        fprintf(stderr, "http_server: wrk failed (status %d)\n", st);
+        return 1;
+    }
+    fprintf(stderr,
+            "note: weft http_server: %d server thread(s) (weft_http_opts.threads), "
+            "wrk -t1 -c64 -d%lds on the same 2 cores, unpinned\n",
+            o.threads, secs);
+    bench_line("http_server", "weft", rps, "req/s");
+    return 0;
+}

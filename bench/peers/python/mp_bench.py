@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""Python multiprocessing peer for weft's benchmarks (see bench/README.md).
+
+Usage: mp_bench.py --list | mp_bench.py WORKLOAD [SIZE]
+
+Prints exactly the contract lines "<workload>\tpython-mp\t<value>\t<unit>"
+for ONE run; bench/run takes medians. BENCH_QUICK=1 selects the reduced size.
+Python runs fewer operations than the C programs where the table's count
+would take too long (the figures are per-operation costs or rates, so still
+comparable); each run says so in a "note: ..." line on stderr. Standard
+library only; run it with Debian's /usr/bin/python3. Every workload uses
+the "fork" start method (weft's processes are forked too).
+
+Each workload is one function registered in WORKLOADS below.
+"""
+import multiprocessing as mp
+import os
+import sys
+import time
+
+SYSTEM = "python-mp"
+
+
+def emit(workload, value, unit):
+    prec = 1 if value >= 100 else 3
+    print(f"{workload}\t{SYSTEM}\t{value:.{prec}f}\t{unit}", flush=True)
+
+
+def note(msg):
+    print(f"note: {msg}", file=sys.stderr, flush=True)
+
+
+def ctx():
+    return mp.get_context("fork")
+
+
+def _empty():
+    pass
+
+
+def bench_proc_spawn(n):
+    """Process(target=empty).start() then .join(), one at a time; us each."""
+    c = ctx()
+    for _ in range(5):  # warm up
+        p = c.Process(target=_empty)
+        p.start()
+        p.join()
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        p = c.Process(target=_empty)
+        p.start()
+        p.join()
+        if p.exitcode != 0:
+            sys.exit(f"proc_spawn: child exit code {p.exitcode}")
+    el = time.perf_counter_ns() - t0
+    note(f"python-mp proc_spawn: {n} processes, start method fork")
+    emit("proc_spawn", el / 1e3 / n, "us/op")
+
+
+def _square(x):
+    return x * x
+
+
+def _ident(x):
+    return x
+
+
+def bench_pool_map(n):
+    """Pool(os.cpu_count()).map(square, range(n)), default chunking; ns per item."""
+    c = ctx()
+    with c.Pool(os.cpu_count()) as pool:
+        pool.map(_square, range(n))  # warm up: workers started
+        best = None
+        for _ in range(3):
+            t0 = time.perf_counter_ns()
+            out = pool.map(_square, range(n))
+            el = time.perf_counter_ns() - t0
+            if out[-1] != (n - 1) * (n - 1):
+                sys.exit("pool_map: wrong result")
+            best = el if best is None or el < best else best
+    note(f"python-mp pool_map: {n} items, Pool({os.cpu_count()}), default chunking, best of 3")
+    emit("pool_map", best / n, "ns/op")
+
+
+def bench_pool_apply(n):
+    """pool.apply_async(ident, (i,)).get(), one at a time; us each."""
+    c = ctx()
+    with c.Pool(os.cpu_count()) as pool:
+        for i in range(200):  # warm up
+            pool.apply_async(_ident, (i,)).get()
+        t0 = time.perf_counter_ns()
+        for i in range(n):
+            if pool.apply_async(_ident, (i,)).get() != i:
+                sys.exit("pool_apply: wrong result")
+        el = time.perf_counter_ns() - t0
+    note(f"python-mp pool_apply: {n} round trips, Pool({os.cpu_count()})")
+    emit("pool_apply", el / 1e3 / n, "us/op")
+
+
+WORKLOADS = {
+    # name: (function, full size, quick size)
+    "pool_map": (bench_pool_map, 200_000, 200_000),
+    "pool_apply": (bench_pool_apply, 5_000, 1_000),
+    "proc_spawn": (bench_proc_spawn, 1_000, 200),
+}
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.exit(f"usage: {argv[0]} --list | {argv[0]} WORKLOAD [SIZE]")
+    if argv[1] in ("-list", "--list"):
+        for name in WORKLOADS:
+            print(f"{name}\t{SYSTEM}")
+        return
+    if argv[1] not in WORKLOADS:
+        sys.exit(f"{argv[0]}: unknown workload {argv[1]!r}")
+    fn, full, quick = WORKLOADS[argv[1]]
+    n = quick if os.environ.get("BENCH_QUICK") == "1" else full
+    if len(argv) > 2:
+        n = int(argv[2])
+    fn(n)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,127 @@
+/* Running programs: weft_proc_exec, with posix_spawn (glibc reports a
+ * failed exec as its return value and leaves no child behind) and one
+ * file action per redirected stream. */
+#include "proc/proc.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+WEFT_API int weft_proc_exec(weft_proc **out, const char *path, char *const argv[],
+                            const weft_exec_opts *opts) {
+    if (!out || !path || !argv)
+        return -EINVAL;
+    int modes[3] = {WEFT_STDIO_INHERIT, WEFT_STDIO_INHERIT, WEFT_STDIO_INHERIT};
+    for (int i = 0; i < 3 && opts; i++) {
+        if (opts->stdio[i] < WEFT_STDIO_INHERIT || opts->stdio[i] > WEFT_STDIO_PIPE)
+            return -EINVAL;
+        modes[i] = opts->stdio[i];
+    }
+    weft_proc *p = weft__proc_new(path, 0, 1);
+    if (!p)
+        return -ENOMEM;
+    int child_end[3] = {-1, -1, -1};
+    int r = 0;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    if ((r = posix_spawn_file_actions_init(&fa)) != 0) {
+        weft__proc_free(p);
+        return -r;
+    }
+    if ((r = posix_spawnattr_init(&at)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        weft__proc_free(p);
+        return -r;
+    }
+    for (int i = 0; i < 3 && !r; i++) {
+        if (modes[i] == WEFT_STDIO_PIPE) {
+            int fds[2];
+            if (pipe2(fds, O_CLOEXEC) != 0) {
+                r = errno;
+                break;
+            }
+            /* stdin: the child reads fds[0]; stdout/stderr: it writes fds[1]. */
+            p->stdio[i] = i == 0 ? fds[1] : fds[0];
+            child_end[i] = i == 0 ? fds[0] : fds[1];
+            if (weft_fd_set_nonblock(p->stdio[i]) < 0) {
+                r = errno ? errno : EINVAL;
+                break;
+            }
+            r = posix_spawn_file_actions_adddup2(&fa, child_end[i], i);
+        } else if (modes[i] == WEFT_STDIO_NULL) {
+            r = posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY,
+                                                 0);
+        }
+    }
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    if (!r)
+        r = posix_spawnattr_setsigmask(&at, &none);
+    if (!r)
+        r = posix_spawnattr_setsigdefault(&at, &all);
+    if (!r)
+        r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = 0;
+    if (!r) {
+        char *const *envp = opts && opts->envp ? opts->envp : environ;
+        if (strchr(path, '/'))
+            r = posix_spawn(&pid, path, &fa, &at, argv, envp);
+        else
+            r = posix_spawnp(&pid, path, &fa, &at, argv, envp);
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    for (int i = 0; i < 3; i++)
+        if (child_end[i] >= 0)
+            close(child_end[i]);
+    if (r) {
+        weft__proc_free(p);
+        return -r;
+    }
+    int fd = pidfd_open(pid, 0);
+    if (fd < 0) {
+        int e = -errno;
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        weft__proc_free(p);
+        return e;
+    }
+    p->pid = pid;
+    p->pidfd = fd;
+    weft__proc_register(p);
+    *out = p;
+    return 0;
+}
+
+static int check_stream(const weft_proc *p, int i) {
+    if (!p || i < 0 || i > 2)
+        return -EINVAL;
+    if (p->owner != getpid())
+        return -ECHILD;
+    if (p->stdio[i] < 0)
+        return -EBADF;
+    return 0;
+}
+
+WEFT_API int weft_proc_stdio(const weft_proc *p, int i) {
+    int r = check_stream(p, i);
+    return r < 0 ? r : p->stdio[i];
+}
+
+WEFT_API int weft_proc_close_stdio(weft_proc *p, int i) {
+    int r = check_stream(p, i);
+    if (r < 0)
+        return r;
+    int fd = p->stdio[i];
+    p->stdio[i] = -1;
+    return weft_fd_close(fd);
+}

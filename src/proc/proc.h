@@ -1,0 +1,59 @@
+/* Processes: the handle and the process-wide registry. Private to
+ * src/proc/. */
+#ifndef WEFT_PROC_H
+#define WEFT_PROC_H
+
+#include "internal.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/types.h>
+
+enum {
+    WEFT__P_RUNNING = 0,
+    WEFT__P_EXITED = 1, /* reaped; code holds the exit code */
+    WEFT__P_LOST = 2,   /* reaped by someone else (waitpid(-1), SIGCHLD
+                           ignored): the exit code is unknown */
+};
+
+struct weft_proc {
+    pid_t pid;
+    pid_t owner;        /* getpid() of the process that created it */
+    int pidfd;
+    int daemon;
+    int exec;           /* 1: started by weft_proc_exec */
+    int stdio[3];       /* parent's pipe ends, -1 for none */
+    atomic_int state;   /* WEFT__P_*: written under mu and the registry lock */
+    int code;
+    pthread_mutex_t mu; /* serializes the reaping waitid */
+    weft_lock joiner;   /* the one joiner that waits on the pidfd */
+    int released;       /* registry lock: the handle was released */
+    struct weft_proc *prev, *next; /* registry: every handle not freed */
+    char name[];
+};
+
+/* registry.c */
+void weft__proc_register(weft_proc *p);
+/* Reaps p if it has exited, without waiting: 1 if p is reaped (now or
+ * before), 0 if it still runs, -ECHILD if its exit code was lost. */
+int weft__proc_reap(weft_proc *p);
+/* Frees p (closing its descriptors) now if it was reaped, else hands it to
+ * the reaper. */
+void weft__proc_dispose(weft_proc *p);
+/* Closes p's descriptors and frees it; p must be out of the registry. */
+void weft__proc_free(weft_proc *p);
+/* The at-exit work (weft.h, "At exit"): terminate daemon children, wait
+ * for the others. */
+void weft__proc_exit_children(void);
+/* fork handlers */
+void weft__proc_atfork_prepare(void);
+void weft__proc_atfork_parent(void);
+void weft__proc_atfork_child(void);
+/* process.c: a new handle (not registered, no pid yet); NULL on out of
+ * memory. name NULL: "Process-N". */
+weft_proc *weft__proc_new(const char *name, int daemon, int exec);
+/* process.c: the name of the calling process, set in a forked child. */
+void weft__proc_set_current_name(const char *name);
+void weft__proc_reset_counter(void);
+
+#endif

@@ -1,0 +1,224 @@
+/* Forked processes: weft_proc_start and everything a handle offers (join,
+ * exit code, is_alive, signals, names), and the subclass style. See
+ * weft.h, "Processes"; the registry and the reaper are in registry.c. */
+#include "coro/sched.h"
+#include "proc/proc.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static atomic_uint g_counter; /* "Process-N" */
+/* In a forked child: the name in its copy of its own handle, which nothing
+ * frees there. A pointer, not a copy: every page a child writes costs it a
+ * copy-on-write fault. */
+static const char *g_cur_name = "MainProcess";
+
+void weft__proc_set_current_name(const char *name) { g_cur_name = name; }
+
+/* _exit through a pointer: a call through the PLT would make every child
+ * resolve the symbol afresh (lazy binding: a symbol lookup and a written
+ * GOT page each time), as the parent never calls it. */
+static void (*volatile exit_fn)(int) = _exit;
+
+void weft__proc_reset_counter(void) { atomic_store(&g_counter, 0); }
+
+WEFT_API const char *weft_proc_current_name(void) { return g_cur_name; }
+WEFT_API pid_t weft_getpid(void) { return getpid(); }
+WEFT_API pid_t weft_getppid(void) { return getppid(); }
+
+weft_proc *weft__proc_new(const char *name, int daemon, int exec) {
+    char buf[32];
+    if (!name) {
+        snprintf(buf, sizeof buf, "Process-%u", atomic_fetch_add(&g_counter, 1) + 1);
+        name = buf;
+    }
+    size_t len = strlen(name);
+    weft_proc *p = weft__malloc(sizeof *p + len + 1);
+    if (!p)
+        return NULL;
+    memset(p, 0, sizeof *p);
+    memcpy(p->name, name, len + 1);
+    p->pid = 0;
+    p->owner = getpid();
+    p->pidfd = -1;
+    p->daemon = daemon ? 1 : 0;
+    p->exec = exec;
+    p->stdio[0] = p->stdio[1] = p->stdio[2] = -1;
+    atomic_init(&p->state, WEFT__P_RUNNING);
+    pthread_mutex_init(&p->mu, NULL);
+    weft_lock_init(&p->joiner);
+    return p;
+}
+
+__attribute__((noreturn)) static void child_main(weft_proc *p, weft_proc_fn fn, void *arg,
+                                                 pid_t parent) {
+    if (p->daemon) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) /* the parent died before the line above */
+            _exit(1);
+    }
+    weft__proc_set_current_name(p->name);
+    int rc = fn(arg);
+    weft__proc_exit_children();
+    fflush(NULL);
+    exit_fn(rc & 0xff);
+    __builtin_unreachable();
+}
+
+static void kill_and_wait(pid_t pid) {
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+WEFT_API int weft_proc_start(weft_proc **out, weft_proc_fn fn, void *arg,
+                             const weft_proc_opts *opts) {
+    if (!out || !fn)
+        return -EINVAL;
+    weft_proc *p = weft__proc_new(opts ? opts->name : NULL, opts ? opts->daemon : 0, 0);
+    if (!p)
+        return -ENOMEM;
+    weft__fork_setup();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = -errno;
+        weft__proc_free(p);
+        return e;
+    }
+    if (pid == 0)
+        child_main(p, fn, arg, parent);
+    int fd = pidfd_open(pid, 0);
+    if (fd < 0) {
+        int e = -errno;
+        kill_and_wait(pid);
+        weft__proc_free(p);
+        return e;
+    }
+    p->pid = pid;
+    p->pidfd = fd;
+    weft__proc_register(p);
+    *out = p;
+    return 0;
+}
+
+static int check(const weft_proc *p) {
+    if (!p)
+        return -EINVAL;
+    if (p->owner != getpid())
+        return -ECHILD;
+    return 0;
+}
+
+WEFT_API int weft_proc_join(weft_proc *p, int64_t deadline) {
+    int r = check(p);
+    if (r < 0)
+        return r;
+    for (;;) {
+        if ((r = weft__proc_reap(p)) != 0)
+            return r < 0 ? r : 0;
+        /* One joiner at a time waits on the pidfd (a descriptor has one
+         * reading waiter per thread); the others wait for the lock. */
+        if ((r = weft_lock_acquire(&p->joiner, deadline)) < 0)
+            return r;
+        if ((r = weft__proc_reap(p)) == 0)
+            r = weft_fd_wait(p->pidfd, WEFT_READABLE, deadline);
+        weft_lock_release(&p->joiner);
+        if (r < 0)
+            return r;
+    }
+}
+
+WEFT_API int weft_proc_exitcode(weft_proc *p, int *code) {
+    int r = check(p);
+    if (r < 0)
+        return r;
+    if (!code)
+        return -EINVAL;
+    r = weft__proc_reap(p);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return -EAGAIN;
+    *code = p->code;
+    return 0;
+}
+
+WEFT_API int weft_proc_is_alive(weft_proc *p) {
+    int r = check(p);
+    if (r < 0)
+        return r;
+    return weft__proc_reap(p) == 0 ? 1 : 0;
+}
+
+WEFT_API pid_t weft_proc_pid(const weft_proc *p) { return p ? p->pid : -EINVAL; }
+WEFT_API const char *weft_proc_name(const weft_proc *p) { return p ? p->name : NULL; }
+WEFT_API int weft_proc_daemon(const weft_proc *p) { return p ? p->daemon : -EINVAL; }
+
+WEFT_API int weft_proc_fd(const weft_proc *p) {
+    int r = check(p);
+    return r < 0 ? r : p->pidfd;
+}
+
+WEFT_API int weft_proc_signal(weft_proc *p, int sig) {
+    int r = check(p);
+    if (r < 0)
+        return r;
+    if (sig < 1 || sig > 64)
+        return -EINVAL;
+    if (atomic_load_explicit(&p->state, memory_order_acquire) != WEFT__P_RUNNING)
+        return 0;
+    /* The pidfd stays open until release, so this never reaches a process
+     * that reused the pid. A child that has exited (not yet reaped) gives
+     * ESRCH: nothing to do, as in Python. */
+    if (pidfd_send_signal(p->pidfd, sig, NULL, 0) == 0 || errno == ESRCH)
+        return 0;
+    return -errno;
+}
+
+WEFT_API int weft_proc_terminate(weft_proc *p) { return weft_proc_signal(p, SIGTERM); }
+WEFT_API int weft_proc_kill(weft_proc *p) { return weft_proc_signal(p, SIGKILL); }
+
+WEFT_API void weft_proc_release(weft_proc *p) {
+    if (!p)
+        return;
+    if (p->owner != getpid()) {
+        /* A forked child's copy of its parent's handle: its descriptors
+         * were closed at fork, it is on no list here. */
+        weft__free(p);
+        return;
+    }
+    weft__proc_dispose(p);
+}
+
+/* ---- the subclass style ---------------------------------------------------- */
+
+static int obj_tramp(void *arg) {
+    weft_proc_obj *self = arg;
+    return self->run(self);
+}
+
+WEFT_API int weft_proc_obj_start(weft_proc_obj *self, const weft_proc_opts *opts) {
+    if (!self || !self->run)
+        return -EINVAL;
+    return weft_proc_start(&self->handle, obj_tramp, self, opts);
+}
+
+WEFT_API int weft_proc_obj_join(weft_proc_obj *self, int64_t deadline) {
+    if (!self || !self->handle)
+        return -EINVAL;
+    return weft_proc_join(self->handle, deadline);
+}
+
+WEFT_API void weft_proc_obj_release(weft_proc_obj *self) {
+    if (!self)
+        return;
+    weft_proc_release(self->handle);
+    self->handle = NULL;
+}

@@ -1,0 +1,76 @@
+/* weft_plock: a lock shared between processes (robust: a dead holder's
+ * lock passes to the next taker with -EOWNERDEAD). */
+#include "psync/psync.h"
+
+#include <sched.h>
+
+_Static_assert(sizeof(struct weft__plock) <= sizeof(weft_plock), "weft_plock too small");
+_Static_assert(_Alignof(struct weft__plock) <= _Alignof(weft_plock), "weft_plock alignment");
+
+static struct weft__plock *L(weft_plock *l) {
+    struct weft__plock *p = (struct weft__plock *)(void *)l;
+    if (!p || atomic_load_explicit(&p->magic, memory_order_acquire) != WEFT__PLOCK_MAGIC)
+        return NULL;
+    return p;
+}
+
+int weft__psync_lock_short(weft__rmutex *m) {
+    for (;;) {
+        int r = weft__rmutex_trylock(m);
+        if (r != -EBUSY)
+            return r;
+        if (weft__sched_get())
+            weft_yield();
+        sched_yield();
+    }
+}
+
+int weft_plock_init(weft_plock *l) {
+    if (!l)
+        return -EINVAL;
+    struct weft__plock *p = (struct weft__plock *)(void *)l;
+    int r = weft__rmutex_init(&p->m);
+    if (r < 0)
+        return r;
+    atomic_store_explicit(&p->magic, WEFT__PLOCK_MAGIC, memory_order_release);
+    return 0;
+}
+
+int weft_plock_destroy(weft_plock *l) {
+    struct weft__plock *p = L(l);
+    if (!p)
+        return -EINVAL;
+    if (weft__rmutex_held(&p->m))
+        return -EBUSY;
+    atomic_store_explicit(&p->magic, 0, memory_order_release);
+    weft__rmutex_destroy(&p->m);
+    return 0;
+}
+
+int weft_plock_acquire(weft_plock *l, int64_t deadline) {
+    struct weft__plock *p = L(l);
+    return p ? weft__rmutex_lock(&p->m, deadline) : -EINVAL;
+}
+
+int weft_plock_try_acquire(weft_plock *l) {
+    struct weft__plock *p = L(l);
+    if (!p)
+        return -EINVAL;
+    int r = weft__rmutex_trylock(&p->m);
+    return r == -EBUSY ? -EAGAIN : r;
+}
+
+int weft_plock_release(weft_plock *l) {
+    struct weft__plock *p = L(l);
+    return p ? weft__rmutex_unlock(&p->m) : -EINVAL;
+}
+
+int weft_plock_consistent(weft_plock *l) {
+    struct weft__plock *p = L(l);
+    return p ? weft__rmutex_consistent(&p->m) : -EINVAL;
+}
+
+int weft_plock_locked(weft_plock *l) {
+    struct weft__plock *p = L(l);
+    return p ? weft__rmutex_held(&p->m) : 0;
+}

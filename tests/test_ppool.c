@@ -1,0 +1,916 @@
+/* The process pool: apply, map, imap, callbacks, initializer, maxtasks,
+ * timeouts, close/terminate/join, dying workers, and the chaos test. */
+#include "harness.h"
+
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+/* WEFT_TEST_TIMEOUT(chaos_fail, 40) */
+/* WEFT_TEST_TIMEOUT(chaos_retry, 40) */
+
+/* Memory shared with the workers (mapped before any pool forks). */
+typedef struct {
+    atomic_int inits;
+    atomic_int crashed[64];
+    atomic_int runs;
+} shared_t;
+static shared_t *sh;
+
+static int t_square, t_echo, t_fail_odd, t_big, t_pid, t_sleep, t_abort, t_exit, t_kill,
+    t_crash_once, t_init, t_init_fail, t_sum_args, t_rep, t_short;
+
+static int square(const void *in, size_t len, weft_bytes *out) {
+    int64_t x;
+    if (len != sizeof x)
+        return -EINVAL;
+    memcpy(&x, in, sizeof x);
+    x *= x;
+    return weft_bytes_set(out, &x, sizeof x);
+}
+static int echo(const void *in, size_t len, weft_bytes *out) {
+    return weft_bytes_set(out, in, len);
+}
+static int fail_odd(const void *in, size_t len, weft_bytes *out) {
+    int64_t x;
+    if (len != sizeof x)
+        return -EINVAL;
+    memcpy(&x, in, sizeof x);
+    if (x % 2)
+        return -EDOM;
+    return weft_bytes_set(out, &x, sizeof x);
+}
+/* Input: a size_t n; output: n bytes, byte i = i * 7. */
+static int big(const void *in, size_t len, weft_bytes *out) {
+    size_t n;
+    if (len != sizeof n)
+        return -EINVAL;
+    memcpy(&n, in, sizeof n);
+    int r = weft_bytes_reserve(out, n);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n; i++)
+        ((unsigned char *)out->data)[i] = (unsigned char)(i * 7);
+    out->len = n;
+    return 0;
+}
+static int getpid_task(const void *in, size_t len, weft_bytes *out) {
+    (void)in;
+    (void)len;
+    pid_t p = getpid();
+    return weft_bytes_set(out, &p, sizeof p);
+}
+static int sleep_task(const void *in, size_t len, weft_bytes *out) {
+    int ms;
+    (void)out;
+    if (len != sizeof ms)
+        return -EINVAL;
+    memcpy(&ms, in, sizeof ms);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+    return ms;
+}
+static int abort_task(const void *in, size_t len, weft_bytes *out) {
+    (void)in, (void)len, (void)out;
+    abort();
+}
+static int exit_task(const void *in, size_t len, weft_bytes *out) {
+    (void)in, (void)len, (void)out;
+    _exit(7);
+}
+static int kill_task(const void *in, size_t len, weft_bytes *out) {
+    (void)in, (void)len, (void)out;
+    raise(SIGKILL);
+    return 0;
+}
+/* Input: an int slot; dies the first time each slot runs. */
+static int crash_once(const void *in, size_t len, weft_bytes *out) {
+    int slot;
+    if (len != sizeof slot)
+        return -EINVAL;
+    memcpy(&slot, in, sizeof slot);
+    if (atomic_fetch_add(&sh->crashed[slot], 1) == 0)
+        raise(SIGKILL);
+    return weft_bytes_set(out, &slot, sizeof slot);
+}
+static int init_task(const void *in, size_t len, weft_bytes *out) {
+    (void)out;
+    if (len != 3 || memcmp(in, "abc", 3) != 0)
+        return -EINVAL;
+    atomic_fetch_add(&sh->inits, 1);
+    return 0;
+}
+static int init_fail(const void *in, size_t len, weft_bytes *out) {
+    (void)in, (void)len, (void)out;
+    return -EIO;
+}
+static int sum_args(const void *in, size_t len, weft_bytes *out) {
+    int argc = weft_ppool_arg(in, len, -1, NULL, NULL);
+    if (argc < 0)
+        return argc;
+    int64_t sum = 0;
+    for (int i = 0; i < argc; i++) {
+        const void *p;
+        size_t l;
+        int r = weft_ppool_arg(in, len, i, &p, &l);
+        if (r < 0)
+            return r;
+        int64_t v;
+        if (l != sizeof v)
+            return -EINVAL;
+        memcpy(&v, p, sizeof v);
+        sum += v;
+    }
+    return weft_bytes_set(out, &sum, sizeof sum);
+}
+/* Input int64 x: output x % 50 copies of the byte (x & 255); status x % 50. */
+static int rep(const void *in, size_t len, weft_bytes *out) {
+    int64_t x;
+    if (len != sizeof x)
+        return -EINVAL;
+    memcpy(&x, in, sizeof x);
+    unsigned char c = (unsigned char)(x & 255);
+    for (int64_t i = 0; i < x % 50; i++) {
+        int r = weft_bytes_append(out, &c, 1);
+        if (r < 0)
+            return r;
+    }
+    return (int)(x % 50);
+}
+/* Writes fewer bytes than a fixed map asks for. */
+static int short_task(const void *in, size_t len, weft_bytes *out) {
+    (void)len;
+    return weft_bytes_set(out, in, 1);
+}
+
+__attribute__((constructor)) static void setup(void) {
+    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED)
+        abort();
+    t_square = weft_ptask_register("square", square);
+    t_echo = weft_ptask_register("echo", echo);
+    t_fail_odd = weft_ptask_register("fail_odd", fail_odd);
+    t_big = weft_ptask_register("big", big);
+    t_pid = weft_ptask_register("pid", getpid_task);
+    t_sleep = weft_ptask_register("sleep", sleep_task);
+    t_abort = weft_ptask_register("abort", abort_task);
+    t_exit = weft_ptask_register("exit", exit_task);
+    t_kill = weft_ptask_register("kill", kill_task);
+    t_crash_once = weft_ptask_register("crash_once", crash_once);
+    t_init = weft_ptask_register("init", init_task);
+    t_init_fail = weft_ptask_register("init_fail", init_fail);
+    t_sum_args = weft_ptask_register("sum_args", sum_args);
+    t_rep = weft_ptask_register("rep", rep);
+    t_short = weft_ptask_register("short", short_task);
+    if (t_short < 0)
+        abort();
+}
+
+static weft_ppool *mkpool(int n) {
+    weft_ppool_opts o;
+    weft_ppool_opts_init(&o);
+    o.nworkers = n;
+    weft_ppool *p = NULL;
+    CHECK_OK(weft_ppool_create(&p, &o));
+    CHECK_EQ(weft_ppool_size(p), n);
+    return p;
+}
+
+static int64_t sq1(weft_ppool *p, int64_t x) {
+    weft_bytes b = WEFT_BYTES_INIT;
+    CHECK_EQ(weft_ppool_apply(p, t_square, &x, sizeof x, &b), 0);
+    CHECK_EQ(b.len, sizeof(int64_t));
+    int64_t y;
+    memcpy(&y, b.data, sizeof y);
+    weft_bytes_free(&b);
+    return y;
+}
+
+static void finish(weft_ppool *p) {
+    CHECK_OK(weft_ppool_close(p));
+    CHECK_OK(weft_ppool_join(p, weft_after(10 * WEFT_SEC)));
+    CHECK_OK(weft_ppool_destroy(p));
+    CHECK_NO_ZOMBIES();
+}
+
+WEFT_TEST(registry) {
+    CHECK_ERR(weft_ptask_register(NULL, square), -EINVAL);
+    CHECK_ERR(weft_ptask_register("x", NULL), -EINVAL);
+    CHECK_ERR(weft_ptask_register("", square), -EINVAL);
+    char longname[100];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    CHECK_ERR(weft_ptask_register(longname, square), -ENAMETOOLONG);
+    CHECK_ERR(weft_ptask_register("square", square), -EEXIST);
+    CHECK_EQ(weft_ptask_find("square"), t_square);
+    CHECK_EQ(weft_ptask_find("echo"), t_echo);
+    CHECK_ERR(weft_ptask_find("nope"), -ENOENT);
+    CHECK_ERR(weft_ptask_find(NULL), -EINVAL);
+    CHECK_NE(t_square, t_echo);
+}
+
+WEFT_TEST(bytes) {
+    weft_bytes b = WEFT_BYTES_INIT;
+    CHECK_ERR(weft_bytes_set(NULL, "a", 1), -EINVAL);
+    CHECK_ERR(weft_bytes_set(&b, NULL, 1), -EINVAL);
+    CHECK_ERR(weft_bytes_append(NULL, "a", 1), -EINVAL);
+    CHECK_ERR(weft_bytes_reserve(NULL, 1), -EINVAL);
+    CHECK_OK(weft_bytes_set(&b, NULL, 0));
+    CHECK_EQ(b.len, 0);
+    CHECK_OK(weft_bytes_set(&b, "hello", 5));
+    CHECK_OK(weft_bytes_append(&b, " world", 6));
+    CHECK_EQ(b.len, 11);
+    CHECK(memcmp(b.data, "hello world", 11) == 0);
+    CHECK_OK(weft_bytes_reserve(&b, 1000));
+    CHECK_GE(b.cap, 1000);
+    CHECK_EQ(b.len, 11);
+    weft_bytes_free(&b);
+    CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
+    weft_bytes_free(NULL);
+
+    /* packed arguments */
+    unsigned char bad[16] = {0};
+    CHECK_ERR(weft_ppool_arg(NULL, 8, 0, NULL, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_arg(bad, 4, 0, NULL, NULL), -EINVAL);
+    CHECK_EQ(weft_ppool_arg(bad, 8, -1, NULL, NULL), 0);
+    CHECK_ERR(weft_ppool_arg(bad, 8, 0, NULL, NULL), -ERANGE);
+    uint32_t big_argc = 1000;
+    memcpy(bad, &big_argc, 4);
+    CHECK_ERR(weft_ppool_arg(bad, 16, 0, NULL, NULL), -EINVAL);
+    uint32_t one = 1;
+    uint64_t huge = 1000;
+    memcpy(bad, &one, 4);
+    memcpy(bad + 8, &huge, 8);
+    CHECK_ERR(weft_ppool_arg(bad, 16, 0, NULL, NULL), -EINVAL);
+}
+
+WEFT_TEST(bad_input) {
+    weft_ppool_opts o;
+    weft_ppool *p = (weft_ppool *)1;
+    weft_ppool_opts_init(NULL);
+    weft_ppool_opts_init(&o);
+    CHECK_EQ(o.initializer, -1);
+    CHECK_ERR(weft_ppool_create(NULL, NULL), -EINVAL);
+    o.nworkers = -1;
+    CHECK_ERR(weft_ppool_create(&p, &o), -EINVAL);
+    CHECK(p == NULL);
+    o.nworkers = 257;
+    CHECK_ERR(weft_ppool_create(&p, &o), -EINVAL);
+    weft_ppool_opts_init(&o);
+    o.initializer = 5000;
+    CHECK_ERR(weft_ppool_create(&p, &o), -EINVAL);
+    weft_ppool_opts_init(&o);
+    o.on_death = 7;
+    CHECK_ERR(weft_ppool_create(&p, &o), -EINVAL);
+    weft_ppool_opts_init(&o);
+    o.max_retries = -1;
+    CHECK_ERR(weft_ppool_create(&p, &o), -EINVAL);
+    weft_ppool_opts_init(&o);
+    o.task_timeout = -5;
+    CHECK_ERR(weft_ppool_create(&p, &o), -EINVAL);
+    weft_ppool_opts_init(&o);
+    o.reserved_[2] = 1;
+    CHECK_ERR(weft_ppool_create(&p, &o), -EINVAL);
+    weft_ppool_opts_init(&o);
+    o.initargs_len = 4;
+    CHECK_ERR(weft_ppool_create(&p, &o), -EINVAL);
+
+    CHECK_EQ(weft_ppool_size(NULL), 0);
+    CHECK_EQ(weft_ppool_started(NULL), 0);
+    int64_t x = 3;
+    weft_future *f = (weft_future *)1;
+    CHECK_ERR(weft_ppool_apply(NULL, t_square, &x, sizeof x, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_apply_async(NULL, t_square, &x, sizeof x, NULL, NULL, NULL, &f), -EINVAL);
+    CHECK(f == NULL);
+    CHECK_ERR(weft_ppool_close(NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_terminate(NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_join(NULL, 0), -EINVAL);
+    CHECK_EQ(weft_ppool_destroy(NULL), 0);
+    CHECK_ERR(weft_ppool_pids(NULL, NULL, 0), -EINVAL);
+    weft_ppool_iter_destroy(NULL);
+    CHECK_ERR(weft_ppool_iter_next(NULL, 0, NULL, NULL, NULL), -EINVAL);
+
+    p = mkpool(1);
+    pid_t pids[4];
+    CHECK_ERR(weft_ppool_pids(p, NULL, 1), -EINVAL);
+    CHECK_ERR(weft_ppool_pids(p, pids, -1), -EINVAL);
+    CHECK_EQ(weft_ppool_pids(p, pids, 4), 1);
+    CHECK_EQ(weft_ppool_pids(p, pids, 0), 0);
+    CHECK_ERR(weft_ppool_apply(p, -1, &x, sizeof x, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_apply(p, 5000, &x, sizeof x, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_apply(p, t_square, NULL, 8, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_apply_argv(p, t_sum_args, -1, NULL, NULL, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_apply_argv(p, t_sum_args, 2, NULL, NULL, NULL), -EINVAL);
+    int64_t in[4] = {1, 2, 3, 4}, out[4];
+    CHECK_ERR(weft_ppool_map(NULL, t_square, in, 4, 8, out, 8, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_map(p, -3, in, 4, 8, out, 8, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_map(p, t_square, NULL, 4, 8, out, 8, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_map(p, t_square, in, 4, 8, NULL, 8, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_map(p, t_square, in, 4, 0, out, 8, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_map(p, t_square, in, 4, 8, out, 0, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_map(p, t_square, in, SIZE_MAX / 4, 8, out, 8, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_map_async(p, t_square, in, 4, 8, out, 8, 0, NULL, NULL), -EINVAL);
+    weft_ppool_iter *it = (weft_ppool_iter *)1;
+    CHECK_ERR(weft_ppool_imap(p, t_square, in, 4, 8, 0, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_imap(p, t_square, in, 4, 8, 0, 4, &it), -EINVAL);
+    CHECK(it == NULL);
+    CHECK_ERR(weft_ppool_imap(p, t_square, in, 4, 0, 0, 0, &it), -EINVAL);
+    CHECK_ERR(weft_ppool_join(p, 0), -EINVAL); /* neither closed nor terminated */
+    /* An empty map succeeds at once. */
+    CHECK_EQ(weft_ppool_map(p, t_square, NULL, 0, 8, NULL, 8, 0, NULL), 0);
+    finish(p);
+}
+
+WEFT_TEST(apply_values) {
+    weft_ppool *p = mkpool(2);
+    for (int64_t x = -5; x <= 5; x++)
+        CHECK_EQ(sq1(p, x), x * x);
+    /* a task's error travels back */
+    int64_t x = 3;
+    weft_bytes b = WEFT_BYTES_INIT;
+    CHECK_ERR(weft_ppool_apply(p, t_fail_odd, &x, sizeof x, &b), -EDOM);
+    CHECK_EQ(b.len, 0);
+    CHECK_ERR(weft_ppool_apply(p, t_square, &x, 3, NULL), -EINVAL);
+    /* large input and output (beyond the inline cell) */
+    size_t n = 3 << 20;
+    unsigned char *buf = malloc(n);
+    CHECK(buf);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)(i * 13 + 1);
+    CHECK_EQ(weft_ppool_apply(p, t_echo, buf, n, &b), 0);
+    CHECK_EQ(b.len, n);
+    CHECK(memcmp(b.data, buf, n) == 0);
+    free(buf);
+    size_t want = 5 << 20;
+    CHECK_EQ(weft_ppool_apply(p, t_big, &want, sizeof want, &b), 0);
+    CHECK_EQ(b.len, want);
+    for (size_t i = 0; i < want; i += 4099)
+        CHECK_EQ(((unsigned char *)b.data)[i], (unsigned char)(i * 7));
+    weft_bytes_free(&b);
+    /* empty input, empty output */
+    CHECK_EQ(weft_ppool_apply(p, t_echo, NULL, 0, &b), 0);
+    CHECK_EQ(b.len, 0);
+    /* multi-argument form */
+    int64_t a1 = 5, a2 = 7, a3 = 30;
+    const void *argv[3] = {&a1, &a2, &a3};
+    size_t lens[3] = {8, 8, 8};
+    weft_future *f;
+    CHECK_OK(weft_ppool_apply_argv(p, t_sum_args, 3, argv, lens, &f));
+    void *res;
+    CHECK_EQ(weft_future_result(f, weft_after(10 * WEFT_SEC), &res), 0);
+    const weft_bytes *rb = res;
+    CHECK_EQ(rb->len, 8);
+    int64_t sum;
+    memcpy(&sum, rb->data, 8);
+    CHECK_EQ(sum, 42);
+    weft_future_release(f);
+    finish(p);
+}
+
+static atomic_int cb_ok, cb_err;
+static weft_event cb_ev;
+static void on_ok(weft_future *f, int st, const weft_bytes *r, void *ud) {
+    (void)f;
+    int64_t v;
+    CHECK_EQ(r->len, 8);
+    memcpy(&v, r->data, 8);
+    CHECK_EQ(v, *(int64_t *)ud);
+    CHECK_GE(st, 0);
+    if (atomic_fetch_add(&cb_ok, 1) + atomic_load(&cb_err) == 19)
+        weft_event_set(&cb_ev);
+}
+static void on_err(weft_future *f, int st, const weft_bytes *r, void *ud) {
+    (void)f, (void)ud;
+    CHECK_EQ(st, -EDOM);
+    CHECK_EQ(r->len, 0);
+    if (atomic_fetch_add(&cb_err, 1) + atomic_load(&cb_ok) == 19)
+        weft_event_set(&cb_ev);
+}
+
+WEFT_TEST(apply_async_callbacks) {
+    weft_ppool *p = mkpool(2);
+    CHECK_OK(weft_event_init(&cb_ev));
+    int64_t xs[20], want[20];
+    weft_future *fs[20];
+    for (int i = 0; i < 20; i++) {
+        xs[i] = i;
+        want[i] = i; /* fail_odd returns its input for even numbers */
+        CHECK_OK(weft_ppool_apply_async(p, t_fail_odd, &xs[i], 8, on_ok, on_err, &want[i],
+                                        i % 3 ? &fs[i] : NULL));
+        if (!(i % 3))
+            fs[i] = NULL;
+    }
+    CHECK_OK(weft_event_wait(&cb_ev, weft_after(10 * WEFT_SEC)));
+    CHECK_EQ(atomic_load(&cb_ok), 10);
+    CHECK_EQ(atomic_load(&cb_err), 10);
+    for (int i = 0; i < 20; i++) {
+        if (!fs[i])
+            continue;
+        void *res;
+        int st = weft_future_result(fs[i], WEFT_NOWAIT, &res);
+        CHECK_EQ(weft_future_done(fs[i]), 1);
+        if (i % 2) {
+            CHECK_ERR(st, -EDOM);
+        } else {
+            CHECK_EQ(st, 0);
+            CHECK_EQ(memcmp(((const weft_bytes *)res)->data, &xs[i], 8), 0);
+        }
+        weft_future_release(fs[i]);
+    }
+    finish(p);
+}
+
+WEFT_TEST(map_exact) {
+    weft_ppool *p = mkpool(2);
+    size_t n = 10007;
+    int64_t *in = malloc(n * 8), *out = malloc(n * 8);
+    int *st = malloc(n * sizeof *st);
+    CHECK(in && out && st);
+    for (size_t i = 0; i < n; i++)
+        in[i] = (int64_t)i - 500;
+    size_t chunks[] = {0, 1, 7, 1000, n, n + 5};
+    for (size_t k = 0; k < sizeof chunks / sizeof *chunks; k++) {
+        memset(out, 0, n * 8);
+        memset(st, 0x55, n * sizeof *st);
+        CHECK_EQ(weft_ppool_map(p, t_square, in, n, 8, out, 8, chunks[k], st), 0);
+        for (size_t i = 0; i < n; i++) {
+            CHECK_EQ(out[i], in[i] * in[i]);
+            CHECK_EQ(st[i], 0);
+        }
+    }
+    /* failures: the lowest failed index's status, every item's status */
+    for (size_t i = 0; i < n; i++)
+        in[i] = (int64_t)i + 2;
+    CHECK_ERR(weft_ppool_map(p, t_fail_odd, in, n, 8, out, 8, 0, st), -EDOM);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ(st[i], in[i] % 2 ? -EDOM : 0);
+        if (!(in[i] % 2))
+            CHECK_EQ(out[i], in[i]);
+    }
+    /* a result of the wrong size */
+    CHECK_ERR(weft_ppool_map(p, t_short, in, 10, 8, out, 8, 3, st), -EMSGSIZE);
+    CHECK_EQ(st[9], -EMSGSIZE);
+    /* async */
+    weft_future *f;
+    for (size_t i = 0; i < n; i++)
+        in[i] = (int64_t)i;
+    CHECK_OK(weft_ppool_map_async(p, t_square, in, n, 8, out, 8, 0, NULL, &f));
+    CHECK_EQ(weft_future_result(f, weft_after(10 * WEFT_SEC), NULL), 0);
+    for (size_t i = 0; i < n; i++)
+        CHECK_EQ(out[i], in[i] * in[i]);
+    weft_future_release(f);
+    free(in);
+    free(out);
+    free(st);
+    finish(p);
+}
+
+static void check_imap(weft_ppool *p, int flags, size_t chunk) {
+    size_t n = 3001;
+    int64_t *in = malloc(n * 8);
+    char *seen = calloc(n, 1);
+    CHECK(in && seen);
+    for (size_t i = 0; i < n; i++)
+        in[i] = (int64_t)i * 3;
+    weft_ppool_iter *it;
+    CHECK_OK(weft_ppool_imap(p, t_rep, in, n, 8, chunk, flags, &it));
+    weft_bytes b = WEFT_BYTES_INIT;
+    size_t idx, count = 0;
+    int st, r;
+    while ((r = weft_ppool_iter_next(it, weft_after(10 * WEFT_SEC), &idx, &st, &b)) == 1) {
+        if (!(flags & WEFT_PPOOL_UNORDERED))
+            CHECK_EQ(idx, count);
+        CHECK_LT(idx, n);
+        CHECK_EQ(seen[idx], 0);
+        seen[idx] = 1;
+        CHECK_EQ(st, in[idx] % 50);
+        CHECK_EQ(b.len, (size_t)(in[idx] % 50));
+        for (size_t k = 0; k < b.len; k++)
+            CHECK_EQ(((unsigned char *)b.data)[k], (unsigned char)(in[idx] & 255));
+        count++;
+    }
+    CHECK_EQ(r, 0);
+    CHECK_EQ(count, n);
+    CHECK_EQ(weft_ppool_iter_next(it, 0, &idx, &st, NULL), 0);
+    weft_bytes_free(&b);
+    weft_ppool_iter_destroy(it);
+    free(in);
+    free(seen);
+}
+
+WEFT_TEST(imap_ordered_unordered) {
+    weft_ppool *p = mkpool(2);
+    check_imap(p, 0, 0);
+    check_imap(p, 0, 1);
+    check_imap(p, WEFT_PPOOL_UNORDERED, 0);
+    check_imap(p, WEFT_PPOOL_UNORDERED, 5);
+    /* an iterator dropped early: the pool goes on */
+    int64_t in[100];
+    for (int i = 0; i < 100; i++)
+        in[i] = i;
+    weft_ppool_iter *it;
+    CHECK_OK(weft_ppool_imap(p, t_rep, in, 100, 8, 1, 0, &it));
+    size_t idx;
+    int st;
+    CHECK_EQ(weft_ppool_iter_next(it, weft_after(10 * WEFT_SEC), &idx, &st, NULL), 1);
+    CHECK_EQ(idx, 0);
+    weft_ppool_iter_destroy(it);
+    CHECK_EQ(sq1(p, 9), 81);
+    /* empty */
+    CHECK_OK(weft_ppool_imap(p, t_rep, NULL, 0, 8, 0, 0, &it));
+    CHECK_EQ(weft_ppool_iter_next(it, 0, &idx, &st, NULL), 0);
+    weft_ppool_iter_destroy(it);
+    finish(p);
+}
+
+static int distinct(pid_t *v, int n) {
+    int d = 0;
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (j < i && v[j] != v[i])
+            j++;
+        d += j == i;
+    }
+    return d;
+}
+
+WEFT_TEST(initializer_and_maxtasks) {
+    atomic_store(&sh->inits, 0);
+    weft_ppool_opts o;
+    weft_ppool_opts_init(&o);
+    o.nworkers = 2;
+    o.initializer = t_init;
+    o.initargs = "abc";
+    o.initargs_len = 3;
+    o.maxtasks = 3;
+    weft_ppool *p;
+    CHECK_OK(weft_ppool_create(&p, &o));
+    pid_t pids[30];
+    for (int i = 0; i < 30; i++) {
+        weft_bytes b = WEFT_BYTES_INIT;
+        CHECK_EQ(weft_ppool_apply(p, t_pid, NULL, 0, &b), 0);
+        CHECK_EQ(b.len, sizeof(pid_t));
+        memcpy(&pids[i], b.data, sizeof(pid_t));
+        weft_bytes_free(&b);
+    }
+    /* each worker ran at most 3 tasks */
+    for (int i = 0; i < 30; i++) {
+        int same = 0;
+        for (int j = 0; j < 30; j++)
+            same += pids[j] == pids[i];
+        CHECK_LE(same, 3);
+    }
+    CHECK_GE(distinct(pids, 30), 10);
+    finish(p);
+    /* The initializer ran exactly once in every worker started. */
+    CHECK_GE(atomic_load(&sh->inits), 10);
+    long started = 0;
+    (void)started;
+}
+
+WEFT_TEST(initializer_once_per_worker) {
+    atomic_store(&sh->inits, 0);
+    weft_ppool_opts o;
+    weft_ppool_opts_init(&o);
+    o.nworkers = 3;
+    o.initializer = t_init;
+    o.initargs = "abc";
+    o.initargs_len = 3;
+    weft_ppool *p;
+    CHECK_OK(weft_ppool_create(&p, &o));
+    int64_t in[300], out[300];
+    for (int i = 0; i < 300; i++)
+        in[i] = i;
+    CHECK_EQ(weft_ppool_map(p, t_square, in, 300, 8, out, 8, 1, NULL), 0);
+    long started = weft_ppool_started(p);
+    CHECK_EQ(started, 3);
+    finish(p);
+    CHECK_EQ(atomic_load(&sh->inits), 3);
+}
+
+WEFT_TEST(initializer_fails) {
+    weft_ppool_opts o;
+    weft_ppool_opts_init(&o);
+    o.nworkers = 2;
+    o.initializer = t_init_fail;
+    weft_ppool *p;
+    CHECK_OK(weft_ppool_create(&p, &o));
+    int64_t x = 2;
+    CHECK_ERR(weft_ppool_apply(p, t_square, &x, 8, NULL), -EIO);
+    CHECK_ERR(weft_ppool_apply(p, t_square, &x, 8, NULL), -EIO);
+    CHECK_OK(weft_ppool_terminate(p));
+    CHECK_OK(weft_ppool_join(p, weft_after(10 * WEFT_SEC)));
+    CHECK_OK(weft_ppool_destroy(p));
+    CHECK_NO_ZOMBIES();
+}
+
+WEFT_TEST(task_timeout) {
+    weft_ppool_opts o;
+    weft_ppool_opts_init(&o);
+    o.nworkers = 2;
+    o.task_timeout = 100 * WEFT_MSEC;
+    weft_ppool *p;
+    CHECK_OK(weft_ppool_create(&p, &o));
+    pid_t before[2];
+    CHECK_EQ(weft_ppool_pids(p, before, 2), 2);
+    int ms = 20000;
+    int64_t t0 = weft_now();
+    CHECK_ERR(weft_ppool_apply(p, t_sleep, &ms, sizeof ms, NULL), -ETIMEDOUT);
+    CHECK_LT(weft_now() - t0, 5 * WEFT_SEC);
+    ms = 1;
+    CHECK_EQ(weft_ppool_apply(p, t_sleep, &ms, sizeof ms, NULL), 1);
+    CHECK_EQ(sq1(p, 12), 144);
+    CHECK_EQ(weft_ppool_started(p), 3);
+    finish(p);
+}
+
+WEFT_TEST(close_then_submit) {
+    weft_ppool *p = mkpool(2);
+    int ms = 50;
+    weft_future *f;
+    CHECK_OK(weft_ppool_apply_async(p, t_sleep, &ms, sizeof ms, NULL, NULL, NULL, &f));
+    CHECK_OK(weft_ppool_close(p));
+    CHECK_OK(weft_ppool_close(p));
+    int64_t x = 2, out;
+    CHECK_ERR(weft_ppool_apply(p, t_square, &x, 8, NULL), -EPIPE);
+    CHECK_ERR(weft_ppool_apply_async(p, t_square, &x, 8, NULL, NULL, NULL, NULL), -EPIPE);
+    CHECK_ERR(weft_ppool_map(p, t_square, &x, 1, 8, &out, 8, 0, NULL), -EPIPE);
+    /* queued work still finishes */
+    CHECK_OK(weft_ppool_join(p, weft_after(10 * WEFT_SEC)));
+    CHECK_EQ(weft_future_result(f, 0, NULL), 50);
+    CHECK_OK(weft_ppool_join(p, 0));
+    weft_future_release(f);
+    CHECK_EQ(weft_ppool_pids(p, NULL, 0), 0);
+    CHECK_OK(weft_ppool_destroy(p));
+    CHECK_NO_ZOMBIES();
+}
+
+static atomic_int term_err;
+static void on_term_err(weft_future *f, int st, const weft_bytes *r, void *ud) {
+    (void)f, (void)r, (void)ud;
+    if (st == -ECANCELED)
+        atomic_fetch_add(&term_err, 1);
+}
+
+WEFT_TEST(terminate_pending) {
+    weft_ppool *p = mkpool(1);
+    int ms = 20000;
+    weft_future *fs[6];
+    for (int i = 0; i < 6; i++)
+        CHECK_OK(weft_ppool_apply_async(p, t_sleep, &ms, sizeof ms, NULL, on_term_err, NULL,
+                                        &fs[i]));
+    /* a queued one cancelled by its owner */
+    CHECK_EQ(weft_future_cancel(fs[5]), 1);
+    CHECK_EQ(weft_future_cancelled(fs[5]), 1);
+    int64_t t0 = weft_now();
+    CHECK_OK(weft_ppool_terminate(p));
+    for (int i = 0; i < 6; i++) {
+        CHECK_ERR(weft_future_result(fs[i], weft_after(5 * WEFT_SEC), NULL), -ECANCELED);
+        weft_future_release(fs[i]);
+    }
+    CHECK_EQ(atomic_load(&term_err), 6);
+    int64_t x = 1;
+    CHECK_ERR(weft_ppool_apply(p, t_square, &x, 8, NULL), -EPIPE);
+    CHECK_OK(weft_ppool_join(p, weft_after(5 * WEFT_SEC)));
+    CHECK_LT(weft_now() - t0, 5 * WEFT_SEC);
+    CHECK_OK(weft_ppool_destroy(p));
+    CHECK_NO_ZOMBIES();
+}
+
+WEFT_TEST(destroy_without_close) {
+    weft_ppool *p = mkpool(2);
+    int ms = 20000;
+    CHECK_OK(weft_ppool_apply_async(p, t_sleep, &ms, sizeof ms, NULL, NULL, NULL, NULL));
+    CHECK_EQ(sq1(p, 4), 16);
+    CHECK_OK(weft_ppool_destroy(p));
+    CHECK_NO_ZOMBIES();
+}
+
+WEFT_TEST(worker_death_fails_its_task) {
+    weft_ppool *p = mkpool(2);
+    int tasks[3] = {t_abort, t_exit, t_kill};
+    for (int k = 0; k < 3; k++) {
+        weft_future *slow;
+        int ms = 200;
+        CHECK_OK(weft_ppool_apply_async(p, t_sleep, &ms, sizeof ms, NULL, NULL, NULL, &slow));
+        CHECK_ERR(weft_ppool_apply(p, tasks[k], NULL, 0, NULL), -EOWNERDEAD);
+        /* the other worker's task is untouched */
+        CHECK_EQ(weft_future_result(slow, weft_after(10 * WEFT_SEC), NULL), 200);
+        weft_future_release(slow);
+        CHECK_EQ(sq1(p, k + 2), (k + 2) * (k + 2));
+    }
+    CHECK_EQ(weft_ppool_started(p), 5);
+    pid_t pids[2];
+    CHECK_EQ(weft_ppool_pids(p, pids, 2), 2);
+    finish(p);
+}
+
+WEFT_TEST(worker_death_retry) {
+    for (int i = 0; i < 64; i++)
+        atomic_store(&sh->crashed[i], 0);
+    weft_ppool_opts o;
+    weft_ppool_opts_init(&o);
+    o.nworkers = 2;
+    o.on_death = WEFT_PPOOL_RETRY;
+    weft_ppool *p;
+    CHECK_OK(weft_ppool_create(&p, &o));
+    weft_future *fs[8];
+    int slots[8];
+    for (int i = 0; i < 8; i++) {
+        slots[i] = i;
+        CHECK_OK(weft_ppool_apply_async(p, t_crash_once, &slots[i], sizeof(int), NULL, NULL,
+                                        NULL, &fs[i]));
+    }
+    for (int i = 0; i < 8; i++) {
+        void *res;
+        CHECK_EQ(weft_future_result(fs[i], weft_after(20 * WEFT_SEC), &res), 0);
+        CHECK_EQ(memcmp(((const weft_bytes *)res)->data, &i, sizeof i), 0);
+        CHECK_EQ(atomic_load(&sh->crashed[i]), 2);
+        weft_future_release(fs[i]);
+    }
+    /* a task that always dies fails after max_retries more runs */
+    CHECK_ERR(weft_ppool_apply(p, t_kill, NULL, 0, NULL), -EOWNERDEAD);
+    CHECK_GE(weft_ppool_started(p), 2 + 8 + 4);
+    finish(p);
+}
+
+static weft_ppool *chaos_pool;
+static atomic_int chaos_stop;
+static atomic_int chaos_kills;
+
+static void *killer(void *arg) {
+    (void)arg;
+    unsigned seed = 12345;
+    while (!atomic_load(&chaos_stop)) {
+        pid_t pids[4];
+        int n = weft_ppool_pids(chaos_pool, pids, 4);
+        if (n > 0 && kill(pids[rand_r(&seed) % n], SIGKILL) == 0)
+            atomic_fetch_add(&chaos_kills, 1);
+        struct timespec ts = {0, 3000000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void chaos(int policy) {
+    weft_ppool_opts o;
+    weft_ppool_opts_init(&o);
+    o.nworkers = 2;
+    o.on_death = policy;
+    o.max_retries = 200;
+    CHECK_OK(weft_ppool_create(&chaos_pool, &o));
+    size_t n = 100000;
+    int64_t *in = malloc(n * 8), *out = malloc(n * 8);
+    int *st = malloc(n * sizeof *st);
+    CHECK(in && out && st);
+    for (size_t i = 0; i < n; i++) {
+        in[i] = (int64_t)i;
+        out[i] = -1;
+    }
+    atomic_store(&chaos_stop, 0);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, killer, NULL), 0);
+    int r = weft_ppool_map(chaos_pool, t_square, in, n, 8, out, 8, 50, st);
+    atomic_store(&chaos_stop, 1);
+    pthread_join(t, NULL);
+    size_t ok = 0, died = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (st[i] == 0) {
+            CHECK_EQ(out[i], in[i] * in[i]);
+            ok++;
+        } else {
+            CHECK_ERR(st[i], -EOWNERDEAD);
+            died++;
+        }
+    }
+    CHECK_EQ(ok + died, n);
+    CHECK_GT(atomic_load(&chaos_kills), 0);
+    if (policy == WEFT_PPOOL_RETRY) {
+        CHECK_EQ(r, 0);
+        CHECK_EQ(died, 0);
+    } else {
+        CHECK_EQ(r, died ? -EOWNERDEAD : 0);
+    }
+    /* the pool goes on */
+    CHECK_EQ(sq1(chaos_pool, 11), 121);
+    printf("chaos: %d kills, %zu items lost\n", atomic_load(&chaos_kills), died);
+    finish(chaos_pool);
+    free(in);
+    free(out);
+    free(st);
+}
+
+WEFT_TEST(chaos_fail) { chaos(WEFT_PPOOL_FAIL); }
+WEFT_TEST(chaos_retry) { chaos(WEFT_PPOOL_RETRY); }
+
+/* Waiting for a result parks only the calling coroutine. */
+static atomic_int ticks;
+static void *ticker(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 20; i++) {
+        weft_sleep(5 * WEFT_MSEC);
+        atomic_fetch_add(&ticks, 1);
+    }
+    return NULL;
+}
+static void *waiter(void *arg) {
+    weft_ppool *p = arg;
+    int ms = 150;
+    weft_bytes b = WEFT_BYTES_INIT;
+    CHECK_EQ(weft_ppool_apply(p, t_sleep, &ms, sizeof ms, &b), 150);
+    CHECK_GE(atomic_load(&ticks), 5);
+    int64_t in[64], out[64];
+    for (int i = 0; i < 64; i++)
+        in[i] = i;
+    CHECK_EQ(weft_ppool_map(p, t_square, in, 64, 8, out, 8, 0, NULL), 0);
+    CHECK_EQ(out[63], 63 * 63);
+    return NULL;
+}
+
+static void coro_body(void) {
+    weft_ppool *p = mkpool(1);
+    weft_coro a, b;
+    CHECK_OK(weft_spawn(&a, ticker, NULL, NULL));
+    CHECK_OK(weft_spawn(&b, waiter, p, NULL));
+    CHECK_OK(weft_join(b, WEFT_FOREVER, NULL));
+    CHECK_OK(weft_join(a, WEFT_FOREVER, NULL));
+    finish(p);
+}
+
+WEFT_TEST(coroutine_parks_only_itself) { run_plain_in_thread(coro_body); }
+
+static void lk_ok(weft_future *f, int st, const weft_bytes *r, void *ud) {
+    (void)f, (void)ud;
+    CHECK_EQ(st, 0);
+    CHECK_EQ(r->len, 8);
+}
+static void lk_err(weft_future *f, int st, const weft_bytes *r, void *ud) {
+    (void)f, (void)r, (void)ud;
+    CHECK_ERR(st, -ECANCELED); /* the pool was destroyed before it ran */
+}
+
+static void leak_body(void) {
+    weft_ppool *p = mkpool(2);
+    CHECK_EQ(sq1(p, 3), 9);
+    int64_t in[100], out[100];
+    for (int i = 0; i < 100; i++)
+        in[i] = i;
+    CHECK_EQ(weft_ppool_map(p, t_square, in, 100, 8, out, 8, 0, NULL), 0);
+    weft_ppool_iter *it;
+    CHECK_OK(weft_ppool_imap(p, t_rep, in, 100, 8, 0, 0, &it));
+    weft_ppool_iter_destroy(it);
+    weft_future *f;
+    CHECK_OK(weft_ppool_apply_async(p, t_square, &in[5], 8, NULL, NULL, NULL, &f));
+    CHECK_OK(weft_ppool_apply_async(p, t_square, &in[6], 8, lk_ok, lk_err, NULL, NULL));
+    CHECK_EQ(weft_future_result(f, weft_after(10 * WEFT_SEC), NULL), 0);
+    /* held past destroy: the future stays valid, its result is emptied */
+    CHECK_OK(weft_ppool_destroy(p));
+    CHECK_EQ(weft_future_done(f), 1);
+    weft_future_release(f);
+}
+
+WEFT_TEST(no_leaks) {
+    atomic_store(&cb_ok, 0);
+    atomic_store(&cb_err, 0);
+    CHECK_OK(weft_event_init(&cb_ev));
+    run_in_thread(leak_body);
+    CHECK_NO_ZOMBIES();
+}
+
+static void alloc_fail_body(void) {
+    int64_t x = 7;
+    int ok = 0;
+    for (int k = 0; k < 40 && ok < 3; k++) {
+        test_alloc_fail_after(k);
+        weft_ppool *p = NULL;
+        int r = weft_ppool_create(&p, NULL);
+        if (r < 0) {
+            CHECK_ERR(r, -ENOMEM);
+            test_alloc_fail_after(-1);
+            continue;
+        }
+        weft_bytes b = WEFT_BYTES_INIT;
+        r = weft_ppool_apply(p, t_square, &x, 8, &b);
+        test_alloc_fail_after(-1);
+        if (r == 0) {
+            int64_t y;
+            memcpy(&y, b.data, 8);
+            CHECK_EQ(y, 49);
+            ok++;
+        } else {
+            CHECK_ERR(r, -ENOMEM);
+        }
+        weft_bytes_free(&b);
+        CHECK_OK(weft_ppool_destroy(p));
+    }
+    CHECK_GT(ok, 0);
+}
+
+WEFT_TEST(allocation_failures) {
+    run_in_thread(alloc_fail_body);
+    CHECK_NO_ZOMBIES();
+}
+
+WEFT_MAIN()

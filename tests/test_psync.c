@@ -1,0 +1,1184 @@
+/* Process-shared primitives: plock, prlock, psem, pevent, pcond, pbarrier, across
+ * processes (plain fork + waitpid), from plain threads and from coroutines; a lock
+ * holder killed with SIGKILL (-EOWNERDEAD, repair, the lock goes on); a coroutine
+ * waiting on a process lock while another coroutine of its thread runs; named
+ * primitives; the robust mutex and the shared futex underneath; bad input.
+ *
+ * Orderings come from pipes and shared counters polled with a bound; sleeps appear
+ * only where a deadline must pass. Children are forked only from threads without a
+ * scheduler, and every child is reaped. */
+#include "harness.h"
+
+#include "psync/psync.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <time.h>
+
+/* WEFT_TEST_TIMEOUT(plock_counter_processes, 120) */
+/* WEFT_TEST_TIMEOUT(rmutex_waiters_mixed, 120) */
+
+/* ------------------------------------------------------------------ helpers */
+
+static void *shared_mem(size_t n) {
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED);
+    return p;
+}
+
+/* Forks a child running fn(arg), then _exit(0) (a failed CHECK exits 1). */
+static pid_t fork_child(void (*fn)(void *), void *arg) {
+    fflush(NULL);
+    pid_t p = fork();
+    CHECK_GE(p, 0);
+    if (p == 0) {
+        alarm(60);
+        fn(arg);
+        _exit(0);
+    }
+    return p;
+}
+
+/* Reaps p: its exit code, or 1000 + the signal that ended it. */
+static int reap(pid_t p) {
+    int st;
+    CHECK_EQ(waitpid(p, &st, 0), p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
+}
+
+static void pipe_put(int fd) {
+    char c = 'x';
+    CHECK_EQ(write(fd, &c, 1), 1);
+}
+static void pipe_get(int fd) {
+    char c;
+    CHECK_EQ(read(fd, &c, 1), 1);
+}
+
+/* Polls *v until it is at least want, for at most 10 s. */
+static void wait_at_least(_Atomic int *v, int want) {
+    int64_t end = weft_after(10 * WEFT_SEC);
+    while (atomic_load(v) < want) {
+        CHECK_LT(weft_now(), end);
+        if (weft__sched_get())
+            weft_sleep(WEFT_MSEC);
+        else
+            usleep(1000);
+    }
+}
+
+/* Runs fn on a new thread that spawns coroutines, with the counting allocator;
+ * afterwards nothing weft allocated may be left (a helper thread may drop its
+ * last reference a moment after the waiter it served: bounded poll). */
+static void run_coro_thread(void (*fn)(void)) {
+    CHECK_OK(test_alloc_install());
+    harness_body b = {fn};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, harness_body_tramp, &b), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    int64_t end = weft_after(2 * WEFT_SEC);
+    while (test_alloc_live() != 0 && weft_now() < end)
+        usleep(1000);
+    CHECK_NO_LEAKS();
+    CHECK_OK(test_alloc_uninstall());
+}
+
+static weft_coro spawn(weft_coro_fn fn, void *arg) {
+    weft_coro c;
+    CHECK_OK(weft_spawn(&c, fn, arg, NULL));
+    return c;
+}
+static intptr_t join(weft_coro c) {
+    void *r;
+    CHECK_OK(weft_join(c, weft_after(20 * WEFT_SEC), &r));
+    return (intptr_t)r;
+}
+
+static char *name_of(char *buf, const char *tag) {
+    snprintf(buf, 64, "/weft_test_psync_%d_%s", (int)getpid(), tag);
+    return buf;
+}
+
+/* ------------------------------------------------------------------ plock basics */
+
+WEFT_TEST(plock_basics) {
+    weft_plock *l = shared_mem(sizeof *l);
+    CHECK_ERR(weft_plock_acquire(l, WEFT_FOREVER), -EINVAL); /* not initialised */
+    CHECK_OK(weft_plock_init(l));
+    CHECK_EQ(weft_plock_locked(l), 0);
+    CHECK_ERR(weft_plock_release(l), -EPERM);
+    CHECK_OK(weft_plock_try_acquire(l));
+    CHECK_EQ(weft_plock_locked(l), 1);
+    CHECK_ERR(weft_plock_try_acquire(l), -EAGAIN);
+    CHECK_ERR(weft_plock_acquire(l, WEFT_FOREVER), -EDEADLK);
+    CHECK_ERR(weft_plock_acquire(l, weft_after(WEFT_MSEC)), -EDEADLK);
+    CHECK_ERR(weft_plock_destroy(l), -EBUSY);
+    CHECK_ERR(weft_plock_consistent(l), -EINVAL); /* not after an owner death */
+    CHECK_OK(weft_plock_release(l));
+    CHECK_OK(weft_plock_acquire(l, WEFT_NOWAIT));
+    CHECK_OK(weft_plock_release(l));
+    CHECK_OK(weft_plock_destroy(l));
+    CHECK_ERR(weft_plock_acquire(l, WEFT_FOREVER), -EINVAL);
+    CHECK_ERR(weft_plock_destroy(l), -EINVAL);
+    CHECK_EQ(weft_plock_locked(l), 0);
+
+    CHECK_ERR(weft_plock_init(NULL), -EINVAL);
+    CHECK_ERR(weft_plock_destroy(NULL), -EINVAL);
+    CHECK_ERR(weft_plock_acquire(NULL, WEFT_FOREVER), -EINVAL);
+    CHECK_ERR(weft_plock_try_acquire(NULL), -EINVAL);
+    CHECK_ERR(weft_plock_release(NULL), -EINVAL);
+    CHECK_ERR(weft_plock_consistent(NULL), -EINVAL);
+    CHECK_EQ(weft_plock_locked(NULL), 0);
+    munmap(l, sizeof *l);
+}
+
+/* Release from another thread than the owner: -EPERM. */
+static weft_plock *g_l;
+static void release_other_thread(void) { CHECK_ERR(weft_plock_release(g_l), -EPERM); }
+
+WEFT_TEST(plock_owner_is_thread) {
+    g_l = shared_mem(sizeof *g_l);
+    CHECK_OK(weft_plock_init(g_l));
+    CHECK_OK(weft_plock_acquire(g_l, WEFT_FOREVER));
+    run_plain_in_thread(release_other_thread);
+    CHECK_OK(weft_plock_release(g_l));
+    CHECK_OK(weft_plock_destroy(g_l));
+    munmap(g_l, sizeof *g_l);
+}
+
+/* ------------------------------------------------------------------ across processes */
+
+struct counter_shm {
+    weft_plock l;
+    long counter;
+    _Atomic int inside;
+    _Atomic int overlap;
+};
+#define COUNTER_ROUNDS 3000
+
+static void counter_child(void *arg) {
+    struct counter_shm *s = arg;
+    for (int i = 0; i < COUNTER_ROUNDS; i++) {
+        CHECK_OK(weft_plock_acquire(&s->l, weft_after(20 * WEFT_SEC)));
+        if (atomic_fetch_add(&s->inside, 1) != 0)
+            atomic_store(&s->overlap, 1);
+        long v = s->counter;
+        if (i % 64 == 0)
+            sched_yield(); /* let others run into the held lock */
+        s->counter = v + 1;
+        atomic_fetch_sub(&s->inside, 1);
+        CHECK_OK(weft_plock_release(&s->l));
+    }
+}
+
+WEFT_TEST(plock_counter_processes) {
+    struct counter_shm *s = shared_mem(sizeof *s);
+    CHECK_OK(weft_plock_init(&s->l));
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++)
+        kids[i] = fork_child(counter_child, s);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(reap(kids[i]), 0);
+    CHECK_EQ(s->counter, 4L * COUNTER_ROUNDS);
+    CHECK_EQ(atomic_load(&s->overlap), 0);
+    CHECK_EQ(weft_plock_locked(&s->l), 0);
+    CHECK_OK(weft_plock_destroy(&s->l));
+    CHECK_NO_ZOMBIES();
+    munmap(s, sizeof *s);
+}
+
+/* A child takes the lock, tells the parent, then waits to be killed. */
+struct dead_shm {
+    weft_plock l;
+    int fds[2];
+    long state;
+};
+static void hold_and_wait(void *arg) {
+    struct dead_shm *s = arg;
+    CHECK_OK(weft_plock_acquire(&s->l, WEFT_FOREVER));
+    s->state = 1; /* a half-done update the next owner must repair */
+    pipe_put(s->fds[1]);
+    for (;;)
+        pause();
+}
+
+static pid_t start_holder(struct dead_shm *s) {
+    pid_t p = fork_child(hold_and_wait, s);
+    pipe_get(s->fds[0]);
+    return p;
+}
+
+static void kill_and_reap(pid_t p) {
+    CHECK_OK(kill(p, SIGKILL));
+    CHECK_EQ(reap(p), 1000 + SIGKILL);
+}
+
+WEFT_TEST(plock_owner_killed) {
+    struct dead_shm *s = shared_mem(sizeof *s);
+    CHECK_OK(weft_plock_init(&s->l));
+    CHECK_OK(pipe(s->fds));
+    pid_t p = start_holder(s);
+    CHECK_EQ(weft_plock_locked(&s->l), 1);
+    CHECK_ERR(weft_plock_acquire(&s->l, weft_after(20 * WEFT_MSEC)), -ETIMEDOUT);
+    kill_and_reap(p);
+    CHECK_ERR(weft_plock_acquire(&s->l, weft_after(5 * WEFT_SEC)), -EOWNERDEAD);
+    CHECK_EQ(s->state, 1);
+    s->state = 0; /* repaired */
+    CHECK_OK(weft_plock_consistent(&s->l));
+    CHECK_OK(weft_plock_release(&s->l));
+    CHECK_OK(weft_plock_acquire(&s->l, WEFT_FOREVER));
+    CHECK_OK(weft_plock_release(&s->l));
+
+    /* try_acquire sees the death too. */
+    p = start_holder(s);
+    kill_and_reap(p);
+    CHECK_ERR(weft_plock_try_acquire(&s->l), -EOWNERDEAD);
+    CHECK_OK(weft_plock_consistent(&s->l));
+    CHECK_OK(weft_plock_release(&s->l));
+
+    /* Released without repair: unusable for everyone. */
+    p = start_holder(s);
+    kill_and_reap(p);
+    CHECK_ERR(weft_plock_acquire(&s->l, WEFT_FOREVER), -EOWNERDEAD);
+    CHECK_OK(weft_plock_release(&s->l));
+    CHECK_ERR(weft_plock_acquire(&s->l, WEFT_FOREVER), -ENOTRECOVERABLE);
+    CHECK_ERR(weft_plock_try_acquire(&s->l), -ENOTRECOVERABLE);
+    CHECK_NO_ZOMBIES();
+    close(s->fds[0]);
+    close(s->fds[1]);
+    munmap(s, sizeof *s);
+}
+
+/* The parent is already waiting (in a coroutine, and in a plain thread) when the
+ * holder is killed: the waits end with -EOWNERDEAD for one of them, the other gets
+ * the lock after the repair. Nobody hangs. */
+static struct dead_shm *g_dead;
+static _Atomic int g_waiting;
+static void *dead_waiter_coro(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&g_waiting, 1);
+    int r = weft_plock_acquire(&g_dead->l, weft_after(20 * WEFT_SEC));
+    if (r == -EOWNERDEAD) {
+        g_dead->state = 0;
+        CHECK_OK(weft_plock_consistent(&g_dead->l));
+    }
+    CHECK(r == 0 || r == -EOWNERDEAD);
+    CHECK_OK(weft_plock_release(&g_dead->l));
+    return (void *)(intptr_t)(r == -EOWNERDEAD);
+}
+static void *ticker(void *arg) {
+    _Atomic int *ticks = arg;
+    while (atomic_load(ticks) >= 0) {
+        atomic_fetch_add(ticks, 1);
+        weft_sleep(WEFT_MSEC);
+    }
+    return NULL;
+}
+static void *dead_waiter_plain(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&g_waiting, 1);
+    int r = weft_plock_acquire(&g_dead->l, weft_after(20 * WEFT_SEC));
+    if (r == -EOWNERDEAD) {
+        g_dead->state = 0;
+        CHECK_OK(weft_plock_consistent(&g_dead->l));
+    }
+    CHECK(r == 0 || r == -EOWNERDEAD);
+    CHECK_OK(weft_plock_release(&g_dead->l));
+    return (void *)(intptr_t)(r == -EOWNERDEAD);
+}
+static pid_t g_holder;
+static void owner_killed_while_waiting_body(void) {
+    static _Atomic int ticks;
+    atomic_store(&ticks, 0);
+    weft_coro t = spawn(ticker, &ticks);
+    weft_coro w = spawn(dead_waiter_coro, NULL);
+    pthread_t pt;
+    CHECK_EQ(pthread_create(&pt, NULL, dead_waiter_plain, NULL), 0);
+    wait_at_least(&g_waiting, 2);
+    int before = atomic_load(&ticks);
+    weft_sleep(30 * WEFT_MSEC); /* both are (very likely) in their kernel waits now */
+    CHECK_GT(atomic_load(&ticks), before); /* the waiting coroutine parks only itself */
+    CHECK_OK(kill(g_holder, SIGKILL));
+    intptr_t dead = join(w);
+    void *pr;
+    CHECK_EQ(pthread_join(pt, &pr), 0);
+    CHECK_EQ(dead + (intptr_t)pr, 1); /* exactly one saw the death */
+    atomic_store(&ticks, -1000000);
+    join(t);
+}
+WEFT_TEST(plock_owner_killed_while_waiting) {
+    g_dead = shared_mem(sizeof *g_dead);
+    CHECK_OK(weft_plock_init(&g_dead->l));
+    CHECK_OK(pipe(g_dead->fds));
+    g_holder = start_holder(g_dead);
+    run_coro_thread(owner_killed_while_waiting_body);
+    CHECK_EQ(reap(g_holder), 1000 + SIGKILL);
+    CHECK_EQ(g_dead->state, 0);
+    CHECK_OK(weft_plock_acquire(&g_dead->l, WEFT_NOWAIT));
+    CHECK_OK(weft_plock_release(&g_dead->l));
+    CHECK_NO_ZOMBIES();
+}
+
+/* A coroutine waits on a lock another process holds while a second coroutine of
+ * its thread keeps running; that coroutine makes the other process release it. */
+struct park_shm {
+    weft_plock l;
+    int go[2], ready[2];
+};
+static void hold_until_told(void *arg) {
+    struct park_shm *s = arg;
+    CHECK_OK(weft_plock_acquire(&s->l, WEFT_FOREVER));
+    pipe_put(s->ready[1]);
+    pipe_get(s->go[0]);
+    CHECK_OK(weft_plock_release(&s->l));
+}
+static struct park_shm *g_park;
+static _Atomic int g_order;
+static void *park_acquirer(void *arg) {
+    (void)arg;
+    CHECK_ERR(weft_plock_acquire(&g_park->l, weft_after(10 * WEFT_MSEC)), -ETIMEDOUT);
+    CHECK_ERR(weft_plock_try_acquire(&g_park->l), -EAGAIN);
+    atomic_store(&g_order, 1);
+    CHECK_OK(weft_plock_acquire(&g_park->l, weft_after(20 * WEFT_SEC)));
+    int seen = atomic_load(&g_order); /* the other coroutine ran meanwhile */
+    CHECK_OK(weft_plock_release(&g_park->l));
+    return (void *)(intptr_t)seen;
+}
+static void *park_runner(void *arg) {
+    (void)arg;
+    wait_at_least(&g_order, 1);
+    for (int i = 0; i < 20; i++)
+        weft_yield();
+    weft_sleep(5 * WEFT_MSEC);
+    atomic_store(&g_order, 2);
+    pipe_put(g_park->go[1]); /* the holder releases now */
+    return NULL;
+}
+static void coro_parks_only_itself_body(void) {
+    atomic_store(&g_order, 0);
+    weft_coro a = spawn(park_acquirer, NULL);
+    weft_coro b = spawn(park_runner, NULL);
+    CHECK_EQ(join(a), 2);
+    join(b);
+}
+WEFT_TEST(plock_coro_parks_only_itself) {
+    g_park = shared_mem(sizeof *g_park);
+    CHECK_OK(weft_plock_init(&g_park->l));
+    CHECK_OK(pipe(g_park->go));
+    CHECK_OK(pipe(g_park->ready));
+    pid_t p = fork_child(hold_until_told, g_park);
+    pipe_get(g_park->ready[0]);
+    run_coro_thread(coro_parks_only_itself_body);
+    CHECK_EQ(reap(p), 0);
+    CHECK_NO_ZOMBIES();
+}
+
+/* Two coroutines of one thread: ownership is per thread, the second waits until
+ * the first releases. */
+static weft_plock *g_same;
+static void *same_holder(void *arg) {
+    (void)arg;
+    CHECK_OK(weft_plock_acquire(g_same, WEFT_FOREVER));
+    atomic_store(&g_order, 1);
+    wait_at_least(&g_order, 2);
+    weft_sleep(5 * WEFT_MSEC);
+    atomic_store(&g_order, 3);
+    CHECK_OK(weft_plock_release(g_same));
+    return NULL;
+}
+static void *same_waiter(void *arg) {
+    (void)arg;
+    wait_at_least(&g_order, 1);
+    CHECK_ERR(weft_plock_try_acquire(g_same), -EAGAIN);
+    atomic_store(&g_order, 2);
+    CHECK_OK(weft_plock_acquire(g_same, weft_after(10 * WEFT_SEC)));
+    CHECK_EQ(atomic_load(&g_order), 3);
+    CHECK_OK(weft_plock_release(g_same));
+    return NULL;
+}
+static void same_thread_body(void) {
+    atomic_store(&g_order, 0);
+    weft_coro a = spawn(same_holder, NULL);
+    weft_coro b = spawn(same_waiter, NULL);
+    join(a);
+    join(b);
+}
+WEFT_TEST(plock_coros_same_thread) {
+    g_same = shared_mem(sizeof *g_same);
+    CHECK_OK(weft_plock_init(g_same));
+    run_coro_thread(same_thread_body);
+    CHECK_OK(weft_plock_destroy(g_same));
+}
+
+/* A cancelled coroutine stops waiting with -ECANCELED; the lock is unaffected. */
+static void *cancel_waiter(void *arg) {
+    (void)arg;
+    atomic_store(&g_order, 1);
+    return (void *)(intptr_t)weft_plock_acquire(&g_park->l, WEFT_FOREVER);
+}
+static void cancel_body(void) {
+    atomic_store(&g_order, 0);
+    weft_coro a = spawn(cancel_waiter, NULL);
+    wait_at_least(&g_order, 1);
+    weft_sleep(10 * WEFT_MSEC);
+    CHECK_OK(weft_cancel(a));
+    CHECK_EQ(join(a), -ECANCELED);
+}
+WEFT_TEST(plock_cancel_waiter) {
+    g_park = shared_mem(sizeof *g_park);
+    CHECK_OK(weft_plock_init(&g_park->l));
+    CHECK_OK(pipe(g_park->go));
+    CHECK_OK(pipe(g_park->ready));
+    pid_t p = fork_child(hold_until_told, g_park);
+    pipe_get(g_park->ready[0]);
+    run_coro_thread(cancel_body);
+    pipe_put(g_park->go[1]);
+    CHECK_EQ(reap(p), 0);
+    CHECK_OK(weft_plock_acquire(&g_park->l, weft_after(5 * WEFT_SEC)));
+    CHECK_OK(weft_plock_release(&g_park->l));
+}
+
+/* ------------------------------------------------------------------ the robust mutex */
+
+/* Many waiters at once (coroutines of two threads, plain threads, other
+ * processes) take the lock in turns. If a waiter that got the lock after a wait
+ * dropped FUTEX_WAITERS, a later unlock would wake nobody and the rest would hang
+ * (caught by the bounded deadline). */
+struct mixed_shm {
+    weft__rmutex m;
+    long count;
+    _Atomic int done;
+};
+static struct mixed_shm *g_mx;
+#define MX_ROUNDS 300
+static void mx_round(void) {
+    for (int i = 0; i < MX_ROUNDS; i++) {
+        CHECK_OK(weft__rmutex_lock(&g_mx->m, weft_after(30 * WEFT_SEC)));
+        long v = g_mx->count;
+        if (i % 8 == 0) {
+            if (weft__sched_get())
+                weft_yield(); /* the lock is held across a switch */
+            else
+                sched_yield();
+        }
+        g_mx->count = v + 1;
+        CHECK_OK(weft__rmutex_unlock(&g_mx->m));
+    }
+}
+static void *mx_coro(void *arg) {
+    (void)arg;
+    mx_round();
+    return NULL;
+}
+static void mx_coros(void) {
+    weft_coro c[3];
+    for (int i = 0; i < 3; i++)
+        c[i] = spawn(mx_coro, NULL);
+    for (int i = 0; i < 3; i++)
+        join(c[i]);
+}
+static void *mx_coro_thread(void *arg) {
+    (void)arg;
+    mx_coros();
+    return NULL;
+}
+static void *mx_plain_thread(void *arg) {
+    (void)arg;
+    mx_round();
+    return NULL;
+}
+static void mx_child(void *arg) {
+    (void)arg;
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, mx_coro_thread, NULL), 0);
+    mx_round();
+    CHECK_EQ(pthread_join(t, NULL), 0);
+}
+static void mixed_body(void) {
+    pthread_t t[3];
+    CHECK_EQ(pthread_create(&t[0], NULL, mx_coro_thread, NULL), 0);
+    CHECK_EQ(pthread_create(&t[1], NULL, mx_plain_thread, NULL), 0);
+    CHECK_EQ(pthread_create(&t[2], NULL, mx_plain_thread, NULL), 0);
+    mx_coros();
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(pthread_join(t[i], NULL), 0);
+}
+WEFT_TEST(rmutex_waiters_mixed) {
+    g_mx = shared_mem(sizeof *g_mx);
+    CHECK_OK(weft__rmutex_init(&g_mx->m));
+    pid_t kids[2];
+    for (int i = 0; i < 2; i++)
+        kids[i] = fork_child(mx_child, NULL); /* 1 plain + 3 coroutines each */
+    run_coro_thread(mixed_body);            /* 3 + 3 coroutines, 2 plain threads */
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(reap(kids[i]), 0);
+    CHECK_EQ(g_mx->count, (long)MX_ROUNDS * (2 * 4 + 3 + 3 + 2));
+    CHECK_EQ(weft__rmutex_held(&g_mx->m), 0);
+    /* Nobody waits now: the word is back to 0 (no stale owner or waiter bits
+     * beyond FUTEX_WAITERS, which an unlock clears). */
+    CHECK_EQ(*(uint32_t *)(void *)&g_mx->m.m, 0u);
+    weft__rmutex_destroy(&g_mx->m);
+}
+
+/* The waiter bit after a coroutine's waited-for acquisition: a coroutine waits
+ * for a plain thread, a second plain thread queues behind it; when the coroutine
+ * gets the lock, the word must still say FUTEX_WAITERS. */
+static _Atomic int g_stage;
+static void *wb_second(void *arg) {
+    (void)arg;
+    atomic_store(&g_stage, 2);
+    CHECK_OK(weft__rmutex_lock(&g_mx->m, weft_after(20 * WEFT_SEC)));
+    CHECK_OK(weft__rmutex_unlock(&g_mx->m));
+    return NULL;
+}
+static void *wb_coro(void *arg) {
+    (void)arg;
+    atomic_store(&g_stage, 1);
+    CHECK_OK(weft__rmutex_lock(&g_mx->m, weft_after(20 * WEFT_SEC)));
+    uint32_t w = *(_Atomic uint32_t *)(void *)&g_mx->m.m;
+    CHECK_NE(w & FUTEX_WAITERS, 0u);
+    CHECK_OK(weft__rmutex_unlock(&g_mx->m));
+    return NULL;
+}
+static void waiters_bit_body(void) {
+    CHECK_OK(weft__rmutex_lock(&g_mx->m, WEFT_FOREVER)); /* main coroutine holds */
+    weft_coro c = spawn(wb_coro, NULL);
+    wait_at_least(&g_stage, 1);
+    weft_sleep(10 * WEFT_MSEC);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, wb_second, NULL), 0);
+    wait_at_least(&g_stage, 2);
+    weft_sleep(20 * WEFT_MSEC); /* the thread is (very likely) asleep in the kernel */
+    CHECK_OK(weft__rmutex_unlock(&g_mx->m));
+    join(c);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+}
+WEFT_TEST(rmutex_waiters_bit_kept) {
+    g_mx = shared_mem(sizeof *g_mx);
+    CHECK_OK(weft__rmutex_init(&g_mx->m));
+    run_coro_thread(waiters_bit_body);
+    weft__rmutex_destroy(&g_mx->m);
+}
+
+/* ------------------------------------------------------------------ the shared futex */
+
+/* One helper idle, then two coroutines wait on two words at once: each needs its
+ * own helper (an idle one may be counted only once). Waking only the second word
+ * must end the second wait. */
+static _Atomic uint32_t g_w1, g_w2, g_w3;
+static void *fw_wait(void *arg) {
+    _Atomic uint32_t *w = arg;
+    while (atomic_load(w) == 0) {
+        int r = weft__pfutex_wait(w, 0, weft_after(20 * WEFT_SEC));
+        CHECK(r == 0);
+    }
+    return NULL;
+}
+static void futex_helpers_body(void) {
+    /* A first wait leaves a helper idle. */
+    CHECK_ERR(weft__pfutex_wait(&g_w1, 0, weft_after(WEFT_MSEC)), -ETIMEDOUT);
+    weft_coro a = spawn(fw_wait, (void *)&g_w2);
+    weft_coro b = spawn(fw_wait, (void *)&g_w3);
+    weft_sleep(20 * WEFT_MSEC);
+    atomic_store(&g_w3, 1);
+    weft__pfutex_wake(&g_w3, 1);
+    join(b);
+    atomic_store(&g_w2, 1);
+    weft__pfutex_wake(&g_w2, 1);
+    join(a);
+    /* Value already different, deadline past, bad-free waits. */
+    CHECK_EQ(weft__pfutex_wait(&g_w2, 0, WEFT_FOREVER), 0);
+    CHECK_ERR(weft__pfutex_wait(&g_w1, 0, WEFT_NOWAIT), -ETIMEDOUT);
+    CHECK_EQ(weft__pfutex_wait(&g_w2, 0, WEFT_NOWAIT), 0);
+}
+WEFT_TEST(pfutex_helpers) {
+    run_coro_thread(futex_helpers_body);
+    /* A plain thread waits in the kernel itself. */
+    int64_t t0 = weft_now();
+    CHECK_ERR(weft__pfutex_wait(&g_w1, 0, weft_after(20 * WEFT_MSEC)), -ETIMEDOUT);
+    CHECK_GE(weft_now() - t0, 19 * WEFT_MSEC);
+    CHECK_EQ(weft__pfutex_wake(&g_w1, 1), 0);
+}
+
+/* ------------------------------------------------------------------ prlock */
+
+static weft_prlock *g_rl;
+static void *prl_other(void *arg) {
+    (void)arg;
+    CHECK_ERR(weft_prlock_try_acquire(g_rl), -EAGAIN);
+    CHECK_ERR(weft_prlock_release(g_rl), -EPERM);
+    CHECK_ERR(weft_prlock_acquire(g_rl, weft_after(10 * WEFT_MSEC)), -ETIMEDOUT);
+    return NULL;
+}
+static void prl_child(void *arg) {
+    (void)arg;
+    CHECK_ERR(weft_prlock_try_acquire(g_rl), -EAGAIN);
+    CHECK_OK(weft_prlock_acquire(g_rl, weft_after(20 * WEFT_SEC)));
+    CHECK_OK(weft_prlock_acquire(g_rl, WEFT_NOWAIT));
+    CHECK_OK(weft_prlock_release(g_rl));
+    CHECK_OK(weft_prlock_release(g_rl));
+}
+WEFT_TEST(prlock_reentrant) {
+    g_rl = shared_mem(sizeof *g_rl);
+    CHECK_ERR(weft_prlock_init(NULL), -EINVAL);
+    CHECK_ERR(weft_prlock_acquire(g_rl, WEFT_FOREVER), -EINVAL);
+    CHECK_OK(weft_prlock_init(g_rl));
+    CHECK_ERR(weft_prlock_release(g_rl), -EPERM);
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(weft_prlock_acquire(g_rl, WEFT_FOREVER));
+    CHECK_OK(weft_prlock_try_acquire(g_rl));
+    CHECK_ERR(weft_prlock_destroy(g_rl), -EBUSY);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, prl_other, NULL), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    pid_t p = fork_child(prl_child, NULL);
+    for (int i = 0; i < 6; i++)
+        CHECK_OK(weft_prlock_release(g_rl));
+    CHECK_ERR(weft_prlock_release(g_rl), -EPERM);
+    CHECK_EQ(reap(p), 0);
+    CHECK_OK(weft_prlock_destroy(g_rl));
+    CHECK_ERR(weft_prlock_destroy(g_rl), -EINVAL);
+}
+
+static void prl_hold_die(void *arg) {
+    int *fds = arg;
+    CHECK_OK(weft_prlock_acquire(g_rl, WEFT_FOREVER));
+    CHECK_OK(weft_prlock_acquire(g_rl, WEFT_FOREVER));
+    pipe_put(fds[1]);
+    for (;;)
+        pause();
+}
+WEFT_TEST(prlock_owner_killed) {
+    g_rl = shared_mem(sizeof *g_rl);
+    CHECK_OK(weft_prlock_init(g_rl));
+    int fds[2];
+    CHECK_OK(pipe(fds));
+    pid_t p = fork_child(prl_hold_die, fds);
+    pipe_get(fds[0]);
+    kill_and_reap(p);
+    CHECK_ERR(weft_prlock_acquire(g_rl, weft_after(5 * WEFT_SEC)), -EOWNERDEAD);
+    CHECK_OK(weft_prlock_consistent(g_rl));
+    CHECK_OK(weft_prlock_acquire(g_rl, WEFT_FOREVER)); /* nested once */
+    CHECK_OK(weft_prlock_release(g_rl));
+    CHECK_OK(weft_prlock_release(g_rl));
+    CHECK_OK(weft_prlock_try_acquire(g_rl));
+    CHECK_OK(weft_prlock_release(g_rl));
+    close(fds[0]);
+    close(fds[1]);
+}
+
+/* ------------------------------------------------------------------ psem */
+
+struct sem_shm {
+    weft_psem s;
+    _Atomic int got;
+    _Atomic int started;
+};
+static void sem_child(void *arg) {
+    struct sem_shm *s = arg;
+    atomic_fetch_add(&s->started, 1);
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(weft_psem_acquire(&s->s, weft_after(20 * WEFT_SEC)));
+        atomic_fetch_add(&s->got, 1);
+    }
+}
+static struct sem_shm *g_sem;
+static void *sem_coro(void *arg) {
+    (void)arg;
+    sem_child(g_sem);
+    return NULL;
+}
+static void sem_coros_body(void) {
+    weft_coro c[2];
+    for (int i = 0; i < 2; i++)
+        c[i] = spawn(sem_coro, NULL);
+    for (int i = 0; i < 2; i++)
+        join(c[i]);
+}
+static void *sem_coros_thread(void *arg) {
+    (void)arg;
+    sem_coros_body();
+    return NULL;
+}
+static void sem_coro_child(void *arg) {
+    (void)arg;
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, sem_coros_thread, NULL), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+}
+WEFT_TEST(psem_processes) {
+    struct sem_shm *s = g_sem = shared_mem(sizeof *s);
+    CHECK_OK(weft_psem_init(&s->s, 0, 0));
+    pid_t kids[3];
+    kids[0] = fork_child(sem_child, s);
+    kids[1] = fork_child(sem_child, s);
+    kids[2] = fork_child(sem_coro_child, NULL); /* two coroutines waiting */
+    wait_at_least(&s->started, 4);
+    CHECK_EQ(atomic_load(&s->got), 0);
+    CHECK_OK(weft_psem_release(&s->s, 5));
+    wait_at_least(&s->got, 5);
+    CHECK_EQ(weft_psem_value(&s->s), 0);
+    for (int i = 0; i < 7; i++)
+        CHECK_OK(weft_psem_release(&s->s, 1));
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(reap(kids[i]), 0);
+    CHECK_EQ(atomic_load(&s->got), 12);
+    CHECK_EQ(weft_psem_value(&s->s), 0);
+    CHECK_OK(weft_psem_destroy(&s->s));
+    CHECK_NO_ZOMBIES();
+}
+
+WEFT_TEST(psem_basics) {
+    weft_psem *s = shared_mem(sizeof *s);
+    CHECK_ERR(weft_psem_init(NULL, 1, 0), -EINVAL);
+    CHECK_ERR(weft_psem_init(s, -1, 0), -EINVAL);
+    CHECK_ERR(weft_psem_init(s, (int64_t)INT32_MAX + 1, 0), -EINVAL);
+    CHECK_ERR(weft_psem_acquire(s, WEFT_FOREVER), -EINVAL);
+    CHECK_OK(weft_psem_init(s, 2, 1));
+    CHECK_ERR(weft_psem_release(s, 1), -EOVERFLOW); /* bounded at 2 */
+    CHECK_ERR(weft_psem_release(s, 0), -EINVAL);
+    CHECK_OK(weft_psem_try_acquire(s));
+    CHECK_OK(weft_psem_acquire(s, WEFT_NOWAIT));
+    CHECK_ERR(weft_psem_try_acquire(s), -EAGAIN);
+    CHECK_ERR(weft_psem_acquire(s, WEFT_NOWAIT), -ETIMEDOUT);
+    int64_t t0 = weft_now();
+    CHECK_ERR(weft_psem_acquire(s, weft_after(20 * WEFT_MSEC)), -ETIMEDOUT);
+    CHECK_GE(weft_now() - t0, 19 * WEFT_MSEC);
+    CHECK_ERR(weft_psem_release(s, 3), -EOVERFLOW);
+    CHECK_EQ(weft_psem_value(s), 0);
+    CHECK_OK(weft_psem_release(s, 2));
+    CHECK_EQ(weft_psem_value(s), 2);
+    CHECK_OK(weft_psem_destroy(s));
+    CHECK_EQ(weft_psem_value(s), -EINVAL);
+    CHECK_OK(weft_psem_init(s, INT32_MAX - 1, 0));
+    CHECK_OK(weft_psem_release(s, 1));
+    CHECK_ERR(weft_psem_release(s, 1), -EOVERFLOW);
+    CHECK_ERR(weft_psem_release(s, INT64_MAX), -EOVERFLOW);
+    CHECK_EQ(weft_psem_value(s), INT32_MAX);
+    CHECK_ERR(weft_psem_destroy(NULL), -EINVAL);
+    CHECK_ERR(weft_psem_try_acquire(NULL), -EINVAL);
+    CHECK_ERR(weft_psem_release(NULL, 1), -EINVAL);
+    CHECK_EQ(weft_psem_value(NULL), -EINVAL);
+}
+
+/* A waiter killed while waiting leaves the semaphore working for the others. */
+static void sem_wait_forever(void *arg) {
+    struct sem_shm *s = arg;
+    atomic_fetch_add(&s->started, 1);
+    weft_psem_acquire(&s->s, WEFT_FOREVER);
+    _exit(3);
+}
+WEFT_TEST(psem_waiter_killed) {
+    struct sem_shm *s = shared_mem(sizeof *s);
+    CHECK_OK(weft_psem_init(&s->s, 0, 0));
+    pid_t p = fork_child(sem_wait_forever, s);
+    wait_at_least(&s->started, 1);
+    usleep(20000);
+    kill_and_reap(p);
+    CHECK_OK(weft_psem_release(&s->s, 1));
+    CHECK_OK(weft_psem_acquire(&s->s, weft_after(WEFT_SEC)));
+    CHECK_EQ(weft_psem_value(&s->s), 0);
+}
+
+/* ------------------------------------------------------------------ pevent */
+
+struct ev_shm {
+    weft_pevent e;
+    _Atomic int started, woke;
+};
+static void ev_child(void *arg) {
+    struct ev_shm *s = arg;
+    atomic_fetch_add(&s->started, 1);
+    CHECK_OK(weft_pevent_wait(&s->e, weft_after(20 * WEFT_SEC)));
+    atomic_fetch_add(&s->woke, 1);
+}
+static struct ev_shm *g_ev;
+static void *ev_coro(void *arg) {
+    (void)arg;
+    ev_child(g_ev);
+    return NULL;
+}
+static void *ev_coro_thread(void *arg) {
+    (void)arg;
+    weft_coro c[3];
+    for (int i = 0; i < 3; i++)
+        c[i] = spawn(ev_coro, NULL);
+    for (int i = 0; i < 3; i++)
+        join(c[i]);
+    return NULL;
+}
+WEFT_TEST(pevent_processes) {
+    struct ev_shm *s = g_ev = shared_mem(sizeof *s);
+    CHECK_ERR(weft_pevent_init(NULL), -EINVAL);
+    CHECK_ERR(weft_pevent_wait(&s->e, WEFT_NOWAIT), -EINVAL);
+    CHECK_OK(weft_pevent_init(&s->e));
+    CHECK_EQ(weft_pevent_is_set(&s->e), 0);
+    CHECK_ERR(weft_pevent_wait(&s->e, weft_after(10 * WEFT_MSEC)), -ETIMEDOUT);
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++)
+        kids[i] = fork_child(ev_child, s);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, ev_coro_thread, NULL), 0);
+    wait_at_least(&s->started, 6);
+    usleep(20000);
+    CHECK_EQ(atomic_load(&s->woke), 0);
+    /* Set then clear at once: every waiter still returns 0. */
+    CHECK_OK(weft_pevent_set(&s->e));
+    CHECK_OK(weft_pevent_clear(&s->e));
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(reap(kids[i]), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK_EQ(atomic_load(&s->woke), 6);
+    CHECK_EQ(weft_pevent_is_set(&s->e), 0);
+    CHECK_OK(weft_pevent_set(&s->e));
+    CHECK_OK(weft_pevent_set(&s->e));
+    CHECK_EQ(weft_pevent_is_set(&s->e), 1);
+    CHECK_OK(weft_pevent_wait(&s->e, WEFT_NOWAIT));
+    CHECK_OK(weft_pevent_destroy(&s->e));
+    CHECK_ERR(weft_pevent_set(&s->e), -EINVAL);
+    CHECK_ERR(weft_pevent_clear(NULL), -EINVAL);
+    CHECK_ERR(weft_pevent_destroy(NULL), -EINVAL);
+    CHECK_EQ(weft_pevent_is_set(NULL), 0);
+    CHECK_NO_ZOMBIES();
+}
+
+/* ------------------------------------------------------------------ pcond */
+
+struct cond_shm {
+    weft_plock l;
+    weft_pcond c;
+    int items[64];
+    int head, tail;
+    _Atomic int started;
+};
+#define PC_ITEMS 200
+static void cond_consumer(void *arg) {
+    struct cond_shm *s = arg;
+    atomic_fetch_add(&s->started, 1);
+    long sum = 0;
+    for (;;) {
+        CHECK_OK(weft_plock_acquire(&s->l, weft_after(20 * WEFT_SEC)));
+        while (s->head == s->tail)
+            CHECK_OK(weft_pcond_wait(&s->c, &s->l, weft_after(20 * WEFT_SEC)));
+        int v = s->items[s->head++ % 64];
+        CHECK_OK(weft_pcond_notify_all(&s->c)); /* room for the producer */
+        CHECK_OK(weft_plock_release(&s->l));
+        if (v < 0)
+            break;
+        sum += v;
+    }
+    CHECK_EQ(sum % 100, 0);
+}
+WEFT_TEST(pcond_processes) {
+    struct cond_shm *s = shared_mem(sizeof *s);
+    CHECK_OK(weft_plock_init(&s->l));
+    CHECK_ERR(weft_pcond_wait(&s->c, &s->l, WEFT_NOWAIT), -EINVAL); /* not initialised */
+    CHECK_OK(weft_pcond_init(&s->c));
+    CHECK_ERR(weft_pcond_wait(&s->c, &s->l, WEFT_NOWAIT), -EPERM); /* lock not held */
+    /* A timed-out wait returns with the lock held. */
+    CHECK_OK(weft_plock_acquire(&s->l, WEFT_FOREVER));
+    int64_t t0 = weft_now();
+    CHECK_ERR(weft_pcond_wait(&s->c, &s->l, weft_after(20 * WEFT_MSEC)), -ETIMEDOUT);
+    CHECK_GE(weft_now() - t0, 19 * WEFT_MSEC);
+    CHECK_EQ(weft_plock_locked(&s->l), 1);
+    CHECK_OK(weft_pcond_destroy(&s->c));
+    CHECK_OK(weft_pcond_init(&s->c));
+    CHECK_OK(weft_plock_release(&s->l));
+
+    pid_t kids[2];
+    for (int i = 0; i < 2; i++)
+        kids[i] = fork_child(cond_consumer, s);
+    wait_at_least(&s->started, 2);
+    for (int i = 0; i < PC_ITEMS + 2; i++) {
+        CHECK_OK(weft_plock_acquire(&s->l, weft_after(20 * WEFT_SEC)));
+        while (s->tail - s->head >= 64)
+            CHECK_OK(weft_pcond_wait(&s->c, &s->l, weft_after(20 * WEFT_SEC)));
+        s->items[s->tail++ % 64] = i < PC_ITEMS ? 100 : -1;
+        CHECK_GE(weft_pcond_notify(&s->c, 1), 0);
+        CHECK_OK(weft_plock_release(&s->l));
+    }
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(reap(kids[i]), 0);
+    CHECK_EQ(s->head, PC_ITEMS + 2);
+    CHECK_EQ(weft_pcond_notify(&s->c, 0), 0);
+    CHECK_ERR(weft_pcond_notify(&s->c, -1), -EINVAL);
+    CHECK_ERR(weft_pcond_notify(NULL, 1), -EINVAL);
+    CHECK_ERR(weft_pcond_notify_all(NULL), -EINVAL);
+    CHECK_ERR(weft_pcond_wait(NULL, &s->l, WEFT_NOWAIT), -EINVAL);
+    CHECK_ERR(weft_pcond_wait(&s->c, NULL, WEFT_NOWAIT), -EINVAL);
+    CHECK_OK(weft_pcond_destroy(&s->c));
+    CHECK_ERR(weft_pcond_destroy(&s->c), -EINVAL);
+    CHECK_NO_ZOMBIES();
+}
+
+/* Waiting in a coroutine: the wait parks only it; notify from another process. */
+static struct cond_shm *g_cs;
+static void *cond_coro_waiter(void *arg) {
+    (void)arg;
+    CHECK_OK(weft_plock_acquire(&g_cs->l, WEFT_FOREVER));
+    atomic_store(&g_cs->started, 1);
+    while (g_cs->head == 0)
+        CHECK_OK(weft_pcond_wait(&g_cs->c, &g_cs->l, weft_after(20 * WEFT_SEC)));
+    CHECK_OK(weft_plock_release(&g_cs->l));
+    return NULL;
+}
+static void cond_notifier(void *arg) {
+    struct cond_shm *s = arg;
+    wait_at_least(&s->started, 1);
+    CHECK_OK(weft_plock_acquire(&s->l, weft_after(20 * WEFT_SEC)));
+    s->head = 1;
+    CHECK_GE(weft_pcond_notify_all(&s->c), 0);
+    CHECK_OK(weft_plock_release(&s->l));
+}
+static void cond_coro_body(void) {
+    static _Atomic int ticks;
+    atomic_store(&ticks, 0);
+    weft_coro t = spawn(ticker, &ticks);
+    weft_coro w = spawn(cond_coro_waiter, NULL);
+    join(w);
+    CHECK_GT(atomic_load(&ticks), 0);
+    atomic_store(&ticks, -1000000);
+    join(t);
+}
+WEFT_TEST(pcond_coroutine) {
+    g_cs = shared_mem(sizeof *g_cs);
+    CHECK_OK(weft_plock_init(&g_cs->l));
+    CHECK_OK(weft_pcond_init(&g_cs->c));
+    pid_t p = fork_child(cond_notifier, g_cs);
+    run_coro_thread(cond_coro_body);
+    CHECK_EQ(reap(p), 0);
+}
+
+/* ------------------------------------------------------------------ pbarrier */
+
+struct bar_shm {
+    weft_pbarrier b;
+    _Atomic int idx_seen[5][4];
+    _Atomic int started;
+};
+static void bar_child(void *arg) {
+    struct bar_shm *s = arg;
+    for (int round = 0; round < 5; round++) {
+        int i = weft_pbarrier_wait(&s->b, weft_after(20 * WEFT_SEC));
+        CHECK_GE(i, 0);
+        CHECK_LT(i, 4);
+        atomic_fetch_add(&s->idx_seen[round][i], 1);
+    }
+}
+WEFT_TEST(pbarrier_processes) {
+    struct bar_shm *s = shared_mem(sizeof *s);
+    CHECK_ERR(weft_pbarrier_init(s ? &s->b : NULL, 0), -EINVAL);
+    CHECK_ERR(weft_pbarrier_init(NULL, 2), -EINVAL);
+    CHECK_ERR(weft_pbarrier_wait(&s->b, WEFT_NOWAIT), -EINVAL);
+    CHECK_OK(weft_pbarrier_init(&s->b, 4));
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++)
+        kids[i] = fork_child(bar_child, s);
+    bar_child(s);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(reap(kids[i]), 0);
+    for (int r = 0; r < 5; r++)
+        for (int i = 0; i < 4; i++)
+            CHECK_EQ(atomic_load(&s->idx_seen[r][i]), 1); /* each index once per round */
+    CHECK_EQ(weft_pbarrier_waiting(&s->b), 0);
+    CHECK_EQ(weft_pbarrier_broken(&s->b), 0);
+    CHECK_OK(weft_pbarrier_destroy(&s->b));
+    CHECK_ERR(weft_pbarrier_destroy(&s->b), -EINVAL);
+    CHECK_NO_ZOMBIES();
+}
+
+static void bar_wait_expect_pipe(void *arg) {
+    struct bar_shm *s = arg;
+    atomic_fetch_add(&s->started, 1);
+    CHECK_ERR(weft_pbarrier_wait(&s->b, weft_after(20 * WEFT_SEC)), -EPIPE);
+}
+WEFT_TEST(pbarrier_timeout_breaks) {
+    struct bar_shm *s = shared_mem(sizeof *s);
+    CHECK_OK(weft_pbarrier_init(&s->b, 3));
+    pid_t p = fork_child(bar_wait_expect_pipe, s);
+    wait_at_least(&s->started, 1);
+    int64_t end = weft_after(10 * WEFT_SEC);
+    while (weft_pbarrier_waiting(&s->b) < 1)
+        CHECK_LT(weft_now(), end);
+    CHECK_ERR(weft_pbarrier_wait(&s->b, weft_after(20 * WEFT_MSEC)), -ETIMEDOUT);
+    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(weft_pbarrier_broken(&s->b), 1);
+    CHECK_ERR(weft_pbarrier_wait(&s->b, WEFT_FOREVER), -EPIPE);
+    CHECK_OK(weft_pbarrier_reset(&s->b));
+    CHECK_EQ(weft_pbarrier_broken(&s->b), 0);
+    /* abort while one waits */
+    atomic_store(&s->started, 0);
+    p = fork_child(bar_wait_expect_pipe, s);
+    wait_at_least(&s->started, 1);
+    while (weft_pbarrier_waiting(&s->b) < 1)
+        CHECK_LT(weft_now(), end);
+    CHECK_OK(weft_pbarrier_abort(&s->b));
+    CHECK_EQ(reap(p), 0);
+    CHECK_OK(weft_pbarrier_reset(&s->b));
+    /* reset while one waits: that one gets -EPIPE, the barrier works after */
+    atomic_store(&s->started, 0);
+    p = fork_child(bar_wait_expect_pipe, s);
+    wait_at_least(&s->started, 1);
+    while (weft_pbarrier_waiting(&s->b) < 1)
+        CHECK_LT(weft_now(), end);
+    CHECK_OK(weft_pbarrier_reset(&s->b));
+    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(weft_pbarrier_broken(&s->b), 0);
+    CHECK_OK(weft_pbarrier_destroy(&s->b));
+    CHECK_OK(weft_pbarrier_init(&s->b, 1));
+    CHECK_EQ(weft_pbarrier_wait(&s->b, WEFT_NOWAIT), 0);
+    CHECK_EQ(weft_pbarrier_wait(&s->b, WEFT_NOWAIT), 0);
+    CHECK_ERR(weft_pbarrier_abort(NULL), -EINVAL);
+    CHECK_ERR(weft_pbarrier_reset(NULL), -EINVAL);
+    CHECK_EQ(weft_pbarrier_broken(NULL), 0);
+    CHECK_ERR(weft_pbarrier_waiting(NULL), -EINVAL);
+}
+
+/* A process dies holding the barrier's internal lock: the next caller breaks the
+ * barrier instead of anyone waiting forever. (White-box: the child takes the
+ * internal lock directly.) */
+static void bar_take_internal_and_die(void *arg) {
+    struct bar_shm *s = arg;
+    struct weft__pbarrier *p = (struct weft__pbarrier *)(void *)&s->b;
+    CHECK_OK(weft__rmutex_lock(&p->m, WEFT_FOREVER));
+    atomic_store(&s->started, 1);
+    for (;;)
+        pause();
+}
+WEFT_TEST(pbarrier_internal_owner_killed) {
+    struct bar_shm *s = shared_mem(sizeof *s);
+    CHECK_OK(weft_pbarrier_init(&s->b, 2));
+    pid_t p = fork_child(bar_take_internal_and_die, s);
+    wait_at_least(&s->started, 1);
+    kill_and_reap(p);
+    CHECK_ERR(weft_pbarrier_wait(&s->b, weft_after(5 * WEFT_SEC)), -EPIPE);
+    CHECK_EQ(weft_pbarrier_broken(&s->b), 1);
+    CHECK_OK(weft_pbarrier_reset(&s->b));
+    CHECK_ERR(weft_pbarrier_wait(&s->b, weft_after(10 * WEFT_MSEC)), -ETIMEDOUT);
+}
+
+/* ------------------------------------------------------------------ named primitives */
+
+struct named_arg {
+    char lock[64], sem[64], ev[64], cond[64], bar[64], rl[64];
+};
+static void named_child(void *arg) {
+    struct named_arg *n = arg;
+    weft_plock *l;
+    weft_psem *s;
+    weft_pevent *e;
+    weft_pbarrier *b;
+    CHECK_OK(weft_plock_attach(&l, n->lock));
+    CHECK_OK(weft_psem_attach(&s, n->sem));
+    CHECK_OK(weft_pevent_attach(&e, n->ev));
+    CHECK_OK(weft_pbarrier_attach(&b, n->bar));
+    CHECK_OK(weft_plock_acquire(l, weft_after(20 * WEFT_SEC)));
+    CHECK_OK(weft_psem_release(s, 1));
+    CHECK_OK(weft_plock_release(l));
+    CHECK_OK(weft_pevent_wait(e, weft_after(20 * WEFT_SEC)));
+    CHECK_GE(weft_pbarrier_wait(b, weft_after(20 * WEFT_SEC)), 0);
+    CHECK_OK(weft_plock_detach(l));
+    CHECK_OK(weft_psem_detach(s));
+    CHECK_OK(weft_pevent_detach(e));
+    CHECK_OK(weft_pbarrier_detach(b));
+}
+WEFT_TEST(named_primitives) {
+    struct named_arg n;
+    name_of(n.lock, "lock");
+    name_of(n.sem, "sem");
+    name_of(n.ev, "ev");
+    name_of(n.cond, "cond");
+    name_of(n.bar, "bar");
+    name_of(n.rl, "rl");
+    weft_plock *l, *l2;
+    weft_prlock *rl;
+    weft_psem *s;
+    weft_pevent *e;
+    weft_pcond *c;
+    weft_pbarrier *b;
+    CHECK_OK(weft_plock_create_named(&l, n.lock));
+    CHECK_ERR(weft_plock_create_named(&l2, n.lock), -EEXIST);
+    CHECK_OK(weft_prlock_create_named(&rl, n.rl));
+    CHECK_ERR(weft_psem_create_named(&s, n.sem, -1, 0), -EINVAL);
+    CHECK_OK(weft_psem_create_named(&s, n.sem, 1, 1));
+    CHECK_OK(weft_psem_try_acquire(s));
+    CHECK_OK(weft_pevent_create_named(&e, n.ev));
+    CHECK_OK(weft_pcond_create_named(&c, n.cond));
+    CHECK_ERR(weft_pbarrier_create_named(&b, n.bar, 0), -EINVAL);
+    CHECK_OK(weft_pbarrier_create_named(&b, n.bar, 2));
+    /* Wrong kinds. */
+    weft_psem *s2;
+    weft_pcond *c2;
+    CHECK_ERR(weft_psem_attach(&s2, n.lock), -EPROTOTYPE);
+    CHECK_ERR(weft_pcond_attach(&c2, n.ev), -EPROTOTYPE);
+    CHECK_ERR(weft_plock_attach(&l2, n.rl), -EPROTOTYPE);
+    CHECK_ERR(weft_plock_detach((weft_plock *)(void *)rl), -EINVAL);
+    /* Bad input. */
+    CHECK_ERR(weft_plock_attach(NULL, n.lock), -EINVAL);
+    CHECK_ERR(weft_plock_attach(&l2, NULL), -EINVAL);
+    CHECK_ERR(weft_plock_create_named(&l2, "a/b"), -EINVAL);
+    CHECK_ERR(weft_plock_detach(NULL), -EINVAL);
+
+    pid_t p = fork_child(named_child, &n);
+    CHECK_OK(weft_psem_acquire(s, weft_after(20 * WEFT_SEC))); /* the child released */
+    CHECK_OK(weft_psem_release(s, 1));
+    CHECK_ERR(weft_psem_release(s, 1), -EOVERFLOW); /* bounded at 1 */
+    CHECK_OK(weft_pevent_set(e));
+    CHECK_GE(weft_pbarrier_wait(b, weft_after(20 * WEFT_SEC)), 0);
+    CHECK_EQ(reap(p), 0);
+    /* A second mapping of the same lock in this process sees the same state. */
+    CHECK_OK(weft_plock_attach(&l2, n.lock));
+    CHECK_NE((void *)l2, (void *)l);
+    CHECK_OK(weft_plock_acquire(l, WEFT_FOREVER));
+    CHECK_EQ(weft_plock_locked(l2), 1);
+    CHECK_OK(weft_plock_release(l2)); /* same thread: the owner */
+    CHECK_OK(weft_plock_detach(l2));
+
+    CHECK_OK(weft_prlock_detach(rl));
+    CHECK_OK(weft_plock_detach(l));
+    CHECK_OK(weft_psem_detach(s));
+    CHECK_OK(weft_pevent_detach(e));
+    CHECK_OK(weft_pcond_detach(c));
+    CHECK_OK(weft_pbarrier_detach(b));
+    const char *all[] = {n.lock, n.sem, n.ev, n.cond, n.bar, n.rl};
+    for (int i = 0; i < 6; i++)
+        CHECK_OK(weft_shm_unlink(all[i]));
+    CHECK_ERR(weft_plock_attach(&l2, n.lock), -ENOENT);
+    CHECK_NO_ZOMBIES();
+}
+
+/* Out of memory in a coroutine's wait: -ENOMEM, no leak, the lock still works. */
+static weft_plock *g_oom;
+static void *oom_coro(void *arg) {
+    (void)arg;
+    test_alloc_fail_after(0);
+    int r = weft_plock_acquire(g_oom, weft_after(50 * WEFT_MSEC));
+    test_alloc_fail_after(-1);
+    return (void *)(intptr_t)r;
+}
+static void oom_body(void) {
+    weft_coro c = spawn(oom_coro, NULL);
+    CHECK_EQ(join(c), -ENOMEM);
+}
+static void oom_hold(void *arg) {
+    struct park_shm *s = arg;
+    hold_until_told(s);
+}
+WEFT_TEST(plock_wait_out_of_memory) {
+    g_park = shared_mem(sizeof *g_park);
+    g_oom = &g_park->l;
+    CHECK_OK(weft_plock_init(g_oom));
+    CHECK_OK(pipe(g_park->go));
+    CHECK_OK(pipe(g_park->ready));
+    pid_t p = fork_child(oom_hold, g_park);
+    pipe_get(g_park->ready[0]);
+    run_coro_thread(oom_body);
+    pipe_put(g_park->go[1]);
+    CHECK_EQ(reap(p), 0);
+    CHECK_OK(weft_plock_acquire(g_oom, weft_after(5 * WEFT_SEC)));
+    CHECK_OK(weft_plock_release(g_oom));
+}
+
+WEFT_MAIN()

@@ -1,0 +1,609 @@
+/* Shared memory: named objects (create, attach from a child and from a program
+ * started with exec, wrong kind, wrong magic, EEXIST, unlink, mode 0600, the ready
+ * flag), anonymous and named arenas (allocation, coalescing, double free, use from
+ * several processes, repair after a process died inside the allocator), shared
+ * values and arrays (in an arena, anonymous, named; with and without a lock);
+ * bad input everywhere. Children are plain fork() + waitpid, every one reaped. */
+#include "harness.h"
+
+#include "psync/rmutex.h"
+#include "shm/named.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+/* WEFT_TEST_TIMEOUT(arena_processes, 120) */
+
+static pid_t fork_child(void (*fn)(void *), void *arg) {
+    fflush(NULL);
+    pid_t p = fork();
+    CHECK_GE(p, 0);
+    if (p == 0) {
+        alarm(60);
+        fn(arg);
+        _exit(0);
+    }
+    return p;
+}
+
+static int reap(pid_t p) {
+    int st;
+    CHECK_EQ(waitpid(p, &st, 0), p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
+}
+
+static char *name_of(char *buf, const char *tag) {
+    snprintf(buf, 64, "/weft_test_shm_%d_%s", (int)getpid(), tag);
+    return buf;
+}
+
+/* ------------------------------------------------------------------ named objects */
+
+static void raw_child(void *arg) {
+    const char *name = arg;
+    void *p;
+    size_t size = 0;
+    CHECK_OK(weft_shm_attach(&p, name, &size));
+    CHECK_EQ(size, (size_t)5000);
+    CHECK_EQ(((uintptr_t)p) % 64, 0u);
+    CHECK_STR_EQ((char *)p, "from the parent");
+    strcpy((char *)p + 100, "from the child");
+    CHECK_OK(weft_shm_detach(p));
+}
+
+WEFT_TEST(named_raw_roundtrip) {
+    char name[64];
+    name_of(name, "raw");
+    void *p, *q;
+    CHECK_OK(weft_shm_create(&p, name, 5000));
+    CHECK_EQ(((char *)p)[4999], 0); /* zero-filled */
+    strcpy(p, "from the parent");
+    CHECK_ERR(weft_shm_create(&q, name, 10), -EEXIST);
+    CHECK_ERR(weft_shm_create(&q, name + 1, 10), -EEXIST); /* same name without '/' */
+    pid_t c = fork_child(raw_child, name);
+    CHECK_EQ(reap(c), 0);
+    CHECK_STR_EQ((char *)p + 100, "from the child");
+
+    /* Created 0600 whatever the umask. */
+    mode_t old = umask(0);
+    char other[64];
+    name_of(other, "mode");
+    CHECK_OK(weft_shm_create(&q, other, 1));
+    umask(old);
+    int fd = shm_open(other, O_RDONLY, 0);
+    CHECK_GE(fd, 0);
+    struct stat st;
+    CHECK_OK(fstat(fd, &st));
+    CHECK_EQ(st.st_mode & 07777, 0600u);
+    CHECK_EQ(st.st_uid, getuid());
+    close(fd);
+    CHECK_OK(weft_shm_detach(q));
+    CHECK_OK(weft_shm_unlink(other));
+
+    /* A second attach in this process: another address, the same bytes. */
+    size_t size;
+    CHECK_OK(weft_shm_attach(&q, name, &size));
+    CHECK(q != p);
+    CHECK_STR_EQ((char *)q, "from the parent");
+    CHECK_OK(weft_shm_unlink(name));
+    /* Unlinked: attached mappings still work, the name is gone. */
+    ((char *)q)[0] = 'F';
+    CHECK_EQ(((char *)p)[0], 'F');
+    void *r;
+    CHECK_ERR(weft_shm_attach(&r, name, NULL), -ENOENT);
+    CHECK_ERR(weft_shm_unlink(name), -ENOENT);
+    CHECK_OK(weft_shm_detach(q));
+    CHECK_OK(weft_shm_detach(p));
+    CHECK_NO_ZOMBIES();
+}
+
+WEFT_TEST(named_bad_input) {
+    void *p;
+    char longname[300];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    CHECK_ERR(weft_shm_create(NULL, "/x", 1), -EINVAL);
+    CHECK_ERR(weft_shm_create(&p, NULL, 1), -EINVAL);
+    CHECK_ERR(weft_shm_create(&p, "", 1), -EINVAL);
+    CHECK_ERR(weft_shm_create(&p, "/", 1), -EINVAL);
+    CHECK_ERR(weft_shm_create(&p, "a/b", 1), -EINVAL);
+    CHECK_ERR(weft_shm_create(&p, "/a/b", 1), -EINVAL);
+    CHECK_ERR(weft_shm_create(&p, longname, 1), -ENAMETOOLONG);
+    CHECK_ERR(weft_shm_create(&p, "/weft_test_size0", 0), -EINVAL);
+    CHECK_ERR(weft_shm_create(&p, "/weft_test_huge", (size_t)1 << 41), -EINVAL);
+    CHECK_ERR(weft_shm_attach(NULL, "/x", NULL), -EINVAL);
+    CHECK_ERR(weft_shm_attach(&p, NULL, NULL), -EINVAL);
+    CHECK_ERR(weft_shm_attach(&p, "a/b", NULL), -EINVAL);
+    CHECK_ERR(weft_shm_attach(&p, longname, NULL), -ENAMETOOLONG);
+    CHECK_ERR(weft_shm_detach(NULL), -EINVAL);
+    CHECK_ERR(weft_shm_unlink(NULL), -EINVAL);
+    CHECK_ERR(weft_shm_unlink(""), -EINVAL);
+    CHECK_ERR(weft_shm_unlink(longname), -ENAMETOOLONG);
+    char name[64];
+    CHECK_ERR(weft_shm_attach(&p, name_of(name, "none"), NULL), -ENOENT);
+}
+
+/* Not weft objects: a plain shm object with other bytes, and an empty one. */
+WEFT_TEST(named_wrong_magic) {
+    char name[64];
+    name_of(name, "plain");
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+    CHECK_GE(fd, 0);
+    CHECK_OK(ftruncate(fd, 4096));
+    CHECK_EQ(write(fd, "not a weft object at all", 24), 24);
+    void *p;
+    CHECK_ERR(weft_shm_attach(&p, name, NULL), -EPROTOTYPE);
+    weft_plock *l;
+    CHECK_ERR(weft_plock_attach(&l, name), -EPROTOTYPE);
+    weft_shm_array *a;
+    CHECK_ERR(weft_shm_array_attach(&a, name), -EPROTOTYPE);
+    /* Too small for a header. */
+    CHECK_OK(ftruncate(fd, 16));
+    CHECK_ERR(weft_shm_attach(&p, name, NULL), -EPROTOTYPE);
+    /* Empty (as if its creator had not sized it yet): a bounded wait, then
+     * -EPROTOTYPE. */
+    CHECK_OK(ftruncate(fd, 0));
+    int64_t t0 = weft_now();
+    CHECK_ERR(weft_shm_attach(&p, name, NULL), -EPROTOTYPE);
+    CHECK_LT(weft_now() - t0, 2 * WEFT_SEC);
+    close(fd);
+    CHECK_OK(weft_shm_unlink(name));
+}
+
+/* Objects of another kind: -EPROTOTYPE, nothing mapped. */
+WEFT_TEST(named_wrong_kind) {
+    char vn[64], an[64], rn[64];
+    name_of(vn, "value");
+    name_of(an, "array");
+    name_of(rn, "raw");
+    weft_shm_value *v;
+    weft_shm_array *a;
+    void *r;
+    CHECK_OK(weft_shm_value_create_named(&v, vn, 8, WEFT_SHM_LOCKED));
+    CHECK_OK(weft_shm_array_create_named(&a, an, 4, 10, 0));
+    CHECK_OK(weft_shm_create(&r, rn, 64));
+    weft_shm_array *a2;
+    weft_shm_value *v2;
+    weft_shm_arena *ar;
+    void *r2;
+    weft_pevent *e;
+    CHECK_ERR(weft_shm_array_attach(&a2, vn), -EPROTOTYPE);
+    CHECK_ERR(weft_shm_value_attach(&v2, an), -EPROTOTYPE);
+    CHECK_ERR(weft_shm_attach(&r2, vn, NULL), -EPROTOTYPE);
+    CHECK_ERR(weft_shm_arena_attach(&ar, rn), -EPROTOTYPE);
+    CHECK_ERR(weft_pevent_attach(&e, an), -EPROTOTYPE);
+    CHECK_ERR(weft_shm_detach(v), -EINVAL); /* not a raw object */
+    CHECK_OK(weft_shm_value_destroy(v));
+    CHECK_OK(weft_shm_array_destroy(a));
+    CHECK_OK(weft_shm_detach(r));
+    CHECK_OK(weft_shm_unlink(vn));
+    CHECK_OK(weft_shm_unlink(an));
+    CHECK_OK(weft_shm_unlink(rn));
+}
+
+/* The ready flag: an object its creator has not made ready yet is waited for,
+ * up to the deadline. */
+struct ready_arg {
+    char name[64];
+    int fds[2];
+};
+static void ready_child(void *arg) {
+    struct ready_arg *ra = arg;
+    void *p;
+    CHECK_ERR(weft__named_attach_until(ra->name, WEFT__NK_RAW, &p, NULL, weft_after(20 * WEFT_MSEC)),
+              -ETIMEDOUT);
+    char c = 'w';
+    CHECK_EQ(write(ra->fds[1], &c, 1), 1);
+    size_t size;
+    CHECK_OK(weft__named_attach_until(ra->name, WEFT__NK_RAW, &p, &size, weft_after(20 * WEFT_SEC)));
+    CHECK_EQ(size, (size_t)100);
+    CHECK_EQ(((int *)p)[0], 42); /* initialised before ready */
+    CHECK_OK(weft__named_detach(p));
+}
+WEFT_TEST(named_ready_flag) {
+    struct ready_arg *ra = mmap(NULL, sizeof *ra, PROT_READ | PROT_WRITE,
+                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(ra != MAP_FAILED);
+    name_of(ra->name, "ready");
+    CHECK_OK(pipe(ra->fds));
+    void *p;
+    CHECK_OK(weft__named_create(ra->name, WEFT__NK_RAW, 100, &p));
+    CHECK_EQ(weft__named_kind_of(p), (uint32_t)WEFT__NK_RAW);
+    CHECK_EQ(weft__named_size_of(p), (size_t)100);
+    pid_t c = fork_child(ready_child, ra);
+    char ch;
+    CHECK_EQ(read(ra->fds[0], &ch, 1), 1);
+    usleep(20000); /* the child is (very likely) waiting on the flag now */
+    ((int *)p)[0] = 42;
+    weft__named_ready(p);
+    CHECK_EQ(reap(c), 0);
+    CHECK_OK(weft__named_detach(p));
+    CHECK_OK(weft_shm_unlink(ra->name));
+    /* A creator that gives up removes the name. */
+    CHECK_OK(weft__named_create(ra->name, WEFT__NK_RAW, 100, &p));
+    weft__named_abort(p, ra->name);
+    CHECK_ERR(weft_shm_attach(&p, ra->name, NULL), -ENOENT);
+    /* Internal bad input. */
+    CHECK_ERR(weft__named_create(ra->name, 0, 100, &p), -EINVAL);
+    CHECK_ERR(weft__named_create(ra->name, WEFT__NK_RAW, 100, NULL), -EINVAL);
+    CHECK_ERR(weft__named_attach(ra->name, 0, &p, NULL), -EINVAL);
+    CHECK_ERR(weft__named_detach(NULL), -EINVAL);
+    CHECK_ERR(weft__shm_map_anon(0, &p), -EINVAL);
+    CHECK_ERR(weft__shm_map_anon(10, NULL), -EINVAL);
+    CHECK_OK(weft__shm_map_anon(10, &p));
+    weft__shm_unmap_anon(p, 10);
+    close(ra->fds[0]);
+    close(ra->fds[1]);
+}
+
+/* Attach from a program started with exec: this test program itself, run with
+ * WEFT_SHM_PEER set, attaches, checks and writes, then exits. */
+WEFT_TEST(named_exec_peer) {
+    const char *peer = getenv("WEFT_SHM_PEER");
+    if (peer) { /* the exec'd side */
+        weft_shm_value *v;
+        CHECK_OK(weft_shm_value_attach(&v, peer));
+        int64_t x;
+        CHECK_OK(weft_shm_value_get(v, &x));
+        CHECK_EQ(x, 1234);
+        x = 5678;
+        CHECK_OK(weft_shm_value_set(v, &x));
+        CHECK_OK(weft_shm_value_destroy(v));
+        return;
+    }
+    char name[64];
+    name_of(name, "exec");
+    weft_shm_value *v;
+    CHECK_OK(weft_shm_value_create_named(&v, name, sizeof(int64_t), WEFT_SHM_LOCKED));
+    int64_t x = 1234;
+    CHECK_OK(weft_shm_value_set(v, &x));
+    fflush(NULL);
+    pid_t c = fork();
+    CHECK_GE(c, 0);
+    if (c == 0) {
+        setenv("WEFT_SHM_PEER", name, 1);
+        execl("/proc/self/exe", "test_shm", "named_exec_peer", (char *)NULL);
+        _exit(127);
+    }
+    CHECK_EQ(reap(c), 0);
+    CHECK_OK(weft_shm_value_get(v, &x));
+    CHECK_EQ(x, 5678);
+    CHECK_OK(weft_shm_value_destroy(v));
+    CHECK_OK(weft_shm_unlink(name));
+}
+
+/* ------------------------------------------------------------------ arenas */
+
+WEFT_TEST(arena_alloc_free) {
+    weft_shm_arena *a;
+    CHECK_ERR(weft_shm_arena_create(NULL, 100), -EINVAL);
+    CHECK_ERR(weft_shm_arena_create(&a, 0), -EINVAL);
+    CHECK_ERR(weft_shm_arena_create(&a, (size_t)1 << 41), -EINVAL);
+    CHECK_OK(weft_shm_arena_create(&a, 64 * 1024));
+    CHECK_EQ(weft_shm_arena_used(a), 0);
+    CHECK(weft_shm_alloc(a, 0) == NULL);
+    CHECK(weft_shm_alloc(NULL, 10) == NULL);
+    CHECK(weft_shm_alloc(a, 1 << 20) == NULL);
+    char *p[64];
+    for (int i = 0; i < 64; i++) {
+        p[i] = weft_shm_alloc(a, 100 + i);
+        CHECK(p[i] != NULL);
+        CHECK_EQ((uintptr_t)p[i] % 16, 0u);
+        for (int j = 0; j < 100 + i; j++)
+            CHECK_EQ(p[i][j], 0);
+        memset(p[i], i + 1, 100 + i);
+    }
+    for (int i = 0; i < 64; i++)
+        for (int j = 0; j < 100 + i; j++)
+            CHECK_EQ(p[i][j], (char)(i + 1)); /* no overlap */
+    CHECK_GT(weft_shm_arena_used(a), 64 * 100);
+    /* Free every other one, then the rest: everything coalesces back. */
+    for (int i = 0; i < 64; i += 2)
+        CHECK_OK(weft_shm_free(a, p[i]));
+    CHECK_ERR(weft_shm_free(a, p[0]), -EINVAL); /* double free */
+    CHECK_ERR(weft_shm_free(a, p[1] + 16), -EINVAL); /* not a block */
+    CHECK_ERR(weft_shm_free(a, p[1] + 1), -EINVAL);
+    int stack;
+    CHECK_ERR(weft_shm_free(a, &stack), -EINVAL);
+    CHECK_ERR(weft_shm_free(a, NULL), -EINVAL);
+    CHECK_ERR(weft_shm_free(NULL, p[1]), -EINVAL);
+    for (int i = 1; i < 64; i += 2)
+        CHECK_OK(weft_shm_free(a, p[i]));
+    CHECK_EQ(weft_shm_arena_used(a), 0);
+    /* One block as large as the whole arena fits again. */
+    void *big = weft_shm_alloc(a, 64 * 1024);
+    CHECK(big != NULL);
+    CHECK(weft_shm_alloc(a, 16) == NULL);
+    int64_t off = weft_shm_offset(a, big);
+    CHECK_GT(off, 0);
+    CHECK(weft_shm_ptr(a, off) == big);
+    CHECK_ERR(weft_shm_offset(a, &stack), -EINVAL);
+    CHECK(weft_shm_ptr(a, 0) == NULL);
+    CHECK(weft_shm_ptr(a, 1 << 30) == NULL);
+    CHECK_OK(weft_shm_free(a, big));
+    CHECK_OK(weft_shm_arena_destroy(a));
+    CHECK_ERR(weft_shm_arena_destroy(NULL), -EINVAL);
+    CHECK_EQ(weft_shm_arena_used(NULL), -EINVAL);
+}
+
+/* Children allocate, write, and free in one arena at the same time; blocks
+ * handed between processes by address (forked: same mapping address). */
+struct arena_arg {
+    weft_shm_arena *a;
+    int id;
+};
+static void arena_worker(void *arg) {
+    struct arena_arg *aa = arg;
+    char *mine[32] = {0};
+    for (int round = 0; round < 300; round++) {
+        int k = round % 32;
+        if (mine[k]) {
+            for (int j = 0; j < 48; j++)
+                CHECK_EQ(mine[k][j], (char)aa->id);
+            CHECK_OK(weft_shm_free(aa->a, mine[k]));
+        }
+        mine[k] = weft_shm_alloc(aa->a, 48 + (round % 5) * 40);
+        CHECK(mine[k] != NULL);
+        memset(mine[k], aa->id, 48);
+    }
+    for (int k = 0; k < 32; k++)
+        CHECK_OK(weft_shm_free(aa->a, mine[k]));
+}
+WEFT_TEST(arena_processes) {
+    weft_shm_arena *a;
+    CHECK_OK(weft_shm_arena_create(&a, 1 << 20));
+    struct arena_arg args[4];
+    pid_t kids[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (struct arena_arg){a, i + 1};
+        kids[i] = fork_child(arena_worker, &args[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(reap(kids[i]), 0);
+    CHECK_EQ(weft_shm_arena_used(a), 0);
+    CHECK(weft_shm_alloc(a, (1 << 20) - 64) != NULL); /* fully coalesced */
+    CHECK_OK(weft_shm_arena_destroy(a));
+    CHECK_NO_ZOMBIES();
+}
+
+/* A process dies holding the arena's lock in the middle of an update: the next
+ * caller repairs the free list by walking the blocks. (White-box: the child
+ * takes the lock itself and leaves a free block unlinked.) */
+struct arena_hdr_view {
+    _Atomic uint32_t magic;
+    uint32_t named;
+    uint64_t size, first, free_head, used;
+    weft__rmutex m;
+};
+static void arena_die_inside(void *arg) {
+    weft_shm_arena *a = arg;
+    struct arena_hdr_view *h = (struct arena_hdr_view *)(void *)a;
+    CHECK_OK(weft__rmutex_lock(&h->m, WEFT_FOREVER));
+    h->free_head = 0; /* as if cut off mid-update */
+    h->used = 12345;
+    kill(getpid(), SIGKILL);
+}
+WEFT_TEST(arena_owner_killed) {
+    weft_shm_arena *a;
+    CHECK_OK(weft_shm_arena_create(&a, 16 * 1024));
+    void *x = weft_shm_alloc(a, 1000);
+    void *y = weft_shm_alloc(a, 1000);
+    CHECK(x && y);
+    CHECK_OK(weft_shm_free(a, x));
+    pid_t c = fork_child(arena_die_inside, a);
+    CHECK_EQ(reap(c), 1000 + SIGKILL);
+    void *z = weft_shm_alloc(a, 1000); /* repairs, then allocates the freed block */
+    CHECK(z == x);
+    CHECK_OK(weft_shm_free(a, y));
+    CHECK_OK(weft_shm_free(a, z));
+    CHECK_EQ(weft_shm_arena_used(a), 0);
+    CHECK(weft_shm_alloc(a, 16 * 1024) != NULL);
+    CHECK_OK(weft_shm_arena_destroy(a));
+}
+
+/* A named arena in an unrelated-style attach: offsets are what crosses. */
+struct narena_arg {
+    char name[64];
+    int64_t off;
+};
+static void narena_child(void *arg) {
+    struct narena_arg *na = arg;
+    weft_shm_arena *a;
+    CHECK_OK(weft_shm_arena_attach(&a, na->name));
+    char *p = weft_shm_ptr(a, na->off);
+    CHECK(p != NULL);
+    CHECK_STR_EQ(p, "parent block");
+    char *q = weft_shm_alloc(a, 64);
+    CHECK(q != NULL);
+    strcpy(q, "child block");
+    na->off = weft_shm_offset(a, q);
+    CHECK_OK(weft_shm_free(a, p));
+    CHECK_OK(weft_shm_arena_destroy(a));
+}
+WEFT_TEST(arena_named) {
+    struct narena_arg *na = mmap(NULL, sizeof *na, PROT_READ | PROT_WRITE,
+                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(na != MAP_FAILED);
+    name_of(na->name, "arena");
+    weft_shm_arena *a, *b;
+    CHECK_ERR(weft_shm_arena_create_named(&a, na->name, 0), -EINVAL);
+    CHECK_OK(weft_shm_arena_create_named(&a, na->name, 8192));
+    CHECK_ERR(weft_shm_arena_create_named(&b, na->name, 8192), -EEXIST);
+    char *p = weft_shm_alloc(a, 64);
+    strcpy(p, "parent block");
+    na->off = weft_shm_offset(a, p);
+    pid_t c = fork_child(narena_child, na);
+    CHECK_EQ(reap(c), 0);
+    CHECK_STR_EQ((char *)weft_shm_ptr(a, na->off), "child block");
+    CHECK_OK(weft_shm_free(a, weft_shm_ptr(a, na->off)));
+    CHECK_EQ(weft_shm_arena_used(a), 0);
+    CHECK_OK(weft_shm_arena_destroy(a));
+    CHECK_OK(weft_shm_unlink(na->name));
+}
+
+/* ------------------------------------------------------------------ values and arrays */
+
+struct incr_arg {
+    weft_shm_value *v;
+    weft_shm_array *arr;
+};
+static void incr_child(void *arg) {
+    struct incr_arg *ia = arg;
+    weft_plock *l = weft_shm_value_lock(ia->v);
+    for (int i = 0; i < 2000; i++) {
+        CHECK_OK(weft_plock_acquire(l, weft_after(20 * WEFT_SEC)));
+        int64_t *x = weft_shm_value_data(ia->v);
+        int64_t y = *x;
+        if (i % 100 == 0)
+            sched_yield();
+        *x = y + 1;
+        CHECK_OK(weft_plock_release(l));
+    }
+    for (size_t i = 0; i < weft_shm_array_len(ia->arr); i++) {
+        weft_plock *al = weft_shm_array_lock(ia->arr);
+        CHECK_OK(weft_plock_acquire(al, WEFT_FOREVER));
+        int32_t e;
+        CHECK_ERR(weft_shm_array_get(ia->arr, i, &e), -EDEADLK); /* holds it */
+        int32_t *d = weft_shm_array_data(ia->arr);
+        d[i] += (int32_t)i;
+        CHECK_OK(weft_plock_release(al));
+    }
+}
+static void value_array_in(weft_shm_arena *arena) {
+    struct incr_arg ia;
+    CHECK_OK(weft_shm_value_create(&ia.v, arena, sizeof(int64_t), WEFT_SHM_LOCKED));
+    CHECK_OK(weft_shm_array_create(&ia.arr, arena, sizeof(int32_t), 100, WEFT_SHM_LOCKED));
+    CHECK_EQ(weft_shm_value_size(ia.v), sizeof(int64_t));
+    CHECK_EQ(weft_shm_array_len(ia.arr), (size_t)100);
+    CHECK_EQ(weft_shm_array_elem_size(ia.arr), sizeof(int32_t));
+    CHECK_EQ((uintptr_t)weft_shm_array_data(ia.arr) % 64, 0u);
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++)
+        kids[i] = fork_child(incr_child, &ia);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(reap(kids[i]), 0);
+    int64_t x;
+    CHECK_OK(weft_shm_value_get(ia.v, &x));
+    CHECK_EQ(x, 6000);
+    for (size_t i = 0; i < 100; i++) {
+        int32_t e;
+        CHECK_OK(weft_shm_array_get(ia.arr, i, &e));
+        CHECK_EQ(e, (int32_t)(3 * i));
+    }
+    int32_t e = 7;
+    CHECK_OK(weft_shm_array_set(ia.arr, 99, &e));
+    CHECK_EQ(((int32_t *)weft_shm_array_data(ia.arr))[99], 7);
+    CHECK_ERR(weft_shm_array_set(ia.arr, 100, &e), -ERANGE);
+    CHECK_ERR(weft_shm_array_get(ia.arr, 100, &e), -ERANGE);
+    CHECK_ERR(weft_shm_array_get(ia.arr, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_shm_value_get(ia.v, NULL), -EINVAL);
+    /* A value is not an array and the other way round. */
+    CHECK(weft_shm_array_data((weft_shm_array *)(void *)ia.v) == NULL);
+    CHECK(weft_shm_value_data((weft_shm_value *)(void *)ia.arr) == NULL);
+    CHECK_ERR(weft_shm_array_destroy((weft_shm_array *)(void *)ia.v), -EINVAL);
+    CHECK_OK(weft_shm_value_destroy(ia.v));
+    CHECK_OK(weft_shm_array_destroy(ia.arr));
+}
+
+WEFT_TEST(value_array_anonymous) {
+    value_array_in(NULL);
+    CHECK_NO_ZOMBIES();
+}
+
+WEFT_TEST(value_array_in_arena) {
+    weft_shm_arena *a;
+    CHECK_OK(weft_shm_arena_create(&a, 64 * 1024));
+    value_array_in(a);
+    CHECK_EQ(weft_shm_arena_used(a), 0); /* destroy gave the blocks back */
+    CHECK_OK(weft_shm_arena_destroy(a));
+    CHECK_NO_ZOMBIES();
+}
+
+WEFT_TEST(value_array_bad_input) {
+    weft_shm_value *v;
+    weft_shm_array *a;
+    CHECK_ERR(weft_shm_value_create(NULL, NULL, 8, 0), -EINVAL);
+    CHECK_ERR(weft_shm_value_create(&v, NULL, 0, 0), -EINVAL);
+    CHECK_ERR(weft_shm_value_create(&v, NULL, 8, 2), -EINVAL); /* unknown flag */
+    CHECK_ERR(weft_shm_array_create(&a, NULL, 8, 0, 0), -EINVAL);
+    CHECK_ERR(weft_shm_array_create(&a, NULL, SIZE_MAX / 2, 4, 0), -EINVAL);
+    weft_shm_arena *ar;
+    CHECK_OK(weft_shm_arena_create(&ar, 1024));
+    CHECK_ERR(weft_shm_array_create(&a, ar, 8, 1000, 0), -ENOMEM); /* no room */
+    CHECK_OK(weft_shm_arena_destroy(ar));
+    CHECK_ERR(weft_shm_array_create_named(&a, "a/b", 8, 1, 0), -EINVAL);
+    CHECK_ERR(weft_shm_value_attach(NULL, "/x"), -EINVAL);
+    /* Without a lock: no lock object, plain copies. */
+    CHECK_OK(weft_shm_value_create(&v, NULL, 3, 0));
+    CHECK(weft_shm_value_lock(v) == NULL);
+    char in[3] = {1, 2, 3}, out[3] = {0};
+    CHECK_OK(weft_shm_value_set(v, in));
+    CHECK_OK(weft_shm_value_get(v, out));
+    CHECK_EQ(memcmp(in, out, 3), 0);
+    CHECK_OK(weft_shm_value_destroy(v));
+    CHECK_ERR(weft_shm_value_destroy(NULL), -EINVAL);
+    CHECK_ERR(weft_shm_array_destroy(NULL), -EINVAL);
+    CHECK(weft_shm_array_lock(NULL) == NULL);
+    CHECK_EQ(weft_shm_array_len(NULL), (size_t)0);
+    CHECK_EQ(weft_shm_value_size(NULL), (size_t)0);
+    CHECK_ERR(weft_shm_value_set(NULL, in), -EINVAL);
+}
+
+/* A named array, attached by a child; the lock inside a named object. */
+static void narray_child(void *arg) {
+    const char *name = arg;
+    weft_shm_array *a;
+    CHECK_OK(weft_shm_array_attach(&a, name));
+    CHECK_EQ(weft_shm_array_len(a), (size_t)16);
+    for (size_t i = 0; i < 16; i++) {
+        double d;
+        CHECK_OK(weft_shm_array_get(a, i, &d));
+        d *= 2;
+        CHECK_OK(weft_shm_array_set(a, i, &d));
+    }
+    CHECK_OK(weft_shm_array_destroy(a));
+}
+WEFT_TEST(array_named) {
+    char name[64];
+    name_of(name, "narray");
+    weft_shm_array *a, *b;
+    CHECK_OK(weft_shm_array_create_named(&a, name, sizeof(double), 16, WEFT_SHM_LOCKED));
+    CHECK_ERR(weft_shm_array_create_named(&b, name, sizeof(double), 16, 0), -EEXIST);
+    for (size_t i = 0; i < 16; i++) {
+        double d = (double)i + 0.5;
+        CHECK_OK(weft_shm_array_set(a, i, &d));
+    }
+    pid_t c = fork_child(narray_child, name);
+    CHECK_EQ(reap(c), 0);
+    for (size_t i = 0; i < 16; i++) {
+        double d;
+        CHECK_OK(weft_shm_array_get(a, i, &d));
+        CHECK(d == 2 * ((double)i + 0.5));
+    }
+    CHECK_OK(weft_shm_array_destroy(a));
+    CHECK_OK(weft_shm_unlink(name));
+    CHECK_NO_ZOMBIES();
+}
+
+/* A process killed holding a value's lock: get/set recover and go on. */
+static void value_hold_die(void *arg) {
+    weft_shm_value *v = arg;
+    CHECK_OK(weft_plock_acquire(weft_shm_value_lock(v), WEFT_FOREVER));
+    kill(getpid(), SIGKILL);
+}
+WEFT_TEST(value_lock_owner_killed) {
+    weft_shm_value *v;
+    CHECK_OK(weft_shm_value_create(&v, NULL, sizeof(int), WEFT_SHM_LOCKED));
+    pid_t c = fork_child(value_hold_die, v);
+    CHECK_EQ(reap(c), 1000 + SIGKILL);
+    int x = 9;
+    CHECK_OK(weft_shm_value_set(v, &x));
+    x = 0;
+    CHECK_OK(weft_shm_value_get(v, &x));
+    CHECK_EQ(x, 9);
+    CHECK_EQ(weft_plock_locked(weft_shm_value_lock(v)), 0);
+    CHECK_OK(weft_shm_value_destroy(v));
+}
+
+WEFT_MAIN()
