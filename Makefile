@@ -2,9 +2,9 @@
 #
 #   make / make build     configure (RelWithDebInfo) into build/ and build
 #   make test             build, then run every test with ctest
-#   make demo             build, then the tour: the seed's examples in C (tools/tour), with
-#                         timings beside the seed's Python ones; SKIP_SLOW=1 skips the ~70 s
-#                         of deliberate sleeps
+#   make demo             the tour (tools/tour): builds the examples, then runs the seed's
+#                         examples in C with timings beside the seed's Python ones;
+#                         SKIP_SLOW=1 skips the ~70 s of deliberate sleeps
 #   make docs             API reference from the header comments (Doxygen) into DOCS_DIR
 #   make bench            run bench/run
 #   make install          build and install into PREFIX (default /usr/local)
@@ -57,8 +57,11 @@ build:
 test: build
 	$(call runtests,build)
 
-demo: build
-	$(PYTHON) tools/tour --build-dir build $(if $(filter-out 0,$(SKIP_SLOW)),--skip-slow) $(TOUR_ARGS)
+# The tour configures build/ and builds only the example programs it runs.
+demo:
+	$(call configure,build,$(BUILD_TYPE),)
+	$(PYTHON) tools/tour --build-dir build --build --jobs $(JOBS) \
+	    $(if $(filter-out 0,$(SKIP_SLOW)),--skip-slow) $(TOUR_ARGS)
 
 # Warnings are errors (WARN_AS_ERROR in docs/Doxyfile); the header is read through
 # docs/doxyfilter.py, which turns its plain comments into Doxygen comments.

@@ -132,9 +132,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "http_client: %ld requests failed\n", (long)atomic_load(&failures));
         return 1;
     }
-    fprintf(stderr, "note: weft http_client: libcurl %s easy API in %d coroutines on one thread "
-                    "(keep-alive, one handle each), through libweft-hook; server: weft's HTTP "
-                    "server, one thread, separate process (the same for every system)\n",
+    fprintf(stderr,
+            "note: weft http_client: libcurl %s easy API in %d coroutines on one thread "
+            "(keep-alive, one handle each), through libweft-hook; server: weft's HTTP "
+            "server, one thread, separate process (the same for every system)\n",
             curl_version_info(CURLVERSION_NOW)->version, CONCURRENCY);
     bench_line("http_client", "weft", (double)total / secs, "req/s");
     return 0;

@@ -1,8 +1,9 @@
 /* http_server: a coroutine-per-connection HTTP/1.1 "Hello, World!" server under
  * `wrk -t1 -c64 -dNs` on loopback (N = 5 s, 2 s under BENCH_QUICK; the argument sets N),
- * in req/s. The server runs on one server thread of its own (weft_http_opts.threads = 1:
- * wrk's thread takes the machine's other core; WEFT_HTTP_THREADS=N in the environment
- * tries N); this thread only runs wrk. Prints
+ * in req/s. The server runs on server threads of its own, one per online CPU
+ * (weft_http_opts.threads; Go's net/http peer likewise uses GOMAXPROCS = CPUs;
+ * WEFT_HTTP_THREADS=N in the environment overrides it), sharing the listening socket;
+ * this thread only runs wrk, whose one thread competes with them for the CPUs. Prints
  * `skipped` if wrk is not installed. */
 #include "bench.h"
 
@@ -27,8 +28,12 @@ int main(int argc, char **argv) {
         printf("http_server\tweft\tskipped\treq/s\n");
         return 0;
     }
-    const char *env = getenv("WEFT_HTTP_THREADS"); /* for experiments; default 1 */
-    weft_http_opts o = {.threads = env && *env ? atoi(env) : 1};
+    /* As many server threads as CPUs, like Go's default GOMAXPROCS. */
+    const char *env = getenv("WEFT_HTTP_THREADS");
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    weft_http_opts o = {.threads = env && *env              ? atoi(env)
+                                   : ncpu > 0 && ncpu < 256 ? (int)ncpu
+                                                            : 1};
     weft_http_server *srv;
     BENCH_CHECK(weft_http_server_start(&srv, "127.0.0.1", 0, hello, NULL, &o));
     char cmd[256];
@@ -55,7 +60,7 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr,
             "note: weft http_server: %d server thread(s) (weft_http_opts.threads), "
-            "wrk -t1 -c64 -d%lds on the same 2 cores, unpinned\n",
+            "wrk -t1 -c64 -d%lds on the same CPUs, unpinned\n",
             o.threads, secs);
     bench_line("http_server", "weft", rps, "req/s");
     return 0;

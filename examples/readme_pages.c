@@ -14,10 +14,11 @@ static void *fetch(void *port) {
     ssize_t n, total = 0;
     int64_t deadline = weft_after_sec(5); /* one deadline for the whole fetch */
     int fd = weft_tcp_connect("127.0.0.1", (int)(intptr_t)port, deadline);
-    if (fd < 0 || weft_write_all(fd, "GET / HTTP/1.0\r\n\r\n", 18, deadline, NULL) < 0)
+    if (fd < 0)
         return (void *)-1;
-    while ((n = weft_read(fd, buf, sizeof buf, deadline)) > 0)
-        total += n; /* every read parks this coroutine only */
+    if (weft_write_all(fd, "GET / HTTP/1.0\r\n\r\n", 18, deadline, NULL) == 18)
+        while ((n = weft_read(fd, buf, sizeof buf, deadline)) > 0)
+            total += n; /* every read parks this coroutine only */
     weft_fd_close(fd);
     return (void *)total;
 }

@@ -65,7 +65,9 @@ static long get_content(const char *url) {
     return (long)len;
 }
 
-static void *get_content_coro(void *url) { return (void *)(intptr_t)get_content(url); }
+static void *get_content_coro(void *url) {
+    return (void *)(intptr_t)get_content(url);
+}
 
 int main(int argc, char **argv) {
     char report[8192];
@@ -132,8 +134,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (concurrent >= 2 * d || sequential < NPAGES * d) {
-        fprintf(stderr, "seed10_pages_curl: expected ~%.2f s concurrent and >= %.2f s "
-                        "sequential\n", d, NPAGES * d);
+        fprintf(stderr,
+                "seed10_pages_curl: expected ~%.2f s concurrent and >= %.2f s "
+                "sequential\n",
+                d, NPAGES * d);
         return 1;
     }
     return 0;

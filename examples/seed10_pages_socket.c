@@ -137,8 +137,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (concurrent >= 2 * d || sequential < NPAGES * d) {
-        fprintf(stderr, "seed10_pages_socket: expected ~%.2f s concurrent and >= %.2f s "
-                        "sequential\n", d, NPAGES * d);
+        fprintf(stderr,
+                "seed10_pages_socket: expected ~%.2f s concurrent and >= %.2f s "
+                "sequential\n",
+                d, NPAGES * d);
         return 1;
     }
     return 0;

@@ -22,10 +22,10 @@
 
 typedef struct seed10_server {
     int port;
-    int64_t delay;            /* per-request delay, ns */
-    int hold;                 /* see above */
+    int64_t delay; /* per-request delay, ns */
+    int hold;      /* see above */
     atomic_int in_flight, max_in_flight, requests;
-    weft_event held;          /* set once `hold` requests were in flight */
+    weft_event held; /* set once `hold` requests were in flight */
     weft_http_server *http;
 } seed10_server;
 

@@ -1790,7 +1790,14 @@ WEFT_API int weft_pipe_close(weft_pipe *p);
  *
  * Waiting (apply, map, futures, imap_next, join) parks only the calling
  * coroutine. One thread in the calling process per pool watches the
- * workers and completes futures: done-callbacks run on it.
+ * workers and completes futures: done-callbacks run on it, so they must
+ * not wait for the pool (the watcher would wait for itself).
+ *
+ * Workers are forked by the pool (weft's fork rules apply: see Processes)
+ * and are not weft_proc handles. They are reaped by the pool; if the
+ * process that owns the pool dies or exits without destroying it, idle
+ * workers notice within about half a second and exit.
+
  * ====================================================================== */
 
 /* Bytes a task produces: data[0..len) with room for cap bytes. Start from
@@ -1818,7 +1825,12 @@ WEFT_API int weft_bytes_reserve(weft_bytes *b, size_t n);
 /* Frees b's memory and resets it to WEFT_BYTES_INIT. NULL is a no-op. */
 WEFT_API void weft_bytes_free(weft_bytes *b);
 
-/* A task: in[0..in_len) in, bytes out (out is empty on entry). */
+/* A task: in[0..in_len) in, bytes out (out is empty on entry; write it with
+ * the weft_bytes functions, or reserve then fill data and set len). It runs
+ * in a worker process: a plain thread there, free to block, to call weft
+ * (coroutines, sleeps, process queues) and to print (flush before
+ * returning: workers leave with _exit). */
+
 typedef int (*weft_ptask_fn)(const void *in, size_t in_len, weft_bytes *out);
 
 /* Registers fn under name (1..63 bytes) for this process and the worker
@@ -1881,9 +1893,9 @@ WEFT_API long weft_ppool_started(weft_ppool *p);
 
 /* Done-callback: status >= 0 goes to on_success, < 0 (the task's error,
  * -EOWNERDEAD, -ETIMEDOUT, -ECANCELED) to on_error. result is valid during
- * the call only. Runs on the pool's watcher thread (or on the caller of
- * weft_ppool_terminate / weft_future_cancel that ended the task), or at
- * once in weft_ppool_apply_async if the future is already done. */
+ * the call only. Runs on the pool's watcher thread, or on the caller of
+ * weft_ppool_terminate / weft_ppool_destroy / weft_future_cancel that
+ * ended the task. */
 typedef void (*weft_ppool_cb)(weft_future *f, int status, const weft_bytes *result, void *ud);
 
 /* Queues task(in[0..len)) (the input is copied) and returns at once. On
@@ -1973,8 +1985,9 @@ WEFT_API int weft_ppool_terminate(weft_ppool *p);
 WEFT_API int weft_ppool_join(weft_ppool *p, int64_t deadline);
 
 /* Terminates p unless it was closed and joined, waits for its workers and
- * frees it. Results of futures still held become invalid; the futures
- * themselves stay valid (done) until released. NULL is a no-op returning 0.
+ * frees it. Results of futures still held are freed (they read as empty
+ * bytes); the futures themselves stay valid (done) until released. NULL is
+ * a no-op returning 0.
  * Errors: -EDEADLK (called from a done-callback on p's watcher thread;
  * nothing is freed). */
 WEFT_API int weft_ppool_destroy(weft_ppool *p);
@@ -2106,13 +2119,15 @@ WEFT_API int weft_sock_get(int fd, int opt);
  * Requests are parsed strictly. A request the server cannot accept is
  * answered by the server itself, without calling the handler, and the
  * connection is closed after the answer:
- *   400  malformed request line or header, bad or conflicting
- *        Content-Length, an HTTP/1.1 request without Host
+ *   400  malformed request line or header line (obs-fold included), bad
+ *        or conflicting Content-Length, Content-Length together with
+ *        Transfer-Encoding, no Host in an HTTP/1.1 request, two Hosts
  *   413  body larger than opts.max_body
  *   414  request line longer than opts.max_request_line
  *   431  header block larger than opts.max_header_bytes, or more than
  *        opts.max_headers header lines
- *   501  a Transfer-Encoding (chunked request bodies are not supported)
+ *   501  a Transfer-Encoding (chunked request bodies are not supported;
+ *        send a Content-Length)
  *   505  an HTTP version other than 1.0 and 1.1
  * "Expect: 100-continue" is answered with "100 Continue" before the body
  * is read. HTTP/1.1 connections persist unless either side says

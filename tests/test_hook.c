@@ -162,7 +162,9 @@ static void coro_read_pipe_body(void) {
     CHECK_EQ(close(pipe_fds[1]), 0);
 }
 
-WEFT_TEST(coro_read_blocks_only_the_coroutine) { run_plain_in_thread(coro_read_pipe_body); }
+WEFT_TEST(coro_read_blocks_only_the_coroutine) {
+    run_plain_in_thread(coro_read_pipe_body);
+}
 
 /* A descriptor the hook made non-blocking still blocks outside coroutines. */
 static void *late_writer(void *arg) {
@@ -289,7 +291,8 @@ static void *client_coro(void *arg) {
     (void)arg;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     CHECK_GE(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)server_port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     logf_("connecting");
     CHECK_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
@@ -335,7 +338,9 @@ static void sockets_body(void) {
     close(listen_fd);
 }
 
-WEFT_TEST(coro_sockets_every_call) { run_plain_in_thread(sockets_body); }
+WEFT_TEST(coro_sockets_every_call) {
+    run_plain_in_thread(sockets_body);
+}
 
 /* SO_RCVTIMEO is honoured: EAGAIN after the timeout, other coroutines ran meanwhile. */
 static atomic_int ticks;
@@ -370,6 +375,100 @@ WEFT_TEST(coro_so_rcvtimeo) {
     spawn(&b, ticker, &stop);
     CHECK_OK(weft_join(a, weft_after(10 * WEFT_SEC), NULL));
     CHECK_OK(weft_join(b, weft_after(10 * WEFT_SEC), NULL));
+}
+
+/* MSG_WAITALL waits for every byte even though the hook made the socket non-blocking. */
+static int wa_sv[2];
+static void *waitall_reader(void *arg) {
+    (void)arg;
+    char b[8];
+    logf_("recv-begin");
+    CHECK_EQ(recv(wa_sv[0], b, 6, MSG_WAITALL), 6);
+    CHECK(memcmp(b, "abcdef", 6) == 0);
+    logf_("recv-6");
+    return NULL;
+}
+static void *waitall_writer(void *arg) {
+    (void)arg;
+    CHECK_EQ(send(wa_sv[1], "abc", 3, 0), 3);
+    logf_("sent-3");
+    CHECK_OK(weft_yield());
+    CHECK_OK(weft_yield());
+    CHECK_EQ(send(wa_sv[1], "def", 3, 0), 3);
+    logf_("sent-6");
+    return NULL;
+}
+static void waitall_body(void) {
+    log_reset();
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, wa_sv), 0);
+    weft_coro a, b;
+    spawn(&a, waitall_reader, NULL);
+    spawn(&b, waitall_writer, NULL);
+    CHECK_OK(weft_join(a, weft_after(10 * WEFT_SEC), NULL));
+    CHECK_OK(weft_join(b, weft_after(10 * WEFT_SEC), NULL));
+    CHECK_STR_EQ(logbuf, "recv-begin sent-3 sent-6 recv-6");
+    close(wa_sv[0]);
+    close(wa_sv[1]);
+}
+WEFT_TEST(coro_recv_waitall) {
+    run_plain_in_thread(waitall_body);
+}
+
+/* Inside a coroutine, errors are libc's too. */
+static void *errors_coro(void *arg) {
+    (void)arg;
+    char b[4];
+    CHECK_EQ(read(-1, b, 1), -1);
+    CHECK_EQ(errno, EBADF);
+    CHECK_EQ(write(12345, b, 1), -1);
+    CHECK_EQ(errno, EBADF);
+    CHECK_EQ(accept(-1, NULL, NULL), -1);
+    CHECK_EQ(errno, EBADF);
+    /* connect to a port nobody listens on: refused, after parking */
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    CHECK_EQ(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_EQ(getsockname(l, (struct sockaddr *)&a, &al), 0);
+    close(l); /* bound, never listened: the port refuses */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), -1);
+    CHECK_EQ(errno, ECONNREFUSED);
+    close(fd);
+    struct timespec bad = {0, -1};
+    CHECK_EQ(nanosleep(&bad, NULL), -1);
+    CHECK_EQ(errno, EINVAL);
+    CHECK_EQ(clock_nanosleep(CLOCK_MONOTONIC, 0, &bad, NULL), EINVAL);
+    CHECK_EQ(select(-1, NULL, NULL, NULL, NULL), -1);
+    CHECK_EQ(errno, EINVAL);
+    struct pollfd pf = {-1, POLLIN, 0};
+    CHECK_EQ(poll(&pf, 1, 5), 0); /* negative descriptors are ignored: a timeout */
+    pf.fd = 12345;
+    CHECK_EQ(poll(&pf, 1, 5), 1);
+    CHECK_EQ(pf.revents, POLLNVAL);
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_flags = AI_NUMERICHOST}, *ai = NULL;
+    CHECK_EQ(getaddrinfo("not an address", NULL, &hints, &ai), EAI_NONAME);
+    /* accept4 with SOCK_NONBLOCK: the new descriptor is the program's non-blocking one */
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_port = 0;
+    CHECK_EQ(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_EQ(listen(ls, 4), 0);
+    al = sizeof a;
+    CHECK_EQ(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK_EQ(connect(c, (struct sockaddr *)&a, sizeof a), 0);
+    int s = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+    CHECK_GE(s, 0);
+    CHECK_EQ(read(s, b, 1), -1);
+    CHECK_EQ(errno, EAGAIN);
+    CHECK_EQ(fcntl(s, F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+    close(s), close(c), close(ls);
+    return NULL;
+}
+WEFT_TEST(coro_errors_like_libc) {
+    weft_coro c;
+    spawn(&c, errors_coro, NULL);
+    CHECK_OK(weft_join(c, weft_after(10 * WEFT_SEC), NULL));
 }
 
 /* ------------------------------------------------------------------ sleeps overlap */
@@ -500,7 +599,9 @@ static void poll_select_body(void) {
     CHECK_STR_EQ(logbuf, "poll-wait poke-b poll-woke select-wait poke-a select-woke");
     close(pa[0]), close(pa[1]), close(pb[0]), close(pb[1]);
 }
-WEFT_TEST(coro_poll_select) { run_plain_in_thread(poll_select_body); }
+WEFT_TEST(coro_poll_select) {
+    run_plain_in_thread(poll_select_body);
+}
 
 /* ------------------------------------------------------------------ getaddrinfo */
 

@@ -215,6 +215,14 @@ static void kill_and_reap(pid_t p) {
     CHECK_EQ(reap(p), 1000 + SIGKILL);
 }
 
+static weft_plock *g_nr;
+static void *nr_coro(void *arg) {
+    (void)arg;
+    return (void *)(intptr_t)weft_plock_acquire(g_nr, weft_after(WEFT_SEC));
+}
+static void notrecoverable_body(void) {
+    CHECK_EQ(join(spawn(nr_coro, NULL)), -ENOTRECOVERABLE);
+}
 WEFT_TEST(plock_owner_killed) {
     struct dead_shm *s = shared_mem(sizeof *s);
     CHECK_OK(weft_plock_init(&s->l));
@@ -245,6 +253,10 @@ WEFT_TEST(plock_owner_killed) {
     CHECK_OK(weft_plock_release(&s->l));
     CHECK_ERR(weft_plock_acquire(&s->l, WEFT_FOREVER), -ENOTRECOVERABLE);
     CHECK_ERR(weft_plock_try_acquire(&s->l), -ENOTRECOVERABLE);
+    CHECK_ERR(weft_plock_try_acquire(&s->l), -ENOTRECOVERABLE);
+    CHECK_ERR(weft_plock_acquire(&s->l, WEFT_NOWAIT), -ENOTRECOVERABLE);
+    g_nr = &s->l;
+    run_coro_thread(notrecoverable_body);
     CHECK_NO_ZOMBIES();
     close(s->fds[0]);
     close(s->fds[1]);
@@ -613,8 +625,9 @@ static void *prl_other(void *arg) {
     return NULL;
 }
 static void prl_child(void *arg) {
-    (void)arg;
+    int *fds = arg;
     CHECK_ERR(weft_prlock_try_acquire(g_rl), -EAGAIN);
+    pipe_put(fds[1]);
     CHECK_OK(weft_prlock_acquire(g_rl, weft_after(20 * WEFT_SEC)));
     CHECK_OK(weft_prlock_acquire(g_rl, WEFT_NOWAIT));
     CHECK_OK(weft_prlock_release(g_rl));
@@ -633,13 +646,18 @@ WEFT_TEST(prlock_reentrant) {
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, prl_other, NULL), 0);
     CHECK_EQ(pthread_join(t, NULL), 0);
-    pid_t p = fork_child(prl_child, NULL);
+    int fds[2];
+    CHECK_OK(pipe(fds));
+    pid_t p = fork_child(prl_child, fds);
+    pipe_get(fds[0]);
     for (int i = 0; i < 6; i++)
         CHECK_OK(weft_prlock_release(g_rl));
     CHECK_ERR(weft_prlock_release(g_rl), -EPERM);
     CHECK_EQ(reap(p), 0);
     CHECK_OK(weft_prlock_destroy(g_rl));
     CHECK_ERR(weft_prlock_destroy(g_rl), -EINVAL);
+    close(fds[0]);
+    close(fds[1]);
 }
 
 static void prl_hold_die(void *arg) {
@@ -1133,7 +1151,9 @@ WEFT_TEST(named_primitives) {
     CHECK_NE((void *)l2, (void *)l);
     CHECK_OK(weft_plock_acquire(l, WEFT_FOREVER));
     CHECK_EQ(weft_plock_locked(l2), 1);
-    CHECK_OK(weft_plock_release(l2)); /* same thread: the owner */
+    CHECK_ERR(weft_plock_try_acquire(l2), -EAGAIN);
+    CHECK_OK(weft_plock_release(l));
+    CHECK_EQ(weft_plock_locked(l2), 0);
     CHECK_OK(weft_plock_detach(l2));
 
     CHECK_OK(weft_prlock_detach(rl));

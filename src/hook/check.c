@@ -23,32 +23,70 @@ static void call_probe(int i, void *fn) {
     struct addrinfo *ai = NULL;
     switch (i) {
 #define C(T, ...) ((T)fn)(__VA_ARGS__)
-    case 0: C(ssize_t(*)(int, void *, size_t), -1, b, 0); break;
-    case 1: C(ssize_t(*)(int, const void *, size_t), -1, b, 0); break;
-    case 2: C(ssize_t(*)(int, const struct iovec *, int), -1, &iov, 1); break;
-    case 3: C(ssize_t(*)(int, const struct iovec *, int), -1, &iov, 1); break;
-    case 4: C(ssize_t(*)(int, void *, size_t, int), -1, b, 0, 0); break;
-    case 5: C(ssize_t(*)(int, void *, size_t, int, struct sockaddr *, socklen_t *), -1, b, 0, 0,
-              NULL, NULL); break;
-    case 6: C(ssize_t(*)(int, struct msghdr *, int), -1, &mh, 0); break;
-    case 7: C(ssize_t(*)(int, const void *, size_t, int), -1, b, 0, 0); break;
-    case 8: C(ssize_t(*)(int, const void *, size_t, int, const struct sockaddr *, socklen_t), -1,
-              b, 0, 0, NULL, 0); break;
-    case 9: C(ssize_t(*)(int, const struct msghdr *, int), -1, &mh, 0); break;
-    case 10: C(int (*)(int, const struct sockaddr *, socklen_t), -1, NULL, 0); break;
-    case 11: C(int (*)(int, struct sockaddr *, socklen_t *), -1, NULL, NULL); break;
-    case 12: C(int (*)(int, struct sockaddr *, socklen_t *, int), -1, NULL, NULL, 0); break;
-    case 13: C(int (*)(struct pollfd *, nfds_t, int), NULL, 0, 0); break;
-    case 14: C(int (*)(int, fd_set *, fd_set *, fd_set *, struct timeval *), 0, NULL, NULL, NULL,
-               &tv); break;
-    case 15: C(unsigned (*)(unsigned), 0); break;
-    case 16: C(int (*)(useconds_t), 0); break;
-    case 17: C(int (*)(const struct timespec *, struct timespec *), &ts, NULL); break;
-    case 18: C(int (*)(clockid_t, int, const struct timespec *, struct timespec *),
-               CLOCK_MONOTONIC, 0, &ts, NULL); break;
+    case 0:
+        C(ssize_t(*)(int, void *, size_t), -1, b, 0);
+        break;
+    case 1:
+        C(ssize_t(*)(int, const void *, size_t), -1, b, 0);
+        break;
+    case 2:
+        C(ssize_t(*)(int, const struct iovec *, int), -1, &iov, 1);
+        break;
+    case 3:
+        C(ssize_t(*)(int, const struct iovec *, int), -1, &iov, 1);
+        break;
+    case 4:
+        C(ssize_t(*)(int, void *, size_t, int), -1, b, 0, 0);
+        break;
+    case 5:
+        C(ssize_t(*)(int, void *, size_t, int, struct sockaddr *, socklen_t *), -1, b, 0, 0, NULL,
+          NULL);
+        break;
+    case 6:
+        C(ssize_t(*)(int, struct msghdr *, int), -1, &mh, 0);
+        break;
+    case 7:
+        C(ssize_t(*)(int, const void *, size_t, int), -1, b, 0, 0);
+        break;
+    case 8:
+        C(ssize_t(*)(int, const void *, size_t, int, const struct sockaddr *, socklen_t), -1, b, 0,
+          0, NULL, 0);
+        break;
+    case 9:
+        C(ssize_t(*)(int, const struct msghdr *, int), -1, &mh, 0);
+        break;
+    case 10:
+        C(int (*)(int, const struct sockaddr *, socklen_t), -1, NULL, 0);
+        break;
+    case 11:
+        C(int (*)(int, struct sockaddr *, socklen_t *), -1, NULL, NULL);
+        break;
+    case 12:
+        C(int (*)(int, struct sockaddr *, socklen_t *, int), -1, NULL, NULL, 0);
+        break;
+    case 13:
+        C(int (*)(struct pollfd *, nfds_t, int), NULL, 0, 0);
+        break;
+    case 14:
+        C(int (*)(int, fd_set *, fd_set *, fd_set *, struct timeval *), 0, NULL, NULL, NULL, &tv);
+        break;
+    case 15:
+        C(unsigned (*)(unsigned), 0);
+        break;
+    case 16:
+        C(int (*)(useconds_t), 0);
+        break;
+    case 17:
+        C(int (*)(const struct timespec *, struct timespec *), &ts, NULL);
+        break;
+    case 18:
+        C(int (*)(clockid_t, int, const struct timespec *, struct timespec *), CLOCK_MONOTONIC, 0,
+          &ts, NULL);
+        break;
     case 19:
         if (C(int (*)(const char *, const char *, const struct addrinfo *, struct addrinfo **),
-              NULL, NULL, NULL, &ai) == 0 && ai)
+              NULL, NULL, NULL, &ai) == 0 &&
+            ai)
             freeaddrinfo(ai);
         break;
 #undef C
@@ -58,11 +96,11 @@ static void call_probe(int i, void *fn) {
 /* The same calls by name: bound the way the program's own calls are. */
 static void *by_name(int i) {
     static void *const direct[WEFT_HOOK_COUNT] = {
-        (void *)read,   (void *)write,   (void *)readv,     (void *)writev,
-        (void *)recv,   (void *)recvfrom, (void *)recvmsg,  (void *)send,
-        (void *)sendto, (void *)sendmsg, (void *)connect,   (void *)accept,
-        (void *)accept4, (void *)poll,   (void *)select,    (void *)sleep,
-        (void *)usleep, (void *)nanosleep, (void *)clock_nanosleep, (void *)getaddrinfo,
+        (void *)read,    (void *)write,     (void *)readv,           (void *)writev,
+        (void *)recv,    (void *)recvfrom,  (void *)recvmsg,         (void *)send,
+        (void *)sendto,  (void *)sendmsg,   (void *)connect,         (void *)accept,
+        (void *)accept4, (void *)poll,      (void *)select,          (void *)sleep,
+        (void *)usleep,  (void *)nanosleep, (void *)clock_nanosleep, (void *)getaddrinfo,
     };
     return direct[i];
 }
@@ -114,10 +152,11 @@ HOOK_API int weft_hook__report(char *buf, size_t n, int64_t (*program_weft_now)(
     bool dyn = dlsym(RTLD_DEFAULT, "dlsym") != NULL || dlsym(RTLD_DEFAULT, "malloc") != NULL;
     if (program_weft_now && program_weft_now != weft_now) {
         for (int i = 0; i < WEFT_HOOK_COUNT; i++)
-            put(&o, "%s: dead (two copies of libweft: the program has its own, e.g. libweft.a "
-                    "linked without -rdynamic, and the hook library uses %s; the hooks cannot "
-                    "see the program's coroutines)\n", weft_hook__names[i],
-                object_of((void *)weft_now));
+            put(&o,
+                "%s: dead (two copies of libweft: the program has its own, e.g. libweft.a "
+                "linked without -rdynamic, and the hook library uses %s; the hooks cannot "
+                "see the program's coroutines)\n",
+                weft_hook__names[i], object_of((void *)weft_now));
         put(&o, "weft-hook: 0 of %d hooks live\n", WEFT_HOOK_COUNT);
         return 0;
     }
@@ -137,20 +176,27 @@ HOOK_API int weft_hook__report(char *buf, size_t n, int64_t (*program_weft_now)(
                     object_of(def));
         } else if (direct && !def) {
             live++;
-            put(&o, "%s: live for the program's own calls (no dynamic symbol table: a static "
-                    "executable; calls made inside the C library are not hooked)\n", name);
+            put(&o,
+                "%s: live for the program's own calls (no dynamic symbol table: a static "
+                "executable; calls made inside the C library are not hooked)\n",
+                name);
         } else if (!rep && !dyn) {
             put(&o, "%s: dead (static executable without the hook's definitions)\n", name);
         } else if (!rep) {
-            put(&o, "%s: dead (the hook library is not in the global lookup scope: loaded with "
-                    "dlopen? link it or LD_PRELOAD it instead)\n", name);
+            put(&o,
+                "%s: dead (the hook library is not in the global lookup scope: loaded with "
+                "dlopen? link it or LD_PRELOAD it instead)\n",
+                name);
         } else if (!shared) {
-            put(&o, "%s: dead (calls bind to %s: it comes before the hook library in the lookup "
-                    "order; put -lweft-hook earlier on the link line or LD_PRELOAD it)\n",
+            put(&o,
+                "%s: dead (calls bind to %s: it comes before the hook library in the lookup "
+                "order; put -lweft-hook earlier on the link line or LD_PRELOAD it)\n",
                 name, object_of(def));
         } else {
-            put(&o, "%s: dead for the program's own calls (bound at link time to another "
-                    "definition)\n", name);
+            put(&o,
+                "%s: dead for the program's own calls (bound at link time to another "
+                "definition)\n",
+                name);
         }
     }
     put(&o, "weft-hook: %d of %d hooks live\n", live, WEFT_HOOK_COUNT);

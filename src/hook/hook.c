@@ -34,14 +34,33 @@ HOOK_TLS int weft_hook__probe_hit;
 HOOK_TLS const char *weft_hook__current_call;
 
 const char *const weft_hook__names[WEFT_HOOK_COUNT] = {
-    "read",    "write",   "readv",   "writev", "recv",  "recvfrom", "recvmsg",
-    "send",    "sendto",  "sendmsg", "connect", "accept", "accept4", "poll",
-    "select",  "sleep",   "usleep",  "nanosleep", "clock_nanosleep", "getaddrinfo",
+    "read",    "write",     "readv",           "writev",
+    "recv",    "recvfrom",  "recvmsg",         "send",
+    "sendto",  "sendmsg",   "connect",         "accept",
+    "accept4", "poll",      "select",          "sleep",
+    "usleep",  "nanosleep", "clock_nanosleep", "getaddrinfo",
 };
 enum {
-    I_READ, I_WRITE, I_READV, I_WRITEV, I_RECV, I_RECVFROM, I_RECVMSG, I_SEND, I_SENDTO,
-    I_SENDMSG, I_CONNECT, I_ACCEPT, I_ACCEPT4, I_POLL, I_SELECT, I_SLEEP, I_USLEEP,
-    I_NANOSLEEP, I_CLOCK_NANOSLEEP, I_GETADDRINFO,
+    I_READ,
+    I_WRITE,
+    I_READV,
+    I_WRITEV,
+    I_RECV,
+    I_RECVFROM,
+    I_RECVMSG,
+    I_SEND,
+    I_SENDTO,
+    I_SENDMSG,
+    I_CONNECT,
+    I_ACCEPT,
+    I_ACCEPT4,
+    I_POLL,
+    I_SELECT,
+    I_SLEEP,
+    I_USLEEP,
+    I_NANOSLEEP,
+    I_CLOCK_NANOSLEEP,
+    I_GETADDRINFO,
 };
 
 static void *next_sym(const char *name) {
@@ -64,21 +83,51 @@ static void *next_sym(const char *name) {
 static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
 static void resolve_all(void) {
 #define GET(f) *(void **)&R.f = next_sym(#f)
-    GET(read); GET(write); GET(readv); GET(writev); GET(recv); GET(recvfrom); GET(recvmsg);
-    GET(send); GET(sendto); GET(sendmsg); GET(connect); GET(accept); GET(accept4); GET(poll);
-    GET(select); GET(sleep); GET(usleep); GET(nanosleep); GET(clock_nanosleep);
-    GET(getaddrinfo); GET(close); GET(fcntl); GET(ioctl); GET(socket); GET(socketpair);
-    GET(pipe); GET(pipe2); GET(dup); GET(dup2); GET(dup3); GET(setsockopt);
+    GET(read);
+    GET(write);
+    GET(readv);
+    GET(writev);
+    GET(recv);
+    GET(recvfrom);
+    GET(recvmsg);
+    GET(send);
+    GET(sendto);
+    GET(sendmsg);
+    GET(connect);
+    GET(accept);
+    GET(accept4);
+    GET(poll);
+    GET(select);
+    GET(sleep);
+    GET(usleep);
+    GET(nanosleep);
+    GET(clock_nanosleep);
+    GET(getaddrinfo);
+    GET(close);
+    GET(fcntl);
+    GET(ioctl);
+    GET(socket);
+    GET(socketpair);
+    GET(pipe);
+    GET(pipe2);
+    GET(dup);
+    GET(dup2);
+    GET(dup3);
+    GET(setsockopt);
 #undef GET
 }
-void weft_hook__resolve(void) { pthread_once(&resolve_once, resolve_all); }
-__attribute__((constructor)) static void hook_init(void) { weft_hook__resolve(); }
+void weft_hook__resolve(void) {
+    pthread_once(&resolve_once, resolve_all);
+}
+__attribute__((constructor)) static void hook_init(void) {
+    weft_hook__resolve();
+}
 
-#define RESOLVE()                                                                                  \
-    do {                                                                                           \
-        if (unlikely(!atomic_load_explicit((_Atomic(void *) *)&R.setsockopt,                       \
-                                           memory_order_acquire)))                                 \
-            weft_hook__resolve();                                                                  \
+#define RESOLVE()                                                                               \
+    do {                                                                                        \
+        if (unlikely(                                                                           \
+                !atomic_load_explicit((_Atomic(void *) *)&R.setsockopt, memory_order_acquire))) \
+            weft_hook__resolve();                                                               \
     } while (0)
 
 /* ------------------------------------------------------------ per-fd state */
@@ -89,8 +138,7 @@ static _Atomic uint8_t fd_st[MAXFD];
 static _Atomic uint32_t fd_rcvto_us[MAXFD], fd_sndto_us[MAXFD];
 
 static inline int st_get(int fd) {
-    return (unsigned)fd < MAXFD ? atomic_load_explicit(&fd_st[fd], memory_order_relaxed)
-                                : ST_PASS;
+    return (unsigned)fd < MAXFD ? atomic_load_explicit(&fd_st[fd], memory_order_relaxed) : ST_PASS;
 }
 static inline void st_set(int fd, int st) {
     if ((unsigned)fd < MAXFD)
@@ -146,7 +194,9 @@ static int fd_prepare(int fd) {
     return st;
 }
 
-static inline bool in_coro(void) { return weft__hook_in_coro() != 0; }
+static inline bool in_coro(void) {
+    return weft__hook_in_coro() != 0;
+}
 
 /* Waits until fd is ready for `ev` after a call reported EAGAIN on a
  * descriptor the hook made non-blocking. *dl is 0 until the first wait
@@ -193,79 +243,94 @@ static int wait_ready(int fd, int ev, bool coro, int64_t *dl) {
     }
 }
 
-#define PROBE(idx, ret)                                                                            \
-    do {                                                                                           \
-        if (unlikely(weft_hook__probing)) {                                                        \
-            weft_hook__probe_hit = (idx);                                                          \
-            return ret;                                                                            \
-        }                                                                                          \
+#define PROBE(idx, ret)                     \
+    do {                                    \
+        if (unlikely(weft_hook__probing)) { \
+            weft_hook__probe_hit = (idx);   \
+            return ret;                     \
+        }                                   \
     } while (0)
 
 /* The body of every descriptor call: `call` is the real call expression. */
-#define IO_BODY(idx, fd, ev, call)                                                                 \
-    PROBE(idx, (errno = EBADF, -1));                                                               \
-    RESOLVE();                                                                                     \
-    bool coro_ = in_coro();                                                                        \
-    int st_ = coro_ ? fd_prepare(fd) : st_get(fd);                                                 \
-    if (likely(st_ != ST_HOOKNB)) {                                                                \
-        if (!coro_)                                                                                \
-            return call;                                                                           \
-        const char *prev_ = weft_hook__current_call;                                               \
-        weft_hook__current_call = weft_hook__names[idx];                                           \
-        __typeof__(call) r_ = call;                                                                \
-        weft_hook__current_call = prev_;                                                           \
-        return r_;                                                                                 \
-    }                                                                                              \
-    int64_t dl_ = 0;                                                                               \
-    for (;;) {                                                                                     \
-        __typeof__(call) r_ = call;                                                                \
-        if (r_ >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))                                  \
-            return r_;                                                                             \
-        if (wait_ready(fd, ev, coro_, &dl_) != 0)                                                  \
-            return -1;                                                                             \
+#define IO_BODY(idx, fd, ev, call)                                \
+    PROBE(idx, (errno = EBADF, -1));                              \
+    RESOLVE();                                                    \
+    bool coro_ = in_coro();                                       \
+    int st_ = coro_ ? fd_prepare(fd) : st_get(fd);                \
+    if (likely(st_ != ST_HOOKNB)) {                               \
+        if (!coro_)                                               \
+            return call;                                          \
+        const char *prev_ = weft_hook__current_call;              \
+        weft_hook__current_call = weft_hook__names[idx];          \
+        __typeof__(call) r_ = call;                               \
+        weft_hook__current_call = prev_;                          \
+        return r_;                                                \
+    }                                                             \
+    int64_t dl_ = 0;                                              \
+    for (;;) {                                                    \
+        __typeof__(call) r_ = call;                               \
+        if (r_ >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) \
+            return r_;                                            \
+        if (wait_ready(fd, ev, coro_, &dl_) != 0)                 \
+            return -1;                                            \
     }
 
-HOOK_API ssize_t read(int fd, void *buf, size_t n) {
-    IO_BODY(I_READ, fd, WEFT_READABLE, R.read(fd, buf, n))
-}
-HOOK_API ssize_t write(int fd, const void *buf, size_t n) {
-    IO_BODY(I_WRITE, fd, WEFT_WRITABLE, R.write(fd, buf, n))
-}
-HOOK_API ssize_t readv(int fd, const struct iovec *iov, int cnt) {
-    IO_BODY(I_READV, fd, WEFT_READABLE, R.readv(fd, iov, cnt))
-}
-HOOK_API ssize_t writev(int fd, const struct iovec *iov, int cnt) {
+HOOK_API ssize_t read(int fd, void *buf, size_t n){
+    IO_BODY(I_READ, fd, WEFT_READABLE, R.read(fd, buf, n))} HOOK_API ssize_t
+    write(int fd, const void *buf,
+          size_t n){IO_BODY(I_WRITE, fd, WEFT_WRITABLE, R.write(fd, buf, n))} HOOK_API ssize_t
+    readv(int fd, const struct iovec *iov,
+          int cnt){IO_BODY(I_READV, fd, WEFT_READABLE, R.readv(fd, iov, cnt))} HOOK_API ssize_t
+    writev(int fd, const struct iovec *iov, int cnt) {
     IO_BODY(I_WRITEV, fd, WEFT_WRITABLE, R.writev(fd, iov, cnt))
 }
 /* MSG_DONTWAIT asks for a non-blocking call: never wait then. */
-#define SOCK_BODY(idx, fd, ev, flags, call)                                                        \
-    if ((flags)&MSG_DONTWAIT) {                                                                    \
-        PROBE(idx, (errno = EBADF, -1));                                                           \
-        RESOLVE();                                                                                 \
-        return call;                                                                               \
-    }                                                                                              \
+#define SOCK_BODY(idx, fd, ev, flags, call) \
+    if ((flags)&MSG_DONTWAIT) {             \
+        PROBE(idx, (errno = EBADF, -1));    \
+        RESOLVE();                          \
+        return call;                        \
+    }                                       \
     IO_BODY(idx, fd, ev, call)
 
+static ssize_t recvfrom_once(int idx, int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+                             socklen_t *alen) {
+    SOCK_BODY(idx, fd, WEFT_READABLE, flags, R.recvfrom(fd, buf, n, flags, addr, alen))
+}
+/* MSG_WAITALL on a descriptor the hook made non-blocking returns what is there: wait
+ * for the rest, as the blocking call would (until end of file or an error). */
+static ssize_t recvfrom_hook(int idx, int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+                             socklen_t *alen) {
+    ssize_t r = recvfrom_once(idx, fd, buf, n, flags, addr, alen);
+    if (!(flags & MSG_WAITALL) || r <= 0 || (size_t)r == n || st_get(fd) != ST_HOOKNB)
+        return r;
+    size_t got = (size_t)r;
+    while (got < n) {
+        int e = errno;
+        r = recvfrom_once(idx, fd, (char *)buf + got, n - got, flags, NULL, NULL);
+        if (r <= 0) {
+            errno = e;
+            break;
+        }
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
 HOOK_API ssize_t recv(int fd, void *buf, size_t n, int flags) {
-    SOCK_BODY(I_RECV, fd, WEFT_READABLE, flags, R.recv(fd, buf, n, flags))
+    return recvfrom_hook(I_RECV, fd, buf, n, flags, NULL, NULL);
 }
 HOOK_API ssize_t recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR_ARG addr,
                           socklen_t *alen) {
-    SOCK_BODY(I_RECVFROM, fd, WEFT_READABLE, flags,
-              R.recvfrom(fd, buf, n, flags, addr.__sockaddr__, alen))
+    return recvfrom_hook(I_RECVFROM, fd, buf, n, flags, addr.__sockaddr__, alen);
 }
-HOOK_API ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
-    SOCK_BODY(I_RECVMSG, fd, WEFT_READABLE, flags, R.recvmsg(fd, msg, flags))
-}
-HOOK_API ssize_t send(int fd, const void *buf, size_t n, int flags) {
-    SOCK_BODY(I_SEND, fd, WEFT_WRITABLE, flags, R.send(fd, buf, n, flags))
-}
-HOOK_API ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG addr,
-                        socklen_t alen) {
-    SOCK_BODY(I_SENDTO, fd, WEFT_WRITABLE, flags,
-              R.sendto(fd, buf, n, flags, addr.__sockaddr__, alen))
-}
-HOOK_API ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+HOOK_API ssize_t recvmsg(int fd, struct msghdr *msg, int flags){
+    SOCK_BODY(I_RECVMSG, fd, WEFT_READABLE, flags, R.recvmsg(fd, msg, flags))} HOOK_API ssize_t
+    send(int fd, const void *buf, size_t n, int flags){
+        SOCK_BODY(I_SEND, fd, WEFT_WRITABLE, flags, R.send(fd, buf, n, flags))} HOOK_API ssize_t
+    sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG addr, socklen_t alen){
+        SOCK_BODY(I_SENDTO, fd, WEFT_WRITABLE, flags,
+                  R.sendto(fd, buf, n, flags, addr.__sockaddr__, alen))} HOOK_API ssize_t
+    sendmsg(int fd, const struct msghdr *msg, int flags) {
     SOCK_BODY(I_SENDMSG, fd, WEFT_WRITABLE, flags, R.sendmsg(fd, msg, flags))
 }
 
@@ -762,18 +827,33 @@ HOOK_API int dup3(int fd, int to, int flags) {
 /* Hidden aliases: the addresses of this library's own definitions, which a
  * lookup in the global scope may or may not return. */
 #define OWN(f) extern __typeof__(f) own_##f __attribute__((alias(#f), visibility("hidden")));
-OWN(read) OWN(write) OWN(readv) OWN(writev) OWN(recv) OWN(recvfrom) OWN(recvmsg) OWN(send)
-OWN(sendto) OWN(sendmsg) OWN(connect) OWN(accept) OWN(accept4) OWN(poll) OWN(select)
-OWN(sleep) OWN(usleep) OWN(nanosleep) OWN(clock_nanosleep) OWN(getaddrinfo)
+OWN(read)
+OWN(write) OWN(readv) OWN(writev) OWN(recv) OWN(recvfrom) OWN(recvmsg) OWN(send) OWN(sendto)
+    OWN(sendmsg) OWN(connect) OWN(accept) OWN(accept4) OWN(poll) OWN(select) OWN(sleep) OWN(usleep)
+        OWN(nanosleep) OWN(clock_nanosleep) OWN(getaddrinfo)
 #undef OWN
 
-void *weft_hook__self(int i) {
+            void *weft_hook__self(int i) {
     static void *const own[WEFT_HOOK_COUNT] = {
-        (void *)own_read,    (void *)own_write,   (void *)own_readv,   (void *)own_writev,
-        (void *)own_recv,    (void *)own_recvfrom, (void *)own_recvmsg, (void *)own_send,
-        (void *)own_sendto,  (void *)own_sendmsg, (void *)own_connect, (void *)own_accept,
-        (void *)own_accept4, (void *)own_poll,    (void *)own_select,  (void *)own_sleep,
-        (void *)own_usleep,  (void *)own_nanosleep, (void *)own_clock_nanosleep,
+        (void *)own_read,
+        (void *)own_write,
+        (void *)own_readv,
+        (void *)own_writev,
+        (void *)own_recv,
+        (void *)own_recvfrom,
+        (void *)own_recvmsg,
+        (void *)own_send,
+        (void *)own_sendto,
+        (void *)own_sendmsg,
+        (void *)own_connect,
+        (void *)own_accept,
+        (void *)own_accept4,
+        (void *)own_poll,
+        (void *)own_select,
+        (void *)own_sleep,
+        (void *)own_usleep,
+        (void *)own_nanosleep,
+        (void *)own_clock_nanosleep,
         (void *)own_getaddrinfo,
     };
     return i >= 0 && i < WEFT_HOOK_COUNT ? own[i] : NULL;

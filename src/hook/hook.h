@@ -37,8 +37,7 @@ struct weft_hook_real {
     int (*usleep)(useconds_t);
     int (*nanosleep)(const struct timespec *, struct timespec *);
     int (*clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
-    int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
-                       struct addrinfo **);
+    int (*getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
     int (*close)(int);
     int (*fcntl)(int, int, ...);
     int (*ioctl)(int, unsigned long, ...);

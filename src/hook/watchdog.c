@@ -15,7 +15,9 @@
 static int64_t wd_ms;
 static atomic_int wd_on;
 
-HOOK_API int weft_hook__watchdog_on(void) { return atomic_load(&wd_on); }
+HOOK_API int weft_hook__watchdog_on(void) {
+    return atomic_load(&wd_on);
+}
 
 static void on_sigurg(int sig) {
     (void)sig;
@@ -23,12 +25,12 @@ static void on_sigurg(int sig) {
     char who[160], msg[320];
     if (weft__sched_describe(who, sizeof who)) {
         const char *call = weft_hook__current_call;
-        int k = snprintf(msg, sizeof msg,
-                         "weft watchdog: %s kept its thread busy for more than %lld ms%s%s%s\n",
-                         who, (long long)wd_ms, call ? " (in " : "", call ? call : "",
-                         call ? ")" : "");
+        int k = snprintf(
+            msg, sizeof msg, "weft watchdog: %s kept its thread busy for more than %lld ms%s%s%s\n",
+            who, (long long)wd_ms, call ? " (in " : "", call ? call : "", call ? ")" : "");
         if (k > 0)
-            (void)!weft_hook__real.write(2, msg, (size_t)k < sizeof msg ? (size_t)k : sizeof msg - 1);
+            (void)!weft_hook__real.write(2, msg,
+                                         (size_t)k < sizeof msg ? (size_t)k : sizeof msg - 1);
     }
     errno = saved;
 }

@@ -12,6 +12,8 @@ _Static_assert(sizeof(((weft_addr *)0)->ss) >= sizeof(struct sockaddr_in6),
 /* At most this many addresses are asked of the resolver at once. */
 #define RESOLVE_MAX 64
 
+/* 1 if host is empty or a numeric address (stored in *out), -ENOENT if it
+ * is a numeric address of another family than asked, 0 for a name. */
 static int fill_numeric(const char *host, int port, int family, weft_addr *out) {
     memset(out, 0, sizeof *out);
     struct sockaddr_in *a4 = (struct sockaddr_in *)&out->ss;
@@ -30,13 +32,17 @@ static int fill_numeric(const char *host, int port, int family, weft_addr *out) 
         }
         return 1;
     }
-    if (family != AF_INET6 && inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        if (family == AF_INET6)
+            return -ENOENT; /* a numeric address of the other family */
         a4->sin_family = AF_INET;
         a4->sin_port = htons((uint16_t)port);
         out->len = sizeof *a4;
         return 1;
     }
-    if (family != AF_INET && inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        if (family == AF_INET)
+            return -ENOENT;
         a6->sin6_family = AF_INET6;
         a6->sin6_port = htons((uint16_t)port);
         out->len = sizeof *a6;
@@ -126,8 +132,9 @@ WEFT_API int weft_resolve(const char *host, int port, int family, weft_addr *out
     if (!out || max == 0 || port < 0 || port > 65535 ||
         (family != AF_UNSPEC && family != AF_INET && family != AF_INET6))
         return -EINVAL;
-    if (fill_numeric(host, port, family, out))
-        return 1;
+    int r = fill_numeric(host, port, family, out);
+    if (r != 0)
+        return r;
     size_t hl = strlen(host);
     if (hl > 1024)
         return -ENOENT;
@@ -148,7 +155,7 @@ WEFT_API int weft_resolve(const char *host, int port, int family, weft_addr *out
 
     weft_pool *pool;
     weft_future *f;
-    int r = weft_pool_default(&pool);
+    r = weft_pool_default(&pool);
     if (r == 0)
         r = weft_pool_submit(pool, resolve_task, j, &f);
     if (r < 0) {

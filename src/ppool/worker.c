@@ -8,7 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -152,7 +152,10 @@ void weft__ppool_worker(const pp_wcfg *cfg) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Not PR_SET_PDEATHSIG: it fires when the forking *thread* exits, and
+     * the thread that created the pool may end long before the pool. An
+     * idle worker looks for its parent instead. */
+    pid_t parent = getppid();
     if (cfg->initializer >= 0) {
         weft_bytes junk = WEFT_BYTES_INIT;
         weft_ptask_fn fn = weft__ptask_get(cfg->initializer);
@@ -184,8 +187,12 @@ void weft__ppool_worker(const pp_wcfg *cfg) {
             }
             uint32_t v = atomic_load(&w->wake);
             atomic_store(&w->sleeping, 1);
-            if (next_cell(w) < 0 && !atomic_load(&w->quit))
-                syscall(SYS_futex, &w->wake, FUTEX_WAIT, v, NULL, NULL, 0);
+            if (next_cell(w) < 0 && !atomic_load(&w->quit)) {
+                struct timespec ts = {0, 500 * 1000000L};
+                long r = syscall(SYS_futex, &w->wake, FUTEX_WAIT, v, &ts, NULL, 0);
+                if (r < 0 && errno == ETIMEDOUT && getppid() != parent)
+                    _exit(0); /* the pool's process is gone */
+            }
             atomic_store(&w->sleeping, 0);
             continue;
         }

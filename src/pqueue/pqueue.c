@@ -420,9 +420,21 @@ static int wait_for(weft_pqueue *q, int what, uint64_t need, int64_t deadline) {
     return r;
 }
 
+/* Called after the caller published its change and then released a lock
+ * or made another atomic read-modify-write. Between the publish and the
+ * look at the waiter count there must be a full barrier (Dekker with
+ * wait_for). On x86 that read-modify-write already is one (the robust
+ * mutex's unlock must atomically swap the lock word to learn whether
+ * someone sleeps, a locked instruction), so a plain load suffices; else a
+ * read-modify-write of the count provides it (ThreadSanitizer cannot model
+ * a bare fence). */
 static void wake(_Atomic uint32_t *seq, _Atomic uint32_t *nw, int n) {
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(nw, memory_order_relaxed)) {
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__SANITIZE_THREAD__)
+    uint32_t waiters = atomic_load_explicit(nw, memory_order_seq_cst);
+#else
+    uint32_t waiters = atomic_fetch_add_explicit(nw, 0, memory_order_seq_cst);
+#endif
+    if (waiters) {
         atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
         weft__pfutex_wake(seq, n);
     }
@@ -438,6 +450,8 @@ static void wake_all(weft_pqueue *q) {
 /* ---- FIFO ---------------------------------------------------------------- */
 
 static void ring_write(weft_pqueue *q, uint64_t pos, const void *src, size_t n) {
+    if (!n)
+        return;
     uint64_t m = q->ring_size - 1, at = pos & m;
     uint64_t first = q->ring_size - at;
     if (n <= first) {
@@ -449,6 +463,8 @@ static void ring_write(weft_pqueue *q, uint64_t pos, const void *src, size_t n) 
 }
 
 static void ring_read(weft_pqueue *q, uint64_t pos, void *dst, size_t n) {
+    if (!n)
+        return;
     uint64_t m = q->ring_size - 1, at = pos & m;
     uint64_t first = q->ring_size - at;
     if (n <= first) {

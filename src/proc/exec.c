@@ -48,8 +48,9 @@ WEFT_API int weft_proc_exec(weft_proc **out, const char *path, char *const argv[
             /* stdin: the child reads fds[0]; stdout/stderr: it writes fds[1]. */
             p->stdio[i] = i == 0 ? fds[1] : fds[0];
             child_end[i] = i == 0 ? fds[0] : fds[1];
-            if (weft_fd_set_nonblock(p->stdio[i]) < 0) {
-                r = errno ? errno : EINVAL;
+            int e = weft_fd_set_nonblock(p->stdio[i]);
+            if (e < 0) {
+                r = -e;
                 break;
             }
             r = posix_spawn_file_actions_adddup2(&fa, child_end[i], i);
@@ -105,7 +106,7 @@ WEFT_API int weft_proc_exec(weft_proc **out, const char *path, char *const argv[
 static int check_stream(const weft_proc *p, int i) {
     if (!p || i < 0 || i > 2)
         return -EINVAL;
-    if (p->owner != getpid())
+    if (p->owner != weft__proc_self())
         return -ECHILD;
     if (p->stdio[i] < 0)
         return -EBADF;

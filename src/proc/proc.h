@@ -33,6 +33,8 @@ struct weft_proc {
 };
 
 /* registry.c */
+/* The calling process's pid (cached; reset in a forked child). */
+pid_t weft__proc_self(void);
 void weft__proc_register(weft_proc *p);
 /* Reaps p if it has exited, without waiting: 1 if p is reaped (now or
  * before), 0 if it still runs, -ECHILD if its exit code was lost. */

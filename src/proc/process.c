@@ -27,7 +27,7 @@ static void (*volatile exit_fn)(int) = _exit;
 void weft__proc_reset_counter(void) { atomic_store(&g_counter, 0); }
 
 WEFT_API const char *weft_proc_current_name(void) { return g_cur_name; }
-WEFT_API pid_t weft_getpid(void) { return getpid(); }
+WEFT_API pid_t weft_getpid(void) { return weft__proc_self(); }
 WEFT_API pid_t weft_getppid(void) { return getppid(); }
 
 weft_proc *weft__proc_new(const char *name, int daemon, int exec) {
@@ -43,7 +43,7 @@ weft_proc *weft__proc_new(const char *name, int daemon, int exec) {
     memset(p, 0, sizeof *p);
     memcpy(p->name, name, len + 1);
     p->pid = 0;
-    p->owner = getpid();
+    p->owner = weft__proc_self();
     p->pidfd = -1;
     p->daemon = daemon ? 1 : 0;
     p->exec = exec;
@@ -85,7 +85,7 @@ WEFT_API int weft_proc_start(weft_proc **out, weft_proc_fn fn, void *arg,
     weft__fork_setup();
     fflush(stdout);
     fflush(stderr);
-    pid_t parent = getpid();
+    pid_t parent = weft__proc_self();
     pid_t pid = fork();
     if (pid < 0) {
         int e = -errno;
@@ -111,9 +111,14 @@ WEFT_API int weft_proc_start(weft_proc **out, weft_proc_fn fn, void *arg,
 static int check(const weft_proc *p) {
     if (!p)
         return -EINVAL;
-    if (p->owner != getpid())
+    if (p->owner != weft__proc_self())
         return -ECHILD;
     return 0;
+}
+
+static int reaped(weft_proc *p) {
+    int st = atomic_load_explicit(&p->state, memory_order_acquire);
+    return st == WEFT__P_RUNNING ? 0 : st == WEFT__P_EXITED ? 1 : -ECHILD;
 }
 
 WEFT_API int weft_proc_join(weft_proc *p, int64_t deadline) {
@@ -121,14 +126,23 @@ WEFT_API int weft_proc_join(weft_proc *p, int64_t deadline) {
     if (r < 0)
         return r;
     for (;;) {
-        if ((r = weft__proc_reap(p)) != 0)
+        if ((r = reaped(p)) != 0)
             return r < 0 ? r : 0;
         /* One joiner at a time waits on the pidfd (a descriptor has one
-         * reading waiter per thread); the others wait for the lock. */
-        if ((r = weft_lock_acquire(&p->joiner, deadline)) < 0)
-            return r;
-        if ((r = weft__proc_reap(p)) == 0)
-            r = weft_fd_wait(p->pidfd, WEFT_READABLE, deadline);
+         * reading waiter per thread); the others wait for the lock, and
+         * look again once they have it. Then: wait until the pidfd is
+         * readable (the child has exited), and reap. */
+        if (weft_lock_try_acquire(&p->joiner) != 0) {
+            if ((r = weft_lock_acquire(&p->joiner, deadline)) < 0)
+                return r;
+            if (reaped(p)) {
+                weft_lock_release(&p->joiner);
+                continue;
+            }
+        }
+        r = weft_fd_wait(p->pidfd, WEFT_READABLE, deadline);
+        if (r >= 0)
+            r = weft__proc_reap(p);
         weft_lock_release(&p->joiner);
         if (r < 0)
             return r;
@@ -188,7 +202,7 @@ WEFT_API int weft_proc_kill(weft_proc *p) { return weft_proc_signal(p, SIGKILL);
 WEFT_API void weft_proc_release(weft_proc *p) {
     if (!p)
         return;
-    if (p->owner != getpid()) {
+    if (p->owner != weft__proc_self()) {
         /* A forked child's copy of its parent's handle: its descriptors
          * were closed at fork, it is on no list here. */
         weft__free(p);

@@ -10,6 +10,7 @@
  * forked child is waited for.
  *
  * Lock order: a handle's mu, then g_mu. */
+#include "coro/sched.h"
 #include "proc/proc.h"
 
 #include <poll.h>
@@ -28,6 +29,17 @@ static atomic_int g_count;  /* handles on the list (read without g_mu) */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static int r_efd = -1;   /* wakes the reaper: a handle was released */
 static int r_started;    /* the reaper thread runs */
+static atomic_int g_pid; /* getpid(), cached (glibc does not); 0: not yet */
+
+pid_t weft__proc_self(void) {
+    pid_t pid = atomic_load_explicit(&g_pid, memory_order_relaxed);
+    if (unlikely(!pid)) {
+        weft__fork_setup(); /* so that a fork() resets the cache */
+        pid = getpid();
+        atomic_store_explicit(&g_pid, pid, memory_order_relaxed);
+    }
+    return pid;
+}
 
 static void at_exit(void) { weft__proc_exit_children(); }
 
@@ -277,6 +289,7 @@ void weft__proc_atfork_parent(void) { pthread_mutex_unlock(&g_mu); }
  * -ECHILD). */
 void weft__proc_atfork_child(void) {
     pthread_mutex_unlock(&g_mu); /* the forking thread took it in prepare */
+    atomic_store_explicit(&g_pid, 0, memory_order_relaxed);
     for (weft_proc *p = g_head; p; p = p->next) {
         for (int i = 0; i < 3; i++)
             if (p->stdio[i] >= 0)

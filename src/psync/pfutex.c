@@ -13,6 +13,7 @@
 
 #include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,7 +148,13 @@ static int submit(struct req *q) {
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&a, 64 * 1024);
+        /* Helpers run no signal handlers of the application: they start
+         * with every signal blocked (they inherit the creator's mask). */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
         r = pthread_create(&t, &a, helper_main, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         pthread_attr_destroy(&a);
         if (r != 0) {
             /* Take the request back out: nobody will serve it. */

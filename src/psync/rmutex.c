@@ -6,10 +6,11 @@
  * Linux, for every architecture glibc supports) holds the owner's thread id,
  * FUTEX_WAITERS when someone sleeps on it, and FUTEX_OWNER_DIED once the
  * kernel found the owner dead; the kernel then wakes one waiter. A plain
- * thread simply calls pthread_mutex_clocklock. A thread with a scheduler
- * must not block in the kernel, so it tries the lock, sets FUTEX_WAITERS the
- * way glibc's own waiters do (so the unlocker issues a FUTEX_WAKE), and
- * parks the coroutine on the word through weft__pfutex_wait.
+ * thread waiting without a deadline simply calls pthread_mutex_lock.
+ * Otherwise (a deadline, or a thread with a scheduler, which must not block
+ * in the kernel) the caller tries the lock, sets FUTEX_WAITERS the way
+ * glibc's own waiters do (so the unlocker issues a FUTEX_WAKE), and waits on
+ * the word through weft__pfutex_wait (which parks only the coroutine).
  *
  * Whoever acquires the mutex after having waited must leave FUTEX_WAITERS
  * set, as glibc's waiters do: other waiters may still sleep on the word, and
@@ -24,15 +25,18 @@
 #include <unistd.h>
 
 static WEFT_TLS uint32_t tls_tid;
-static WEFT_TLS pid_t tls_tid_pid;
+static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
 
-/* The kernel thread id, cached per thread (and re-read after fork: the
- * forking thread's id changes in the child). */
+/* In a forked child only the forking thread exists, and its id changed. */
+static void tid_atfork_child(void) { tls_tid = 0; }
+static void tid_setup(void) { pthread_atfork(NULL, NULL, tid_atfork_child); }
+
+/* The kernel thread id, cached per thread (a system call only the first
+ * time: getpid() is not cached by glibc, so it cannot guard the cache). */
 static uint32_t my_tid(void) {
-    pid_t pid = getpid();
-    if (unlikely(tls_tid == 0 || tls_tid_pid != pid)) {
+    if (unlikely(tls_tid == 0)) {
+        pthread_once(&tid_once, tid_setup);
         tls_tid = (uint32_t)syscall(SYS_gettid);
-        tls_tid_pid = pid;
     }
     return tls_tid;
 }
@@ -57,10 +61,35 @@ void weft__rmutex_destroy(weft__rmutex *m) { pthread_mutex_destroy(&m->m); }
 
 static _Atomic uint32_t *word(weft__rmutex *m) { return (_Atomic uint32_t *)(void *)&m->m; }
 
-/* glibc reports a recursion count overflow as EAGAIN. */
-static int map_err(int r) { return r == EAGAIN ? -EOVERFLOW : -r; }
+/* glibc marks a mutex unlocked without being made consistent after an owner
+ * death by this owner value (its PTHREAD_MUTEX_NOTRECOVERABLE). The state is
+ * final, and glibc 2.36's trylock on such a mutex returns ENOTRECOVERABLE but
+ * leaves it locked, so weft checks it before calling glibc at all. */
+#define NOTRECOVERABLE_OWNER 0x7ffffffe
+static bool dead_for_good(weft__rmutex *m) {
+    return __atomic_load_n(&m->m.__data.__owner, __ATOMIC_ACQUIRE) == NOTRECOVERABLE_OWNER;
+}
+
+/* glibc reports a recursion count overflow as EAGAIN. After its trylock
+ * said ENOTRECOVERABLE (the state changed after our check), the word may
+ * still hold our id: clear it and wake everyone, who will all see the
+ * final state. */
+static int map_err_m(weft__rmutex *m, int r) {
+    if (r == ENOTRECOVERABLE) {
+        uint32_t me = my_tid();
+        uint32_t v = atomic_load_explicit(word(m), memory_order_relaxed);
+        if ((v & FUTEX_TID_MASK) == me &&
+            atomic_compare_exchange_strong_explicit(word(m), &v, 0, memory_order_release,
+                                                    memory_order_relaxed))
+            weft__pfutex_wake(word(m), INT32_MAX);
+    }
+    return r == EAGAIN ? -EOVERFLOW : -r;
+}
+#define map_err(r) map_err_m(m, (r))
 
 int weft__rmutex_trylock(weft__rmutex *m) {
+    if (dead_for_good(m))
+        return -ENOTRECOVERABLE;
     int r = pthread_mutex_trylock(&m->m);
     return r == 0 ? 0 : map_err(r); /* -EBUSY, -EOWNERDEAD (held), -ENOTRECOVERABLE */
 }
@@ -81,6 +110,8 @@ static int got_after_wait(weft__rmutex *m, int r) {
 }
 
 int weft__rmutex_lock(weft__rmutex *m, int64_t deadline) {
+    if (dead_for_good(m))
+        return -ENOTRECOVERABLE;
     int r = pthread_mutex_trylock(&m->m);
     if (r != EBUSY)
         return map_err(r);
@@ -99,14 +130,19 @@ int weft__rmutex_lock(weft__rmutex *m, int64_t deadline) {
             }
         }
     }
-    if (!weft__sched_get()) {
-        if (deadline < 0)
-            return map_err(pthread_mutex_lock(&m->m));
-        struct timespec ts = {deadline / 1000000000, deadline % 1000000000};
-        return map_err(pthread_mutex_clocklock(&m->m, CLOCK_MONOTONIC, &ts));
-    }
+    /* A plain thread without a deadline blocks in glibc. With one, it runs
+     * the loop below too (weft__pfutex_wait then waits in the kernel
+     * directly): pthread_mutex_clocklock would do the same, but sanitizers
+     * do not all know it, and the loop keeps one code path for deadlines. */
+    if (!weft__sched_get() && deadline < 0)
+        return map_err(pthread_mutex_lock(&m->m));
     bool waited = false;
     for (;;) {
+        if (dead_for_good(m)) {
+            /* Whoever made it so woke one waiter: pass it on to all. */
+            weft__pfutex_wake(word(m), INT32_MAX);
+            return -ENOTRECOVERABLE;
+        }
         uint32_t v = atomic_load_explicit(word(m), memory_order_relaxed);
         if ((v & FUTEX_TID_MASK) == 0 || (v & FUTEX_OWNER_DIED)) {
             r = pthread_mutex_trylock(&m->m);
@@ -134,6 +170,12 @@ int weft__rmutex_lock(weft__rmutex *m, int64_t deadline) {
     }
 }
 
-int weft__rmutex_unlock(weft__rmutex *m) { return -pthread_mutex_unlock(&m->m); }
+int weft__rmutex_unlock(weft__rmutex *m) {
+    /* glibc would say EPERM too, but checking first keeps a misuse from
+     * reaching the unlock (which ThreadSanitizer reports as a bug). */
+    if (!weft__rmutex_mine(m))
+        return -EPERM;
+    return -pthread_mutex_unlock(&m->m);
+}
 
 int weft__rmutex_consistent(weft__rmutex *m) { return -pthread_mutex_consistent(&m->m); }

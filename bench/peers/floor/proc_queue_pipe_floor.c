@@ -8,7 +8,9 @@
  * Usage: proc_queue_pipe_floor [N]; BENCH_QUICK=1 for the reduced size.
  * bench/proc_queue.c includes this file (with PROC_QUEUE_NO_MAIN).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

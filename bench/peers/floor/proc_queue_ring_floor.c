@@ -10,7 +10,9 @@
  * bench/proc_queue.c includes this file (with PROC_QUEUE_NO_MAIN) to print
  * the floor beside weft's figure.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>

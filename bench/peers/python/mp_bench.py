@@ -97,11 +97,38 @@ def bench_pool_apply(n):
     emit("pool_apply", el / 1e3 / n, "us/op")
 
 
+def _pq_reader(q, n, out):
+    total = 0
+    for _ in range(n):
+        total += q.get()
+    out.put(total)
+
+
+def bench_proc_queue(n):
+    """n small ints (8-byte payloads) through mp.Queue from this process to a
+    forked reader; msgs/s from the fork to the reader's exit."""
+    c = ctx()
+    q, out = c.Queue(), c.Queue()
+    t0 = time.perf_counter_ns()
+    p = c.Process(target=_pq_reader, args=(q, n, out))
+    p.start()
+    for i in range(n):
+        q.put(i)
+    total = out.get()
+    p.join()
+    el = time.perf_counter_ns() - t0
+    if total != n * (n - 1) // 2 or p.exitcode != 0:
+        sys.exit("proc_queue: wrong result")
+    note(f"python-mp proc_queue: {n} messages, mp.Queue, start method fork")
+    emit("proc_queue", n / (el / 1e9), "msgs/s")
+
+
 WORKLOADS = {
     # name: (function, full size, quick size)
     "pool_map": (bench_pool_map, 200_000, 200_000),
     "pool_apply": (bench_pool_apply, 5_000, 1_000),
     "proc_spawn": (bench_proc_spawn, 1_000, 200),
+    "proc_queue": (bench_proc_queue, 1_000_000, 100_000),
 }
 
 
