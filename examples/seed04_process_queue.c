@@ -41,7 +41,9 @@ static weft_pqueue *g_queue; /* shared memory, inherited by both children */
 static int64_t g_unit;       /* ns per sleep unit */
 static int64_t g_t0;
 
-static double since(void) { return (double)(weft_now() - g_t0) / WEFT_SEC; }
+static double since(void) {
+    return (double)(weft_now() - g_t0) / WEFT_SEC;
+}
 
 static int fail(const char *who, const char *what, int r) {
     fprintf(stderr, "%s: %s: %s\n", who, what, weft_strerror(r));
@@ -65,8 +67,7 @@ static int writer(void *arg) {
     int r = weft_pqueue_join(g_queue, WEFT_FOREVER);
     if (r < 0)
         return fail("writer", "weft_pqueue_join", r);
-    printf("    writer: every colour was read and handled (+%.2f s); closing the queue\n",
-           since());
+    printf("    writer: every colour was read and handled (+%.2f s); closing the queue\n", since());
     if ((r = weft_pqueue_shutdown(g_queue, 0)) < 0)
         return fail("writer", "weft_pqueue_shutdown", r);
     return 0;

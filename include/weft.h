@@ -1315,7 +1315,8 @@ WEFT_API int weft_shm_arena_attach(weft_shm_arena **out, const char *name);
  * allocated in it becomes inaccessible to this process. Errors: -EINVAL. */
 WEFT_API int weft_shm_arena_destroy(weft_shm_arena *a);
 /* Allocates size bytes (zero-filled). NULL if a is not an arena, size is
- * 0, or there is no free block large enough. */
+ * 0, there is no free block large enough, or the arena's lock was made
+ * unusable. Never fails for cancellation: the lock is held only briefly. */
 WEFT_API void *weft_shm_alloc(weft_shm_arena *a, size_t size);
 /* Frees a block from weft_shm_alloc, from any process.
  * Errors: -EINVAL (a not an arena, p NULL, not a live block of a: a double
@@ -1490,7 +1491,8 @@ typedef struct weft_pevent {
 } weft_pevent;
 
 WEFT_API int weft_pevent_init(weft_pevent *e);
-/* Errors: -EBUSY (waiters), -EINVAL. */
+/* Errors: -EBUSY (a caller is waiting, or was killed while waiting),
+ * -EINVAL. */
 WEFT_API int weft_pevent_destroy(weft_pevent *e);
 /* Sets the flag and wakes every waiter. Errors: -EINVAL. */
 WEFT_API int weft_pevent_set(weft_pevent *e);
@@ -1511,7 +1513,8 @@ typedef struct weft_pcond {
 } weft_pcond;
 
 WEFT_API int weft_pcond_init(weft_pcond *c);
-/* Errors: -EBUSY (waiters), -EINVAL. */
+/* Errors: -EBUSY (a caller is waiting, or was killed while waiting),
+ * -EINVAL. */
 WEFT_API int weft_pcond_destroy(weft_pcond *c);
 /* Atomically releases l and waits for a notify or the deadline, then
  * re-acquires l (always, even on error) before returning. Unlike
@@ -1578,8 +1581,9 @@ WEFT_API int weft_pbarrier_detach(weft_pbarrier *b);
  * would exceed max_bytes, or while the queue holds `max_count` messages
  * (0: no count bound). A message whose footprint exceeds max_bytes can
  * never be put: -EMSGSIZE. The FIFO kind is a byte ring of max_bytes
- * (rounded up to a power of two); the other kinds reserve about 8 times
- * max_bytes of shared memory (pages are committed as they are touched).
+ * (rounded up to a power of two); the other kinds reserve up to about 10
+ * times max_bytes of shared memory, less with a small max_count (pages are
+ * committed as they are touched).
  *
  * Waiting putters (and getters) are not queued in order: whoever takes
  * the lock first after room (or a message) appears goes first.
@@ -1797,7 +1801,6 @@ WEFT_API int weft_pipe_close(weft_pipe *p);
  * and are not weft_proc handles. They are reaped by the pool; if the
  * process that owns the pool dies or exits without destroying it, idle
  * workers notice within about half a second and exit.
-
  * ====================================================================== */
 
 /* Bytes a task produces: data[0..len) with room for cap bytes. Start from
@@ -1904,7 +1907,8 @@ typedef void (*weft_ppool_cb)(weft_future *f, int status, const weft_bytes *resu
  * it is valid until the future is released or the pool destroyed. The
  * future can be cancelled while the task waits for a worker.
  * on_success / on_error (either may be NULL) are called once it is done.
- * Errors: -EINVAL (p NULL, unknown task, in NULL with len > 0), -EPIPE (p
+ * Errors: -EINVAL (p NULL, unknown task or one registered after p was
+ * created, in NULL with len > 0), -EPIPE (p
  * closed or terminated), -ENOMEM, or the initializer's status (p broken). */
 WEFT_API int weft_ppool_apply_async(weft_ppool *p, int task, const void *in, size_t len,
                                     weft_ppool_cb on_success, weft_ppool_cb on_error, void *ud,
@@ -1967,7 +1971,9 @@ WEFT_API int weft_ppool_iter_next(weft_ppool_iter *it, int64_t deadline, size_t 
                                   int *status, weft_bytes *out);
 
 /* Frees it; items not yet sent to a worker are dropped, results still
- * coming are discarded. NULL is a no-op. */
+ * coming are discarded. Call it before destroying the pool. NULL is a
+ * no-op. */
+
 WEFT_API void weft_ppool_iter_destroy(weft_ppool_iter *it);
 
 /* Stops accepting tasks (later submits: -EPIPE); queued tasks still run,

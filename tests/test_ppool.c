@@ -564,9 +564,12 @@ WEFT_TEST(initializer_and_maxtasks) {
         CHECK_LE(same, 3);
     }
     CHECK_GE(distinct(pids, 30), 10);
+    CHECK_OK(weft_ppool_close(p));
+    CHECK_OK(weft_ppool_join(p, weft_after(10 * WEFT_SEC)));
     long started = weft_ppool_started(p);
     CHECK_GE(started, 10);
-    finish(p);
+    CHECK_OK(weft_ppool_destroy(p));
+    CHECK_NO_ZOMBIES();
     /* The initializer ran exactly once in every worker started. */
     CHECK_EQ(atomic_load(&sh->inits), started);
 }

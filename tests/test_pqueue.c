@@ -98,7 +98,9 @@ static bool msg_ok(const unsigned char *m, size_t len, uint32_t *id, uint32_t *s
             return false;
     return true;
 }
-static size_t msg_len(uint32_t id, uint32_t seq) { return 8 + (mix(id * 7919u + seq) % 200); }
+static size_t msg_len(uint32_t id, uint32_t seq) {
+    return 8 + (mix(id * 7919u + seq) % 200);
+}
 
 /* ---------------------------------------------------------------- bad input */
 
@@ -321,8 +323,7 @@ static void producer(void *p) {
         fill_msg(m, len, (uint32_t)c->id, (uint32_t)i);
         int r;
         if (c->kind == WEFT_QUEUE_PRIORITY)
-            r = weft_pqueue_put_prio(c->q, m, len, (int64_t)(mix((uint64_t)i) % 5),
-                                     WEFT_FOREVER);
+            r = weft_pqueue_put_prio(c->q, m, len, (int64_t)(mix((uint64_t)i) % 5), WEFT_FOREVER);
         else if (c->kind == WEFT_QUEUE_DEQUE && i % 2)
             r = weft_pqueue_put_front(c->q, m, len, WEFT_FOREVER);
         else
@@ -585,6 +586,49 @@ WEFT_TEST(producer_killed_mid_put) {
     }
 }
 
+static void doomed_consumer(void *p) {
+    struct ctx *c = p;
+    char b[64];
+    weft__pqueue_get_hook = stop_here;
+    weft_pqueue_get(c->q, b, sizeof b, WEFT_FOREVER);
+    _exit(3); /* not reached */
+}
+
+WEFT_TEST(consumer_killed_mid_get) {
+    for (int k = 0; k < 4; k++) {
+        weft_pqueue *q;
+        CHECK_OK(weft_pqueue_create(&q, KINDS[k], 2048, 0));
+        put_str(q, "first");
+        int fds[2];
+        CHECK_EQ(pipe(fds), 0);
+        hook_fd = fds[1];
+        struct ctx c = {.q = q};
+        pid_t d = fork_child(doomed_consumer, &c);
+        char x;
+        CHECK_EQ(read(fds[0], &x, 1), 1); /* it copied "first" out, not yet committed */
+        CHECK_EQ(kill(d, SIGKILL), 0);
+        reap_killed(d, SIGKILL);
+        close(fds[0]);
+        close(fds[1]);
+        /* The message is still there, whole; the queue works on. */
+        CHECK_EQ(weft_pqueue_size(q), 1);
+        put_str(q, "second");
+        if (KINDS[k] == WEFT_QUEUE_LIFO) {
+            expect_str(q, "second");
+            expect_str(q, "first");
+        } else {
+            expect_str(q, "first");
+            expect_str(q, "second");
+        }
+        CHECK_EQ(weft_pqueue_size(q), 0);
+        CHECK_EQ(weft_pqueue_empty(q), 1);
+        CHECK_OK(weft_pqueue_task_done(q));
+        CHECK_OK(weft_pqueue_task_done(q));
+        CHECK_OK(weft_pqueue_join(q, WEFT_NOWAIT));
+        CHECK_OK(weft_pqueue_close(q));
+    }
+}
+
 static void blocked_getter(void *p) {
     struct ctx *c = p;
     char b[8];
@@ -658,14 +702,82 @@ static void coro_body(void) {
     CHECK_OK(weft_pqueue_close(cq));
 }
 
-WEFT_TEST(coroutine_parks_only_itself) { run_plain_in_thread(coro_body); }
+WEFT_TEST(coroutine_parks_only_itself) {
+    run_plain_in_thread(coro_body);
+}
+
+/* Eight coroutines of one thread (half on the shared stack) take 2000
+ * messages that a child process puts into a small queue, and two more put
+ * 500 each into a queue the child drains: gets and puts park and resume
+ * side by side, and every message arrives exactly once. */
+static weft_pqueue *cq_in, *cq_out;
+static int co_got[8];
+
+static void *co_taker(void *arg) {
+    int i = (int)(intptr_t)arg;
+    char b[16];
+    for (;;) {
+        ssize_t n = weft_pqueue_get(cq_in, b, sizeof b, weft_after(30 * WEFT_SEC));
+        if (n == -EPIPE)
+            return NULL;
+        CHECK_EQ(n, 8);
+        co_got[i]++;
+    }
+}
+
+static void *co_giver(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 500; i++)
+        CHECK_OK(weft_pqueue_put(cq_out, "12345678", 8, weft_after(30 * WEFT_SEC)));
+    return NULL;
+}
+
+static void feed_and_drain(void *p) {
+    (void)p;
+    for (int i = 0; i < 2000; i++)
+        CHECK_OK(weft_pqueue_put(cq_in, "abcdefgh", 8, WEFT_FOREVER));
+    CHECK_OK(weft_pqueue_shutdown(cq_in, 0));
+    char b[16];
+    for (int i = 0; i < 1000; i++)
+        CHECK_EQ(weft_pqueue_get(cq_out, b, sizeof b, WEFT_FOREVER), 8);
+}
+
+static void coro_many_body(void) {
+    CHECK_OK(weft_pqueue_create(&cq_in, WEFT_QUEUE_FIFO, 64, 0));
+    CHECK_OK(weft_pqueue_create(&cq_out, WEFT_QUEUE_DEQUE, 64, 0));
+    pid_t p = fork_child(feed_and_drain, NULL);
+    weft_coro c[10];
+    for (int i = 0; i < 8; i++) {
+        weft_coro_opts o = {.stack_mode = i % 2 ? WEFT_STACK_SHARED : WEFT_STACK_GUARDED};
+        co_got[i] = 0;
+        CHECK_OK(weft_spawn(&c[i], co_taker, (void *)(intptr_t)i, &o));
+    }
+    CHECK_OK(weft_spawn(&c[8], co_giver, NULL, NULL));
+    CHECK_OK(weft_spawn(&c[9], co_giver, NULL, NULL));
+    for (int i = 0; i < 10; i++)
+        CHECK_OK(weft_join(c[i], WEFT_FOREVER, NULL));
+    int total = 0;
+    for (int i = 0; i < 8; i++)
+        total += co_got[i];
+    CHECK_EQ(total, 2000);
+    reap_ok(p);
+    CHECK_EQ(weft_pqueue_size(cq_out), 0);
+    CHECK_OK(weft_pqueue_close(cq_in));
+    CHECK_OK(weft_pqueue_close(cq_out));
+}
+
+WEFT_TEST(coroutines_many_on_one_thread) {
+    run_in_thread(coro_many_body);
+}
 
 /* ---------------------------------------------------------------- named */
+
+static char pq_name[64];
 
 static void named_child(void *p) {
     (void)p;
     weft_pqueue *q;
-    CHECK_OK(weft_pqueue_open(&q, "weft_test_pq", weft_after(5 * WEFT_SEC)));
+    CHECK_OK(weft_pqueue_open(&q, pq_name, weft_after(5 * WEFT_SEC)));
     char b[16];
     CHECK_EQ(weft_pqueue_get(q, b, sizeof b, weft_after(10 * WEFT_SEC)), 4);
     CHECK(memcmp(b, "ping", 4) == 0);
@@ -674,9 +786,15 @@ static void named_child(void *p) {
 }
 
 WEFT_TEST(named_queue) {
-    char name[64];
-    snprintf(name, sizeof name, "weft_test_pq");
+    char *name = pq_name;
+    snprintf(pq_name, sizeof pq_name, "weft_test_pq_%d", (int)getpid());
     weft_pqueue_unlink(name);
+    weft_pqueue *w;
+    CHECK_OK(weft_pqueue_create_named(&w, name, WEFT_QUEUE_FIFO, 64, 0));
+    CHECK_OK(weft_pqueue_close(w));
+    CHECK_OK(weft_pqueue_unlink(name));
+    CHECK_ERR(weft_pqueue_create_named(&w, name, 9, 64, 0), -EINVAL);
+    CHECK_ERR(weft_pqueue_open(&w, name, WEFT_NOWAIT), -ENOENT);
     weft_pqueue *q, *q2;
     CHECK_OK(weft_pqueue_create_named(&q, name, WEFT_QUEUE_PRIORITY, 4096, 0));
     CHECK_ERR(weft_pqueue_create_named(&q2, name, WEFT_QUEUE_FIFO, 4096, 0), -EEXIST);
@@ -894,6 +1012,8 @@ static void coro_pipe_body(void) {
     close(fds[1]);
 }
 
-WEFT_TEST(pipe_coroutine_parks_only_itself) { run_plain_in_thread(coro_pipe_body); }
+WEFT_TEST(pipe_coroutine_parks_only_itself) {
+    run_plain_in_thread(coro_pipe_body);
+}
 
 WEFT_MAIN()

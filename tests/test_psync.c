@@ -1201,4 +1201,59 @@ WEFT_TEST(plock_wait_out_of_memory) {
     CHECK_OK(weft_plock_release(g_oom));
 }
 
+/* SHARED-stack coroutines wait on a process lock, a semaphore and an event that
+ * another process releases (their waiters live off the copied stack). */
+struct shared_shm {
+    weft_plock l;
+    weft_psem s;
+    weft_pevent e;
+    int go[2];
+    _Atomic int waiting;
+};
+static struct shared_shm *g_sh;
+static void *shared_coro(void *arg) {
+    (void)arg;
+    char pad[2000]; /* a stack worth copying aside */
+    memset(pad, 1, sizeof pad);
+    atomic_fetch_add(&g_sh->waiting, 1);
+    CHECK_OK(weft_plock_acquire(&g_sh->l, weft_after(20 * WEFT_SEC)));
+    CHECK_OK(weft_plock_release(&g_sh->l));
+    CHECK_OK(weft_psem_acquire(&g_sh->s, weft_after(20 * WEFT_SEC)));
+    CHECK_OK(weft_pevent_wait(&g_sh->e, weft_after(20 * WEFT_SEC)));
+    return (void *)(intptr_t)pad[1999];
+}
+static void shared_stack_body(void) {
+    weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
+    weft_coro c[4];
+    for (int i = 0; i < 4; i++)
+        CHECK_OK(weft_spawn(&c[i], shared_coro, NULL, &o));
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(join(c[i]), 1);
+}
+static void shared_releaser(void *arg) {
+    struct shared_shm *s = arg;
+    CHECK_OK(weft_plock_acquire(&s->l, WEFT_FOREVER));
+    pipe_put(s->go[1]);
+    wait_at_least(&s->waiting, 4);
+    usleep(20000);
+    CHECK_OK(weft_plock_release(&s->l));
+    usleep(10000);
+    CHECK_OK(weft_psem_release(&s->s, 4));
+    usleep(10000);
+    CHECK_OK(weft_pevent_set(&s->e));
+}
+WEFT_TEST(shared_stack_coroutines) {
+    g_sh = shared_mem(sizeof *g_sh);
+    CHECK_OK(weft_plock_init(&g_sh->l));
+    CHECK_OK(weft_psem_init(&g_sh->s, 0, 0));
+    CHECK_OK(weft_pevent_init(&g_sh->e));
+    CHECK_OK(pipe(g_sh->go));
+    pid_t p = fork_child(shared_releaser, g_sh);
+    pipe_get(g_sh->go[0]);
+    run_coro_thread(shared_stack_body);
+    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(weft_psem_value(&g_sh->s), 0);
+    CHECK_NO_ZOMBIES();
+}
+
 WEFT_MAIN()

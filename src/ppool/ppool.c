@@ -867,6 +867,13 @@ static void *watcher_main(void *arg) {
                 atomic_store(&p->shm->parent_sleeping, 0);
                 continue;
             }
+            if (p->o.task_timeout) {
+                /* A task handed out since `next` was computed: put() saw
+                 * parent_sleeping still 0 and did not poke. Look again. */
+                pthread_mutex_lock(&p->mu);
+                next = check_timeouts(p, now = weft_now());
+                pthread_mutex_unlock(&p->mu);
+            }
             timeout = -1;
             if (next >= 0) {
                 int64_t ms = (next - now + WEFT_MSEC - 1) / WEFT_MSEC;

@@ -23,7 +23,7 @@ int weft__pp_map(int fd, void **map, size_t *maplen, size_t need) {
     len = (len + 65535) & ~(size_t)65535;
     /* The file may be shorter than the mapping: only bytes below its size
      * are ever touched. */
-    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (m == MAP_FAILED)
         return -ENOMEM;
     if (*map)

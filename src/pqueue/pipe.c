@@ -24,10 +24,10 @@ struct weft_pipe {
     int fd;
     uint8_t can_read, can_write;
     uint8_t wbroken, rbroken;
-    weft_lock rl, wl;   /* one receiver and one sender at a time */
-    unsigned hgot;      /* header bytes read so far */
+    weft_lock rl, wl; /* one receiver and one sender at a time */
+    unsigned hgot;    /* header bytes read so far */
     unsigned char hdr[8];
-    unsigned char *part;/* body bytes of the current message read so far */
+    unsigned char *part; /* body bytes of the current message read so far */
     size_t pgot;
 };
 
@@ -77,7 +77,9 @@ int weft_pipe_close(weft_pipe *p) {
     return r;
 }
 
-int weft_pipe_fd(const weft_pipe *p) { return p ? p->fd : -EINVAL; }
+int weft_pipe_fd(const weft_pipe *p) {
+    return p ? p->fd : -EINVAL;
+}
 
 static int send_locked(weft_pipe *p, const void *msg, size_t len, int64_t deadline) {
     uint64_t hdr = len;

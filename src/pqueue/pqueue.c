@@ -43,6 +43,7 @@
 #include <sys/mman.h>
 
 void (*weft__pqueue_put_hook)(void);
+void (*weft__pqueue_get_hook)(void);
 
 #define MIN_BYTES 16
 #define MAX_BYTES ((uint64_t)1 << 30)
@@ -51,28 +52,42 @@ void (*weft__pqueue_put_hook)(void);
 
 enum { END_BACK = 0, END_FRONT = 1 };
 
-static inline uint64_t foot(size_t len) { return 8 + (((uint64_t)len + 7) & ~(uint64_t)7); }
+static inline uint64_t foot(size_t len) {
+    return 8 + (((uint64_t)len + 7) & ~(uint64_t)7);
+}
 
-static inline unsigned char *ring(weft_pqueue *q) { return (unsigned char *)q + q->off_data; }
+static inline unsigned char *ring(weft_pqueue *q) {
+    return (unsigned char *)q + q->off_data;
+}
 static inline weft__pq_chunk *chunks(weft_pqueue *q) {
     return (weft__pq_chunk *)((char *)q + q->off_data);
 }
 static inline weft__pq_slot *slots(weft_pqueue *q) {
     return (weft__pq_slot *)((char *)q + q->off_slots);
 }
-static inline uint32_t *order(weft_pqueue *q) { return (uint32_t *)((char *)q + q->off_order); }
-static inline uint32_t *fslots(weft_pqueue *q) { return (uint32_t *)((char *)q + q->off_fslots); }
-static inline uint8_t *cmark(weft_pqueue *q) { return (uint8_t *)q + q->off_cmark; }
+static inline uint32_t *order(weft_pqueue *q) {
+    return (uint32_t *)((char *)q + q->off_order);
+}
+static inline uint32_t *fslots(weft_pqueue *q) {
+    return (uint32_t *)((char *)q + q->off_fslots);
+}
+static inline uint8_t *cmark(weft_pqueue *q) {
+    return (uint8_t *)q + q->off_cmark;
+}
 
 #define LD(p) atomic_load_explicit((p), memory_order_acquire)
 #define LDR(p) atomic_load_explicit((p), memory_order_relaxed)
 #define ST(p, v) atomic_store_explicit((p), (v), memory_order_release)
 
-static bool valid_q(weft_pqueue *q) { return q && q->magic == WEFT__PQ_MAGIC; }
+static bool valid_q(weft_pqueue *q) {
+    return q && q->magic == WEFT__PQ_MAGIC;
+}
 
 /* ---- layout ------------------------------------------------------------ */
 
-static uint64_t align64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
+static uint64_t align64(uint64_t x) {
+    return (x + 63) & ~(uint64_t)63;
+}
 
 static uint64_t layout(weft_pqueue *q, int kind, uint64_t max_bytes, uint64_t max_count) {
     uint64_t off = align64(sizeof(struct weft_pqueue));
@@ -355,8 +370,12 @@ static int lock_c(weft_pqueue *q, int64_t deadline) {
     return r;
 }
 
-static inline void unlock_p(weft_pqueue *q) { weft__rmutex_unlock(&q->plock); }
-static inline void unlock_c(weft_pqueue *q) { weft__rmutex_unlock(&q->clock); }
+static inline void unlock_p(weft_pqueue *q) {
+    weft__rmutex_unlock(&q->plock);
+}
+static inline void unlock_c(weft_pqueue *q) {
+    weft__rmutex_unlock(&q->clock);
+}
 
 /* ---- waiting ------------------------------------------------------------- */
 
@@ -537,6 +556,8 @@ static ssize_t fifo_get(weft_pqueue *q, void *buf, size_t cap, int64_t deadline)
                 return -EMSGSIZE;
             }
             ring_read(q, h + 8, buf, hdr);
+            if (unlikely(weft__pqueue_get_hook != NULL))
+                weft__pqueue_get_hook();
             uint64_t n = LDR(&q->nget), f = foot(hdr);
             ST(&q->j_head, h + f);
             ST(&q->j_nget, n);
@@ -705,6 +726,8 @@ static ssize_t slot_get(weft_pqueue *q, void *buf, size_t cap, int end, int64_t 
                 last = ch;
                 ch = c[ch].next;
             }
+            if (unlikely(weft__pqueue_get_hook != NULL))
+                weft__pqueue_get_hook();
             ST(&s[slot].valid, 0); /* the commit */
             if (last != WEFT__PQ_NIL) {
                 c[last].next = q->fchunk;
@@ -892,4 +915,6 @@ int weft_pqueue_shutdown(weft_pqueue *q, int immediate) {
     return 0;
 }
 
-int weft_pqueue_is_shutdown(weft_pqueue *q) { return valid_q(q) && LD(&q->shut) ? 1 : 0; }
+int weft_pqueue_is_shutdown(weft_pqueue *q) {
+    return valid_q(q) && LD(&q->shut) ? 1 : 0;
+}

@@ -14,6 +14,9 @@
  * producer lock held. Tests set it in a forked child to stop there and be
  * killed. */
 extern void (*weft__pqueue_put_hook)(void);
+/* The same for gets: called once the message was copied out, before the
+ * get commits (with the lock held). */
+extern void (*weft__pqueue_get_hook)(void);
 
 /* A chunk of a message in the non-FIFO kinds. */
 typedef struct {
@@ -34,18 +37,17 @@ struct weft_pqueue {
     uint64_t magic;
     uint32_t kind, named;
     uint64_t map_size;
-    uint64_t max_bytes, max_count; /* max_count: 0 = no count bound */
-    uint64_t ring_size;            /* FIFO: a power of two >= max_bytes */
-    uint64_t nslots, nchunks, ocap;/* others */
-    uint64_t off_data;             /* FIFO ring, or chunks */
+    uint64_t max_bytes, max_count;  /* max_count: 0 = no count bound */
+    uint64_t ring_size;             /* FIFO: a power of two >= max_bytes */
+    uint64_t nslots, nchunks, ocap; /* others */
+    uint64_t off_data;              /* FIFO ring, or chunks */
     uint64_t off_slots, off_order, off_fslots, off_cmark;
     _Atomic uint32_t shut;
 
     /* Producer side (FIFO), or everything (other kinds), under plock. */
     _Alignas(64) weft__rmutex plock;
-    _Atomic uint64_t tail;   /* FIFO: bytes ever written (published) */
-    _Atomic uint64_t nput;   /* messages ever put */
-    uint64_t c_head, c_nget; /* FIFO: the producers' copies of head and nget */
+    _Atomic uint64_t nput;           /* messages ever put */
+    uint64_t c_head, c_nget;         /* FIFO: the producers' copies of head and nget */
     _Atomic uint64_t j_tail, j_nput; /* journal of the put in progress */
     _Atomic uint32_t j_armed;        /* FIFO: 1 while a put publishes */
     _Atomic uint32_t j_slot;         /* others: slot being put, or NIL */
@@ -55,13 +57,19 @@ struct weft_pqueue {
     uint32_t fchunk;                 /* free chunk list */
     int64_t seq_back, seq_front;
 
+    /* FIFO: bytes ever written (published), alone on its line: consumers
+     * read it while producers work on theirs. */
+    _Alignas(64) _Atomic uint64_t tail;
+
     /* Consumer side (FIFO), under clock. */
     _Alignas(64) weft__rmutex clock;
-    _Atomic uint64_t head;   /* FIFO: bytes ever consumed */
-    _Atomic uint64_t nget;   /* messages ever taken */
-    uint64_t c_tail;         /* the consumers' copy of tail */
+    _Atomic uint64_t nget; /* messages ever taken */
+    uint64_t c_tail;       /* the consumers' copy of tail */
     _Atomic uint64_t j_head, j_nget, j_nget_after;
     _Atomic uint32_t cj_armed;
+
+    /* FIFO: bytes ever consumed, alone on its line. */
+    _Alignas(64) _Atomic uint64_t head;
 
     /* Waiting: sequence words bumped only when someone sleeps. */
     _Alignas(64) _Atomic uint32_t dseq, dwait; /* data (getters) */

@@ -11,7 +11,7 @@
  * if a process dies inside alloc or free (holding the robust lock), the
  * next caller rebuilds the free list by that walk. */
 #include "internal.h"
-#include "psync/rmutex.h"
+#include "psync/psync.h"
 #include "shm/named.h"
 
 #include <string.h>
@@ -160,6 +160,8 @@ static void rebuild(struct weft_shm_arena *a) {
 
 static int lock(weft_shm_arena *a) {
     int r = weft__rmutex_lock(&a->m, WEFT_FOREVER);
+    if (r == -ECANCELED || r == -ENOMEM) /* held briefly: wait anyway */
+        r = weft__psync_lock_short(&a->m);
     if (r == -EOWNERDEAD) {
         rebuild(a);
         weft__rmutex_consistent(&a->m);

@@ -57,8 +57,8 @@ static void rf_wait(int *spins) {
 
 /* msgs/s, or a negative value on failure. */
 static double ring_floor_run(long n) {
-    struct rf_ring *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE,
-                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct rf_ring *r =
+        mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (r == MAP_FAILED)
         return -1;
     double t0 = rf_now();
