@@ -1833,7 +1833,6 @@ WEFT_API void weft_bytes_free(weft_bytes *b);
  * in a worker process: a plain thread there, free to block, to call weft
  * (coroutines, sleeps, process queues) and to print (flush before
  * returning: workers leave with _exit). */
-
 typedef int (*weft_ptask_fn)(const void *in, size_t in_len, weft_bytes *out);
 
 /* Registers fn under name (1..63 bytes) for this process and the worker
@@ -1973,7 +1972,6 @@ WEFT_API int weft_ppool_iter_next(weft_ppool_iter *it, int64_t deadline, size_t 
 /* Frees it; items not yet sent to a worker are dropped, results still
  * coming are discarded. Call it before destroying the pool. NULL is a
  * no-op. */
-
 WEFT_API void weft_ppool_iter_destroy(weft_ppool_iter *it);
 
 /* Stops accepting tasks (later submits: -EPIPE); queued tasks still run,
