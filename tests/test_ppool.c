@@ -20,7 +20,7 @@ typedef struct {
 static shared_t *sh;
 
 static int t_square, t_echo, t_fail_odd, t_big, t_pid, t_sleep, t_abort, t_exit, t_kill,
-    t_crash_once, t_init, t_init_fail, t_sum_args, t_rep, t_short;
+    t_crash_once, t_init, t_init_fail, t_sum_args, t_rep, t_short, t_slow_square;
 
 static int square(const void *in, size_t len, weft_bytes *out) {
     int64_t x;
@@ -140,6 +140,13 @@ static int rep(const void *in, size_t len, weft_bytes *out) {
     }
     return (int)(x % 50);
 }
+/* square, taking about 2 us: keeps a chaos map running long enough. */
+static int slow_square(const void *in, size_t len, weft_bytes *out) {
+    int64_t until = weft_now() + 2 * WEFT_USEC;
+    while (weft_now() < until) {
+    }
+    return square(in, len, out);
+}
 /* Writes fewer bytes than a fixed map asks for. */
 static int short_task(const void *in, size_t len, weft_bytes *out) {
     (void)len;
@@ -165,7 +172,8 @@ __attribute__((constructor)) static void setup(void) {
     t_sum_args = weft_ptask_register("sum_args", sum_args);
     t_rep = weft_ptask_register("rep", rep);
     t_short = weft_ptask_register("short", short_task);
-    if (t_short < 0)
+    t_slow_square = weft_ptask_register("slow_square", slow_square);
+    if (t_slow_square < 0)
         abort();
 }
 
@@ -787,7 +795,7 @@ static void chaos(int policy) {
     atomic_store(&chaos_stop, 0);
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, killer, NULL), 0);
-    int r = weft_ppool_map(chaos_pool, t_square, in, n, 8, out, 8, 50, st);
+    int r = weft_ppool_map(chaos_pool, t_slow_square, in, n, 8, out, 8, 50, st);
     atomic_store(&chaos_stop, 1);
     pthread_join(t, NULL);
     size_t ok = 0, died = 0;

@@ -334,6 +334,21 @@ static int put(weft_ppool *p, int wi, int c, pp_job *j, size_t chunk) {
     return 0;
 }
 
+/* PENDING -> RUNNING, keeping F_SLOW; true if the apply may run (an apply
+ * handed out again after a death is RUNNING already), false if its owner
+ * cancelled it. */
+static bool start_apply(pp_apply *a) {
+    unsigned s = atomic_load(&a->f.state);
+    for (;;) {
+        if ((s & F_MASK) == F_RUNNING)
+            return true;
+        if ((s & F_MASK) != F_PENDING)
+            return false;
+        if (atomic_compare_exchange_weak(&a->f.state, &s, (s & ~(unsigned)F_MASK) | F_RUNNING))
+            return true;
+    }
+}
+
 /* Moves pending work into free cells. mu held. */
 static void dispatch(weft_ppool *p, pp_job **fin) {
     while (p->head) {
@@ -345,25 +360,14 @@ static void dispatch(weft_ppool *p, pp_job **fin) {
         if (j->kind == J_APPLY) {
             pp_apply *a = container_of(j, pp_apply, j);
             q_pop(p);
-            {
-                /* PENDING -> RUNNING (a requeued apply is RUNNING already). */
-                unsigned s = F_PENDING;
-                if (!atomic_compare_exchange_strong(&a->f.state, &s, F_RUNNING) &&
-                    (s & F_MASK) != F_RUNNING) {
-                    /* Cancelled by its owner before it started. */
-                    if ((s & F_MASK) == F_PENDING) { /* F_SLOW set: retry the CAS */
-                        unsigned want = (s & ~(unsigned)F_MASK) | F_RUNNING;
-                        if (atomic_compare_exchange_strong(&a->f.state, &s, want))
-                            goto run;
-                    }
-                    atomic_store(&a->finished, 1);
-                    a->done_next = p->done_list;
-                    p->done_list = a;
-                    p->ndone++;
-                    continue;
-                }
+            if (!start_apply(a)) {
+                /* Cancelled by its owner before it started. */
+                atomic_store(&a->finished, 1);
+                a->done_next = p->done_list;
+                p->done_list = a;
+                p->ndone++;
+                continue;
             }
-        run:;
             int r = put(p, wi, c, j, 0);
             if (r < 0)
                 fin_add(fin, j, r, false);

@@ -119,9 +119,13 @@ static void run_cell(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
         if (ws->item.flags_ & PP_BYTES_FIXED) /* the task replaced its buffer */
             ws->item = (weft_bytes)WEFT_BYTES_INIT;
         size_t len = s >= 0 ? ws->item.len : 0;
-        int64_t hdr[2] = {(int64_t)(uint32_t)s, (int64_t)len};
+        struct {
+            int32_t status;
+            uint32_t zero;
+            uint64_t len;
+        } hdr = {s, 0, len};
         static const char zero[8];
-        r = weft_bytes_append(&ws->scratch, hdr, sizeof hdr);
+        r = weft_bytes_append(&ws->scratch, &hdr, sizeof hdr);
         if (r == 0 && len)
             r = weft_bytes_append(&ws->scratch, ws->item.data, len);
         if (r == 0)
