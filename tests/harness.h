@@ -302,6 +302,41 @@ static HARNESS_UNUSED int harness_zombies(void) {
 /* Fails if the test process has any zombie child. */
 #define CHECK_NO_ZOMBIES() CHECK_EQ(harness_zombies(), 0)
 
+/* ---- child processes and shared memory -------------------------------- */
+
+#include <sys/mman.h>
+
+/* Forks a child that runs fn(arg) and then _exit(0) (a failed CHECK in it
+ * exits 1; it is killed by SIGALRM after 60 s). The parent reaps it. */
+static HARNESS_UNUSED pid_t test_fork_child(void (*fn)(void *), void *arg) {
+    fflush(NULL);
+    pid_t p = fork();
+    CHECK_GE(p, 0);
+    if (p == 0) {
+        alarm(60);
+        fn(arg);
+        _exit(0);
+    }
+    return p;
+}
+
+/* Reaps child p: its exit code, or 1000 + the signal that ended it. */
+static HARNESS_UNUSED int test_reap(pid_t p) {
+    int st;
+    pid_t r;
+    while ((r = waitpid(p, &st, 0)) < 0 && errno == EINTR) {
+    }
+    CHECK_EQ(r, p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
+}
+
+/* n bytes of zeroed memory shared with the children forked afterwards. */
+static HARNESS_UNUSED void *test_shared_mem(size_t n) {
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED);
+    return p;
+}
+
 /* ---- helpers shared by the test programs ------------------------------ */
 
 typedef struct {
@@ -381,6 +416,15 @@ static HARNESS_UNUSED void harness_run_case(const harness_case *c) {
         alarm(timeout);
     }
     c->fn();
+    /* Every case, in every test program, must leave no zombie child behind.
+     * A child weft reaps in the background (a released process handle) may
+     * take a moment: wait for that, bounded. */
+    for (int i = 0; harness_zombies() > 0; i++) {
+        if (i == 2000) {
+            harness_fail(__FILE__, __LINE__, "case left %d zombie children", harness_zombies());
+        }
+        usleep(1000);
+    }
     alarm(0);
 }
 
