@@ -22,13 +22,7 @@
  * Exit status: 0 on success, 1 if any weft call or any child fails, 2 on a usage
  * error.
  */
-#include <weft.h>
-
-#include <errno.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "example.h"
 
 enum { NPROCS = 10 };
 
@@ -50,7 +44,7 @@ static int say(void *arg) {
         return 1;
     }
     printf("hello world %d  (pid %d, %s, +%.2f s)\n", number, (int)weft_getpid(),
-           weft_proc_current_name(), (double)(weft_now() - g_t0) / WEFT_SEC);
+           weft_proc_current_name(), example_since(g_t0));
     int rs = weft_sleep(g_hold_ns);
     r = weft_plock_release(g_lock);
     if (rs < 0 || r < 0) {
@@ -68,40 +62,12 @@ static int start(weft_proc **p, int number) {
     return r;
 }
 
-/* Joins p, checks its exit code and releases it: 0, or -1 on any failure. */
-static int finish(weft_proc *p) {
-    int r = weft_proc_join(p, WEFT_FOREVER);
-    int code = -1;
-    if (r == 0)
-        r = weft_proc_exitcode(p, &code);
-    if (r < 0)
-        fprintf(stderr, "seed03: joining %s: %s\n", weft_proc_name(p), weft_strerror(r));
-    else if (code != 0)
-        fprintf(stderr, "seed03: %s exited with %d\n", weft_proc_name(p), code);
-    weft_proc_release(p);
-    return r < 0 || code != 0 ? -1 : 0;
-}
-
-static int parse_seconds(const char *s, int64_t *ns) {
-    char *end = NULL;
-    errno = 0;
-    double sec = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(sec) || sec < 0 || sec > 60)
-        return -1;
-    *ns = (int64_t)(sec * (double)WEFT_SEC);
-    return 0;
-}
-
 int main(int argc, char **argv) {
-    if (setvbuf(stdout, NULL, _IOLBF, 0) != 0) {
-        fprintf(stderr, "seed03: setvbuf failed\n");
+    if (example_line_buffered("seed03") != 0)
         return 1;
-    }
-    g_hold_ns = WEFT_SEC;
-    if (argc > 2 || (argc == 2 && parse_seconds(argv[1], &g_hold_ns) != 0)) {
-        fprintf(stderr, "usage: %s [SECONDS]   (0 <= SECONDS <= 60, default 1)\n", argv[0]);
-        return 2;
-    }
+    int usage = example_seconds_arg(argc, argv, 60, &g_hold_ns);
+    if (usage)
+        return usage;
 
     weft_shm_arena *arena;
     int r = weft_shm_arena_create(&arena, 4096);
@@ -127,10 +93,10 @@ int main(int argc, char **argv) {
     g_t0 = weft_now();
     for (int i = 1; i <= NPROCS && !failed; i++) {
         weft_proc *p;
-        if (start(&p, i) < 0 || finish(p) < 0)
+        if (start(&p, i) < 0 || example_join_proc("seed03", p) != 0)
             failed = 1;
     }
-    double t1 = (double)(weft_now() - g_t0) / WEFT_SEC;
+    double t1 = example_since(g_t0);
     printf("part 1: %.2f s (expected about %.2f s)\n", t1, NPROCS * (double)g_hold_ns / WEFT_SEC);
 
     /* Part 2: start all, then join all: any order, one at a time. */
@@ -146,9 +112,9 @@ int main(int argc, char **argv) {
         started++;
     }
     for (int i = 0; i < started; i++)
-        if (finish(ps[i]) < 0)
+        if (example_join_proc("seed03", ps[i]) != 0)
             failed = 1;
-    double t2 = (double)(weft_now() - g_t0) / WEFT_SEC;
+    double t2 = example_since(g_t0);
     printf("part 2: %.2f s (expected about %.2f s)\n", t2, NPROCS * (double)g_hold_ns / WEFT_SEC);
 
     if ((r = weft_plock_destroy(g_lock)) < 0) {

@@ -25,13 +25,8 @@
  * Exit status: 0 on success, 1 if any weft call or child fails, 2 on a
  * usage error.
  */
-#include <weft.h>
+#include "example.h"
 
-#include <errno.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char *const COLORS[] = {"red", "blue", "black", "green", "yellow", "orange"};
@@ -41,9 +36,7 @@ static weft_pqueue *g_queue; /* shared memory, inherited by both children */
 static int64_t g_unit;       /* ns per sleep unit */
 static int64_t g_t0;
 
-static double since(void) {
-    return (double)(weft_now() - g_t0) / WEFT_SEC;
-}
+static double since(void) { return example_since(g_t0); }
 
 static int fail(const char *who, const char *what, int r) {
     fprintf(stderr, "%s: %s: %s\n", who, what, weft_strerror(r));
@@ -96,40 +89,12 @@ static int reader(void *arg) {
     return n == NCOLORS ? 0 : 1;
 }
 
-static int parse_seconds(const char *s, int64_t *ns) {
-    char *end = NULL;
-    errno = 0;
-    double sec = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(sec) || sec < 0 || sec > 10)
-        return -1;
-    *ns = (int64_t)(sec * (double)WEFT_SEC);
-    return 0;
-}
-
-/* Joins p, checks its exit code and releases it: 0, or 1 on any failure. */
-static int finish(weft_proc *p) {
-    int r = weft_proc_join(p, WEFT_FOREVER);
-    int code = -1;
-    if (r == 0)
-        r = weft_proc_exitcode(p, &code);
-    if (r < 0)
-        fprintf(stderr, "seed04: joining %s: %s\n", weft_proc_name(p), weft_strerror(r));
-    else if (code != 0)
-        fprintf(stderr, "seed04: %s exited with %d\n", weft_proc_name(p), code);
-    weft_proc_release(p);
-    return r < 0 || code != 0;
-}
-
 int main(int argc, char **argv) {
-    if (setvbuf(stdout, NULL, _IOLBF, 0) != 0) {
-        fprintf(stderr, "seed04: setvbuf failed\n");
+    if (example_line_buffered("seed04") != 0)
         return 1;
-    }
-    g_unit = WEFT_SEC;
-    if (argc > 2 || (argc == 2 && parse_seconds(argv[1], &g_unit) != 0)) {
-        fprintf(stderr, "usage: %s [SECONDS]   (0 <= SECONDS <= 10, default 1)\n", argv[0]);
-        return 2;
-    }
+    int usage = example_seconds_arg(argc, argv, 10, &g_unit);
+    if (usage)
+        return usage;
     /* At most 4 colours (and 1 KiB) in the queue at a time. */
     int r = weft_pqueue_create(&g_queue, WEFT_QUEUE_FIFO, 1024, 4);
     if (r < 0)
@@ -144,11 +109,11 @@ int main(int argc, char **argv) {
         return fail("seed04", "weft_proc_start(writer)", r);
     if ((r = weft_proc_start(&rd, reader, NULL, &ro)) < 0) {
         weft_pqueue_shutdown(g_queue, 1);
-        finish(w);
+        example_join_proc("seed04", w);
         return fail("seed04", "weft_proc_start(reader)", r);
     }
-    int failed = finish(w);
-    failed |= finish(rd);
+    int failed = example_join_proc("seed04", w);
+    failed |= example_join_proc("seed04", rd);
     printf("End of mission\n%.2f s (the seed's notes: 15.1 s, of which 3 s were the reader's "
            "last poll of empty())\n",
            since());

@@ -20,13 +20,7 @@
  *             fractions allowed, 0 .. 60). The total is about 10 * SECONDS.
  * Exit status: 0 on success, 1 if any weft call fails, 2 on a usage error.
  */
-#include <weft.h>
-
-#include <errno.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "example.h"
 
 enum { NTHREADS = 10 };
 
@@ -42,7 +36,7 @@ static void *say(void *arg) {
         return (void *)(intptr_t)r;
     }
     printf("hello world %d  (%s, +%.2f s)\n", number, weft_thread_current_name(),
-           (double)(weft_now() - g_t0) / WEFT_SEC);
+           example_since(g_t0));
     int rs = weft_sleep(g_hold_ns);
     r = weft_lock_release(&g_lock);
     if (rs < 0 || r < 0) {
@@ -53,26 +47,12 @@ static void *say(void *arg) {
     return NULL;
 }
 
-static int parse_seconds(const char *s, int64_t *ns) {
-    char *end = NULL;
-    errno = 0;
-    double sec = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(sec) || sec < 0 || sec > 60)
-        return -1;
-    *ns = (int64_t)(sec * (double)WEFT_SEC);
-    return 0;
-}
-
 int main(int argc, char **argv) {
-    if (setvbuf(stdout, NULL, _IOLBF, 0) != 0) {
-        fprintf(stderr, "seed07: setvbuf failed\n");
+    if (example_line_buffered("seed07") != 0)
         return 1;
-    }
-    g_hold_ns = WEFT_SEC;
-    if (argc > 2 || (argc == 2 && parse_seconds(argv[1], &g_hold_ns) != 0)) {
-        fprintf(stderr, "usage: %s [SECONDS]   (0 <= SECONDS <= 60, default 1)\n", argv[0]);
-        return 2;
-    }
+    int usage = example_seconds_arg(argc, argv, 60, &g_hold_ns);
+    if (usage)
+        return usage;
     printf("%s: %d threads, each holds the lock for %.2f s\n", weft_thread_current_name(), NTHREADS,
            (double)g_hold_ns / WEFT_SEC);
 
@@ -105,7 +85,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "seed07: weft_lock_destroy: %s\n", weft_strerror(r));
         return 1;
     }
-    printf("total: %.2f s (expected about %.2f s)\n", (double)(weft_now() - g_t0) / WEFT_SEC,
+    printf("total: %.2f s (expected about %.2f s)\n", example_since(g_t0),
            NTHREADS * (double)g_hold_ns / WEFT_SEC);
     return 0;
 }

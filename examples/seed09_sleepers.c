@@ -10,13 +10,7 @@
  *   SECONDS   how long each thread sleeps (default 1; fractions allowed, 0 .. 60).
  * Exit status: 0 on success, 1 if any weft call fails, 2 on a usage error.
  */
-#include <weft.h>
-
-#include <errno.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "example.h"
 
 enum { NTHREADS = 10 };
 
@@ -30,26 +24,12 @@ static void *say(void *arg) {
     return (void *)(intptr_t)r;
 }
 
-static int parse_seconds(const char *s, int64_t *ns) {
-    char *end = NULL;
-    errno = 0;
-    double sec = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(sec) || sec < 0 || sec > 60)
-        return -1;
-    *ns = (int64_t)(sec * (double)WEFT_SEC);
-    return 0;
-}
-
 int main(int argc, char **argv) {
-    if (setvbuf(stdout, NULL, _IOLBF, 0) != 0) {
-        fprintf(stderr, "seed09: setvbuf failed\n");
+    if (example_line_buffered("seed09") != 0)
         return 1;
-    }
-    g_sleep_ns = WEFT_SEC;
-    if (argc > 2 || (argc == 2 && parse_seconds(argv[1], &g_sleep_ns) != 0)) {
-        fprintf(stderr, "usage: %s [SECONDS]   (0 <= SECONDS <= 60, default 1)\n", argv[0]);
-        return 2;
-    }
+    int usage = example_seconds_arg(argc, argv, 60, &g_sleep_ns);
+    if (usage)
+        return usage;
 
     int64_t t0 = weft_now();
     weft_thread *ts[NTHREADS];

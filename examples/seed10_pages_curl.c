@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "example.h"
 #include "seed10_server.h"
 
 #define NPAGES 3
@@ -76,13 +77,9 @@ int main(int argc, char **argv) {
         fputs("seed10_pages_curl: the hook library is not live; see weft_hook.h\n", stderr);
         return 1;
     }
-    long delay_ms = getenv("WEFT_DEMO_FAST") ? 100 : 300;
-    if (argc > 1)
-        delay_ms = strtol(argv[1], NULL, 10);
-    if (delay_ms <= 0 || delay_ms > 60000) {
-        fprintf(stderr, "usage: %s [DELAY_MS]\n", argv[0]);
+    long delay_ms;
+    if (example_delay_ms_arg(argc, argv, &delay_ms) != 0)
         return 1;
-    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     seed10_server srv;
     int r = seed10_server_start(&srv, delay_ms * WEFT_MSEC, 0);
@@ -128,17 +125,5 @@ int main(int argc, char **argv) {
 
     seed10_server_stop(&srv);
     curl_global_cleanup();
-    double d = (double)delay_ms / 1e3;
-    if (!ok) {
-        fprintf(stderr, "seed10_pages_curl: a page came back with the wrong size\n");
-        return 1;
-    }
-    if (concurrent >= 2 * d || sequential < NPAGES * d) {
-        fprintf(stderr,
-                "seed10_pages_curl: expected ~%.2f s concurrent and >= %.2f s "
-                "sequential\n",
-                d, NPAGES * d);
-        return 1;
-    }
-    return 0;
+    return example_pages_verdict("seed10_pages_curl", ok, concurrent, sequential, delay_ms, NPAGES);
 }

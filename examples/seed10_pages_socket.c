@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "example.h"
 #include "seed10_server.h"
 
 #define NPAGES 3
@@ -84,13 +85,9 @@ int main(int argc, char **argv) {
         fputs("seed10_pages_socket: the hook library is not live; see weft_hook.h\n", stderr);
         return 1;
     }
-    long delay_ms = getenv("WEFT_DEMO_FAST") ? 100 : 300;
-    if (argc > 1)
-        delay_ms = strtol(argv[1], NULL, 10);
-    if (delay_ms <= 0 || delay_ms > 60000) {
-        fprintf(stderr, "usage: %s [DELAY_MS]\n", argv[0]);
+    long delay_ms;
+    if (example_delay_ms_arg(argc, argv, &delay_ms) != 0)
         return 1;
-    }
     seed10_server srv;
     int r = seed10_server_start(&srv, delay_ms * WEFT_MSEC, 0);
     if (r < 0) {
@@ -131,17 +128,5 @@ int main(int argc, char **argv) {
     printf("%f\n", sequential);
 
     seed10_server_stop(&srv);
-    double d = (double)delay_ms / 1e3;
-    if (!ok) {
-        fprintf(stderr, "seed10_pages_socket: a page came back with the wrong size\n");
-        return 1;
-    }
-    if (concurrent >= 2 * d || sequential < NPAGES * d) {
-        fprintf(stderr,
-                "seed10_pages_socket: expected ~%.2f s concurrent and >= %.2f s "
-                "sequential\n",
-                d, NPAGES * d);
-        return 1;
-    }
-    return 0;
+    return example_pages_verdict("seed10_pages_socket", ok, concurrent, sequential, delay_ms, NPAGES);
 }

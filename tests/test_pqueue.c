@@ -27,41 +27,14 @@ static const int KINDS[4] = {WEFT_QUEUE_FIFO, WEFT_QUEUE_LIFO, WEFT_QUEUE_PRIORI
 
 /* ---------------------------------------------------------------- helpers */
 
-static pid_t fork_child(void (*fn)(void *), void *arg) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        fn(arg);
-        _exit(0);
-    }
-    return pid;
-}
-
 /* Reaps pid; it must have exited with status 0. */
 static void reap_ok(pid_t pid) {
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0)
-        CHECK_EQ(errno, EINTR);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        harness_fail(__FILE__, __LINE__, "child %d: status 0x%x", (int)pid, st);
+    int st = test_reap(pid);
+    if (st != 0)
+        harness_fail(__FILE__, __LINE__, "child %d: exit %d (1000 + n: signal n)", (int)pid, st);
 }
 
-static void reap_killed(pid_t pid, int sig) {
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0)
-        CHECK_EQ(errno, EINTR);
-    CHECK(WIFSIGNALED(st));
-    CHECK_EQ(WTERMSIG(st), sig);
-}
-
-/* Shared scratch memory for results reported by children. */
-static void *shared_mem(size_t n) {
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    CHECK(p != MAP_FAILED);
-    return p;
-}
+static void reap_killed(pid_t pid, int sig) { CHECK_EQ(test_reap(pid), 1000 + sig); }
 
 /* Polls cond (a count of waiters) until it is at least n, for up to 10 s. */
 static void wait_waiters(_Atomic uint32_t *w, uint32_t n) {
@@ -365,16 +338,16 @@ static void consumer(void *p) {
 static void mpmc(int kind, size_t max_bytes, int np, int nc, int n) {
     weft_pqueue *q;
     CHECK_OK(weft_pqueue_create(&q, kind, max_bytes, 0));
-    uint64_t *res = shared_mem(4096);
+    uint64_t *res = test_shared_mem(4096);
     struct ctx pc[8], cc[8];
     pid_t pp[8], cp[8];
     for (int i = 0; i < nc; i++) {
         cc[i] = (struct ctx){.q = q, .id = i, .n = n, .kind = kind, .res = res};
-        cp[i] = fork_child(consumer, &cc[i]);
+        cp[i] = test_fork_child(consumer, &cc[i]);
     }
     for (int i = 0; i < np; i++) {
         pc[i] = (struct ctx){.q = q, .id = i, .n = n, .kind = kind, .res = res};
-        pp[i] = fork_child(producer, &pc[i]);
+        pp[i] = test_fork_child(producer, &pc[i]);
     }
     for (int i = 0; i < np; i++)
         reap_ok(pp[i]);
@@ -428,7 +401,7 @@ WEFT_TEST(fifo_stream_two_processes) {
     weft_pqueue *q;
     CHECK_OK(weft_pqueue_create(&q, WEFT_QUEUE_FIFO, 8192, 0));
     struct ctx c = {.q = q, .n = 200000};
-    pid_t r = fork_child(stream_reader, &c);
+    pid_t r = test_fork_child(stream_reader, &c);
     c.id = 3;
     c.kind = WEFT_QUEUE_FIFO;
     producer(&c);
@@ -455,7 +428,7 @@ WEFT_TEST(shutdown_wakes_blocked) {
         weft_pqueue *q;
         CHECK_OK(weft_pqueue_create(&q, KINDS[k], 16, 0));
         struct ctx c = {.q = q};
-        pid_t g1 = fork_child(get_expect_epipe, &c), g2 = fork_child(get_expect_epipe, &c);
+        pid_t g1 = test_fork_child(get_expect_epipe, &c), g2 = test_fork_child(get_expect_epipe, &c);
         wait_waiters(&q->dwait, 2);
         CHECK_OK(weft_pqueue_shutdown(q, 0));
         reap_ok(g1);
@@ -467,7 +440,7 @@ WEFT_TEST(shutdown_wakes_blocked) {
         CHECK_OK(weft_pqueue_create(&q, KINDS[k], 16, 0));
         c.q = q;
         CHECK_OK(weft_pqueue_put(q, "abcdefgh", 8, WEFT_NOWAIT));
-        pid_t p1 = fork_child(put_expect_epipe, &c);
+        pid_t p1 = test_fork_child(put_expect_epipe, &c);
         wait_waiters(&q->swait, 1);
         CHECK_OK(weft_pqueue_shutdown(q, 0));
         reap_ok(p1);
@@ -491,7 +464,7 @@ WEFT_TEST(task_done_join_across_processes) {
         for (int i = 0; i < 5; i++)
             CHECK_OK(weft_pqueue_put(q, "t", 1, WEFT_NOWAIT));
         struct ctx c = {.q = q};
-        pid_t j = fork_child(join_child, &c);
+        pid_t j = test_fork_child(join_child, &c);
         wait_waiters(&q->jwait, 1);
         CHECK_ERR(weft_pqueue_join(q, weft_after(5 * WEFT_MSEC)), -ETIMEDOUT);
         char b[4];
@@ -529,6 +502,22 @@ static void stop_here(void) {
         pause();
 }
 
+/* Forks fn with q, waits until it stops in stop_here (inside a put or a
+ * get) and kills it there. */
+static void kill_in_hook(void (*fn)(void *), weft_pqueue *q) {
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    hook_fd = fds[1];
+    struct ctx c = {.q = q};
+    pid_t d = test_fork_child(fn, &c);
+    char x;
+    CHECK_EQ(read(fds[0], &x, 1), 1);
+    CHECK_EQ(kill(d, SIGKILL), 0);
+    reap_killed(d, SIGKILL);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 static void doomed_producer(void *p) {
     struct ctx *c = p;
     unsigned char m[200];
@@ -543,17 +532,8 @@ WEFT_TEST(producer_killed_mid_put) {
         weft_pqueue *q;
         CHECK_OK(weft_pqueue_create(&q, KINDS[k], 2048, 0));
         put_str(q, "before");
-        int fds[2];
-        CHECK_EQ(pipe(fds), 0);
-        hook_fd = fds[1];
-        struct ctx c = {.q = q};
-        pid_t d = fork_child(doomed_producer, &c);
+        kill_in_hook(doomed_producer, q); /* killed inside the put, holding the lock */
         char x;
-        CHECK_EQ(read(fds[0], &x, 1), 1); /* it is inside the put, holding the lock */
-        CHECK_EQ(kill(d, SIGKILL), 0);
-        reap_killed(d, SIGKILL);
-        close(fds[0]);
-        close(fds[1]);
         /* Nothing partial appeared; the queue works for others. */
         CHECK_EQ(weft_pqueue_size(q), 1);
         put_str(q, "after");
@@ -571,10 +551,10 @@ WEFT_TEST(producer_killed_mid_put) {
         CHECK_ERR(weft_pqueue_task_done(q), -EINVAL);
         CHECK_OK(weft_pqueue_join(q, WEFT_NOWAIT));
         /* Other producers and consumers go on, across processes. */
-        uint64_t *res = shared_mem(4096);
+        uint64_t *res = test_shared_mem(4096);
         struct ctx pc = {.q = q, .id = 0, .n = 2000, .kind = KINDS[k], .res = res};
         struct ctx cc = {.q = q, .id = 0, .n = 2000, .kind = KINDS[k], .res = res};
-        pid_t cons = fork_child(consumer, &cc), prod = fork_child(producer, &pc);
+        pid_t cons = test_fork_child(consumer, &cc), prod = test_fork_child(producer, &pc);
         reap_ok(prod);
         CHECK_OK(weft_pqueue_join(q, weft_after(30 * WEFT_SEC)));
         CHECK_OK(weft_pqueue_shutdown(q, 0));
@@ -599,17 +579,7 @@ WEFT_TEST(consumer_killed_mid_get) {
         weft_pqueue *q;
         CHECK_OK(weft_pqueue_create(&q, KINDS[k], 2048, 0));
         put_str(q, "first");
-        int fds[2];
-        CHECK_EQ(pipe(fds), 0);
-        hook_fd = fds[1];
-        struct ctx c = {.q = q};
-        pid_t d = fork_child(doomed_consumer, &c);
-        char x;
-        CHECK_EQ(read(fds[0], &x, 1), 1); /* it copied "first" out, not yet committed */
-        CHECK_EQ(kill(d, SIGKILL), 0);
-        reap_killed(d, SIGKILL);
-        close(fds[0]);
-        close(fds[1]);
+        kill_in_hook(doomed_consumer, q); /* killed after it copied "first" out, uncommitted */
         /* The message is still there, whole; the queue works on. */
         CHECK_EQ(weft_pqueue_size(q), 1);
         put_str(q, "second");
@@ -640,7 +610,7 @@ WEFT_TEST(consumer_killed_while_waiting) {
     weft_pqueue *q;
     CHECK_OK(weft_pqueue_create(&q, WEFT_QUEUE_FIFO, 256, 0));
     struct ctx c = {.q = q};
-    pid_t g = fork_child(blocked_getter, &c);
+    pid_t g = test_fork_child(blocked_getter, &c);
     wait_waiters(&q->dwait, 1);
     CHECK_EQ(kill(g, SIGKILL), 0);
     reap_killed(g, SIGKILL);
@@ -688,7 +658,7 @@ static void coro_body(void) {
     CHECK_EQ(pipe(fds), 0);
     CHECK_OK(weft_pqueue_create(&cq, WEFT_QUEUE_FIFO, 256, 0));
     struct ctx c = {.q = cq, .fd = fds[0]};
-    pid_t p = fork_child(put_on_signal, &c);
+    pid_t p = test_fork_child(put_on_signal, &c);
     cq_fd = fds[1];
     ticks = 0;
     weft_coro a, b;
@@ -745,7 +715,7 @@ static void feed_and_drain(void *p) {
 static void coro_many_body(void) {
     CHECK_OK(weft_pqueue_create(&cq_in, WEFT_QUEUE_FIFO, 64, 0));
     CHECK_OK(weft_pqueue_create(&cq_out, WEFT_QUEUE_DEQUE, 64, 0));
-    pid_t p = fork_child(feed_and_drain, NULL);
+    pid_t p = test_fork_child(feed_and_drain, NULL);
     weft_coro c[10];
     for (int i = 0; i < 8; i++) {
         weft_coro_opts o = {.stack_mode = i % 2 ? WEFT_STACK_SHARED : WEFT_STACK_GUARDED};
@@ -798,7 +768,7 @@ WEFT_TEST(named_queue) {
     weft_pqueue *q, *q2;
     CHECK_OK(weft_pqueue_create_named(&q, name, WEFT_QUEUE_PRIORITY, 4096, 0));
     CHECK_ERR(weft_pqueue_create_named(&q2, name, WEFT_QUEUE_FIFO, 4096, 0), -EEXIST);
-    pid_t c = fork_child(named_child, NULL);
+    pid_t c = test_fork_child(named_child, NULL);
     CHECK_OK(weft_pqueue_put_prio(q, "ping", 4, 5, WEFT_FOREVER));
     /* Wait until the child took ping and answered. */
     char b[16];
@@ -890,7 +860,7 @@ WEFT_TEST(pipe_duplex_echo_and_large) {
     weft_pipe *a, *b;
     CHECK_OK(weft_pipe_create(&a, &b, 1));
     struct pctx c = {.p = b, .other = a, .big = 4 * MB};
-    pid_t e = fork_child(echo_child, &c);
+    pid_t e = test_fork_child(echo_child, &c);
     CHECK_OK(weft_pipe_close(b));
     unsigned char *m = malloc(4 * MB), *o = malloc(4 * MB);
     for (uint32_t i = 0; i < 200; i++) {
@@ -916,7 +886,7 @@ static void die_child(void *arg) {
 WEFT_TEST(pipe_peer_died) {
     weft_pipe *a, *b;
     CHECK_OK(weft_pipe_create(&a, &b, 1));
-    pid_t d = fork_child(die_child, NULL);
+    pid_t d = test_fork_child(die_child, NULL);
     CHECK_OK(weft_pipe_close(b)); /* now only the (exited) child had it */
     reap_ok(d);
     char buf[8];
@@ -958,7 +928,7 @@ WEFT_TEST(pipe_deadlines_and_partial) {
     CHECK_EQ(pipe(fds), 0);
     CHECK_OK(weft_pipe_create(&a, &b, 0));
     struct pctx c = {.p = b, .other = a, .fd = fds[0]};
-    pid_t w = fork_child(half_writer, &c);
+    pid_t w = test_fork_child(half_writer, &c);
     CHECK_OK(weft_pipe_close(b));
     char buf[32];
     CHECK_ERR(weft_pipe_recv(a, buf, sizeof buf, weft_after(30 * WEFT_MSEC)), -ETIMEDOUT);
@@ -996,7 +966,7 @@ static void coro_pipe_body(void) {
     weft_pipe *a, *b;
     CHECK_OK(weft_pipe_create(&a, &b, 0));
     struct pctx c = {.p = b, .other = a, .fd = fds[0]};
-    pid_t p = fork_child(pipe_put_on_signal, &c);
+    pid_t p = test_fork_child(pipe_put_on_signal, &c);
     CHECK_OK(weft_pipe_close(b));
     cp_end = a;
     cq_fd = fds[1];

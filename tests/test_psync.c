@@ -22,32 +22,6 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static void *shared_mem(size_t n) {
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    CHECK(p != MAP_FAILED);
-    return p;
-}
-
-/* Forks a child running fn(arg), then _exit(0) (a failed CHECK exits 1). */
-static pid_t fork_child(void (*fn)(void *), void *arg) {
-    fflush(NULL);
-    pid_t p = fork();
-    CHECK_GE(p, 0);
-    if (p == 0) {
-        alarm(60);
-        fn(arg);
-        _exit(0);
-    }
-    return p;
-}
-
-/* Reaps p: its exit code, or 1000 + the signal that ended it. */
-static int reap(pid_t p) {
-    int st;
-    CHECK_EQ(waitpid(p, &st, 0), p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
-}
-
 static void pipe_put(int fd) {
     char c = 'x';
     CHECK_EQ(write(fd, &c, 1), 1);
@@ -95,6 +69,15 @@ static intptr_t join(weft_coro c) {
     CHECK_OK(weft_join(c, weft_after(20 * WEFT_SEC), &r));
     return (intptr_t)r;
 }
+/* Spawns n coroutines running fn(NULL) and joins them all. */
+static void spawn_join(weft_coro_fn fn, int n) {
+    weft_coro c[8];
+    CHECK(n <= 8);
+    for (int i = 0; i < n; i++)
+        c[i] = spawn(fn, NULL);
+    for (int i = 0; i < n; i++)
+        join(c[i]);
+}
 
 static char *name_of(char *buf, const char *tag) {
     snprintf(buf, 64, "/weft_test_psync_%d_%s", (int)getpid(), tag);
@@ -104,7 +87,7 @@ static char *name_of(char *buf, const char *tag) {
 /* ------------------------------------------------------------------ plock basics */
 
 WEFT_TEST(plock_basics) {
-    weft_plock *l = shared_mem(sizeof *l);
+    weft_plock *l = test_shared_mem(sizeof *l);
     CHECK_ERR(weft_plock_acquire(l, WEFT_FOREVER), -EINVAL); /* not initialised */
     CHECK_OK(weft_plock_init(l));
     CHECK_EQ(weft_plock_locked(l), 0);
@@ -139,7 +122,7 @@ static weft_plock *g_l;
 static void release_other_thread(void) { CHECK_ERR(weft_plock_release(g_l), -EPERM); }
 
 WEFT_TEST(plock_owner_is_thread) {
-    g_l = shared_mem(sizeof *g_l);
+    g_l = test_shared_mem(sizeof *g_l);
     CHECK_OK(weft_plock_init(g_l));
     CHECK_OK(weft_plock_acquire(g_l, WEFT_FOREVER));
     run_plain_in_thread(release_other_thread);
@@ -174,13 +157,13 @@ static void counter_child(void *arg) {
 }
 
 WEFT_TEST(plock_counter_processes) {
-    struct counter_shm *s = shared_mem(sizeof *s);
+    struct counter_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_plock_init(&s->l));
     pid_t kids[4];
     for (int i = 0; i < 4; i++)
-        kids[i] = fork_child(counter_child, s);
+        kids[i] = test_fork_child(counter_child, s);
     for (int i = 0; i < 4; i++)
-        CHECK_EQ(reap(kids[i]), 0);
+        CHECK_EQ(test_reap(kids[i]), 0);
     CHECK_EQ(s->counter, 4L * COUNTER_ROUNDS);
     CHECK_EQ(atomic_load(&s->overlap), 0);
     CHECK_EQ(weft_plock_locked(&s->l), 0);
@@ -205,14 +188,14 @@ static void hold_and_wait(void *arg) {
 }
 
 static pid_t start_holder(struct dead_shm *s) {
-    pid_t p = fork_child(hold_and_wait, s);
+    pid_t p = test_fork_child(hold_and_wait, s);
     pipe_get(s->fds[0]);
     return p;
 }
 
 static void kill_and_reap(pid_t p) {
     CHECK_OK(kill(p, SIGKILL));
-    CHECK_EQ(reap(p), 1000 + SIGKILL);
+    CHECK_EQ(test_reap(p), 1000 + SIGKILL);
 }
 
 static weft_plock *g_nr;
@@ -224,7 +207,7 @@ static void notrecoverable_body(void) {
     CHECK_EQ(join(spawn(nr_coro, NULL)), -ENOTRECOVERABLE);
 }
 WEFT_TEST(plock_owner_killed) {
-    struct dead_shm *s = shared_mem(sizeof *s);
+    struct dead_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_plock_init(&s->l));
     CHECK_OK(pipe(s->fds));
     pid_t p = start_holder(s);
@@ -321,12 +304,12 @@ static void owner_killed_while_waiting_body(void) {
     join(t);
 }
 WEFT_TEST(plock_owner_killed_while_waiting) {
-    g_dead = shared_mem(sizeof *g_dead);
+    g_dead = test_shared_mem(sizeof *g_dead);
     CHECK_OK(weft_plock_init(&g_dead->l));
     CHECK_OK(pipe(g_dead->fds));
     g_holder = start_holder(g_dead);
     run_coro_thread(owner_killed_while_waiting_body);
-    CHECK_EQ(reap(g_holder), 1000 + SIGKILL);
+    CHECK_EQ(test_reap(g_holder), 1000 + SIGKILL);
     CHECK_EQ(g_dead->state, 0);
     CHECK_OK(weft_plock_acquire(&g_dead->l, WEFT_NOWAIT));
     CHECK_OK(weft_plock_release(&g_dead->l));
@@ -376,14 +359,14 @@ static void coro_parks_only_itself_body(void) {
     join(b);
 }
 WEFT_TEST(plock_coro_parks_only_itself) {
-    g_park = shared_mem(sizeof *g_park);
+    g_park = test_shared_mem(sizeof *g_park);
     CHECK_OK(weft_plock_init(&g_park->l));
     CHECK_OK(pipe(g_park->go));
     CHECK_OK(pipe(g_park->ready));
-    pid_t p = fork_child(hold_until_told, g_park);
+    pid_t p = test_fork_child(hold_until_told, g_park);
     pipe_get(g_park->ready[0]);
     run_coro_thread(coro_parks_only_itself_body);
-    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(test_reap(p), 0);
     CHECK_NO_ZOMBIES();
 }
 
@@ -418,7 +401,7 @@ static void same_thread_body(void) {
     join(b);
 }
 WEFT_TEST(plock_coros_same_thread) {
-    g_same = shared_mem(sizeof *g_same);
+    g_same = test_shared_mem(sizeof *g_same);
     CHECK_OK(weft_plock_init(g_same));
     run_coro_thread(same_thread_body);
     CHECK_OK(weft_plock_destroy(g_same));
@@ -439,15 +422,15 @@ static void cancel_body(void) {
     CHECK_EQ(join(a), -ECANCELED);
 }
 WEFT_TEST(plock_cancel_waiter) {
-    g_park = shared_mem(sizeof *g_park);
+    g_park = test_shared_mem(sizeof *g_park);
     CHECK_OK(weft_plock_init(&g_park->l));
     CHECK_OK(pipe(g_park->go));
     CHECK_OK(pipe(g_park->ready));
-    pid_t p = fork_child(hold_until_told, g_park);
+    pid_t p = test_fork_child(hold_until_told, g_park);
     pipe_get(g_park->ready[0]);
     run_coro_thread(cancel_body);
     pipe_put(g_park->go[1]);
-    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(test_reap(p), 0);
     CHECK_OK(weft_plock_acquire(&g_park->l, weft_after(5 * WEFT_SEC)));
     CHECK_OK(weft_plock_release(&g_park->l));
 }
@@ -485,11 +468,7 @@ static void *mx_coro(void *arg) {
     return NULL;
 }
 static void mx_coros(void) {
-    weft_coro c[3];
-    for (int i = 0; i < 3; i++)
-        c[i] = spawn(mx_coro, NULL);
-    for (int i = 0; i < 3; i++)
-        join(c[i]);
+    spawn_join(mx_coro, 3);
 }
 static void *mx_coro_thread(void *arg) {
     (void)arg;
@@ -518,14 +497,14 @@ static void mixed_body(void) {
         CHECK_EQ(pthread_join(t[i], NULL), 0);
 }
 WEFT_TEST(rmutex_waiters_mixed) {
-    g_mx = shared_mem(sizeof *g_mx);
+    g_mx = test_shared_mem(sizeof *g_mx);
     CHECK_OK(weft__rmutex_init(&g_mx->m));
     pid_t kids[2];
     for (int i = 0; i < 2; i++)
-        kids[i] = fork_child(mx_child, NULL); /* 1 plain + 3 coroutines each */
+        kids[i] = test_fork_child(mx_child, NULL); /* 1 plain + 3 coroutines each */
     run_coro_thread(mixed_body);            /* 3 + 3 coroutines, 2 plain threads */
     for (int i = 0; i < 2; i++)
-        CHECK_EQ(reap(kids[i]), 0);
+        CHECK_EQ(test_reap(kids[i]), 0);
     CHECK_EQ(g_mx->count, (long)MX_ROUNDS * (2 * 4 + 3 + 3 + 2));
     CHECK_EQ(weft__rmutex_held(&g_mx->m), 0);
     /* Nobody waits now: the word is back to 0 (no stale owner or waiter bits
@@ -568,7 +547,7 @@ static void waiters_bit_body(void) {
     CHECK_EQ(pthread_join(t, NULL), 0);
 }
 WEFT_TEST(rmutex_waiters_bit_kept) {
-    g_mx = shared_mem(sizeof *g_mx);
+    g_mx = test_shared_mem(sizeof *g_mx);
     CHECK_OK(weft__rmutex_init(&g_mx->m));
     run_coro_thread(waiters_bit_body);
     weft__rmutex_destroy(&g_mx->m);
@@ -634,7 +613,7 @@ static void prl_child(void *arg) {
     CHECK_OK(weft_prlock_release(g_rl));
 }
 WEFT_TEST(prlock_reentrant) {
-    g_rl = shared_mem(sizeof *g_rl);
+    g_rl = test_shared_mem(sizeof *g_rl);
     CHECK_ERR(weft_prlock_init(NULL), -EINVAL);
     CHECK_ERR(weft_prlock_acquire(g_rl, WEFT_FOREVER), -EINVAL);
     CHECK_OK(weft_prlock_init(g_rl));
@@ -648,12 +627,12 @@ WEFT_TEST(prlock_reentrant) {
     CHECK_EQ(pthread_join(t, NULL), 0);
     int fds[2];
     CHECK_OK(pipe(fds));
-    pid_t p = fork_child(prl_child, fds);
+    pid_t p = test_fork_child(prl_child, fds);
     pipe_get(fds[0]);
     for (int i = 0; i < 6; i++)
         CHECK_OK(weft_prlock_release(g_rl));
     CHECK_ERR(weft_prlock_release(g_rl), -EPERM);
-    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(test_reap(p), 0);
     CHECK_OK(weft_prlock_destroy(g_rl));
     CHECK_ERR(weft_prlock_destroy(g_rl), -EINVAL);
     close(fds[0]);
@@ -669,11 +648,11 @@ static void prl_hold_die(void *arg) {
         pause();
 }
 WEFT_TEST(prlock_owner_killed) {
-    g_rl = shared_mem(sizeof *g_rl);
+    g_rl = test_shared_mem(sizeof *g_rl);
     CHECK_OK(weft_prlock_init(g_rl));
     int fds[2];
     CHECK_OK(pipe(fds));
-    pid_t p = fork_child(prl_hold_die, fds);
+    pid_t p = test_fork_child(prl_hold_die, fds);
     pipe_get(fds[0]);
     kill_and_reap(p);
     CHECK_ERR(weft_prlock_acquire(g_rl, weft_after(5 * WEFT_SEC)), -EOWNERDEAD);
@@ -709,11 +688,7 @@ static void *sem_coro(void *arg) {
     return NULL;
 }
 static void sem_coros_body(void) {
-    weft_coro c[2];
-    for (int i = 0; i < 2; i++)
-        c[i] = spawn(sem_coro, NULL);
-    for (int i = 0; i < 2; i++)
-        join(c[i]);
+    spawn_join(sem_coro, 2);
 }
 static void *sem_coros_thread(void *arg) {
     (void)arg;
@@ -727,12 +702,12 @@ static void sem_coro_child(void *arg) {
     CHECK_EQ(pthread_join(t, NULL), 0);
 }
 WEFT_TEST(psem_processes) {
-    struct sem_shm *s = g_sem = shared_mem(sizeof *s);
+    struct sem_shm *s = g_sem = test_shared_mem(sizeof *s);
     CHECK_OK(weft_psem_init(&s->s, 0, 0));
     pid_t kids[3];
-    kids[0] = fork_child(sem_child, s);
-    kids[1] = fork_child(sem_child, s);
-    kids[2] = fork_child(sem_coro_child, NULL); /* two coroutines waiting */
+    kids[0] = test_fork_child(sem_child, s);
+    kids[1] = test_fork_child(sem_child, s);
+    kids[2] = test_fork_child(sem_coro_child, NULL); /* two coroutines waiting */
     wait_at_least(&s->started, 4);
     CHECK_EQ(atomic_load(&s->got), 0);
     CHECK_OK(weft_psem_release(&s->s, 5));
@@ -741,7 +716,7 @@ WEFT_TEST(psem_processes) {
     for (int i = 0; i < 7; i++)
         CHECK_OK(weft_psem_release(&s->s, 1));
     for (int i = 0; i < 3; i++)
-        CHECK_EQ(reap(kids[i]), 0);
+        CHECK_EQ(test_reap(kids[i]), 0);
     CHECK_EQ(atomic_load(&s->got), 12);
     CHECK_EQ(weft_psem_value(&s->s), 0);
     CHECK_OK(weft_psem_destroy(&s->s));
@@ -749,7 +724,7 @@ WEFT_TEST(psem_processes) {
 }
 
 WEFT_TEST(psem_basics) {
-    weft_psem *s = shared_mem(sizeof *s);
+    weft_psem *s = test_shared_mem(sizeof *s);
     CHECK_ERR(weft_psem_init(NULL, 1, 0), -EINVAL);
     CHECK_ERR(weft_psem_init(s, -1, 0), -EINVAL);
     CHECK_ERR(weft_psem_init(s, (int64_t)INT32_MAX + 1, 0), -EINVAL);
@@ -789,9 +764,9 @@ static void sem_wait_forever(void *arg) {
     _exit(3);
 }
 WEFT_TEST(psem_waiter_killed) {
-    struct sem_shm *s = shared_mem(sizeof *s);
+    struct sem_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_psem_init(&s->s, 0, 0));
-    pid_t p = fork_child(sem_wait_forever, s);
+    pid_t p = test_fork_child(sem_wait_forever, s);
     wait_at_least(&s->started, 1);
     usleep(20000);
     kill_and_reap(p);
@@ -820,15 +795,11 @@ static void *ev_coro(void *arg) {
 }
 static void *ev_coro_thread(void *arg) {
     (void)arg;
-    weft_coro c[3];
-    for (int i = 0; i < 3; i++)
-        c[i] = spawn(ev_coro, NULL);
-    for (int i = 0; i < 3; i++)
-        join(c[i]);
+    spawn_join(ev_coro, 3);
     return NULL;
 }
 WEFT_TEST(pevent_processes) {
-    struct ev_shm *s = g_ev = shared_mem(sizeof *s);
+    struct ev_shm *s = g_ev = test_shared_mem(sizeof *s);
     CHECK_ERR(weft_pevent_init(NULL), -EINVAL);
     CHECK_ERR(weft_pevent_wait(&s->e, WEFT_NOWAIT), -EINVAL);
     CHECK_OK(weft_pevent_init(&s->e));
@@ -836,7 +807,7 @@ WEFT_TEST(pevent_processes) {
     CHECK_ERR(weft_pevent_wait(&s->e, weft_after(10 * WEFT_MSEC)), -ETIMEDOUT);
     pid_t kids[3];
     for (int i = 0; i < 3; i++)
-        kids[i] = fork_child(ev_child, s);
+        kids[i] = test_fork_child(ev_child, s);
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, ev_coro_thread, NULL), 0);
     wait_at_least(&s->started, 6);
@@ -846,7 +817,7 @@ WEFT_TEST(pevent_processes) {
     CHECK_OK(weft_pevent_set(&s->e));
     CHECK_OK(weft_pevent_clear(&s->e));
     for (int i = 0; i < 3; i++)
-        CHECK_EQ(reap(kids[i]), 0);
+        CHECK_EQ(test_reap(kids[i]), 0);
     CHECK_EQ(pthread_join(t, NULL), 0);
     CHECK_EQ(atomic_load(&s->woke), 6);
     CHECK_EQ(weft_pevent_is_set(&s->e), 0);
@@ -890,7 +861,7 @@ static void cond_consumer(void *arg) {
     CHECK_EQ(sum % 100, 0);
 }
 WEFT_TEST(pcond_processes) {
-    struct cond_shm *s = shared_mem(sizeof *s);
+    struct cond_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_plock_init(&s->l));
     CHECK_ERR(weft_pcond_wait(&s->c, &s->l, WEFT_NOWAIT), -EINVAL); /* not initialised */
     CHECK_OK(weft_pcond_init(&s->c));
@@ -907,7 +878,7 @@ WEFT_TEST(pcond_processes) {
 
     pid_t kids[2];
     for (int i = 0; i < 2; i++)
-        kids[i] = fork_child(cond_consumer, s);
+        kids[i] = test_fork_child(cond_consumer, s);
     wait_at_least(&s->started, 2);
     for (int i = 0; i < PC_ITEMS + 2; i++) {
         CHECK_OK(weft_plock_acquire(&s->l, weft_after(20 * WEFT_SEC)));
@@ -918,7 +889,7 @@ WEFT_TEST(pcond_processes) {
         CHECK_OK(weft_plock_release(&s->l));
     }
     for (int i = 0; i < 2; i++)
-        CHECK_EQ(reap(kids[i]), 0);
+        CHECK_EQ(test_reap(kids[i]), 0);
     CHECK_EQ(s->head, PC_ITEMS + 2);
     CHECK_EQ(weft_pcond_notify(&s->c, 0), 0);
     CHECK_ERR(weft_pcond_notify(&s->c, -1), -EINVAL);
@@ -961,12 +932,12 @@ static void cond_coro_body(void) {
     join(t);
 }
 WEFT_TEST(pcond_coroutine) {
-    g_cs = shared_mem(sizeof *g_cs);
+    g_cs = test_shared_mem(sizeof *g_cs);
     CHECK_OK(weft_plock_init(&g_cs->l));
     CHECK_OK(weft_pcond_init(&g_cs->c));
-    pid_t p = fork_child(cond_notifier, g_cs);
+    pid_t p = test_fork_child(cond_notifier, g_cs);
     run_coro_thread(cond_coro_body);
-    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(test_reap(p), 0);
 }
 
 /* ------------------------------------------------------------------ pbarrier */
@@ -986,17 +957,17 @@ static void bar_child(void *arg) {
     }
 }
 WEFT_TEST(pbarrier_processes) {
-    struct bar_shm *s = shared_mem(sizeof *s);
+    struct bar_shm *s = test_shared_mem(sizeof *s);
     CHECK_ERR(weft_pbarrier_init(s ? &s->b : NULL, 0), -EINVAL);
     CHECK_ERR(weft_pbarrier_init(NULL, 2), -EINVAL);
     CHECK_ERR(weft_pbarrier_wait(&s->b, WEFT_NOWAIT), -EINVAL);
     CHECK_OK(weft_pbarrier_init(&s->b, 4));
     pid_t kids[3];
     for (int i = 0; i < 3; i++)
-        kids[i] = fork_child(bar_child, s);
+        kids[i] = test_fork_child(bar_child, s);
     bar_child(s);
     for (int i = 0; i < 3; i++)
-        CHECK_EQ(reap(kids[i]), 0);
+        CHECK_EQ(test_reap(kids[i]), 0);
     for (int r = 0; r < 5; r++)
         for (int i = 0; i < 4; i++)
             CHECK_EQ(atomic_load(&s->idx_seen[r][i]), 1); /* each index once per round */
@@ -1013,36 +984,36 @@ static void bar_wait_expect_pipe(void *arg) {
     CHECK_ERR(weft_pbarrier_wait(&s->b, weft_after(20 * WEFT_SEC)), -EPIPE);
 }
 WEFT_TEST(pbarrier_timeout_breaks) {
-    struct bar_shm *s = shared_mem(sizeof *s);
+    struct bar_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_pbarrier_init(&s->b, 3));
-    pid_t p = fork_child(bar_wait_expect_pipe, s);
+    pid_t p = test_fork_child(bar_wait_expect_pipe, s);
     wait_at_least(&s->started, 1);
     int64_t end = weft_after(10 * WEFT_SEC);
     while (weft_pbarrier_waiting(&s->b) < 1)
         CHECK_LT(weft_now(), end);
     CHECK_ERR(weft_pbarrier_wait(&s->b, weft_after(20 * WEFT_MSEC)), -ETIMEDOUT);
-    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(test_reap(p), 0);
     CHECK_EQ(weft_pbarrier_broken(&s->b), 1);
     CHECK_ERR(weft_pbarrier_wait(&s->b, WEFT_FOREVER), -EPIPE);
     CHECK_OK(weft_pbarrier_reset(&s->b));
     CHECK_EQ(weft_pbarrier_broken(&s->b), 0);
     /* abort while one waits */
     atomic_store(&s->started, 0);
-    p = fork_child(bar_wait_expect_pipe, s);
+    p = test_fork_child(bar_wait_expect_pipe, s);
     wait_at_least(&s->started, 1);
     while (weft_pbarrier_waiting(&s->b) < 1)
         CHECK_LT(weft_now(), end);
     CHECK_OK(weft_pbarrier_abort(&s->b));
-    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(test_reap(p), 0);
     CHECK_OK(weft_pbarrier_reset(&s->b));
     /* reset while one waits: that one gets -EPIPE, the barrier works after */
     atomic_store(&s->started, 0);
-    p = fork_child(bar_wait_expect_pipe, s);
+    p = test_fork_child(bar_wait_expect_pipe, s);
     wait_at_least(&s->started, 1);
     while (weft_pbarrier_waiting(&s->b) < 1)
         CHECK_LT(weft_now(), end);
     CHECK_OK(weft_pbarrier_reset(&s->b));
-    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(test_reap(p), 0);
     CHECK_EQ(weft_pbarrier_broken(&s->b), 0);
     CHECK_OK(weft_pbarrier_destroy(&s->b));
     CHECK_OK(weft_pbarrier_init(&s->b, 1));
@@ -1066,9 +1037,9 @@ static void bar_take_internal_and_die(void *arg) {
         pause();
 }
 WEFT_TEST(pbarrier_internal_owner_killed) {
-    struct bar_shm *s = shared_mem(sizeof *s);
+    struct bar_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_pbarrier_init(&s->b, 2));
-    pid_t p = fork_child(bar_take_internal_and_die, s);
+    pid_t p = test_fork_child(bar_take_internal_and_die, s);
     wait_at_least(&s->started, 1);
     kill_and_reap(p);
     CHECK_ERR(weft_pbarrier_wait(&s->b, weft_after(5 * WEFT_SEC)), -EPIPE);
@@ -1139,13 +1110,13 @@ WEFT_TEST(named_primitives) {
     CHECK_ERR(weft_plock_create_named(&l2, "a/b"), -EINVAL);
     CHECK_ERR(weft_plock_detach(NULL), -EINVAL);
 
-    pid_t p = fork_child(named_child, &n);
+    pid_t p = test_fork_child(named_child, &n);
     CHECK_OK(weft_psem_acquire(s, weft_after(20 * WEFT_SEC))); /* the child released */
     CHECK_OK(weft_psem_release(s, 1));
     CHECK_ERR(weft_psem_release(s, 1), -EOVERFLOW); /* bounded at 1 */
     CHECK_OK(weft_pevent_set(e));
     CHECK_GE(weft_pbarrier_wait(b, weft_after(20 * WEFT_SEC)), 0);
-    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(test_reap(p), 0);
     /* A second mapping of the same lock in this process sees the same state. */
     CHECK_OK(weft_plock_attach(&l2, n.lock));
     CHECK_NE((void *)l2, (void *)l);
@@ -1187,16 +1158,16 @@ static void oom_hold(void *arg) {
     hold_until_told(s);
 }
 WEFT_TEST(plock_wait_out_of_memory) {
-    g_park = shared_mem(sizeof *g_park);
+    g_park = test_shared_mem(sizeof *g_park);
     g_oom = &g_park->l;
     CHECK_OK(weft_plock_init(g_oom));
     CHECK_OK(pipe(g_park->go));
     CHECK_OK(pipe(g_park->ready));
-    pid_t p = fork_child(oom_hold, g_park);
+    pid_t p = test_fork_child(oom_hold, g_park);
     pipe_get(g_park->ready[0]);
     run_coro_thread(oom_body);
     pipe_put(g_park->go[1]);
-    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(test_reap(p), 0);
     CHECK_OK(weft_plock_acquire(g_oom, weft_after(5 * WEFT_SEC)));
     CHECK_OK(weft_plock_release(g_oom));
 }
@@ -1243,15 +1214,15 @@ static void shared_releaser(void *arg) {
     CHECK_OK(weft_pevent_set(&s->e));
 }
 WEFT_TEST(shared_stack_coroutines) {
-    g_sh = shared_mem(sizeof *g_sh);
+    g_sh = test_shared_mem(sizeof *g_sh);
     CHECK_OK(weft_plock_init(&g_sh->l));
     CHECK_OK(weft_psem_init(&g_sh->s, 0, 0));
     CHECK_OK(weft_pevent_init(&g_sh->e));
     CHECK_OK(pipe(g_sh->go));
-    pid_t p = fork_child(shared_releaser, g_sh);
+    pid_t p = test_fork_child(shared_releaser, g_sh);
     pipe_get(g_sh->go[0]);
     run_coro_thread(shared_stack_body);
-    CHECK_EQ(reap(p), 0);
+    CHECK_EQ(test_reap(p), 0);
     CHECK_EQ(weft_psem_value(&g_sh->s), 0);
     CHECK_NO_ZOMBIES();
 }

@@ -15,24 +15,6 @@
 
 /* WEFT_TEST_TIMEOUT(arena_processes, 120) */
 
-static pid_t fork_child(void (*fn)(void *), void *arg) {
-    fflush(NULL);
-    pid_t p = fork();
-    CHECK_GE(p, 0);
-    if (p == 0) {
-        alarm(60);
-        fn(arg);
-        _exit(0);
-    }
-    return p;
-}
-
-static int reap(pid_t p) {
-    int st;
-    CHECK_EQ(waitpid(p, &st, 0), p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
-}
-
 static char *name_of(char *buf, const char *tag) {
     snprintf(buf, 64, "/weft_test_shm_%d_%s", (int)getpid(), tag);
     return buf;
@@ -61,8 +43,8 @@ WEFT_TEST(named_raw_roundtrip) {
     strcpy(p, "from the parent");
     CHECK_ERR(weft_shm_create(&q, name, 10), -EEXIST);
     CHECK_ERR(weft_shm_create(&q, name + 1, 10), -EEXIST); /* same name without '/' */
-    pid_t c = fork_child(raw_child, name);
-    CHECK_EQ(reap(c), 0);
+    pid_t c = test_fork_child(raw_child, name);
+    CHECK_EQ(test_reap(c), 0);
     CHECK_STR_EQ((char *)p + 100, "from the child");
 
     /* Created 0600 whatever the umask. */
@@ -211,13 +193,13 @@ WEFT_TEST(named_ready_flag) {
     CHECK_OK(weft__named_create(ra->name, WEFT__NK_RAW, 100, &p));
     CHECK_EQ(weft__named_kind_of(p), (uint32_t)WEFT__NK_RAW);
     CHECK_EQ(weft__named_size_of(p), (size_t)100);
-    pid_t c = fork_child(ready_child, ra);
+    pid_t c = test_fork_child(ready_child, ra);
     char ch;
     CHECK_EQ(read(ra->fds[0], &ch, 1), 1);
     usleep(20000); /* the child is (very likely) waiting on the flag now */
     ((int *)p)[0] = 42;
     weft__named_ready(p);
-    CHECK_EQ(reap(c), 0);
+    CHECK_EQ(test_reap(c), 0);
     CHECK_OK(weft__named_detach(p));
     CHECK_OK(weft_shm_unlink(ra->name));
     /* A creator that gives up removes the name. */
@@ -266,7 +248,7 @@ WEFT_TEST(named_exec_peer) {
         execl("/proc/self/exe", "test_shm", "named_exec_peer", (char *)NULL);
         _exit(127);
     }
-    CHECK_EQ(reap(c), 0);
+    CHECK_EQ(test_reap(c), 0);
     CHECK_OK(weft_shm_value_get(v, &x));
     CHECK_EQ(x, 5678);
     CHECK_OK(weft_shm_value_destroy(v));
@@ -357,10 +339,10 @@ WEFT_TEST(arena_processes) {
     pid_t kids[4];
     for (int i = 0; i < 4; i++) {
         args[i] = (struct arena_arg){a, i + 1};
-        kids[i] = fork_child(arena_worker, &args[i]);
+        kids[i] = test_fork_child(arena_worker, &args[i]);
     }
     for (int i = 0; i < 4; i++)
-        CHECK_EQ(reap(kids[i]), 0);
+        CHECK_EQ(test_reap(kids[i]), 0);
     CHECK_EQ(weft_shm_arena_used(a), 0);
     CHECK(weft_shm_alloc(a, (1 << 20) - 64) != NULL); /* fully coalesced */
     CHECK_OK(weft_shm_arena_destroy(a));
@@ -391,8 +373,8 @@ WEFT_TEST(arena_owner_killed) {
     void *y = weft_shm_alloc(a, 1000);
     CHECK(x && y);
     CHECK_OK(weft_shm_free(a, x));
-    pid_t c = fork_child(arena_die_inside, a);
-    CHECK_EQ(reap(c), 1000 + SIGKILL);
+    pid_t c = test_fork_child(arena_die_inside, a);
+    CHECK_EQ(test_reap(c), 1000 + SIGKILL);
     void *z = weft_shm_alloc(a, 1000); /* repairs, then allocates the freed block */
     CHECK(z == x);
     CHECK_OK(weft_shm_free(a, y));
@@ -433,8 +415,8 @@ WEFT_TEST(arena_named) {
     char *p = weft_shm_alloc(a, 64);
     strcpy(p, "parent block");
     na->off = weft_shm_offset(a, p);
-    pid_t c = fork_child(narena_child, na);
-    CHECK_EQ(reap(c), 0);
+    pid_t c = test_fork_child(narena_child, na);
+    CHECK_EQ(test_reap(c), 0);
     CHECK_STR_EQ((char *)weft_shm_ptr(a, na->off), "child block");
     CHECK_OK(weft_shm_free(a, weft_shm_ptr(a, na->off)));
     CHECK_EQ(weft_shm_arena_used(a), 0);
@@ -480,9 +462,9 @@ static void value_array_in(weft_shm_arena *arena) {
     CHECK_EQ((uintptr_t)weft_shm_array_data(ia.arr) % 64, 0u);
     pid_t kids[3];
     for (int i = 0; i < 3; i++)
-        kids[i] = fork_child(incr_child, &ia);
+        kids[i] = test_fork_child(incr_child, &ia);
     for (int i = 0; i < 3; i++)
-        CHECK_EQ(reap(kids[i]), 0);
+        CHECK_EQ(test_reap(kids[i]), 0);
     int64_t x;
     CHECK_OK(weft_shm_value_get(ia.v, &x));
     CHECK_EQ(x, 6000);
@@ -574,8 +556,8 @@ WEFT_TEST(array_named) {
         double d = (double)i + 0.5;
         CHECK_OK(weft_shm_array_set(a, i, &d));
     }
-    pid_t c = fork_child(narray_child, name);
-    CHECK_EQ(reap(c), 0);
+    pid_t c = test_fork_child(narray_child, name);
+    CHECK_EQ(test_reap(c), 0);
     for (size_t i = 0; i < 16; i++) {
         double d;
         CHECK_OK(weft_shm_array_get(a, i, &d));
@@ -595,8 +577,8 @@ static void value_hold_die(void *arg) {
 WEFT_TEST(value_lock_owner_killed) {
     weft_shm_value *v;
     CHECK_OK(weft_shm_value_create(&v, NULL, sizeof(int), WEFT_SHM_LOCKED));
-    pid_t c = fork_child(value_hold_die, v);
-    CHECK_EQ(reap(c), 1000 + SIGKILL);
+    pid_t c = test_fork_child(value_hold_die, v);
+    CHECK_EQ(test_reap(c), 1000 + SIGKILL);
     int x = 9;
     CHECK_OK(weft_shm_value_set(v, &x));
     x = 0;

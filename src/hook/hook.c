@@ -151,6 +151,13 @@ static void fd_forget(int fd) {
         atomic_store_explicit(&fd_sndto_us[fd], 0, memory_order_relaxed);
     }
 }
+/* A descriptor just made by the process: nothing known of it yet but, if
+ * user_nb, that its maker asked for non-blocking mode. */
+static void fd_new(int fd, bool user_nb) {
+    fd_forget(fd);
+    if (user_nb)
+        st_set(fd, ST_USERNB);
+}
 /* A new descriptor `to` sharing the open file of `from` (dup). */
 static void fd_copy(int from, int to) {
     if ((unsigned)to >= MAXFD)
@@ -338,11 +345,8 @@ static int accept_io(int idx, int fd, struct sockaddr *addr, socklen_t *alen, in
     IO_BODY(idx, fd, WEFT_READABLE, R.accept4(fd, addr, alen, flags))
 }
 static int accept_done(int nfd, int flags) {
-    if (nfd >= 0) {
-        fd_forget(nfd);
-        if (flags & SOCK_NONBLOCK)
-            st_set(nfd, ST_USERNB);
-    }
+    if (nfd >= 0)
+        fd_new(nfd, flags & SOCK_NONBLOCK);
     return nfd;
 }
 HOOK_API int accept(int fd, __SOCKADDR_ARG addr, socklen_t *alen) {
@@ -756,11 +760,8 @@ HOOK_API int setsockopt(int fd, int level, int opt, const void *val, socklen_t l
 HOOK_API int socket(int domain, int type, int proto) {
     RESOLVE();
     int fd = R.socket(domain, type, proto);
-    if (fd >= 0) {
-        fd_forget(fd);
-        if (type & SOCK_NONBLOCK)
-            st_set(fd, ST_USERNB);
-    }
+    if (fd >= 0)
+        fd_new(fd, type & SOCK_NONBLOCK);
     return fd;
 }
 
@@ -768,11 +769,8 @@ HOOK_API int socketpair(int domain, int type, int proto, int sv[2]) {
     RESOLVE();
     int r = R.socketpair(domain, type, proto, sv);
     if (r == 0)
-        for (int i = 0; i < 2; i++) {
-            fd_forget(sv[i]);
-            if (type & SOCK_NONBLOCK)
-                st_set(sv[i], ST_USERNB);
-        }
+        for (int i = 0; i < 2; i++)
+            fd_new(sv[i], type & SOCK_NONBLOCK);
     return r;
 }
 
@@ -780,11 +778,8 @@ HOOK_API int pipe2(int p[2], int flags) {
     RESOLVE();
     int r = R.pipe2(p, flags);
     if (r == 0)
-        for (int i = 0; i < 2; i++) {
-            fd_forget(p[i]);
-            if (flags & O_NONBLOCK)
-                st_set(p[i], ST_USERNB);
-        }
+        for (int i = 0; i < 2; i++)
+            fd_new(p[i], flags & O_NONBLOCK);
     return r;
 }
 

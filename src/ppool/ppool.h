@@ -1,5 +1,11 @@
 /* Internals of the process pool. Private to src/ppool/.
  *
+ * Files: ppool.c (the public pool API: create, apply, close, terminate,
+ * join, destroy), dispatch.c (handing out cells), collect.c (taking
+ * results and completing futures), map.c (map and imap), watcher.c (the
+ * watcher thread, spawning and replacing workers), worker.c (the child
+ * side), bytes.c, registry.c.
+ *
  * Memory shared with the workers (one MAP_SHARED region made before the
  * first fork, so every worker inherits it) holds one slot per worker, and
  * each slot two cells: the tasks given to that worker. The parent alone
@@ -31,7 +37,9 @@
 #include "pool/pool.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #define PP_INLINE 448
 #define PP_CELLS 2
@@ -99,5 +107,225 @@ int weft__pp_map(int fd, void **map, size_t *maplen, size_t need);
 int weft__pp_grow(int fd, uint64_t *file, size_t need);
 
 static inline size_t pp_pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+/* ---- parent side ---------------------------------------------------------- */
+
+enum { J_APPLY = 1, J_MAP = 2 };
+enum { P_RUNNING = 0, P_CLOSED = 1, P_TERMINATED = 2 };
+
+typedef struct pp_job {
+    int kind;
+    bool queued;
+    struct pp_job *next; /* pending queue */
+    struct pp_job *fin;  /* completion list */
+    int fin_status;
+    bool fin_cancel;     /* apply: cancel instead of finish */
+} pp_job;
+
+typedef struct pp_apply {
+    weft_future f; /* first: weft_future_release frees the whole record */
+    pp_job j;
+    weft_bytes res;
+    weft_ppool_cb ok, err;
+    void *ud;
+    struct pp_apply *done_next;
+    atomic_int finished; /* its future's completion has run to the end */
+    int task;
+    int tries;
+    size_t in_len;
+    unsigned char in[];
+} pp_apply;
+
+typedef struct {
+    int status;
+    bool ready;
+    weft_bytes b;
+} pp_item;
+
+struct weft_ppool_iter {
+    pp_job j;
+    weft_ppool *pool;
+    int kind;
+    int task;
+    const unsigned char *in;
+    unsigned char *out;
+    int *statuses;
+    size_t n, in_size, out_size, chunk, nchunks, next_chunk, done_chunks;
+    size_t *redo, nredo;
+    uint8_t *tries;
+    size_t outstanding;
+    size_t first_fail;
+    int fail_status;
+    weft_future *fut; /* map: done when every chunk is */
+    bool cancelled;   /* imap: the iterator was destroyed */
+    bool pool_done;   /* the pool dropped its reference */
+    atomic_int refs;  /* imap: iterator + pool; map: pool */
+    /* imap */
+    int unordered;
+    pp_item *items;
+    size_t *arrived, narrived, yielded, next_ordered;
+    weft_event ev;
+};
+typedef struct weft_ppool_iter pp_map;
+
+typedef struct {
+    pid_t pid; /* 0: no worker in this slot */
+    int pidfd;
+    int infd[PP_CELLS], outfd[PP_CELLS];
+    void *inmap[PP_CELLS], *outmap[PP_CELLS];
+    size_t inlen[PP_CELLS], outlen[PP_CELLS];
+    pp_job *job[PP_CELLS];
+    size_t chunk[PP_CELLS];
+    uint32_t assigned;
+    int busy;
+    int killed_cell; /* the cell whose timeout we killed it for, or -1 */
+} pp_worker;
+
+struct weft_ppool {
+    pthread_mutex_t mu;
+    int n;
+    pp_worker *w;
+    pp_shm *shm;
+    size_t shm_len;
+    int efd;
+    pp_job *head, *tail;
+    pp_apply *done_list;
+    size_t ndone, sweep_at;
+    int state;
+    int broken;
+    int live;
+    size_t inflight;
+    uint64_t seq;
+    atomic_long started;
+    weft_ppool_opts o;
+    void *initargs;
+    int ntasks;
+    pthread_t watcher;
+    bool joined;
+    weft_event exited;
+};
+
+static inline void poke(weft_ppool *p) {
+    uint64_t one = 1;
+    ssize_t r = write(p->efd, &one, sizeof one);
+    (void)r;
+}
+
+/* ---- pending queue ------------------------------------------------------ */
+
+static inline void q_push(weft_ppool *p, pp_job *j, bool front) {
+    j->queued = true;
+    j->next = NULL;
+    if (front) {
+        j->next = p->head;
+        p->head = j;
+        if (!p->tail)
+            p->tail = j;
+    } else {
+        if (p->tail)
+            p->tail->next = j;
+        else
+            p->head = j;
+        p->tail = j;
+    }
+}
+
+static inline pp_job *q_pop(weft_ppool *p) {
+    pp_job *j = p->head;
+    if (j) {
+        p->head = j->next;
+        if (!p->head)
+            p->tail = NULL;
+        j->queued = false;
+        j->next = NULL;
+    }
+    return j;
+}
+
+static inline void q_remove(weft_ppool *p, pp_job *j) {
+    pp_job **pp = &p->head, *prev = NULL;
+    while (*pp && *pp != j) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return;
+    *pp = j->next;
+    if (p->tail == j)
+        p->tail = prev;
+    j->queued = false;
+    j->next = NULL;
+}
+
+static inline void fin_add(pp_job **fin, pp_job *j, int status, bool cancel) {
+    j->fin_status = status;
+    j->fin_cancel = cancel;
+    j->fin = *fin;
+    *fin = j;
+}
+
+static inline size_t chunk_first(pp_map *m, size_t c) { return c * m->chunk; }
+static inline size_t chunk_len(pp_map *m, size_t c) {
+    size_t f = c * m->chunk;
+    return m->n - f < m->chunk ? m->n - f : m->chunk;
+}
+
+static inline void note_fail(pp_map *m, size_t idx, int status) {
+    if (!m->fail_status || idx < m->first_fail) {
+        m->first_fail = idx;
+        m->fail_status = status;
+    }
+}
+
+static inline void item_arrive(pp_map *m, size_t i, int status) {
+    m->items[i].status = status;
+    m->items[i].ready = true;
+    m->arrived[m->narrived++] = i;
+}
+
+
+static inline int pp_check_task(weft_ppool *p, int task) {
+    return task < 0 || task >= p->ntasks ? -EINVAL : 0;
+}
+
+/* Whether the pool takes new work (mu held): 0, or why not. */
+static inline int pp_admit(weft_ppool *p) {
+    if (p->state != P_RUNNING)
+        return -EPIPE;
+    if (p->broken)
+        return p->broken;
+    return 0;
+}
+
+/* dispatch.c: moves pending work into free cells. mu held. */
+void weft__pp_dispatch(weft_ppool *p, pp_job **fin);
+
+/* collect.c */
+/* Takes the result of DONE cell (wi, c). mu held. */
+void weft__pp_take(weft_ppool *p, int wi, int c, pp_job **fin);
+/* Empties cell (wi, c) and marks it FREE. mu held. */
+void weft__pp_release_cell(weft_ppool *p, int wi, int c);
+/* Frees finished applies nobody else holds (all: every one). mu held. */
+void weft__pp_sweep(weft_ppool *p, bool all);
+/* Completes what a locked section gathered. mu not held. */
+void weft__pp_run_fin(weft_ppool *p, pp_job *fin);
+
+/* map.c */
+/* A chunk came back or was given up; completes the map when it was the last. */
+void weft__pp_map_chunk_done(weft_ppool *p, pp_map *m, pp_job **fin);
+/* Fails every item of chunk c with err (it will not be run again). */
+void weft__pp_map_fail_chunk(weft_ppool *p, pp_map *m, size_t c, int err, pp_job **fin);
+/* Queues chunk c to be handed out again, first. */
+int weft__pp_map_redo(weft_ppool *p, pp_map *m, size_t c);
+/* Drops one reference; the last frees the map. */
+void weft__pp_map_unref(pp_map *m);
+
+/* watcher.c */
+/* Forks worker wi. mu held (or the pool not yet shared). */
+int weft__pp_spawn(weft_ppool *p, int wi);
+/* Every pending task fails with err (a broken pool). mu held. */
+void weft__pp_fail_pending(weft_ppool *p, int err, bool cancel, pp_job **fin);
+/* The watcher thread: reaps, replaces, collects, enforces timeouts. */
+void *weft__pp_watcher_main(void *arg);
 
 #endif

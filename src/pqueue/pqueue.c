@@ -158,22 +158,39 @@ static int check_args(int kind, size_t max_bytes, size_t max_count) {
     return 0;
 }
 
-int weft_pqueue_create(weft_pqueue **out, int kind, size_t max_bytes, size_t max_count) {
-    if (!out)
-        return -EINVAL;
+/* Checks the arguments and lays out a queue in *tmp: 0 with *size, or -EINVAL. */
+static int plan(struct weft_pqueue *tmp, uint64_t *size, int kind, size_t max_bytes,
+                size_t max_count) {
     int r = check_args(kind, max_bytes, max_count);
     if (r)
         return r;
-    struct weft_pqueue tmp = {0};
-    uint64_t size = layout(&tmp, kind, max_bytes, max_count);
+    memset(tmp, 0, sizeof *tmp);
+    *size = layout(tmp, kind, max_bytes, max_count);
+    return 0;
+}
+
+/* Makes fresh memory mem (size bytes) the queue laid out in *tmp. */
+static int install(void *mem, const struct weft_pqueue *tmp, uint64_t size, int named) {
+    weft_pqueue *q = mem;
+    memcpy(q, tmp, sizeof *tmp);
+    q->map_size = size;
+    q->named = named;
+    return init_shared(q);
+}
+
+int weft_pqueue_create(weft_pqueue **out, int kind, size_t max_bytes, size_t max_count) {
+    if (!out)
+        return -EINVAL;
+    struct weft_pqueue tmp;
+    uint64_t size;
+    int r = plan(&tmp, &size, kind, max_bytes, max_count);
+    if (r)
+        return r;
     void *mem;
     if ((r = weft__shm_map_anon(size, &mem)) != 0)
         return r;
     weft_pqueue *q = mem;
-    memcpy(q, &tmp, sizeof tmp);
-    q->map_size = size;
-    q->named = 0;
-    if ((r = init_shared(q)) != 0) {
+    if ((r = install(mem, &tmp, size, 0)) != 0) {
         weft__shm_unmap_anon(mem, size);
         return r;
     }
@@ -185,19 +202,16 @@ int weft_pqueue_create_named(weft_pqueue **out, const char *name, int kind, size
                              size_t max_count) {
     if (!out || !name)
         return -EINVAL;
-    int r = check_args(kind, max_bytes, max_count);
+    struct weft_pqueue tmp;
+    uint64_t size;
+    int r = plan(&tmp, &size, kind, max_bytes, max_count);
     if (r)
         return r;
-    struct weft_pqueue tmp = {0};
-    uint64_t size = layout(&tmp, kind, max_bytes, max_count);
     void *mem;
     if ((r = weft__named_create(name, WEFT__NK_QUEUE, size, &mem)) != 0)
         return r;
     weft_pqueue *q = mem;
-    memcpy(q, &tmp, sizeof tmp);
-    q->map_size = size;
-    q->named = 1;
-    if ((r = init_shared(q)) != 0) {
+    if ((r = install(mem, &tmp, size, 1)) != 0) {
         weft__named_abort(mem, name);
         return r;
     }
@@ -346,28 +360,26 @@ static void recover_consumer(weft_pqueue *q) {
     q->c_tail = LD(&q->tail);
 }
 
-static int lock_p(weft_pqueue *q, int64_t deadline) {
-    int r = weft__rmutex_lock(&q->plock, deadline);
+/* Takes lock m; if its holder died, repairs with recover first. */
+static inline int lock_side(weft_pqueue *q, weft__rmutex *m, void (*recover)(weft_pqueue *),
+                            int64_t deadline) {
+    int r = weft__rmutex_lock(m, deadline);
     if (likely(r == 0))
         return 0;
     if (r == -EOWNERDEAD) {
-        recover_producer(q);
-        weft__rmutex_consistent(&q->plock);
+        recover(q);
+        weft__rmutex_consistent(m);
         return 0;
     }
     return r;
 }
 
+static int lock_p(weft_pqueue *q, int64_t deadline) {
+    return lock_side(q, &q->plock, recover_producer, deadline);
+}
+
 static int lock_c(weft_pqueue *q, int64_t deadline) {
-    int r = weft__rmutex_lock(&q->clock, deadline);
-    if (likely(r == 0))
-        return 0;
-    if (r == -EOWNERDEAD) {
-        recover_consumer(q);
-        weft__rmutex_consistent(&q->clock);
-        return 0;
-    }
-    return r;
+    return lock_side(q, &q->clock, recover_consumer, deadline);
 }
 
 static inline void unlock_p(weft_pqueue *q) {
@@ -494,16 +506,35 @@ static void ring_read(weft_pqueue *q, uint64_t pos, void *dst, size_t n) {
     }
 }
 
+/* The queue looked empty under lock m: drops m, then -EPIPE if the queue
+ * is shut down, else waits for data (0: look again, or the wait's error). */
+static int wait_data(weft_pqueue *q, weft__rmutex *m, int64_t deadline) {
+    bool shut = LD(&q->shut);
+    weft__rmutex_unlock(m);
+    if (shut)
+        return -EPIPE;
+    return wait_for(q, W_DATA, 0, deadline);
+}
+
+/* Takes the producer lock of a queue that is not shut down: 0, -EPIPE
+ * (shut down; not held) or the lock's error. */
+static inline int lock_put(weft_pqueue *q, int64_t deadline) {
+    int r = lock_p(q, deadline);
+    if (r)
+        return r;
+    if (LDR(&q->shut)) {
+        unlock_p(q);
+        return -EPIPE;
+    }
+    return 0;
+}
+
 static int fifo_put(weft_pqueue *q, const void *msg, size_t len, int64_t deadline) {
     uint64_t f = foot(len);
     for (;;) {
-        int r = lock_p(q, deadline);
+        int r = lock_put(q, deadline);
         if (r)
             return r;
-        if (LDR(&q->shut)) {
-            unlock_p(q);
-            return -EPIPE;
-        }
         uint64_t t = LDR(&q->tail), n = LDR(&q->nput);
         if (t + f - q->c_head > q->max_bytes)
             q->c_head = LD(&q->head);
@@ -570,11 +601,7 @@ static ssize_t fifo_get(weft_pqueue *q, void *buf, size_t cap, int64_t deadline)
             wake(&q->sseq, &q->swait, INT32_MAX);
             return (ssize_t)hdr;
         }
-        bool shut = LD(&q->shut);
-        unlock_c(q);
-        if (shut)
-            return -EPIPE;
-        if ((r = wait_for(q, W_DATA, 0, deadline)) != 0)
+        if ((r = wait_data(q, &q->clock, deadline)) != 0)
             return r;
     }
 }
@@ -627,13 +654,9 @@ static int slot_put(weft_pqueue *q, const void *msg, size_t len, int64_t prio, i
     uint64_t f = foot(len);
     uint64_t k = ((uint64_t)len + WEFT__PQ_CHUNK_DATA - 1) / WEFT__PQ_CHUNK_DATA;
     for (;;) {
-        int r = lock_p(q, deadline);
+        int r = lock_put(q, deadline);
         if (r)
             return r;
-        if (LDR(&q->shut)) {
-            unlock_p(q);
-            return -EPIPE;
-        }
         uint64_t used = LDR(&q->used), count = LDR(&q->count);
         if (used + f <= q->max_bytes && count < q->nslots) {
             weft__pq_slot *s = slots(q);
@@ -741,11 +764,7 @@ static ssize_t slot_get(weft_pqueue *q, void *buf, size_t cap, int end, int64_t 
             wake(&q->sseq, &q->swait, INT32_MAX);
             return (ssize_t)len;
         }
-        bool shut = LDR(&q->shut);
-        unlock_p(q);
-        if (shut)
-            return -EPIPE;
-        if ((r = wait_for(q, W_DATA, 0, deadline)) != 0)
+        if ((r = wait_data(q, &q->plock, deadline)) != 0)
             return r;
     }
 }

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,20 +86,7 @@ WEFT_API int weft_proc_exec(weft_proc **out, const char *path, char *const argv[
         weft__proc_free(p);
         return -r;
     }
-    int fd = pidfd_open(pid, 0);
-    if (fd < 0) {
-        int e = -errno;
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        weft__proc_free(p);
-        return e;
-    }
-    p->pid = pid;
-    p->pidfd = fd;
-    weft__proc_register(p);
-    *out = p;
-    return 0;
+    return weft__proc_adopt(p, pid, out);
 }
 
 static int check_stream(const weft_proc *p, int i) {

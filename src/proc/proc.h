@@ -54,6 +54,10 @@ void weft__proc_atfork_child(void);
 /* process.c: a new handle (not registered, no pid yet); NULL on out of
  * memory. name NULL: "Process-N". */
 weft_proc *weft__proc_new(const char *name, int daemon, int exec);
+/* process.c: gives the started child pid to p (its pidfd, the registry)
+ * and sets *out: 0; or kills and reaps the child, frees p and returns the
+ * negative errno. */
+int weft__proc_adopt(weft_proc *p, pid_t pid, weft_proc **out);
 /* process.c: the name of the calling process, set in a forked child. */
 void weft__proc_set_current_name(const char *name);
 void weft__proc_reset_counter(void);

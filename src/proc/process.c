@@ -75,6 +75,21 @@ static void kill_and_wait(pid_t pid) {
         ;
 }
 
+int weft__proc_adopt(weft_proc *p, pid_t pid, weft_proc **out) {
+    int fd = pidfd_open(pid, 0);
+    if (fd < 0) {
+        int e = -errno;
+        kill_and_wait(pid);
+        weft__proc_free(p);
+        return e;
+    }
+    p->pid = pid;
+    p->pidfd = fd;
+    weft__proc_register(p);
+    *out = p;
+    return 0;
+}
+
 WEFT_API int weft_proc_start(weft_proc **out, weft_proc_fn fn, void *arg,
                              const weft_proc_opts *opts) {
     if (!out || !fn)
@@ -94,18 +109,7 @@ WEFT_API int weft_proc_start(weft_proc **out, weft_proc_fn fn, void *arg,
     }
     if (pid == 0)
         child_main(p, fn, arg, parent);
-    int fd = pidfd_open(pid, 0);
-    if (fd < 0) {
-        int e = -errno;
-        kill_and_wait(pid);
-        weft__proc_free(p);
-        return e;
-    }
-    p->pid = pid;
-    p->pidfd = fd;
-    weft__proc_register(p);
-    *out = p;
-    return 0;
+    return weft__proc_adopt(p, pid, out);
 }
 
 static int check(const weft_proc *p) {

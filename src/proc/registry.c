@@ -124,6 +124,18 @@ void weft__proc_free(weft_proc *p) {
 
 #define REAPER_MAX 512
 
+/* Frees reaped p and takes it out of the registry, unless the process is
+ * exiting (the exit handler owns the registry then). */
+static void drop_reaped(weft_proc *p) {
+    pthread_mutex_lock(&g_mu);
+    int keep = g_exiting;
+    if (!keep)
+        unlink_(p);
+    pthread_mutex_unlock(&g_mu);
+    if (!keep)
+        weft__proc_free(p);
+}
+
 static void *reaper_main(void *unused) {
     (void)unused;
     struct pollfd pf[REAPER_MAX];
@@ -165,13 +177,7 @@ static void *reaper_main(void *unused) {
             }
             if (weft__proc_reap(p) == 0)
                 continue;
-            pthread_mutex_lock(&g_mu);
-            int keep = g_exiting;
-            if (!keep)
-                unlink_(p);
-            pthread_mutex_unlock(&g_mu);
-            if (!keep)
-                weft__proc_free(p);
+            drop_reaped(p);
         }
     }
     return NULL;
@@ -239,13 +245,7 @@ void weft__proc_dispose(weft_proc *p) {
         if (weft__proc_reap(p) != 0)
             break;
     }
-    pthread_mutex_lock(&g_mu);
-    int keep = g_exiting;
-    if (!keep)
-        unlink_(p);
-    pthread_mutex_unlock(&g_mu);
-    if (!keep)
-        weft__proc_free(p);
+    drop_reaped(p);
 }
 
 /* ---- exit ----------------------------------------------------------------- */

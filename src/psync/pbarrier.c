@@ -5,16 +5,7 @@
  * that will never come. */
 #include "psync/psync.h"
 
-_Static_assert(sizeof(struct weft__pbarrier) <= sizeof(weft_pbarrier), "weft_pbarrier too small");
-_Static_assert(_Alignof(struct weft__pbarrier) <= _Alignof(weft_pbarrier),
-               "weft_pbarrier alignment");
-
-static struct weft__pbarrier *B(weft_pbarrier *b) {
-    struct weft__pbarrier *p = (struct weft__pbarrier *)(void *)b;
-    if (!p || atomic_load_explicit(&p->magic, memory_order_acquire) != WEFT__PBARRIER_MAGIC)
-        return NULL;
-    return p;
-}
+WEFT__PSYNC_LAYOUT(B, weft_pbarrier, struct weft__pbarrier, WEFT__PBARRIER_MAGIC)
 
 int weft_pbarrier_init(weft_pbarrier *b, int parties) {
     if (!b || parties < 1)
@@ -116,11 +107,19 @@ int weft_pbarrier_wait(weft_pbarrier *b, int64_t deadline) {
     return idx;
 }
 
-int weft_pbarrier_abort(weft_pbarrier *b) {
+/* Takes the lock of the barrier at b for abort or reset: 0 with *out set,
+ * or -EINVAL or the lock's error. */
+static int enter_checked(weft_pbarrier *b, struct weft__pbarrier **out) {
     struct weft__pbarrier *p = B(b);
     if (!p)
         return -EINVAL;
-    int r = enter(p, WEFT_FOREVER, true);
+    *out = p;
+    return enter(p, WEFT_FOREVER, true);
+}
+
+int weft_pbarrier_abort(weft_pbarrier *b) {
+    struct weft__pbarrier *p;
+    int r = enter_checked(b, &p);
     if (r < 0)
         return r;
     break_locked(p);
@@ -129,10 +128,8 @@ int weft_pbarrier_abort(weft_pbarrier *b) {
 }
 
 int weft_pbarrier_reset(weft_pbarrier *b) {
-    struct weft__pbarrier *p = B(b);
-    if (!p)
-        return -EINVAL;
-    int r = enter(p, WEFT_FOREVER, true);
+    struct weft__pbarrier *p;
+    int r = enter_checked(b, &p);
     if (r < 0)
         return r;
     uint32_t w = atomic_load_explicit(&p->word, memory_order_relaxed);

@@ -2,15 +2,7 @@
  * weft_plock. Lock-free: the futex word is a notification counter. */
 #include "psync/psync.h"
 
-_Static_assert(sizeof(struct weft__pcond) <= sizeof(weft_pcond), "weft_pcond too small");
-_Static_assert(_Alignof(struct weft__pcond) <= _Alignof(weft_pcond), "weft_pcond alignment");
-
-static struct weft__pcond *C(weft_pcond *c) {
-    struct weft__pcond *p = (struct weft__pcond *)(void *)c;
-    if (!p || atomic_load_explicit(&p->magic, memory_order_acquire) != WEFT__PCOND_MAGIC)
-        return NULL;
-    return p;
-}
+WEFT__PSYNC_LAYOUT(C, weft_pcond, struct weft__pcond, WEFT__PCOND_MAGIC)
 
 int weft_pcond_init(weft_pcond *c) {
     if (!c)
@@ -24,12 +16,7 @@ int weft_pcond_init(weft_pcond *c) {
 
 int weft_pcond_destroy(weft_pcond *c) {
     struct weft__pcond *p = C(c);
-    if (!p)
-        return -EINVAL;
-    if (atomic_load_explicit(&p->waiters, memory_order_acquire))
-        return -EBUSY;
-    atomic_store_explicit(&p->magic, 0, memory_order_release);
-    return 0;
+    return weft__psync_untag(p ? &p->magic : NULL, p ? &p->waiters : NULL);
 }
 
 int weft_pcond_wait(weft_pcond *c, weft_plock *l, int64_t deadline) {

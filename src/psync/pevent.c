@@ -3,15 +3,7 @@
  * clear followed before it looked. */
 #include "psync/psync.h"
 
-_Static_assert(sizeof(struct weft__pevent) <= sizeof(weft_pevent), "weft_pevent too small");
-_Static_assert(_Alignof(struct weft__pevent) <= _Alignof(weft_pevent), "weft_pevent alignment");
-
-static struct weft__pevent *E(weft_pevent *e) {
-    struct weft__pevent *p = (struct weft__pevent *)(void *)e;
-    if (!p || atomic_load_explicit(&p->magic, memory_order_acquire) != WEFT__PEVENT_MAGIC)
-        return NULL;
-    return p;
-}
+WEFT__PSYNC_LAYOUT(E, weft_pevent, struct weft__pevent, WEFT__PEVENT_MAGIC)
 
 int weft_pevent_init(weft_pevent *e) {
     if (!e)
@@ -25,12 +17,7 @@ int weft_pevent_init(weft_pevent *e) {
 
 int weft_pevent_destroy(weft_pevent *e) {
     struct weft__pevent *p = E(e);
-    if (!p)
-        return -EINVAL;
-    if (atomic_load_explicit(&p->waiters, memory_order_acquire))
-        return -EBUSY;
-    atomic_store_explicit(&p->magic, 0, memory_order_release);
-    return 0;
+    return weft__psync_untag(p ? &p->magic : NULL, p ? &p->waiters : NULL);
 }
 
 int weft_pevent_set(weft_pevent *e) {

@@ -4,15 +4,7 @@
 
 #include <sched.h>
 
-_Static_assert(sizeof(struct weft__plock) <= sizeof(weft_plock), "weft_plock too small");
-_Static_assert(_Alignof(struct weft__plock) <= _Alignof(weft_plock), "weft_plock alignment");
-
-static struct weft__plock *L(weft_plock *l) {
-    struct weft__plock *p = (struct weft__plock *)(void *)l;
-    if (!p || atomic_load_explicit(&p->magic, memory_order_acquire) != WEFT__PLOCK_MAGIC)
-        return NULL;
-    return p;
-}
+WEFT__PSYNC_LAYOUT(L, weft_plock, struct weft__plock, WEFT__PLOCK_MAGIC)
 
 int weft__psync_lock_short(weft__rmutex *m) {
     for (;;) {
@@ -25,19 +17,17 @@ int weft__psync_lock_short(weft__rmutex *m) {
     }
 }
 
-int weft_plock_init(weft_plock *l) {
-    if (!l)
+int weft__plock_setup(struct weft__plock *p, int recursive, uint32_t tag) {
+    if (!p)
         return -EINVAL;
-    struct weft__plock *p = (struct weft__plock *)(void *)l;
-    int r = weft__rmutex_init(&p->m);
+    int r = weft__rmutex_init_type(&p->m, recursive);
     if (r < 0)
         return r;
-    atomic_store_explicit(&p->magic, WEFT__PLOCK_MAGIC, memory_order_release);
+    atomic_store_explicit(&p->magic, tag, memory_order_release);
     return 0;
 }
 
-int weft_plock_destroy(weft_plock *l) {
-    struct weft__plock *p = L(l);
+int weft__plock_teardown(struct weft__plock *p) {
     if (!p)
         return -EINVAL;
     if (weft__rmutex_held(&p->m))
@@ -47,18 +37,25 @@ int weft_plock_destroy(weft_plock *l) {
     return 0;
 }
 
-int weft_plock_acquire(weft_plock *l, int64_t deadline) {
-    struct weft__plock *p = L(l);
-    return p ? weft__rmutex_lock(&p->m, deadline) : -EINVAL;
-}
-
-int weft_plock_try_acquire(weft_plock *l) {
-    struct weft__plock *p = L(l);
+int weft__plock_try(struct weft__plock *p) {
     if (!p)
         return -EINVAL;
     int r = weft__rmutex_trylock(&p->m);
     return r == -EBUSY ? -EAGAIN : r;
 }
+
+int weft_plock_init(weft_plock *l) {
+    return weft__plock_setup((struct weft__plock *)(void *)l, 0, WEFT__PLOCK_MAGIC);
+}
+
+int weft_plock_destroy(weft_plock *l) { return weft__plock_teardown(L(l)); }
+
+int weft_plock_acquire(weft_plock *l, int64_t deadline) {
+    struct weft__plock *p = L(l);
+    return p ? weft__rmutex_lock(&p->m, deadline) : -EINVAL;
+}
+
+int weft_plock_try_acquire(weft_plock *l) { return weft__plock_try(L(l)); }
 
 int weft_plock_release(weft_plock *l) {
     struct weft__plock *p = L(l);

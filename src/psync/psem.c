@@ -5,15 +5,7 @@
 
 #include <limits.h>
 
-_Static_assert(sizeof(struct weft__psem) <= sizeof(weft_psem), "weft_psem too small");
-_Static_assert(_Alignof(struct weft__psem) <= _Alignof(weft_psem), "weft_psem alignment");
-
-static struct weft__psem *S(weft_psem *s) {
-    struct weft__psem *p = (struct weft__psem *)(void *)s;
-    if (!p || atomic_load_explicit(&p->magic, memory_order_acquire) != WEFT__PSEM_MAGIC)
-        return NULL;
-    return p;
-}
+WEFT__PSYNC_LAYOUT(S, weft_psem, struct weft__psem, WEFT__PSEM_MAGIC)
 
 int weft_psem_init(weft_psem *s, int64_t value, int bounded) {
     if (!s || value < 0 || value > INT32_MAX)
@@ -29,12 +21,7 @@ int weft_psem_init(weft_psem *s, int64_t value, int bounded) {
 
 int weft_psem_destroy(weft_psem *s) {
     struct weft__psem *p = S(s);
-    if (!p)
-        return -EINVAL;
-    if (atomic_load_explicit(&p->waiters, memory_order_acquire))
-        return -EBUSY;
-    atomic_store_explicit(&p->magic, 0, memory_order_release);
-    return 0;
+    return weft__psync_untag(p ? &p->magic : NULL, p ? &p->waiters : NULL);
 }
 
 static bool take(struct weft__psem *p) {

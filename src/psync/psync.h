@@ -49,6 +49,36 @@ struct weft__pbarrier {
     _Atomic uint32_t magic;
 };
 
+/* Declares the checks that layout `impl` fits in public type `pub`, and
+ * `static impl *fn(pub *o)`: the layout at o if init tagged it with `tag`,
+ * NULL if o is NULL, uninitialised or destroyed. */
+#define WEFT__PSYNC_LAYOUT(fn, pub, impl, tag)                                           \
+    _Static_assert(sizeof(impl) <= sizeof(pub), #pub " too small");                      \
+    _Static_assert(_Alignof(impl) <= _Alignof(pub), #pub " alignment");                  \
+    static impl *fn(pub *o) {                                                            \
+        impl *p = (impl *)(void *)o;                                                     \
+        if (!p || atomic_load_explicit(&p->magic, memory_order_acquire) != (tag))        \
+            return NULL;                                                                 \
+        return p;                                                                        \
+    }
+
+/* Destroy of a lock-free object (p from its checked cast, maybe NULL):
+ * -EINVAL for NULL, -EBUSY while anyone waits, else untags it. */
+static inline int weft__psync_untag(_Atomic uint32_t *magic, _Atomic uint32_t *waiters) {
+    if (!magic)
+        return -EINVAL;
+    if (atomic_load_explicit(waiters, memory_order_acquire))
+        return -EBUSY;
+    atomic_store_explicit(magic, 0, memory_order_release);
+    return 0;
+}
+
+/* The operations weft_plock and weft_prlock share (plock.c); p comes from
+ * the caller's checked cast and may be NULL (-EINVAL). */
+int weft__plock_setup(struct weft__plock *p, int recursive, uint32_t tag);
+int weft__plock_teardown(struct weft__plock *p);
+int weft__plock_try(struct weft__plock *p);
+
 /* Takes an internal lock for a short critical section even in a cancelled
  * coroutine or past a deadline (it is held only for a few instructions):
  * 0, -EOWNERDEAD (held; the caller repairs), -ENOTRECOVERABLE. */

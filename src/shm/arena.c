@@ -65,17 +65,17 @@ static bool ok(weft_shm_arena *a) {
     return a && atomic_load_explicit(&a->magic, memory_order_acquire) == ARENA_MAGIC;
 }
 
+/* The mapping size of an arena of `bytes` usable bytes; 0 if that is 0 or
+ * too large. */
 static size_t arena_bytes(size_t bytes) {
-    if (bytes > ((size_t)1 << 40))
+    if (bytes == 0 || bytes > ((size_t)1 << 40))
         return 0;
     return (bytes + ARENA_HDR + ALIGN + ALIGN - 1) & ~(size_t)(ALIGN - 1);
 }
 
 int weft_shm_arena_create(weft_shm_arena **out, size_t bytes) {
-    if (!out || bytes == 0)
-        return -EINVAL;
     size_t size = arena_bytes(bytes);
-    if (!size)
+    if (!out || !size)
         return -EINVAL;
     void *p;
     int r = weft__shm_map_anon(size, &p);
@@ -90,10 +90,8 @@ int weft_shm_arena_create(weft_shm_arena **out, size_t bytes) {
 }
 
 int weft_shm_arena_create_named(weft_shm_arena **out, const char *name, size_t bytes) {
-    if (!out || bytes == 0)
-        return -EINVAL;
     size_t size = arena_bytes(bytes);
-    if (!size)
+    if (!out || !size)
         return -EINVAL;
     void *p;
     int r = weft__named_create(name, WEFT__NK_ARENA, size, &p);

@@ -12,18 +12,15 @@ import os
 import sys
 import time
 
+import benchcommon
+
 SYSTEM = "gevent"
 # skynet is reported only if the whole tree finishes within this many seconds.
 SKYNET_LIMIT_S = 60
 
 
-def emit(workload, value, unit):
-    prec = 1 if value >= 100 else 3
-    print(f"{workload}\t{SYSTEM}\t{value:.{prec}f}\t{unit}", flush=True)
-
-
-def note(msg):
-    print(f"note: {msg}", file=sys.stderr, flush=True)
+emit = benchcommon.emitter(SYSTEM)
+note = benchcommon.note
 
 
 def pss_mib():
@@ -185,21 +182,5 @@ WORKLOADS = {
 }
 
 
-def main(argv):
-    if len(argv) < 2:
-        sys.exit(f"usage: {argv[0]} --list | {argv[0]} WORKLOAD [SIZE]")
-    if argv[1] in ("-list", "--list"):
-        for name in WORKLOADS:
-            print(f"{name}\t{SYSTEM}")
-        return
-    if argv[1] not in WORKLOADS:
-        sys.exit(f"{argv[0]}: unknown workload {argv[1]!r}")
-    fn, full, quick = WORKLOADS[argv[1]]
-    n = quick if os.environ.get("BENCH_QUICK") == "1" else full
-    if len(argv) > 2:
-        n = int(argv[2])
-    fn(n)
-
-
 if __name__ == "__main__":
-    main(sys.argv)
+    benchcommon.main(SYSTEM, WORKLOADS, sys.argv)

@@ -8,21 +8,16 @@ A gevent.pywsgi "Hello, World!" server on 127.0.0.1 under `wrk -t1 -c64 -dNs`
 OS thread (the gevent hub); wrk is started with gevent.subprocess so the hub
 keeps serving while it runs. Prints exactly the contract line on stdout.
 """
-import os
-import re
 import shutil
 import sys
+
+import benchcommon
 
 SYSTEM = "gevent"
 
 
-def emit(workload, value, unit):
-    prec = 1 if value >= 100 else 3
-    print(f"{workload}\t{SYSTEM}\t{value:.{prec}f}\t{unit}", flush=True)
-
-
-def note(msg):
-    print(f"note: {msg}", file=sys.stderr, flush=True)
+emit = benchcommon.emitter(SYSTEM)
+note = benchcommon.note
 
 
 def bench_http_server(secs):
@@ -60,21 +55,5 @@ def bench_http_server(secs):
 WORKLOADS = {"http_server": (bench_http_server, 5, 2)}
 
 
-def main(argv):
-    if len(argv) < 2:
-        sys.exit(f"usage: {argv[0]} --list | {argv[0]} WORKLOAD [SIZE]")
-    if argv[1] in ("-list", "--list"):
-        for name in WORKLOADS:
-            print(f"{name}\t{SYSTEM}")
-        return
-    if argv[1] not in WORKLOADS:
-        sys.exit(f"{argv[0]}: unknown workload {argv[1]!r}")
-    fn, full, quick = WORKLOADS[argv[1]]
-    n = quick if os.environ.get("BENCH_QUICK") == "1" else full
-    if len(argv) > 2:
-        n = int(argv[2])
-    fn(n)
-
-
 if __name__ == "__main__":
-    main(sys.argv)
+    benchcommon.main(SYSTEM, WORKLOADS, sys.argv)

@@ -21,17 +21,14 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
+import benchcommon  # noqa: E402
+
 SYSTEM = "gevent"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 
-def emit(workload, value, unit):
-    prec = 1 if value >= 100 else 3
-    print(f"{workload}\t{SYSTEM}\t{value:.{prec}f}\t{unit}", flush=True)
-
-
-def note(msg):
-    print(f"note: {msg}", file=sys.stderr, flush=True)
+emit = benchcommon.emitter(SYSTEM)
+note = benchcommon.note
 
 
 def server_program():
@@ -86,19 +83,5 @@ def bench_http_client(total):
 WORKLOADS = {"http_client": (bench_http_client, 3000, 3000)}
 
 
-def main(argv):
-    if len(argv) > 1 and argv[1] in ("--list", "-list"):
-        for name in WORKLOADS:
-            print(f"{name}\t{SYSTEM}")
-        return
-    if len(argv) < 2 or argv[1] not in WORKLOADS:
-        sys.exit(f"usage: {argv[0]} --list | {argv[0]} WORKLOAD [SIZE]")
-    fn, full, quick = WORKLOADS[argv[1]]
-    n = quick if os.environ.get("BENCH_QUICK") == "1" else full
-    if len(argv) > 2:
-        n = int(argv[2])
-    fn(n)
-
-
 if __name__ == "__main__":
-    main(sys.argv)
+    benchcommon.main(SYSTEM, WORKLOADS, sys.argv)

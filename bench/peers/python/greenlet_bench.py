@@ -7,16 +7,15 @@ Prints exactly the contract lines "<workload>\tgreenlet\t<value>\t<unit>" for
 ONE run; bench/run takes medians. BENCH_QUICK=1 selects the reduced size.
 Run it with Debian's /usr/bin/python3 (python3-greenlet).
 """
-import os
 import sys
 import time
+
+import benchcommon
 
 SYSTEM = "greenlet"
 
 
-def emit(workload, value, unit):
-    prec = 1 if value >= 100 else 3
-    print(f"{workload}\t{SYSTEM}\t{value:.{prec}f}\t{unit}", flush=True)
+emit = benchcommon.emitter(SYSTEM)
 
 
 def bench_switch(n):
@@ -60,21 +59,5 @@ WORKLOADS = {
 }
 
 
-def main(argv):
-    if len(argv) < 2:
-        sys.exit(f"usage: {argv[0]} --list | {argv[0]} WORKLOAD [SIZE]")
-    if argv[1] in ("-list", "--list"):
-        for name in WORKLOADS:
-            print(f"{name}\t{SYSTEM}")
-        return
-    if argv[1] not in WORKLOADS:
-        sys.exit(f"{argv[0]}: unknown workload {argv[1]!r}")
-    fn, full, quick = WORKLOADS[argv[1]]
-    n = quick if os.environ.get("BENCH_QUICK") == "1" else full
-    if len(argv) > 2:
-        n = int(argv[2])
-    fn(n)
-
-
 if __name__ == "__main__":
-    main(sys.argv)
+    benchcommon.main(SYSTEM, WORKLOADS, sys.argv)
