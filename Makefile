@@ -60,7 +60,7 @@ test: build
 # The tour configures build/ and builds only the example programs it runs.
 demo:
 	$(call configure,build,$(BUILD_TYPE),)
-	$(PYTHON) tools/tour --build-dir build --build --jobs $(JOBS) \
+	$(PYTHON) tools/tour --build-dir build --build --strict --jobs $(JOBS) \
 	    $(if $(filter-out 0,$(SKIP_SLOW)),--skip-slow) $(TOUR_ARGS)
 
 # Warnings are errors (WARN_AS_ERROR in docs/Doxyfile); the header is read through
