@@ -408,7 +408,7 @@ WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
  * Python). */
 typedef struct weft_lock {
     uint64_t opaque_[6];
-} weft_lock;
+} __attribute__((aligned(16))) weft_lock;
 #define WEFT_LOCK_INIT {{0, 0, 0, 0, 0, 0}}
 
 /* Initializes l (unlocked). Errors: -EINVAL (l NULL). */

@@ -17,13 +17,17 @@ enum { WEFT__LOCK_LOCKED = 1, WEFT__LOCK_PARKED = 2 };
  * fast paths always uses the atomic paths, which are also correct while
  * biased (only one thread is involved then). */
 struct weft__lock {
+    /* Written on every contended acquire and release: the first 16 bytes,
+     * which the public type's 16-byte alignment keeps inside one cache line
+     * (a lock straddling two lines made both bounce between cores: 2x). */
     atomic_uint state;
-    weft__spin qlock;
-    _Atomic uintptr_t owner; /* token of the holder (for -EDEADLK and spinning) */
-    weft__wq q;
-    _Atomic uintptr_t bias;  /* thread anchor of the biased thread; 0: none yet */
     atomic_int busy;
+    _Atomic uintptr_t owner; /* token of the holder (for -EDEADLK and spinning) */
+    /* Read-mostly, or touched only by those who park. */
+    _Atomic uintptr_t bias;  /* thread anchor of the biased thread; 0: none yet */
     atomic_int shared;
+    weft__spin qlock;
+    weft__wq q;
 };
 
 static inline struct weft__lock *weft__lock_of(weft_lock *l) { return (struct weft__lock *)l; }
