@@ -15,6 +15,18 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #define WEFT_NO_ASAN
 #endif
 
+#include <sys/mman.h>
+/* Unmaps memory that served as a stack. Under ASan its shadow is cleared
+ * first: frames that never returned (a coroutine switched away for good)
+ * leave poisoned redzones behind, and the kernel hands the same addresses
+ * out again to the next mapping (an arena region, another stack). */
+static inline void weft__stack_unmap(void *p, size_t n) {
+#if defined(__SANITIZE_ADDRESS__)
+    __asan_unpoison_memory_region(p, n);
+#endif
+    munmap(p, n);
+}
+
 #if defined(__SANITIZE_THREAD__)
 #define WEFT_TSAN 1
 void *__tsan_get_current_fiber(void);

@@ -60,7 +60,7 @@ void weft__stack_put(weft__sched *s, void *map, size_t size) {
     __asan_unpoison_memory_region((char *)map + weft__page_size(), size - weft__page_size());
 #endif
     if (s->pool_len >= WEFT__POOL_MAX) {
-        munmap(map, size);
+        weft__stack_unmap(map, size);
         return;
     }
     weft__stack_free *f = (weft__stack_free *)((char *)map + size - sizeof *f);
@@ -74,7 +74,7 @@ void weft__stack_pool_free(weft__sched *s) {
     while (s->pool) {
         weft__stack_free *f = s->pool;
         s->pool = f->next;
-        munmap((char *)f + sizeof *f - f->size, f->size);
+        weft__stack_unmap((char *)f + sizeof *f - f->size, f->size);
     }
     s->pool_len = 0;
 }
@@ -170,8 +170,8 @@ int weft__shared_init(weft__sched *s) {
 void weft__shared_free(weft__sched *s) {
     if (!s->shared_map)
         return;
-    munmap(s->shared_map, s->shared_map_size);
-    munmap(s->switcher_map, SWITCHER_STACK + weft__page_size());
+    weft__stack_unmap(s->shared_map, s->shared_map_size);
+    weft__stack_unmap(s->switcher_map, SWITCHER_STACK + weft__page_size());
 #ifdef WEFT_TSAN
     __tsan_destroy_fiber(s->switcher_fiber);
 #endif
@@ -327,6 +327,6 @@ void weft__overflow_uninstall(weft__sched *s) {
         return;
     stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
     sigaltstack(&ss, NULL);
-    munmap(s->altstack, ALTSTACK_SIZE);
+    weft__stack_unmap(s->altstack, ALTSTACK_SIZE);
     s->altstack = NULL;
 }
