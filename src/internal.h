@@ -251,7 +251,7 @@ void weft__poller_wake(weft__poller *p);
 void weft__fd_event(weft__sched *s, int fd, uint32_t events);
 /* weft_fd_wait without its up-front readiness check, for callers whose
  * system call just reported EAGAIN; arguments must be valid. */
-int weft__fd_wait_edge(int fd, int events, int64_t deadline);
+WEFT_API int weft__fd_wait_edge(int fd, int events, int64_t deadline);
 void weft__fd_table_free(weft__sched *s);
 
 /* Accessors used by io/ and chan/ without exposing the struct. */
@@ -292,6 +292,15 @@ typedef struct {
     unsigned long thread;
 } weft__sched_sample_t;
 WEFT_API int weft__hook_in_coro(void);
+/* weft__fd_wait_edge (above), for the hook's calls that just saw EAGAIN.
+ * weft__fd_wait_any: for poll()/select() in a coroutine that just found none
+ * of the n pollfds (fd < 0: skipped) ready: one waiter on all their records
+ * until the first readiness edge. 0 (re-check them), -ETIMEDOUT, -ECANCELED,
+ * -EBADF (one is no descriptor, or was closed with weft_fd_close), -EBUSY
+ * (another waiter has one in that direction), -EPERM (one asks for POLLPRI,
+ * or epoll cannot watch it), -ENOMEM, -EINVAL (no scheduler). */
+struct pollfd;
+WEFT_API int weft__fd_wait_any(const struct pollfd *fds, unsigned long n, int64_t deadline);
 WEFT_API size_t weft__sched_sample(weft__sched_sample_t *out, size_t max);
 WEFT_API int weft__sched_signal(const void *id, int sig);
 WEFT_API int weft__sched_describe(char *buf, size_t n);

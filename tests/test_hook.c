@@ -603,6 +603,103 @@ WEFT_TEST(coro_poll_select) {
     run_plain_in_thread(poll_select_body);
 }
 
+/* Several descriptors: the same one twice, mixed directions, a timeout, one closed with
+ * weft_fd_close while waiting, and two coroutines waiting on a shared descriptor. */
+static int pc[2], sv[2];
+static void *many_coro(void *arg) {
+    (void)arg;
+    char b[4096];
+    struct pollfd dup2_[2] = {{pa[0], POLLIN, 0}, {pa[0], POLLIN, 0}};
+    logf_("dup-wait");
+    CHECK_EQ(poll(dup2_, 2, -1), 2);
+    CHECK_EQ(dup2_[0].revents, POLLIN);
+    CHECK_EQ(dup2_[1].revents, POLLIN);
+    logf_("dup-woke");
+    CHECK_EQ(read(pa[0], b, sizeof b), 1);
+    while (send(sv[0], b, sizeof b, MSG_DONTWAIT) > 0) {
+    }
+    CHECK_EQ(errno, EAGAIN);
+    struct pollfd mixed[2] = {{pa[0], POLLIN, 0}, {sv[0], POLLOUT, 0}};
+    logf_("out-wait");
+    CHECK_EQ(poll(mixed, 2, -1), 1);
+    CHECK_EQ(mixed[0].revents, 0);
+    CHECK_EQ(mixed[1].revents, POLLOUT);
+    logf_("out-woke");
+    struct pollfd two[2] = {{pa[0], POLLIN, 0}, {pb[0], POLLIN, 0}};
+    int64_t t0 = weft_now();
+    CHECK_EQ(poll(two, 2, 20), 0);
+    CHECK(weft_now() - t0 >= 19 * WEFT_MSEC);
+    CHECK_EQ(two[0].revents, 0);
+    CHECK_EQ(two[1].revents, 0);
+    struct pollfd cl[2] = {{pa[0], POLLIN, 0}, {pc[0], POLLIN, 0}};
+    logf_("close-wait");
+    CHECK_EQ(poll(cl, 2, -1), 1);
+    CHECK_EQ(cl[0].revents, 0);
+    CHECK_EQ(cl[1].revents, POLLNVAL);
+    logf_("close-woke");
+    return NULL;
+}
+static void wait_log(const char *what) {
+    while (!strstr(logbuf, what))
+        CHECK_OK(weft_yield());
+}
+static void *many_poke_coro(void *arg) {
+    (void)arg;
+    char b[4096];
+    wait_log("dup-wait");
+    logf_("poke");
+    CHECK_EQ(write(pa[1], "a", 1), 1);
+    wait_log("out-wait");
+    logf_("drain");
+    while (recv(sv[1], b, sizeof b, MSG_DONTWAIT) > 0) {
+    }
+    wait_log("close-wait");
+    logf_("close");
+    CHECK_OK(weft_fd_close(pc[0]));
+    return NULL;
+}
+static atomic_int shared_woke;
+static void *shared_poller_coro(void *arg) {
+    int other = (int)(intptr_t)arg;
+    struct pollfd pf[2] = {{other, POLLIN, 0}, {pb[0], POLLIN, 0}};
+    logf_("shared-wait");
+    CHECK_EQ(poll(pf, 2, 10000), 1);
+    CHECK_EQ(pf[0].revents, 0);
+    CHECK_EQ(pf[1].revents, POLLIN);
+    atomic_fetch_add(&shared_woke, 1);
+    return NULL;
+}
+static void poll_many_body(void) {
+    log_reset();
+    CHECK_EQ(pipe(pa), 0);
+    CHECK_EQ(pipe(pb), 0);
+    CHECK_EQ(pipe(pc), 0);
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    weft_coro a, b;
+    spawn(&a, many_coro, NULL);
+    spawn(&b, many_poke_coro, NULL);
+    CHECK_OK(weft_join(a, weft_after(10 * WEFT_SEC), NULL));
+    CHECK_OK(weft_join(b, weft_after(10 * WEFT_SEC), NULL));
+    CHECK_STR_EQ(logbuf, "dup-wait poke dup-woke out-wait drain out-woke close-wait close "
+                         "close-woke");
+    /* The second poller finds pb[0] taken by the first one's waiter. */
+    log_reset();
+    atomic_store(&shared_woke, 0);
+    spawn(&a, shared_poller_coro, (void *)(intptr_t)pa[0]);
+    spawn(&b, shared_poller_coro, (void *)(intptr_t)sv[0]);
+    wait_log("shared-wait shared-wait");
+    CHECK_EQ(atomic_load(&shared_woke), 0);
+    CHECK_EQ(write(pb[1], "b", 1), 1);
+    CHECK_OK(weft_join(a, weft_after(10 * WEFT_SEC), NULL));
+    CHECK_OK(weft_join(b, weft_after(10 * WEFT_SEC), NULL));
+    CHECK_EQ(atomic_load(&shared_woke), 2);
+    close(pa[0]), close(pa[1]), close(pb[0]), close(pb[1]), close(pc[1]);
+    close(sv[0]), close(sv[1]);
+}
+WEFT_TEST(coro_poll_many) {
+    run_plain_in_thread(poll_many_body);
+}
+
 /* ------------------------------------------------------------------ getaddrinfo */
 
 static atomic_int gai_done;

@@ -219,7 +219,7 @@ static int wait_ready(int fd, int ev, bool coro, int64_t *dl) {
     }
     if (coro) {
         for (;;) {
-            int w = weft_fd_wait(fd, ev, *dl);
+            int w = weft__fd_wait_edge(fd, ev, *dl); /* the call just saw EAGAIN */
             if (w >= 0)
                 return 0;
             if (w == -EBUSY) { /* another coroutine waits on fd this way: take turns */
@@ -408,10 +408,18 @@ static int coro_poll(struct pollfd *fds, nfds_t n, int64_t deadline) {
             w = deadline == WEFT_FOREVER ? weft_sleep(3600 * WEFT_SEC) : weft_sleep_until(deadline);
             if (w == 0 && deadline != WEFT_FOREVER)
                 w = -ETIMEDOUT;
+        } else if ((w = weft__fd_wait_any(fds, n, deadline)) == 0 || w == -ETIMEDOUT ||
+                   w == -ECANCELED || (w == -EBADF && n > 1)) {
+            /* One waiter on all their records (none was ready just now). A
+             * descriptor closed with weft_fd_close meanwhile (-EBADF): the
+             * re-check reports it (POLLNVAL). */
+            if (w == -EBADF)
+                w = 0;
         } else if (n == 1 && fds[0].fd >= 0) {
             w = weft_fd_wait(fds[0].fd, poll_events(fds[0].events), deadline);
         } else {
-            /* Several descriptors: one epoll instance for them, waited on. */
+            /* Another waiter has one of them, or epoll refuses one: an epoll
+             * instance of their own, waited on. */
             int ep = epoll_create1(EPOLL_CLOEXEC);
             if (ep < 0) {
                 r = -1;

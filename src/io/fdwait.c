@@ -3,7 +3,8 @@
  * that arrives while nobody waits is remembered in rready/wready, so a
  * later wait returns at once (the caller's retry then tells whether it was
  * stale). The fd is (re-)added at each park, so a descriptor closed with
- * plain close() and reused for another file is still waited on correctly. */
+ * plain close() and reused for another file is still waited on correctly.
+ * weft__fd_wait_any puts one waiter on several records. */
 #include "internal.h"
 
 #include <fcntl.h>
@@ -161,6 +162,91 @@ int weft__fd_wait_edge(int fd, int events, int64_t deadline) {
         return res;
     int m = (int)w->index & events;
     return m ? m : events; /* hang-up/error: report the asked direction */
+}
+
+static int poll_dirs(short ev) {
+    int w = 0;
+    if (ev & (POLLIN | POLLRDNORM | POLLRDBAND | POLLRDHUP))
+        w |= WEFT_READABLE;
+    if (ev & (POLLOUT | POLLWRNORM | POLLWRBAND))
+        w |= WEFT_WRITABLE;
+    return w ? w : WEFT_READABLE;
+}
+
+/* Takes w off the records of the first n entries of fds. */
+static void any_unregister(struct weft__fdtab *t, const struct pollfd *fds, unsigned long n,
+                           weft__waiter *w) {
+    for (unsigned long i = 0; i < n; i++) {
+        int fd = fds[i].fd;
+        if (fd < 0 || fd >= t->n)
+            continue;
+        struct weft__fdrec *r = &t->recs[fd];
+        if (r->rd == w)
+            r->rd = NULL;
+        if (r->wr == w)
+            r->wr = NULL;
+    }
+}
+
+/* One waiter on the records of several descriptors, the way weft_select
+ * waits on several channels: the first edge (weft__fd_event) claims it, and
+ * it is taken off all of them afterwards. An edge on another of them that
+ * arrives before then finds the waiter claimed and is dropped, which the
+ * caller's re-check of every descriptor makes up for. */
+int weft__fd_wait_any(const struct pollfd *fds, unsigned long n, int64_t deadline) {
+    weft__sched *s = weft__sched_get();
+    if (!s || (n && !fds))
+        return -EINVAL;
+    struct weft__fdtab *t = weft__sched_fdtab(s);
+    weft__poller *pl = weft__sched_poller(s);
+    weft__waiter *w = weft__waiter_begin(NULL, WEFT__W_OTHER);
+    int e = 0;
+    unsigned long i;
+    for (i = 0; i < n && !e; i++) {
+        int fd = fds[i].fd;
+        if (fd < 0)
+            continue;
+        if (fds[i].events & POLLPRI) { /* the poller's registration has no EPOLLPRI */
+            e = -EPERM;
+            break;
+        }
+        int ev = poll_dirs(fds[i].events);
+        if (fd >= t->n && fcntl(fd, F_GETFD) < 0) {
+            e = -EBADF;
+            break;
+        }
+        struct weft__fdrec *r = rec_get(t, fd);
+        if (!r) {
+            e = -ENOMEM;
+            break;
+        }
+        if (((ev & WEFT_READABLE) && r->rd && r->rd != w) ||
+            ((ev & WEFT_WRITABLE) && r->wr && r->wr != w)) {
+            e = -EBUSY;
+            break;
+        }
+        e = weft__poller_add(pl, fd);
+        if (e < 0)
+            break;
+        /* The caller found it not ready: a remembered edge is stale. */
+        if (ev & WEFT_READABLE) {
+            r->rready = 0;
+            r->rd = w;
+        }
+        if (ev & WEFT_WRITABLE) {
+            r->wready = 0;
+            r->wr = w;
+        }
+    }
+    if (e < 0) { /* not parked: nobody but these records knew the waiter */
+        any_unregister(t, fds, i, w);
+        return e;
+    }
+    t->waiting++;
+    int res = weft__park(w, deadline);
+    t->waiting--;
+    any_unregister(t, fds, n, w);
+    return res;
 }
 
 WEFT_API int weft_fd_wait(int fd, int events, int64_t deadline) {
