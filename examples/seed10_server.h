@@ -29,7 +29,8 @@ typedef struct seed10_server {
     weft_http_server *http;
 } seed10_server;
 
-static int seed10_handler(const weft_http_request *req, weft_http_response *resp, void *arg) {
+static inline int seed10_handler(const weft_http_request *req, weft_http_response *resp,
+                                 void *arg) {
     seed10_server *s = arg;
     long size = strtol(req->target + (req->target[0] == '/'), NULL, 10);
     if (size < 0 || size > (64L << 20))
@@ -62,7 +63,7 @@ static int seed10_handler(const weft_http_request *req, weft_http_response *resp
 
 /* Starts the server on 127.0.0.1 (a free port, stored in s->port) with `threads` server
  * threads (at least 1). Returns 0 or a negative errno. */
-static int seed10_server_start_n(seed10_server *s, int64_t delay, int hold, int threads) {
+static inline int seed10_server_start_n(seed10_server *s, int64_t delay, int hold, int threads) {
     memset(s, 0, sizeof *s);
     s->delay = delay;
     s->hold = hold;
@@ -78,11 +79,11 @@ static int seed10_server_start_n(seed10_server *s, int64_t delay, int hold, int 
     return 0;
 }
 
-static int seed10_server_start(seed10_server *s, int64_t delay, int hold) {
+static inline int seed10_server_start(seed10_server *s, int64_t delay, int hold) {
     return seed10_server_start_n(s, delay, hold, 1);
 }
 
-static int seed10_server_stop(seed10_server *s) {
+static inline int seed10_server_stop(seed10_server *s) {
     return weft_http_server_stop(s->http, weft_after(5 * WEFT_SEC));
 }
 
