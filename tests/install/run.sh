@@ -50,6 +50,20 @@ if command -v readelf >/dev/null 2>&1; then
         fail "hello built with pkg-config does not use libweft.so.0"
 fi
 
+# The hook library's pkg-config file links it so that its interposition is live. (Not
+# under a sanitizer: its runtime interposes the same calls first.)
+hookpc="$pcdir/weft-hook.pc"
+if [ -f "$hookpc" ] && [ -z "$XCFLAGS" ]; then
+    echo "== pkg-config weft-hook"
+    hflags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs weft-hook) ||
+        fail "pkg-config --cflags --libs weft-hook failed"
+    echo "   pkg-config --cflags --libs weft-hook: $hflags"
+    # shellcheck disable=SC2086
+    "$CC" -o "$tmp/hook_pc" "$here/hook_check.c" $hflags || fail "build with weft-hook.pc failed"
+    LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/hook_pc" ||
+        fail "hooks built with weft-hook.pc are not live"
+fi
+
 echo "== find_package(weft)"
 "$CMAKE" -S "$here" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
     -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="$XCFLAGS" \
