@@ -251,7 +251,8 @@ WEFT_TEST(plock_owner_killed) {
  * the lock after the repair. Nobody hangs. */
 static struct dead_shm *g_dead;
 static _Atomic int g_waiting;
-static void *dead_waiter_coro(void *arg) {
+/* Run both as a coroutine and as a plain thread. */
+static void *dead_waiter(void *arg) {
     (void)arg;
     atomic_fetch_add(&g_waiting, 1);
     int r = weft_plock_acquire(&g_dead->l, weft_after(20 * WEFT_SEC));
@@ -271,26 +272,14 @@ static void *ticker(void *arg) {
     }
     return NULL;
 }
-static void *dead_waiter_plain(void *arg) {
-    (void)arg;
-    atomic_fetch_add(&g_waiting, 1);
-    int r = weft_plock_acquire(&g_dead->l, weft_after(20 * WEFT_SEC));
-    if (r == -EOWNERDEAD) {
-        g_dead->state = 0;
-        CHECK_OK(weft_plock_consistent(&g_dead->l));
-    }
-    CHECK(r == 0 || r == -EOWNERDEAD);
-    CHECK_OK(weft_plock_release(&g_dead->l));
-    return (void *)(intptr_t)(r == -EOWNERDEAD);
-}
 static pid_t g_holder;
 static void owner_killed_while_waiting_body(void) {
     static _Atomic int ticks;
     atomic_store(&ticks, 0);
     weft_coro t = spawn(ticker, &ticks);
-    weft_coro w = spawn(dead_waiter_coro, NULL);
+    weft_coro w = spawn(dead_waiter, NULL);
     pthread_t pt;
-    CHECK_EQ(pthread_create(&pt, NULL, dead_waiter_plain, NULL), 0);
+    CHECK_EQ(pthread_create(&pt, NULL, dead_waiter, NULL), 0);
     wait_at_least(&g_waiting, 2);
     int before = atomic_load(&ticks);
     weft_sleep(30 * WEFT_MSEC); /* both are (very likely) in their kernel waits now */
