@@ -40,6 +40,13 @@ extern "C" {
 #define WEFT_API
 #endif
 
+/* Layout checks that compile in C11 and later and in C++11 and later. */
+#ifdef __cplusplus
+#define WEFT_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define WEFT_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
 #define WEFT_VERSION_MAJOR 0
 #define WEFT_VERSION_MINOR 1
 #define WEFT_VERSION_PATCH 0
@@ -1868,7 +1875,7 @@ typedef struct weft_ppool_opts {
     int64_t task_timeout;  /* ns a task (or map chunk) may run; 0: no limit */
     uint64_t reserved_[4]; /* zero */
 } weft_ppool_opts;
-_Static_assert(sizeof(weft_ppool_opts) == 80, "weft_ppool_opts layout");
+WEFT_STATIC_ASSERT(sizeof(weft_ppool_opts) == 80, "weft_ppool_opts layout");
 
 
 /* Fills o with the defaults (initializer -1, everything else 0). */
@@ -2013,7 +2020,7 @@ typedef struct weft_addr {
     struct sockaddr_storage ss;
     socklen_t len;
 } weft_addr;
-_Static_assert(sizeof(weft_addr) == 136, "weft_addr layout");
+WEFT_STATIC_ASSERT(sizeof(weft_addr) == 136, "weft_addr layout");
 
 /* Resolves host and port into at most max addresses stored in out[],
  * in getaddrinfo's order (stream sockets only), and returns how many.
@@ -2206,7 +2213,7 @@ typedef struct weft_http_opts {
                                  (and to accept a response); 0: 60 s; < 0: none */
     size_t stack_size;        /* connection coroutine stacks; 0: default */
 } weft_http_opts;
-_Static_assert(sizeof(weft_http_opts) == 64, "weft_http_opts layout");
+WEFT_STATIC_ASSERT(sizeof(weft_http_opts) == 64, "weft_http_opts layout");
 
 /* Starts an HTTP server listening on host:port (host resolved as
  * weft_resolve; port 0 picks a free port, see weft_http_server_port) that
