@@ -590,7 +590,10 @@ typedef void *(*weft_thread_fn)(void *arg);
 typedef struct weft_thread_opts {
     const char *name;  /* copied; NULL: "Thread-N" (N counts from 1 per process) */
     int daemon;        /* 1: not waited for at process exit */
-    size_t stack_size; /* 0: the system default; else >= 64 KiB */
+    size_t stack_size; /* 0: the system default; else 64 KiB .. SIZE_MAX / 2,
+                          rounded up to whole pages and raised to the
+                          platform's minimum (sysconf(_SC_THREAD_STACK_MIN):
+                          16 KiB on x86_64, 128 KiB on aarch64 glibc) */
     int serve;         /* 1: a coroutine server: the thread gets its scheduler
                           before fn runs (fn may then be NULL); after fn
                           returns it keeps running the coroutines that other
@@ -601,8 +604,8 @@ typedef struct weft_thread_opts {
 /* Starts a thread running fn(arg). opts may be NULL. On success *out
  * receives the handle, which stays valid until weft_thread_join succeeds
  * or weft_thread_detach. Errors: -EINVAL (out NULL, fn NULL without
- * opts->serve, stack_size too small), -ENOMEM, -EAGAIN (system thread
- * limit). */
+ * opts->serve, stack_size below 64 KiB or above SIZE_MAX / 2), -ENOMEM,
+ * -EAGAIN (system thread limit, or no memory for the stack). */
 WEFT_API int weft_thread_start(weft_thread **out, weft_thread_fn fn, void *arg,
                                const weft_thread_opts *opts);
 

@@ -676,6 +676,43 @@ WEFT_TEST(bad_input) {
     CHECK_NO_LEAKS();
 }
 
+/* The stack a thread actually got: at least what was asked (rounded to pages) and at least
+ * the platform's minimum, which on aarch64 glibc (128 KiB) is above weft's 64 KiB. */
+static void *stack_size_of_self(void *arg) {
+    (void)arg;
+    pthread_attr_t a;
+    size_t sz = 0;
+    if (pthread_getattr_np(pthread_self(), &a) != 0)
+        return NULL;
+    pthread_attr_getstacksize(&a, &sz);
+    pthread_attr_destroy(&a);
+    return (void *)(uintptr_t)sz;
+}
+
+WEFT_TEST(stack_size_platform_minimum) {
+    size_t pmin = (size_t)sysconf(_SC_THREAD_STACK_MIN);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t asks[] = {64 * 1024, 64 * 1024 + 1, 100 * 1000 + 1, pmin, pmin + 1, 1024 * 1024};
+    for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+        if (asks[i] < 64 * 1024)
+            continue;
+        weft_thread_opts o = {.stack_size = asks[i]};
+        weft_thread *t = NULL;
+        void *res = NULL;
+        CHECK_ERR(weft_thread_start(&t, stack_size_of_self, NULL, &o), 0);
+        CHECK_ERR(weft_thread_join(t, weft_after(10 * WEFT_SEC), &res), 0);
+        size_t got = (size_t)(uintptr_t)res;
+        size_t want = (asks[i] + page - 1) / page * page;
+        if (want < pmin)
+            want = pmin;
+        CHECK(got >= want);
+    }
+    weft_thread_opts huge = {.stack_size = SIZE_MAX};
+    weft_thread *t = NULL;
+    CHECK_ERR(weft_thread_start(&t, stack_size_of_self, NULL, &huge), -EINVAL);
+    CHECK_PTR_EQ(t, NULL);
+}
+
 /* ---- coroutine servers: weft_thread_spawn / weft_thread_stop ---------- */
 
 typedef struct {

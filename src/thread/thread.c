@@ -221,7 +221,16 @@ static int start_impl(weft_thread **out, weft_thread_fn fn, void *arg, const wef
         if (page <= 0)
             page = 4096;
         size_t ps = (size_t)page;
+        if (stack > SIZE_MAX / 2) {
+            record_free(t);
+            return -EINVAL;
+        }
         stack = (stack + ps - 1) / ps * ps;
+        /* The platform's own minimum (PTHREAD_STACK_MIN: 16 KiB on x86_64, 128 KiB on
+         * aarch64 with glibc) may be above weft's documented one: raise to it. */
+        long pmin = sysconf(_SC_THREAD_STACK_MIN);
+        if (pmin > 0 && stack < (size_t)pmin)
+            stack = (size_t)pmin;
         if (pthread_attr_init(&attr) != 0) {
             record_free(t);
             return -ENOMEM;
