@@ -1,11 +1,14 @@
 /* weft_strerror and the panic path. */
 #include "internal.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 
 WEFT_API const char *weft_strerror(int err) {
+    if (err == INT_MIN)
+        return "unknown error";
     if (err < 0)
         err = -err;
     switch (err) {
