@@ -18,6 +18,7 @@
  *                      does not stop the rest, printing "ok name" or "FAIL name"
  *     test_x --list    prints the case names
  * Both modes end with the line "N passed, N failed" and exit non-zero on any failure.
+ * SKIP("why") ends a case as skipped (exit status 77; ctest shows it as skipped).
  *
  * Assertions are always on (independent of NDEBUG). A failed check prints file:line, the
  * expression and both values to stderr and ends the case with exit(1).
@@ -397,6 +398,23 @@ __attribute__((unused, format(printf, 1, 2))) static void logf_(const char *fmt,
     CHECK(fits);
 }
 
+/* ---------------------------------------------------------------- skipping */
+
+/* Ends the case as skipped (exit status 77, which ctest reports as "Skipped"; the build
+ * sets SKIP_RETURN_CODE 77 on every case): for a case whose requirement is missing from
+ * this build or machine (say, libcurl), so that it is registered everywhere and says why
+ * it did not run instead of failing or silently passing. */
+#define HARNESS_SKIP_CODE 77
+#define SKIP(...)                                                    \
+    do {                                                             \
+        fprintf(stderr, "skipped %s: ", harness_current);            \
+        fprintf(stderr, __VA_ARGS__);                                \
+        fputc('\n', stderr);                                         \
+        fflush(stdout);                                              \
+        fflush(stderr);                                              \
+        exit(HARNESS_SKIP_CODE);                                     \
+    } while (0)
+
 /* ---------------------------------------------------------------- running */
 
 static HARNESS_UNUSED void harness_on_alarm(int sig) {
@@ -434,7 +452,7 @@ static HARNESS_UNUSED int harness_cmp_line(const void *a, const void *b) {
 }
 
 static HARNESS_UNUSED int harness_main(int argc, char **argv) {
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     qsort(harness_cases, (size_t)harness_ncases, sizeof harness_cases[0], harness_cmp_line);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -490,6 +508,9 @@ static HARNESS_UNUSED int harness_main(int argc, char **argv) {
         if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
             printf("ok %s\n", c->name);
             passed++;
+        } else if (WIFEXITED(st) && WEXITSTATUS(st) == HARNESS_SKIP_CODE) {
+            printf("skip %s\n", c->name);
+            skipped++;
         } else if (WIFSIGNALED(st)) {
             printf("FAIL %s (killed by signal %d: %s)\n", c->name, WTERMSIG(st),
                    strsignal(WTERMSIG(st)));
@@ -499,7 +520,7 @@ static HARNESS_UNUSED int harness_main(int argc, char **argv) {
             failed++;
         }
     }
-    printf("%d passed, %d failed\n", passed, failed);
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }
 
