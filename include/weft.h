@@ -163,9 +163,11 @@ WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg,
  * is non-NULL) and releases it: the handle is stale afterwards. Must be
  * called from the thread c runs on.
  * Errors: -ESRCH (c already joined, detached-and-gone, or never valid),
- * -EINVAL (c is detached, or a main coroutine), -EDEADLK (c is the
- * caller), -EXDEV (c belongs to another thread), -EBUSY (another coroutine
- * is already joining c), -ETIMEDOUT (deadline passed first; c is untouched
+ * -EDEADLK (c is the caller, a thread's main coroutine included: this is
+ * checked first, so weft_join(weft_self(), ...) from main() is -EDEADLK),
+ * -EINVAL (c is detached, or it is the main coroutine and the caller one
+ * of its thread's other coroutines), -EXDEV (c belongs to another thread),
+ * -EBUSY (another coroutine is already joining c), -ETIMEDOUT (deadline passed first; c is untouched
  * and may be joined again), -ECANCELED (the caller was cancelled), -ENOMEM
  * (no memory for the deadline's timer). */
 WEFT_API int weft_join(weft_coro c, int64_t deadline, void **result);

@@ -59,7 +59,9 @@
  * counter every ms/4 and reports on stderr each coroutine (by id and name)
  * that kept its scheduler busy for longer than ms without switching,
  * naming the hooked call it was blocked in when it is in one:
- *     weft watchdog: coroutine 7 "fetch" has held its thread for 212 ms (in read)
+ *     weft watchdog: coroutine 7 "fetch" kept its thread busy for more than 200 ms (in read)
+ * (the number is the WEFT_WATCHDOG_MS threshold; " (in <call>)" is left out
+ * when the coroutine is not inside a hooked call)
  * The report is written by the stuck thread itself from a SIGURG handler
  * (SA_RESTART), so the watchdog takes over SIGURG; a non-restartable call
  * the stuck coroutine is blocked in (poll, nanosleep) returns EINTR.
