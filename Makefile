@@ -10,7 +10,9 @@
 #   make install          build and install into PREFIX (default /usr/local)
 #   make asan / tsan      build into build-asan / build-tsan with sanitizers and run ctest
 #   make ucontext         build into build-ucontext with the ucontext switch and run ctest
-#   make cross-aarch64    cross-build into build-aarch64, run the coro/chan/io tests in qemu
+#   make cross-aarch64    cross-build into build-aarch64, run the tests of the thread-level
+#                         layers (CROSS_LABELS) in qemu-user (it has no robust futexes, which
+#                         the process-shared layers need)
 #   make fuzz             build the HTTP request parser's libFuzzer target (clang) into
 #                         build-fuzz/ and run it FUZZ_SECONDS (45) on fuzz/corpus/
 #   make format           clang-format -i every C source
@@ -34,7 +36,7 @@ TOUR_ARGS     ?=
 DOXYGEN       ?= doxygen
 DOCS_DIR      ?= build/docs
 CLANG_FORMAT  ?= clang-format
-CROSS_LABELS  ?= coro|chan|io
+CROSS_LABELS  ?= ^(coro|chan|io|thread|sync|queue|pool|core)$$
 
 MAKEFLAGS += --no-print-directory
 
