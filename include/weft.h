@@ -14,6 +14,8 @@
  *     waits forever, WEFT_NOWAIT (0, or any time already past) does not
  *     wait at all: the call succeeds only if it can do so at once, and fails
  *     with -ETIMEDOUT otherwise (try-variants return -EAGAIN instead).
+ *     Every negative value other than WEFT_FOREVER (-2, INT64_MIN, ...) is
+ *     a time already past, like 0.
  *     One deadline can serve a whole sequence of calls.
  *   - A blocking call made inside a coroutine parks only that coroutine;
  *     the other coroutines of its thread keep running. Made on a thread that
@@ -184,8 +186,9 @@ WEFT_API int weft_detach(weft_coro c);
 WEFT_API int weft_yield(void);
 
 /* Sleeps until `deadline` (absolute, weft_now() clock). Other coroutines run
- * meanwhile. Returns 0 when the deadline is reached (also if it is already
- * past), -ECANCELED if cancelled first, -EINVAL for WEFT_FOREVER
+ * meanwhile. Returns 0 when the deadline is reached (at once if it is
+ * already past: 0 or any negative value but WEFT_FOREVER), -ECANCELED if
+ * cancelled first, -EINVAL for WEFT_FOREVER
  * (use a blocking wait on something instead), -ENOMEM (no memory for the
  * timer). */
 WEFT_API int weft_sleep_until(int64_t deadline);

@@ -27,6 +27,37 @@
 __attribute__((noreturn, format(printf, 3, 4))) void weft__panic(const char *file, int line,
                                                                   const char *fmt, ...);
 
+/* ---- deadlines: the one reading of an int64_t deadline (weft.h) --------
+ * WEFT_FOREVER (-1) waits forever. Every other value at or before now is
+ * already past: 0 (WEFT_NOWAIT), every other negative value (-2,
+ * INT64_MIN, ...) and every time the clock has reached. Every wait, and
+ * every conversion of a deadline to a timeout, goes through these. */
+static inline bool weft__dl_forever(int64_t d) { return d == WEFT_FOREVER; }
+/* True if d is past without reading the clock (0 or negative, not forever). */
+static inline bool weft__dl_nowait(int64_t d) { return d <= 0 && d != WEFT_FOREVER; }
+/* True if d has passed (reads the clock only for a positive d). */
+static inline bool weft__dl_passed(int64_t d) {
+    return d != WEFT_FOREVER && (d <= 0 || d <= weft_now());
+}
+/* Nanoseconds left until d: -1 for forever, 0 if passed, else > 0. */
+static inline int64_t weft__dl_left(int64_t d) {
+    if (d == WEFT_FOREVER)
+        return -1;
+    if (d <= 0)
+        return 0;
+    int64_t now = weft_now();
+    return d > now ? d - now : 0;
+}
+/* d as a poll(2) timeout in milliseconds, rounded up: -1 for forever, 0 if
+ * passed, capped at INT32_MAX. */
+static inline int weft__dl_poll_ms(int64_t d) {
+    int64_t left = weft__dl_left(d);
+    if (left <= 0)
+        return (int)left;
+    return left >= (int64_t)INT32_MAX * WEFT_MSEC ? INT32_MAX
+                                                  : (int)((left + WEFT_MSEC - 1) / WEFT_MSEC);
+}
+
 /* ---- allocation (core/alloc.c) ---------------------------------------- */
 void *weft__malloc(size_t n);
 void *weft__calloc(size_t n, size_t size);

@@ -138,7 +138,7 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
             weft__waiter_wake(wake);
         return r < 0 ? r : 0;
     }
-    if (deadline == 0) {
+    if (weft__dl_nowait(deadline)) {
         weft__chan_leave(ch, biased);
         return -ETIMEDOUT;
     }

@@ -61,7 +61,7 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
         active++;
     }
     if (!active) {
-        if (deadline < 0)
+        if (weft__dl_forever(deadline))
             return -EINVAL; /* would wait forever on nothing */
         int r = weft_sleep_until(deadline);
         return r < 0 ? r : -ETIMEDOUT;
@@ -85,7 +85,7 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
             return (int)i;
         }
     }
-    if (deadline == 0)
+    if (weft__dl_nowait(deadline))
         return -ETIMEDOUT;
 
     /* Nodes must stay reachable while we are parked; a SHARED coroutine

@@ -78,7 +78,7 @@ static bool mark_slow(weft_future *f) {
 int weft__future_wait(weft_future *f, int64_t deadline, int kind) {
     if (weft__future_final(atomic_load_explicit(&f->state, memory_order_acquire)))
         return 0;
-    if (deadline == 0)
+    if (weft__dl_nowait(deadline))
         return -ETIMEDOUT;
     if (!weft__sched_get()) {
         int64_t until = weft_now() + WAIT_SPIN_NS;
@@ -168,7 +168,7 @@ WEFT_API int weft_future_on_done(weft_future *f, weft_future_cb cb, void *ud) {
  * Returns 0 if one did (or none was pending: nothing to wait for),
  * -ETIMEDOUT, -ECANCELED or -ENOMEM. */
 static int wait_some(weft_future *const *fs, const size_t *idx, size_t m, int64_t deadline) {
-    if (deadline == 0)
+    if (weft__dl_nowait(deadline))
         return -ETIMEDOUT;
     weft__wq_node local[LOCAL_NODES], *heap = NULL, *nodes;
     if (m <= LOCAL_NODES) {

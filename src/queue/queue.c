@@ -264,7 +264,7 @@ static void spin_wait(weft_queue *q, bool put, int64_t deadline) {
             int64_t now = weft_now();
             if (!until) {
                 until = now + SPIN_NS;
-                if (deadline > 0 && deadline < until)
+                if (!weft__dl_forever(deadline) && deadline < until)
                     until = deadline;
             } else if (now >= until)
                 return;
@@ -341,7 +341,7 @@ static int put_op(weft_queue *q, const void *elem, int end, int64_t prio, int64_
             weft__spin_unlock(&q->lock);
             return 0;
         }
-        if (deadline == 0 || (deadline > 0 && deadline <= weft_now())) {
+        if (weft__dl_passed(deadline)) {
             weft__spin_unlock(&q->lock);
             return -ETIMEDOUT;
         }
@@ -377,7 +377,7 @@ static int get_op(weft_queue *q, void *out, int end, int64_t deadline) {
             weft__spin_unlock(&q->lock);
             return -EPIPE;
         }
-        if (deadline == 0 || (deadline > 0 && deadline <= weft_now())) {
+        if (weft__dl_passed(deadline)) {
             weft__spin_unlock(&q->lock);
             return -ETIMEDOUT;
         }
@@ -469,7 +469,7 @@ WEFT_API int weft_queue_join(weft_queue *q, int64_t deadline) {
         weft__spin_unlock(&q->lock);
         return 0;
     }
-    if (deadline == 0 || (deadline > 0 && deadline <= weft_now())) {
+    if (weft__dl_passed(deadline)) {
         weft__spin_unlock(&q->lock);
         return -ETIMEDOUT;
     }

@@ -80,7 +80,7 @@ int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline
          * are usually shorter than a park and wake-up. Not while other
          * coroutines of this thread are ready: spinning would stall them
          * all (and the holder may be waiting for one of them). */
-        if (deadline != 0 &&
+        if (!weft__dl_nowait(deadline) &&
             !weft__token_is_local_coro(atomic_load_explicit(&k->owner, memory_order_relaxed)) &&
             !weft__others_ready()) {
             /* Exponential back-off between looks: every look pulls the
@@ -100,7 +100,7 @@ int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline
                     break;
             }
         }
-        if (deadline == 0)
+        if (weft__dl_nowait(deadline))
             return try_take(k) ? (atomic_store_explicit(&k->owner, me, memory_order_relaxed), 0)
                                : -ETIMEDOUT;
         weft__spin_lock(&k->qlock);

@@ -52,7 +52,7 @@ WEFT_API int weft_sem_acquire(weft_sem *s, int64_t deadline) {
     struct weft__sem *k = sm(s);
     if (take(k))
         return 0;
-    if (deadline == 0)
+    if (weft__dl_nowait(deadline))
         return -ETIMEDOUT;
     weft__spin_lock(&k->lock);
     if (take(k)) {
