@@ -410,9 +410,9 @@ WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
  * one starves. Any thread or coroutine may release a held lock (as in
  * Python). */
 typedef struct weft_lock {
-    uint64_t opaque_[6];
+    uint64_t opaque_[8];
 } __attribute__((aligned(16))) weft_lock;
-#define WEFT_LOCK_INIT {{0, 0, 0, 0, 0, 0}}
+#define WEFT_LOCK_INIT {{0, 0, 0, 0, 0, 0, 0, 0}}
 
 /* Initializes l (unlocked). Errors: -EINVAL (l NULL). */
 WEFT_API int weft_lock_init(weft_lock *l);
@@ -431,7 +431,7 @@ WEFT_API int weft_lock_locked(weft_lock *l);
 /* Reentrant lock (Python's threading.RLock): the owner (a coroutine, or a
  * plain thread) may acquire it again; it is free after as many releases. */
 typedef struct weft_rlock {
-    uint64_t opaque_[7];
+    uint64_t opaque_[8];
 } weft_rlock;
 
 WEFT_API int weft_rlock_init(weft_rlock *l);

@@ -27,6 +27,33 @@
 __attribute__((noreturn, format(printf, 3, 4))) void weft__panic(const char *file, int line,
                                                                   const char *fmt, ...);
 
+/* ---- object tags: corrupted and destroyed objects (core/error.c) -------
+ * Every object carries a 32-bit tag: its type's magic once initialised (or
+ * 0 for the caller-owned types whose all-zero bytes are a valid initial
+ * state, and for a semaphore or barrier used without init), WEFT__TAG_DEAD
+ * once destroyed; anything else is garbage. Caller-owned objects check it
+ * on their slow paths only (waiting, waking, destroy, every path that
+ * would loop or follow an internal pointer): their fast paths accept only
+ * exact valid values in the words they touch, and destroy leaves values
+ * there that they reject, so garbage and destroyed objects always reach a
+ * check. Objects weft allocates (handles) check it on every entry. */
+#define WEFT__TAG_DEAD 0x64656164u /* "dead" */
+/* Aborts with "weft: <fn>: corrupted or destroyed <type> at <obj>". */
+__attribute__((noreturn, cold)) void weft__corrupted(const char *fn, const char *type,
+                                                     const void *obj);
+/* A caller-owned object's tag: `magic` or 0, else abort. */
+static inline void weft__tag_check(uint32_t tag, uint32_t magic, const char *fn,
+                                   const char *type, const void *obj) {
+    if (unlikely(tag != magic) && tag != 0)
+        weft__corrupted(fn, type, obj);
+}
+/* A handle's tag: exactly `magic`, else abort. */
+static inline void weft__tag_check_handle(uint32_t tag, uint32_t magic, const char *fn,
+                                          const char *type, const void *obj) {
+    if (unlikely(tag != magic))
+        weft__corrupted(fn, type, obj);
+}
+
 /* ---- deadlines: the one reading of an int64_t deadline (weft.h) --------
  * WEFT_FOREVER (-1) waits forever. Every other value at or before now is
  * already past: 0 (WEFT_NOWAIT), every other negative value (-2,
