@@ -9,46 +9,26 @@ WEFT_API const char *weft_strerror(int err) {
     if (err < 0)
         err = -err;
     switch (err) {
-    case 0:
-        return "success";
-    case ETIMEDOUT:
-        return "deadline passed";
-    case ECANCELED:
-        return "cancelled";
-    case EPIPE:
-        return "closed";
-    case EAGAIN:
-        return "would block";
-    case ESRCH:
-        return "no such coroutine (stale or invalid handle)";
-    case EDEADLK:
-        return "would deadlock (waiting on itself)";
-    case EXDEV:
-        return "object belongs to another thread";
-    case EBUSY:
-        return "busy";
-    case EINVAL:
-        return "invalid argument";
-    case ENOMEM:
-        return "out of memory";
-    case EBADF:
-        return "bad file descriptor";
-    case EMSGSIZE:
-        return "message too long";
-    case EOWNERDEAD:
-        return "previous owner died";
-    case ENOTRECOVERABLE:
-        return "state not recoverable";
-    case EPERM:
-        return "operation not permitted";
-    case ECONNREFUSED:
-        return "connection refused";
-    case ECONNRESET:
-        return "connection reset by peer";
-    case EINPROGRESS:
-        return "operation in progress";
-    default:
-        break;
+    case 0: return "success";
+    case ETIMEDOUT: return "deadline passed";
+    case ECANCELED: return "cancelled";
+    case EPIPE: return "closed";
+    case EAGAIN: return "would block";
+    case ESRCH: return "no such coroutine (stale or invalid handle)";
+    case EDEADLK: return "would deadlock (waiting on itself)";
+    case EXDEV: return "object belongs to another thread";
+    case EBUSY: return "busy";
+    case EINVAL: return "invalid argument";
+    case ENOMEM: return "out of memory";
+    case EBADF: return "bad file descriptor";
+    case EMSGSIZE: return "message too long";
+    case EOWNERDEAD: return "previous owner died";
+    case ENOTRECOVERABLE: return "state not recoverable";
+    case EPERM: return "operation not permitted";
+    case ECONNREFUSED: return "connection refused";
+    case ECONNRESET: return "connection reset by peer";
+    case EINPROGRESS: return "operation in progress";
+    default: break;
     }
     /* strerror() of glibc returns static strings for known codes. */
     if (err > 0 && err < 4096) {
