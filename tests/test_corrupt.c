@@ -17,10 +17,10 @@
 enum { ABORTS = 1, EINVAL_ = 2 };
 
 typedef struct {
-    const char *type; /* as in the message */
-    const char *op;   /* for the report */
-    int expect;       /* ABORTS or EINVAL_ */
-    size_t size;      /* the object's size */
+    const char *type;        /* as in the message */
+    const char *op;          /* for the report */
+    int expect;              /* ABORTS or EINVAL_ */
+    size_t size;             /* the object's size */
     int (*init)(void *o);    /* NULL: the type has no init/destroy pair */
     int (*destroy)(void *o); /* likewise */
     long (*call)(void *o);
@@ -33,126 +33,293 @@ static weft_plock pheld;
 /* ---- the operations ---------------------------------------------------- */
 
 #define L(o) ((weft_lock *)(o))
-static int lock_init(void *o) { return weft_lock_init(L(o)); }
-static int lock_destroy(void *o) { return weft_lock_destroy(L(o)); }
-static long lock_acquire(void *o) { return weft_lock_acquire(L(o), WEFT_FOREVER); }
-static long lock_try(void *o) { return weft_lock_try_acquire(L(o)); }
-static long lock_release(void *o) { return weft_lock_release(L(o)); }
-static long lock_destroy_op(void *o) { return weft_lock_destroy(L(o)); }
+static int lock_init(void *o) {
+    return weft_lock_init(L(o));
+}
+static int lock_destroy(void *o) {
+    return weft_lock_destroy(L(o));
+}
+static long lock_acquire(void *o) {
+    return weft_lock_acquire(L(o), WEFT_FOREVER);
+}
+static long lock_try(void *o) {
+    return weft_lock_try_acquire(L(o));
+}
+static long lock_release(void *o) {
+    return weft_lock_release(L(o));
+}
+static long lock_destroy_op(void *o) {
+    return weft_lock_destroy(L(o));
+}
 
 #define RL(o) ((weft_rlock *)(o))
-static int rlock_init(void *o) { return weft_rlock_init(RL(o)); }
-static int rlock_destroy(void *o) { return weft_rlock_destroy(RL(o)); }
-static long rlock_acquire(void *o) { return weft_rlock_acquire(RL(o), WEFT_FOREVER); }
-static long rlock_try(void *o) { return weft_rlock_try_acquire(RL(o)); }
-static long rlock_release(void *o) { return weft_rlock_release(RL(o)); }
-static long rlock_destroy_op(void *o) { return weft_rlock_destroy(RL(o)); }
+static int rlock_init(void *o) {
+    return weft_rlock_init(RL(o));
+}
+static int rlock_destroy(void *o) {
+    return weft_rlock_destroy(RL(o));
+}
+static long rlock_acquire(void *o) {
+    return weft_rlock_acquire(RL(o), WEFT_FOREVER);
+}
+static long rlock_try(void *o) {
+    return weft_rlock_try_acquire(RL(o));
+}
+static long rlock_release(void *o) {
+    return weft_rlock_release(RL(o));
+}
+static long rlock_destroy_op(void *o) {
+    return weft_rlock_destroy(RL(o));
+}
 
 #define CV(o) ((weft_cond *)(o))
-static int cond_init(void *o) { return weft_cond_init(CV(o)); }
-static int cond_destroy(void *o) { return weft_cond_destroy(CV(o)); }
+static int cond_init(void *o) {
+    return weft_cond_init(CV(o));
+}
+static int cond_destroy(void *o) {
+    return weft_cond_destroy(CV(o));
+}
 static long cond_wait(void *o) {
     CHECK_OK(weft_lock_acquire(&held, WEFT_FOREVER));
     return weft_cond_wait(CV(o), &held, WEFT_FOREVER);
 }
-static long cond_notify(void *o) { return weft_cond_notify(CV(o), 1); }
-static long cond_notify_all(void *o) { return weft_cond_notify_all(CV(o)); }
-static long cond_destroy_op(void *o) { return weft_cond_destroy(CV(o)); }
+static long cond_notify(void *o) {
+    return weft_cond_notify(CV(o), 1);
+}
+static long cond_notify_all(void *o) {
+    return weft_cond_notify_all(CV(o));
+}
+static long cond_destroy_op(void *o) {
+    return weft_cond_destroy(CV(o));
+}
 
 #define SM(o) ((weft_sem *)(o))
-static int sem_init(void *o) { return weft_sem_init(SM(o), 1, 0); }
-static int sem_destroy(void *o) { return weft_sem_destroy(SM(o)); }
-static long sem_acquire(void *o) { return weft_sem_acquire(SM(o), WEFT_FOREVER); }
-static long sem_try(void *o) { return weft_sem_try_acquire(SM(o)); }
-static long sem_release(void *o) { return weft_sem_release(SM(o), 1); }
-static long sem_destroy_op(void *o) { return weft_sem_destroy(SM(o)); }
+static int sem_init(void *o) {
+    return weft_sem_init(SM(o), 1, 0);
+}
+static int sem_destroy(void *o) {
+    return weft_sem_destroy(SM(o));
+}
+static long sem_acquire(void *o) {
+    return weft_sem_acquire(SM(o), WEFT_FOREVER);
+}
+static long sem_try(void *o) {
+    return weft_sem_try_acquire(SM(o));
+}
+static long sem_release(void *o) {
+    return weft_sem_release(SM(o), 1);
+}
+static long sem_destroy_op(void *o) {
+    return weft_sem_destroy(SM(o));
+}
 
 #define EV(o) ((weft_event *)(o))
-static int event_init(void *o) { return weft_event_init(EV(o)); }
-static int event_destroy(void *o) { return weft_event_destroy(EV(o)); }
-static long event_set(void *o) { return weft_event_set(EV(o)); }
-static long event_clear(void *o) { return weft_event_clear(EV(o)); }
-static long event_wait(void *o) { return weft_event_wait(EV(o), WEFT_FOREVER); }
-static long event_destroy_op(void *o) { return weft_event_destroy(EV(o)); }
+static int event_init(void *o) {
+    return weft_event_init(EV(o));
+}
+static int event_destroy(void *o) {
+    return weft_event_destroy(EV(o));
+}
+static long event_set(void *o) {
+    return weft_event_set(EV(o));
+}
+static long event_clear(void *o) {
+    return weft_event_clear(EV(o));
+}
+static long event_wait(void *o) {
+    return weft_event_wait(EV(o), WEFT_FOREVER);
+}
+static long event_destroy_op(void *o) {
+    return weft_event_destroy(EV(o));
+}
 
 #define BR(o) ((weft_barrier *)(o))
-static int barrier_init(void *o) { return weft_barrier_init(BR(o), 1); }
-static int barrier_destroy(void *o) { return weft_barrier_destroy(BR(o)); }
-static long barrier_wait(void *o) { return weft_barrier_wait(BR(o), WEFT_FOREVER); }
-static long barrier_abort(void *o) { return weft_barrier_abort(BR(o)); }
-static long barrier_reset(void *o) { return weft_barrier_reset(BR(o)); }
-static long barrier_broken(void *o) { return weft_barrier_broken(BR(o)); }
-static long barrier_waiting(void *o) { return weft_barrier_waiting(BR(o)); }
-static long barrier_destroy_op(void *o) { return weft_barrier_destroy(BR(o)); }
+static int barrier_init(void *o) {
+    return weft_barrier_init(BR(o), 1);
+}
+static int barrier_destroy(void *o) {
+    return weft_barrier_destroy(BR(o));
+}
+static long barrier_wait(void *o) {
+    return weft_barrier_wait(BR(o), WEFT_FOREVER);
+}
+static long barrier_abort(void *o) {
+    return weft_barrier_abort(BR(o));
+}
+static long barrier_reset(void *o) {
+    return weft_barrier_reset(BR(o));
+}
+static long barrier_broken(void *o) {
+    return weft_barrier_broken(BR(o));
+}
+static long barrier_waiting(void *o) {
+    return weft_barrier_waiting(BR(o));
+}
+static long barrier_destroy_op(void *o) {
+    return weft_barrier_destroy(BR(o));
+}
 
 #define WG(o) ((weft_waitgroup *)(o))
-static int wg_init(void *o) { return weft_waitgroup_init(WG(o)); }
-static int wg_destroy(void *o) { return weft_waitgroup_destroy(WG(o)); }
-static long wg_add(void *o) { return weft_waitgroup_add(WG(o), 1); }
-static long wg_done(void *o) { return weft_waitgroup_done(WG(o)); }
-static long wg_wait(void *o) { return weft_waitgroup_wait(WG(o), WEFT_FOREVER); }
-static long wg_destroy_op(void *o) { return weft_waitgroup_destroy(WG(o)); }
+static int wg_init(void *o) {
+    return weft_waitgroup_init(WG(o));
+}
+static int wg_destroy(void *o) {
+    return weft_waitgroup_destroy(WG(o));
+}
+static long wg_add(void *o) {
+    return weft_waitgroup_add(WG(o), 1);
+}
+static long wg_done(void *o) {
+    return weft_waitgroup_done(WG(o));
+}
+static long wg_wait(void *o) {
+    return weft_waitgroup_wait(WG(o), WEFT_FOREVER);
+}
+static long wg_destroy_op(void *o) {
+    return weft_waitgroup_destroy(WG(o));
+}
 
-static void once_fn(void *arg) { (void)arg; }
-static long once_call(void *o) { return weft_once_call((weft_once *)o, once_fn, NULL); }
+static void once_fn(void *arg) {
+    (void)arg;
+}
+static long once_call(void *o) {
+    return weft_once_call((weft_once *)o, once_fn, NULL);
+}
 
 /* Process-shared primitives: -EINVAL (documented: "not initialised"). */
 #define PL(o) ((weft_plock *)(o))
-static int plock_init(void *o) { return weft_plock_init(PL(o)); }
-static int plock_destroy(void *o) { return weft_plock_destroy(PL(o)); }
-static long plock_acquire(void *o) { return weft_plock_acquire(PL(o), WEFT_FOREVER); }
-static long plock_try(void *o) { return weft_plock_try_acquire(PL(o)); }
-static long plock_release(void *o) { return weft_plock_release(PL(o)); }
-static long plock_consistent(void *o) { return weft_plock_consistent(PL(o)); }
-static long plock_destroy_op(void *o) { return weft_plock_destroy(PL(o)); }
+static int plock_init(void *o) {
+    return weft_plock_init(PL(o));
+}
+static int plock_destroy(void *o) {
+    return weft_plock_destroy(PL(o));
+}
+static long plock_acquire(void *o) {
+    return weft_plock_acquire(PL(o), WEFT_FOREVER);
+}
+static long plock_try(void *o) {
+    return weft_plock_try_acquire(PL(o));
+}
+static long plock_release(void *o) {
+    return weft_plock_release(PL(o));
+}
+static long plock_consistent(void *o) {
+    return weft_plock_consistent(PL(o));
+}
+static long plock_destroy_op(void *o) {
+    return weft_plock_destroy(PL(o));
+}
 
 #define PRL(o) ((weft_prlock *)(o))
-static int prlock_init(void *o) { return weft_prlock_init(PRL(o)); }
-static int prlock_destroy(void *o) { return weft_prlock_destroy(PRL(o)); }
-static long prlock_acquire(void *o) { return weft_prlock_acquire(PRL(o), WEFT_FOREVER); }
-static long prlock_try(void *o) { return weft_prlock_try_acquire(PRL(o)); }
-static long prlock_release(void *o) { return weft_prlock_release(PRL(o)); }
-static long prlock_destroy_op(void *o) { return weft_prlock_destroy(PRL(o)); }
+static int prlock_init(void *o) {
+    return weft_prlock_init(PRL(o));
+}
+static int prlock_destroy(void *o) {
+    return weft_prlock_destroy(PRL(o));
+}
+static long prlock_acquire(void *o) {
+    return weft_prlock_acquire(PRL(o), WEFT_FOREVER);
+}
+static long prlock_try(void *o) {
+    return weft_prlock_try_acquire(PRL(o));
+}
+static long prlock_release(void *o) {
+    return weft_prlock_release(PRL(o));
+}
+static long prlock_destroy_op(void *o) {
+    return weft_prlock_destroy(PRL(o));
+}
 
 #define PS(o) ((weft_psem *)(o))
-static int psem_init(void *o) { return weft_psem_init(PS(o), 1, 0); }
-static int psem_destroy(void *o) { return weft_psem_destroy(PS(o)); }
-static long psem_acquire(void *o) { return weft_psem_acquire(PS(o), WEFT_FOREVER); }
-static long psem_try(void *o) { return weft_psem_try_acquire(PS(o)); }
-static long psem_release(void *o) { return weft_psem_release(PS(o), 1); }
-static long psem_value(void *o) { return (long)weft_psem_value(PS(o)); }
-static long psem_destroy_op(void *o) { return weft_psem_destroy(PS(o)); }
+static int psem_init(void *o) {
+    return weft_psem_init(PS(o), 1, 0);
+}
+static int psem_destroy(void *o) {
+    return weft_psem_destroy(PS(o));
+}
+static long psem_acquire(void *o) {
+    return weft_psem_acquire(PS(o), WEFT_FOREVER);
+}
+static long psem_try(void *o) {
+    return weft_psem_try_acquire(PS(o));
+}
+static long psem_release(void *o) {
+    return weft_psem_release(PS(o), 1);
+}
+static long psem_value(void *o) {
+    return (long)weft_psem_value(PS(o));
+}
+static long psem_destroy_op(void *o) {
+    return weft_psem_destroy(PS(o));
+}
 
 #define PE(o) ((weft_pevent *)(o))
-static int pevent_init(void *o) { return weft_pevent_init(PE(o)); }
-static int pevent_destroy(void *o) { return weft_pevent_destroy(PE(o)); }
-static long pevent_set(void *o) { return weft_pevent_set(PE(o)); }
-static long pevent_clear(void *o) { return weft_pevent_clear(PE(o)); }
-static long pevent_wait(void *o) { return weft_pevent_wait(PE(o), WEFT_FOREVER); }
-static long pevent_destroy_op(void *o) { return weft_pevent_destroy(PE(o)); }
+static int pevent_init(void *o) {
+    return weft_pevent_init(PE(o));
+}
+static int pevent_destroy(void *o) {
+    return weft_pevent_destroy(PE(o));
+}
+static long pevent_set(void *o) {
+    return weft_pevent_set(PE(o));
+}
+static long pevent_clear(void *o) {
+    return weft_pevent_clear(PE(o));
+}
+static long pevent_wait(void *o) {
+    return weft_pevent_wait(PE(o), WEFT_FOREVER);
+}
+static long pevent_destroy_op(void *o) {
+    return weft_pevent_destroy(PE(o));
+}
 
 #define PC(o) ((weft_pcond *)(o))
-static int pcond_init(void *o) { return weft_pcond_init(PC(o)); }
-static int pcond_destroy(void *o) { return weft_pcond_destroy(PC(o)); }
+static int pcond_init(void *o) {
+    return weft_pcond_init(PC(o));
+}
+static int pcond_destroy(void *o) {
+    return weft_pcond_destroy(PC(o));
+}
 static long pcond_wait(void *o) {
     CHECK_OK(weft_plock_init(&pheld));
     CHECK_OK(weft_plock_acquire(&pheld, WEFT_FOREVER));
     return weft_pcond_wait(PC(o), &pheld, WEFT_FOREVER);
 }
-static long pcond_notify(void *o) { return weft_pcond_notify(PC(o), 1); }
-static long pcond_notify_all(void *o) { return weft_pcond_notify_all(PC(o)); }
-static long pcond_destroy_op(void *o) { return weft_pcond_destroy(PC(o)); }
+static long pcond_notify(void *o) {
+    return weft_pcond_notify(PC(o), 1);
+}
+static long pcond_notify_all(void *o) {
+    return weft_pcond_notify_all(PC(o));
+}
+static long pcond_destroy_op(void *o) {
+    return weft_pcond_destroy(PC(o));
+}
 
 #define PB(o) ((weft_pbarrier *)(o))
-static int pbarrier_init(void *o) { return weft_pbarrier_init(PB(o), 2); }
-static int pbarrier_destroy(void *o) { return weft_pbarrier_destroy(PB(o)); }
-static long pbarrier_wait(void *o) { return weft_pbarrier_wait(PB(o), WEFT_FOREVER); }
-static long pbarrier_abort(void *o) { return weft_pbarrier_abort(PB(o)); }
-static long pbarrier_reset(void *o) { return weft_pbarrier_reset(PB(o)); }
-static long pbarrier_waiting(void *o) { return weft_pbarrier_waiting(PB(o)); }
-static long pbarrier_destroy_op(void *o) { return weft_pbarrier_destroy(PB(o)); }
+static int pbarrier_init(void *o) {
+    return weft_pbarrier_init(PB(o), 2);
+}
+static int pbarrier_destroy(void *o) {
+    return weft_pbarrier_destroy(PB(o));
+}
+static long pbarrier_wait(void *o) {
+    return weft_pbarrier_wait(PB(o), WEFT_FOREVER);
+}
+static long pbarrier_abort(void *o) {
+    return weft_pbarrier_abort(PB(o));
+}
+static long pbarrier_reset(void *o) {
+    return weft_pbarrier_reset(PB(o));
+}
+static long pbarrier_waiting(void *o) {
+    return weft_pbarrier_waiting(PB(o));
+}
+static long pbarrier_destroy_op(void *o) {
+    return weft_pbarrier_destroy(PB(o));
+}
 
-#define ROW(type, fn, exp, pre) {#type, #fn, exp, sizeof(type), pre##_init, pre##_destroy, fn}
+#define ROW(type, fn, exp, pre) \
+    { #type, #fn, exp, sizeof(type), pre##_init, pre##_destroy, fn }
 static const op_row caller_owned[] = {
     ROW(weft_lock, lock_acquire, ABORTS, lock),
     ROW(weft_lock, lock_try, ABORTS, lock),
@@ -214,6 +381,250 @@ static const op_row caller_owned[] = {
     ROW(weft_pbarrier, pbarrier_destroy_op, EINVAL_, pbarrier),
 };
 #define NCALLER (sizeof caller_owned / sizeof caller_owned[0])
+
+/* ---- handles: objects weft allocates, passed as pointers to garbage ------ */
+
+static long chan_send(void *o) {
+    return weft_chan_send(o, &(int){1}, WEFT_FOREVER);
+}
+static long chan_recv(void *o) {
+    int v;
+    return weft_chan_recv(o, &v, WEFT_FOREVER);
+}
+static long chan_try_send(void *o) {
+    return weft_chan_try_send(o, &(int){1});
+}
+static long chan_try_recv(void *o) {
+    int v;
+    return weft_chan_try_recv(o, &v);
+}
+static long chan_close(void *o) {
+    return weft_chan_close(o);
+}
+static long chan_len(void *o) {
+    return (long)weft_chan_len(o);
+}
+static long chan_cap(void *o) {
+    return (long)weft_chan_cap(o);
+}
+static long chan_destroy(void *o) {
+    return weft_chan_destroy(o);
+}
+static long chan_select(void *o) {
+    int v;
+    weft_select_op op = {o, WEFT_RECV, &v, 0};
+    return weft_select(&op, 1, WEFT_FOREVER);
+}
+
+static long queue_put(void *o) {
+    return weft_queue_put(o, &(int){1}, WEFT_FOREVER);
+}
+static long queue_try_put(void *o) {
+    return weft_queue_try_put(o, &(int){1});
+}
+static long queue_put_prio(void *o) {
+    return weft_queue_put_prio(o, &(int){1}, 1, WEFT_FOREVER);
+}
+static long queue_put_front(void *o) {
+    return weft_queue_put_front(o, &(int){1}, WEFT_FOREVER);
+}
+static long queue_get(void *o) {
+    int v;
+    return weft_queue_get(o, &v, WEFT_FOREVER);
+}
+static long queue_try_get(void *o) {
+    int v;
+    return weft_queue_try_get(o, &v);
+}
+static long queue_get_back(void *o) {
+    int v;
+    return weft_queue_get_back(o, &v, WEFT_FOREVER);
+}
+static long queue_size(void *o) {
+    return (long)weft_queue_size(o);
+}
+static long queue_empty(void *o) {
+    return weft_queue_empty(o);
+}
+static long queue_full(void *o) {
+    return weft_queue_full(o);
+}
+static long queue_task_done(void *o) {
+    return weft_queue_task_done(o);
+}
+static long queue_join(void *o) {
+    return weft_queue_join(o, WEFT_FOREVER);
+}
+static long queue_shutdown(void *o) {
+    return weft_queue_shutdown(o, 1);
+}
+static long queue_is_shutdown(void *o) {
+    return weft_queue_is_shutdown(o);
+}
+static long queue_destroy(void *o) {
+    return weft_queue_destroy(o);
+}
+
+static int task_nop(void *arg, void **result) {
+    (void)arg;
+    (void)result;
+    return 0;
+}
+static long pool_size(void *o) {
+    return weft_pool_size(o);
+}
+static long pool_submit(void *o) {
+    return weft_pool_submit(o, task_nop, NULL, NULL);
+}
+static long pool_shutdown(void *o) {
+    return weft_pool_shutdown(o, 1, 0);
+}
+static long pool_destroy(void *o) {
+    return weft_pool_destroy(o);
+}
+static long pool_map(void *o) {
+    void *args[1] = {NULL};
+    return weft_pool_map(o, task_nop, args, NULL, NULL, 1, WEFT_FOREVER);
+}
+
+static long future_result(void *o) {
+    return weft_future_result(o, WEFT_FOREVER, NULL);
+}
+static long future_cancel(void *o) {
+    return weft_future_cancel(o);
+}
+static long future_done(void *o) {
+    return weft_future_done(o);
+}
+static long future_cancelled(void *o) {
+    return weft_future_cancelled(o);
+}
+static void cb_nop(weft_future *f, void *ud) {
+    (void)f;
+    (void)ud;
+}
+static long future_on_done(void *o) {
+    return weft_future_on_done(o, cb_nop, NULL);
+}
+static long future_release(void *o) {
+    weft_future_release(o);
+    return 0;
+}
+static long futures_wait(void *o) {
+    weft_future *fs[1] = {o};
+    return weft_futures_wait(fs, 1, WEFT_WAIT_ANY, WEFT_FOREVER);
+}
+static long as_completed(void *o) {
+    static weft_future *fs[1];
+    fs[0] = o;
+    weft_as_completed_iter it;
+    return weft_as_completed_init(&it, fs, 1);
+}
+
+static long thread_join(void *o) {
+    return weft_thread_join(o, WEFT_FOREVER, NULL);
+}
+static long thread_detach(void *o) {
+    return weft_thread_detach(o);
+}
+static void *coro_nop(void *arg) {
+    return arg;
+}
+static long thread_spawn(void *o) {
+    return weft_thread_spawn(o, coro_nop, NULL, NULL);
+}
+static long thread_stop(void *o) {
+    return weft_thread_stop(o);
+}
+static long thread_is_alive(void *o) {
+    return weft_thread_is_alive(o);
+}
+static long thread_name(void *o) {
+    return weft_thread_name(o) ? 0 : -1;
+}
+static long thread_native_id(void *o) {
+    return (long)weft_thread_native_id(o);
+}
+static long thread_daemon(void *o) {
+    return weft_thread_daemon(o);
+}
+
+static long proc_join(void *o) {
+    return weft_proc_join(o, WEFT_FOREVER);
+}
+static long proc_exitcode(void *o) {
+    int c;
+    return weft_proc_exitcode(o, &c);
+}
+static long proc_is_alive(void *o) {
+    return weft_proc_is_alive(o);
+}
+static long proc_pid(void *o) {
+    return weft_proc_pid(o);
+}
+static long proc_name(void *o) {
+    return weft_proc_name(o) ? 0 : -1;
+}
+static long proc_daemon(void *o) {
+    return weft_proc_daemon(o);
+}
+static long proc_fd(void *o) {
+    return weft_proc_fd(o);
+}
+static long proc_signal(void *o) {
+    return weft_proc_signal(o, SIGTERM);
+}
+static long proc_terminate(void *o) {
+    return weft_proc_terminate(o);
+}
+static long proc_kill(void *o) {
+    return weft_proc_kill(o);
+}
+static long proc_release(void *o) {
+    weft_proc_release(o);
+    return 0;
+}
+static long proc_stdio(void *o) {
+    return weft_proc_stdio(o, 1);
+}
+static long proc_close_stdio(void *o) {
+    return weft_proc_close_stdio(o, 1);
+}
+
+#define H(type, fn) \
+    { #type, #fn, ABORTS, 0, NULL, NULL, fn }
+static const op_row handle_rows[] = {
+    H(weft_chan, chan_send),          H(weft_chan, chan_recv),
+    H(weft_chan, chan_try_send),      H(weft_chan, chan_try_recv),
+    H(weft_chan, chan_close),         H(weft_chan, chan_len),
+    H(weft_chan, chan_cap),           H(weft_chan, chan_destroy),
+    H(weft_chan, chan_select),        H(weft_queue, queue_put),
+    H(weft_queue, queue_try_put),     H(weft_queue, queue_put_prio),
+    H(weft_queue, queue_put_front),   H(weft_queue, queue_get),
+    H(weft_queue, queue_try_get),     H(weft_queue, queue_get_back),
+    H(weft_queue, queue_size),        H(weft_queue, queue_empty),
+    H(weft_queue, queue_full),        H(weft_queue, queue_task_done),
+    H(weft_queue, queue_join),        H(weft_queue, queue_shutdown),
+    H(weft_queue, queue_is_shutdown), H(weft_queue, queue_destroy),
+    H(weft_pool, pool_size),          H(weft_pool, pool_submit),
+    H(weft_pool, pool_shutdown),      H(weft_pool, pool_destroy),
+    H(weft_pool, pool_map),           H(weft_future, future_result),
+    H(weft_future, future_cancel),    H(weft_future, future_done),
+    H(weft_future, future_cancelled), H(weft_future, future_on_done),
+    H(weft_future, future_release),   H(weft_future, futures_wait),
+    H(weft_future, as_completed),     H(weft_thread, thread_join),
+    H(weft_thread, thread_detach),    H(weft_thread, thread_spawn),
+    H(weft_thread, thread_stop),      H(weft_thread, thread_is_alive),
+    H(weft_thread, thread_name),      H(weft_thread, thread_native_id),
+    H(weft_thread, thread_daemon),    H(weft_proc, proc_join),
+    H(weft_proc, proc_exitcode),      H(weft_proc, proc_is_alive),
+    H(weft_proc, proc_pid),           H(weft_proc, proc_name),
+    H(weft_proc, proc_daemon),        H(weft_proc, proc_fd),
+    H(weft_proc, proc_signal),        H(weft_proc, proc_terminate),
+    H(weft_proc, proc_kill),          H(weft_proc, proc_release),
+    H(weft_proc, proc_stdio),         H(weft_proc, proc_close_stdio),
+};
+#define NHANDLE (sizeof handle_rows / sizeof handle_rows[0])
 
 /* ---- running one operation in a child ---------------------------------- */
 
@@ -313,6 +724,14 @@ WEFT_TEST(reinit_after_destroy) {
     CHECK_OK(weft_once_call(&zo, once_fn, NULL));
     static weft_barrier zb; /* never initialised: no round can complete */
     CHECK_ERR(weft_barrier_wait(&zb, WEFT_FOREVER), -EINVAL);
+}
+
+WEFT_TEST(handles_garbage) {
+    cur_destroyed = false;
+    for (size_t i = 0; i < NHANDLE; i++) {
+        cur = &handle_rows[i];
+        run_row("garbage-filled");
+    }
 }
 
 WEFT_MAIN()

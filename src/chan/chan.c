@@ -51,6 +51,7 @@ WEFT_API int weft_chan_create(weft_chan **out, size_t elem_size, size_t capacity
     }
     ch->elem_size = (uint32_t)elem_size;
     ch->cap = capacity;
+    ch->tag = WEFT__CHAN_MAGIC;
     *out = ch;
     return 0;
 }
@@ -58,11 +59,13 @@ WEFT_API int weft_chan_create(weft_chan **out, size_t elem_size, size_t capacity
 WEFT_API int weft_chan_destroy(weft_chan *ch) {
     if (!ch)
         return 0;
+    weft__chan_check(ch, "weft_chan_destroy");
     bool b = weft__chan_enter(ch);
     int busy = ch->recvq.head || ch->sendq.head;
     weft__chan_leave(ch, b);
     if (busy)
         return -EBUSY;
+    ch->tag = WEFT__TAG_DEAD;
     weft__free(ch->buf);
     weft__free(ch);
     return 0;
@@ -128,6 +131,7 @@ int weft__chan_try_recv_locked(weft_chan *ch, void *elem, weft__waiter **wake) {
 static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
     if (!ch || !elem)
         return -EINVAL;
+    weft__chan_check(ch, send ? "weft_chan_send" : "weft_chan_recv");
     weft__waiter *wake = NULL;
     bool biased = weft__chan_enter(ch);
     int r = send ? weft__chan_try_send_locked(ch, elem, &wake)
@@ -193,6 +197,7 @@ WEFT_API int weft_chan_try_recv(weft_chan *ch, void *elem) {
 WEFT_API int weft_chan_close(weft_chan *ch) {
     if (!ch)
         return -EINVAL;
+    weft__chan_check(ch, "weft_chan_close");
     bool biased = weft__chan_enter(ch);
     if (ch->closed) {
         weft__chan_leave(ch, biased);
@@ -224,10 +229,16 @@ WEFT_API int weft_chan_close(weft_chan *ch) {
 WEFT_API size_t weft_chan_len(weft_chan *ch) {
     if (!ch)
         return 0;
+    weft__chan_check(ch, "weft_chan_len");
     bool biased = weft__chan_enter(ch);
     size_t n = ch->len;
     weft__chan_leave(ch, biased);
     return n;
 }
 
-WEFT_API size_t weft_chan_cap(weft_chan *ch) { return ch ? ch->cap : 0; }
+WEFT_API size_t weft_chan_cap(weft_chan *ch) {
+    if (!ch)
+        return 0;
+    weft__chan_check(ch, "weft_chan_cap");
+    return ch->cap;
+}

@@ -25,6 +25,7 @@
  * only while holding no other channel lock or bias, so no cycle can form. */
 struct weft_chan {
     weft__spin lock;
+    uint32_t tag; /* WEFT__CHAN_MAGIC; WEFT__TAG_DEAD once destroyed */
     _Atomic(weft__sched *) owner;
     atomic_int shared;
     atomic_int owner_busy;
@@ -48,6 +49,12 @@ void weft__chan_revoke(weft_chan *ch);
 /* Makes ch either biased to the caller or shared, so that entering it
  * later never waits for another thread's bias. */
 void weft__chan_settle(weft_chan *ch);
+
+#define WEFT__CHAN_MAGIC 0x6368616eu /* "chan" */
+/* Every entry point checks its channel (garbage would spin on the lock). */
+static inline void weft__chan_check(const weft_chan *ch, const char *fn) {
+    weft__tag_check_handle(ch->tag, WEFT__CHAN_MAGIC, fn, "weft_chan", ch);
+}
 
 /* Enters ch for one short critical section; returns true if entered
  * through the bias (leave with biased = true). */

@@ -58,6 +58,7 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
             continue;
         if ((ops[i].op != WEFT_SEND && ops[i].op != WEFT_RECV) || !ops[i].elem)
             return -EINVAL;
+        weft__chan_check(ops[i].chan, "weft_select");
         active++;
     }
     if (!active) {

@@ -8,6 +8,7 @@
 void weft__future_init(weft_future *f, weft_task_fn fn, void *arg, unsigned refs) {
     atomic_init(&f->state, F_PENDING);
     atomic_init(&f->refs, refs);
+    f->tag = WEFT__FUTURE_MAGIC;
     f->next = NULL;
     f->fn = fn;
     f->arg = arg;
@@ -21,8 +22,10 @@ void weft__future_init(weft_future *f, weft_task_fn fn, void *arg, unsigned refs
 WEFT_API void weft_future_release(weft_future *f) {
     if (!f)
         return;
+    weft__future_check(f, "weft_future_release");
     if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
         return;
+    f->tag = WEFT__TAG_DEAD;
     /* Every future completes before the pool drops its reference, and
      * completion consumes the callbacks; anything left is a weft bug. */
     WEFT_ASSERT(f->cbs == NULL && f->q.head == NULL);
@@ -104,6 +107,7 @@ int weft__future_wait(weft_future *f, int64_t deadline, int kind) {
 WEFT_API int weft_future_result(weft_future *f, int64_t deadline, void **result) {
     if (!f)
         return -EINVAL;
+    weft__future_check(f, "weft_future_result");
     int r = weft__future_wait(f, deadline, WEFT__W_OTHER);
     if (r < 0) {
         if (result)
@@ -116,20 +120,26 @@ WEFT_API int weft_future_result(weft_future *f, int64_t deadline, void **result)
 WEFT_API int weft_future_cancel(weft_future *f) {
     if (!f)
         return -EINVAL;
+    weft__future_check(f, "weft_future_cancel");
     return weft__future_try_cancel(f) ? 1 : 0;
 }
 
 WEFT_API int weft_future_done(weft_future *f) {
+    if (f)
+        weft__future_check(f, "weft_future_done");
     return f && weft__future_final(atomic_load_explicit(&f->state, memory_order_acquire));
 }
 
 WEFT_API int weft_future_cancelled(weft_future *f) {
+    if (f)
+        weft__future_check(f, "weft_future_cancelled");
     return f && (atomic_load_explicit(&f->state, memory_order_acquire) & F_MASK) == F_CANCELLED;
 }
 
 WEFT_API int weft_future_on_done(weft_future *f, weft_future_cb cb, void *ud) {
     if (!f || !cb)
         return -EINVAL;
+    weft__future_check(f, "weft_future_on_done");
     if (weft_future_done(f)) {
         cb(f, ud);
         return 0;
@@ -233,9 +243,11 @@ static int check_array(weft_future *const *fs, size_t n) {
         return -EINVAL;
     if (n > INT32_MAX)
         return -EINVAL;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (!fs[i])
             return -EINVAL;
+        weft__future_check(fs[i], "weft_futures_wait");
+    }
     return 0;
 }
 
