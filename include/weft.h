@@ -23,6 +23,19 @@
  *     scheduler is created for it.
  *   - Misuse that can only come from a corrupted or destroyed object aborts
  *     with a message; everything a caller can get wrong returns an error.
+ *     What is detected: every object carries a tag word. A synchronization
+ *     object (weft_lock ... weft_once) that was destroyed, or whose tag was
+ *     overwritten (e.g. filled with garbage), aborts with "weft: <function>:
+ *     corrupted or destroyed <type> at <address>" in any operation that
+ *     waits, wakes, changes it under its internal lock, or destroys it;
+ *     queries that only read a word (weft_lock_locked, weft_sem_value,
+ *     weft_event_is_set) may return a meaningless value instead. A channel,
+ *     queue, pool, future, thread or process handle that points at garbage
+ *     aborts the same way in every call. A handle used after its destroy or
+ *     release is freed memory: that may be caught, but not reliably. The
+ *     process-shared primitives (weft_plock ... weft_pbarrier) answer
+ *     -EINVAL instead, as documented there. Corruption that leaves the tag
+ *     intact is not detected.
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -397,7 +410,8 @@ WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
  * rlock, cond, event, waitgroup and once (so static storage needs no
  * _init); a semaphore or barrier needs its _init. The _destroy calls
  * check that nobody holds or waits on the object (-EBUSY otherwise) and
- * free nothing: the objects own no memory.
+ * free nothing: the objects own no memory. A destroyed object is usable
+ * again only after its _init (see the first page on misuse).
  * ====================================================================== */
 
 /* Mutual exclusion (Python's threading.Lock). Not recursive. Uncontended
@@ -524,7 +538,7 @@ WEFT_API int weft_barrier_destroy(weft_barrier *b);
  * -EPIPE, until weft_barrier_reset. (A deadline that passes just as the
  * round completes may still give -ETIMEDOUT to that caller without
  * breaking the barrier.) Errors: -EPIPE (broken), -ETIMEDOUT, -ECANCELED,
- * -EINVAL. */
+ * -EINVAL (b NULL, or never initialised: all-zero bytes). */
 WEFT_API int weft_barrier_wait(weft_barrier *b, int64_t deadline);
 /* Breaks the barrier: current and later waiters get -EPIPE. */
 WEFT_API int weft_barrier_abort(weft_barrier *b);
