@@ -36,6 +36,16 @@ void weft__chan_settle(weft_chan *ch) {
         weft__chan_revoke(ch);
 }
 
+void weft__chan_corrupted(const weft_chan *ch, int op) {
+    static const char *const names[] = {
+        [WEFT__CHAN_RECV] = "weft_chan_recv",   [WEFT__CHAN_SEND] = "weft_chan_send",
+        [WEFT__CHAN_CLOSE] = "weft_chan_close", [WEFT__CHAN_LEN] = "weft_chan_len",
+        [WEFT__CHAN_CAP] = "weft_chan_cap",     [WEFT__CHAN_DESTROY] = "weft_chan_destroy",
+        [WEFT__CHAN_SELECT] = "weft_select",
+    };
+    weft__corrupted(names[op], "weft_chan", ch);
+}
+
 WEFT_API int weft_chan_create(weft_chan **out, size_t elem_size, size_t capacity) {
     if (!out || elem_size == 0 || elem_size > MAX_ELEM || capacity > MAX_CAP)
         return -EINVAL;
@@ -59,8 +69,8 @@ WEFT_API int weft_chan_create(weft_chan **out, size_t elem_size, size_t capacity
 WEFT_API int weft_chan_destroy(weft_chan *ch) {
     if (!ch)
         return 0;
-    weft__chan_check(ch, "weft_chan_destroy");
-    bool b = weft__chan_enter(ch);
+    weft__chan_check(ch, WEFT__CHAN_DESTROY);
+    bool b = weft__chan_enter(ch, WEFT__CHAN_DESTROY);
     int busy = ch->recvq.head || ch->sendq.head;
     weft__chan_leave(ch, b);
     if (busy)
@@ -131,9 +141,8 @@ int weft__chan_try_recv_locked(weft_chan *ch, void *elem, weft__waiter **wake) {
 static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
     if (!ch || !elem)
         return -EINVAL;
-    weft__chan_check(ch, send ? "weft_chan_send" : "weft_chan_recv");
     weft__waiter *wake = NULL;
-    bool biased = weft__chan_enter(ch);
+    bool biased = weft__chan_enter(ch, send);
     int r = send ? weft__chan_try_send_locked(ch, elem, &wake)
                  : weft__chan_try_recv_locked(ch, elem, &wake);
     if (r != 0) {
@@ -166,7 +175,7 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
         /* Timed out or cancelled: we claimed our own waiter, so nobody took
          * the element; leave the queue if still there. Closing claims with
          * -EPIPE and unlinks, also fine. */
-        biased = weft__chan_enter(ch);
+        biased = weft__chan_enter(ch, send);
         if (n->linked)
             weft__wq_unlink(send ? &ch->sendq : &ch->recvq, n);
         weft__chan_leave(ch, biased);
@@ -197,8 +206,7 @@ WEFT_API int weft_chan_try_recv(weft_chan *ch, void *elem) {
 WEFT_API int weft_chan_close(weft_chan *ch) {
     if (!ch)
         return -EINVAL;
-    weft__chan_check(ch, "weft_chan_close");
-    bool biased = weft__chan_enter(ch);
+    bool biased = weft__chan_enter(ch, WEFT__CHAN_CLOSE);
     if (ch->closed) {
         weft__chan_leave(ch, biased);
         return -EPIPE;
@@ -229,8 +237,7 @@ WEFT_API int weft_chan_close(weft_chan *ch) {
 WEFT_API size_t weft_chan_len(weft_chan *ch) {
     if (!ch)
         return 0;
-    weft__chan_check(ch, "weft_chan_len");
-    bool biased = weft__chan_enter(ch);
+    bool biased = weft__chan_enter(ch, WEFT__CHAN_LEN);
     size_t n = ch->len;
     weft__chan_leave(ch, biased);
     return n;
@@ -239,6 +246,6 @@ WEFT_API size_t weft_chan_len(weft_chan *ch) {
 WEFT_API size_t weft_chan_cap(weft_chan *ch) {
     if (!ch)
         return 0;
-    weft__chan_check(ch, "weft_chan_cap");
+    weft__chan_check(ch, WEFT__CHAN_CAP);
     return ch->cap;
 }
