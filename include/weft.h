@@ -24,7 +24,8 @@
  *   - Misuse that can only come from a corrupted or destroyed object aborts
  *     with a message; everything a caller can get wrong returns an error.
  *     What is detected: every object carries a tag word. A synchronization
- *     object (weft_lock ... weft_once) that was destroyed, or whose tag was
+ *     object (weft_lock ... weft_once) or a weft_as_completed_iter that was
+ *     destroyed, or whose tag was
  *     overwritten (e.g. filled with garbage), aborts with "weft: <function>:
  *     corrupted or destroyed <type> at <address>" in any operation that
  *     waits, wakes, changes it under its internal lock, or destroys it;
@@ -960,6 +961,7 @@ typedef struct weft_as_completed_iter {
     size_t n_;
     size_t yielded_;
     size_t *rest_;  /* indexes not yet yielded, from yielded_ on */
+    uint64_t tag_;  /* set by init: a destroyed or garbage iterator aborts */
 } weft_as_completed_iter;
 
 /* Errors: -EINVAL (it NULL, fs NULL with n > 0, a NULL entry), -ENOMEM. */

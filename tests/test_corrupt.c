@@ -186,6 +186,22 @@ static long once_call(void *o) {
     return weft_once_call((weft_once *)o, once_fn, NULL);
 }
 
+#define IT(o) ((weft_as_completed_iter *)(o))
+static int iter_init(void *o) {
+    return weft_as_completed_init(IT(o), NULL, 0);
+}
+static int iter_destroy(void *o) {
+    weft_as_completed_destroy(IT(o));
+    return 0;
+}
+static long iter_next(void *o) {
+    size_t i;
+    return weft_as_completed_next(IT(o), WEFT_FOREVER, &i);
+}
+static long iter_destroy_op(void *o) {
+    return iter_destroy(o);
+}
+
 /* Process-shared primitives: -EINVAL (documented: "not initialised"). */
 #define PL(o) ((weft_plock *)(o))
 static int plock_init(void *o) {
@@ -352,6 +368,14 @@ static const op_row caller_owned[] = {
     ROW(weft_waitgroup, wg_wait, ABORTS, wg),
     ROW(weft_waitgroup, wg_destroy_op, ABORTS, wg),
     {"weft_once", "once_call", ABORTS, sizeof(weft_once), NULL, NULL, once_call},
+    ROW(weft_as_completed_iter, iter_next, ABORTS, iter),
+    /* destroying a destroyed iterator is harmless: garbage only */
+    {"weft_as_completed_iter", "iter_destroy_op", ABORTS, sizeof(weft_as_completed_iter), NULL,
+     NULL, iter_destroy_op},
+    ROW(weft_as_completed_iter, iter_next, ABORTS, iter),
+    /* destroying a destroyed iterator is harmless: garbage only */
+    {"weft_as_completed_iter", "iter_destroy_op", ABORTS, sizeof(weft_as_completed_iter), NULL,
+     NULL, iter_destroy_op},
     ROW(weft_plock, plock_acquire, EINVAL_, plock),
     ROW(weft_plock, plock_try, EINVAL_, plock),
     ROW(weft_plock, plock_release, EINVAL_, plock),
@@ -724,6 +748,11 @@ WEFT_TEST(reinit_after_destroy) {
     CHECK_OK(weft_once_call(&zo, once_fn, NULL));
     static weft_barrier zb; /* never initialised: no round can complete */
     CHECK_ERR(weft_barrier_wait(&zb, WEFT_FOREVER), -EINVAL);
+    static weft_as_completed_iter zi; /* never initialised */
+    size_t idx;
+    CHECK_ERR(weft_as_completed_next(&zi, WEFT_FOREVER, &idx), -EINVAL);
+    weft_as_completed_destroy(&zi);
+    weft_as_completed_destroy(&zi); /* twice: harmless */
 }
 
 WEFT_TEST(handles_garbage) {

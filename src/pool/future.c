@@ -288,6 +288,18 @@ WEFT_API int weft_futures_wait(weft_future *const *fs, size_t n, int mode, int64
 
 /* ---- as_completed ----------------------------------------------------- */
 
+#define ITER_MAGIC 0x6173636fu /* "asco" */
+
+/* 0: initialised; -EINVAL: never (all-zero bytes, or a failed init);
+ * anything else (destroyed, garbage) aborts. */
+static int iter_check(const weft_as_completed_iter *it, const char *fn) {
+    if (likely(it->tag_ == ITER_MAGIC))
+        return 0;
+    if (it->tag_ == 0)
+        return -EINVAL;
+    weft__corrupted(fn, "weft_as_completed_iter", it);
+}
+
 WEFT_API int weft_as_completed_init(weft_as_completed_iter *it, weft_future *const *fs,
                                     size_t n) {
     if (!it)
@@ -305,12 +317,18 @@ WEFT_API int weft_as_completed_init(weft_as_completed_iter *it, weft_future *con
     }
     it->fs_ = fs;
     it->n_ = n;
+    it->tag_ = ITER_MAGIC;
     return 0;
 }
 
 WEFT_API int weft_as_completed_next(weft_as_completed_iter *it, int64_t deadline,
                                     size_t *index) {
-    if (!it || !index || (it->n_ && !it->rest_))
+    if (!it || !index)
+        return -EINVAL;
+    int c = iter_check(it, "weft_as_completed_next");
+    if (c < 0)
+        return c;
+    if (it->n_ && !it->rest_)
         return -EINVAL;
     for (;;) {
         if (it->yielded_ == it->n_)
@@ -334,8 +352,10 @@ WEFT_API int weft_as_completed_next(weft_as_completed_iter *it, int64_t deadline
 }
 
 WEFT_API void weft_as_completed_destroy(weft_as_completed_iter *it) {
-    if (!it)
+    if (!it || it->tag_ == WEFT__TAG_DEAD) /* destroying twice is harmless */
         return;
-    weft__free(it->rest_);
+    if (iter_check(it, "weft_as_completed_destroy") == 0)
+        weft__free(it->rest_);
     memset(it, 0, sizeof *it);
+    it->tag_ = WEFT__TAG_DEAD;
 }
