@@ -69,8 +69,8 @@ static weft_pipe *pp0, *pp1;
 static weft_ppool *ppool;
 static weft_ppool_iter *ppit;
 static int ptask_block = -1;
-static int lfd = -1;   /* a listener whose accept queue is full */
-static int filler[16]; /* the connections that filled it */
+static int lfd = -1;   /* a listener with nothing to accept */
+static int filler[16]; /* the connections that filled full_lfd's queue */
 static int nfiller;
 static struct sockaddr_in laddr;
 static int cfd = -1; /* the socket a connect row uses */
@@ -170,30 +170,40 @@ static void *tobj_run(weft_thread_obj *self) {
 
 /* A TCP listener on 127.0.0.1 with backlog 0 whose accept queue is full:
  * further connection attempts stay in progress (the kernel drops their
- * SYNs). Fills it with connects until one does not complete within
- * 200 ms. */
+ * SYNs while the queue is full, and nobody ever accepts). Made once per
+ * process: filled with connects until one has not completed after 1 s. */
+static int full_lfd = -1;
+static struct sockaddr_in full_addr;
 static void full_listener(void) {
-    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    CHECK_GE(lfd, 0);
-    laddr = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    CHECK_EQ(bind(lfd, (struct sockaddr *)&laddr, sizeof laddr), 0);
-    socklen_t len = sizeof laddr;
-    CHECK_EQ(getsockname(lfd, (struct sockaddr *)&laddr, &len), 0);
-    CHECK_EQ(listen(lfd, 0), 0);
-    for (nfiller = 0; nfiller < 16;) {
-        int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        CHECK_GE(s, 0);
-        filler[nfiller++] = s;
-        if (connect(s, (struct sockaddr *)&laddr, sizeof laddr) == 0)
-            continue;
-        CHECK_EQ(errno, EINPROGRESS);
-        struct pollfd p = {.fd = s, .events = POLLOUT};
-        if (poll(&p, 1, 200) == 0)
-            break; /* this one is stuck: the queue is full */
+    if (full_lfd < 0) {
+        full_lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK_GE(full_lfd, 0);
+        full_addr =
+            (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        CHECK_EQ(bind(full_lfd, (struct sockaddr *)&full_addr, sizeof full_addr), 0);
+        socklen_t len = sizeof full_addr;
+        CHECK_EQ(getsockname(full_lfd, (struct sockaddr *)&full_addr, &len), 0);
+        CHECK_EQ(listen(full_lfd, 0), 0);
+        for (nfiller = 0; nfiller < 16;) {
+            int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            CHECK_GE(s, 0);
+            filler[nfiller++] = s;
+            if (connect(s, (struct sockaddr *)&full_addr, sizeof full_addr) == 0)
+                continue;
+            CHECK_EQ(errno, EINPROGRESS);
+            struct pollfd p = {.fd = s, .events = POLLOUT};
+            if (poll(&p, 1, 1000) == 0)
+                break; /* this one is stuck: the queue is full */
+        }
+        CHECK_LT(nfiller, 16);
     }
-    CHECK_LT(nfiller, 16);
+    laddr = full_addr;
     cfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     CHECK_GE(cfd, 0);
+}
+static void close_connector(void) {
+    close(cfd);
+    cfd = -1;
 }
 /* A non-blocking listener with no connection waiting. */
 static void idle_listener(void) {
@@ -204,11 +214,8 @@ static void idle_listener(void) {
     CHECK_EQ(listen(lfd, 16), 0);
 }
 static void close_listener(void) {
-    for (int i = 0; i < nfiller; i++)
-        close(filler[i]);
-    close(cfd);
     close(lfd);
-    lfd = cfd = -1;
+    lfd = -1;
 }
 
 /* The default pool with every worker busy, so a lookup stays queued. */
@@ -765,7 +772,7 @@ static const dl_row rows[] = {
     ROW(send, -ETIMEDOUT, s_sock_full, t_close_fds),
     ROW(write_all, -ETIMEDOUT, s_fdpipe_full, t_close_fds),
     ROW(accept, -ETIMEDOUT, idle_listener, close_listener),
-    ROW(connect, -ETIMEDOUT, full_listener, close_listener),
+    ROW(connect, -ETIMEDOUT, full_listener, close_connector),
     ROW(lock_acquire, -ETIMEDOUT, s_lock, t_stop_thread),
     ROW(rlock_acquire, -ETIMEDOUT, s_rlock, t_stop_thread),
     ROW(cond_wait, -ETIMEDOUT, s_cond, NULL),
@@ -807,8 +814,8 @@ static const dl_row rows[] = {
     ROW(ppool_join, -ETIMEDOUT, s_ppool_closed, t_ppool),
     ROW(resolve, -ETIMEDOUT, busy_default_pool, t_release_futures),
     ROW(tcp_accept, -ETIMEDOUT, idle_listener, close_listener),
-    ROW(tcp_connect, -ETIMEDOUT, full_listener, close_listener),
-    ROW(tcp_connect_addr, -ETIMEDOUT, full_listener, close_listener),
+    ROW(tcp_connect, -ETIMEDOUT, full_listener, close_connector),
+    ROW(tcp_connect_addr, -ETIMEDOUT, full_listener, close_connector),
     /* Stop waits for requests until the deadline, then cancels them. */
     ROW(http_server_stop, 0, s_http, t_http),
 };
