@@ -14,6 +14,8 @@
  *     waits forever, WEFT_NOWAIT (0, or any time already past) does not
  *     wait at all: the call succeeds only if it can do so at once, and fails
  *     with -ETIMEDOUT otherwise (try-variants return -EAGAIN instead).
+ *     Every negative value other than WEFT_FOREVER (-2, INT64_MIN, ...) is
+ *     a time already past, like 0.
  *     One deadline can serve a whole sequence of calls.
  *   - A blocking call made inside a coroutine parks only that coroutine;
  *     the other coroutines of its thread keep running. Made on a thread that
@@ -21,6 +23,20 @@
  *     scheduler is created for it.
  *   - Misuse that can only come from a corrupted or destroyed object aborts
  *     with a message; everything a caller can get wrong returns an error.
+ *     What is detected: every object carries a tag word. A synchronization
+ *     object (weft_lock ... weft_once) or a weft_as_completed_iter that was
+ *     destroyed, or whose tag was
+ *     overwritten (e.g. filled with garbage), aborts with "weft: <function>:
+ *     corrupted or destroyed <type> at <address>" in any operation that
+ *     waits, wakes, changes it under its internal lock, or destroys it;
+ *     queries that only read a word (weft_lock_locked, weft_sem_value,
+ *     weft_event_is_set) may return a meaningless value instead. A channel,
+ *     queue, pool, future, thread or process handle that points at garbage
+ *     aborts the same way in every call. A handle used after its destroy or
+ *     release is freed memory: that may be caught, but not reliably. The
+ *     process-shared primitives (weft_plock ... weft_pbarrier) answer
+ *     -EINVAL instead, as documented there. Corruption that leaves the tag
+ *     intact is not detected.
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -193,8 +209,9 @@ WEFT_API int weft_detach(weft_coro c);
 WEFT_API int weft_yield(void);
 
 /* Sleeps until `deadline` (absolute, weft_now() clock). Other coroutines run
- * meanwhile. Returns 0 when the deadline is reached (also if it is already
- * past), -ECANCELED if cancelled first, -EINVAL for WEFT_FOREVER
+ * meanwhile. Returns 0 when the deadline is reached (at once if it is
+ * already past: 0 or any negative value but WEFT_FOREVER), -ECANCELED if
+ * cancelled first, -EINVAL for WEFT_FOREVER
  * (use a blocking wait on something instead), -ENOMEM (no memory for the
  * timer). */
 WEFT_API int weft_sleep_until(int64_t deadline);
@@ -403,7 +420,8 @@ WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
  * rlock, cond, event, waitgroup and once (so static storage needs no
  * _init); a semaphore or barrier needs its _init. The _destroy calls
  * check that nobody holds or waits on the object (-EBUSY otherwise) and
- * free nothing: the objects own no memory.
+ * free nothing: the objects own no memory. A destroyed object is usable
+ * again only after its _init (see the first page on misuse).
  * ====================================================================== */
 
 /* Mutual exclusion (Python's threading.Lock). Not recursive. Uncontended
@@ -416,9 +434,9 @@ WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
  * one starves. Any thread or coroutine may release a held lock (as in
  * Python). */
 typedef struct weft_lock {
-    uint64_t opaque_[6];
+    uint64_t opaque_[8];
 } __attribute__((aligned(16))) weft_lock;
-#define WEFT_LOCK_INIT {{0, 0, 0, 0, 0, 0}}
+#define WEFT_LOCK_INIT {{0, 0, 0, 0, 0, 0, 0, 0}}
 
 /* Initializes l (unlocked). Errors: -EINVAL (l NULL). */
 WEFT_API int weft_lock_init(weft_lock *l);
@@ -437,7 +455,7 @@ WEFT_API int weft_lock_locked(weft_lock *l);
 /* Reentrant lock (Python's threading.RLock): the owner (a coroutine, or a
  * plain thread) may acquire it again; it is free after as many releases. */
 typedef struct weft_rlock {
-    uint64_t opaque_[7];
+    uint64_t opaque_[8];
 } weft_rlock;
 
 WEFT_API int weft_rlock_init(weft_rlock *l);
@@ -530,7 +548,7 @@ WEFT_API int weft_barrier_destroy(weft_barrier *b);
  * -EPIPE, until weft_barrier_reset. (A deadline that passes just as the
  * round completes may still give -ETIMEDOUT to that caller without
  * breaking the barrier.) Errors: -EPIPE (broken), -ETIMEDOUT, -ECANCELED,
- * -EINVAL. */
+ * -EINVAL (b NULL, or never initialised: all-zero bytes). */
 WEFT_API int weft_barrier_wait(weft_barrier *b, int64_t deadline);
 /* Breaks the barrier: current and later waiters get -EPIPE. */
 WEFT_API int weft_barrier_abort(weft_barrier *b);
@@ -955,6 +973,7 @@ typedef struct weft_as_completed_iter {
     size_t n_;
     size_t yielded_;
     size_t *rest_;  /* indexes not yet yielded, from yielded_ on */
+    uint64_t tag_;  /* set by init: a destroyed or garbage iterator aborts */
 } weft_as_completed_iter;
 
 /* Errors: -EINVAL (it NULL, fs NULL with n > 0, a NULL entry), -ENOMEM. */

@@ -27,6 +27,64 @@
 __attribute__((noreturn, format(printf, 3, 4))) void weft__panic(const char *file, int line,
                                                                   const char *fmt, ...);
 
+/* ---- object tags: corrupted and destroyed objects (core/error.c) -------
+ * Every object carries a 32-bit tag: its type's magic once initialised (or
+ * 0 for the caller-owned types whose all-zero bytes are a valid initial
+ * state, and for a semaphore or barrier used without init), WEFT__TAG_DEAD
+ * once destroyed; anything else is garbage. Caller-owned objects check it
+ * on their slow paths only (waiting, waking, destroy, every path that
+ * would loop or follow an internal pointer): their fast paths accept only
+ * exact valid values in the words they touch, and destroy leaves values
+ * there that they reject, so garbage and destroyed objects always reach a
+ * check. Objects weft allocates (handles) check it on every entry. */
+#define WEFT__TAG_DEAD 0x64656164u /* "dead" */
+/* Aborts with "weft: <fn>: corrupted or destroyed <type> at <obj>". */
+__attribute__((noreturn, cold)) void weft__corrupted(const char *fn, const char *type,
+                                                     const void *obj);
+/* A caller-owned object's tag: `magic` or 0, else abort. */
+static inline void weft__tag_check(uint32_t tag, uint32_t magic, const char *fn,
+                                   const char *type, const void *obj) {
+    if (unlikely(tag != magic) && tag != 0)
+        weft__corrupted(fn, type, obj);
+}
+/* A handle's tag: exactly `magic`, else abort. */
+static inline void weft__tag_check_handle(uint32_t tag, uint32_t magic, const char *fn,
+                                          const char *type, const void *obj) {
+    if (unlikely(tag != magic))
+        weft__corrupted(fn, type, obj);
+}
+
+/* ---- deadlines: the one reading of an int64_t deadline (weft.h) --------
+ * WEFT_FOREVER (-1) waits forever. Every other value at or before now is
+ * already past: 0 (WEFT_NOWAIT), every other negative value (-2,
+ * INT64_MIN, ...) and every time the clock has reached. Every wait, and
+ * every conversion of a deadline to a timeout, goes through these. */
+static inline bool weft__dl_forever(int64_t d) { return d == WEFT_FOREVER; }
+/* True if d is past without reading the clock (0 or negative, not forever). */
+static inline bool weft__dl_nowait(int64_t d) { return d <= 0 && d != WEFT_FOREVER; }
+/* True if d has passed (reads the clock only for a positive d). */
+static inline bool weft__dl_passed(int64_t d) {
+    return d != WEFT_FOREVER && (d <= 0 || d <= weft_now());
+}
+/* Nanoseconds left until d: -1 for forever, 0 if passed, else > 0. */
+static inline int64_t weft__dl_left(int64_t d) {
+    if (d == WEFT_FOREVER)
+        return -1;
+    if (d <= 0)
+        return 0;
+    int64_t now = weft_now();
+    return d > now ? d - now : 0;
+}
+/* d as a poll(2) timeout in milliseconds, rounded up: -1 for forever, 0 if
+ * passed, capped at INT32_MAX. */
+static inline int weft__dl_poll_ms(int64_t d) {
+    int64_t left = weft__dl_left(d);
+    if (left <= 0)
+        return (int)left;
+    return left >= (int64_t)INT32_MAX * WEFT_MSEC ? INT32_MAX
+                                                  : (int)((left + WEFT_MSEC - 1) / WEFT_MSEC);
+}
+
 /* ---- allocation (core/alloc.c) ---------------------------------------- */
 void *weft__malloc(size_t n);
 void *weft__calloc(size_t n, size_t size);

@@ -841,14 +841,15 @@ WEFT_TEST(allocation_failure) {
     test_alloc_fail_after(-1);
     CHECK_NO_LEAKS();
     p = make_pool(1);
-    weft_future *f = (weft_future *)1;
+    weft_future *f = (weft_future *)1, *g;
+    CHECK_OK(weft_pool_submit(p, task_count, NULL, &g)); /* a real one: futures are checked */
     test_alloc_fail_after(0);
     CHECK_ERR(weft_pool_submit(p, task_count, NULL, &f), -ENOMEM);
     CHECK_ERR(weft_pool_submit(p, task_count, NULL, NULL), -ENOMEM);
     void *args[3] = {0};
     CHECK_ERR(weft_pool_map(p, task_count, args, NULL, NULL, 3, WEFT_FOREVER), -ENOMEM);
     weft_as_completed_iter it;
-    weft_future *arr[1] = {f};
+    weft_future *arr[1] = {g};
     CHECK_ERR(weft_as_completed_init(&it, arr, 1), -ENOMEM);
     /* map whose second submit fails: the first is waited for, the rest reported. */
     test_alloc_fail_after(2); /* the future array and one future */
@@ -858,6 +859,8 @@ WEFT_TEST(allocation_failure) {
     CHECK_ERR(st[2], -ECANCELED);
     CHECK(st[0] == 0 || st[0] == -ECANCELED);
     test_alloc_fail_after(-1);
+    CHECK_OK(weft_future_result(g, WEFT_FOREVER, NULL));
+    weft_future_release(g);
     CHECK_OK(weft_pool_destroy(p));
     CHECK_NO_LEAKS();
 }

@@ -583,6 +583,7 @@ static void lock_cancel_body(void) {
         CHECK_EQ(weft_lock_locked(&l), 0);
         CHECK_EQ(lock_waiters(&l), 0);
         CHECK_OK(weft_lock_destroy(&l));
+        CHECK_OK(weft_lock_init(&l)); /* used again: a destroyed lock needs init */
         CHECK_OK(weft_event_destroy(&go));
         CHECK_OK(weft_event_destroy(&held));
     }
@@ -1780,6 +1781,7 @@ static void barrier_break_body(void) {
     CHECK_EQ(weft_barrier_waiting(&b), 0);
     CHECK_ERR(weft_barrier_wait(&b, LONG_DL()), -EPIPE); /* later callers too */
     CHECK_ERR(weft_barrier_destroy(&b), 0);
+    CHECK_OK(weft_barrier_init(&b, 4)); /* a destroyed barrier is used only after init */
     CHECK_OK(weft_barrier_reset(&b));
     CHECK_EQ(weft_barrier_broken(&b), 0);
     /* a full round works again */

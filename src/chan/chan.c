@@ -36,6 +36,16 @@ void weft__chan_settle(weft_chan *ch) {
         weft__chan_revoke(ch);
 }
 
+void weft__chan_corrupted(const weft_chan *ch, int op) {
+    static const char *const names[] = {
+        [WEFT__CHAN_RECV] = "weft_chan_recv",   [WEFT__CHAN_SEND] = "weft_chan_send",
+        [WEFT__CHAN_CLOSE] = "weft_chan_close", [WEFT__CHAN_LEN] = "weft_chan_len",
+        [WEFT__CHAN_CAP] = "weft_chan_cap",     [WEFT__CHAN_DESTROY] = "weft_chan_destroy",
+        [WEFT__CHAN_SELECT] = "weft_select",
+    };
+    weft__corrupted(names[op], "weft_chan", ch);
+}
+
 WEFT_API int weft_chan_create(weft_chan **out, size_t elem_size, size_t capacity) {
     if (!out || elem_size == 0 || elem_size > MAX_ELEM || capacity > MAX_CAP)
         return -EINVAL;
@@ -51,6 +61,7 @@ WEFT_API int weft_chan_create(weft_chan **out, size_t elem_size, size_t capacity
     }
     ch->elem_size = (uint32_t)elem_size;
     ch->cap = capacity;
+    ch->tag = WEFT__CHAN_MAGIC;
     *out = ch;
     return 0;
 }
@@ -58,11 +69,13 @@ WEFT_API int weft_chan_create(weft_chan **out, size_t elem_size, size_t capacity
 WEFT_API int weft_chan_destroy(weft_chan *ch) {
     if (!ch)
         return 0;
-    bool b = weft__chan_enter(ch);
+    weft__chan_check(ch, WEFT__CHAN_DESTROY);
+    bool b = weft__chan_enter(ch, WEFT__CHAN_DESTROY);
     int busy = ch->recvq.head || ch->sendq.head;
     weft__chan_leave(ch, b);
     if (busy)
         return -EBUSY;
+    ch->tag = WEFT__TAG_DEAD;
     weft__free(ch->buf);
     weft__free(ch);
     return 0;
@@ -129,7 +142,7 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
     if (!ch || !elem)
         return -EINVAL;
     weft__waiter *wake = NULL;
-    bool biased = weft__chan_enter(ch);
+    bool biased = weft__chan_enter(ch, send);
     int r = send ? weft__chan_try_send_locked(ch, elem, &wake)
                  : weft__chan_try_recv_locked(ch, elem, &wake);
     if (r != 0) {
@@ -138,7 +151,7 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
             weft__waiter_wake(wake);
         return r < 0 ? r : 0;
     }
-    if (deadline == 0) {
+    if (weft__dl_nowait(deadline)) {
         weft__chan_leave(ch, biased);
         return -ETIMEDOUT;
     }
@@ -162,7 +175,7 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
         /* Timed out or cancelled: we claimed our own waiter, so nobody took
          * the element; leave the queue if still there. Closing claims with
          * -EPIPE and unlinks, also fine. */
-        biased = weft__chan_enter(ch);
+        biased = weft__chan_enter(ch, send);
         if (n->linked)
             weft__wq_unlink(send ? &ch->sendq : &ch->recvq, n);
         weft__chan_leave(ch, biased);
@@ -193,7 +206,7 @@ WEFT_API int weft_chan_try_recv(weft_chan *ch, void *elem) {
 WEFT_API int weft_chan_close(weft_chan *ch) {
     if (!ch)
         return -EINVAL;
-    bool biased = weft__chan_enter(ch);
+    bool biased = weft__chan_enter(ch, WEFT__CHAN_CLOSE);
     if (ch->closed) {
         weft__chan_leave(ch, biased);
         return -EPIPE;
@@ -224,10 +237,15 @@ WEFT_API int weft_chan_close(weft_chan *ch) {
 WEFT_API size_t weft_chan_len(weft_chan *ch) {
     if (!ch)
         return 0;
-    bool biased = weft__chan_enter(ch);
+    bool biased = weft__chan_enter(ch, WEFT__CHAN_LEN);
     size_t n = ch->len;
     weft__chan_leave(ch, biased);
     return n;
 }
 
-WEFT_API size_t weft_chan_cap(weft_chan *ch) { return ch ? ch->cap : 0; }
+WEFT_API size_t weft_chan_cap(weft_chan *ch) {
+    if (!ch)
+        return 0;
+    weft__chan_check(ch, WEFT__CHAN_CAP);
+    return ch->cap;
+}

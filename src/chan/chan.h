@@ -25,6 +25,7 @@
  * only while holding no other channel lock or bias, so no cycle can form. */
 struct weft_chan {
     weft__spin lock;
+    uint32_t tag; /* WEFT__CHAN_MAGIC; WEFT__TAG_DEAD once destroyed */
     _Atomic(weft__sched *) owner;
     atomic_int shared;
     atomic_int owner_busy;
@@ -49,9 +50,29 @@ void weft__chan_revoke(weft_chan *ch);
  * later never waits for another thread's bias. */
 void weft__chan_settle(weft_chan *ch);
 
+#define WEFT__CHAN_MAGIC 0x6368616eu /* "chan" */
+/* The operations, for the message of a corrupted channel. */
+enum {
+    WEFT__CHAN_RECV = 0,
+    WEFT__CHAN_SEND = 1,
+    WEFT__CHAN_CLOSE,
+    WEFT__CHAN_LEN,
+    WEFT__CHAN_CAP,
+    WEFT__CHAN_DESTROY,
+    WEFT__CHAN_SELECT,
+};
+__attribute__((noreturn, cold)) void weft__chan_corrupted(const weft_chan *ch, int op);
+/* Every entry point checks its channel (garbage would spin on the lock). */
+static inline void weft__chan_check(const weft_chan *ch, int op) {
+    if (unlikely(ch->tag != WEFT__CHAN_MAGIC))
+        weft__chan_corrupted(ch, op);
+}
+
 /* Enters ch for one short critical section; returns true if entered
- * through the bias (leave with biased = true). */
-static inline bool weft__chan_enter(weft_chan *ch) {
+ * through the bias (leave with biased = true). A garbage channel never
+ * passes the bias check (its owner is no scheduler): its tag is checked
+ * on the other path, before the spin lock, for operation `op`. */
+static inline bool weft__chan_enter(weft_chan *ch, int op) {
     weft__sched *s = weft__sched_get();
     if (s) {
         weft__sched *o = atomic_load_explicit(&ch->owner, memory_order_relaxed);
@@ -66,6 +87,7 @@ static inline bool weft__chan_enter(weft_chan *ch) {
             atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
         }
     }
+    weft__chan_check(ch, op);
     if (!atomic_load_explicit(&ch->shared, memory_order_acquire))
         weft__chan_revoke(ch);
     weft__spin_lock(&ch->lock);

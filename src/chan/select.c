@@ -43,7 +43,7 @@ static void enter_all(weft_select_op *ops, const uint16_t *idx, size_t m, uint8_
             continue;
         }
         if (enter)
-            biased[i] = weft__chan_enter(ch);
+            biased[i] = weft__chan_enter(ch, WEFT__CHAN_SELECT);
         else
             weft__chan_leave(ch, biased[i]);
     }
@@ -58,10 +58,11 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
             continue;
         if ((ops[i].op != WEFT_SEND && ops[i].op != WEFT_RECV) || !ops[i].elem)
             return -EINVAL;
+        weft__chan_check(ops[i].chan, WEFT__CHAN_SELECT);
         active++;
     }
     if (!active) {
-        if (deadline < 0)
+        if (weft__dl_forever(deadline))
             return -EINVAL; /* would wait forever on nothing */
         int r = weft_sleep_until(deadline);
         return r < 0 ? r : -ETIMEDOUT;
@@ -75,7 +76,7 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
         if (!ops[i].chan)
             continue;
         weft__waiter *wake = NULL;
-        bool b = weft__chan_enter(ops[i].chan);
+        bool b = weft__chan_enter(ops[i].chan, WEFT__CHAN_SELECT);
         int r = try_op(&ops[i], &wake);
         weft__chan_leave(ops[i].chan, b);
         if (r != 0) {
@@ -85,7 +86,7 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
             return (int)i;
         }
     }
-    if (deadline == 0)
+    if (weft__dl_nowait(deadline))
         return -ETIMEDOUT;
 
     /* Nodes must stay reachable while we are parked; a SHARED coroutine

@@ -57,3 +57,13 @@ void weft__panic(const char *file, int line, const char *fmt, ...) {
     (void)w;
     abort();
 }
+
+void weft__corrupted(const char *fn, const char *type, const void *obj) {
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "weft: %s: corrupted or destroyed %s at %p\n", fn, type, obj);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        n = (int)sizeof buf - 1;
+    ssize_t w = write(2, buf, (size_t)n);
+    (void)w;
+    abort();
+}

@@ -358,8 +358,10 @@ WEFT_API int weft_yield(void) {
 }
 
 WEFT_API int weft_sleep_until(int64_t deadline) {
-    if (deadline < 0)
+    if (weft__dl_forever(deadline))
         return -EINVAL;
+    if (weft__dl_nowait(deadline))
+        deadline = WEFT_NOWAIT; /* already past, like 0 */
     weft__sched *s = weft__sched_get();
     if (!s) {
         if (deadline <= 1)

@@ -233,14 +233,10 @@ static int wait_ready(int fd, int ev, bool coro, int64_t *dl) {
     }
     struct pollfd p = {fd, (short)(ev == WEFT_READABLE ? POLLIN : POLLOUT), 0};
     for (;;) {
-        int ms = -1;
-        if (*dl != WEFT_FOREVER) {
-            int64_t left = *dl - weft_now();
-            if (left <= 0) {
-                errno = EAGAIN;
-                return -1;
-            }
-            ms = (int)((left + WEFT_MSEC - 1) / WEFT_MSEC);
+        int ms = weft__dl_poll_ms(*dl);
+        if (ms == 0) {
+            errno = EAGAIN;
+            return -1;
         }
         int r = R.poll(&p, 1, ms);
         if (r > 0)

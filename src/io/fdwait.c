@@ -84,20 +84,14 @@ static int wait_thread(int fd, int events, int64_t deadline) {
     if (events & WEFT_WRITABLE)
         p.events |= POLLOUT;
     for (;;) {
-        int ms = -1;
-        if (deadline >= 0) {
-            int64_t now = weft_now(), left = deadline > now ? deadline - now : 0;
-            ms = left >= (int64_t)INT32_MAX * WEFT_MSEC ? INT32_MAX
-                                                        : (int)((left + WEFT_MSEC - 1) / WEFT_MSEC);
-        }
-        int n = poll(&p, 1, ms);
+        int n = poll(&p, 1, weft__dl_poll_ms(deadline));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
         if (n == 0) {
-            if (deadline >= 0 && weft_now() >= deadline)
+            if (weft__dl_passed(deadline))
                 return -ETIMEDOUT;
             continue;
         }

@@ -8,6 +8,7 @@
 void weft__future_init(weft_future *f, weft_task_fn fn, void *arg, unsigned refs) {
     atomic_init(&f->state, F_PENDING);
     atomic_init(&f->refs, refs);
+    f->tag = WEFT__FUTURE_MAGIC;
     f->next = NULL;
     f->fn = fn;
     f->arg = arg;
@@ -21,8 +22,10 @@ void weft__future_init(weft_future *f, weft_task_fn fn, void *arg, unsigned refs
 WEFT_API void weft_future_release(weft_future *f) {
     if (!f)
         return;
+    weft__future_check(f, "weft_future_release");
     if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
         return;
+    f->tag = WEFT__TAG_DEAD;
     /* Every future completes before the pool drops its reference, and
      * completion consumes the callbacks; anything left is a weft bug. */
     WEFT_ASSERT(f->cbs == NULL && f->q.head == NULL);
@@ -78,7 +81,7 @@ static bool mark_slow(weft_future *f) {
 int weft__future_wait(weft_future *f, int64_t deadline, int kind) {
     if (weft__future_final(atomic_load_explicit(&f->state, memory_order_acquire)))
         return 0;
-    if (deadline == 0)
+    if (weft__dl_nowait(deadline))
         return -ETIMEDOUT;
     if (!weft__sched_get()) {
         int64_t until = weft_now() + WAIT_SPIN_NS;
@@ -104,6 +107,7 @@ int weft__future_wait(weft_future *f, int64_t deadline, int kind) {
 WEFT_API int weft_future_result(weft_future *f, int64_t deadline, void **result) {
     if (!f)
         return -EINVAL;
+    weft__future_check(f, "weft_future_result");
     int r = weft__future_wait(f, deadline, WEFT__W_OTHER);
     if (r < 0) {
         if (result)
@@ -116,20 +120,26 @@ WEFT_API int weft_future_result(weft_future *f, int64_t deadline, void **result)
 WEFT_API int weft_future_cancel(weft_future *f) {
     if (!f)
         return -EINVAL;
+    weft__future_check(f, "weft_future_cancel");
     return weft__future_try_cancel(f) ? 1 : 0;
 }
 
 WEFT_API int weft_future_done(weft_future *f) {
+    if (f)
+        weft__future_check(f, "weft_future_done");
     return f && weft__future_final(atomic_load_explicit(&f->state, memory_order_acquire));
 }
 
 WEFT_API int weft_future_cancelled(weft_future *f) {
+    if (f)
+        weft__future_check(f, "weft_future_cancelled");
     return f && (atomic_load_explicit(&f->state, memory_order_acquire) & F_MASK) == F_CANCELLED;
 }
 
 WEFT_API int weft_future_on_done(weft_future *f, weft_future_cb cb, void *ud) {
     if (!f || !cb)
         return -EINVAL;
+    weft__future_check(f, "weft_future_on_done");
     if (weft_future_done(f)) {
         cb(f, ud);
         return 0;
@@ -168,7 +178,7 @@ WEFT_API int weft_future_on_done(weft_future *f, weft_future_cb cb, void *ud) {
  * Returns 0 if one did (or none was pending: nothing to wait for),
  * -ETIMEDOUT, -ECANCELED or -ENOMEM. */
 static int wait_some(weft_future *const *fs, const size_t *idx, size_t m, int64_t deadline) {
-    if (deadline == 0)
+    if (weft__dl_nowait(deadline))
         return -ETIMEDOUT;
     weft__wq_node local[LOCAL_NODES], *heap = NULL, *nodes;
     if (m <= LOCAL_NODES) {
@@ -233,9 +243,11 @@ static int check_array(weft_future *const *fs, size_t n) {
         return -EINVAL;
     if (n > INT32_MAX)
         return -EINVAL;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (!fs[i])
             return -EINVAL;
+        weft__future_check(fs[i], "weft_futures_wait");
+    }
     return 0;
 }
 
@@ -276,6 +288,18 @@ WEFT_API int weft_futures_wait(weft_future *const *fs, size_t n, int mode, int64
 
 /* ---- as_completed ----------------------------------------------------- */
 
+#define ITER_MAGIC 0x6173636fu /* "asco" */
+
+/* 0: initialised; -EINVAL: never (all-zero bytes, or a failed init);
+ * anything else (destroyed, garbage) aborts. */
+static int iter_check(const weft_as_completed_iter *it, const char *fn) {
+    if (likely(it->tag_ == ITER_MAGIC))
+        return 0;
+    if (it->tag_ == 0)
+        return -EINVAL;
+    weft__corrupted(fn, "weft_as_completed_iter", it);
+}
+
 WEFT_API int weft_as_completed_init(weft_as_completed_iter *it, weft_future *const *fs,
                                     size_t n) {
     if (!it)
@@ -293,12 +317,18 @@ WEFT_API int weft_as_completed_init(weft_as_completed_iter *it, weft_future *con
     }
     it->fs_ = fs;
     it->n_ = n;
+    it->tag_ = ITER_MAGIC;
     return 0;
 }
 
 WEFT_API int weft_as_completed_next(weft_as_completed_iter *it, int64_t deadline,
                                     size_t *index) {
-    if (!it || !index || (it->n_ && !it->rest_))
+    if (!it || !index)
+        return -EINVAL;
+    int c = iter_check(it, "weft_as_completed_next");
+    if (c < 0)
+        return c;
+    if (it->n_ && !it->rest_)
         return -EINVAL;
     for (;;) {
         if (it->yielded_ == it->n_)
@@ -322,8 +352,10 @@ WEFT_API int weft_as_completed_next(weft_as_completed_iter *it, int64_t deadline
 }
 
 WEFT_API void weft_as_completed_destroy(weft_as_completed_iter *it) {
-    if (!it)
+    if (!it || it->tag_ == WEFT__TAG_DEAD) /* destroying twice is harmless */
         return;
-    weft__free(it->rest_);
+    if (iter_check(it, "weft_as_completed_destroy") == 0)
+        weft__free(it->rest_);
     memset(it, 0, sizeof *it);
+    it->tag_ = WEFT__TAG_DEAD;
 }

@@ -56,7 +56,8 @@ typedef struct worker {
 struct weft_pool {
     /* Written by every submit: alone on its cache line. */
     _Atomic(weft_future *) inbox;
-    char pad0[64 - sizeof(void *)];
+    uint32_t tag; /* POOL_MAGIC; WEFT__TAG_DEAD once destroyed */
+    char pad0[64 - sizeof(void *) - sizeof(uint32_t)];
     /* The workers' side. ready_head is atomic only so that spinning
      * workers can peek at it without the lock; it changes under qlock. */
     weft__spin qlock;
@@ -81,6 +82,12 @@ struct weft_pool {
     int nthreads;
     worker *workers;
 };
+
+#define POOL_MAGIC 0x706f6f6cu /* "pool" */
+/* Every entry point checks its pool. */
+static inline void check(const weft_pool *p, const char *fn) {
+    weft__tag_check_handle(p->tag, POOL_MAGIC, fn, "weft_pool", p);
+}
 
 /* The pool whose worker is the calling thread (to refuse self-waits). */
 static WEFT_TLS weft_pool *tls_pool;
@@ -229,6 +236,7 @@ static weft_future *pop(weft_pool *p, bool *closed) {
 }
 
 static void recycle(weft_pool *p, weft_future *f) {
+    f->tag = WEFT__TAG_DEAD; /* released: a stale handle must not pass as live */
     weft_future *h = atomic_load_explicit(&p->recycled, memory_order_relaxed);
     do
         f->next = h;
@@ -349,6 +357,7 @@ static void free_pool(weft_pool *p) {
     free_chain(p->cache);
     free_chain(atomic_load(&p->recycled));
     weft__free(p->workers);
+    p->tag = WEFT__TAG_DEAD;
     weft__free(p);
 }
 
@@ -366,6 +375,7 @@ WEFT_API int weft_pool_create(weft_pool **out, int nthreads) {
         return -ENOMEM;
     }
     p->nthreads = nthreads;
+    p->tag = POOL_MAGIC;
 
     /* Workers take no asynchronous signals; synchronous ones stay open so
      * that faults reach their handlers (e.g. the stack overflow report). */
@@ -404,11 +414,17 @@ WEFT_API int weft_pool_create(weft_pool **out, int nthreads) {
     return 0;
 }
 
-WEFT_API int weft_pool_size(const weft_pool *p) { return p ? p->nthreads : 0; }
+WEFT_API int weft_pool_size(const weft_pool *p) {
+    if (!p)
+        return 0;
+    check(p, "weft_pool_size");
+    return p->nthreads;
+}
 
 WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_future **out) {
     if (!p || !fn)
         return -EINVAL;
+    check(p, "weft_pool_submit");
     weft_future *h = atomic_load_explicit(&p->inbox, memory_order_relaxed);
     if (h == CLOSED)
         return -EPIPE;
@@ -435,6 +451,7 @@ WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_fut
 WEFT_API int weft_pool_shutdown(weft_pool *p, int wait, int cancel_pending) {
     if (!p)
         return -EINVAL;
+    check(p, "weft_pool_shutdown");
     if (wait && tls_pool == p)
         return -EDEADLK;
     close_pool(p, cancel_pending != 0);
@@ -444,6 +461,7 @@ WEFT_API int weft_pool_shutdown(weft_pool *p, int wait, int cancel_pending) {
 WEFT_API int weft_pool_destroy(weft_pool *p) {
     if (!p)
         return 0;
+    check(p, "weft_pool_destroy");
     if (tls_pool == p)
         return -EDEADLK;
     close_pool(p, false);
@@ -460,6 +478,7 @@ WEFT_API int weft_pool_map(weft_pool *p, weft_task_fn fn, void *const *args, voi
                            int *statuses, size_t n, int64_t deadline) {
     if (!p || !fn || (n && !args))
         return -EINVAL;
+    check(p, "weft_pool_map");
     if (n == 0)
         return 0;
     if (tls_pool == p)

@@ -30,6 +30,7 @@ typedef struct cb_node {
 struct weft_future {
     atomic_uint state;
     atomic_uint refs;           /* caller's + pool's (until done) */
+    uint32_t tag;               /* WEFT__FUTURE_MAGIC; WEFT__TAG_DEAD once freed */
     struct weft_future *next;   /* submission queue link (owned by the pool) */
     weft_task_fn fn;
     void *arg;
@@ -39,6 +40,12 @@ struct weft_future {
     weft__wq q;                 /* parked waiters */
     cb_node *cbs, *cbs_tail;    /* done-callbacks, in order */
 };
+
+#define WEFT__FUTURE_MAGIC 0x66757475u /* "futu" */
+/* Every entry point checks its future. */
+static inline void weft__future_check(const weft_future *f, const char *fn) {
+    weft__tag_check_handle(f->tag, WEFT__FUTURE_MAGIC, fn, "weft_future", f);
+}
 
 static inline bool weft__future_final(unsigned s) { return (s & F_MASK) >= F_DONE; }
 

@@ -421,7 +421,7 @@ static bool ready(weft_pqueue *q, int what, uint64_t need) {
 /* Waits until ready(what) may hold, the deadline or cancellation. 0 means
  * "look again". */
 static int wait_for(weft_pqueue *q, int what, uint64_t need, int64_t deadline) {
-    if (deadline >= 0 && weft_now() >= deadline)
+    if (weft__dl_passed(deadline))
         return -ETIMEDOUT;
     weft__sched *s = weft__sched_get();
     int64_t until = weft_now() + SPIN_NS;

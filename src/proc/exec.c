@@ -90,7 +90,10 @@ WEFT_API int weft_proc_exec(weft_proc **out, const char *path, char *const argv[
 }
 
 static int check_stream(const weft_proc *p, int i) {
-    if (!p || i < 0 || i > 2)
+    if (!p)
+        return -EINVAL;
+    weft__proc_check(p, "weft_proc_stdio");
+    if (i < 0 || i > 2)
         return -EINVAL;
     if (p->owner != weft__proc_self())
         return -ECHILD;

@@ -17,6 +17,7 @@ enum {
 };
 
 struct weft_proc {
+    uint32_t tag;       /* WEFT__PROC_MAGIC; WEFT__TAG_DEAD once freed */
     pid_t pid;
     pid_t owner;        /* getpid() of the process that created it */
     int pidfd;
@@ -31,6 +32,12 @@ struct weft_proc {
     struct weft_proc *prev, *next; /* registry: every handle not freed */
     char name[];
 };
+
+#define WEFT__PROC_MAGIC 0x70726f63u /* "proc" */
+/* Every entry point checks its handle. */
+static inline void weft__proc_check(const weft_proc *p, const char *fn) {
+    weft__tag_check_handle(p->tag, WEFT__PROC_MAGIC, fn, "weft_proc", p);
+}
 
 /* registry.c */
 /* The calling process's pid (cached; reset in a forked child). */

@@ -55,6 +55,7 @@ weft_proc *weft__proc_new(const char *name, int daemon, int exec) {
     if (!p)
         return NULL;
     memset(p, 0, sizeof *p);
+    p->tag = WEFT__PROC_MAGIC;
     memcpy(p->name, name, len + 1);
     p->pid = 0;
     p->owner = weft__proc_self();
@@ -125,9 +126,10 @@ WEFT_API int weft_proc_start(weft_proc **out, weft_proc_fn fn, void *arg,
     return weft__proc_adopt(p, pid, out);
 }
 
-static int check(const weft_proc *p) {
+static int check(const weft_proc *p, const char *fn) {
     if (!p)
         return -EINVAL;
+    weft__proc_check(p, fn);
     if (p->owner != weft__proc_self())
         return -ECHILD;
     return 0;
@@ -139,7 +141,7 @@ static int reaped(weft_proc *p) {
 }
 
 WEFT_API int weft_proc_join(weft_proc *p, int64_t deadline) {
-    int r = check(p);
+    int r = check(p, "weft_proc_join");
     if (r < 0)
         return r;
     for (;;) {
@@ -167,7 +169,7 @@ WEFT_API int weft_proc_join(weft_proc *p, int64_t deadline) {
 }
 
 WEFT_API int weft_proc_exitcode(weft_proc *p, int *code) {
-    int r = check(p);
+    int r = check(p, "weft_proc_exitcode");
     if (r < 0)
         return r;
     if (!code)
@@ -182,23 +184,38 @@ WEFT_API int weft_proc_exitcode(weft_proc *p, int *code) {
 }
 
 WEFT_API int weft_proc_is_alive(weft_proc *p) {
-    int r = check(p);
+    int r = check(p, "weft_proc_is_alive");
     if (r < 0)
         return r;
     return weft__proc_reap(p) == 0 ? 1 : 0;
 }
 
-WEFT_API pid_t weft_proc_pid(const weft_proc *p) { return p ? p->pid : -EINVAL; }
-WEFT_API const char *weft_proc_name(const weft_proc *p) { return p ? p->name : NULL; }
-WEFT_API int weft_proc_daemon(const weft_proc *p) { return p ? p->daemon : -EINVAL; }
+WEFT_API pid_t weft_proc_pid(const weft_proc *p) {
+    if (!p)
+        return -EINVAL;
+    weft__proc_check(p, "weft_proc_pid");
+    return p->pid;
+}
+WEFT_API const char *weft_proc_name(const weft_proc *p) {
+    if (!p)
+        return NULL;
+    weft__proc_check(p, "weft_proc_name");
+    return p->name;
+}
+WEFT_API int weft_proc_daemon(const weft_proc *p) {
+    if (!p)
+        return -EINVAL;
+    weft__proc_check(p, "weft_proc_daemon");
+    return p->daemon;
+}
 
 WEFT_API int weft_proc_fd(const weft_proc *p) {
-    int r = check(p);
+    int r = check(p, "weft_proc_fd");
     return r < 0 ? r : p->pidfd;
 }
 
 WEFT_API int weft_proc_signal(weft_proc *p, int sig) {
-    int r = check(p);
+    int r = check(p, "weft_proc_signal");
     if (r < 0)
         return r;
     if (sig < 1 || sig > 64)
@@ -219,9 +236,11 @@ WEFT_API int weft_proc_kill(weft_proc *p) { return weft_proc_signal(p, SIGKILL);
 WEFT_API void weft_proc_release(weft_proc *p) {
     if (!p)
         return;
+    weft__proc_check(p, "weft_proc_release");
     if (p->owner != weft__proc_self()) {
         /* A forked child's copy of its parent's handle: its descriptors
          * were closed at fork, it is on no list here. */
+        p->tag = WEFT__TAG_DEAD;
         weft__free(p);
         return;
     }

@@ -117,6 +117,7 @@ void weft__proc_free(weft_proc *p) {
     if (p->pidfd >= 0)
         weft_fd_close(p->pidfd);
     pthread_mutex_destroy(&p->mu);
+    p->tag = WEFT__TAG_DEAD;
     weft__free(p);
 }
 

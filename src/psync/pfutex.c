@@ -20,7 +20,7 @@
 
 static int futex_wait_abs(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
     struct timespec ts, *tp = NULL;
-    if (deadline >= 0) {
+    if (!weft__dl_forever(deadline)) {
         ts.tv_sec = deadline / 1000000000;
         ts.tv_nsec = deadline % 1000000000;
         tp = &ts;
@@ -175,7 +175,7 @@ static int submit(struct req *q) {
 }
 
 int weft__pfutex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
-    if (deadline >= 0 && weft_now() >= deadline)
+    if (weft__dl_passed(deadline))
         return atomic_load_explicit(addr, memory_order_acquire) == val ? -ETIMEDOUT : 0;
     if (!weft__sched_get())
         return futex_wait_abs(addr, val, deadline);
@@ -198,7 +198,7 @@ int weft__pfutex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
     }
     /* The helper's own deadline ends the wait; ours only covers a helper
      * that is slow to start. */
-    r = weft__park(w, deadline >= 0 ? deadline + 1000000 : WEFT_FOREVER);
+    r = weft__park(w, weft__dl_forever(deadline) ? WEFT_FOREVER : deadline + 1000000);
     weft__spin_lock(&q->lock);
     bool helper_busy = q->w != NULL;
     q->w = NULL;

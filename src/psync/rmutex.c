@@ -134,7 +134,7 @@ int weft__rmutex_lock(weft__rmutex *m, int64_t deadline) {
      * the loop below too (weft__pfutex_wait then waits in the kernel
      * directly): pthread_mutex_clocklock would do the same, but sanitizers
      * do not all know it, and the loop keeps one code path for deadlines. */
-    if (!weft__sched_get() && deadline < 0)
+    if (!weft__sched_get() && weft__dl_forever(deadline))
         return map_err(pthread_mutex_lock(&m->m));
     bool waited = false;
     for (;;) {

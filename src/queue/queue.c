@@ -45,6 +45,7 @@ struct weft_queue {
     /* Read-mostly: set at creation, or (buf, cap) when storage grows. */
     uint8_t kind;
     uint32_t esz;   /* element size */
+    uint32_t tag;   /* QUEUE_MAGIC; WEFT__TAG_DEAD once destroyed */
     size_t stride;  /* bytes per slot: esz, or sizeof(hent) + esz rounded up */
     size_t maxsize; /* 0: unbounded */
     unsigned char *buf;
@@ -62,6 +63,12 @@ struct weft_queue {
     weft__wq getq, putq;
     _Alignas(64) unsigned char tmp[]; /* PRIORITY: one slot, for sifting */
 };
+#define QUEUE_MAGIC 0x71756575u /* "queu" */
+/* Every entry point checks its queue (garbage would spin on the lock). */
+static inline void check(const weft_queue *q, const char *fn) {
+    weft__tag_check_handle(q->tag, QUEUE_MAGIC, fn, "weft_queue", q);
+}
+
 /* A parked getter or putter. `elem` is where a hand-off reads or writes. */
 typedef struct {
     weft__wq_node n;
@@ -264,7 +271,7 @@ static void spin_wait(weft_queue *q, bool put, int64_t deadline) {
             int64_t now = weft_now();
             if (!until) {
                 until = now + SPIN_NS;
-                if (deadline > 0 && deadline < until)
+                if (!weft__dl_forever(deadline) && deadline < until)
                     until = deadline;
             } else if (now >= until)
                 return;
@@ -298,6 +305,7 @@ WEFT_API int weft_queue_create(weft_queue **out, int kind, size_t elem_size, siz
     q->stride = stride;
     q->maxsize = maxsize;
     q->cap = cap;
+    q->tag = QUEUE_MAGIC;
     *out = q;
     return 0;
 }
@@ -305,11 +313,13 @@ WEFT_API int weft_queue_create(weft_queue **out, int kind, size_t elem_size, siz
 WEFT_API int weft_queue_destroy(weft_queue *q) {
     if (!q)
         return 0;
+    check(q, "weft_queue_destroy");
     weft__spin_lock(&q->lock);
     bool busy = q->getq.head || q->putq.head || q->joinq.head;
     weft__spin_unlock(&q->lock);
     if (busy)
         return -EBUSY;
+    q->tag = WEFT__TAG_DEAD;
     weft__free(q->buf);
     weft__free(q->mem);
     return 0;
@@ -341,7 +351,7 @@ static int put_op(weft_queue *q, const void *elem, int end, int64_t prio, int64_
             weft__spin_unlock(&q->lock);
             return 0;
         }
-        if (deadline == 0 || (deadline > 0 && deadline <= weft_now())) {
+        if (weft__dl_passed(deadline)) {
             weft__spin_unlock(&q->lock);
             return -ETIMEDOUT;
         }
@@ -377,7 +387,7 @@ static int get_op(weft_queue *q, void *out, int end, int64_t deadline) {
             weft__spin_unlock(&q->lock);
             return -EPIPE;
         }
-        if (deadline == 0 || (deadline > 0 && deadline <= weft_now())) {
+        if (weft__dl_passed(deadline)) {
             weft__spin_unlock(&q->lock);
             return -ETIMEDOUT;
         }
@@ -395,6 +405,7 @@ static int get_op(weft_queue *q, void *out, int end, int64_t deadline) {
 WEFT_API int weft_queue_put(weft_queue *q, const void *elem, int64_t deadline) {
     if (!q || !elem)
         return -EINVAL;
+    check(q, "weft_queue_put");
     return put_op(q, elem, END_BACK, 0, deadline);
 }
 
@@ -405,13 +416,19 @@ WEFT_API int weft_queue_try_put(weft_queue *q, const void *elem) {
 
 WEFT_API int weft_queue_put_prio(weft_queue *q, const void *elem, int64_t priority,
                                  int64_t deadline) {
-    if (!q || !elem || q->kind != WEFT_QUEUE_PRIORITY)
+    if (!q || !elem)
+        return -EINVAL;
+    check(q, "weft_queue_put_prio");
+    if (q->kind != WEFT_QUEUE_PRIORITY)
         return -EINVAL;
     return put_op(q, elem, END_BACK, priority, deadline);
 }
 
 WEFT_API int weft_queue_put_front(weft_queue *q, const void *elem, int64_t deadline) {
-    if (!q || !elem || q->kind != WEFT_QUEUE_DEQUE)
+    if (!q || !elem)
+        return -EINVAL;
+    check(q, "weft_queue_put_front");
+    if (q->kind != WEFT_QUEUE_DEQUE)
         return -EINVAL;
     return put_op(q, elem, END_FRONT, 0, deadline);
 }
@@ -419,6 +436,7 @@ WEFT_API int weft_queue_put_front(weft_queue *q, const void *elem, int64_t deadl
 WEFT_API int weft_queue_get(weft_queue *q, void *out, int64_t deadline) {
     if (!q || !out)
         return -EINVAL;
+    check(q, "weft_queue_get");
     return get_op(q, out, q->kind == WEFT_QUEUE_LIFO ? END_BACK : END_FRONT, deadline);
 }
 
@@ -428,13 +446,19 @@ WEFT_API int weft_queue_try_get(weft_queue *q, void *out) {
 }
 
 WEFT_API int weft_queue_get_back(weft_queue *q, void *out, int64_t deadline) {
-    if (!q || !out || q->kind != WEFT_QUEUE_DEQUE)
+    if (!q || !out)
+        return -EINVAL;
+    check(q, "weft_queue_get_back");
+    if (q->kind != WEFT_QUEUE_DEQUE)
         return -EINVAL;
     return get_op(q, out, END_BACK, deadline);
 }
 
 WEFT_API size_t weft_queue_size(weft_queue *q) {
-    return q ? atomic_load_explicit(&q->len, memory_order_relaxed) : 0;
+    if (!q)
+        return 0;
+    check(q, "weft_queue_size");
+    return atomic_load_explicit(&q->len, memory_order_relaxed);
 }
 
 WEFT_API int weft_queue_empty(weft_queue *q) {
@@ -442,12 +466,15 @@ WEFT_API int weft_queue_empty(weft_queue *q) {
 }
 
 WEFT_API int weft_queue_full(weft_queue *q) {
+    if (q)
+        check(q, "weft_queue_full");
     return q && q->maxsize && atomic_load_explicit(&q->len, memory_order_relaxed) >= q->maxsize;
 }
 
 WEFT_API int weft_queue_task_done(weft_queue *q) {
     if (!q)
         return -EINVAL;
+    check(q, "weft_queue_task_done");
     weft__spin_lock(&q->lock);
     if (!q->unfinished) {
         weft__spin_unlock(&q->lock);
@@ -464,12 +491,13 @@ WEFT_API int weft_queue_task_done(weft_queue *q) {
 WEFT_API int weft_queue_join(weft_queue *q, int64_t deadline) {
     if (!q)
         return -EINVAL;
+    check(q, "weft_queue_join");
     weft__spin_lock(&q->lock);
     if (!q->unfinished) {
         weft__spin_unlock(&q->lock);
         return 0;
     }
-    if (deadline == 0 || (deadline > 0 && deadline <= weft_now())) {
+    if (weft__dl_passed(deadline)) {
         weft__spin_unlock(&q->lock);
         return -ETIMEDOUT;
     }
@@ -492,6 +520,7 @@ static void claim_all(weft__wq *wq, int result, weft__wq_node **list) {
 WEFT_API int weft_queue_shutdown(weft_queue *q, int immediate) {
     if (!q)
         return -EINVAL;
+    check(q, "weft_queue_shutdown");
     weft__wq_node *list = NULL;
     weft__spin_lock(&q->lock);
     q->shut = 1;
@@ -515,5 +544,7 @@ WEFT_API int weft_queue_shutdown(weft_queue *q, int immediate) {
 }
 
 WEFT_API int weft_queue_is_shutdown(weft_queue *q) {
+    if (q)
+        check(q, "weft_queue_is_shutdown");
     return q && atomic_load_explicit(&q->shut, memory_order_relaxed) ? 1 : 0;
 }

@@ -155,11 +155,11 @@ int weft__named_attach_until(const char *name, uint32_t kind, void **out, size_t
         return -errno;
     struct named_hdr *h = NULL;
     int64_t grace = weft_after(NAMED_HEADER_GRACE);
-    if (deadline >= 0 && deadline < grace)
+    if (!weft__dl_forever(deadline) && deadline < grace)
         grace = deadline;
     while ((r = map_checked(fd, kind, &h)) == 1) {
         if (weft_now() >= grace) {
-            r = deadline >= 0 && grace == deadline ? -ETIMEDOUT : -EPROTOTYPE;
+            r = !weft__dl_forever(deadline) && grace == deadline ? -ETIMEDOUT : -EPROTOTYPE;
             break;
         }
         int s = weft_sleep(WEFT_MSEC);

@@ -11,26 +11,37 @@ struct weft__barrier {
     int32_t count; /* arrived in this round */
     int32_t broken;
     uint32_t round;
+    uint32_t tag; /* BARRIER_MAGIC, or 0 if never initialised; WEFT__TAG_DEAD */
     weft__wq q;
 };
+#define BARRIER_MAGIC 0x62617272u /* "barr" */
 _Static_assert(sizeof(struct weft__barrier) <= sizeof(weft_barrier), "weft_barrier too small");
 
-static inline struct weft__barrier *br(weft_barrier *b) { return (struct weft__barrier *)b; }
+/* Every operation takes the spin lock: check before that. */
+static inline struct weft__barrier *br(weft_barrier *b, const char *fn) {
+    struct weft__barrier *k = (struct weft__barrier *)b;
+    weft__tag_check(k->tag, BARRIER_MAGIC, fn, "weft_barrier", k);
+    return k;
+}
 
 WEFT_API int weft_barrier_init(weft_barrier *b, int parties) {
     if (!b || parties < 1)
         return -EINVAL;
     memset(b, 0, sizeof *b);
-    br(b)->parties = parties;
+    struct weft__barrier *k = (struct weft__barrier *)b;
+    k->parties = parties;
+    k->tag = BARRIER_MAGIC;
     return 0;
 }
 
 WEFT_API int weft_barrier_destroy(weft_barrier *b) {
     if (!b)
         return -EINVAL;
-    struct weft__barrier *k = br(b);
+    struct weft__barrier *k = br(b, "weft_barrier_destroy");
     weft__spin_lock(&k->lock);
     bool busy = k->q.head != NULL;
+    if (!busy)
+        k->tag = WEFT__TAG_DEAD;
     weft__spin_unlock(&k->lock);
     return busy ? -EBUSY : 0;
 }
@@ -38,7 +49,9 @@ WEFT_API int weft_barrier_destroy(weft_barrier *b) {
 WEFT_API int weft_barrier_wait(weft_barrier *b, int64_t deadline) {
     if (!b)
         return -EINVAL;
-    struct weft__barrier *k = br(b);
+    struct weft__barrier *k = br(b, "weft_barrier_wait");
+    if (k->parties < 1)
+        return -EINVAL; /* never initialised: no round could ever complete */
     weft__spin_lock(&k->lock);
     if (k->broken) {
         weft__spin_unlock(&k->lock);
@@ -70,7 +83,7 @@ WEFT_API int weft_barrier_wait(weft_barrier *b, int64_t deadline) {
 WEFT_API int weft_barrier_abort(weft_barrier *b) {
     if (!b)
         return -EINVAL;
-    struct weft__barrier *k = br(b);
+    struct weft__barrier *k = br(b, "weft_barrier_abort");
     weft__spin_lock(&k->lock);
     k->broken = 1;
     k->count = 0;
@@ -81,7 +94,7 @@ WEFT_API int weft_barrier_abort(weft_barrier *b) {
 WEFT_API int weft_barrier_reset(weft_barrier *b) {
     if (!b)
         return -EINVAL;
-    struct weft__barrier *k = br(b);
+    struct weft__barrier *k = br(b, "weft_barrier_reset");
     weft__spin_lock(&k->lock);
     k->broken = 0;
     k->count = 0;
@@ -93,7 +106,7 @@ WEFT_API int weft_barrier_reset(weft_barrier *b) {
 WEFT_API int weft_barrier_broken(weft_barrier *b) {
     if (!b)
         return 0;
-    struct weft__barrier *k = br(b);
+    struct weft__barrier *k = br(b, "weft_barrier_broken");
     weft__spin_lock(&k->lock);
     int r = k->broken;
     weft__spin_unlock(&k->lock);
@@ -103,7 +116,7 @@ WEFT_API int weft_barrier_broken(weft_barrier *b) {
 WEFT_API int weft_barrier_waiting(weft_barrier *b) {
     if (!b)
         return 0;
-    struct weft__barrier *k = br(b);
+    struct weft__barrier *k = br(b, "weft_barrier_waiting");
     weft__spin_lock(&k->lock);
     int r = k->broken ? 0 : k->count;
     weft__spin_unlock(&k->lock);

@@ -3,25 +3,35 @@
 
 struct weft__cond {
     weft__spin lock;
+    uint32_t tag; /* COND_MAGIC or 0 (all-zero bytes); WEFT__TAG_DEAD */
     weft__wq q;
 };
+#define COND_MAGIC 0x636f6e64u /* "cond" */
 _Static_assert(sizeof(struct weft__cond) <= sizeof(weft_cond), "weft_cond too small");
 
-static inline struct weft__cond *cv(weft_cond *c) { return (struct weft__cond *)c; }
+/* Every operation takes the spin lock: check before that. */
+static inline struct weft__cond *cv(weft_cond *c, const char *fn) {
+    struct weft__cond *k = (struct weft__cond *)c;
+    weft__tag_check(k->tag, COND_MAGIC, fn, "weft_cond", k);
+    return k;
+}
 
 WEFT_API int weft_cond_init(weft_cond *c) {
     if (!c)
         return -EINVAL;
     memset(c, 0, sizeof *c);
+    ((struct weft__cond *)c)->tag = COND_MAGIC;
     return 0;
 }
 
 WEFT_API int weft_cond_destroy(weft_cond *c) {
     if (!c)
         return -EINVAL;
-    struct weft__cond *k = cv(c);
+    struct weft__cond *k = cv(c, "weft_cond_destroy");
     weft__spin_lock(&k->lock);
     bool busy = k->q.head != NULL;
+    if (!busy)
+        k->tag = WEFT__TAG_DEAD;
     weft__spin_unlock(&k->lock);
     return busy ? -EBUSY : 0;
 }
@@ -29,8 +39,9 @@ WEFT_API int weft_cond_destroy(weft_cond *c) {
 WEFT_API int weft_cond_wait(weft_cond *c, weft_lock *l, int64_t deadline) {
     if (!c || !l)
         return -EINVAL;
-    struct weft__cond *k = cv(c);
+    struct weft__cond *k = cv(c, "weft_cond_wait");
     struct weft__lock *m = weft__lock_of(l);
+    weft__lock_check(m, "weft_cond_wait");
     uintptr_t me = weft__self_token();
     if (!(atomic_load(&m->state) & WEFT__LOCK_LOCKED) ||
         atomic_load_explicit(&m->owner, memory_order_relaxed) != me)
@@ -52,7 +63,7 @@ WEFT_API int weft_cond_wait(weft_cond *c, weft_lock *l, int64_t deadline) {
 WEFT_API int weft_cond_notify(weft_cond *c, int n) {
     if (!c || n < 0)
         return -EINVAL;
-    struct weft__cond *k = cv(c);
+    struct weft__cond *k = cv(c, "weft_cond_notify");
     int woken = 0;
     while (woken < n) {
         weft__spin_lock(&k->lock);
@@ -70,7 +81,7 @@ WEFT_API int weft_cond_notify(weft_cond *c, int n) {
 WEFT_API int weft_cond_notify_all(weft_cond *c) {
     if (!c)
         return -EINVAL;
-    struct weft__cond *k = cv(c);
+    struct weft__cond *k = cv(c, "weft_cond_notify_all");
     weft__spin_lock(&k->lock);
     return weft__wq_wake_all(&k->q, &k->lock, 0);
 }

@@ -19,8 +19,8 @@ _Static_assert(_Alignof(struct weft__lock) <= _Alignof(weft_lock), "weft_lock mi
 #define SPINS 40
 #define MAX_BACKOFF 128
 
-
 void weft__lock_unbias(struct weft__lock *k, uintptr_t self) {
+    weft__lock_check(k, "weft_lock_acquire");
     uintptr_t b = atomic_load(&k->bias);
     if (b == 0) {
         if (!weft__asym_ok()) {
@@ -48,6 +48,7 @@ WEFT_API int weft_lock_init(weft_lock *l) {
     if (!l)
         return -EINVAL;
     memset(l, 0, sizeof *l);
+    weft__lock_of(l)->tag = WEFT__LOCK_MAGIC;
     return 0;
 }
 
@@ -55,8 +56,10 @@ WEFT_API int weft_lock_destroy(weft_lock *l) {
     if (!l)
         return -EINVAL;
     struct weft__lock *k = weft__lock_of(l);
+    weft__lock_check(k, "weft_lock_destroy");
     if (atomic_load(&k->state))
         return -EBUSY;
+    weft__lock_poison(k);
     return 0;
 }
 
@@ -71,6 +74,7 @@ static bool try_take(struct weft__lock *k) {
 }
 
 int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline, int kind) {
+    weft__lock_check(k, "weft_lock_acquire");
     if (atomic_load_explicit(&k->owner, memory_order_relaxed) == me)
         return -EDEADLK;
     int64_t since = 0;
@@ -80,7 +84,7 @@ int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline
          * are usually shorter than a park and wake-up. Not while other
          * coroutines of this thread are ready: spinning would stall them
          * all (and the holder may be waiting for one of them). */
-        if (deadline != 0 &&
+        if (!weft__dl_nowait(deadline) &&
             !weft__token_is_local_coro(atomic_load_explicit(&k->owner, memory_order_relaxed)) &&
             !weft__others_ready()) {
             /* Exponential back-off between looks: every look pulls the
@@ -100,7 +104,7 @@ int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline
                     break;
             }
         }
-        if (deadline == 0)
+        if (weft__dl_nowait(deadline))
             return try_take(k) ? (atomic_store_explicit(&k->owner, me, memory_order_relaxed), 0)
                                : -ETIMEDOUT;
         weft__spin_lock(&k->qlock);
@@ -133,6 +137,7 @@ got:
 }
 
 void weft__lock_release_slow(struct weft__lock *k) {
+    weft__lock_check(k, "weft_lock_release");
     weft__spin_lock(&k->qlock);
     weft__wq_node *n = NULL;
     bool handoff = false;

@@ -24,13 +24,31 @@ struct weft__lock {
     atomic_int busy;
     _Atomic uintptr_t owner; /* token of the holder (for -EDEADLK and spinning) */
     /* Read-mostly, or touched only by those who park. */
-    _Atomic uintptr_t bias;  /* thread anchor of the biased thread; 0: none yet */
+    _Atomic uintptr_t bias; /* thread anchor of the biased thread; 0: none yet */
     atomic_int shared;
     weft__spin qlock;
     weft__wq q;
+    uint32_t tag; /* WEFT__LOCK_MAGIC or 0 (WEFT_LOCK_INIT); WEFT__TAG_DEAD (internal.h) */
 };
 
-static inline struct weft__lock *weft__lock_of(weft_lock *l) { return (struct weft__lock *)l; }
+#define WEFT__LOCK_MAGIC 0x6c6f636bu /* "lock" */
+
+/* Aborts unless k is a lock (initialised, or all-zero): the slow paths. */
+static inline void weft__lock_check(struct weft__lock *k, const char *fn) {
+    weft__tag_check(k->tag, WEFT__LOCK_MAGIC, fn, "weft_lock", k);
+}
+/* Makes k a destroyed lock: tagged dead, and a state that no fast path
+ * accepts (LOCKED, never biased), so every later use reaches a check. */
+static inline void weft__lock_poison(struct weft__lock *k) {
+    k->tag = WEFT__TAG_DEAD;
+    atomic_store(&k->bias, 0);
+    atomic_store(&k->shared, 1);
+    atomic_store(&k->state, WEFT__LOCK_LOCKED | WEFT__LOCK_PARKED);
+}
+
+static inline struct weft__lock *weft__lock_of(weft_lock *l) {
+    return (struct weft__lock *)l;
+}
 
 /* kind: WEFT__W_OTHER, or WEFT__W_NOCANCEL to ignore cancellation. */
 int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline, int kind);
@@ -99,8 +117,10 @@ static inline int weft__lock_release(struct weft__lock *k) {
     }
 #endif
     unsigned s = atomic_load_explicit(&k->state, memory_order_relaxed);
-    if (unlikely(!(s & WEFT__LOCK_LOCKED)))
+    if (unlikely(!(s & WEFT__LOCK_LOCKED))) {
+        weft__lock_check(k, "weft_lock_release");
         return -EPERM;
+    }
     atomic_store_explicit(&k->owner, 0, memory_order_relaxed);
     unsigned expected = WEFT__LOCK_LOCKED;
     if (likely(atomic_compare_exchange_strong_explicit(&k->state, &expected, 0,

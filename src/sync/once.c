@@ -5,6 +5,7 @@ struct weft__once {
     atomic_int state;
     weft__spin lock;
     weft__wq q;
+    uint32_t tag; /* always 0 (WEFT_ONCE_INIT): anything else is garbage */
 };
 _Static_assert(sizeof(struct weft__once) <= sizeof(weft_once), "weft_once too small");
 
@@ -14,8 +15,11 @@ WEFT_API int weft_once_call(weft_once *o, void (*fn)(void *arg), void *arg) {
     struct weft__once *k = (struct weft__once *)o;
     if (atomic_load_explicit(&k->state, memory_order_acquire) == 2)
         return 0;
-    weft__spin_lock(&k->lock);
     int st = atomic_load_explicit(&k->state, memory_order_relaxed);
+    if (k->tag != 0 || st < 0 || st > 2)
+        weft__corrupted("weft_once_call", "weft_once", k);
+    weft__spin_lock(&k->lock);
+    st = atomic_load_explicit(&k->state, memory_order_relaxed);
     if (st == 2) {
         weft__spin_unlock(&k->lock);
         return 0;

@@ -63,8 +63,8 @@ static int park_thread(weft__waiter *w, int64_t deadline) {
         if (atomic_load_explicit(&w->futex, memory_order_acquire))
             return w->result;
         struct timespec ts, *tp = NULL;
-        if (deadline >= 0) {
-            if (deadline == 0 || deadline <= weft_now()) {
+        if (!weft__dl_forever(deadline)) {
+            if (weft__dl_passed(deadline)) {
                 if (weft__waiter_claim(w, -ETIMEDOUT, 0))
                     return -ETIMEDOUT;
                 deadline = -1; /* claimed: the wake is on its way */
@@ -88,10 +88,10 @@ int weft__park(weft__waiter *w, int64_t deadline) {
     if ((co->flags & WEFT__F_CANCELLED) && w->kind != WEFT__W_NOCANCEL) {
         if (weft__waiter_claim(w, -ECANCELED, 0))
             return -ECANCELED;
-    } else if (deadline == 0 || (deadline > 0 && deadline <= weft_now())) {
+    } else if (weft__dl_passed(deadline)) {
         if (weft__waiter_claim(w, -ETIMEDOUT, 0))
             return -ETIMEDOUT;
-    } else if (deadline > 0) {
+    } else if (!weft__dl_forever(deadline)) {
         if (weft__timer_add(s, co, deadline) != 0 && weft__waiter_claim(w, -ENOMEM, 0))
             return -ENOMEM;
     }

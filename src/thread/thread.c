@@ -45,6 +45,7 @@ enum {
 
 struct weft_thread {
     weft_event done; /* set when fn has returned */
+    uint32_t tag;    /* THREAD_MAGIC; WEFT__TAG_DEAD once freed */
     pthread_t pt;    /* written by the starter before anyone joins/detaches */
     weft_thread_fn fn;
     void *arg;
@@ -60,6 +61,12 @@ struct weft_thread {
     weft__sched *sched;  /* serve: while it accepts spawns; NULL before and after */
     char name[];         /* copied */
 };
+
+#define THREAD_MAGIC 0x74687264u /* "thrd" */
+/* Every entry point checks its handle. */
+static inline void check(const weft_thread *t, const char *fn) {
+    weft__tag_check_handle(t->tag, THREAD_MAGIC, fn, "weft_thread", t);
+}
 
 /* Process-wide state. */
 static atomic_ulong g_counter; /* "Thread-N" and "Dummy-N", as Python shares it */
@@ -125,6 +132,7 @@ static void live_remove(weft_thread *t) {
 static void record_free(weft_thread *t) {
     int r = weft_event_destroy(&t->done);
     WEFT_ASSERT(r == 0);
+    t->tag = WEFT__TAG_DEAD;
     weft__free(t);
 }
 
@@ -206,6 +214,7 @@ static int start_impl(weft_thread **out, weft_thread_fn fn, void *arg, const wef
     if (!t)
         return -ENOMEM;
     memset(t, 0, sizeof *t);
+    t->tag = THREAD_MAGIC;
     memcpy(t->name, name, len + 1);
     weft_event_init(&t->done);
     t->fn = fn;
@@ -307,6 +316,7 @@ static void reap(weft_thread *t) {
 WEFT_API int weft_thread_join(weft_thread *t, int64_t deadline, void **result) {
     if (!t)
         return -EINVAL;
+    check(t, "weft_thread_join");
     if (t == tls_self)
         return -EDEADLK;
     unsigned s = atomic_load_explicit(&t->state, memory_order_acquire);
@@ -334,6 +344,7 @@ WEFT_API int weft_thread_join(weft_thread *t, int64_t deadline, void **result) {
 WEFT_API int weft_thread_detach(weft_thread *t) {
     if (!t)
         return -EINVAL;
+    check(t, "weft_thread_detach");
     pthread_t pt = t == tls_self ? pthread_self() : t->pt;
     unsigned s = atomic_load_explicit(&t->state, memory_order_acquire);
     do {
@@ -353,7 +364,10 @@ WEFT_API int weft_thread_detach(weft_thread *t) {
 WEFT_API int weft_thread_spawn(weft_thread *t, weft_coro_fn fn, void *arg,
                                const weft_coro_opts *opts) {
     static const weft_coro_opts defaults;
-    if (!t || !fn || !t->serve)
+    if (!t || !fn)
+        return -EINVAL;
+    check(t, "weft_thread_spawn");
+    if (!t->serve)
         return -EINVAL;
     if (!opts)
         opts = &defaults;
@@ -370,24 +384,35 @@ WEFT_API int weft_thread_spawn(weft_thread *t, weft_coro_fn fn, void *arg,
 }
 
 WEFT_API int weft_thread_stop(weft_thread *t) {
-    if (!t || !t->serve)
+    if (!t)
+        return -EINVAL;
+    check(t, "weft_thread_stop");
+    if (!t->serve)
         return -EINVAL;
     return weft_event_set(&t->stop);
 }
 
 WEFT_API int weft_thread_is_alive(const weft_thread *t) {
+    if (t)
+        check(t, "weft_thread_is_alive");
     return t && !weft_event_is_set((weft_event *)&t->done) ? 1 : 0;
 }
 
 WEFT_API const char *weft_thread_name(const weft_thread *t) {
+    if (t)
+        check(t, "weft_thread_name");
     return t ? t->name : NULL;
 }
 
 WEFT_API int64_t weft_thread_native_id(const weft_thread *t) {
+    if (t)
+        check(t, "weft_thread_native_id");
     return t ? atomic_load_explicit(&((weft_thread *)t)->tid, memory_order_acquire) : 0;
 }
 
 WEFT_API int weft_thread_daemon(const weft_thread *t) {
+    if (t)
+        check(t, "weft_thread_daemon");
     return t && t->daemon ? 1 : 0;
 }
 
