@@ -806,6 +806,37 @@ WEFT_TEST(watchdog_reports_busy_coroutine) {
     close(err[0]);
 }
 
+/* Timeouts too large for nanoseconds in int64_t (select's timeval, SO_RCVTIMEO) saturate:
+ * computing them overflowed (undefined behaviour, reported by UBSan). */
+static void *huge_timeouts_coro(void *arg) {
+    (void)arg;
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(p[0], &rs);
+    struct timeval tv = {(time_t)INT64_MAX / 2, 999999};
+    CHECK_EQ(select(p[0] + 1, &rs, NULL, NULL, &tv), 1); /* readable: at once */
+    CHECK(FD_ISSET(p[0], &rs));
+    int s[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+    struct timeval big = {(time_t)INT64_MAX, 0}, neg = {(time_t)INT64_MIN, 0};
+    CHECK_EQ(setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &big, sizeof big), 0);
+    CHECK_EQ(write(s[1], "y", 1), 1);
+    char c;
+    CHECK_EQ(read(s[0], &c, 1), 1);
+    (void)setsockopt(s[0], SOL_SOCKET, SO_SNDTIMEO, &neg, sizeof neg); /* kernel: EDOM */
+    close(p[0]), close(p[1]), close(s[0]), close(s[1]);
+    return NULL;
+}
+
+WEFT_TEST(huge_timeouts_saturate) {
+    weft_coro c;
+    spawn(&c, huge_timeouts_coro, NULL);
+    CHECK_OK(weft_join(c, weft_after(10 * WEFT_SEC), NULL));
+}
+
 /* ------------------------------------------------------------------ libcurl */
 
 #ifdef WEFT_TEST_HAVE_CURL

@@ -474,8 +474,11 @@ HOOK_API int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval
         errno = EINVAL;
         return -1;
     }
-    int64_t deadline =
-        tv ? weft_after(tv->tv_sec * WEFT_SEC + tv->tv_usec * WEFT_USEC) : WEFT_FOREVER;
+    int64_t deadline = WEFT_FOREVER;
+    if (tv) /* a timeout past INT64_MAX ns (292 years) saturates instead of overflowing */
+        deadline = weft_after((int64_t)tv->tv_sec >= INT64_MAX / WEFT_SEC - 1
+                                  ? INT64_MAX
+                                  : (int64_t)tv->tv_sec * WEFT_SEC + tv->tv_usec * WEFT_USEC);
     struct pollfd *p = nfds ? malloc((size_t)nfds * sizeof *p) : NULL;
     if (nfds && !p) {
         errno = ENOMEM;
@@ -751,7 +754,10 @@ HOOK_API int setsockopt(int fd, int level, int opt, const void *val, socklen_t l
     if (r == 0 && level == SOL_SOCKET && (opt == SO_RCVTIMEO || opt == SO_SNDTIMEO) &&
         (unsigned)fd < MAXFD && val && len >= sizeof(struct timeval)) {
         const struct timeval *tv = val;
-        int64_t us = (int64_t)tv->tv_sec * 1000000 + tv->tv_usec;
+        int64_t us = tv->tv_sec < 0 ? 0
+                     : tv->tv_sec > (time_t)(UINT32_MAX / 1000000)
+                         ? (int64_t)UINT32_MAX
+                         : (int64_t)tv->tv_sec * 1000000 + tv->tv_usec;
         if (us < 0)
             us = 0;
         if (us > UINT32_MAX)
