@@ -1592,7 +1592,9 @@ WEFT_API int weft_pbarrier_detach(weft_pbarrier *b);
  * partial message and blocks no one: a message appears whole or not at
  * all, and the next caller to need the lock repairs the queue. A consumer
  * killed in the middle of a get either has taken the message or left it
- * in the queue (the LIFO, PRIORITY and DEQUE kinds always leave it).
+ * in the queue, whole. Right after either death, before anyone else
+ * comes, size, empty and get agree (there is no message that get cannot
+ * take, nor one that size does not count).
  * Counters survive: a message counts as a task exactly when its put
  * completes; tasks taken by a process that dies before its task_done stay
  * unfinished (join then waits for a deadline, as it would in Python). A

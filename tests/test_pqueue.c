@@ -34,7 +34,9 @@ static void reap_ok(pid_t pid) {
         harness_fail(__FILE__, __LINE__, "child %d: exit %d (1000 + n: signal n)", (int)pid, st);
 }
 
-static void reap_killed(pid_t pid, int sig) { CHECK_EQ(test_reap(pid), 1000 + sig); }
+static void reap_killed(pid_t pid, int sig) {
+    CHECK_EQ(test_reap(pid), 1000 + sig);
+}
 
 /* Polls cond (a count of waiters) until it is at least n, for up to 10 s. */
 static void wait_waiters(_Atomic uint32_t *w, uint32_t n) {
@@ -428,7 +430,8 @@ WEFT_TEST(shutdown_wakes_blocked) {
         weft_pqueue *q;
         CHECK_OK(weft_pqueue_create(&q, KINDS[k], 16, 0));
         struct ctx c = {.q = q};
-        pid_t g1 = test_fork_child(get_expect_epipe, &c), g2 = test_fork_child(get_expect_epipe, &c);
+        pid_t g1 = test_fork_child(get_expect_epipe, &c),
+              g2 = test_fork_child(get_expect_epipe, &c);
         wait_waiters(&q->dwait, 2);
         CHECK_OK(weft_pqueue_shutdown(q, 0));
         reap_ok(g1);
@@ -597,6 +600,179 @@ WEFT_TEST(consumer_killed_mid_get) {
         CHECK_OK(weft_pqueue_join(q, WEFT_NOWAIT));
         CHECK_OK(weft_pqueue_close(q));
     }
+}
+
+/* ---------------------------------------------------------------- a death at every step */
+
+/* A child that dies at step `step` of one put (or get) of q, through the
+ * internal fault injection; it exits 7 if the operation finished first
+ * (the step was past its last). */
+struct fault_ctx {
+    weft_pqueue *q;
+    long step;
+    int get;
+};
+
+static void fault_child(void *p) {
+    struct fault_ctx *c = p;
+    unsigned char m[100], b[256];
+    fill_msg(m, sizeof m, 9, 9);
+    weft__pqueue_fault(c->step);
+    if (c->get)
+        (void)weft_pqueue_get(c->q, b, sizeof b, WEFT_NOWAIT);
+    else
+        (void)weft_pqueue_put(c->q, m, sizeof m, WEFT_NOWAIT);
+    _exit(weft__pqueue_fault_left() ? 7 : 8);
+}
+
+/* Runs a fault child; returns 1 if it died at its step, 0 if it finished. */
+static int fault_run(weft_pqueue *q, long step, int get) {
+    struct fault_ctx c = {q, step, get};
+    int st = test_reap(test_fork_child(fault_child, &c));
+    if (st != 7)
+        CHECK_EQ(st, 1000 + SIGKILL);
+    return st != 7;
+}
+
+/* size and empty (asked first, before any get could repair anything) agree
+ * with what try_get then takes; every message is whole. Returns how many
+ * were taken, their (id, seq) in want_id/want_seq order. */
+static size_t drain_agree(weft_pqueue *q, uint32_t *ids, uint32_t *seqs, size_t max) {
+    size_t sz = weft_pqueue_size(q);
+    int em = weft_pqueue_empty(q);
+    CHECK_EQ(em, sz == 0);
+    CHECK_EQ(weft_pqueue_size(q), sz);
+    unsigned char b[256];
+    ssize_t r;
+    size_t n = 0;
+    while ((r = weft_pqueue_try_get(q, b, sizeof b)) >= 0) {
+        CHECK_LT(n, max);
+        CHECK(msg_ok(b, (size_t)r, &ids[n], &seqs[n]));
+        CHECK_EQ((size_t)r, ids[n] == 9 ? 100 : msg_len(ids[n], seqs[n]));
+        n++;
+    }
+    CHECK_ERR(r, -EAGAIN);
+    CHECK_EQ(n, sz);
+    CHECK_EQ(weft_pqueue_size(q), 0);
+    CHECK_EQ(weft_pqueue_empty(q), 1);
+    return n;
+}
+
+static void put_msg(weft_pqueue *q, uint32_t id, uint32_t seq) {
+    unsigned char m[256];
+    size_t len = msg_len(id, seq);
+    fill_msg(m, len, id, seq);
+    CHECK_OK(weft_pqueue_put(q, m, len, WEFT_NOWAIT));
+}
+
+/* A producer killed at every step of a put, then (second = 1..3) a second
+ * one killed in the first steps of its own put, inside the repair: size,
+ * empty and try_get agree before anyone else comes, and the new message is
+ * there whole or not at all. */
+WEFT_TEST(producer_killed_at_every_step) {
+    int kills = 0;
+    for (int k = 0; k < 4; k++) {
+        long commit = 0; /* the first step at which the put had committed */
+        for (long step = 1;; step++) {
+            int died = 0;
+            for (long second = 0; second <= 3; second++) {
+                weft_pqueue *q;
+                CHECK_OK(weft_pqueue_create(&q, KINDS[k], 2048, 0));
+                put_msg(q, 1, 0);
+                died = fault_run(q, step, 0);
+                if (!died) {
+                    CHECK_OK(weft_pqueue_close(q));
+                    break;
+                }
+                kills++;
+                if (second)
+                    CHECK_EQ(fault_run(q, second, 0), 1);
+                uint32_t ids[4], seqs[4];
+                size_t n = drain_agree(q, ids, seqs, 4);
+                CHECK(n == 1 || n == 2);
+                /* One commit point: before it nothing, from it on the message. */
+                if (n == 2 && !commit)
+                    commit = step;
+                CHECK_EQ(n, commit ? 2 : 1);
+                /* The old message, and the new one after it (LIFO: before). */
+                size_t old = KINDS[k] == WEFT_QUEUE_LIFO && n == 2 ? 1 : 0;
+                CHECK_EQ(ids[old], 1);
+                CHECK_EQ(seqs[old], 0);
+                if (n == 2)
+                    CHECK_EQ(ids[1 - old], 9);
+                /* A message is a task exactly when it was committed. */
+                for (size_t i = 0; i < n; i++)
+                    CHECK_OK(weft_pqueue_task_done(q));
+                CHECK_ERR(weft_pqueue_task_done(q), -EINVAL);
+                CHECK_OK(weft_pqueue_join(q, WEFT_NOWAIT));
+                /* And it works on. */
+                put_msg(q, 2, 0);
+                CHECK_EQ(weft_pqueue_size(q), 1);
+                CHECK_EQ(drain_agree(q, ids, seqs, 4), 1);
+                CHECK_EQ(ids[0], 2);
+                CHECK_OK(weft_pqueue_close(q));
+            }
+            if (!died)
+                break;
+        }
+    }
+    CHECK_GE(kills, 4 * 4 * 10);
+    CHECK_NO_ZOMBIES();
+}
+
+/* The same for a consumer killed at every step of a get: the message it
+ * was taking is still there or gone, never both, with one commit point;
+ * nothing else moves. */
+WEFT_TEST(consumer_killed_at_every_step) {
+    int kills = 0;
+    for (int k = 0; k < 4; k++) {
+        long commit = 0; /* the first step at which the get had committed */
+        for (long step = 1;; step++) {
+            int died = 0;
+            for (long second = 0; second <= 3; second++) {
+                weft_pqueue *q;
+                CHECK_OK(weft_pqueue_create(&q, KINDS[k], 2048, 0));
+                put_msg(q, 1, 0);
+                put_msg(q, 1, 1);
+                died = fault_run(q, step, 1);
+                if (!died) {
+                    CHECK_OK(weft_pqueue_close(q));
+                    break;
+                }
+                kills++;
+                if (second)
+                    CHECK_EQ(fault_run(q, second, 1), 1);
+                uint32_t ids[4], seqs[4];
+                size_t n = drain_agree(q, ids, seqs, 4);
+                CHECK(n == 1 || n == 2);
+                if (n == 1 && !commit)
+                    commit = step;
+                CHECK_EQ(n, commit ? 1 : 2);
+                bool lifo = KINDS[k] == WEFT_QUEUE_LIFO;
+                for (size_t i = 0; i < n; i++) {
+                    CHECK_EQ(ids[i], 1);
+                    CHECK_EQ(seqs[i], lifo ? n - 1 - i : 2 - n + i);
+                }
+                for (size_t i = 0; i < n; i++)
+                    CHECK_OK(weft_pqueue_task_done(q));
+                if (n == 1) {
+                    /* The dead consumer's task stays unfinished. */
+                    CHECK_ERR(weft_pqueue_join(q, WEFT_NOWAIT), -ETIMEDOUT);
+                    CHECK_OK(weft_pqueue_task_done(q));
+                }
+                CHECK_ERR(weft_pqueue_task_done(q), -EINVAL);
+                CHECK_OK(weft_pqueue_join(q, WEFT_NOWAIT));
+                put_msg(q, 2, 0);
+                CHECK_EQ(drain_agree(q, ids, seqs, 4), 1);
+                CHECK_EQ(ids[0], 2);
+                CHECK_OK(weft_pqueue_close(q));
+            }
+            if (!died)
+                break;
+        }
+    }
+    CHECK_GE(kills, 4 * 4 * 8);
+    CHECK_NO_ZOMBIES();
 }
 
 static void blocked_getter(void *p) {
