@@ -1800,9 +1800,12 @@ WEFT_API int weft_pipe_close(weft_pipe *p);
  * not wait for the pool (the watcher would wait for itself).
  *
  * Workers are forked by the pool (weft's fork rules apply: see Processes)
- * and are not weft_proc handles. They are reaped by the pool; if the
- * process that owns the pool dies or exits without destroying it, idle
- * workers notice within about half a second and exit.
+ * and are not weft_proc handles. They are reaped by the pool. If the
+ * process that owns the pool dies, exits or execs without destroying it,
+ * its workers are killed at once (SIGKILL, a running task included: no
+ * one is left to take its result), even in the instant after
+ * weft_ppool_create. The thread that created the pool may end before the
+ * pool: the workers stay (they are forked by the pool's own thread).
  * ====================================================================== */
 
 /* Bytes a task produces: data[0..len) with room for cap bytes. Start from
@@ -1889,7 +1892,10 @@ WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts);
 WEFT_API int weft_ppool_size(const weft_ppool *p);
 
 /* Stores the pids of p's live workers (at most max) and returns how many
- * (>= 0). Errors: -EINVAL (p NULL, pids NULL with max > 0, max < 0). */
+ * (>= 0). A worker that has ended (killed, crashed, exited) is left out
+ * from the moment it ends, before the pool has noticed or replaced it; a
+ * replacement is listed once forked. Errors: -EINVAL (p NULL, pids NULL
+ * with max > 0, max < 0). */
 WEFT_API int weft_ppool_pids(weft_ppool *p, pid_t *pids, int max);
 
 /* Worker processes started by p so far, replacements included (0 for NULL). */

@@ -34,9 +34,7 @@ static void reap_ok(pid_t pid) {
         harness_fail(__FILE__, __LINE__, "child %d: exit %d (1000 + n: signal n)", (int)pid, st);
 }
 
-static void reap_killed(pid_t pid, int sig) {
-    CHECK_EQ(test_reap(pid), 1000 + sig);
-}
+static void reap_killed(pid_t pid, int sig) { CHECK_EQ(test_reap(pid), 1000 + sig); }
 
 /* Polls cond (a count of waiters) until it is at least n, for up to 10 s. */
 static void wait_waiters(_Atomic uint32_t *w, uint32_t n) {
@@ -430,8 +428,7 @@ WEFT_TEST(shutdown_wakes_blocked) {
         weft_pqueue *q;
         CHECK_OK(weft_pqueue_create(&q, KINDS[k], 16, 0));
         struct ctx c = {.q = q};
-        pid_t g1 = test_fork_child(get_expect_epipe, &c),
-              g2 = test_fork_child(get_expect_epipe, &c);
+        pid_t g1 = test_fork_child(get_expect_epipe, &c), g2 = test_fork_child(get_expect_epipe, &c);
         wait_waiters(&q->dwait, 2);
         CHECK_OK(weft_pqueue_shutdown(q, 0));
         reap_ok(g1);
