@@ -1594,7 +1594,8 @@ WEFT_API int weft_pbarrier_detach(weft_pbarrier *b);
  * killed in the middle of a get either has taken the message or left it
  * in the queue, whole. Right after either death, before anyone else
  * comes, size, empty and get agree (there is no message that get cannot
- * take, nor one that size does not count).
+ * take, nor one that size does not count), and a waiter the dead process
+ * was about to wake goes on within about 0.1 s.
  * Counters survive: a message counts as a task exactly when its put
  * completes; tasks taken by a process that dies before its task_done stay
  * unfinished (join then waits for a deadline, as it would in Python). A

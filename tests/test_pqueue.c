@@ -772,6 +772,74 @@ WEFT_TEST(consumer_killed_at_every_step) {
     CHECK_NO_ZOMBIES();
 }
 
+/* Steps one put (get = 0) or get of a 100-byte message takes on a fresh
+ * queue of kind k, counted with the fault countdown in this process. */
+static long steps_of(int kind, int get) {
+    weft_pqueue *q;
+    unsigned char m[100], b[256];
+    fill_msg(m, sizeof m, 9, 9);
+    CHECK_OK(weft_pqueue_create(&q, kind, 2048, 1));
+    if (get)
+        CHECK_OK(weft_pqueue_put(q, m, sizeof m, WEFT_NOWAIT));
+    weft__pqueue_fault(1000000);
+    if (get)
+        CHECK_EQ(weft_pqueue_get(q, b, sizeof b, WEFT_NOWAIT), 100);
+    else
+        CHECK_OK(weft_pqueue_put(q, m, sizeof m, WEFT_NOWAIT));
+    long n = 1000000 - weft__pqueue_fault_left();
+    weft__pqueue_fault(0);
+    CHECK_OK(weft_pqueue_close(q));
+    return n;
+}
+
+static void getter_10s(void *p) {
+    struct ctx *c = p;
+    unsigned char b[256];
+    uint32_t id, seq;
+    ssize_t n = weft_pqueue_get(c->q, b, sizeof b, weft_after(10 * WEFT_SEC));
+    CHECK_EQ(n, 100);
+    CHECK(msg_ok(b, 100, &id, &seq));
+    CHECK_EQ(id, 9);
+}
+
+static void putter_10s(void *p) {
+    struct ctx *c = p;
+    unsigned char m[100];
+    fill_msg(m, sizeof m, 9, 9);
+    CHECK_OK(weft_pqueue_put(c->q, m, sizeof m, weft_after(10 * WEFT_SEC)));
+}
+
+/* WEFT_TEST_TIMEOUT(killed_before_its_wakeup, 120) */
+/* A producer killed after its put committed but before it woke the
+ * sleeping getter, and a consumer killed after its get committed but
+ * before it woke the sleeping putter: the sleeper goes on all the same
+ * (well before its 10 s deadline), without anyone else coming. */
+WEFT_TEST(killed_before_its_wakeup) {
+    for (int k = 0; k < 4; k++) {
+        weft_pqueue *q;
+        unsigned char m[100];
+        fill_msg(m, sizeof m, 9, 9);
+        /* A getter asleep on an empty queue; the producer dies at its last
+         * step, after unlocking, before the wake-up. */
+        CHECK_OK(weft_pqueue_create(&q, KINDS[k], 2048, 1));
+        struct ctx c = {.q = q};
+        pid_t g = test_fork_child(getter_10s, &c);
+        wait_waiters(&q->dwait, 1);
+        CHECK_EQ(fault_run(q, steps_of(KINDS[k], 0), 0), 1);
+        reap_ok(g);
+        CHECK_EQ(weft_pqueue_size(q), 0);
+        /* A putter asleep on a full queue (max_count 1); the consumer dies
+         * at its last step. */
+        CHECK_OK(weft_pqueue_put(q, m, sizeof m, WEFT_NOWAIT));
+        pid_t pt = test_fork_child(putter_10s, &c);
+        wait_waiters(&q->swait, 1);
+        CHECK_EQ(fault_run(q, steps_of(KINDS[k], 1), 1), 1);
+        reap_ok(pt);
+        CHECK_EQ(weft_pqueue_size(q), 1);
+        CHECK_OK(weft_pqueue_close(q));
+    }
+}
+
 static void blocked_getter(void *p) {
     struct ctx *c = p;
     char b[8];

@@ -30,7 +30,10 @@
  * after registering in the matching count; a side bumps the word and
  * wakes only if that count is non-zero (Dekker: publish, full fence, read
  * the count). Before sleeping, a plain thread spins for a few
- * microseconds, a coroutine yields to the others of its thread.
+ * microseconds, a coroutine yields to the others of its thread. A process
+ * killed after its commit but before its wake-up leaves the sleepers
+ * asleep: they sleep at most DEATH_SLICE_NS at a time, then look again
+ * (and repair after a dead lock holder, for the slot kinds).
  *
  * Tasks: unfinished = nput - ndone. task_done increments ndone with a
  * compare-and-swap that keeps ndone <= nput, so the pair stays consistent
@@ -81,6 +84,8 @@ static void fault_step(void) {
 #define MAX_BYTES ((uint64_t)1 << 30)
 #define MAX_COUNT ((uint64_t)1 << 30)
 #define SPIN_NS (20 * WEFT_USEC)
+/* The longest a waiter sleeps before it looks again by itself. */
+#define DEATH_SLICE_NS (100 * WEFT_MSEC)
 
 enum { END_BACK = 0, END_FRONT = 1 };
 
@@ -468,6 +473,8 @@ static inline void unlock_c(weft_pqueue *q) {
 
 /* ---- waiting ------------------------------------------------------------- */
 
+static void settle_slots(weft_pqueue *q);
+
 enum { W_DATA, W_SPACE, W_JOIN };
 
 static bool ready(weft_pqueue *q, int what, uint64_t need) {
@@ -522,8 +529,18 @@ static int wait_for(weft_pqueue *q, int what, uint64_t need, int64_t deadline) {
     atomic_fetch_add_explicit(nw, 1, memory_order_seq_cst);
     uint32_t v = atomic_load_explicit(seq, memory_order_seq_cst);
     int r = 0;
-    if (!ready(q, what, need))
-        r = weft__pfutex_wait(seq, v, deadline);
+    if (!ready(q, what, need)) {
+        /* A process killed between its commit and its wake-up wakes no
+         * one: sleep in slices, and look again (repairing after a dead
+         * lock holder) after each. */
+        int64_t slice = weft_now() + DEATH_SLICE_NS;
+        bool sliced = deadline < 0 || deadline > slice;
+        r = weft__pfutex_wait(seq, v, sliced ? slice : deadline);
+        if (r == -ETIMEDOUT && sliced) {
+            settle_slots(q);
+            r = 0;
+        }
+    }
     atomic_fetch_sub_explicit(nw, 1, memory_order_seq_cst);
     return r;
 }
