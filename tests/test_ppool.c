@@ -918,10 +918,16 @@ static int reap_workers(int want, int64_t deadline) {
 /* WEFT_TEST_TIMEOUT(owner_exits_right_after_create, 60) */
 /* An owner that exits right after weft_ppool_create, before its workers
  * may have looked at their parent: every worker leaves within a bounded
- * time all the same, 200 workers over 100 pools. */
+ * time all the same, 200 workers over 100 pools (27 of them lived on when
+ * a worker compared getppid() with what it read after fork). */
 WEFT_TEST(owner_exits_right_after_create) {
     CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer sleeps 1 s in every _exit of a process with threads. */
+    enum { POOLS = 10, WORKERS = 2 };
+#else
     enum { POOLS = 100, WORKERS = 2 };
+#endif
     int workers = 0;
     for (int k = 0; k < POOLS; k++) {
         fflush(NULL);
