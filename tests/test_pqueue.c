@@ -713,6 +713,7 @@ WEFT_TEST(producer_killed_at_every_step) {
                 break;
         }
     }
+    printf("producers killed at every step: %d kills\n", kills);
     CHECK_GE(kills, 4 * 4 * 10);
     CHECK_NO_ZOMBIES();
 }
@@ -768,6 +769,7 @@ WEFT_TEST(consumer_killed_at_every_step) {
                 break;
         }
     }
+    printf("consumers killed at every step: %d kills\n", kills);
     CHECK_GE(kills, 4 * 4 * 8);
     CHECK_NO_ZOMBIES();
 }
