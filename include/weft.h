@@ -1623,7 +1623,10 @@ WEFT_API int weft_pbarrier_detach(weft_pbarrier *b);
  * partial message and blocks no one: a message appears whole or not at
  * all, and the next caller to need the lock repairs the queue. A consumer
  * killed in the middle of a get either has taken the message or left it
- * in the queue (the LIFO, PRIORITY and DEQUE kinds always leave it).
+ * in the queue, whole. Right after either death, before anyone else
+ * comes, size, empty and get agree (there is no message that get cannot
+ * take, nor one that size does not count), and a waiter the dead process
+ * was about to wake goes on within about 0.1 s.
  * Counters survive: a message counts as a task exactly when its put
  * completes; tasks taken by a process that dies before its task_done stay
  * unfinished (join then waits for a deadline, as it would in Python). A
@@ -1829,9 +1832,12 @@ WEFT_API int weft_pipe_close(weft_pipe *p);
  * not wait for the pool (the watcher would wait for itself).
  *
  * Workers are forked by the pool (weft's fork rules apply: see Processes)
- * and are not weft_proc handles. They are reaped by the pool; if the
- * process that owns the pool dies or exits without destroying it, idle
- * workers notice within about half a second and exit.
+ * and are not weft_proc handles. They are reaped by the pool. If the
+ * process that owns the pool dies, exits or execs without destroying it,
+ * its workers are killed at once (SIGKILL, a running task included: no
+ * one is left to take its result), even in the instant after
+ * weft_ppool_create. The thread that created the pool may end before the
+ * pool: the workers stay (they are forked by the pool's own thread).
  * ====================================================================== */
 
 /* Bytes a task produces: data[0..len) with room for cap bytes. Start from
@@ -1918,7 +1924,10 @@ WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts);
 WEFT_API int weft_ppool_size(const weft_ppool *p);
 
 /* Stores the pids of p's live workers (at most max) and returns how many
- * (>= 0). Errors: -EINVAL (p NULL, pids NULL with max > 0, max < 0). */
+ * (>= 0). A worker that has ended (killed, crashed, exited) is left out
+ * from the moment it ends, before the pool has noticed or replaced it; a
+ * replacement is listed once forked. Errors: -EINVAL (p NULL, pids NULL
+ * with max > 0, max < 0). */
 WEFT_API int weft_ppool_pids(weft_ppool *p, pid_t *pids, int max);
 
 /* Worker processes started by p so far, replacements included (0 for NULL). */

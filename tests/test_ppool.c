@@ -2,8 +2,10 @@
  * timeouts, close/terminate/join, dying workers, and the chaos test. */
 #include "harness.h"
 
+#include <poll.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -16,11 +18,13 @@ typedef struct {
     atomic_int inits;
     atomic_int crashed[64];
     atomic_int runs;
+    atomic_int stop;
 } shared_t;
 static shared_t *sh;
 
 static int t_square, t_echo, t_fail_odd, t_big, t_pid, t_sleep, t_abort, t_exit, t_kill,
-    t_crash_once, t_init, t_init_fail, t_sum_args, t_rep, t_short, t_slow_square;
+    t_crash_once, t_init, t_init_fail, t_sum_args, t_rep, t_short, t_slow_square, t_counted_sleep,
+    t_spin;
 
 static int square(const void *in, size_t len, weft_bytes *out) {
     int64_t x;
@@ -72,6 +76,19 @@ static int sleep_task(const void *in, size_t len, weft_bytes *out) {
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
     }
     return ms;
+}
+/* sleep_task, counted in sh->runs when it starts. */
+static int counted_sleep(const void *in, size_t len, weft_bytes *out) {
+    atomic_fetch_add(&sh->runs, 1);
+    return sleep_task(in, len, out);
+}
+/* Counted in sh->runs, then busy until sh->stop. */
+static int spin_task(const void *in, size_t len, weft_bytes *out) {
+    (void)in, (void)len, (void)out;
+    atomic_fetch_add(&sh->runs, 1);
+    while (!atomic_load(&sh->stop))
+        sched_yield();
+    return 0;
 }
 static int abort_task(const void *in, size_t len, weft_bytes *out) {
     (void)in, (void)len, (void)out;
@@ -173,7 +190,9 @@ __attribute__((constructor)) static void setup(void) {
     t_rep = weft_ptask_register("rep", rep);
     t_short = weft_ptask_register("short", short_task);
     t_slow_square = weft_ptask_register("slow_square", slow_square);
-    if (t_slow_square < 0)
+    t_counted_sleep = weft_ptask_register("counted_sleep", counted_sleep);
+    t_spin = weft_ptask_register("spin", spin_task);
+    if (t_slow_square < 0 || t_counted_sleep < 0 || t_spin < 0)
         abort();
 }
 
@@ -828,8 +847,8 @@ static void chaos(int policy) {
 WEFT_TEST(chaos_fail) { chaos(WEFT_PPOOL_FAIL); }
 WEFT_TEST(chaos_retry) { chaos(WEFT_PPOOL_RETRY); }
 
-/* The process owning a pool exits without destroying it: its workers
- * notice and exit (they are reparented to this process, a subreaper). */
+/* The process owning a pool exits without destroying it: its workers are
+ * killed (they are reparented to this process, a subreaper). */
 WEFT_TEST(owner_exit_workers_leave) {
     CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int fds[2];
@@ -860,11 +879,232 @@ WEFT_TEST(owner_exit_workers_leave) {
             nanosleep(&ts, NULL);
         }
         CHECK_EQ(r, pids[i]);
-        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     }
     close(fds[0]);
     close(fds[1]);
     CHECK_NO_ZOMBIES();
+}
+
+/* Kills every child of this process (after a failed check: no orphan). */
+static void kill_children(void) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)gettid());
+    FILE *f = fopen(path, "r");
+    long pid;
+    while (f && fscanf(f, "%ld", &pid) == 1)
+        kill((pid_t)pid, SIGKILL);
+    if (f)
+        fclose(f);
+}
+
+/* Reaps children (this process is a subreaper) until `want` more than the
+ * owners were reaped or the deadline passed; returns how many. */
+static int reap_workers(int want, int64_t deadline) {
+    int got = 0;
+    while (got < want && weft_now() < deadline) {
+        int st;
+        pid_t r = waitpid(-1, &st, WNOHANG);
+        if (r > 0) {
+            got++;
+            continue;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return got;
+}
+
+/* WEFT_TEST_TIMEOUT(owner_exits_right_after_create, 60) */
+/* An owner that exits right after weft_ppool_create, before its workers
+ * may have looked at their parent: every worker leaves within a bounded
+ * time all the same, 200 workers over 100 pools (27 of them lived on when
+ * a worker compared getppid() with what it read after fork). */
+WEFT_TEST(owner_exits_right_after_create) {
+    CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer sleeps 1 s in every _exit of a process with threads. */
+    enum { POOLS = 10, WORKERS = 2 };
+#else
+    enum { POOLS = 100, WORKERS = 2 };
+#endif
+    int workers = 0;
+    for (int k = 0; k < POOLS; k++) {
+        fflush(NULL);
+        pid_t owner = fork();
+        CHECK_GE(owner, 0);
+        if (owner == 0) {
+            weft_ppool *p;
+            weft_ppool_opts o;
+            weft_ppool_opts_init(&o);
+            o.nworkers = WORKERS;
+            _exit(weft_ppool_create(&p, &o) == 0 ? 0 : 1);
+        }
+        int st;
+        CHECK_EQ(waitpid(owner, &st, 0), owner);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        workers += WORKERS;
+    }
+    /* Each worker is reparented here and must end: killed, or left on its
+     * own (it found its parent gone when it started). */
+    int got = reap_workers(workers, weft_after(10 * WEFT_SEC));
+    if (got != workers)
+        kill_children();
+    CHECK_EQ(got, workers);
+    CHECK_ERR(waitpid(-1, NULL, WNOHANG), -1);
+    CHECK_EQ(errno, ECHILD);
+}
+
+/* An owner killed while its workers run long tasks: the busy workers go
+ * at once too, not when their tasks end. */
+WEFT_TEST(owner_killed_busy_workers_leave) {
+    CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int fds[2];
+    CHECK_EQ(pipe(fds), 0);
+    fflush(NULL);
+    pid_t owner = fork();
+    CHECK_GE(owner, 0);
+    if (owner == 0) {
+        weft_ppool *p;
+        weft_ppool_opts o;
+        weft_ppool_opts_init(&o);
+        o.nworkers = 2;
+        if (weft_ppool_create(&p, &o) < 0)
+            _exit(1);
+        int ms = 60000;
+        for (int i = 0; i < 2; i++)
+            if (weft_ppool_apply_async(p, t_counted_sleep, &ms, sizeof ms, NULL, NULL, NULL, NULL) <
+                0)
+                _exit(1);
+        /* Both are running once runs shows it. */
+        while (atomic_load(&sh->runs) < 2)
+            sched_yield();
+        char x = 'r';
+        if (write(fds[1], &x, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char x;
+    CHECK_EQ(read(fds[0], &x, 1), 1);
+    CHECK_EQ(kill(owner, SIGKILL), 0);
+    int st;
+    CHECK_EQ(waitpid(owner, &st, 0), owner);
+    int got = reap_workers(2, weft_after(10 * WEFT_SEC));
+    if (got != 2)
+        kill_children();
+    CHECK_EQ(got, 2);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+/* Waits (up to 10 s) until the process behind pidfd fd has ended. */
+static void wait_ended(int fd) {
+    struct pollfd pf = {fd, POLLIN, 0};
+    CHECK_EQ(poll(&pf, 1, 10000), 1);
+}
+
+static bool listed(weft_ppool *p, pid_t pid) {
+    pid_t pids[4];
+    int n = weft_ppool_pids(p, pids, 4);
+    CHECK_GE(n, 0);
+    for (int i = 0; i < n; i++)
+        if (pids[i] == pid)
+            return true;
+    return false;
+}
+
+/* WEFT_TEST_TIMEOUT(pids_lists_only_live_workers, 120) */
+/* A worker killed and seen dead (through a pidfd of our own) is no longer
+ * listed, idle or busy, before the pool has replaced it; 100 times each. */
+WEFT_TEST(pids_lists_only_live_workers) {
+    weft_ppool_opts o;
+    weft_ppool_opts_init(&o);
+    o.nworkers = 2;
+    weft_ppool *p;
+    CHECK_OK(weft_ppool_create(&p, &o));
+    int listed_dead = 0;
+    for (int k = 0; k < 200; k++) {
+        bool busy = k % 2;
+        weft_future *f[2] = {NULL, NULL};
+        if (busy) {
+            atomic_store(&sh->stop, 0);
+            int runs = atomic_load(&sh->runs);
+            for (int i = 0; i < 2; i++)
+                CHECK_OK(weft_ppool_apply_async(p, t_spin, NULL, 0, NULL, NULL, NULL, &f[i]));
+            int64_t end = weft_after(10 * WEFT_SEC);
+            while (atomic_load(&sh->runs) < runs + 2) {
+                CHECK(weft_now() < end);
+                sched_yield();
+            }
+        }
+        /* Both workers are up (a replacement may still be on its way). */
+        pid_t pids[2];
+        int64_t end = weft_after(10 * WEFT_SEC);
+        while (weft_ppool_pids(p, pids, 2) < 2) {
+            CHECK(weft_now() < end);
+            sched_yield();
+        }
+        pid_t victim = pids[k % 4 / 2];
+        int fd = (int)syscall(SYS_pidfd_open, victim, 0);
+        CHECK_GE(fd, 0);
+        CHECK_EQ(kill(victim, SIGKILL), 0);
+        wait_ended(fd);
+        close(fd);
+        if (listed(p, victim))
+            listed_dead++;
+        if (busy) {
+            atomic_store(&sh->stop, 1);
+            int dead = 0;
+            for (int i = 0; i < 2; i++) {
+                int r = weft_future_result(f[i], weft_after(10 * WEFT_SEC), NULL);
+                CHECK(r == 0 || r == -EOWNERDEAD);
+                dead += r == -EOWNERDEAD;
+                weft_future_release(f[i]);
+            }
+            CHECK_EQ(dead, 1);
+        }
+    }
+    CHECK_EQ(listed_dead, 0);
+    CHECK_EQ(weft_ppool_started(p), 2 + 200);
+    finish(p);
+}
+
+static weft_ppool *thread_pool;
+static void *create_in_thread(void *arg) {
+    (void)arg;
+    thread_pool = mkpool(2);
+    return NULL;
+}
+
+/* The pool outlives the thread that created it: its workers stay (the
+ * same ones, none replaced) and serve. */
+WEFT_TEST(pool_outlives_creating_thread) {
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, create_in_thread, NULL), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    weft_ppool *p = thread_pool;
+    pid_t before[2], after[2];
+    CHECK_EQ(weft_ppool_pids(p, before, 2), 2);
+    CHECK_EQ(sq1(p, 7), 49);
+    /* Both workers ran something since the thread ended. */
+    weft_bytes b = WEFT_BYTES_INIT;
+    int ms = 20;
+    weft_future *f[2];
+    for (int i = 0; i < 2; i++)
+        CHECK_OK(weft_ppool_apply_async(p, t_sleep, &ms, sizeof ms, NULL, NULL, NULL, &f[i]));
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(weft_future_result(f[i], weft_after(10 * WEFT_SEC), NULL), 20);
+        weft_future_release(f[i]);
+    }
+    weft_bytes_free(&b);
+    CHECK_EQ(weft_ppool_pids(p, after, 2), 2);
+    CHECK_EQ(after[0], before[0]);
+    CHECK_EQ(after[1], before[1]);
+    CHECK_EQ(weft_ppool_started(p), 2);
+    for (int i = 0; i < 2; i++)
+        CHECK_EQ(kill(before[i], 0), 0);
+    finish(p);
 }
 
 /* Waiting for a result parks only the calling coroutine. */

@@ -599,6 +599,249 @@ WEFT_TEST(consumer_killed_mid_get) {
     }
 }
 
+/* ---------------------------------------------------------------- a death at every step */
+
+/* A child that dies at step `step` of one put (or get) of q, through the
+ * internal fault injection; it exits 7 if the operation finished first
+ * (the step was past its last). */
+struct fault_ctx {
+    weft_pqueue *q;
+    long step;
+    int get;
+};
+
+static void fault_child(void *p) {
+    struct fault_ctx *c = p;
+    unsigned char m[100], b[256];
+    fill_msg(m, sizeof m, 9, 9);
+    weft__pqueue_fault(c->step);
+    if (c->get)
+        (void)weft_pqueue_get(c->q, b, sizeof b, WEFT_NOWAIT);
+    else
+        (void)weft_pqueue_put(c->q, m, sizeof m, WEFT_NOWAIT);
+    _exit(weft__pqueue_fault_left() ? 7 : 8);
+}
+
+/* Runs a fault child; returns 1 if it died at its step, 0 if it finished. */
+static int fault_run(weft_pqueue *q, long step, int get) {
+    struct fault_ctx c = {q, step, get};
+    int st = test_reap(test_fork_child(fault_child, &c));
+    if (st != 7)
+        CHECK_EQ(st, 1000 + SIGKILL);
+    return st != 7;
+}
+
+/* size and empty (asked first, before any get could repair anything) agree
+ * with what try_get then takes; every message is whole. Returns how many
+ * were taken, their (id, seq) in want_id/want_seq order. */
+static size_t drain_agree(weft_pqueue *q, uint32_t *ids, uint32_t *seqs, size_t max) {
+    size_t sz = weft_pqueue_size(q);
+    int em = weft_pqueue_empty(q);
+    CHECK_EQ(em, sz == 0);
+    CHECK_EQ(weft_pqueue_size(q), sz);
+    unsigned char b[256];
+    ssize_t r;
+    size_t n = 0;
+    while ((r = weft_pqueue_try_get(q, b, sizeof b)) >= 0) {
+        CHECK_LT(n, max);
+        CHECK(msg_ok(b, (size_t)r, &ids[n], &seqs[n]));
+        CHECK_EQ((size_t)r, ids[n] == 9 ? 100 : msg_len(ids[n], seqs[n]));
+        n++;
+    }
+    CHECK_ERR(r, -EAGAIN);
+    CHECK_EQ(n, sz);
+    CHECK_EQ(weft_pqueue_size(q), 0);
+    CHECK_EQ(weft_pqueue_empty(q), 1);
+    return n;
+}
+
+static void put_msg(weft_pqueue *q, uint32_t id, uint32_t seq) {
+    unsigned char m[256];
+    size_t len = msg_len(id, seq);
+    fill_msg(m, len, id, seq);
+    CHECK_OK(weft_pqueue_put(q, m, len, WEFT_NOWAIT));
+}
+
+/* A producer killed at every step of a put, then (second = 1..3) a second
+ * one killed in the first steps of its own put, inside the repair: size,
+ * empty and try_get agree before anyone else comes, and the new message is
+ * there whole or not at all. */
+WEFT_TEST(producer_killed_at_every_step) {
+    int kills = 0;
+    for (int k = 0; k < 4; k++) {
+        long commit = 0; /* the first step at which the put had committed */
+        for (long step = 1;; step++) {
+            int died = 0;
+            for (long second = 0; second <= 3; second++) {
+                weft_pqueue *q;
+                CHECK_OK(weft_pqueue_create(&q, KINDS[k], 2048, 0));
+                put_msg(q, 1, 0);
+                died = fault_run(q, step, 0);
+                if (!died) {
+                    CHECK_OK(weft_pqueue_close(q));
+                    break;
+                }
+                kills++;
+                if (second)
+                    CHECK_EQ(fault_run(q, second, 0), 1);
+                uint32_t ids[4], seqs[4];
+                size_t n = drain_agree(q, ids, seqs, 4);
+                CHECK(n == 1 || n == 2);
+                /* One commit point: before it nothing, from it on the message. */
+                if (n == 2 && !commit)
+                    commit = step;
+                CHECK_EQ(n, commit ? 2 : 1);
+                /* The old message, and the new one after it (LIFO: before). */
+                size_t old = KINDS[k] == WEFT_QUEUE_LIFO && n == 2 ? 1 : 0;
+                CHECK_EQ(ids[old], 1);
+                CHECK_EQ(seqs[old], 0);
+                if (n == 2)
+                    CHECK_EQ(ids[1 - old], 9);
+                /* A message is a task exactly when it was committed. */
+                for (size_t i = 0; i < n; i++)
+                    CHECK_OK(weft_pqueue_task_done(q));
+                CHECK_ERR(weft_pqueue_task_done(q), -EINVAL);
+                CHECK_OK(weft_pqueue_join(q, WEFT_NOWAIT));
+                /* And it works on. */
+                put_msg(q, 2, 0);
+                CHECK_EQ(weft_pqueue_size(q), 1);
+                CHECK_EQ(drain_agree(q, ids, seqs, 4), 1);
+                CHECK_EQ(ids[0], 2);
+                CHECK_OK(weft_pqueue_close(q));
+            }
+            if (!died)
+                break;
+        }
+    }
+    printf("producers killed at every step: %d kills\n", kills);
+    CHECK_GE(kills, 4 * 4 * 10);
+    CHECK_NO_ZOMBIES();
+}
+
+/* The same for a consumer killed at every step of a get: the message it
+ * was taking is still there or gone, never both, with one commit point;
+ * nothing else moves. */
+WEFT_TEST(consumer_killed_at_every_step) {
+    int kills = 0;
+    for (int k = 0; k < 4; k++) {
+        long commit = 0; /* the first step at which the get had committed */
+        for (long step = 1;; step++) {
+            int died = 0;
+            for (long second = 0; second <= 3; second++) {
+                weft_pqueue *q;
+                CHECK_OK(weft_pqueue_create(&q, KINDS[k], 2048, 0));
+                put_msg(q, 1, 0);
+                put_msg(q, 1, 1);
+                died = fault_run(q, step, 1);
+                if (!died) {
+                    CHECK_OK(weft_pqueue_close(q));
+                    break;
+                }
+                kills++;
+                if (second)
+                    CHECK_EQ(fault_run(q, second, 1), 1);
+                uint32_t ids[4], seqs[4];
+                size_t n = drain_agree(q, ids, seqs, 4);
+                CHECK(n == 1 || n == 2);
+                if (n == 1 && !commit)
+                    commit = step;
+                CHECK_EQ(n, commit ? 1 : 2);
+                bool lifo = KINDS[k] == WEFT_QUEUE_LIFO;
+                for (size_t i = 0; i < n; i++) {
+                    CHECK_EQ(ids[i], 1);
+                    CHECK_EQ(seqs[i], lifo ? n - 1 - i : 2 - n + i);
+                }
+                for (size_t i = 0; i < n; i++)
+                    CHECK_OK(weft_pqueue_task_done(q));
+                if (n == 1) {
+                    /* The dead consumer's task stays unfinished. */
+                    CHECK_ERR(weft_pqueue_join(q, WEFT_NOWAIT), -ETIMEDOUT);
+                    CHECK_OK(weft_pqueue_task_done(q));
+                }
+                CHECK_ERR(weft_pqueue_task_done(q), -EINVAL);
+                CHECK_OK(weft_pqueue_join(q, WEFT_NOWAIT));
+                put_msg(q, 2, 0);
+                CHECK_EQ(drain_agree(q, ids, seqs, 4), 1);
+                CHECK_EQ(ids[0], 2);
+                CHECK_OK(weft_pqueue_close(q));
+            }
+            if (!died)
+                break;
+        }
+    }
+    printf("consumers killed at every step: %d kills\n", kills);
+    CHECK_GE(kills, 4 * 4 * 8);
+    CHECK_NO_ZOMBIES();
+}
+
+/* Steps one put (get = 0) or get of a 100-byte message takes on a fresh
+ * queue of kind k, counted with the fault countdown in this process. */
+static long steps_of(int kind, int get) {
+    weft_pqueue *q;
+    unsigned char m[100], b[256];
+    fill_msg(m, sizeof m, 9, 9);
+    CHECK_OK(weft_pqueue_create(&q, kind, 2048, 1));
+    if (get)
+        CHECK_OK(weft_pqueue_put(q, m, sizeof m, WEFT_NOWAIT));
+    weft__pqueue_fault(1000000);
+    if (get)
+        CHECK_EQ(weft_pqueue_get(q, b, sizeof b, WEFT_NOWAIT), 100);
+    else
+        CHECK_OK(weft_pqueue_put(q, m, sizeof m, WEFT_NOWAIT));
+    long n = 1000000 - weft__pqueue_fault_left();
+    weft__pqueue_fault(0);
+    CHECK_OK(weft_pqueue_close(q));
+    return n;
+}
+
+static void getter_10s(void *p) {
+    struct ctx *c = p;
+    unsigned char b[256];
+    uint32_t id, seq;
+    ssize_t n = weft_pqueue_get(c->q, b, sizeof b, weft_after(10 * WEFT_SEC));
+    CHECK_EQ(n, 100);
+    CHECK(msg_ok(b, 100, &id, &seq));
+    CHECK_EQ(id, 9);
+}
+
+static void putter_10s(void *p) {
+    struct ctx *c = p;
+    unsigned char m[100];
+    fill_msg(m, sizeof m, 9, 9);
+    CHECK_OK(weft_pqueue_put(c->q, m, sizeof m, weft_after(10 * WEFT_SEC)));
+}
+
+/* WEFT_TEST_TIMEOUT(killed_before_its_wakeup, 120) */
+/* A producer killed after its put committed but before it woke the
+ * sleeping getter, and a consumer killed after its get committed but
+ * before it woke the sleeping putter: the sleeper goes on all the same
+ * (well before its 10 s deadline), without anyone else coming. */
+WEFT_TEST(killed_before_its_wakeup) {
+    for (int k = 0; k < 4; k++) {
+        weft_pqueue *q;
+        unsigned char m[100];
+        fill_msg(m, sizeof m, 9, 9);
+        /* A getter asleep on an empty queue; the producer dies at its last
+         * step, after unlocking, before the wake-up. */
+        CHECK_OK(weft_pqueue_create(&q, KINDS[k], 2048, 1));
+        struct ctx c = {.q = q};
+        pid_t g = test_fork_child(getter_10s, &c);
+        wait_waiters(&q->dwait, 1);
+        CHECK_EQ(fault_run(q, steps_of(KINDS[k], 0), 0), 1);
+        reap_ok(g);
+        CHECK_EQ(weft_pqueue_size(q), 0);
+        /* A putter asleep on a full queue (max_count 1); the consumer dies
+         * at its last step. */
+        CHECK_OK(weft_pqueue_put(q, m, sizeof m, WEFT_NOWAIT));
+        pid_t pt = test_fork_child(putter_10s, &c);
+        wait_waiters(&q->swait, 1);
+        CHECK_EQ(fault_run(q, steps_of(KINDS[k], 1), 1), 1);
+        reap_ok(pt);
+        CHECK_EQ(weft_pqueue_size(q), 1);
+        CHECK_OK(weft_pqueue_close(q));
+    }
+}
+
 static void blocked_getter(void *p) {
     struct ctx *c = p;
     char b[8];

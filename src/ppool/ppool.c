@@ -4,6 +4,7 @@
 #include "ppool/ppool.h"
 #include "coro/sched.h"
 
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -49,6 +50,7 @@ static void pool_free(weft_ppool *p) {
     if (p->efd >= 0)
         close(p->efd);
     weft_event_destroy(&p->exited);
+    weft_event_destroy(&p->spawned);
     pthread_mutex_destroy(&p->mu);
     weft__free(p->w);
     weft__free(p->initargs);
@@ -96,6 +98,7 @@ WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts) {
     p->efd = -1;
     pthread_mutex_init(&p->mu, NULL);
     weft_event_init(&p->exited);
+    weft_event_init(&p->spawned);
     p->n = o.nworkers;
     p->o = o;
     p->ntasks = ntasks;
@@ -129,9 +132,9 @@ WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts) {
                 goto fail;
         }
     }
-    for (int i = 0; i < p->n; i++)
-        if ((r = weft__pp_spawn(p, i)) < 0)
-            goto fail_kill;
+    /* The watcher forks the workers: a worker's parent-death signal
+     * follows the thread that forked it, and the watcher lives as long as
+     * the pool, while the calling thread may end first. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -139,12 +142,23 @@ WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (e) {
         r = -EAGAIN;
-        goto fail_kill;
+        goto fail;
+    }
+    while (weft_event_wait(&p->spawned, WEFT_FOREVER) < 0) {
+        /* Cancelled or out of memory to park: the watcher does not take
+         * long, wait for it as a plain thread. */
+        if (weft_event_is_set(&p->spawned))
+            break;
+        sched_yield();
+    }
+    if (p->spawn_err < 0) {
+        r = p->spawn_err;
+        pthread_join(p->watcher, NULL);
+        kill_all(p);
+        goto fail;
     }
     *out = p;
     return 0;
-fail_kill:
-    kill_all(p);
 fail:
     pool_free(p);
     return r;
@@ -159,9 +173,18 @@ WEFT_API int weft_ppool_pids(weft_ppool *p, pid_t *pids, int max) {
         return -EINVAL;
     int k = 0;
     pthread_mutex_lock(&p->mu);
-    for (int i = 0; i < p->n && k < max; i++)
-        if (p->w[i].pid)
+    for (int i = 0; i < p->n && k < max; i++) {
+        if (!p->w[i].pid)
+            continue;
+        /* A worker that has ended but that the watcher has not reaped yet
+         * is not listed: its pidfd is readable from the moment it ends. */
+        struct pollfd pf = {p->w[i].pidfd, POLLIN, 0};
+        int r;
+        while ((r = poll(&pf, 1, 0)) < 0 && errno == EINTR) {
+        }
+        if (r == 0)
             pids[k++] = p->w[i].pid;
+    }
     pthread_mutex_unlock(&p->mu);
     return k;
 }

@@ -87,6 +87,7 @@ typedef struct {
     pp_wshm *ws;
     int efd;
     int infd[PP_CELLS], outfd[PP_CELLS];
+    pid_t owner; /* the pool's process, as the parent sees itself */
     int initializer;
     const void *initargs;
     size_t initargs_len;
@@ -203,6 +204,8 @@ struct weft_ppool {
     pthread_t watcher;
     bool joined;
     weft_event exited;
+    weft_event spawned; /* the watcher forked the first workers: spawn_err */
+    int spawn_err;
 };
 
 static inline void poke(weft_ppool *p) {
@@ -325,7 +328,10 @@ void weft__pp_map_unref(pp_map *m);
 int weft__pp_spawn(weft_ppool *p, int wi);
 /* Every pending task fails with err (a broken pool). mu held. */
 void weft__pp_fail_pending(weft_ppool *p, int err, bool cancel, pp_job **fin);
-/* The watcher thread: reaps, replaces, collects, enforces timeouts. */
+/* The watcher thread: forks the first workers (then sets `spawned`), and
+ * reaps, replaces, collects, enforces timeouts. Every worker is forked by
+ * this thread, which lives as long as the pool has workers: their
+ * parent-death signal (see worker.c) follows it. */
 void *weft__pp_watcher_main(void *arg);
 
 #endif

@@ -29,9 +29,14 @@ int weft__pp_spawn(weft_ppool *p, int wi) {
     atomic_store(&ws->sleeping, 0);
     atomic_store(&ws->quit, 0);
     atomic_store(&ws->init_status, 1);
-    pp_wcfg cfg = {
-        p->shm,       ws, p->efd, {0}, {0}, p->o.initializer, p->initargs, p->o.initargs_len,
-        p->o.maxtasks};
+    pp_wcfg cfg = {.shm = p->shm,
+                   .ws = ws,
+                   .efd = p->efd,
+                   .owner = getpid(),
+                   .initializer = p->o.initializer,
+                   .initargs = p->initargs,
+                   .initargs_len = p->o.initargs_len,
+                   .maxtasks = p->o.maxtasks};
     for (int c = 0; c < PP_CELLS; c++) {
         cfg.infd[c] = w->infd[c];
         cfg.outfd[c] = w->outfd[c];
@@ -240,6 +245,15 @@ void *weft__pp_watcher_main(void *arg) {
     int idx[PP_MAX_WORKERS + 1];
     bool dead[PP_MAX_WORKERS];
     int64_t spin_until = 0;
+    int r = 0;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->n && r == 0; i++)
+        r = weft__pp_spawn(p, i);
+    p->spawn_err = r;
+    pthread_mutex_unlock(&p->mu);
+    weft_event_set(&p->spawned);
+    if (r < 0)
+        return NULL; /* weft_ppool_create kills what was forked */
     for (;;) {
         bool took = any_done(p) && settle(p, NULL);
         int64_t now = weft_now();

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -156,10 +157,16 @@ void weft__ppool_worker(const pp_wcfg *cfg) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    /* Not PR_SET_PDEATHSIG: it fires when the forking *thread* exits, and
-     * the thread that created the pool may end long before the pool. An
-     * idle worker looks for its parent instead. */
+    /* The parent-death signal fires when the forking thread exits: that is
+     * the pool's watcher, which lives while the pool has workers, so only
+     * the end of the pool's process (exit, death, exec) fires it. It is
+     * armed only now: if the process ended since fork() we have a new
+     * parent already. (getppid() is 0 when the parent is outside our pid
+     * namespace; the signal alone covers that case.) */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     pid_t parent = getppid();
+    if (parent != cfg->owner && parent != 0)
+        _exit(0);
     if (cfg->initializer >= 0) {
         weft_bytes junk = WEFT_BYTES_INIT;
         weft_ptask_fn fn = weft__ptask_get(cfg->initializer);

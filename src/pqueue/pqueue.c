@@ -8,10 +8,12 @@
  * record first and then publishes the new tail with one store: a producer
  * killed before that store leaves nothing behind but unpublished bytes
  * that the next put overwrites. The message counters (nput, nget) sit
- * beside the byte indexes; a small journal (the values before and after,
- * and an "armed" flag) written before publishing lets whoever next takes
- * the lock after a death (-EOWNERDEAD) make the counters agree with the
- * indexes.
+ * beside the byte indexes and are stored just after them; a small journal
+ * (the values before and after, and an "armed" flag) written before the
+ * commit lets every reader derive the committed counts from the indexes
+ * alone (fifo_nput, fifo_nget), so size, empty and get agree after any
+ * death, and lets whoever next takes the lock after a death (-EOWNERDEAD)
+ * store the counters for good.
  *
  * LIFO, PRIORITY and DEQUE keep each message in a slot (its key and
  * length) and a chain of 64-byte chunks, everything under `plock`. A slot's
@@ -21,13 +23,17 @@
  * the free lists and the byte and message counts are derived data that a
  * lock owner recovering from a death rebuilds from the valid slots. So a
  * killed producer leaves no partial message, and a consumer killed in the
- * middle of a get leaves the message in the queue.
+ * middle of a get leaves the message in the queue. size, empty and full
+ * first make that repair when they find the lock's holder dead.
  *
  * Waiting: getters sleep on `dseq`, putters on `sseq`, joiners on `jseq`,
  * after registering in the matching count; a side bumps the word and
  * wakes only if that count is non-zero (Dekker: publish, full fence, read
  * the count). Before sleeping, a plain thread spins for a few
- * microseconds, a coroutine yields to the others of its thread.
+ * microseconds, a coroutine yields to the others of its thread. A process
+ * killed after its commit but before its wake-up leaves the sleepers
+ * asleep: they sleep at most DEATH_SLICE_NS at a time, then look again
+ * (and repair after a dead lock holder, for the slot kinds).
  *
  * Tasks: unfinished = nput - ndone. task_done increments ndone with a
  * compare-and-swap that keeps ndone <= nput, so the pair stays consistent
@@ -39,16 +45,47 @@
 #include "shm/named.h"
 
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 void (*weft__pqueue_put_hook)(void);
 void (*weft__pqueue_get_hook)(void);
+
+/* Fault injection (see pqueue.h): steps left before this process kills
+ * itself, 0 when off. */
+static _Atomic long fault_left;
+
+void weft__pqueue_fault(long n) {
+    atomic_store_explicit(&fault_left, n > 0 ? n : 0, memory_order_relaxed);
+}
+
+long weft__pqueue_fault_left(void) {
+    return atomic_load_explicit(&fault_left, memory_order_relaxed);
+}
+
+static void fault_step(void) {
+    if (atomic_fetch_sub_explicit(&fault_left, 1, memory_order_relaxed) != 1)
+        return;
+    kill(getpid(), SIGKILL);
+    for (;;)
+        pause();
+}
+
+/* One step of a put, a get or a repair: a point at which a process may die. */
+#define STEP()                               \
+    do {                                     \
+        if (unlikely(LDR(&fault_left) != 0)) \
+            fault_step();                    \
+    } while (0)
 
 #define MIN_BYTES 16
 #define MAX_BYTES ((uint64_t)1 << 30)
 #define MAX_COUNT ((uint64_t)1 << 30)
 #define SPIN_NS (20 * WEFT_USEC)
+/* The longest a waiter sleeps before it looks again by itself. */
+#define DEATH_SLICE_NS (100 * WEFT_MSEC)
 
 enum { END_BACK = 0, END_FRONT = 1 };
 
@@ -262,6 +299,45 @@ size_t weft_pqueue_max_msg(weft_pqueue *q) {
     return (size_t)(q->max_bytes - 8) & ~(size_t)7;
 }
 
+/* ---- FIFO message counts ---------------------------------------------------- */
+
+/* A FIFO put commits with its store of `tail`, a get with its store of
+ * `head`; the message counters are stored after the commit, with the
+ * journal armed around both stores. The counts below are therefore read
+ * as "the counter, or the journal's value after the operation if the
+ * operation committed (its index is the journal's) but its counter store
+ * has not happened": derived from the committed indexes alone, whether
+ * the operation's process is still on its way or dead, without waiting
+ * for anyone to repair the counter. Each returns a value the count had at
+ * some instant during the call; a changed counter means another try. */
+static uint64_t fifo_nput(weft_pqueue *q) {
+    for (;;) {
+        uint64_t n = LD(&q->nput);
+        uint32_t armed = LD(&q->j_armed);
+        uint64_t jn = LD(&q->j_nput), jt = LD(&q->j_tail), t = LD(&q->tail);
+        if (LD(&q->nput) != n)
+            continue;
+        return n + (armed && jn == n && t == jt ? 1 : 0);
+    }
+}
+
+static uint64_t fifo_nget(weft_pqueue *q) {
+    for (;;) {
+        uint64_t g = LD(&q->nget);
+        uint32_t armed = LD(&q->cj_armed);
+        uint64_t jg = LD(&q->j_nget), ja = LD(&q->j_nget_after);
+        uint64_t jh = LD(&q->j_head), h = LD(&q->head);
+        if (LD(&q->nget) != g)
+            continue;
+        return armed && jg == g && h == jh ? ja : g;
+    }
+}
+
+/* Messages ever put and taken, as committed (any kind). */
+static uint64_t nput_of(weft_pqueue *q) {
+    return q->kind == WEFT_QUEUE_FIFO ? fifo_nput(q) : LD(&q->nput);
+}
+
 /* ---- recovery after a death ---------------------------------------------- */
 
 static int key_cmp(const void *a, const void *b, void *arg) {
@@ -282,8 +358,10 @@ static void recover_slots(weft_pqueue *q) {
         if (js < q->nslots && LDR(&s[js].valid))
             n++;
         ST(&q->nput, n);
+        STEP();
         ST(&q->j_slot, WEFT__PQ_NIL);
     }
+    STEP();
     memset(cmark(q), 0, q->nchunks);
     uint32_t *ord = order(q), *fs = fslots(q);
     uint64_t count = 0, used = 0, ftop = 0;
@@ -324,6 +402,7 @@ static void recover_slots(weft_pqueue *q) {
             fc = (uint32_t)i;
         }
     q->fchunk = fc;
+    STEP();
     q->ftop = ftop;
     qsort_r(ord, count, sizeof *ord, key_cmp, s);
     q->oh = 0;
@@ -333,6 +412,7 @@ static void recover_slots(weft_pqueue *q) {
     if (q->seq_front >= kmin)
         q->seq_front = kmin - 1;
     atomic_store(&q->count, count);
+    STEP();
     atomic_store(&q->used, used);
     ST(&q->nget, LDR(&q->nput) - count);
 }
@@ -345,16 +425,18 @@ static void recover_producer(weft_pqueue *q) {
     if (LDR(&q->j_armed)) {
         uint64_t n = LDR(&q->j_nput) + (LDR(&q->tail) == LDR(&q->j_tail) ? 1 : 0);
         ST(&q->nput, n);
+        STEP();
         ST(&q->j_armed, 0);
     }
     q->c_head = LD(&q->head);
-    q->c_nget = LD(&q->nget);
+    q->c_nget = fifo_nget(q);
 }
 
 static void recover_consumer(weft_pqueue *q) {
     if (LDR(&q->cj_armed)) {
         uint64_t n = LDR(&q->head) == LDR(&q->j_head) ? LDR(&q->j_nget_after) : LDR(&q->j_nget);
         ST(&q->nget, n);
+        STEP();
         ST(&q->cj_armed, 0);
     }
     q->c_tail = LD(&q->tail);
@@ -391,12 +473,14 @@ static inline void unlock_c(weft_pqueue *q) {
 
 /* ---- waiting ------------------------------------------------------------- */
 
+static void settle_slots(weft_pqueue *q);
+
 enum { W_DATA, W_SPACE, W_JOIN };
 
 static bool ready(weft_pqueue *q, int what, uint64_t need) {
     if (what == W_JOIN) {
         uint64_t d = LD(&q->ndone);
-        return d == LD(&q->nput);
+        return d == nput_of(q);
     }
     if (LD(&q->shut))
         return true;
@@ -407,9 +491,9 @@ static bool ready(weft_pqueue *q, int what, uint64_t need) {
     }
     uint64_t used, count;
     if (q->kind == WEFT_QUEUE_FIFO) {
-        uint64_t h = LD(&q->head), g = LD(&q->nget);
+        uint64_t h = LD(&q->head), g = fifo_nget(q);
         used = LD(&q->tail) - h;
-        count = LD(&q->nput) - g;
+        count = fifo_nput(q) - g;
     } else {
         used = LD(&q->used);
         count = LD(&q->count);
@@ -445,8 +529,18 @@ static int wait_for(weft_pqueue *q, int what, uint64_t need, int64_t deadline) {
     atomic_fetch_add_explicit(nw, 1, memory_order_seq_cst);
     uint32_t v = atomic_load_explicit(seq, memory_order_seq_cst);
     int r = 0;
-    if (!ready(q, what, need))
-        r = weft__pfutex_wait(seq, v, deadline);
+    if (!ready(q, what, need)) {
+        /* A process killed between its commit and its wake-up wakes no
+         * one: sleep in slices, and look again (repairing after a dead
+         * lock holder) after each. */
+        int64_t slice = weft_now() + DEATH_SLICE_NS;
+        bool sliced = weft__dl_forever(deadline) || deadline > slice;
+        r = weft__pfutex_wait(seq, v, sliced ? slice : deadline);
+        if (r == -ETIMEDOUT && sliced) {
+            settle_slots(q);
+            r = 0;
+        }
+    }
     atomic_fetch_sub_explicit(nw, 1, memory_order_seq_cst);
     return r;
 }
@@ -540,26 +634,39 @@ static int fifo_put(weft_pqueue *q, const void *msg, size_t len, int64_t deadlin
             q->c_head = LD(&q->head);
         bool room = t + f - q->c_head <= q->max_bytes;
         if (room && q->max_count && n - q->c_nget >= q->max_count) {
-            q->c_nget = LD(&q->nget);
+            q->c_nget = fifo_nget(q);
             room = n - q->c_nget < q->max_count;
         }
         if (room) {
             uint64_t hdr = len;
+            STEP();
             ring_write(q, t, &hdr, 8);
-            if (unlikely(weft__pqueue_put_hook != NULL)) {
+            STEP();
+            if (unlikely(weft__pqueue_put_hook != NULL || LDR(&fault_left) != 0)) {
                 ring_write(q, t + 8, msg, len / 2);
-                weft__pqueue_put_hook();
+                if (weft__pqueue_put_hook)
+                    weft__pqueue_put_hook();
+                STEP();
                 ring_write(q, t + 8 + len / 2, (const char *)msg + len / 2, len - len / 2);
             } else {
                 ring_write(q, t + 8, msg, len);
             }
+            /* The tail is the commit; nput follows it (see fifo_nput). */
+            STEP();
             ST(&q->j_tail, t + f);
+            STEP();
             ST(&q->j_nput, n);
+            STEP();
             ST(&q->j_armed, 1);
-            ST(&q->nput, n + 1);
+            STEP();
             ST(&q->tail, t + f);
+            STEP();
+            ST(&q->nput, n + 1);
+            STEP();
             ST(&q->j_armed, 0);
+            STEP();
             unlock_p(q);
+            STEP();
             wake(&q->dseq, &q->dwait, 1);
             return 0;
         }
@@ -586,18 +693,29 @@ static ssize_t fifo_get(weft_pqueue *q, void *buf, size_t cap, int64_t deadline)
                 unlock_c(q);
                 return -EMSGSIZE;
             }
+            STEP();
             ring_read(q, h + 8, buf, hdr);
             if (unlikely(weft__pqueue_get_hook != NULL))
                 weft__pqueue_get_hook();
             uint64_t n = LDR(&q->nget), f = foot(hdr);
+            /* The head is the commit; nget follows it (see fifo_nget). */
+            STEP();
             ST(&q->j_head, h + f);
+            STEP();
             ST(&q->j_nget, n);
+            STEP();
             ST(&q->j_nget_after, n + 1);
+            STEP();
             ST(&q->cj_armed, 1);
-            ST(&q->nget, n + 1);
+            STEP();
             ST(&q->head, h + f);
+            STEP();
+            ST(&q->nget, n + 1);
+            STEP();
             ST(&q->cj_armed, 0);
+            STEP();
             unlock_c(q);
+            STEP();
             wake(&q->sseq, &q->swait, INT32_MAX);
             return (ssize_t)hdr;
         }
@@ -667,6 +785,7 @@ static int slot_put(weft_pqueue *q, const void *msg, size_t len, int64_t prio, i
             bool hooked = false;
             for (uint64_t j = 0; j < k; j++) {
                 size_t n = len - done < WEFT__PQ_CHUNK_DATA ? len - done : WEFT__PQ_CHUNK_DATA;
+                STEP();
                 memcpy(c[ch].data, (const char *)msg + done, n);
                 done += n;
                 if (unlikely(weft__pqueue_put_hook != NULL) && !hooked && done >= half) {
@@ -678,20 +797,27 @@ static int slot_put(weft_pqueue *q, const void *msg, size_t len, int64_t prio, i
             }
             if (unlikely(weft__pqueue_put_hook != NULL) && !hooked)
                 weft__pqueue_put_hook();
+            STEP();
             s[slot].k1 = prio;
             s[slot].k2 = end == END_FRONT ? q->seq_front-- : q->seq_back++;
             s[slot].len = (uint32_t)len;
             s[slot].first = k ? first : WEFT__PQ_NIL;
             uint64_t n = LDR(&q->nput);
+            STEP();
             ST(&q->j_nput, n);
+            STEP();
             ST(&q->j_slot, slot);
+            STEP();
             ST(&q->nput, n + 1);
+            STEP();
             ST(&s[slot].valid, 1);
             /* Committed; the rest is derived state. */
+            STEP();
             if (k) {
                 c[last].next = WEFT__PQ_NIL;
                 q->fchunk = ch;
             }
+            STEP();
             q->ftop--;
             if (q->kind == WEFT_QUEUE_PRIORITY)
                 heap_push(q, slot, count);
@@ -699,10 +825,15 @@ static int slot_put(weft_pqueue *q, const void *msg, size_t len, int64_t prio, i
                 order(q)[--q->oh & (q->ocap - 1)] = slot;
             else
                 order(q)[q->ot++ & (q->ocap - 1)] = slot;
+            STEP();
             atomic_store_explicit(&q->used, used + f, memory_order_release);
+            STEP();
             atomic_store_explicit(&q->count, count + 1, memory_order_release);
+            STEP();
             ST(&q->j_slot, WEFT__PQ_NIL);
+            STEP();
             unlock_p(q);
+            STEP();
             wake(&q->dseq, &q->dwait, 1);
             return 0;
         }
@@ -734,12 +865,14 @@ static ssize_t slot_get(weft_pqueue *q, void *buf, size_t cap, int end, int64_t 
                 unlock_p(q);
                 return -EMSGSIZE;
             }
+            STEP();
             if (q->kind == WEFT_QUEUE_PRIORITY)
                 heap_pop(q, count);
             else if (end == END_FRONT)
                 q->oh++;
             else
                 q->ot--;
+            STEP();
             uint32_t ch = s[slot].first, last = WEFT__PQ_NIL;
             size_t done = 0;
             while (done < len) {
@@ -751,16 +884,24 @@ static ssize_t slot_get(weft_pqueue *q, void *buf, size_t cap, int end, int64_t 
             }
             if (unlikely(weft__pqueue_get_hook != NULL))
                 weft__pqueue_get_hook();
+            STEP();
             ST(&s[slot].valid, 0); /* the commit */
+            STEP();
             if (last != WEFT__PQ_NIL) {
                 c[last].next = q->fchunk;
                 q->fchunk = s[slot].first;
             }
+            STEP();
             fslots(q)[q->ftop++] = slot;
+            STEP();
             atomic_store_explicit(&q->used, LDR(&q->used) - foot(len), memory_order_release);
+            STEP();
             atomic_store_explicit(&q->count, count - 1, memory_order_release);
+            STEP();
             ST(&q->nget, LDR(&q->nget) + 1);
+            STEP();
             unlock_p(q);
+            STEP();
             wake(&q->sseq, &q->swait, INT32_MAX);
             return (ssize_t)len;
         }
@@ -829,10 +970,31 @@ ssize_t weft_pqueue_get_back(weft_pqueue *q, void *buf, size_t cap, int64_t dead
     return get_common(q, buf, cap, END_BACK, deadline);
 }
 
+/* The other kinds keep every count under plock: a process that died
+ * holding it may have left them half-updated. Repairs that first when
+ * nobody holds the lock (a dead holder does not count); a live holder
+ * finishes its own update. */
+static void settle_slots(weft_pqueue *q) {
+    if (q->kind == WEFT_QUEUE_FIFO || weft__rmutex_held(&q->plock))
+        return;
+    int t = weft__rmutex_trylock(&q->plock);
+    if (t == -EOWNERDEAD) {
+        recover_producer(q);
+        weft__rmutex_consistent(&q->plock);
+    }
+    if (t == 0 || t == -EOWNERDEAD)
+        unlock_p(q);
+}
+
 size_t weft_pqueue_size(weft_pqueue *q) {
     if (!valid_q(q))
         return 0;
-    uint64_t g = LD(&q->nget), p = LD(&q->nput);
+    if (q->kind != WEFT_QUEUE_FIFO) {
+        settle_slots(q);
+        uint64_t g = LD(&q->nget), p = LD(&q->nput);
+        return p > g ? (size_t)(p - g) : 0;
+    }
+    uint64_t g = fifo_nget(q), p = fifo_nput(q);
     return p > g ? (size_t)(p - g) : 0;
 }
 
@@ -841,12 +1003,14 @@ int weft_pqueue_empty(weft_pqueue *q) {
         return 1;
     if (q->kind == WEFT_QUEUE_FIFO)
         return LD(&q->head) == LD(&q->tail);
+    settle_slots(q);
     return LD(&q->count) == 0;
 }
 
 int weft_pqueue_full(weft_pqueue *q) {
     if (!valid_q(q))
         return 0;
+    settle_slots(q);
     return !ready(q, W_SPACE, 8) && !LD(&q->shut);
 }
 
@@ -855,13 +1019,13 @@ int weft_pqueue_task_done(weft_pqueue *q) {
         return -EINVAL;
     uint64_t d = LD(&q->ndone);
     for (;;) {
-        if (d >= LD(&q->nput))
+        if (d >= nput_of(q))
             return -EINVAL;
         if (atomic_compare_exchange_weak_explicit(&q->ndone, &d, d + 1, memory_order_acq_rel,
                                                   memory_order_acquire))
             break;
     }
-    if (d + 1 == LD(&q->nput))
+    if (d + 1 == nput_of(q))
         wake(&q->jseq, &q->jwait, INT32_MAX);
     return 0;
 }
@@ -872,9 +1036,9 @@ int weft_pqueue_join(weft_pqueue *q, int64_t deadline) {
     for (;;) {
         if (ready(q, W_JOIN, 0))
             return 0;
-        /* A producer that died between counting a put and publishing it
-         * leaves nput one too high until a lock owner repairs it: do that
-         * here if nobody holds the lock. */
+        /* A producer of the slot kinds that died between counting a put
+         * and committing it leaves nput one too high until a lock owner
+         * repairs it: do that here if nobody holds the lock. */
         int t = weft__rmutex_trylock(&q->plock);
         if (t == -EOWNERDEAD) {
             recover_producer(q);
@@ -912,8 +1076,8 @@ int weft_pqueue_shutdown(weft_pqueue *q, int immediate) {
             ST(&q->j_nget, g);
             ST(&q->j_nget_after, p);
             ST(&q->cj_armed, 1);
-            ST(&q->nget, p);
             ST(&q->head, t);
+            ST(&q->nget, p);
             ST(&q->cj_armed, 0);
             q->c_tail = t;
             unlock_c(q);

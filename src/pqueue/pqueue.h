@@ -18,6 +18,16 @@ extern void (*weft__pqueue_put_hook)(void);
  * get commits (with the lock held). */
 extern void (*weft__pqueue_get_hook)(void);
 
+/* Fault injection for tests, inert unless set: after weft__pqueue_fault(n)
+ * (n > 0) the calling process kills itself with SIGKILL at the n-th step
+ * it takes from then on in a put, a get or a repair after a death (the
+ * steps are between the stores that change the shared state, and around
+ * the lock); 0 turns it off. A child that sets n = 1, 2, ... and dies at
+ * each in turn visits every kill point. weft__pqueue_fault_left: the steps
+ * left (0 once it fired or when off). */
+void weft__pqueue_fault(long n);
+long weft__pqueue_fault_left(void);
+
 /* A chunk of a message in the non-FIFO kinds. */
 typedef struct {
     uint32_t next;
