@@ -329,6 +329,54 @@ WEFT_TEST(post_body) {
     run_in_thread(body_post);
 }
 
+/* After a request with "Expect: 100-continue", neither later requests on that connection
+ * nor fresh connections (served by recycled coroutine stacks) may get a 100 they did not
+ * ask for: the first status line they read must be their final answer. */
+static void body_no_stray_continue(void) {
+    weft_http_server *s = start(NULL);
+    int port = weft_http_server_port(s);
+    for (int round = 0; round < 3; round++) {
+        client_open(&cl, port);
+        SEND(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                  "Expect: 100-continue\r\n\r\n");
+        read_response(&cl, &rs, 0);
+        CHECK_EQ(rs.status, 100); /* asked for: exactly one */
+        SEND(&cl, "data");
+        read_response(&cl, &rs, 0);
+        CHECK_EQ(rs.status, 200);
+        CHECK_STR_EQ(rs.body, "data");
+        CHECK_EQ(cl.len, 0);
+        for (int i = 0; i < 3; i++) { /* keep-alive requests that do not ask */
+            SEND(&cl, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+            read_response(&cl, &rs, 0);
+            CHECK_EQ(rs.status, 200);
+            CHECK_STR_EQ(rs.body, "Hello, World!");
+        }
+        SEND(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok");
+        read_response(&cl, &rs, 0);
+        CHECK_EQ(rs.status, 200);
+        CHECK_STR_EQ(rs.body, "ok");
+        client_close(&cl);
+        for (int i = 0; i < 20; i++) { /* fresh connections, HTTP/1.1 and HTTP/1.0 */
+            client_open(&cl, port);
+            if (i % 2)
+                SEND(&cl, "GET /hello HTTP/1.0\r\n\r\n");
+            else
+                SEND(&cl, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            read_response(&cl, &rs, 0);
+            CHECK_EQ(rs.status, 200);
+            CHECK_STR_EQ(rs.body, "Hello, World!");
+            expect_eof(&cl);
+            client_close(&cl);
+        }
+    }
+    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
+}
+
+WEFT_TEST(no_stray_continue) {
+    run_in_thread(body_no_stray_continue);
+}
+
 static void body_http10(void) {
     weft_http_server *s = start(NULL);
     int port = weft_http_server_port(s);

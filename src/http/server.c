@@ -147,7 +147,7 @@ static void conn_serve(http_conn *c, conn_state *st) {
     int64_t dl = io_deadline(s);
     bool sent_continue = false;
     for (;;) {
-        weft__http_req rq;
+        weft__http_req rq = {0}; /* read below even when nothing was parsed */
         long r = 0;
         if (st->pos < st->in.len)
             r = weft__http_parse(st->in.p + st->pos, st->in.len - st->pos, &s->lim, &rq, st->spans);
