@@ -2162,7 +2162,13 @@ WEFT_API int weft_sock_get(int fd, int opt);
  *
  * Requests are parsed strictly. A request the server cannot accept is
  * answered by the server itself, without calling the handler, and the
- * connection is closed after the answer:
+ * connection is closed after the answer. The client may still be sending
+ * its request then (a large body, URI or header block), so the close is
+ * a lingering one: the server stops writing, then reads and discards
+ * what still arrives until the client closes, pauses for 1 s, 5 s have
+ * passed or 64 MiB were read, and only then closes (a plain close with
+ * unread input would reset the connection and the client would never see
+ * the answer). A stopping server ends lingering connections at once.
  *   400  malformed request line or header line (obs-fold included), bad
  *        or conflicting Content-Length, Content-Length together with
  *        Transfer-Encoding, no Host in an HTTP/1.1 request, two Hosts

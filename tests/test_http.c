@@ -377,6 +377,127 @@ WEFT_TEST(no_stray_continue) {
     run_in_thread(body_no_stray_continue);
 }
 
+/* Sends all n bytes: 0, or the error that stopped it (with *sent the bytes that went). */
+static int send_fully(int fd, const char *p, size_t n, size_t *sent) {
+    size_t off = 0;
+    int r = 0;
+    while (off < n) {
+        ssize_t k = weft_send(fd, p + off, n - off, 0, weft_after(T5));
+        if (k < 0) {
+            r = (int)k;
+            break;
+        }
+        off += (size_t)k;
+    }
+    if (sent)
+        *sent = off;
+    return r;
+}
+
+/* An answer the server sends before it has read the whole request (413 for a body over
+ * the limit, 414, 431) must reach a client that first sends all of its request and only
+ * then reads: the server drains what still comes instead of resetting the connection. */
+static void body_limit_answers_readable(void) {
+    weft_http_opts o = {.threads = 1};
+    weft_http_server *s = start(&o);
+    int port = weft_http_server_port(s);
+    size_t big = 8u << 20;
+    char *req = malloc(big + 256);
+    CHECK(req != NULL);
+    for (int kind = 0; kind < 3; kind++) {
+        size_t n = 0;
+        int want = 0;
+        if (kind == 0) { /* 8 MiB body, limit 1 MiB */
+            n = (size_t)sprintf(req, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+                                big);
+            memset(req + n, 'b', big);
+            n += big;
+            want = 413;
+        } else if (kind == 1) { /* 1 MiB request line, limit 8 KiB */
+            n = (size_t)sprintf(req, "GET /");
+            memset(req + n, 'u', 1u << 20);
+            n += 1u << 20;
+            n += (size_t)sprintf(req + n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+            want = 414;
+        } else { /* 1 MiB header block, limit 16 KiB */
+            n = (size_t)sprintf(req, "GET / HTTP/1.1\r\nHost: x\r\n");
+            for (int i = 0; n + 64 < (1u << 20); i++)
+                n += (size_t)sprintf(req + n, "X-Filler-%d: %040d\r\n", i, i);
+            n += (size_t)sprintf(req + n, "\r\n");
+            want = 431;
+        }
+        int rounds = kind == 0 ? 20 : 50;
+        for (int i = 0; i < rounds; i++) {
+            client_open(&cl, port);
+            size_t sent = 0;
+            int r = send_fully(cl.fd, req, n, &sent);
+            if (r != 0)
+                fprintf(stderr, "status %d round %d: send failed after %zu of %zu bytes: %s\n",
+                        want, i, sent, n, weft_strerror(r));
+            CHECK_ERR(r, 0);
+            read_response(&cl, &rs, 0);
+            CHECK_EQ(rs.status, want);
+            CHECK_EQ(rs.has_close, 1);
+            expect_eof(&cl);
+            client_close(&cl);
+        }
+    }
+    free(req);
+    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
+}
+
+WEFT_TEST(limit_answers_readable) {
+    run_in_thread(body_limit_answers_readable);
+}
+/* WEFT_TEST_TIMEOUT(limit_answers_readable, 120) */
+
+/* A client that never stops sending after an early answer is cut off: the drain is
+ * bounded (64 MiB or 5 s), after which the server closes and the client's sends fail. And
+ * a stopping server does not wait for a lingering connection. */
+static void body_linger_bounded(void) {
+    weft_http_opts o = {.threads = 1};
+    weft_http_server *s = start(&o);
+    int port = weft_http_server_port(s);
+    size_t chunk = 1u << 16;
+    char *buf = malloc(chunk);
+    CHECK(buf != NULL);
+    memset(buf, 'b', chunk);
+    client_open(&cl, port);
+    SEND(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n");
+    size_t total = 0;
+    int64_t t0 = weft_now();
+    int r = 0;
+    while (total < ((size_t)1 << 30)) { /* 1 GiB: far past the bound */
+        r = send_fully(cl.fd, buf, chunk, NULL);
+        if (r != 0)
+            break;
+        total += chunk;
+    }
+    fprintf(stderr, "cut off after %zu bytes, %.2f s: %s\n", total, (double)(weft_now() - t0) / 1e9, weft_strerror(r));
+    CHECK(r == -ECONNRESET || r == -EPIPE);
+    CHECK(total <= ((size_t)80 << 20));
+    CHECK(weft_now() - t0 < 30 * WEFT_SEC);
+    client_close(&cl);
+
+    /* Stop while a connection lingers (its client keeps trickling bytes): stop returns
+     * long before the 5 s linger bound would end the connection. */
+    client_open(&cl, port);
+    SEND(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n");
+    read_response(&cl, &rs, 0);
+    CHECK_EQ(rs.status, 413);
+    CHECK_OK(send_fully(cl.fd, buf, 100, NULL)); /* the server is draining */
+    int64_t t1 = weft_now();
+    CHECK_OK(weft_http_server_stop(s, weft_after(30 * WEFT_SEC)));
+    CHECK(weft_now() - t1 < 4 * WEFT_SEC);
+    client_close(&cl);
+    free(buf);
+}
+
+WEFT_TEST(linger_bounded) {
+    run_in_thread(body_linger_bounded);
+}
+/* WEFT_TEST_TIMEOUT(linger_bounded, 120) */
+
 static void body_http10(void) {
     weft_http_server *s = start(NULL);
     int port = weft_http_server_port(s);

@@ -18,6 +18,7 @@
 #include "http/parse.h"
 
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 typedef struct http_worker http_worker;
@@ -134,6 +135,37 @@ static int error_response(conn_state *st, int status) {
     return weft__http_response_emit(&st->out, &st->resp, false, true, false);
 }
 
+/* Lingering close after an answer sent before the whole request was read (413, 414, 431,
+ * 400, ...), as nginx does: closing a socket with unread input makes the kernel send a
+ * reset, and a client still sending its request would see that instead of the answer. So
+ * stop writing (the client reads the answer, then end-of-file), then read and discard
+ * what the client still sends until it closes, it pauses for LINGER_PAUSE, LINGER_TIME
+ * has passed or LINGER_BYTES were read, whichever comes first. The connection counts as
+ * idle meanwhile, so a stopping server cancels it at once. */
+#define LINGER_TIME (5 * WEFT_SEC)
+#define LINGER_PAUSE (1 * WEFT_SEC)
+#define LINGER_BYTES ((size_t)64 << 20)
+
+static void linger_close(http_conn *c, conn_state *st) {
+    weft_http_server *s = c->w->srv;
+    c->idle = 1; /* before the look at stopping: a stopper that runs later cancels us */
+    if (atomic_load_explicit(&s->stopping, memory_order_relaxed) || !st->in.p ||
+        shutdown(c->fd, SHUT_WR) < 0) {
+        c->idle = 0;
+        return;
+    }
+    int64_t end = weft_after(LINGER_TIME);
+    size_t total = 0;
+    while (total < LINGER_BYTES) {
+        int64_t dl = weft_after(LINGER_PAUSE);
+        ssize_t n = weft_recv(c->fd, st->in.p, st->in.cap, 0, dl < end ? dl : end);
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+    c->idle = 0;
+}
+
 static void conn_serve(http_conn *c, conn_state *st) {
     weft_http_server *s = c->w->srv;
     size_t nh = s->lim.max_headers ? s->lim.max_headers : 1;
@@ -166,8 +198,9 @@ static void conn_serve(http_conn *c, conn_state *st) {
             continue;
         }
         if (r < 0) {
-            if (error_response(st, (int)-r) == 0)
-                (void)send_all(c->fd, st->out.p, st->out.len, io_deadline(s));
+            if (error_response(st, (int)-r) == 0 &&
+                send_all(c->fd, st->out.p, st->out.len, io_deadline(s)) == 0)
+                linger_close(c, st);
             return;
         }
         /* More bytes needed: answer what is done first. */
