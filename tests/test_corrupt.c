@@ -615,6 +615,82 @@ static long proc_close_stdio(void *o) {
     return weft_proc_close_stdio(o, 1);
 }
 
+static long pipe_send(void *o) {
+    return weft_pipe_send(o, "x", 1, WEFT_FOREVER);
+}
+static long pipe_recv(void *o) {
+    char b[8];
+    return (long)weft_pipe_recv(o, b, sizeof b, WEFT_FOREVER);
+}
+static long pipe_next_size(void *o) {
+    return (long)weft_pipe_next_size(o, WEFT_FOREVER);
+}
+static long pipe_fd(void *o) {
+    return weft_pipe_fd(o);
+}
+static long pipe_close(void *o) {
+    return weft_pipe_close(o);
+}
+
+static long ppool_size(void *o) {
+    return weft_ppool_size(o);
+}
+static long ppool_pids(void *o) {
+    pid_t p[4];
+    return weft_ppool_pids(o, p, 4);
+}
+static long ppool_started(void *o) {
+    return weft_ppool_started(o);
+}
+static long ppool_apply_async(void *o) {
+    weft_future *f;
+    return weft_ppool_apply_async(o, 0, "x", 1, NULL, NULL, NULL, &f);
+}
+static long ppool_apply_argv(void *o) {
+    const void *argv[1] = {"x"};
+    size_t lens[1] = {1};
+    weft_future *f;
+    return weft_ppool_apply_argv(o, 0, 1, argv, lens, &f);
+}
+static long ppool_apply(void *o) {
+    return weft_ppool_apply(o, 0, "x", 1, NULL);
+}
+static long ppool_map(void *o) {
+    int in[2] = {1, 2}, out[2];
+    return weft_ppool_map(o, 0, in, 2, sizeof in[0], out, sizeof out[0], 1, NULL);
+}
+static long ppool_map_async(void *o) {
+    int in[2] = {1, 2}, out[2];
+    weft_future *f;
+    return weft_ppool_map_async(o, 0, in, 2, sizeof in[0], out, sizeof out[0], 1, NULL, &f);
+}
+static long ppool_imap(void *o) {
+    int in[2] = {1, 2};
+    weft_ppool_iter *it;
+    return weft_ppool_imap(o, 0, in, 2, sizeof in[0], 1, 0, &it);
+}
+static long ppool_close(void *o) {
+    return weft_ppool_close(o);
+}
+static long ppool_terminate(void *o) {
+    return weft_ppool_terminate(o);
+}
+static long ppool_join(void *o) {
+    return weft_ppool_join(o, WEFT_FOREVER);
+}
+static long ppool_destroy(void *o) {
+    return weft_ppool_destroy(o);
+}
+static long ppool_iter_next(void *o) {
+    size_t i;
+    int st;
+    return weft_ppool_iter_next(o, WEFT_FOREVER, &i, &st, NULL);
+}
+static long ppool_iter_destroy(void *o) {
+    weft_ppool_iter_destroy(o);
+    return 0;
+}
+
 #define H(type, fn) \
     { #type, #fn, ABORTS, 0, NULL, NULL, fn }
 static const op_row handle_rows[] = {
@@ -647,6 +723,16 @@ static const op_row handle_rows[] = {
     H(weft_proc, proc_signal),        H(weft_proc, proc_terminate),
     H(weft_proc, proc_kill),          H(weft_proc, proc_release),
     H(weft_proc, proc_stdio),         H(weft_proc, proc_close_stdio),
+    H(weft_pipe, pipe_send),          H(weft_pipe, pipe_recv),
+    H(weft_pipe, pipe_next_size),     H(weft_pipe, pipe_fd),
+    H(weft_pipe, pipe_close),         H(weft_ppool, ppool_size),
+    H(weft_ppool, ppool_pids),        H(weft_ppool, ppool_started),
+    H(weft_ppool, ppool_apply_async), H(weft_ppool, ppool_apply_argv),
+    H(weft_ppool, ppool_apply),       H(weft_ppool, ppool_map),
+    H(weft_ppool, ppool_map_async),   H(weft_ppool, ppool_imap),
+    H(weft_ppool, ppool_close),       H(weft_ppool, ppool_terminate),
+    H(weft_ppool, ppool_join),        H(weft_ppool, ppool_destroy),
+    H(weft_ppool_iter, ppool_iter_next), H(weft_ppool_iter, ppool_iter_destroy),
 };
 #define NHANDLE (sizeof handle_rows / sizeof handle_rows[0])
 

@@ -54,6 +54,7 @@ static void map_free(pp_map *m) {
     weft__free(m->arrived);
     weft__free(m->redo);
     weft__free(m->tries);
+    m->tag = WEFT__TAG_DEAD;
     weft__free(m);
 }
 
@@ -65,6 +66,8 @@ void weft__pp_map_unref(pp_map *m) {
 static int map_start(weft_ppool *p, int kind, int task, const void *in, size_t n, size_t in_size,
                      void *out, size_t out_size, size_t chunksize, int *statuses, int unordered,
                      pp_map **mout, weft_future **fout) {
+    if (p)
+        pp_check(p, kind == K_VAR ? "weft_ppool_imap" : "weft_ppool_map");
     if (!p || pp_check_task(p, task) < 0 || (n && !in) || in_size == 0 ||
         in_size > ((size_t)1 << 31) ||
         (kind == K_FIXED && ((n && !out) || out_size == 0 || out_size > ((size_t)1 << 31))))
@@ -84,6 +87,7 @@ static int map_start(weft_ppool *p, int kind, int task, const void *in, size_t n
     pp_map *m = weft__calloc(1, sizeof *m);
     if (!m)
         return -ENOMEM;
+    m->tag = PP_ITER_MAGIC;
     m->j.kind = J_MAP;
     m->pool = p;
     m->kind = kind;
@@ -182,6 +186,7 @@ WEFT_API int weft_ppool_iter_next(weft_ppool_iter *m, int64_t deadline, size_t *
                                   weft_bytes *out) {
     if (!m || !index || !status)
         return -EINVAL;
+    pp_check_iter(m, "weft_ppool_iter_next");
     weft_ppool *p = m->pool;
     for (;;) {
         pthread_mutex_lock(&p->mu);
@@ -222,6 +227,7 @@ WEFT_API int weft_ppool_iter_next(weft_ppool_iter *m, int64_t deadline, size_t *
 WEFT_API void weft_ppool_iter_destroy(weft_ppool_iter *m) {
     if (!m)
         return;
+    pp_check_iter(m, "weft_ppool_iter_destroy");
     weft_ppool *p = m->pool;
     pp_job *fin = NULL;
     pthread_mutex_lock(&p->mu);

@@ -54,6 +54,7 @@ static void pool_free(weft_ppool *p) {
     pthread_mutex_destroy(&p->mu);
     weft__free(p->w);
     weft__free(p->initargs);
+    p->tag = WEFT__TAG_DEAD;
     weft__free(p);
 }
 
@@ -95,6 +96,7 @@ WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts) {
     weft_ppool *p = weft__calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
+    p->tag = PP_MAGIC;
     p->efd = -1;
     pthread_mutex_init(&p->mu, NULL);
     weft_event_init(&p->exited);
@@ -164,13 +166,24 @@ fail:
     return r;
 }
 
-WEFT_API int weft_ppool_size(const weft_ppool *p) { return p ? p->n : 0; }
+WEFT_API int weft_ppool_size(const weft_ppool *p) {
+    if (!p)
+        return 0;
+    pp_check(p, "weft_ppool_size");
+    return p->n;
+}
 
-WEFT_API long weft_ppool_started(weft_ppool *p) { return p ? atomic_load(&p->started) : 0; }
+WEFT_API long weft_ppool_started(weft_ppool *p) {
+    if (!p)
+        return 0;
+    pp_check(p, "weft_ppool_started");
+    return atomic_load(&p->started);
+}
 
 WEFT_API int weft_ppool_pids(weft_ppool *p, pid_t *pids, int max) {
     if (!p || max < 0 || (!pids && max > 0))
         return -EINVAL;
+    pp_check(p, "weft_ppool_pids");
     int k = 0;
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < p->n && k < max; i++) {
@@ -194,7 +207,10 @@ WEFT_API int weft_ppool_apply_async(weft_ppool *p, int task, const void *in, siz
                                     weft_future **out) {
     if (out)
         *out = NULL;
-    if (!p || (!in && len) || pp_check_task(p, task) < 0)
+    if (!p)
+        return -EINVAL;
+    pp_check(p, "weft_ppool_apply_async");
+    if ((!in && len) || pp_check_task(p, task) < 0)
         return -EINVAL;
     if (len > SIZE_MAX - sizeof(pp_apply))
         return -ENOMEM;
@@ -251,6 +267,7 @@ WEFT_API int weft_ppool_apply_argv(weft_ppool *p, int task, int argc, const void
         *out = NULL;
     if (!p || argc < 0 || (argc > 0 && (!argv || !lens)))
         return -EINVAL;
+    pp_check(p, "weft_ppool_apply_argv");
     size_t total = 8 + (size_t)argc * 8;
     for (int i = 0; i < argc; i++) {
         if ((!argv[i] && lens[i]) || lens[i] > SIZE_MAX / 2 - total)
@@ -314,6 +331,7 @@ WEFT_API int weft_ppool_apply(weft_ppool *p, int task, const void *in, size_t le
 WEFT_API int weft_ppool_close(weft_ppool *p) {
     if (!p)
         return -EINVAL;
+    pp_check(p, "weft_ppool_close");
     pthread_mutex_lock(&p->mu);
     if (p->state == P_RUNNING)
         p->state = P_CLOSED;
@@ -325,6 +343,7 @@ WEFT_API int weft_ppool_close(weft_ppool *p) {
 WEFT_API int weft_ppool_terminate(weft_ppool *p) {
     if (!p)
         return -EINVAL;
+    pp_check(p, "weft_ppool_terminate");
     pp_job *fin = NULL;
     pthread_mutex_lock(&p->mu);
     p->state = P_TERMINATED;
@@ -357,6 +376,7 @@ WEFT_API int weft_ppool_terminate(weft_ppool *p) {
 WEFT_API int weft_ppool_join(weft_ppool *p, int64_t deadline) {
     if (!p)
         return -EINVAL;
+    pp_check(p, "weft_ppool_join");
     pthread_mutex_lock(&p->mu);
     int st = p->state;
     pthread_mutex_unlock(&p->mu);
@@ -377,6 +397,7 @@ WEFT_API int weft_ppool_join(weft_ppool *p, int64_t deadline) {
 WEFT_API int weft_ppool_destroy(weft_ppool *p) {
     if (!p)
         return 0;
+    pp_check(p, "weft_ppool_destroy");
     if (pthread_equal(pthread_self(), p->watcher))
         return -EDEADLK;
     pthread_mutex_lock(&p->mu);

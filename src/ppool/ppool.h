@@ -144,6 +144,7 @@ typedef struct {
 } pp_item;
 
 struct weft_ppool_iter {
+    uint32_t tag; /* PP_ITER_MAGIC; WEFT__TAG_DEAD once freed */
     pp_job j;
     weft_ppool *pool;
     int kind;
@@ -183,6 +184,7 @@ typedef struct {
 } pp_worker;
 
 struct weft_ppool {
+    uint32_t tag; /* PP_MAGIC; WEFT__TAG_DEAD once destroyed */
     pthread_mutex_t mu;
     int n;
     pp_worker *w;
@@ -286,6 +288,17 @@ static inline void item_arrive(pp_map *m, size_t i, int status) {
     m->arrived[m->narrived++] = i;
 }
 
+
+#define PP_MAGIC 0x70706f6cu      /* "ppol" */
+#define PP_ITER_MAGIC 0x70697472u /* "pitr" */
+/* Every entry point checks its pool or iterator (garbage would reach the mutex, the
+ * worker table and the descriptors). */
+static inline void pp_check(const weft_ppool *p, const char *fn) {
+    weft__tag_check_handle(p->tag, PP_MAGIC, fn, "weft_ppool", p);
+}
+static inline void pp_check_iter(const struct weft_ppool_iter *m, const char *fn) {
+    weft__tag_check_handle(m->tag, PP_ITER_MAGIC, fn, "weft_ppool_iter", m);
+}
 
 static inline int pp_check_task(weft_ppool *p, int task) {
     return task < 0 || task >= p->ntasks ? -EINVAL : 0;

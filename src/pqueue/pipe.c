@@ -21,6 +21,7 @@
 #define MAX_MSG ((uint64_t)1 << 40)
 
 struct weft_pipe {
+    uint32_t tag; /* PIPE_MAGIC; WEFT__TAG_DEAD once closed */
     int fd;
     uint8_t can_read, can_write;
     uint8_t wbroken, rbroken;
@@ -31,10 +32,17 @@ struct weft_pipe {
     size_t pgot;
 };
 
+#define PIPE_MAGIC 0x70697065u /* "pipe" */
+/* Every entry point checks its end (garbage would reach the locks and the descriptor). */
+static inline void check(const weft_pipe *p, const char *fn) {
+    weft__tag_check_handle(p->tag, PIPE_MAGIC, fn, "weft_pipe", p);
+}
+
 static int end_new(weft_pipe **out, int fd, int rd, int wr) {
     weft_pipe *p = weft__calloc(1, sizeof *p);
     if (!p)
         return -ENOMEM;
+    p->tag = PIPE_MAGIC;
     p->fd = fd;
     p->can_read = (uint8_t)rd;
     p->can_write = (uint8_t)wr;
@@ -71,6 +79,8 @@ int weft_pipe_create(weft_pipe **end0, weft_pipe **end1, int duplex) {
 int weft_pipe_close(weft_pipe *p) {
     if (!p)
         return 0;
+    check(p, "weft_pipe_close");
+    p->tag = WEFT__TAG_DEAD;
     int r = weft_fd_close(p->fd);
     weft__free(p->part);
     weft__free(p);
@@ -78,7 +88,10 @@ int weft_pipe_close(weft_pipe *p) {
 }
 
 int weft_pipe_fd(const weft_pipe *p) {
-    return p ? p->fd : -EINVAL;
+    if (!p)
+        return -EINVAL;
+    check(p, "weft_pipe_fd");
+    return p->fd;
 }
 
 static int send_locked(weft_pipe *p, const void *msg, size_t len, int64_t deadline) {
@@ -126,6 +139,7 @@ static int send_locked(weft_pipe *p, const void *msg, size_t len, int64_t deadli
 int weft_pipe_send(weft_pipe *p, const void *msg, size_t len, int64_t deadline) {
     if (!p || (!msg && len))
         return -EINVAL;
+    check(p, "weft_pipe_send");
     if (!p->can_write)
         return -EBADF;
     if (len > MAX_MSG)
@@ -160,9 +174,10 @@ static ssize_t read_header(weft_pipe *p, int64_t deadline) {
     return (ssize_t)len;
 }
 
-static ssize_t lock_r(weft_pipe *p, int64_t deadline) {
+static ssize_t lock_r(weft_pipe *p, int64_t deadline, const char *fn) {
     if (!p)
         return -EINVAL;
+    check(p, fn);
     if (!p->can_read)
         return -EBADF;
     int r = weft_lock_acquire(&p->rl, deadline);
@@ -176,7 +191,7 @@ static ssize_t lock_r(weft_pipe *p, int64_t deadline) {
 }
 
 ssize_t weft_pipe_next_size(weft_pipe *p, int64_t deadline) {
-    ssize_t r = lock_r(p, deadline);
+    ssize_t r = lock_r(p, deadline, "weft_pipe_next_size");
     if (r)
         return r;
     r = read_header(p, deadline);
@@ -187,7 +202,7 @@ ssize_t weft_pipe_next_size(weft_pipe *p, int64_t deadline) {
 ssize_t weft_pipe_recv(weft_pipe *p, void *buf, size_t cap, int64_t deadline) {
     if (p && !buf && cap)
         return -EINVAL;
-    ssize_t r = lock_r(p, deadline);
+    ssize_t r = lock_r(p, deadline, "weft_pipe_recv");
     if (r)
         return r;
     ssize_t len = read_header(p, deadline);
