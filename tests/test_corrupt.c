@@ -691,6 +691,13 @@ static long ppool_iter_destroy(void *o) {
     return 0;
 }
 
+static long http_stop(void *o) {
+    return weft_http_server_stop(o, WEFT_FOREVER);
+}
+static long http_port(void *o) {
+    return weft_http_server_port(o);
+}
+
 #define H(type, fn) \
     { #type, #fn, ABORTS, 0, NULL, NULL, fn }
 static const op_row handle_rows[] = {
@@ -733,6 +740,7 @@ static const op_row handle_rows[] = {
     H(weft_ppool, ppool_close),       H(weft_ppool, ppool_terminate),
     H(weft_ppool, ppool_join),        H(weft_ppool, ppool_destroy),
     H(weft_ppool_iter, ppool_iter_next), H(weft_ppool_iter, ppool_iter_destroy),
+    H(weft_http_server, http_stop),   H(weft_http_server, http_port),
 };
 #define NHANDLE (sizeof handle_rows / sizeof handle_rows[0])
 

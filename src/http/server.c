@@ -42,6 +42,7 @@ struct http_worker {
 };
 
 struct weft_http_server {
+    uint32_t tag; /* HTTP_MAGIC; WEFT__TAG_DEAD once stopped */
     int lfd;
     int port;
     int threads;
@@ -57,6 +58,10 @@ struct weft_http_server {
     weft_waitgroup wg;
     http_worker workers[];
 };
+#define HTTP_MAGIC 0x68747470u /* "http" */
+static inline void check(const weft_http_server *s, const char *fn) {
+    weft__tag_check_handle(s->tag, HTTP_MAGIC, fn, "weft_http_server", s);
+}
 
 static const char continue_msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -358,6 +363,7 @@ static void finish(weft_http_server *s) {
     else
         close(s->lfd);
     (void)weft_waitgroup_destroy(&s->wg);
+    s->tag = WEFT__TAG_DEAD;
     weft__free(s);
 }
 
@@ -380,6 +386,7 @@ static int hand_to_reaper(weft_http_server *s) {
 WEFT_API int weft_http_server_stop(weft_http_server *s, int64_t deadline) {
     if (!s)
         return -EINVAL;
+    check(s, "weft_http_server_stop");
     weft__sched *cur = weft__sched_get();
     if (s->threads == 0) {
         if (weft__thread_anchor() != s->owner)
@@ -413,7 +420,10 @@ WEFT_API int weft_http_server_stop(weft_http_server *s, int64_t deadline) {
 }
 
 WEFT_API int weft_http_server_port(const weft_http_server *s) {
-    return s ? s->port : -EINVAL;
+    if (!s)
+        return -EINVAL;
+    check(s, "weft_http_server_port");
+    return s->port;
 }
 
 WEFT_API const char *weft_http_request_header(const weft_http_request *req, const char *name) {
@@ -445,6 +455,7 @@ WEFT_API int weft_http_server_start(weft_http_server **out, const char *host, in
     weft_http_server *s = weft__calloc(1, sizeof *s + (size_t)nworkers * sizeof(http_worker));
     if (!s)
         return -ENOMEM;
+    s->tag = HTTP_MAGIC;
     s->threads = o.threads;
     s->nworkers = nworkers;
     s->handler = handler;
