@@ -990,9 +990,10 @@ size_t weft_pqueue_size(weft_pqueue *q) {
     if (!valid_q(q))
         return 0;
     if (q->kind != WEFT_QUEUE_FIFO) {
+        /* The count, as empty() reads it: nput - nget lags it while a get or put
+         * is between its two stores, so the two could disagree. */
         settle_slots(q);
-        uint64_t g = LD(&q->nget), p = LD(&q->nput);
-        return p > g ? (size_t)(p - g) : 0;
+        return (size_t)LD(&q->count);
     }
     uint64_t g = fifo_nget(q), p = fifo_nput(q);
     return p > g ? (size_t)(p - g) : 0;
