@@ -1293,7 +1293,11 @@ WEFT_API int weft_proc_close_stdio(weft_proc *p, int i);
  *     removed only by weft_shm_unlink (a name outlives every process until
  *     then; objects already attached stay usable after the unlink).
  * Names are "name" or "/name" (both spellings denote the same object): 1 to
- * 250 bytes, no other '/'. Every named object starts with a header (magic,
+ * 250 bytes, no other '/', not "." or ".." (-EINVAL; longer: -ENAMETOOLONG).
+ * A creator holds a lock on its object until the object is ready; a name
+ * left half-made by a creator that died (the lock went with it) is
+ * reclaimed by the next creator of that name once it is 200 ms old, so a
+ * crash mid-create never blocks the name. Every named object starts with a header (magic,
  * kind, layout version, size) and a ready flag that its creator sets last,
  * so an attacher never sees a half-initialised object: attaching waits up to
  * one second for a creator that has not finished, then fails with
@@ -1302,7 +1306,11 @@ WEFT_API int weft_proc_close_stdio(weft_proc *p, int i);
  * one of another layout version with -EPROTONOSUPPORT.
  * Errors common to every create_named: -EINVAL (bad name or arguments),
  * -ENAMETOOLONG, -EEXIST (the name is taken), -EACCES, -EMFILE, -ENFILE,
- * -ENOSPC, -ENOMEM. To every attach: -EINVAL, -ENAMETOOLONG, -ENOENT (no
+ * -ENOSPC, -ENOMEM, -ECANCELED (while waiting out a half-made object).
+ * Every detach (weft_shm_detach, weft_p*_detach) takes only an address
+ * that a create_named or attach of this process returned and that was not
+ * detached since (a forked child inherits them): anything else, a second
+ * detach included, is -EINVAL, and nothing is read or unmapped. To every attach: -EINVAL, -ENAMETOOLONG, -ENOENT (no
  * such name), -EACCES (another user's object), -EPROTOTYPE,
  * -EPROTONOSUPPORT, -ETIMEDOUT, -ECANCELED, -EMFILE, -ENFILE, -ENOMEM.
  * Shared memory holds no pointers of weft's: a named object may be mapped

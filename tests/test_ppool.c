@@ -879,7 +879,9 @@ WEFT_TEST(owner_exit_workers_leave) {
             nanosleep(&ts, NULL);
         }
         CHECK_EQ(r, pids[i]);
-        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+        /* Killed by the parent-death signal, or (if it saw its parent change first, in
+         * the instant between the two) gone by itself. */
+        CHECK((WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) || (WIFEXITED(st) && WEXITSTATUS(st) == 0));
     }
     close(fds[0]);
     close(fds[1]);

@@ -588,4 +588,213 @@ WEFT_TEST(value_lock_owner_killed) {
     CHECK_OK(weft_shm_value_destroy(v));
 }
 
+/* ------------------------------------------------------------------ detach of foreign objects */
+
+typedef int (*detach_fn)(void *);
+static int d_shm(void *p) { return weft_shm_detach(p); }
+static int d_plock(void *p) { return weft_plock_detach(p); }
+static int d_prlock(void *p) { return weft_prlock_detach(p); }
+static int d_psem(void *p) { return weft_psem_detach(p); }
+static int d_pevent(void *p) { return weft_pevent_detach(p); }
+static int d_pcond(void *p) { return weft_pcond_detach(p); }
+static int d_pbarrier(void *p) { return weft_pbarrier_detach(p); }
+static const detach_fn detachers[] = {d_shm, d_plock, d_prlock, d_psem, d_pevent, d_pcond,
+                                      d_pbarrier};
+#define NDETACH (sizeof detachers / sizeof detachers[0])
+
+/* Every detach on memory weft did not map by name is -EINVAL: it used to read a header 64
+ * bytes before the object (SIGSEGV at the start of a mapping) and munmap a length found
+ * there. */
+WEFT_TEST(detach_foreign_objects) {
+    long pg = sysconf(_SC_PAGESIZE);
+    /* A MAP_SHARED page with nothing mapped before it. */
+    char *two = mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(two != MAP_FAILED);
+    CHECK_EQ(munmap(two, (size_t)pg), 0);
+    char *page = two + pg;
+    char *heap = calloc(1, 4096);
+    char *garbage = malloc(4096);
+    memset(garbage, 0xA5, 4096);
+    weft_shm_arena *a;
+    CHECK_OK(weft_shm_arena_create(&a, 1 << 16));
+    void *in_arena = weft_shm_alloc(a, 256);
+    CHECK(in_arena != NULL);
+    for (size_t i = 0; i < NDETACH; i++) {
+        CHECK_ERR(detachers[i](NULL), -EINVAL);
+        CHECK_ERR(detachers[i](page), -EINVAL);
+        CHECK_ERR(detachers[i](heap + 64), -EINVAL);
+        CHECK_ERR(detachers[i](garbage + 64), -EINVAL);
+        CHECK_ERR(detachers[i](in_arena), -EINVAL);
+    }
+    /* Primitives initialised in plain shared memory (not named). */
+    CHECK_OK(weft_plock_init((weft_plock *)page));
+    CHECK_ERR(weft_plock_detach((weft_plock *)page), -EINVAL);
+    CHECK_OK(weft_plock_destroy((weft_plock *)page));
+    CHECK_OK(weft_pevent_init((weft_pevent *)(page + 256)));
+    CHECK_ERR(weft_pevent_detach((weft_pevent *)(page + 256)), -EINVAL);
+    /* The page is still mapped and intact: nothing was unmapped by mistake. */
+    page[pg - 1] = 7;
+    CHECK_EQ(page[pg - 1], 7);
+    CHECK_OK(weft_shm_free(a, in_arena));
+    CHECK_OK(weft_shm_arena_destroy(a));
+    free(heap);
+    free(garbage);
+    munmap(page, (size_t)pg);
+
+    /* Named objects: the right detach works once; a second one, or one of another kind,
+     * is -EINVAL. */
+    char name[64];
+    weft_plock *l;
+    CHECK_OK(weft_plock_create_named(&l, name_of(name, "dlock")));
+    CHECK_ERR(weft_pevent_detach((weft_pevent *)l), -EINVAL);
+    CHECK_ERR(weft_shm_detach(l), -EINVAL);
+    CHECK_OK(weft_plock_detach(l));
+    CHECK_ERR(weft_plock_detach(l), -EINVAL);
+    CHECK_OK(weft_shm_unlink(name));
+    void *raw;
+    CHECK_OK(weft_shm_create(&raw, name_of(name, "draw"), 100));
+    void *raw2;
+    CHECK_OK(weft_shm_attach(&raw2, name, NULL));
+    CHECK(raw2 != raw);
+    CHECK_OK(weft_shm_detach(raw));
+    CHECK_ERR(weft_shm_detach(raw), -EINVAL);
+    CHECK_OK(weft_shm_detach(raw2));
+    CHECK_ERR(weft_shm_detach(raw2), -EINVAL);
+    CHECK_OK(weft_shm_unlink(name));
+}
+
+/* A forked child inherits the parent's named mappings: it may detach them (once). */
+static void detach_in_child(void *arg) {
+    CHECK_OK(weft_psem_detach(arg));
+    CHECK_ERR(weft_psem_detach(arg), -EINVAL);
+}
+
+WEFT_TEST(detach_named_across_fork) {
+    char name[64];
+    weft_psem *s;
+    CHECK_OK(weft_psem_create_named(&s, name_of(name, "fsem"), 1, 0));
+    CHECK_EQ(test_reap(test_fork_child(detach_in_child, s)), 0);
+    CHECK_OK(weft_psem_acquire(s, WEFT_NOWAIT)); /* still mapped here */
+    CHECK_OK(weft_psem_detach(s));
+    CHECK_OK(weft_shm_unlink(name));
+}
+
+/* ------------------------------------------------------------------ names */
+
+/* Names that would not denote an object in the shm directory ("." and ".." are the
+ * directory and its parent) are -EINVAL for every constructor and attach. */
+WEFT_TEST(bad_names_every_kind) {
+    const char *bad[] = {"", "/", ".", "..", "/.", "/..", "a/b", "//a", "/a/", "../x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *n = bad[i];
+        void *p;
+        weft_shm_arena *ar;
+        weft_shm_array *arr;
+        weft_shm_value *v;
+        weft_plock *l;
+        weft_prlock *rl;
+        weft_psem *sm;
+        weft_pevent *e;
+        weft_pcond *c;
+        weft_pbarrier *b;
+        weft_pqueue *q;
+        CHECK_ERR(weft_shm_create(&p, n, 16), -EINVAL);
+        CHECK_ERR(weft_shm_attach(&p, n, NULL), -EINVAL);
+        CHECK_ERR(weft_shm_unlink(n), -EINVAL);
+        CHECK_ERR(weft_shm_arena_create_named(&ar, n, 4096), -EINVAL);
+        CHECK_ERR(weft_shm_arena_attach(&ar, n), -EINVAL);
+        CHECK_ERR(weft_shm_array_create_named(&arr, n, 4, 4, 0), -EINVAL);
+        CHECK_ERR(weft_shm_array_attach(&arr, n), -EINVAL);
+        CHECK_ERR(weft_shm_value_create_named(&v, n, 8, 0), -EINVAL);
+        CHECK_ERR(weft_shm_value_attach(&v, n), -EINVAL);
+        CHECK_ERR(weft_plock_create_named(&l, n), -EINVAL);
+        CHECK_ERR(weft_plock_attach(&l, n), -EINVAL);
+        CHECK_ERR(weft_prlock_create_named(&rl, n), -EINVAL);
+        CHECK_ERR(weft_prlock_attach(&rl, n), -EINVAL);
+        CHECK_ERR(weft_psem_create_named(&sm, n, 1, 0), -EINVAL);
+        CHECK_ERR(weft_psem_attach(&sm, n), -EINVAL);
+        CHECK_ERR(weft_pevent_create_named(&e, n), -EINVAL);
+        CHECK_ERR(weft_pevent_attach(&e, n), -EINVAL);
+        CHECK_ERR(weft_pcond_create_named(&c, n), -EINVAL);
+        CHECK_ERR(weft_pcond_attach(&c, n), -EINVAL);
+        CHECK_ERR(weft_pbarrier_create_named(&b, n, 2), -EINVAL);
+        CHECK_ERR(weft_pbarrier_attach(&b, n), -EINVAL);
+        CHECK_ERR(weft_pqueue_create_named(&q, n, WEFT_QUEUE_FIFO, 4096, 0), -EINVAL);
+        CHECK_ERR(weft_pqueue_open(&q, n, weft_after(WEFT_SEC)), -EINVAL);
+        CHECK_ERR(weft_pqueue_unlink(n), -EINVAL);
+    }
+}
+
+/* ------------------------------------------------------------------ a creator killed mid-create */
+
+static long kill_step;
+static void create_and_die(void *arg) {
+    void *p;
+    weft__named_fault(kill_step);
+    (void)weft_shm_create(&p, arg, 1000);
+    _exit(0); /* past the last step: created */
+}
+
+static int shm_name_exists(const char *name) {
+    char path[128];
+    snprintf(path, sizeof path, "/dev/shm%s", name);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* A creator killed at each step of creation leaves a half-made name; the next creator
+ * reclaims it (its creation lock is free: the creator is dead), attachers meanwhile give
+ * up by their deadline, and after the unlink no name is left. A creator killed after its
+ * object was ready leaves a complete object: that name stays taken. */
+WEFT_TEST(creator_killed_mid_create) {
+    char name[64];
+    name_of(name, "killed");
+    for (kill_step = 1; kill_step <= 6; kill_step++) {
+        int st = test_reap(test_fork_child(create_and_die, name));
+        void *p;
+        if (st == 0) { /* every step passed: a complete object */
+            CHECK_ERR(weft_shm_create(&p, name, 1000), -EEXIST);
+            CHECK_OK(weft_shm_attach(&p, name, NULL));
+            CHECK_OK(weft_shm_detach(p));
+            CHECK_OK(weft_shm_unlink(name));
+            break;
+        }
+        CHECK_EQ(st, 1000 + SIGKILL);
+        CHECK(shm_name_exists(name));
+        int64_t t0 = weft_now();
+        int r = weft_shm_attach(&p, name, NULL);
+        CHECK(r == -ETIMEDOUT || r == -EPROTOTYPE);
+        CHECK(weft_now() - t0 < 3 * WEFT_SEC);
+        CHECK_OK(weft_shm_create(&p, name, 1000)); /* reclaimed */
+        strcpy(p, "second creator");
+        void *q;
+        CHECK_OK(weft_shm_attach(&q, name, NULL));
+        CHECK_STR_EQ((char *)q, "second creator");
+        CHECK_OK(weft_shm_detach(q));
+        CHECK_OK(weft_shm_detach(p));
+        CHECK_OK(weft_shm_unlink(name));
+        CHECK(!shm_name_exists(name));
+    }
+    CHECK_EQ(kill_step, 6); /* 5 kill points, then a clean run */
+    CHECK(!shm_name_exists(name));
+}
+
+/* A name whose creator is alive and still working is not reclaimed: a second creator
+ * gets -EEXIST, whatever the age of the object. */
+WEFT_TEST(live_creator_not_reclaimed) {
+    char name[64];
+    name_of(name, "alive");
+    void *p;
+    CHECK_OK(weft__named_create(name, WEFT__NK_RAW, 100, &p));
+    struct timespec ts = {0, 300 * 1000000L}; /* past the grace period */
+    nanosleep(&ts, NULL);
+    void *q;
+    CHECK_ERR(weft_shm_create(&q, name, 100), -EEXIST);
+    weft__named_ready(p);
+    CHECK_OK(weft_shm_attach(&q, name, NULL));
+    CHECK_OK(weft_shm_detach(q));
+    CHECK_OK(weft__named_detach(p));
+    CHECK_OK(weft_shm_unlink(name));
+}
+
 WEFT_MAIN()

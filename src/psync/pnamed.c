@@ -29,8 +29,9 @@ static int attach(void **out, const char *name, uint32_t kind) {
 }
 
 static int detach(void *obj, uint32_t kind) {
-    if (!obj || weft__named_kind_of(obj) != kind)
-        return -EINVAL;
+    uint32_t k;
+    if (!obj || weft__named_lookup(obj, &k, NULL) < 0 || k != kind)
+        return -EINVAL; /* not a named object of this kind that this process mapped */
     return weft__named_detach(obj);
 }
 

@@ -6,8 +6,9 @@
  * 64-byte header followed by the payload. The header records a magic
  * number, the object's kind, a layout version, the payload size and a ready
  * flag that the creator sets last: an attacher never sees a half-initialised
- * payload. Names are "name" or "/name" (no other '/', at most 250 bytes);
- * both spellings denote the same object. Objects are created with mode 0600
+ * payload. Names are "name" or "/name" (no other '/', not "." or "..", at
+ * most 250 bytes); both spellings denote the same object. A name whose creator
+ * died before making it ready is reclaimed by the next creator. Objects are created with mode 0600
  * and O_EXCL, and live until weft_shm_unlink (public, in weft.h) removes the
  * name and the last mapping goes away. */
 #ifndef WEFT_SHM_NAMED_H
@@ -69,9 +70,18 @@ int weft__named_attach(const char *name, uint32_t kind, void **out, size_t *size
 /* Unmaps a payload returned by create or attach (the object and its name
  * stay). 0 or -EINVAL (NULL). */
 int weft__named_detach(void *payload);
-/* The kind and payload size of a mapped payload. */
+/* The kind and payload size of a payload this process mapped with create or attach
+ * (and has not detached): 0 for any other pointer. */
 uint32_t weft__named_kind_of(void *payload);
 size_t weft__named_size_of(void *payload);
+/* 0 and the kind and payload size (each pointer may be NULL) if payload is one this
+ * process mapped with create or attach and has not detached; else -EINVAL. */
+int weft__named_lookup(const void *payload, uint32_t *kind, size_t *size);
+
+/* Fault injection for tests, inert unless set: after weft__named_fault(n) the calling
+ * process kills itself (SIGKILL) at the n-th step of a create (name made, locked, sized
+ * and mapped, header written, ready). */
+void weft__named_fault(long n);
 
 /* Normalises a user name to "/name" in buf (at least 256 bytes).
  * 0, -EINVAL, -ENAMETOOLONG. */
