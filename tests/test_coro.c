@@ -1457,4 +1457,84 @@ WEFT_TEST(threads_independent) {
     CHECK_NO_LEAKS();
 }
 
+/* ---- memory of short-lived threads -------------------------------------- */
+
+/* Threads that run coroutines and exit must not leave memory behind: a server starting
+ * short-lived threads stays flat. Each used to leave the uncarved rest of a control-block
+ * slab mapped whenever its coroutines outgrew what earlier threads had freed. */
+static _Atomic uint64_t churn_rng = 88172645463325252ull;
+static void *churn_child(void *a) {
+    (void)weft_yield();
+    return a;
+}
+static weft_coro churn_stale;
+static void *churn_thread(void *a) {
+    uint64_t x = atomic_fetch_add(&churn_rng, 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull;
+    int n = 1 + (int)((x >> 33) % 50);
+    weft_coro c[64];
+    for (int i = 0; i < n; i++) {
+        weft_coro_opts o = {.stack_mode = i % 2 ? WEFT_STACK_SHARED : WEFT_STACK_GUARDED};
+        CHECK_OK(weft_spawn(&c[i], churn_child, NULL, &o));
+    }
+    for (int i = 1; i < n; i++)
+        CHECK_OK(weft_join(c[i], WEFT_FOREVER, NULL));
+    if (a) /* leave one unjoined: its handle must go stale when the thread ends */
+        churn_stale = c[0];
+    else
+        CHECK_OK(weft_join(c[0], WEFT_FOREVER, NULL));
+    return NULL;
+}
+static void churn(int rounds) {
+    for (int r = 0; r < rounds; r++) {
+        pthread_t t[8];
+        for (int k = 0; k < 8; k++)
+            CHECK_EQ(pthread_create(&t[k], NULL, churn_thread, NULL), 0);
+        for (int k = 0; k < 8; k++)
+            CHECK_EQ(pthread_join(t[k], NULL), 0);
+    }
+}
+static int count_maps(void) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK(f != NULL);
+    int n = 0, ch;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+static long rss_kib(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    CHECK(f != NULL);
+    long size = 0, rss = 0;
+    CHECK_EQ(fscanf(f, "%ld %ld", &size, &rss), 2);
+    fclose(f);
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+WEFT_TEST(thread_churn_memory_flat) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /* Their allocators and shadow memory grow with threads on their own. */
+    SKIP("memory is not measurable under a sanitizer");
+#endif
+    churn(250); /* warm-up: 2000 threads */
+    int maps0 = count_maps();
+    long rss0 = rss_kib();
+    churn(1000); /* 8000 more */
+    int maps1 = count_maps();
+    long rss1 = rss_kib();
+    printf("maps %d -> %d, rss %ld -> %ld KiB\n", maps0, maps1, rss0, rss1);
+    CHECK(maps1 <= maps0 + 2);
+    CHECK(rss1 <= rss0 + 512);
+    /* A coroutine of a thread that ended: its handle is stale (-ESRCH), also after its
+     * control block was reused by other threads. */
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, churn_thread, (void *)1), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    CHECK_ERR(weft_join(churn_stale, WEFT_NOWAIT, NULL), -ESRCH);
+    churn(10);
+    CHECK_ERR(weft_join(churn_stale, WEFT_NOWAIT, NULL), -ESRCH);
+    CHECK_ERR(weft_coro_done(churn_stale), -ESRCH);
+}
+/* WEFT_TEST_TIMEOUT(thread_churn_memory_flat, 180) */
+
 WEFT_MAIN()

@@ -5,7 +5,10 @@
  * unmapped and are recycled with their `gen` bumped, so a stale handle can
  * always be checked (gen mismatch -> -ESRCH) without touching freed memory.
  * Blocks of a scheduler that is destroyed go to a process-wide orphan list
- * that new schedulers draw from. */
+ * that new schedulers draw from, and the uncarved rest of its slab to a list
+ * of rests that they carve from before mapping a slab: memory stays bounded
+ * by the most control blocks ever alive at once, however many threads come
+ * and go. */
 #include "coro/sched.h"
 
 #include <pthread.h>
@@ -16,6 +19,16 @@
 
 static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
 static weft__coro *orphans;
+/* The uncarved rest of the slab of every scheduler that was destroyed, for the next
+ * schedulers to carve from before they map a slab of their own: without it every thread
+ * whose coroutines outgrew the orphan list left most of a new slab unused and mapped
+ * forever. Each rest starts with this header (written into its own, still untouched,
+ * memory; zeroed again when it is taken). Guarded by orphan_lock. */
+typedef struct slab_rest {
+    struct slab_rest *next;
+    char *end;
+} slab_rest;
+static slab_rest *slab_rests;
 static atomic_uint_fast64_t next_id = 1;
 
 /* fork: the orphan list must not be left locked in the child. */
@@ -40,13 +53,24 @@ static weft__coro *cb_alloc(weft__sched *s) {
         /* Carve from the current slab; map a new one when it runs out. The
          * rest of a slab is left untouched until needed. */
         if (s->slab_next + sizeof(weft__coro) > s->slab_end) {
-            size_t size;
-            char *slab = weft__region_map(s->slabs, &size);
-            if (!slab)
-                return NULL;
-            s->slabs++;
-            s->slab_next = slab;
-            s->slab_end = slab + size;
+            pthread_mutex_lock(&orphan_lock);
+            slab_rest *r = slab_rests;
+            if (r)
+                slab_rests = r->next;
+            pthread_mutex_unlock(&orphan_lock);
+            if (r) {
+                s->slab_next = (char *)r;
+                s->slab_end = r->end;
+                memset(r, 0, sizeof *r); /* as fresh from mmap */
+            } else {
+                size_t size;
+                char *slab = weft__region_map(s->slabs, &size);
+                if (!slab)
+                    return NULL;
+                s->slabs++;
+                s->slab_next = slab;
+                s->slab_end = slab + size;
+            }
         }
         co = (weft__coro *)s->slab_next;
         s->slab_next += sizeof(weft__coro);
@@ -144,16 +168,28 @@ void weft__coro_free_all(weft__sched *s) {
     }
     if (s->main)
         weft__coro_release(s, s->main);
+    slab_rest *rest = NULL;
+    if (s->slab_next && s->slab_next + sizeof(weft__coro) <= s->slab_end) {
+        rest = (slab_rest *)s->slab_next;
+        rest->end = s->slab_end;
+    }
+    s->slab_next = s->slab_end = NULL;
     weft__coro *list = s->free_coros;
     s->free_coros = NULL;
-    if (!list)
+    if (!list && !rest)
         return;
     weft__coro *tail = list;
-    while (tail->next)
+    while (tail && tail->next)
         tail = tail->next;
     pthread_mutex_lock(&orphan_lock);
-    tail->next = orphans;
-    orphans = list;
+    if (list) {
+        tail->next = orphans;
+        orphans = list;
+    }
+    if (rest) {
+        rest->next = slab_rests;
+        slab_rests = rest;
+    }
     pthread_mutex_unlock(&orphan_lock);
 }
 
