@@ -14,11 +14,11 @@ SW_FIX void sw_die(const char *what, int err) {
     fprintf(stderr, "sweep fixture: %s: %s\n", what, weft_strerror(err));
     _exit(3);
 }
-#define SW_OK(call)                                                                        \
-    do {                                                                                   \
-        int sw_rc_ = (int)(call);                                                          \
-        if (sw_rc_ < 0)                                                                    \
-            sw_die(#call, sw_rc_);                                                         \
+#define SW_OK(call)                \
+    do {                           \
+        int sw_rc_ = (int)(call);  \
+        if (sw_rc_ < 0)            \
+            sw_die(#call, sw_rc_); \
     } while (0)
 
 /* ------------------------------------------------------------ plain memory */
@@ -29,15 +29,21 @@ static _Alignas(64) unsigned char sw_buf_mem[65536];
 static _Alignas(64) unsigned char sw_out_mem[4096];
 
 /* Zeroed memory that no weft call made. */
-SW_FIX void *sw_zero(void) { return sw_zero_mem; }
+SW_FIX void *sw_zero(void) {
+    return sw_zero_mem;
+}
 /* Garbage-filled memory that no weft call made. */
 SW_FIX void *sw_garbage(void) {
     memset(sw_garbage_mem, 0xA5, sizeof sw_garbage_mem);
     return sw_garbage_mem;
 }
 /* A zeroed scratch buffer (64 KiB) for data arguments, and one (4 KiB) for out-pointers. */
-SW_FIX void *sw_buf(void) { return sw_buf_mem; }
-SW_FIX void *sw_out(void) { return sw_out_mem; }
+SW_FIX void *sw_buf(void) {
+    return sw_buf_mem;
+}
+SW_FIX void *sw_out(void) {
+    return sw_out_mem;
+}
 /* A MAP_SHARED page weft did not make (for the process-shared objects' detach). */
 SW_FIX void *sw_shared_page(void) {
     void *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -46,7 +52,9 @@ SW_FIX void *sw_shared_page(void) {
     return p;
 }
 /* The same, 64 bytes in, so the 64 bytes before it are zeroes weft did not write. */
-SW_FIX void *sw_shared_page64(void) { return (char *)sw_shared_page() + 64; }
+SW_FIX void *sw_shared_page64(void) {
+    return (char *)sw_shared_page() + 64;
+}
 
 /* ------------------------------------------------------------ names and descriptors */
 
@@ -127,8 +135,12 @@ SW_FIX socklen_t *sw_socklen(void) {
 
 /* ------------------------------------------------------------ functions */
 
-SW_FIX void *sw_coro_fn(void *arg) { return arg; }
-SW_FIX void *sw_thread_fn(void *arg) { return arg; }
+SW_FIX void *sw_coro_fn(void *arg) {
+    return arg;
+}
+SW_FIX void *sw_thread_fn(void *arg) {
+    return arg;
+}
 SW_FIX int sw_task_fn(void *arg, void **result) {
     (void)arg;
     (void)result;
@@ -158,7 +170,9 @@ SW_FIX int sw_http_handler(const weft_http_request *req, weft_http_response *res
     (void)arg;
     return 0;
 }
-SW_FIX void sw_once_fn(void *arg) { (void)arg; }
+SW_FIX void sw_once_fn(void *arg) {
+    (void)arg;
+}
 
 static weft_event sw_never; /* nobody sets it */
 SW_FIX void *sw_block_fn(void *arg) {
@@ -246,7 +260,9 @@ SW_FIX weft_queue *sw_queue_kind(int kind) {
     SW_OK(weft_queue_create(&q, kind, 8, 1));
     return q;
 }
-SW_FIX weft_queue *sw_queue(void) { return sw_queue_kind(WEFT_QUEUE_FIFO); }
+SW_FIX weft_queue *sw_queue(void) {
+    return sw_queue_kind(WEFT_QUEUE_FIFO);
+}
 SW_FIX weft_queue *sw_queue_full(int kind) {
     weft_queue *q = sw_queue_kind(kind);
     SW_OK(weft_queue_put(q, sw_buf_mem, WEFT_NOWAIT));
@@ -261,11 +277,11 @@ SW_FIX weft_queue *sw_queue_task(void) {
 
 /* ------------------------------------------------------------ synchronisation */
 
-#define SW_SYNC(type, init)                                                                \
-    SW_FIX weft_##type *sw_##type(void) {                                                  \
-        static weft_##type o;                                                              \
-        SW_OK(init);                                                                       \
-        return &o;                                                                         \
+#define SW_SYNC(type, init)               \
+    SW_FIX weft_##type *sw_##type(void) { \
+        static weft_##type o;             \
+        SW_OK(init);                      \
+        return &o;                        \
     }
 SW_SYNC(lock, weft_lock_init(&o))
 SW_SYNC(rlock, weft_rlock_init(&o))
@@ -452,7 +468,9 @@ SW_FIX weft_pqueue *sw_pqueue_kind(int kind) {
     SW_OK(weft_pqueue_create(&q, kind, 64, 1));
     return q;
 }
-SW_FIX weft_pqueue *sw_pqueue(void) { return sw_pqueue_kind(WEFT_QUEUE_FIFO); }
+SW_FIX weft_pqueue *sw_pqueue(void) {
+    return sw_pqueue_kind(WEFT_QUEUE_FIFO);
+}
 SW_FIX weft_pqueue *sw_pqueue_full(int kind) {
     weft_pqueue *q = sw_pqueue_kind(kind);
     SW_OK(weft_pqueue_put(q, "x", 1, WEFT_NOWAIT));
@@ -640,11 +658,21 @@ SW_FIX void *sw_held_elsewhere(int (*acquire)(void *), void *obj) {
     SW_OK(weft_event_wait(&h.held, weft_after(10 * WEFT_SEC)));
     return obj;
 }
-SW_FIX int sw_acq_lock(void *o) { return weft_lock_acquire(o, WEFT_FOREVER); }
-SW_FIX int sw_acq_rlock(void *o) { return weft_rlock_acquire(o, WEFT_FOREVER); }
-SW_FIX int sw_acq_plock(void *o) { return weft_plock_acquire(o, WEFT_FOREVER); }
-SW_FIX int sw_acq_prlock(void *o) { return weft_prlock_acquire(o, WEFT_FOREVER); }
-SW_FIX weft_lock *sw_lock_held_other(void) { return sw_held_elsewhere(sw_acq_lock, sw_lock()); }
+SW_FIX int sw_acq_lock(void *o) {
+    return weft_lock_acquire(o, WEFT_FOREVER);
+}
+SW_FIX int sw_acq_rlock(void *o) {
+    return weft_rlock_acquire(o, WEFT_FOREVER);
+}
+SW_FIX int sw_acq_plock(void *o) {
+    return weft_plock_acquire(o, WEFT_FOREVER);
+}
+SW_FIX int sw_acq_prlock(void *o) {
+    return weft_prlock_acquire(o, WEFT_FOREVER);
+}
+SW_FIX weft_lock *sw_lock_held_other(void) {
+    return sw_held_elsewhere(sw_acq_lock, sw_lock());
+}
 SW_FIX weft_rlock *sw_rlock_held_other(void) {
     return sw_held_elsewhere(sw_acq_rlock, sw_rlock());
 }
@@ -712,18 +740,18 @@ SW_FIX void sw_arena_block(void) {
         sw_die("weft_shm_alloc", -ENOMEM);
     sw_arena_off = weft_shm_offset(sw_arena_a, sw_arena_b);
 }
-#define SW_NAMED(type, create)                                                             \
-    SW_FIX const char *sw_##type##_name(void) {                                            \
-        const char *n = sw_name();                                                         \
-        weft_##type *o;                                                                    \
-        SW_OK(create);                                                                     \
-        return n;                                                                          \
-    }                                                                                      \
-    SW_FIX weft_##type *sw_##type##_named(void) {                                          \
-        const char *n = sw_name();                                                         \
-        weft_##type *o;                                                                    \
-        SW_OK(create);                                                                     \
-        return o;                                                                          \
+#define SW_NAMED(type, create)                    \
+    SW_FIX const char *sw_##type##_name(void) {   \
+        const char *n = sw_name();                \
+        weft_##type *o;                           \
+        SW_OK(create);                            \
+        return n;                                 \
+    }                                             \
+    SW_FIX weft_##type *sw_##type##_named(void) { \
+        const char *n = sw_name();                \
+        weft_##type *o;                           \
+        SW_OK(create);                            \
+        return o;                                 \
     }
 SW_NAMED(prlock, weft_prlock_create_named(&o, n))
 SW_NAMED(psem, weft_psem_create_named(&o, n, 0, 0))
@@ -772,13 +800,27 @@ SW_FIX const weft_ppool_opts *sw_ppool_opts_with(int field, int64_t v) {
     weft_ppool_opts_init(&o);
     o.nworkers = 1;
     switch (field) {
-    case 1: o.nworkers = (int)v; break;
-    case 2: o.initializer = (int)v; break;
-    case 3: o.on_death = (int)v; break;
-    case 4: o.max_retries = (int)v; break;
-    case 5: o.task_timeout = v; break;
-    case 6: o.reserved_[0] = (uint64_t)v; break;
-    case 7: o.initargs_len = (size_t)v; break;
+    case 1:
+        o.nworkers = (int)v;
+        break;
+    case 2:
+        o.initializer = (int)v;
+        break;
+    case 3:
+        o.on_death = (int)v;
+        break;
+    case 4:
+        o.max_retries = (int)v;
+        break;
+    case 5:
+        o.task_timeout = v;
+        break;
+    case 6:
+        o.reserved_[0] = (uint64_t)v;
+        break;
+    case 7:
+        o.initargs_len = (size_t)v;
+        break;
     }
     return &o;
 }
