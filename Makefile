@@ -9,6 +9,9 @@
 #   make bench            run bench/run
 #   make install          build and install into PREFIX (default /usr/local)
 #   make asan / tsan      build into build-asan / build-tsan with sanitizers and run ctest
+#   make sweep            the bad-input sweep only (tools/sweep, tests/sweep/: every public
+#                         function with bad arguments), built into build-asan with ASan+UBSan;
+#                         `make asan` runs it too (ctest label sweep)
 #   make ucontext         build into build-ucontext with the ucontext switch and run ctest
 #   make cross-aarch64    cross-build into build-aarch64, run the tests of the thread-level
 #                         layers (CROSS_LABELS) in qemu-user (it has no robust futexes, which
@@ -48,7 +51,7 @@ configure = $(CMAKE) -S . -B $(1) -DCMAKE_BUILD_TYPE=$(2) $(3) $(CMAKE_ARGS)
 build     = $(CMAKE) --build $(1) -j $(JOBS)
 runtests  = $(CTEST) --test-dir $(1) --output-on-failure -j $(CTEST_JOBS) $(CTEST_ARGS)
 
-.PHONY: all build test demo docs bench install asan tsan ucontext cross-aarch64 fuzz format clean
+.PHONY: all build test demo docs bench install asan sweep tsan ucontext cross-aarch64 fuzz format clean
 
 all: build
 
@@ -85,6 +88,13 @@ asan:
 	ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} \
 	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	    $(call runtests,build-asan)
+
+sweep:
+	$(call configure,build-asan,Debug,-DWEFT_ASAN=ON)
+	$(CMAKE) --build build-asan -j $(JOBS) --target sweep
+	ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} \
+	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+	    $(CTEST) --test-dir build-asan --output-on-failure -L sweep $(CTEST_ARGS)
 
 tsan:
 	$(call configure,build-tsan,RelWithDebInfo,-DWEFT_TSAN=ON)

@@ -1891,7 +1891,7 @@ WEFT_API int weft_ptask_find(const char *name);
 /* Multi-argument tasks: weft_ppool_apply_argv packs argc byte strings into
  * one input; inside the task, weft_ppool_arg(in, in_len, i, &p, &len)
  * fetches argument i. Returns argc (i may be -1 to ask only that).
- * Errors: -EINVAL (in NULL, malformed input), -ERANGE (i >= argc). */
+ * Errors: -EINVAL (in NULL, malformed input, i < -1), -ERANGE (i >= argc). */
 WEFT_API int weft_ppool_arg(const void *in, size_t in_len, int i, const void **p, size_t *len);
 
 typedef struct weft_ppool weft_ppool;

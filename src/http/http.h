@@ -16,10 +16,13 @@ int weft__buf_append(weft__buf *b, const void *data, size_t n);
 void weft__buf_free(weft__buf *b);
 
 struct weft_http_response {
+    uint32_t tag; /* WEFT__HTTP_RESP_MAGIC from the first reset; WEFT__TAG_DEAD once freed */
     int status;
     weft__buf hdrs; /* "Name: value\r\n" lines */
     weft__buf body;
 };
+
+#define WEFT__HTTP_RESP_MAGIC 0x72657370u /* "resp" */
 
 /* Back to status 200, no headers, empty body (memory kept). */
 void weft__http_response_reset(weft_http_response *r);

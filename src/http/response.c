@@ -38,6 +38,7 @@ void weft__buf_free(weft__buf *b) {
 }
 
 void weft__http_response_reset(weft_http_response *r) {
+    r->tag = WEFT__HTTP_RESP_MAGIC;
     r->status = 200;
     r->hdrs.len = 0;
     r->body.len = 0;
@@ -46,6 +47,12 @@ void weft__http_response_reset(weft_http_response *r) {
 void weft__http_response_free(weft_http_response *r) {
     weft__buf_free(&r->hdrs);
     weft__buf_free(&r->body);
+    r->tag = WEFT__TAG_DEAD;
+}
+
+/* Responses are weft's own (handed to handlers): anything else aborts. */
+static inline void check(const weft_http_response *r, const char *fn) {
+    weft__tag_check_handle(r->tag, WEFT__HTTP_RESP_MAGIC, fn, "weft_http_response", r);
 }
 
 static const struct {
@@ -108,7 +115,10 @@ static bool is_token(const char *s) {
 }
 
 WEFT_API int weft_http_response_status(weft_http_response *resp, int status) {
-    if (!resp || status < 200 || status > 599)
+    if (!resp)
+        return -EINVAL;
+    check(resp, "weft_http_response_status");
+    if (status < 200 || status > 599)
         return -EINVAL;
     resp->status = status;
     return 0;
@@ -116,7 +126,10 @@ WEFT_API int weft_http_response_status(weft_http_response *resp, int status) {
 
 WEFT_API int weft_http_response_header(weft_http_response *resp, const char *name,
                                        const char *value) {
-    if (!resp || !name || !value || !is_token(name) || !strcasecmp(name, "content-length") ||
+    if (!resp)
+        return -EINVAL;
+    check(resp, "weft_http_response_header");
+    if (!name || !value || !is_token(name) || !strcasecmp(name, "content-length") ||
         !strcasecmp(name, "transfer-encoding") || !strcasecmp(name, "connection"))
         return -EINVAL;
     for (const char *v = value; *v; v++)
@@ -141,7 +154,10 @@ WEFT_API int weft_http_response_header(weft_http_response *resp, const char *nam
 }
 
 WEFT_API int weft_http_response_write(weft_http_response *resp, const void *data, size_t len) {
-    if (!resp || (!data && len > 0))
+    if (!resp)
+        return -EINVAL;
+    check(resp, "weft_http_response_write");
+    if (!data && len > 0)
         return -EINVAL;
     return weft__buf_append(&resp->body, data, len);
 }

@@ -63,7 +63,7 @@ WEFT_API void weft_bytes_free(weft_bytes *b) {
 /* Packed arguments: uint32 argc, uint32 0, uint64 len[argc], then the
  * arguments one after another. */
 WEFT_API int weft_ppool_arg(const void *in, size_t in_len, int i, const void **p, size_t *len) {
-    if (!in || in_len < 8)
+    if (!in || in_len < 8 || i < -1)
         return -EINVAL;
     uint32_t argc;
     memcpy(&argc, in, 4);

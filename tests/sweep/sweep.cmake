@@ -1,0 +1,31 @@
+# Included from the top-level CMakeLists.txt (tests enabled): the bad-input sweep.
+#   tools/sweep reads the public headers and tests/sweep/cases.txt and generates
+#   build/sweep/sweep_cases.c at build time (again whenever one of them changes), so
+#   the sweep always covers the current header; tests/sweep/runner.h runs the cases.
+#   ctest test `sweep` (label sweep). Not under ThreadSanitizer (it forks a child per case
+#   from a process that may have threads; the ASan+UBSan build is the one that counts).
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_FOUND AND NOT WEFT_TSAN AND NOT CMAKE_CROSSCOMPILING)
+  set(_dir ${PROJECT_SOURCE_DIR}/tests/sweep)
+  set(_out ${PROJECT_BINARY_DIR}/sweep/sweep_cases.c)
+  set(_in ${PROJECT_SOURCE_DIR}/include/weft.h ${PROJECT_SOURCE_DIR}/include/weft_hook.h
+          ${_dir}/cases.txt ${_dir}/known.txt)
+  add_custom_command(OUTPUT ${_out}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/sweep
+    COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tools/sweep
+            --header ${PROJECT_SOURCE_DIR}/include/weft.h
+            --header ${PROJECT_SOURCE_DIR}/include/weft_hook.h
+            --cases ${_dir}/cases.txt --known ${_dir}/known.txt -o ${_out}
+    DEPENDS ${_in} ${PROJECT_SOURCE_DIR}/tools/sweep
+    COMMENT "tools/sweep: generating the bad-input sweep from weft.h")
+  add_executable(sweep ${_out})
+  set_target_properties(sweep PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+  target_compile_definitions(sweep PRIVATE _GNU_SOURCE)
+  target_include_directories(sweep PRIVATE ${_dir} ${PROJECT_SOURCE_DIR}/include)
+  # Generated code: a cast of a bad value may not match a const qualifier exactly.
+  target_compile_options(sweep PRIVATE -Wno-discarded-qualifiers -Wno-unused-parameter
+                         -Wno-format-truncation)
+  target_link_libraries(sweep PRIVATE weft_static m ${CMAKE_DL_LIBS})
+  add_test(NAME sweep COMMAND sweep)
+  set_tests_properties(sweep PROPERTIES TIMEOUT 600 LABELS sweep)
+endif()
