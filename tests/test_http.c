@@ -5,7 +5,11 @@
  * deadline), server threads, bad arguments; and the request parser on its own. */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "http/parse.h"
 #include "internal.h"
@@ -751,6 +755,239 @@ static void body_oom_connection(void) {
 
 WEFT_TEST(out_of_memory_connection) {
     run_in_thread(body_oom_connection);
+}
+
+/* ------------------------------------------ 100 Continue only when asked */
+
+/* Reads until a whole status line is buffered and checks it is exactly
+ * `line` (the first status line the server sent, before read_response). */
+static void expect_status_line(client *c, const char *line) {
+    while (!(c->len && memmem(c->buf, c->len, "\r\n", 2)))
+        CHECK(client_fill(c));
+    size_t n = (size_t)((char *)memmem(c->buf, c->len, "\r\n", 2) - c->buf);
+    CHECK_EQ(n, strlen(line));
+    CHECK(memcmp(c->buf, line, n) == 0);
+}
+
+/* One GET /hello on c, answered by exactly "200 OK" (no 100 first). */
+static void get_hello(client *c, int minor) {
+    if (minor)
+        SEND(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    else
+        SEND(c, "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    expect_status_line(c, "HTTP/1.1 200 OK");
+    read_response(c, &rs, 0);
+    CHECK_EQ(rs.status, 200);
+    CHECK_STR_EQ(rs.body, "Hello, World!");
+}
+
+/* One server thread (its connection coroutines reuse each other's stacks):
+ * a request with "Expect: 100-continue" gets exactly one 100 and then its
+ * response; nothing after it (keep-alive requests on that connection,
+ * fresh connections in HTTP/1.1 and 1.0) sees a 100. */
+WEFT_TEST(continue_only_when_asked) {
+    weft_http_opts o = {.threads = 1};
+    weft_http_server *s = start(&o);
+    int port = weft_http_server_port(s);
+    for (int round = 0; round < 20; round++) {
+        client_open(&cl, port);
+        SEND(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                  "Expect: 100-continue\r\n\r\n");
+        expect_status_line(&cl, "HTTP/1.1 100 Continue");
+        read_response(&cl, &rs, 0);
+        CHECK_EQ(rs.status, 100);
+        CHECK_EQ(cl.len, 0);
+        SEND(&cl, "da");
+        SEND(&cl, "ta");
+        expect_status_line(&cl, "HTTP/1.1 200 OK");
+        read_response(&cl, &rs, 0);
+        CHECK_STR_EQ(rs.body, "data");
+        CHECK_EQ(cl.len, 0);
+        /* Keep-alive requests on the same connection, without Expect: a
+         * GET, and a POST whose head and body come in separate writes. */
+        get_hello(&cl, 1);
+        SEND(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n");
+        SEND(&cl, "abc");
+        expect_status_line(&cl, "HTTP/1.1 200 OK");
+        read_response(&cl, &rs, 0);
+        CHECK_STR_EQ(rs.body, "abc");
+        get_hello(&cl, 0);
+        /* Expect in HTTP/1.0 is not answered with 100. */
+        SEND(&cl, "POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n"
+                  "Expect: 100-continue\r\n\r\n");
+        SEND(&cl, "ok");
+        expect_status_line(&cl, "HTTP/1.1 200 OK");
+        read_response(&cl, &rs, 0);
+        CHECK_STR_EQ(rs.body, "ok");
+        CHECK_EQ(cl.len, 0);
+        client_close(&cl);
+        /* Fresh connections, HTTP/1.1 and HTTP/1.0. */
+        for (int i = 0; i < 4; i++) {
+            client_open(&cl, port);
+            get_hello(&cl, i & 1);
+            CHECK_EQ(cl.len, 0);
+            client_close(&cl);
+        }
+    }
+    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
+}
+
+/* ------------------------------------- early answers are readable (linger) */
+
+/* A plain blocking socket to 127.0.0.1:port (5 s send and receive timeouts). */
+static int raw_open(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK_GE(fd, 0);
+    struct timeval tv = {5, 0};
+    CHECK_OK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    CHECK_OK(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_OK(connect(fd, (struct sockaddr *)&a, sizeof a));
+    return fd;
+}
+
+/* Sends n bytes; 0, or minus the errno of the send that failed. */
+static int raw_send_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+        if (r < 0)
+            return -errno;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Reads to the end of the stream (at most cap - 1 bytes, NUL-terminated);
+ * returns the byte count, *err 0 at a clean end, else minus the errno. */
+static size_t raw_read_all(int fd, char *buf, size_t cap, int *err) {
+    size_t len = 0;
+    *err = 0;
+    while (len < cap - 1) {
+        ssize_t r = recv(fd, buf + len, cap - 1 - len, 0);
+        if (r < 0) {
+            *err = -errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    buf[len] = 0;
+    return len;
+}
+
+#define HUGE_BODY ((size_t)8 << 20)
+
+/* The whole oversized request, sent before reading anything: the answer
+ * (status line exact, then the end of the stream) is still readable. */
+static void huge_request(int port, const char *head, size_t body, const char *tail,
+                         const char *line) {
+    static char filler[HUGE_BODY];
+    memset(filler, 'a', sizeof filler);
+    CHECK_LE(body, sizeof filler);
+    int fd = raw_open(port);
+    CHECK_OK(raw_send_all(fd, head, strlen(head)));
+    CHECK_OK(raw_send_all(fd, filler, body));
+    CHECK_OK(raw_send_all(fd, tail, strlen(tail)));
+    char buf[1024];
+    int err;
+    size_t n = raw_read_all(fd, buf, sizeof buf, &err);
+    CHECK_ERR(err, 0);
+    CHECK_GT(n, strlen(line) + 2);
+    CHECK(strncmp(buf, line, strlen(line)) == 0);
+    CHECK(strncmp(buf + strlen(line), "\r\n", 2) == 0);
+    CHECK(strstr(buf, "\r\nConnection: close\r\n") != NULL);
+    CHECK_OK(close(fd));
+}
+
+/* WEFT_TEST_TIMEOUT(early_answer_readable, 300) */
+WEFT_TEST(early_answer_readable) {
+    weft_http_opts o = {.threads = 1, .max_body = 1000};
+    weft_http_server *s = start(&o);
+    int port = weft_http_server_port(s);
+    char head[128];
+    snprintf(head, sizeof head, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+             HUGE_BODY);
+    for (int i = 0; i < 50; i++) {
+        huge_request(port, head, HUGE_BODY, "", "HTTP/1.1 413 Content Too Large");
+        huge_request(port, "GET /", (size_t)1 << 20, " HTTP/1.1\r\nHost: x\r\n\r\n",
+                     "HTTP/1.1 414 URI Too Long");
+        huge_request(port, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ", (size_t)1 << 20, "\r\n\r\n",
+                     "HTTP/1.1 431 Request Header Fields Too Large");
+    }
+    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
+}
+
+/* Starts a request the server refuses at once (413) and reads the answer's
+ * status line; the connection is left lingering. */
+static int refused_upload(int port) {
+    int fd = raw_open(port);
+    const char *head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n";
+    CHECK_OK(raw_send_all(fd, head, strlen(head)));
+    char buf[32];
+    size_t n = 0;
+    while (n < 30) {
+        ssize_t r = recv(fd, buf + n, 30 - n, 0);
+        CHECK_GT(r, 0);
+        n += (size_t)r;
+    }
+    CHECK(memcmp(buf, "HTTP/1.1 413 Content Too Large", 30) == 0);
+    return fd;
+}
+
+/* A client that never stops sending is cut off: after WEFT_HTTP_LINGER_BYTES
+ * drained bytes (fast sender), and after the linger time (slow sender; the
+ * time is the idle timeout when shorter than 5 s). */
+WEFT_TEST(linger_bounded) {
+    static char chunk[65536];
+    memset(chunk, 'b', sizeof chunk);
+    /* Fast: sends until the server closes, which it does once it has
+     * drained 16 MiB (well within the 5 s). */
+    weft_http_opts o = {.threads = 1, .max_body = 1000};
+    weft_http_server *s = start(&o);
+    int fd = refused_upload(weft_http_server_port(s));
+    size_t sent = 0;
+    int r = 0;
+    while (r == 0 && sent < ((size_t)1 << 30)) {
+        r = raw_send_all(fd, chunk, sizeof chunk);
+        if (r == 0)
+            sent += sizeof chunk;
+    }
+    CHECK(r == -EPIPE || r == -ECONNRESET);
+    CHECK_GE(sent, (size_t)16 << 20);
+    CHECK_OK(close(fd));
+    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
+    /* Slow: 100 bytes every 20 ms; cut off by time (the 300 ms idle
+     * timeout), long before the byte bound. */
+    o.idle_timeout = 300 * WEFT_MSEC;
+    s = start(&o);
+    fd = refused_upload(weft_http_server_port(s));
+    r = 0;
+    for (int i = 0; i < 500 && r == 0; i++) {
+        r = raw_send_all(fd, chunk, 100);
+        if (r == 0)
+            CHECK_OK(weft_sleep(20 * WEFT_MSEC));
+    }
+    CHECK(r == -EPIPE || r == -ECONNRESET);
+    CHECK_OK(close(fd));
+    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
+}
+
+/* A stopping server does not wait for lingering connections. */
+WEFT_TEST(stop_cancels_linger) {
+    weft_http_opts o = {.threads = 1, .max_body = 1000};
+    weft_http_server *s = start(&o);
+    int fd = refused_upload(weft_http_server_port(s));
+    int64_t t0 = weft_now();
+    CHECK_OK(weft_http_server_stop(s, WEFT_FOREVER));
+    CHECK_LT(weft_now() - t0, 4 * WEFT_SEC); /* the linger lasts 5 s */
+    char buf[256];
+    int err;
+    raw_read_all(fd, buf, sizeof buf, &err);
+    CHECK(err == 0 || err == -ECONNRESET);
+    CHECK_OK(close(fd));
 }
 
 /* ------------------------------------------------------------ the parser */
