@@ -2133,8 +2133,18 @@ WEFT_API int weft_sock_get(int fd, int opt);
  *   501  a Transfer-Encoding (chunked request bodies are not supported;
  *        send a Content-Length)
  *   505  an HTTP version other than 1.0 and 1.1
- * "Expect: 100-continue" is answered with "100 Continue" before the body
- * is read. HTTP/1.1 connections persist unless either side says
+ * Such an answer often comes before the client has sent all of its
+ * request (a 413 is sent as soon as the headers are read), so the server
+ * closes gently ("lingering close"): it sends the answer, shuts down its
+ * sending side, and reads and discards what the client still sends until
+ * the client closes its side, for at most 5 s (the idle timeout if
+ * shorter) and 16 MiB, whichever comes first; a client still sending then
+ * gets a reset. The same applies when a handler's error (500) or
+ * "Connection: close" ends a connection with pipelined requests unread.
+ * Stopping the server ends lingering connections at once.
+ * "Expect: 100-continue" (HTTP/1.1 only) is answered with one "100
+ * Continue" once the head is read and before the body is; no other
+ * request gets one. HTTP/1.1 connections persist unless either side says
  * "Connection: close"; HTTP/1.0 ones only with "Connection: keep-alive".
  * ====================================================================== */
 

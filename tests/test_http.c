@@ -916,6 +916,12 @@ WEFT_TEST(early_answer_readable) {
                      "HTTP/1.1 414 URI Too Long");
         huge_request(port, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ", (size_t)1 << 20, "\r\n\r\n",
                      "HTTP/1.1 431 Request Header Fields Too Large");
+        /* A handler error closes the connection with a pipelined request
+         * unread. */
+        huge_request(port,
+                     "GET /fail HTTP/1.1\r\nHost: x\r\n\r\n"
+                     "PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 900\r\n\r\n",
+                     (size_t)1 << 20, "", "HTTP/1.1 500 Internal Server Error");
     }
     CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
 }
