@@ -2,7 +2,9 @@
  * from handlers, HTTP/1.0, Expect: 100-continue, malformed and oversized requests (each
  * answered with its status and the connection closed), idle timeout, many concurrent
  * clients, handlers that block concurrently, stopping with clients connected (graceful and past the
- * deadline), server threads, bad arguments; and the request parser on its own. */
+ * deadline), server threads, bad arguments, 100 Continue only for the request that asks,
+ * early answers (413/414/431/500) readable by a client still sending (lingering close,
+ * bounded in time and bytes, ended by stop); and the request parser on its own. */
 #include "harness.h"
 
 #include <arpa/inet.h>
