@@ -2170,13 +2170,7 @@ WEFT_API int weft_sock_get(int fd, int opt);
  *
  * Requests are parsed strictly. A request the server cannot accept is
  * answered by the server itself, without calling the handler, and the
- * connection is closed after the answer. The client may still be sending
- * its request then (a large body, URI or header block), so the close is
- * a lingering one: the server stops writing, then reads and discards
- * what still arrives until the client closes, pauses for 1 s, 5 s have
- * passed or 64 MiB were read, and only then closes (a plain close with
- * unread input would reset the connection and the client would never see
- * the answer). A stopping server ends lingering connections at once.
+ * connection is closed after the answer.
  *   400  malformed request line or header line (obs-fold included), bad
  *        or conflicting Content-Length, Content-Length together with
  *        Transfer-Encoding, no Host in an HTTP/1.1 request, two Hosts
@@ -2187,8 +2181,18 @@ WEFT_API int weft_sock_get(int fd, int opt);
  *   501  a Transfer-Encoding (chunked request bodies are not supported;
  *        send a Content-Length)
  *   505  an HTTP version other than 1.0 and 1.1
- * "Expect: 100-continue" is answered with "100 Continue" before the body
- * is read. HTTP/1.1 connections persist unless either side says
+ * Such an answer often comes before the client has sent all of its
+ * request (a 413 is sent as soon as the headers are read), so the server
+ * closes gently ("lingering close"): it sends the answer, shuts down its
+ * sending side, and reads and discards what the client still sends until
+ * the client closes its side, for at most 5 s (the idle timeout if
+ * shorter) and 16 MiB, whichever comes first; a client still sending then
+ * gets a reset. The same applies when a handler's error (500) or
+ * "Connection: close" ends a connection with pipelined requests unread.
+ * Stopping the server ends lingering connections at once.
+ * "Expect: 100-continue" (HTTP/1.1 only) is answered with one "100
+ * Continue" once the head is read and before the body is; no other
+ * request gets one. HTTP/1.1 connections persist unless either side says
  * "Connection: close"; HTTP/1.0 ones only with "Connection: keep-alive".
  * ====================================================================== */
 

@@ -2,10 +2,16 @@
  * from handlers, HTTP/1.0, Expect: 100-continue, malformed and oversized requests (each
  * answered with its status and the connection closed), idle timeout, many concurrent
  * clients, handlers that block concurrently, stopping with clients connected (graceful and past the
- * deadline), server threads, bad arguments; and the request parser on its own. */
+ * deadline), server threads, bad arguments, 100 Continue only for the request that asks,
+ * early answers (413/414/431/500) readable by a client still sending (lingering close,
+ * bounded in time and bytes, ended by stop); and the request parser on its own. */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "http/parse.h"
 #include "internal.h"
@@ -328,175 +334,6 @@ static void body_post(void) {
 WEFT_TEST(post_body) {
     run_in_thread(body_post);
 }
-
-/* After a request with "Expect: 100-continue", neither later requests on that connection
- * nor fresh connections (served by recycled coroutine stacks) may get a 100 they did not
- * ask for: the first status line they read must be their final answer. */
-static void body_no_stray_continue(void) {
-    weft_http_server *s = start(NULL);
-    int port = weft_http_server_port(s);
-    for (int round = 0; round < 3; round++) {
-        client_open(&cl, port);
-        SEND(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
-                  "Expect: 100-continue\r\n\r\n");
-        read_response(&cl, &rs, 0);
-        CHECK_EQ(rs.status, 100); /* asked for: exactly one */
-        SEND(&cl, "data");
-        read_response(&cl, &rs, 0);
-        CHECK_EQ(rs.status, 200);
-        CHECK_STR_EQ(rs.body, "data");
-        CHECK_EQ(cl.len, 0);
-        for (int i = 0; i < 3; i++) { /* keep-alive requests that do not ask */
-            SEND(&cl, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
-            read_response(&cl, &rs, 0);
-            CHECK_EQ(rs.status, 200);
-            CHECK_STR_EQ(rs.body, "Hello, World!");
-        }
-        SEND(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok");
-        read_response(&cl, &rs, 0);
-        CHECK_EQ(rs.status, 200);
-        CHECK_STR_EQ(rs.body, "ok");
-        client_close(&cl);
-        for (int i = 0; i < 20; i++) { /* fresh connections, HTTP/1.1 and HTTP/1.0 */
-            client_open(&cl, port);
-            if (i % 2)
-                SEND(&cl, "GET /hello HTTP/1.0\r\n\r\n");
-            else
-                SEND(&cl, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            read_response(&cl, &rs, 0);
-            CHECK_EQ(rs.status, 200);
-            CHECK_STR_EQ(rs.body, "Hello, World!");
-            expect_eof(&cl);
-            client_close(&cl);
-        }
-    }
-    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
-}
-
-WEFT_TEST(no_stray_continue) {
-    run_in_thread(body_no_stray_continue);
-}
-
-/* Sends all n bytes: 0, or the error that stopped it (with *sent the bytes that went). */
-static int send_fully(int fd, const char *p, size_t n, size_t *sent) {
-    size_t off = 0;
-    int r = 0;
-    while (off < n) {
-        ssize_t k = weft_send(fd, p + off, n - off, 0, weft_after(T5));
-        if (k < 0) {
-            r = (int)k;
-            break;
-        }
-        off += (size_t)k;
-    }
-    if (sent)
-        *sent = off;
-    return r;
-}
-
-/* An answer the server sends before it has read the whole request (413 for a body over
- * the limit, 414, 431) must reach a client that first sends all of its request and only
- * then reads: the server drains what still comes instead of resetting the connection. */
-static void body_limit_answers_readable(void) {
-    weft_http_opts o = {.threads = 1};
-    weft_http_server *s = start(&o);
-    int port = weft_http_server_port(s);
-    size_t big = 8u << 20;
-    char *req = malloc(big + 256);
-    CHECK(req != NULL);
-    for (int kind = 0; kind < 3; kind++) {
-        size_t n = 0;
-        int want = 0;
-        if (kind == 0) { /* 8 MiB body, limit 1 MiB */
-            n = (size_t)sprintf(req, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
-                                big);
-            memset(req + n, 'b', big);
-            n += big;
-            want = 413;
-        } else if (kind == 1) { /* 1 MiB request line, limit 8 KiB */
-            n = (size_t)sprintf(req, "GET /");
-            memset(req + n, 'u', 1u << 20);
-            n += 1u << 20;
-            n += (size_t)sprintf(req + n, " HTTP/1.1\r\nHost: x\r\n\r\n");
-            want = 414;
-        } else { /* 1 MiB header block, limit 16 KiB */
-            n = (size_t)sprintf(req, "GET / HTTP/1.1\r\nHost: x\r\n");
-            for (int i = 0; n + 64 < (1u << 20); i++)
-                n += (size_t)sprintf(req + n, "X-Filler-%d: %040d\r\n", i, i);
-            n += (size_t)sprintf(req + n, "\r\n");
-            want = 431;
-        }
-        int rounds = kind == 0 ? 20 : 50;
-        for (int i = 0; i < rounds; i++) {
-            client_open(&cl, port);
-            size_t sent = 0;
-            int r = send_fully(cl.fd, req, n, &sent);
-            if (r != 0)
-                fprintf(stderr, "status %d round %d: send failed after %zu of %zu bytes: %s\n",
-                        want, i, sent, n, weft_strerror(r));
-            CHECK_ERR(r, 0);
-            read_response(&cl, &rs, 0);
-            CHECK_EQ(rs.status, want);
-            CHECK_EQ(rs.has_close, 1);
-            expect_eof(&cl);
-            client_close(&cl);
-        }
-    }
-    free(req);
-    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
-}
-
-WEFT_TEST(limit_answers_readable) {
-    run_in_thread(body_limit_answers_readable);
-}
-/* WEFT_TEST_TIMEOUT(limit_answers_readable, 120) */
-
-/* A client that never stops sending after an early answer is cut off: the drain is
- * bounded (64 MiB or 5 s), after which the server closes and the client's sends fail. And
- * a stopping server does not wait for a lingering connection. */
-static void body_linger_bounded(void) {
-    weft_http_opts o = {.threads = 1};
-    weft_http_server *s = start(&o);
-    int port = weft_http_server_port(s);
-    size_t chunk = 1u << 16;
-    char *buf = malloc(chunk);
-    CHECK(buf != NULL);
-    memset(buf, 'b', chunk);
-    client_open(&cl, port);
-    SEND(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n");
-    size_t total = 0;
-    int64_t t0 = weft_now();
-    int r = 0;
-    while (total < ((size_t)1 << 30)) { /* 1 GiB: far past the bound */
-        r = send_fully(cl.fd, buf, chunk, NULL);
-        if (r != 0)
-            break;
-        total += chunk;
-    }
-    fprintf(stderr, "cut off after %zu bytes, %.2f s: %s\n", total, (double)(weft_now() - t0) / 1e9, weft_strerror(r));
-    CHECK(r == -ECONNRESET || r == -EPIPE);
-    CHECK(total <= ((size_t)80 << 20));
-    CHECK(weft_now() - t0 < 30 * WEFT_SEC);
-    client_close(&cl);
-
-    /* Stop while a connection lingers (its client keeps trickling bytes): stop returns
-     * long before the 5 s linger bound would end the connection. */
-    client_open(&cl, port);
-    SEND(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n");
-    read_response(&cl, &rs, 0);
-    CHECK_EQ(rs.status, 413);
-    CHECK_OK(send_fully(cl.fd, buf, 100, NULL)); /* the server is draining */
-    int64_t t1 = weft_now();
-    CHECK_OK(weft_http_server_stop(s, weft_after(30 * WEFT_SEC)));
-    CHECK(weft_now() - t1 < 4 * WEFT_SEC);
-    client_close(&cl);
-    free(buf);
-}
-
-WEFT_TEST(linger_bounded) {
-    run_in_thread(body_linger_bounded);
-}
-/* WEFT_TEST_TIMEOUT(linger_bounded, 120) */
 
 static void body_http10(void) {
     weft_http_server *s = start(NULL);
@@ -920,6 +757,245 @@ static void body_oom_connection(void) {
 
 WEFT_TEST(out_of_memory_connection) {
     run_in_thread(body_oom_connection);
+}
+
+/* ------------------------------------------ 100 Continue only when asked */
+
+/* Reads until a whole status line is buffered and checks it is exactly
+ * `line` (the first status line the server sent, before read_response). */
+static void expect_status_line(client *c, const char *line) {
+    while (!(c->len && memmem(c->buf, c->len, "\r\n", 2)))
+        CHECK(client_fill(c));
+    size_t n = (size_t)((char *)memmem(c->buf, c->len, "\r\n", 2) - c->buf);
+    CHECK_EQ(n, strlen(line));
+    CHECK(memcmp(c->buf, line, n) == 0);
+}
+
+/* One GET /hello on c, answered by exactly "200 OK" (no 100 first). */
+static void get_hello(client *c, int minor) {
+    if (minor)
+        SEND(c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    else
+        SEND(c, "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    expect_status_line(c, "HTTP/1.1 200 OK");
+    read_response(c, &rs, 0);
+    CHECK_EQ(rs.status, 200);
+    CHECK_STR_EQ(rs.body, "Hello, World!");
+}
+
+/* One server thread (its connection coroutines reuse each other's stacks):
+ * a request with "Expect: 100-continue" gets exactly one 100 and then its
+ * response; nothing after it (keep-alive requests on that connection,
+ * fresh connections in HTTP/1.1 and 1.0) sees a 100. */
+WEFT_TEST(continue_only_when_asked) {
+    weft_http_opts o = {.threads = 1};
+    weft_http_server *s = start(&o);
+    int port = weft_http_server_port(s);
+    for (int round = 0; round < 20; round++) {
+        client_open(&cl, port);
+        SEND(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                  "Expect: 100-continue\r\n\r\n");
+        expect_status_line(&cl, "HTTP/1.1 100 Continue");
+        read_response(&cl, &rs, 0);
+        CHECK_EQ(rs.status, 100);
+        CHECK_EQ(cl.len, 0);
+        SEND(&cl, "da");
+        SEND(&cl, "ta");
+        expect_status_line(&cl, "HTTP/1.1 200 OK");
+        read_response(&cl, &rs, 0);
+        CHECK_STR_EQ(rs.body, "data");
+        CHECK_EQ(cl.len, 0);
+        /* Keep-alive requests on the same connection, without Expect: a
+         * GET, and a POST whose head and body come in separate writes. */
+        get_hello(&cl, 1);
+        SEND(&cl, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n");
+        SEND(&cl, "abc");
+        expect_status_line(&cl, "HTTP/1.1 200 OK");
+        read_response(&cl, &rs, 0);
+        CHECK_STR_EQ(rs.body, "abc");
+        get_hello(&cl, 0);
+        /* Expect in HTTP/1.0 is not answered with 100. */
+        SEND(&cl, "POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n"
+                  "Expect: 100-continue\r\n\r\n");
+        SEND(&cl, "ok");
+        expect_status_line(&cl, "HTTP/1.1 200 OK");
+        read_response(&cl, &rs, 0);
+        CHECK_STR_EQ(rs.body, "ok");
+        CHECK_EQ(cl.len, 0);
+        client_close(&cl);
+        /* Fresh connections, HTTP/1.1 and HTTP/1.0. */
+        for (int i = 0; i < 4; i++) {
+            client_open(&cl, port);
+            get_hello(&cl, i & 1);
+            CHECK_EQ(cl.len, 0);
+            client_close(&cl);
+        }
+    }
+    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
+}
+
+/* ------------------------------------- early answers are readable (linger) */
+
+/* A plain blocking socket to 127.0.0.1:port (5 s send and receive timeouts). */
+static int raw_open(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK_GE(fd, 0);
+    struct timeval tv = {5, 0};
+    CHECK_OK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    CHECK_OK(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_OK(connect(fd, (struct sockaddr *)&a, sizeof a));
+    return fd;
+}
+
+/* Sends n bytes; 0, or minus the errno of the send that failed. */
+static int raw_send_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
+        if (r < 0)
+            return -errno;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Reads to the end of the stream (at most cap - 1 bytes, NUL-terminated);
+ * returns the byte count, *err 0 at a clean end, else minus the errno. */
+static size_t raw_read_all(int fd, char *buf, size_t cap, int *err) {
+    size_t len = 0;
+    *err = 0;
+    while (len < cap - 1) {
+        ssize_t r = recv(fd, buf + len, cap - 1 - len, 0);
+        if (r < 0) {
+            *err = -errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    buf[len] = 0;
+    return len;
+}
+
+#define HUGE_BODY ((size_t)8 << 20)
+
+/* The whole oversized request, sent before reading anything: the answer
+ * (status line exact, then the end of the stream) is still readable. */
+static void huge_request(int port, const char *head, size_t body, const char *tail,
+                         const char *line) {
+    static char filler[HUGE_BODY];
+    memset(filler, 'a', sizeof filler);
+    CHECK_LE(body, sizeof filler);
+    int fd = raw_open(port);
+    CHECK_OK(raw_send_all(fd, head, strlen(head)));
+    CHECK_OK(raw_send_all(fd, filler, body));
+    CHECK_OK(raw_send_all(fd, tail, strlen(tail)));
+    char buf[1024];
+    int err;
+    size_t n = raw_read_all(fd, buf, sizeof buf, &err);
+    CHECK_ERR(err, 0);
+    CHECK_GT(n, strlen(line) + 2);
+    CHECK(strncmp(buf, line, strlen(line)) == 0);
+    CHECK(strncmp(buf + strlen(line), "\r\n", 2) == 0);
+    CHECK(strstr(buf, "\r\nConnection: close\r\n") != NULL);
+    CHECK_OK(close(fd));
+}
+
+/* WEFT_TEST_TIMEOUT(early_answer_readable, 300) */
+WEFT_TEST(early_answer_readable) {
+    weft_http_opts o = {.threads = 1, .max_body = 1000};
+    weft_http_server *s = start(&o);
+    int port = weft_http_server_port(s);
+    char head[128];
+    snprintf(head, sizeof head, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+             HUGE_BODY);
+    for (int i = 0; i < 50; i++) {
+        huge_request(port, head, HUGE_BODY, "", "HTTP/1.1 413 Content Too Large");
+        huge_request(port, "GET /", (size_t)1 << 20, " HTTP/1.1\r\nHost: x\r\n\r\n",
+                     "HTTP/1.1 414 URI Too Long");
+        huge_request(port, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ", (size_t)1 << 20, "\r\n\r\n",
+                     "HTTP/1.1 431 Request Header Fields Too Large");
+        /* A handler error closes the connection with a pipelined request
+         * unread. */
+        huge_request(port,
+                     "GET /fail HTTP/1.1\r\nHost: x\r\n\r\n"
+                     "PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 900\r\n\r\n",
+                     (size_t)1 << 20, "", "HTTP/1.1 500 Internal Server Error");
+    }
+    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
+}
+
+/* Starts a request the server refuses at once (413) and reads the answer's
+ * status line; the connection is left lingering. */
+static int refused_upload(int port) {
+    int fd = raw_open(port);
+    const char *head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n";
+    CHECK_OK(raw_send_all(fd, head, strlen(head)));
+    char buf[32];
+    size_t n = 0;
+    while (n < 30) {
+        ssize_t r = recv(fd, buf + n, 30 - n, 0);
+        CHECK_GT(r, 0);
+        n += (size_t)r;
+    }
+    CHECK(memcmp(buf, "HTTP/1.1 413 Content Too Large", 30) == 0);
+    return fd;
+}
+
+/* A client that never stops sending is cut off: after WEFT_HTTP_LINGER_BYTES
+ * drained bytes (fast sender), and after the linger time (slow sender; the
+ * time is the idle timeout when shorter than 5 s). */
+WEFT_TEST(linger_bounded) {
+    static char chunk[65536];
+    memset(chunk, 'b', sizeof chunk);
+    /* Fast: sends until the server closes, which it does once it has
+     * drained 16 MiB (well within the 5 s). */
+    weft_http_opts o = {.threads = 1, .max_body = 1000};
+    weft_http_server *s = start(&o);
+    int fd = refused_upload(weft_http_server_port(s));
+    size_t sent = 0;
+    int r = 0;
+    while (r == 0 && sent < ((size_t)1 << 30)) {
+        r = raw_send_all(fd, chunk, sizeof chunk);
+        if (r == 0)
+            sent += sizeof chunk;
+    }
+    CHECK(r == -EPIPE || r == -ECONNRESET);
+    CHECK_GE(sent, (size_t)16 << 20);
+    CHECK_OK(close(fd));
+    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
+    /* Slow: 100 bytes every 20 ms; cut off by time (the 300 ms idle
+     * timeout), long before the byte bound. */
+    o.idle_timeout = 300 * WEFT_MSEC;
+    s = start(&o);
+    fd = refused_upload(weft_http_server_port(s));
+    r = 0;
+    for (int i = 0; i < 500 && r == 0; i++) {
+        r = raw_send_all(fd, chunk, 100);
+        if (r == 0)
+            CHECK_OK(weft_sleep(20 * WEFT_MSEC));
+    }
+    CHECK(r == -EPIPE || r == -ECONNRESET);
+    CHECK_OK(close(fd));
+    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
+}
+
+/* A stopping server does not wait for lingering connections. */
+WEFT_TEST(stop_cancels_linger) {
+    weft_http_opts o = {.threads = 1, .max_body = 1000};
+    weft_http_server *s = start(&o);
+    int fd = refused_upload(weft_http_server_port(s));
+    int64_t t0 = weft_now();
+    CHECK_OK(weft_http_server_stop(s, WEFT_FOREVER));
+    CHECK_LT(weft_now() - t0, 4 * WEFT_SEC); /* the linger lasts 5 s */
+    char buf[256];
+    int err;
+    raw_read_all(fd, buf, sizeof buf, &err);
+    CHECK(err == 0 || err == -ECONNRESET);
+    CHECK_OK(close(fd));
 }
 
 /* ------------------------------------------------------------ the parser */

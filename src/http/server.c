@@ -9,7 +9,8 @@
  *
  * Stopping: `stopping` goes to 1 and a stopper coroutine on every serving
  * thread cancels the acceptor and every connection idle between requests
- * (the others close after their current response). If the deadline passes
+ * or lingering before its close (the others close after their current
+ * response). If the deadline passes
  * first, `stopping` goes to 2 and the stoppers cancel everything. A wait
  * group counts the acceptors and connections; the last to leave lets stop
  * free the server. Each thread's list of connections is touched only by
@@ -28,7 +29,8 @@ typedef struct http_conn {
     http_worker *w;
     weft_coro co;
     int fd;
-    int idle; /* waiting for the first byte of a request */
+    int idle;      /* waiting for the first byte of a request */
+    int lingering; /* draining before the close (linger) */
     weft_addr peer;
 } http_conn;
 
@@ -64,6 +66,13 @@ static inline void check(const weft_http_server *s, const char *fn) {
 }
 
 static const char continue_msg[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/* Lingering close: how long and how much a connection closing with the
+ * client possibly still sending drains before it closes (documented in
+ * weft.h). */
+#define LINGER_TIME (5 * WEFT_SEC)
+#define LINGER_BYTES ((size_t)16 << 20)
+#define LINGER_CHUNK ((size_t)64 << 10)
 
 static int64_t io_deadline(const weft_http_server *s) {
     return s->idle > 0 ? weft_after(s->idle) : WEFT_FOREVER;
@@ -140,35 +149,47 @@ static int error_response(conn_state *st, int status) {
     return weft__http_response_emit(&st->out, &st->resp, false, true, false);
 }
 
-/* Lingering close after an answer sent before the whole request was read (413, 414, 431,
- * 400, ...), as nginx does: closing a socket with unread input makes the kernel send a
- * reset, and a client still sending its request would see that instead of the answer. So
- * stop writing (the client reads the answer, then end-of-file), then read and discard
- * what the client still sends until it closes, it pauses for LINGER_PAUSE, LINGER_TIME
- * has passed or LINGER_BYTES were read, whichever comes first. The connection counts as
- * idle meanwhile, so a stopping server cancels it at once. */
-#define LINGER_TIME (5 * WEFT_SEC)
-#define LINGER_PAUSE (1 * WEFT_SEC)
-#define LINGER_BYTES ((size_t)64 << 20)
+/* True if the client sent bytes that were not read (buffered past `used`,
+ * or waiting in the socket). */
+static bool unread_input(const http_conn *c, const conn_state *st, size_t used) {
+    char b;
+    return st->in.len > used || recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
 
+/* Sends the final answer in st->out and closes the sending side, then
+ * reads and discards what the client still sends, until it closes its side,
+ * LINGER_TIME (or the idle timeout if shorter) passes, LINGER_BYTES are
+ * read, or the server stops; the caller then closes the socket. Closing at
+ * once with unread input would make the kernel reset the connection, and
+ * the client would lose the answer. */
 static void linger_close(http_conn *c, conn_state *st) {
     weft_http_server *s = c->w->srv;
-    c->idle = 1; /* before the look at stopping: a stopper that runs later cancels us */
-    if (atomic_load_explicit(&s->stopping, memory_order_relaxed) || !st->in.p ||
-        shutdown(c->fd, SHUT_WR) < 0) {
-        c->idle = 0;
+    int64_t t = s->idle > 0 && s->idle < LINGER_TIME ? s->idle : LINGER_TIME;
+    int64_t dl = weft_after(t);
+    if (send_all(c->fd, st->out.p, st->out.len, io_deadline(s)) < 0)
         return;
+    st->out.len = 0;
+    if (shutdown(c->fd, SHUT_WR) < 0)
+        return;
+    if (st->in.cap < LINGER_CHUNK) {
+        char *p = weft__realloc(st->in.p, LINGER_CHUNK + 1);
+        if (p) {
+            st->in.p = p;
+            st->in.cap = LINGER_CHUNK;
+        }
     }
-    int64_t end = weft_after(LINGER_TIME);
-    size_t total = 0;
-    while (total < LINGER_BYTES) {
-        int64_t dl = weft_after(LINGER_PAUSE);
-        ssize_t n = weft_recv(c->fd, st->in.p, st->in.cap, 0, dl < end ? dl : end);
+    /* stop_local cancels a lingering connection; one that starts to linger
+     * after the stopper ran sees `stopping` here (same thread, no switch in
+     * between). */
+    c->lingering = 1;
+    if (atomic_load_explicit(&s->stopping, memory_order_relaxed))
+        return;
+    for (size_t total = 0; total < LINGER_BYTES;) {
+        ssize_t n = weft_recv(c->fd, st->in.p, st->in.cap, 0, dl);
         if (n <= 0)
-            break;
+            return;
         total += (size_t)n;
     }
-    c->idle = 0;
 }
 
 static void conn_serve(http_conn *c, conn_state *st) {
@@ -184,7 +205,8 @@ static void conn_serve(http_conn *c, conn_state *st) {
     int64_t dl = io_deadline(s);
     bool sent_continue = false;
     for (;;) {
-        weft__http_req rq = {0}; /* read below even when nothing was parsed */
+        /* Defined on every path: the parser fills it only when called. */
+        weft__http_req rq = {0};
         long r = 0;
         if (st->pos < st->in.len)
             r = weft__http_parse(st->in.p + st->pos, st->in.len - st->pos, &s->lim, &rq, st->spans);
@@ -195,16 +217,23 @@ static void conn_serve(http_conn *c, conn_state *st) {
             st->pos += (size_t)r;
             sent_continue = false;
             if (k <= 0) {
-                if (k == 0)
-                    (void)send_all(c->fd, st->out.p, st->out.len, io_deadline(s));
+                if (k == 0) {
+                    /* Pipelined requests after this one get no answer:
+                     * linger so that the ones given arrive. */
+                    if (unread_input(c, st, st->pos))
+                        linger_close(c, st);
+                    else
+                        (void)send_all(c->fd, st->out.p, st->out.len, io_deadline(s));
+                }
                 return;
             }
             dl = io_deadline(s);
             continue;
         }
         if (r < 0) {
-            if (error_response(st, (int)-r) == 0 &&
-                send_all(c->fd, st->out.p, st->out.len, io_deadline(s)) == 0)
+            /* Answered before the request was read to its end: the
+             * client may still be sending it. */
+            if (error_response(st, (int)-r) == 0)
                 linger_close(c, st);
             return;
         }
@@ -215,6 +244,8 @@ static void conn_serve(http_conn *c, conn_state *st) {
             st->out.len = 0;
         }
         if (rq.head_len && rq.expect_continue && rq.minor == 1 && !sent_continue) {
+            /* The head is complete (this iteration's parse said so) and
+             * only the body is missing. */
             if (send_all(c->fd, continue_msg, sizeof continue_msg - 1, io_deadline(s)) < 0)
                 return;
             sent_continue = true;
@@ -328,7 +359,7 @@ static void stop_local(http_worker *w) {
     if (w->acceptor_live)
         (void)weft_cancel(w->acceptor);
     for (http_conn *c = w->conns; c; c = c->next)
-        if (phase >= 2 || c->idle)
+        if (phase >= 2 || c->idle || c->lingering)
             (void)weft_cancel(c->co);
 }
 
