@@ -49,6 +49,19 @@ static void enter_all(weft_select_op *ops, const uint16_t *idx, size_t m, uint8_
     }
 }
 
+/* A plain thread's random start (a thread with a scheduler uses the scheduler's): a
+ * per-thread xorshift64*, seeded from the clock and the thread's address space. The clock
+ * alone (it was weft_now() % n) repeats with the caller's loop and starved some ops. */
+static uint64_t thread_rand(void) {
+    static _Thread_local uint64_t x;
+    if (!x)
+        x = ((uint64_t)weft_now() ^ (uint64_t)(uintptr_t)&x) | 1;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    return (x * 0x2545F4914F6CDD1Dull) >> 32;
+}
+
 WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
     if ((!ops && n) || n > MAX_OPS)
         return -EINVAL;
@@ -68,7 +81,7 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
         return r < 0 ? r : -ETIMEDOUT;
     }
     weft__sched *s = weft__sched_get();
-    size_t start = s ? (size_t)(weft__sched_rand(s) % n) : (size_t)(weft_now() % n);
+    size_t start = s ? (size_t)(weft__sched_rand(s) % n) : (size_t)(thread_rand() % n);
 
     /* Pass 1: anything ready now? */
     for (size_t k = 0; k < n; k++) {
