@@ -5,7 +5,11 @@
  * unmapped and are recycled with their `gen` bumped, so a stale handle can
  * always be checked (gen mismatch -> -ESRCH) without touching freed memory.
  * Blocks of a scheduler that is destroyed go to a process-wide orphan list
- * that new schedulers draw from. */
+ * that new schedulers draw from, and the uncarved rest of its current slab
+ * goes to a process-wide list of slab rests that new schedulers carve from
+ * before they map a slab: threads that come and go (even overlapping ones,
+ * where one holds the orphans while the next starts) keep reusing the same
+ * slabs instead of leaving one partly used slab behind each. */
 #include "coro/sched.h"
 
 #include <pthread.h>
@@ -16,18 +20,34 @@
 
 static pthread_mutex_t orphan_lock = PTHREAD_MUTEX_INITIALIZER;
 static weft__coro *orphans;
+
+/* An uncarved slab rest, its header written at its start (never a handle's
+ * target: nothing there was ever handed out). Under orphan_lock. */
+typedef struct slab_rest {
+    struct slab_rest *next;
+    char *end;
+} slab_rest;
+static slab_rest *rests;
 static atomic_uint_fast64_t next_id = 1;
 
 /* fork: the orphan list must not be left locked in the child. */
-void weft__coro_atfork_prepare(void) { pthread_mutex_lock(&orphan_lock); }
-void weft__coro_atfork_parent(void) { pthread_mutex_unlock(&orphan_lock); }
-void weft__coro_atfork_child(void) { pthread_mutex_unlock(&orphan_lock); }
+void weft__coro_atfork_prepare(void) {
+    pthread_mutex_lock(&orphan_lock);
+}
+void weft__coro_atfork_parent(void) {
+    pthread_mutex_unlock(&orphan_lock);
+}
+void weft__coro_atfork_child(void) {
+    pthread_mutex_unlock(&orphan_lock);
+}
 
 static weft__coro *cb_alloc(weft__sched *s) {
     weft__coro *co = s->free_coros;
     if (!co) {
+        /* A small batch: blocks a thread takes and does not use are out of
+         * reach of the threads beside it, which would carve new ones. */
         pthread_mutex_lock(&orphan_lock);
-        for (int i = 0; i < 256 && orphans; i++) {
+        for (int i = 0; i < 32 && orphans; i++) {
             weft__coro *o = orphans;
             orphans = o->next;
             o->next = s->free_coros;
@@ -39,6 +59,17 @@ static weft__coro *cb_alloc(weft__sched *s) {
     if (!co) {
         /* Carve from the current slab; map a new one when it runs out. The
          * rest of a slab is left untouched until needed. */
+        if (s->slab_next + sizeof(weft__coro) > s->slab_end) {
+            pthread_mutex_lock(&orphan_lock);
+            slab_rest *r = rests;
+            if (r)
+                rests = r->next;
+            pthread_mutex_unlock(&orphan_lock);
+            if (r) {
+                s->slab_end = r->end;
+                s->slab_next = (char *)r;
+            }
+        }
         if (s->slab_next + sizeof(weft__coro) > s->slab_end) {
             size_t size;
             char *slab = weft__region_map(s->slabs, &size);
@@ -144,16 +175,25 @@ void weft__coro_free_all(weft__sched *s) {
     }
     if (s->main)
         weft__coro_release(s, s->main);
-    weft__coro *list = s->free_coros;
+    weft__coro *list = s->free_coros, *tail = list;
     s->free_coros = NULL;
-    if (!list)
-        return;
-    weft__coro *tail = list;
-    while (tail->next)
+    while (tail && tail->next)
         tail = tail->next;
+    slab_rest *r = NULL;
+    if (s->slab_next && (size_t)(s->slab_end - s->slab_next) >= sizeof(weft__coro)) {
+        r = (slab_rest *)s->slab_next;
+        r->end = s->slab_end;
+    }
+    s->slab_next = s->slab_end = NULL;
     pthread_mutex_lock(&orphan_lock);
-    tail->next = orphans;
-    orphans = list;
+    if (tail) {
+        tail->next = orphans;
+        orphans = list;
+    }
+    if (r) {
+        r->next = rests;
+        rests = r;
+    }
     pthread_mutex_unlock(&orphan_lock);
 }
 
@@ -375,7 +415,9 @@ WEFT_API int weft_sleep_until(int64_t deadline) {
     return r == -ETIMEDOUT ? 0 : r;
 }
 
-WEFT_API int weft_sleep(int64_t ns) { return weft_sleep_until(weft_after(ns)); }
+WEFT_API int weft_sleep(int64_t ns) {
+    return weft_sleep_until(weft_after(ns));
+}
 
 WEFT_API weft_coro weft_self(void) {
     weft__sched *s = weft__sched_ensure();
@@ -386,7 +428,9 @@ WEFT_API weft_coro weft_self(void) {
     return handle_of(s->current);
 }
 
-WEFT_API int weft_coro_equal(weft_coro a, weft_coro b) { return a.p == b.p && a.gen == b.gen; }
+WEFT_API int weft_coro_equal(weft_coro a, weft_coro b) {
+    return a.p == b.p && a.gen == b.gen;
+}
 
 static weft__coro *peek(weft_coro c) {
     weft__coro *co = c.p;
