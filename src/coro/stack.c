@@ -1,6 +1,7 @@
 /* Coroutine stacks: guarded mmap stacks (lazily committed, pooled), the
  * per-thread shared stack with its copy-aside, and the overflow reporter. */
 #include "coro/sched.h"
+#include "coro/maplimit.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -22,11 +23,15 @@ static int map_guarded(size_t size, void **map) {
     size_t pg = weft__page_size();
     void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (m == MAP_FAILED)
+    if (m == MAP_FAILED) {
+        weft__map_limit_note(errno);
         return -ENOMEM;
+    }
     if (mprotect(m, pg, PROT_NONE) != 0) {
+        int e = errno; /* ENOMEM: vm.max_map_count reached (the split needs one more) */
         munmap(m, size);
-        return -ENOMEM; /* ENOMEM: vm.max_map_count reached */
+        weft__map_limit_note(e);
+        return -ENOMEM;
     }
 #ifdef WEFT_ASAN
     /* Stale poison from frames of an earlier stack at this address. */
