@@ -40,7 +40,15 @@ static inline void weft__vg_unstack(unsigned id) {
     if (id)
         VALGRIND_STACK_DEREGISTER(id);
 }
+#include <valgrind/memcheck.h>
+/* Memory about to receive stack contents: memcheck marks what lies below a
+ * stack pointer that moved up as inaccessible, and a SHARED coroutine's
+ * frames copied back (or a stack's first frame) go where another
+ * coroutine's frames had returned from. Addressable, contents undefined:
+ * the copy then carries the saved bytes' own definedness. */
+#define weft__vg_stack_writable(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
 #else
+#define weft__vg_stack_writable(p, n) ((void)(p), (void)(n))
 static inline unsigned weft__vg_stack(const void *lo, size_t size) {
     (void)lo;
     (void)size;

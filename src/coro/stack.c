@@ -53,6 +53,7 @@ int weft__stack_get(weft__sched *s, size_t size, void **map, unsigned *vg) {
              * recovered from it. */
             *map = (char *)f + sizeof *f - size;
             *vg = f->vg;
+            weft__vg_stack_writable((char *)*map + weft__page_size(), size - weft__page_size());
             return 0;
         }
     }
@@ -222,6 +223,7 @@ void weft__shared_load(weft__sched *s, weft__coro *co) {
 #ifdef WEFT_ASAN
     __asan_unpoison_memory_region(s->shared_lo, (size_t)(s->shared_hi - s->shared_lo));
 #endif
+    weft__vg_stack_writable(s->shared_lo, (size_t)(s->shared_hi - s->shared_lo));
     if (!(co->flags & WEFT__F_STARTED)) {
         co->flags |= WEFT__F_STARTED;
         weft__ctx_init(&co->ctx, s->shared_lo, (size_t)(s->shared_hi - s->shared_lo),
