@@ -12,6 +12,9 @@
 #   make sweep            the bad-input sweep only (tools/sweep, tests/sweep/: every public
 #                         function with bad arguments), built into build-asan with ASan+UBSan;
 #                         `make asan` runs it too (ctest label sweep)
+#   make valgrind         build, then run every example (so every program of the tour)
+#                         under valgrind memcheck (tools/valgrind-examples); fails on any
+#                         error or definite/indirect leak; SKIP_SLOW=1 skips the sleepers
 #   make ucontext         build into build-ucontext with the ucontext switch and run ctest
 #   make cross-aarch64    cross-build into build-aarch64, run the tests of the thread-level
 #                         layers (CROSS_LABELS) in qemu-user (it has no robust futexes, which
@@ -51,7 +54,7 @@ configure = $(CMAKE) -S . -B $(1) -DCMAKE_BUILD_TYPE=$(2) $(3) $(CMAKE_ARGS)
 build     = $(CMAKE) --build $(1) -j $(JOBS)
 runtests  = $(CTEST) --test-dir $(1) --output-on-failure -j $(CTEST_JOBS) $(CTEST_ARGS)
 
-.PHONY: all build test demo docs bench install asan sweep tsan ucontext cross-aarch64 fuzz format clean
+.PHONY: all build test demo docs bench install asan sweep tsan valgrind ucontext cross-aarch64 fuzz format clean
 
 all: build
 
@@ -101,6 +104,13 @@ tsan:
 	$(call build,build-tsan)
 	TSAN_OPTIONS=$${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
 	    $(NORANDOM) $(call runtests,build-tsan)
+
+# Same build as `make build`: the valgrind client requests are compiled in whenever
+# <valgrind/valgrind.h> is found at configure time.
+valgrind:
+	$(call configure,build,$(BUILD_TYPE),)
+	$(call build,build)
+	tools/valgrind-examples $(if $(filter-out 0,$(SKIP_SLOW)),--skip-slow) build
 
 ucontext:
 	$(call configure,build-ucontext,$(BUILD_TYPE),-DWEFT_UCONTEXT=ON)

@@ -140,7 +140,9 @@ typedef enum weft_stack_mode {
     /* Own mmap'd stack with a guard page below it, committed lazily by the
      * kernel and pooled for reuse. Fastest switches. Each one costs two
      * kernel memory mappings, and vm.max_map_count (65530 by default) caps
-     * how many can exist: spawn fails with -ENOMEM past that. */
+     * how many can exist (about 32,700 per process): spawn fails with
+     * -ENOMEM past that, and the first such failure prints one line to
+     * stderr naming the limit, its value and WEFT_STACK_SHARED. */
     WEFT_STACK_GUARDED = 0,
     /* Runs on a stack shared with the other SHARED coroutines of its thread;
      * when another one needs the shared stack, the live part of this one's
@@ -171,7 +173,9 @@ typedef struct weft_coro_opts {
  * may be NULL only if opts->detached) receives the handle.
  * Errors: -EINVAL (fn NULL; out NULL without detached; stack_size out of
  * range; unknown stack_mode; suspended with a non-NULL arg), -ENOMEM (no
- * memory, or no more memory mappings for a GUARDED stack). */
+ * memory, or no more memory mappings for a GUARDED stack: when the process
+ * is at vm.max_map_count, a one-time message on stderr says so and points
+ * to WEFT_STACK_SHARED, which needs no mapping per coroutine). */
 WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg,
                         const weft_coro_opts *opts);
 

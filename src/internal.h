@@ -233,6 +233,7 @@ typedef struct weft__coro {
         struct {                     /* GUARDED */
             void *stack;             /* the mapping (guard page first) */
             size_t stack_size;       /* mapping size */
+            unsigned vg_stack;       /* valgrind's id for it (coro/san.h) */
         };
         struct {                     /* SHARED */
             void *saved;             /* copy of the live stack while evicted */

@@ -8,6 +8,7 @@
  * of each kind is small, so a thread that runs a few coroutines stays
  * small. Everything here is owned by one scheduler: no locking. */
 #include "coro/sched.h"
+#include "coro/maplimit.h"
 
 #include <sys/mman.h>
 
@@ -19,15 +20,19 @@ void *weft__region_map(unsigned nth, size_t *size) {
     if (nth == 0) {
         void *p = mmap(NULL, SMALL_REGION, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
+        if (p == MAP_FAILED) {
+            weft__map_limit_note(errno);
             return NULL;
+        }
         *size = SMALL_REGION;
         return p;
     }
     char *p = mmap(NULL, 2 * HUGE_REGION, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
+    if (p == MAP_FAILED) {
+        weft__map_limit_note(errno);
         return NULL;
+    }
     char *a = (char *)(((uintptr_t)p + HUGE_REGION - 1) & ~(uintptr_t)(HUGE_REGION - 1));
     if (a > p)
         munmap(p, (size_t)(a - p));

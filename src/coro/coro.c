@@ -39,8 +39,10 @@ void weft__coro_atfork_child(void) { pthread_mutex_unlock(&orphan_lock); }
 static weft__coro *cb_alloc(weft__sched *s) {
     weft__coro *co = s->free_coros;
     if (!co) {
+        /* A small batch: blocks a thread takes and does not use are out of
+         * reach of the threads beside it, which would carve new ones. */
         pthread_mutex_lock(&orphan_lock);
-        for (int i = 0; i < 256 && orphans; i++) {
+        for (int i = 0; i < 32 && orphans; i++) {
             weft__coro *o = orphans;
             orphans = o->next;
             o->next = s->free_coros;
@@ -154,7 +156,7 @@ void weft__coro_free_all(weft__sched *s) {
         if (co->flags & WEFT__F_SHARED)
             weft__arena_free(s, co->saved, co->saved_cap);
         else if (co->stack)
-            weft__stack_put(s, co->stack, co->stack_size);
+            weft__stack_put(s, co->stack, co->stack_size, co->vg_stack);
         co->stack = NULL;
         co->stack_size = 0;
         weft__arena_free(s, co->scratch, co->scratch_cap);
@@ -281,7 +283,7 @@ WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_c
     if (opts->name && !(co->name = weft__strdup(opts->name)))
         goto fail;
     if (size) {
-        if ((err = weft__stack_get(s, size + pg, &co->stack)) != 0)
+        if ((err = weft__stack_get(s, size + pg, &co->stack, &co->vg_stack)) != 0)
             goto fail;
         co->stack_size = size + pg;
         weft__ctx_init(&co->ctx, (char *)co->stack + pg, size, weft__coro_entry);

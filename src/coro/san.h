@@ -27,6 +27,36 @@ static inline void weft__stack_unmap(void *p, size_t n) {
     munmap(p, n);
 }
 
+/* valgrind: every coroutine stack (and the thread's own) is registered, so
+ * that a switch is seen as one and not as a huge stack frame (which makes
+ * memcheck mark the memory between the two stack pointers undefined). The
+ * requests cost a few instructions outside valgrind. 0 = not registered. */
+#if defined(WEFT_VALGRIND)
+#include <valgrind/valgrind.h>
+static inline unsigned weft__vg_stack(const void *lo, size_t size) {
+    return VALGRIND_STACK_REGISTER(lo, (const char *)lo + size);
+}
+static inline void weft__vg_unstack(unsigned id) {
+    if (id)
+        VALGRIND_STACK_DEREGISTER(id);
+}
+#include <valgrind/memcheck.h>
+/* Memory about to receive stack contents: memcheck marks what lies below a
+ * stack pointer that moved up as inaccessible, and a SHARED coroutine's
+ * frames copied back (or a stack's first frame) go where another
+ * coroutine's frames had returned from. Addressable, contents undefined:
+ * the copy then carries the saved bytes' own definedness. */
+#define weft__vg_stack_writable(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
+#else
+#define weft__vg_stack_writable(p, n) ((void)(p), (void)(n))
+static inline unsigned weft__vg_stack(const void *lo, size_t size) {
+    (void)lo;
+    (void)size;
+    return 0;
+}
+static inline void weft__vg_unstack(unsigned id) { (void)id; }
+#endif
+
 #if defined(__SANITIZE_THREAD__)
 #define WEFT_TSAN 1
 void *__tsan_get_current_fiber(void);

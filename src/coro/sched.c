@@ -115,6 +115,7 @@ WEFT_API int weft__hook_in_coro(void) {
 
 static void sched_destroy(weft__sched *s) {
     wd_unregister(s);
+    weft__vg_unstack(s->vg_main);
     weft__coro_free_all(s);
     weft__stack_pool_free(s);
     weft__shared_free(s);
@@ -203,6 +204,8 @@ weft__sched *weft__sched_ensure(void) {
             pthread_attr_destroy(&attr);
         }
     }
+    if (s->main_lo)
+        s->vg_main = weft__vg_stack(s->main_lo, s->main_size);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     s->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)s ^ 0x9E3779B97F4A7C15ULL;
@@ -393,7 +396,7 @@ void weft__sched_reap(weft__sched *s) {
     weft__coro *co = s->reap;
     s->reap = NULL;
     if (!(co->flags & WEFT__F_SHARED) && co->stack) {
-        weft__stack_put(s, co->stack, co->stack_size);
+        weft__stack_put(s, co->stack, co->stack_size, co->vg_stack);
         co->stack = NULL;
     }
 #ifdef WEFT_TSAN

@@ -19,6 +19,7 @@
 typedef struct weft__stack_free {
     struct weft__stack_free *next;
     size_t size;
+    unsigned vg;                    /* valgrind's id for the stack */
 } weft__stack_free;
 
 struct weft__sched {
@@ -62,6 +63,7 @@ struct weft__sched {
     void *switcher_fiber;           /* TSan builds */
     void *main_lo;                  /* the thread's stack, for ASan */
     size_t main_size;
+    unsigned vg_main, vg_shared, vg_switcher; /* valgrind's ids for the stacks */
 
     weft__coro *reap;               /* finished coroutine to clean after switching off it */
     int *errno_loc;                 /* this thread's errno (its address never changes) */
@@ -80,8 +82,8 @@ struct weft__sched {
 };
 
 /* stack.c */
-int weft__stack_get(weft__sched *s, size_t size, void **map);
-void weft__stack_put(weft__sched *s, void *map, size_t size);
+int weft__stack_get(weft__sched *s, size_t size, void **map, unsigned *vg);
+void weft__stack_put(weft__sched *s, void *map, size_t size, unsigned vg);
 void weft__stack_pool_free(weft__sched *s);
 int weft__shared_init(weft__sched *s);
 void weft__shared_free(weft__sched *s);

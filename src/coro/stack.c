@@ -1,6 +1,7 @@
 /* Coroutine stacks: guarded mmap stacks (lazily committed, pooled), the
  * per-thread shared stack with its copy-aside, and the overflow reporter. */
 #include "coro/sched.h"
+#include "coro/maplimit.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -22,11 +23,15 @@ static int map_guarded(size_t size, void **map) {
     size_t pg = weft__page_size();
     void *m = mmap(NULL, size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (m == MAP_FAILED)
+    if (m == MAP_FAILED) {
+        weft__map_limit_note(errno);
         return -ENOMEM;
+    }
     if (mprotect(m, pg, PROT_NONE) != 0) {
+        int e = errno; /* ENOMEM: vm.max_map_count reached (the split needs one more) */
         munmap(m, size);
-        return -ENOMEM; /* ENOMEM: vm.max_map_count reached */
+        weft__map_limit_note(e);
+        return -ENOMEM;
     }
 #ifdef WEFT_ASAN
     /* Stale poison from frames of an earlier stack at this address. */
@@ -36,8 +41,9 @@ static int map_guarded(size_t size, void **map) {
     return 0;
 }
 
-/* size is the mapping size, guard page included. */
-int weft__stack_get(weft__sched *s, size_t size, void **map) {
+/* size is the mapping size, guard page included; *vg receives valgrind's
+ * id for the stack (registered as long as it is mapped). */
+int weft__stack_get(weft__sched *s, size_t size, void **map, unsigned *vg) {
     for (weft__stack_free **pp = &s->pool; *pp; pp = &(*pp)->next) {
         if ((*pp)->size == size) {
             weft__stack_free *f = *pp;
@@ -46,13 +52,18 @@ int weft__stack_get(weft__sched *s, size_t size, void **map) {
             /* The free-list node lives at the stack's top end: map start is
              * recovered from it. */
             *map = (char *)f + sizeof *f - size;
+            *vg = f->vg;
+            weft__vg_stack_writable((char *)*map + weft__page_size(), size - weft__page_size());
             return 0;
         }
     }
-    return map_guarded(size, map);
+    int r = map_guarded(size, map);
+    if (r == 0)
+        *vg = weft__vg_stack((char *)*map + weft__page_size(), size - weft__page_size());
+    return r;
 }
 
-void weft__stack_put(weft__sched *s, void *map, size_t size) {
+void weft__stack_put(weft__sched *s, void *map, size_t size, unsigned vg) {
 #ifdef WEFT_ASAN
     /* The dead coroutine's frames never returned: their red zones are still
      * poisoned and would trip the next user of this stack (or of this
@@ -60,11 +71,13 @@ void weft__stack_put(weft__sched *s, void *map, size_t size) {
     __asan_unpoison_memory_region((char *)map + weft__page_size(), size - weft__page_size());
 #endif
     if (s->pool_len >= WEFT__POOL_MAX) {
+        weft__vg_unstack(vg);
         weft__stack_unmap(map, size);
         return;
     }
     weft__stack_free *f = (weft__stack_free *)((char *)map + size - sizeof *f);
     f->size = size;
+    f->vg = vg;
     f->next = s->pool;
     s->pool = f;
     s->pool_len++;
@@ -74,6 +87,7 @@ void weft__stack_pool_free(weft__sched *s) {
     while (s->pool) {
         weft__stack_free *f = s->pool;
         s->pool = f->next;
+        weft__vg_unstack(f->vg);
         weft__stack_unmap((char *)f + sizeof *f - f->size, f->size);
     }
     s->pool_len = 0;
@@ -158,6 +172,8 @@ int weft__shared_init(weft__sched *s) {
     s->shared_lo = (char *)m + pg;
     s->shared_hi = (char *)m + size;
     s->switcher_map = sw;
+    s->vg_shared = weft__vg_stack(s->shared_lo, WEFT__SHARED_STACK);
+    s->vg_switcher = weft__vg_stack((char *)sw + pg, SWITCHER_STACK);
 #ifdef WEFT_TSAN
     s->switcher_fiber = __tsan_create_fiber(0);
 #endif
@@ -170,6 +186,9 @@ int weft__shared_init(weft__sched *s) {
 void weft__shared_free(weft__sched *s) {
     if (!s->shared_map)
         return;
+    weft__vg_unstack(s->vg_shared);
+    weft__vg_unstack(s->vg_switcher);
+    s->vg_shared = s->vg_switcher = 0;
     weft__stack_unmap(s->shared_map, s->shared_map_size);
     weft__stack_unmap(s->switcher_map, SWITCHER_STACK + weft__page_size());
 #ifdef WEFT_TSAN
@@ -204,6 +223,7 @@ void weft__shared_load(weft__sched *s, weft__coro *co) {
 #ifdef WEFT_ASAN
     __asan_unpoison_memory_region(s->shared_lo, (size_t)(s->shared_hi - s->shared_lo));
 #endif
+    weft__vg_stack_writable(s->shared_lo, (size_t)(s->shared_hi - s->shared_lo));
     if (!(co->flags & WEFT__F_STARTED)) {
         co->flags |= WEFT__F_STARTED;
         weft__ctx_init(&co->ctx, s->shared_lo, (size_t)(s->shared_hi - s->shared_lo),
