@@ -93,12 +93,18 @@ int weft__future_wait(weft_future *f, int64_t deadline, int kind) {
                 break;
         }
     }
+    /* The task may be using a pointer into the caller's stack: a SHARED
+     * coroutine keeps its stack in place until the wait ends. */
+    bool pinned = weft__stack_pin_if(f->arg);
     weft__spin_lock(&f->lock);
-    if (!mark_slow(f)) {
+    int r = 0;
+    if (mark_slow(f))
+        r = weft__wq_wait(&f->q, &f->lock, false, 0, NULL, deadline, NULL, kind);
+    else
         weft__spin_unlock(&f->lock);
-        return 0;
-    }
-    return weft__wq_wait(&f->q, &f->lock, false, 0, NULL, deadline, NULL, kind);
+    if (pinned)
+        weft__stack_unpin();
+    return r;
 }
 
 WEFT_API int weft_future_result(weft_future *f, int64_t deadline, void **result) {
@@ -206,6 +212,11 @@ static int wait_some(weft_future *const *fs, const size_t *idx, size_t m, int64_
     }
     for (; k < m; k++)
         nodes[k].arg = 0;
+    /* As in weft__future_wait: keep a SHARED caller's stack in place if a
+     * task may be using a pointer into it. */
+    bool pinned = false;
+    for (k = 0; k < m && !pinned; k++)
+        pinned = weft__stack_pin_if(fs[idx ? idx[k] : k]->arg);
     int r = 0;
     if (fired || registered == 0) {
         /* Nothing to park for, unless a completer claimed us meanwhile: then
@@ -224,6 +235,8 @@ static int wait_some(weft_future *const *fs, const size_t *idx, size_t m, int64_
             weft__wq_unlink(&f->q, &nodes[k]);
         weft__spin_unlock(&f->lock);
     }
+    if (pinned)
+        weft__stack_unpin();
     weft__free(heap);
     return r;
 }
