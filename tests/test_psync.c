@@ -119,7 +119,9 @@ WEFT_TEST(plock_basics) {
 
 /* Release from another thread than the owner: -EPERM. */
 static weft_plock *g_l;
-static void release_other_thread(void) { CHECK_ERR(weft_plock_release(g_l), -EPERM); }
+static void release_other_thread(void) {
+    CHECK_ERR(weft_plock_release(g_l), -EPERM);
+}
 
 WEFT_TEST(plock_owner_is_thread) {
     g_l = test_shared_mem(sizeof *g_l);
@@ -282,7 +284,7 @@ static void owner_killed_while_waiting_body(void) {
     CHECK_EQ(pthread_create(&pt, NULL, dead_waiter, NULL), 0);
     wait_at_least(&g_waiting, 2);
     int before = atomic_load(&ticks);
-    weft_sleep(30 * WEFT_MSEC); /* both are (very likely) in their kernel waits now */
+    weft_sleep(30 * WEFT_MSEC);            /* both are (very likely) in their kernel waits now */
     CHECK_GT(atomic_load(&ticks), before); /* the waiting coroutine parks only itself */
     CHECK_OK(kill(g_holder, SIGKILL));
     intptr_t dead = join(w);
@@ -491,7 +493,7 @@ WEFT_TEST(rmutex_waiters_mixed) {
     pid_t kids[2];
     for (int i = 0; i < 2; i++)
         kids[i] = test_fork_child(mx_child, NULL); /* 1 plain + 3 coroutines each */
-    run_coro_thread(mixed_body);            /* 3 + 3 coroutines, 2 plain threads */
+    run_coro_thread(mixed_body);                   /* 3 + 3 coroutines, 2 plain threads */
     for (int i = 0; i < 2; i++)
         CHECK_EQ(test_reap(kids[i]), 0);
     CHECK_EQ(g_mx->count, (long)MX_ROUNDS * (2 * 4 + 3 + 3 + 2));
@@ -1217,3 +1219,40 @@ WEFT_TEST(shared_stack_coroutines) {
 }
 
 WEFT_MAIN()
+
+/* 50 WEFT_STACK_SHARED coroutines wait on one process-shared event (each
+ * through a helper thread that ends its park) with canaries on their
+ * stacks; the main coroutine sets the event once all of them wait. */
+#define PSH_N 50
+static weft_pevent psh_ev;
+static atomic_int psh_waiting, psh_ok;
+static void *psh_waiter(void *arg) {
+    int id = (int)(intptr_t)arg;
+    volatile unsigned char canary[512];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(id * 3 + i);
+    atomic_fetch_add(&psh_waiting, 1);
+    int r = weft_pevent_wait(&psh_ev, weft_after(30 * WEFT_SEC));
+    CHECK_EQ(r, 0);
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(id * 3 + i));
+    atomic_fetch_add(&psh_ok, 1);
+    return NULL;
+}
+static void body_pevent_shared(void) {
+    CHECK_OK(weft_pevent_init(&psh_ev));
+    weft_coro c[PSH_N];
+    weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
+    for (int i = 0; i < PSH_N; i++)
+        CHECK_OK(weft_spawn(&c[i], psh_waiter, (void *)(intptr_t)i, &o));
+    while (atomic_load(&psh_waiting) < PSH_N)
+        CHECK_OK(weft_yield());
+    CHECK_OK(weft_yield());
+    CHECK_OK(weft_pevent_set(&psh_ev));
+    CHECK_OK(weft_joinall(c, PSH_N, weft_after(30 * WEFT_SEC), NULL));
+    CHECK_EQ(atomic_load(&psh_ok), PSH_N);
+    CHECK_OK(weft_pevent_destroy(&psh_ev));
+}
+WEFT_TEST(pevent_shared_stack_waiters) {
+    run_plain_in_thread(body_pevent_shared);
+}
