@@ -926,21 +926,15 @@ static void shared_callers(int via) {
     CHECK_OK(weft_joinall(c, SHARED_N, weft_after(30 * WEFT_SEC), NULL));
     CHECK_EQ(atomic_load(&shared_ok), SHARED_N);
 }
-static void body_offload_shared(void) {
-    shared_callers(VIA_OFFLOAD);
-}
-WEFT_TEST(offload_shared_stack_local) {
-    run_plain_in_thread(body_offload_shared);
-}
+static void body_offload_shared(void) { shared_callers(VIA_OFFLOAD); }
+WEFT_TEST(offload_shared_stack_local) { run_plain_in_thread(body_offload_shared); }
 static void body_future_shared(void) {
     shared_pool = make_pool(4);
     shared_callers(VIA_FUTURE);
     shared_callers(VIA_MAP);
     CHECK_OK(weft_pool_destroy(shared_pool));
 }
-WEFT_TEST(future_shared_stack_local) {
-    run_in_thread(body_future_shared);
-}
+WEFT_TEST(future_shared_stack_local) { run_in_thread(body_future_shared); }
 
 /* While one SHARED coroutine waits with its stack in use by a task, GUARDED
  * coroutines of its thread keep running (only SHARED ones wait). */
@@ -973,6 +967,4 @@ static void body_guarded_runs(void) {
     CHECK_OK(weft_join(a, weft_after(30 * WEFT_SEC), NULL));
     CHECK_OK(weft_join(b, weft_after(30 * WEFT_SEC), NULL));
 }
-WEFT_TEST(offload_shared_guarded_keep_running) {
-    run_plain_in_thread(body_guarded_runs);
-}
+WEFT_TEST(offload_shared_guarded_keep_running) { run_plain_in_thread(body_guarded_runs); }

@@ -19,15 +19,9 @@ static weft__coro *orphans;
 static atomic_uint_fast64_t next_id = 1;
 
 /* fork: the orphan list must not be left locked in the child. */
-void weft__coro_atfork_prepare(void) {
-    pthread_mutex_lock(&orphan_lock);
-}
-void weft__coro_atfork_parent(void) {
-    pthread_mutex_unlock(&orphan_lock);
-}
-void weft__coro_atfork_child(void) {
-    pthread_mutex_unlock(&orphan_lock);
-}
+void weft__coro_atfork_prepare(void) { pthread_mutex_lock(&orphan_lock); }
+void weft__coro_atfork_parent(void) { pthread_mutex_unlock(&orphan_lock); }
+void weft__coro_atfork_child(void) { pthread_mutex_unlock(&orphan_lock); }
 
 static weft__coro *cb_alloc(weft__sched *s) {
     weft__coro *co = s->free_coros;
@@ -381,9 +375,7 @@ WEFT_API int weft_sleep_until(int64_t deadline) {
     return r == -ETIMEDOUT ? 0 : r;
 }
 
-WEFT_API int weft_sleep(int64_t ns) {
-    return weft_sleep_until(weft_after(ns));
-}
+WEFT_API int weft_sleep(int64_t ns) { return weft_sleep_until(weft_after(ns)); }
 
 WEFT_API weft_coro weft_self(void) {
     weft__sched *s = weft__sched_ensure();
@@ -394,9 +386,7 @@ WEFT_API weft_coro weft_self(void) {
     return handle_of(s->current);
 }
 
-WEFT_API int weft_coro_equal(weft_coro a, weft_coro b) {
-    return a.p == b.p && a.gen == b.gen;
-}
+WEFT_API int weft_coro_equal(weft_coro a, weft_coro b) { return a.p == b.p && a.gen == b.gen; }
 
 static weft__coro *peek(weft_coro c) {
     weft__coro *co = c.p;

@@ -26,15 +26,9 @@ static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static WEFT_TLS void *tls_forked_lo;
 static WEFT_TLS size_t tls_forked_size;
 
-weft__coro *weft__sched_current(weft__sched *s) {
-    return s->current;
-}
-struct weft__fdtab *weft__sched_fdtab(weft__sched *s) {
-    return &s->fds;
-}
-weft__poller *weft__sched_poller(weft__sched *s) {
-    return s->poller;
-}
+weft__coro *weft__sched_current(weft__sched *s) { return s->current; }
+struct weft__fdtab *weft__sched_fdtab(weft__sched *s) { return &s->fds; }
+weft__poller *weft__sched_poller(weft__sched *s) { return s->poller; }
 
 uint64_t weft__sched_rand(weft__sched *s) {
     uint64_t x = s->rng; /* xorshift64* */
@@ -109,7 +103,8 @@ WEFT_API int weft__sched_describe(char *buf, size_t n) {
     if (!s || !buf || !n || (s->current->flags & WEFT__F_MAIN))
         return 0;
     weft__coro *co = s->current;
-    snprintf(buf, n, "coroutine %llu \"%s\"", (unsigned long long)co->id, co->name ? co->name : "");
+    snprintf(buf, n, "coroutine %llu \"%s\"", (unsigned long long)co->id,
+             co->name ? co->name : "");
     return 1;
 }
 
@@ -269,9 +264,7 @@ typedef struct weft__spawn_req {
 
 #define REQ_CLOSED ((weft__spawn_req *)(uintptr_t)1)
 
-void weft__sched_pin(weft__sched *s) {
-    atomic_fetch_add(&s->wakers, 1);
-}
+void weft__sched_pin(weft__sched *s) { atomic_fetch_add(&s->wakers, 1); }
 
 int weft__sched_remote_spawn(weft__sched *s, weft_coro_fn fn, void *arg,
                              const weft_coro_opts *opts) {
@@ -529,9 +522,7 @@ void weft__sched_wait_unpinned(weft__sched *s) {
     weft__sched_block(s);
 }
 
-bool weft__sched_stalls(weft__sched *s, weft__coro *co) {
-    return stalls(s, co);
-}
+bool weft__sched_stalls(weft__sched *s, weft__coro *co) { return stalls(s, co); }
 
 /* The current coroutine has been marked parked (or finished): run others,
  * and the outside world, until it is ready again. */
@@ -560,12 +551,8 @@ void weft__sched_block(weft__sched *s) {
  * coroutines and stacks are left as they are (the code now running may
  * be on one of those stacks); the next weft call creates a new
  * scheduler. */
-void weft__sched_atfork_prepare(void) {
-    pthread_mutex_lock(&wd_lock);
-}
-void weft__sched_atfork_parent(void) {
-    pthread_mutex_unlock(&wd_lock);
-}
+void weft__sched_atfork_prepare(void) { pthread_mutex_lock(&wd_lock); }
+void weft__sched_atfork_parent(void) { pthread_mutex_unlock(&wd_lock); }
 
 void weft__sched_atfork_child(void) {
     /* Every scheduler on the watchdog list belongs to a thread that does

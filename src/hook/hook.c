@@ -852,9 +852,8 @@ HOOK_API int dup3(int fd, int to, int flags) {
  * lookup in the global scope may or may not return. */
 #define OWN(f) extern __typeof__(f) own_##f __attribute__((alias(#f), visibility("hidden")));
 OWN(read)
-OWN(write)
-OWN(readv) OWN(writev) OWN(recv) OWN(recvfrom) OWN(recvmsg) OWN(send) OWN(sendto) OWN(sendmsg)
-    OWN(connect) OWN(accept) OWN(accept4) OWN(poll) OWN(select) OWN(sleep) OWN(usleep)
+OWN(write) OWN(readv) OWN(writev) OWN(recv) OWN(recvfrom) OWN(recvmsg) OWN(send) OWN(sendto)
+    OWN(sendmsg) OWN(connect) OWN(accept) OWN(accept4) OWN(poll) OWN(select) OWN(sleep) OWN(usleep)
         OWN(nanosleep) OWN(clock_nanosleep) OWN(getaddrinfo)
 #undef OWN
 

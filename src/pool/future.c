@@ -63,10 +63,11 @@ static bool mark_slow(weft_future *f) {
             return false;
         if (s & F_SLOW)
             return true;
-    } while (!atomic_compare_exchange_weak_explicit(&f->state, &s, s | F_SLOW, memory_order_acq_rel,
-                                                    memory_order_acquire));
+    } while (!atomic_compare_exchange_weak_explicit(&f->state, &s, s | F_SLOW,
+                                                    memory_order_acq_rel, memory_order_acquire));
     return true;
 }
+
 
 /* A plain thread about to sleep looks a little longer first: a futex sleep
  * and cross-core wake-up cost 10-16 us here, while a pool task often ends
@@ -288,7 +289,8 @@ WEFT_API int weft_futures_wait(weft_future *const *fs, size_t n, int mode, int64
 
 /* ---- as_completed ----------------------------------------------------- */
 
-WEFT_API int weft_as_completed_init(weft_as_completed_iter *it, weft_future *const *fs, size_t n) {
+WEFT_API int weft_as_completed_init(weft_as_completed_iter *it, weft_future *const *fs,
+                                    size_t n) {
     if (!it)
         return -EINVAL;
     memset(it, 0, sizeof *it);
@@ -307,7 +309,8 @@ WEFT_API int weft_as_completed_init(weft_as_completed_iter *it, weft_future *con
     return 0;
 }
 
-WEFT_API int weft_as_completed_next(weft_as_completed_iter *it, int64_t deadline, size_t *index) {
+WEFT_API int weft_as_completed_next(weft_as_completed_iter *it, int64_t deadline,
+                                    size_t *index) {
     if (!it || !index || (it->n_ && !it->rest_))
         return -EINVAL;
     for (;;) {
