@@ -124,17 +124,20 @@ typedef enum weft_stack_mode {
      * stack (usually a few hundred bytes) is copied aside. For very large
      * counts (a million sleeping coroutines in well under 1 GiB). Pointers
      * to a SHARED coroutine's stack variables are valid only while it runs,
-     * with one exception: while it waits in weft_offload, or on the future
-     * of a task whose argument points into its stack (weft_future_result,
-     * weft_futures_wait, weft_as_completed_next, weft_pool_map), its stack
-     * stays in place, so that task (and only it) may use such pointers; the
-     * other SHARED coroutines of its thread then wait until it resumes
-     * (GUARDED ones keep running), so such a task must not wait for one of
-     * them. Anything else another thread or coroutine may touch while this
-     * one waits (a pointer reached only through heap memory, a task it does
-     * not wait for, a weft_thread argument, a sync object) belongs on the
-     * heap or in static storage. weft's own calls (resolving, hooked
-     * getaddrinfo, process-shared waits) copy what they hand over. */
+     * with one exception: while it waits in weft_offload, on the future of
+     * a task whose argument points into its stack (weft_future_result,
+     * weft_futures_wait, weft_as_completed_next, weft_pool_map), in
+     * weft_thread_join of a thread whose argument does, or in
+     * weft_ppool_map with in, out or statuses there, its stack stays in
+     * place, so that task or thread may use such pointers; the other
+     * SHARED coroutines of its thread then wait until it resumes (GUARDED
+     * ones keep running), so such a task must not wait for one of them.
+     * Anything else another thread or coroutine may touch while this one
+     * waits (a pointer reached only through heap memory, a task it does not
+     * wait for as above, the async and imap forms of the process pool, a
+     * sync object) belongs on the heap or in static storage. weft's own
+     * calls (resolving, hooked getaddrinfo, process-shared waits) copy what
+     * they hand over. */
     WEFT_STACK_SHARED = 1,
 } weft_stack_mode;
 

@@ -774,4 +774,44 @@ WEFT_TEST(serve_bad_input) {
     CHECK_ERR(weft_thread_join(t, weft_after_sec(10), NULL), 0);
 }
 
+/* 20 WEFT_STACK_SHARED coroutines each start a thread with a pointer to a
+ * local and join it; the thread writes its result there. Canaries check
+ * that no other coroutine's stack was touched. */
+#define TH_SHARED_N 20
+struct th_job {
+    int in, out;
+};
+static void *th_job_fn(void *arg) {
+    struct th_job *j = arg;
+    j->out = j->in * 2 + 1;
+    return &j->out;
+}
+static atomic_int th_shared_ok;
+static void *th_shared_coro(void *arg) {
+    int id = (int)(intptr_t)arg;
+    volatile unsigned char canary[512];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(id * 13 + i);
+    struct th_job j = {.in = id, .out = -1};
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, th_job_fn, &j, NULL));
+    void *res = NULL;
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER, &res));
+    CHECK_PTR_EQ(res, &j.out);
+    CHECK_EQ(j.out, id * 2 + 1);
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(id * 13 + i));
+    atomic_fetch_add(&th_shared_ok, 1);
+    return NULL;
+}
+static void th_shared_body(void) {
+    weft_coro c[TH_SHARED_N];
+    weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
+    for (int i = 0; i < TH_SHARED_N; i++)
+        CHECK_OK(weft_spawn(&c[i], th_shared_coro, (void *)(intptr_t)i, &o));
+    CHECK_OK(weft_joinall(c, TH_SHARED_N, weft_after(30 * WEFT_SEC), NULL));
+    CHECK_EQ(atomic_load(&th_shared_ok), TH_SHARED_N);
+}
+WEFT_TEST(join_from_shared_stack_coroutines) { run_in_thread(th_shared_body); }
+
 WEFT_MAIN()
