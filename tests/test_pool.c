@@ -901,12 +901,17 @@ static void *shared_caller(void *arg) {
         CHECK_EQ(weft_future_result(f, WEFT_FOREVER, &res), id);
         weft_future_release(f);
     } else {
-        void *args[1] = {&j};
-        int st[1];
-        void *results[1];
-        CHECK_OK(weft_pool_map(shared_pool, stack_job_task, args, results, st, 1, WEFT_FOREVER));
+        /* The first task's argument is not on the stack, the second's is. */
+        static struct stack_job off_stack[SHARED_N];
+        off_stack[id].in = id;
+        void *args[2] = {&off_stack[id], &j};
+        int st[2];
+        void *results[2];
+        CHECK_OK(weft_pool_map(shared_pool, stack_job_task, args, results, st, 2, WEFT_FOREVER));
         CHECK_EQ(st[0], id);
-        res = results[0];
+        CHECK_EQ(st[1], id);
+        CHECK_EQ(off_stack[id].out, id * 3 + 1);
+        res = results[1];
     }
     CHECK_PTR_EQ(res, &j.out);
     CHECK_EQ(j.out, id * 3 + 1);

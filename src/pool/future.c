@@ -266,10 +266,16 @@ WEFT_API int weft_futures_wait(weft_future *const *fs, size_t n, int mode, int64
     if (n == 0)
         return 0;
     if (mode == WEFT_WAIT_ALL) {
-        for (size_t i = 0; i < n; i++)
-            if ((r = weft__future_wait(fs[i], deadline, WEFT__W_OTHER)) < 0)
-                return r;
-        return (int)n;
+        /* The later tasks run while the caller waits for the earlier ones:
+         * pin for the whole wait (see weft__future_wait). */
+        bool pinned = false;
+        for (size_t i = 0; i < n && !pinned; i++)
+            pinned = weft__stack_pin_if(fs[i]->arg);
+        for (size_t i = 0; i < n && r >= 0; i++)
+            r = weft__future_wait(fs[i], deadline, WEFT__W_OTHER);
+        if (pinned)
+            weft__stack_unpin();
+        return r < 0 ? r : (int)n;
     }
     for (;;) {
         size_t done = 0;
