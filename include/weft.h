@@ -135,9 +135,10 @@ typedef enum weft_stack_mode {
      * Anything else another thread or coroutine may touch while this one
      * waits (a pointer reached only through heap memory, a task it does not
      * wait for as above, the async and imap forms of the process pool, a
-     * sync object) belongs on the heap or in static storage. weft's own
-     * calls (resolving, hooked getaddrinfo, process-shared waits) copy what
-     * they hand over. */
+     * sync object, weft_thread_spawn's arg) belongs on the heap or in
+     * static storage. weft's own calls (resolving, hooked getaddrinfo,
+     * process-shared waits, weft_thread_spawn's options) copy what they
+     * hand over. */
     WEFT_STACK_SHARED = 1,
 } weft_stack_mode;
 

@@ -268,7 +268,11 @@ void weft__sched_pin(weft__sched *s) { atomic_fetch_add(&s->wakers, 1); }
 
 int weft__sched_remote_spawn(weft__sched *s, weft_coro_fn fn, void *arg,
                              const weft_coro_opts *opts) {
-    weft__spawn_req *r = weft__malloc(sizeof *r);
+    /* The target reads only this block: the name too is copied, since the
+     * spawner may be a SHARED coroutine whose stack is reused while it
+     * waits. */
+    size_t nl = opts->name ? strlen(opts->name) + 1 : 0;
+    weft__spawn_req *r = weft__malloc(sizeof *r + nl);
     if (!r) {
         atomic_fetch_sub_explicit(&s->wakers, 1, memory_order_release);
         return -ENOMEM;
@@ -277,6 +281,10 @@ int weft__sched_remote_spawn(weft__sched *s, weft_coro_fn fn, void *arg,
     r->fn = fn;
     r->arg = arg;
     r->opts = *opts;
+    if (nl) {
+        memcpy(r + 1, opts->name, nl);
+        r->opts.name = (const char *)(r + 1);
+    }
     r->opts.detached = 1;
     r->w = weft__waiter_begin(&local, WEFT__W_NOCANCEL);
     weft__spawn_req *head = atomic_load(&s->reqs);
