@@ -148,8 +148,22 @@ typedef enum weft_stack_mode {
      * when another one needs the shared stack, the live part of this one's
      * stack (usually a few hundred bytes) is copied aside. For very large
      * counts (a million sleeping coroutines in well under 1 GiB). Pointers
-     * to a SHARED coroutine's stack variables are valid only while it runs:
-     * never hand one to another coroutine. */
+     * to a SHARED coroutine's stack variables are valid only while it runs,
+     * with one exception: while it waits in weft_offload, on the future of
+     * a task whose argument points into its stack (weft_future_result,
+     * weft_futures_wait, weft_as_completed_next, weft_pool_map), in
+     * weft_thread_join of a thread whose argument does, or in
+     * weft_ppool_map with in, out or statuses there, its stack stays in
+     * place, so that task or thread may use such pointers; the other
+     * SHARED coroutines of its thread then wait until it resumes (GUARDED
+     * ones keep running), so such a task must not wait for one of them.
+     * Anything else another thread or coroutine may touch while this one
+     * waits (a pointer reached only through heap memory, a task it does not
+     * wait for as above, the async and imap forms of the process pool, a
+     * sync object, weft_thread_spawn's arg) belongs on the heap or in
+     * static storage. weft's own calls (resolving, hooked getaddrinfo,
+     * process-shared waits, weft_thread_spawn's options) copy what they
+     * hand over. */
     WEFT_STACK_SHARED = 1,
 } weft_stack_mode;
 
@@ -1048,7 +1062,8 @@ WEFT_API int weft_pool_default(weft_pool **out);
  * fn's result pointer.
  * If the calling coroutine is cancelled before fn starts, fn never runs
  * and the call returns -ECANCELED; once fn runs, the call waits for it to
- * return (arg stays in use until then) and returns its status.
+ * return (arg stays in use until then) and returns its status. arg may
+ * point to a local of a WEFT_STACK_SHARED caller (see WEFT_STACK_SHARED).
  * Errors (besides fn's own status): -ECANCELED, -EINVAL (fn NULL),
  * -ENOMEM, -EAGAIN (the default pool could not start its threads). */
 WEFT_API int weft_offload(weft_task_fn fn, void *arg, void **result);

@@ -282,6 +282,15 @@ int weft__sched_remote_spawn(weft__sched *s, weft_coro_fn fn, void *arg,
                              const weft_coro_opts *opts);
 /* Stops accepting remote spawns (pending ones fail with -ESRCH). */
 void weft__sched_close_spawns(weft__sched *s);
+/* Pinning a SHARED coroutine's stack in place while another thread may use
+ * a pointer into it. weft__stack_pin_if(p): if the caller is a SHARED coroutine
+ * and p points into its stack, pins it and returns true: until
+ * weft__stack_unpin(), no other SHARED coroutine of the thread runs (those due
+ * wait, in order, and run after it), so the stack is never copied aside
+ * or overwritten; GUARDED coroutines and the main one run as usual.
+ * Otherwise returns false and does nothing. */
+bool weft__stack_pin_if(const void *p);
+void weft__stack_unpin(void);
 /* Switches away from the current coroutine, which must already be marked
  * parked (or done); returns when it is resumed. */
 void weft__sched_block(weft__sched *s);

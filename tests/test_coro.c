@@ -1537,4 +1537,65 @@ WEFT_TEST(thread_churn_memory_flat) {
 }
 /* WEFT_TEST_TIMEOUT(thread_churn_memory_flat, 180) */
 
+/* Stack pinning: a SHARED coroutine waits in weft_offload with a pointer to
+ * its local in the task; meanwhile a GUARDED coroutine switches to a
+ * suspended SHARED one. That switch waits until the pin ends (the shared
+ * stack is not free), then happens with its value and return-to-parent;
+ * the pinned coroutine's local and canary come back intact. */
+static weft_event pin_go;
+static atomic_int pin_switching;
+static int pin_task(void *arg, void **result) {
+    (void)result;
+    int *v = arg;
+    CHECK_OK(weft_event_wait(&pin_go, weft_after(30 * WEFT_SEC)));
+    *v += 40;
+    return 0;
+}
+static void *pin_holder(void *arg) {
+    (void)arg;
+    volatile unsigned char canary[256];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(i * 3);
+    int v = 2;
+    CHECK_OK(weft_offload(pin_task, &v, NULL));
+    CHECK_EQ(v, 42);
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(i * 3));
+    return NULL;
+}
+static void *pin_suspended(void *arg) {
+    volatile char big[1024]; /* its frames overwrite the holder's if they share */
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)0x5a;
+    return (void *)((uintptr_t)arg + (uintptr_t)big[7]);
+}
+static void *pin_switcher(void *arg) {
+    (void)arg;
+    weft_coro_opts so = {.stack_mode = WEFT_STACK_SHARED, .suspended = 1};
+    weft_coro t;
+    CHECK_OK(weft_spawn(&t, pin_suspended, NULL, &so));
+    atomic_store(&pin_switching, 1);
+    void *got = NULL;
+    CHECK_EQ(weft_switch(t, (void *)(uintptr_t)1000, &got), 1); /* it returned */
+    CHECK_EQ((uintptr_t)got, 1000 + 0x5a);
+    CHECK_OK(weft_join(t, WEFT_FOREVER, NULL));
+    return NULL;
+}
+static void body_pin_switch(void) {
+    CHECK_OK(weft_event_init(&pin_go));
+    atomic_store(&pin_switching, 0);
+    weft_coro h, g;
+    weft_coro_opts sh = {.stack_mode = WEFT_STACK_SHARED};
+    CHECK_OK(weft_spawn(&h, pin_holder, NULL, &sh));
+    CHECK_OK(weft_spawn(&g, pin_switcher, NULL, NULL));
+    /* h parks in weft_offload first (FIFO), then g tries its switch. */
+    while (!atomic_load(&pin_switching))
+        CHECK_OK(weft_yield());
+    CHECK_OK(weft_yield());
+    CHECK_OK(weft_event_set(&pin_go));
+    CHECK_OK(weft_join(h, weft_after(30 * WEFT_SEC), NULL));
+    CHECK_OK(weft_join(g, weft_after(30 * WEFT_SEC), NULL));
+}
+WEFT_TEST(shared_pin_defers_switch) { run_plain_in_thread(body_pin_switch); }
+
 WEFT_MAIN()

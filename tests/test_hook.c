@@ -722,6 +722,41 @@ WEFT_TEST(coro_getaddrinfo_offloaded) {
     CHECK_EQ(gai_done, 3);
 }
 
+/* SHARED-stack coroutines: the pool thread must not read the caller's hints
+ * or write its result slot in place (that stack is copied aside and reused
+ * while the caller waits), and must not corrupt the coroutine running on it
+ * meanwhile. Each coroutine keeps a canary of its own on its stack. */
+#define GAI_SHARED_N 20
+static atomic_int gai_shared_ok;
+static void *gai_shared_coro(void *arg) {
+    int id = (int)(intptr_t)arg;
+    volatile unsigned char canary[512];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(id * 7 + i);
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof port, "%d", 1000 + id % 1000);
+    CHECK_EQ(getaddrinfo("127.0.0.1", port, &hints, &ai), 0);
+    CHECK(ai != NULL);
+    CHECK_EQ(ai->ai_family, AF_INET);
+    CHECK_EQ(ai->ai_socktype, SOCK_STREAM);
+    CHECK_EQ(ntohs(((struct sockaddr_in *)ai->ai_addr)->sin_port), 1000 + id);
+    CHECK_EQ(ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr), INADDR_LOOPBACK);
+    freeaddrinfo(ai);
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(id * 7 + i));
+    atomic_fetch_add(&gai_shared_ok, 1);
+    return NULL;
+}
+WEFT_TEST(coro_getaddrinfo_shared_stacks) {
+    weft_coro c[GAI_SHARED_N];
+    weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
+    for (int i = 0; i < GAI_SHARED_N; i++)
+        CHECK_OK(weft_spawn(&c[i], gai_shared_coro, (void *)(intptr_t)i, &o));
+    CHECK_OK(weft_joinall(c, GAI_SHARED_N, weft_after(20 * WEFT_SEC), NULL));
+    CHECK_EQ(gai_shared_ok, GAI_SHARED_N);
+}
+
 /* ------------------------------------------------------------------ watchdog */
 
 static void *spinner(void *arg) {

@@ -472,4 +472,36 @@ WEFT_TEST(bad_input) {
     run_in_thread(body_bad_input);
 }
 
+/* 20 WEFT_STACK_SHARED coroutines resolve a name through the pool at once
+ * (the output array on their stacks), with canaries of their own. */
+#define RES_SHARED_N 20
+static atomic_int res_shared_ok;
+static void *res_shared_coro(void *arg) {
+    int id = (int)(intptr_t)arg;
+    volatile unsigned char canary[512];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(id * 17 + i);
+    weft_addr a[4];
+    memset(a, 0, sizeof a);
+    int n = weft_resolve("localhost", 2000 + id, AF_INET, a, 4, weft_after(20 * WEFT_SEC));
+    CHECK_GE(n, 1);
+    for (int k = 0; k < n; k++) {
+        CHECK_EQ(a[k].ss.ss_family, AF_INET);
+        CHECK_EQ(weft_addr_port(&a[k]), 2000 + id);
+    }
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(id * 17 + i));
+    atomic_fetch_add(&res_shared_ok, 1);
+    return NULL;
+}
+static void res_shared_body(void) {
+    weft_coro c[RES_SHARED_N];
+    weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
+    for (int i = 0; i < RES_SHARED_N; i++)
+        CHECK_OK(weft_spawn(&c[i], res_shared_coro, (void *)(intptr_t)i, &o));
+    CHECK_OK(weft_joinall(c, RES_SHARED_N, weft_after(30 * WEFT_SEC), NULL));
+    CHECK_EQ(atomic_load(&res_shared_ok), RES_SHARED_N);
+}
+WEFT_TEST(resolve_from_shared_stack_coroutines) { run_plain_in_thread(res_shared_body); }
+
 WEFT_MAIN()

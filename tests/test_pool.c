@@ -866,3 +866,113 @@ WEFT_TEST(allocation_failure) {
 }
 
 WEFT_MAIN()
+
+/* ------------------------------------------------------- SHARED-stack callers */
+
+/* A task given a pointer to a local of a WEFT_STACK_SHARED coroutine reads
+ * its input and writes its output there while the coroutine waits; the
+ * other SHARED coroutines of the thread keep canaries on their stacks. */
+#define SHARED_N 50
+struct stack_job {
+    int in;
+    int out;
+    unsigned char buf[256];
+};
+static int stack_job_task(void *arg, void **result) {
+    struct stack_job *j = arg;
+    j->out = j->in * 3 + 1;
+    for (size_t i = 0; i < sizeof j->buf; i++)
+        j->buf[i] = (unsigned char)(j->in + i);
+    *result = &j->out;
+    return j->in;
+}
+static atomic_int shared_ok;
+enum { VIA_OFFLOAD, VIA_FUTURE, VIA_MAP };
+static weft_pool *shared_pool;
+static void *shared_caller(void *arg) {
+    int id = (int)((intptr_t)arg >> 2), via = (int)((intptr_t)arg & 3);
+    volatile unsigned char canary[512];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(id * 5 + i);
+    struct stack_job j = {.in = id, .out = -1};
+    void *res = NULL;
+    if (via == VIA_OFFLOAD) {
+        CHECK_EQ(weft_offload(stack_job_task, &j, &res), id);
+    } else if (via == VIA_FUTURE) {
+        weft_future *f;
+        CHECK_OK(weft_pool_submit(shared_pool, stack_job_task, &j, &f));
+        CHECK_EQ(weft_future_result(f, WEFT_FOREVER, &res), id);
+        weft_future_release(f);
+    } else {
+        /* The first task's argument is not on the stack, the second's is. */
+        static struct stack_job off_stack[SHARED_N];
+        off_stack[id].in = id;
+        void *args[2] = {&off_stack[id], &j};
+        int st[2];
+        void *results[2];
+        CHECK_OK(weft_pool_map(shared_pool, stack_job_task, args, results, st, 2, WEFT_FOREVER));
+        CHECK_EQ(st[0], id);
+        CHECK_EQ(st[1], id);
+        CHECK_EQ(off_stack[id].out, id * 3 + 1);
+        res = results[1];
+    }
+    CHECK_PTR_EQ(res, &j.out);
+    CHECK_EQ(j.out, id * 3 + 1);
+    for (size_t i = 0; i < sizeof j.buf; i++)
+        CHECK_EQ(j.buf[i], (unsigned char)(id + i));
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(id * 5 + i));
+    atomic_fetch_add(&shared_ok, 1);
+    return NULL;
+}
+static void shared_callers(int via) {
+    atomic_store(&shared_ok, 0);
+    weft_coro c[SHARED_N];
+    weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
+    for (int i = 0; i < SHARED_N; i++)
+        CHECK_OK(weft_spawn(&c[i], shared_caller, (void *)(intptr_t)(i << 2 | via), &o));
+    CHECK_OK(weft_joinall(c, SHARED_N, weft_after(30 * WEFT_SEC), NULL));
+    CHECK_EQ(atomic_load(&shared_ok), SHARED_N);
+}
+static void body_offload_shared(void) { shared_callers(VIA_OFFLOAD); }
+WEFT_TEST(offload_shared_stack_local) { run_plain_in_thread(body_offload_shared); }
+static void body_future_shared(void) {
+    shared_pool = make_pool(4);
+    shared_callers(VIA_FUTURE);
+    shared_callers(VIA_MAP);
+    CHECK_OK(weft_pool_destroy(shared_pool));
+}
+WEFT_TEST(future_shared_stack_local) { run_in_thread(body_future_shared); }
+
+/* While one SHARED coroutine waits with its stack in use by a task, GUARDED
+ * coroutines of its thread keep running (only SHARED ones wait). */
+static weft_event guarded_ran;
+static int wait_guarded_task(void *arg, void **result) {
+    (void)result;
+    struct stack_job *j = arg;
+    CHECK_OK(weft_event_wait(&guarded_ran, weft_after(30 * WEFT_SEC)));
+    j->out = 7;
+    return 0;
+}
+static void *pinned_caller(void *arg) {
+    (void)arg;
+    struct stack_job j = {.in = 1, .out = 0};
+    CHECK_OK(weft_offload(wait_guarded_task, &j, NULL));
+    CHECK_EQ(j.out, 7);
+    return NULL;
+}
+static void *guarded_setter(void *arg) {
+    (void)arg;
+    CHECK_OK(weft_event_set(&guarded_ran));
+    return NULL;
+}
+static void body_guarded_runs(void) {
+    weft_event_init(&guarded_ran);
+    weft_coro a, b;
+    weft_coro_opts sh = {.stack_mode = WEFT_STACK_SHARED};
+    CHECK_OK(weft_spawn(&a, pinned_caller, NULL, &sh));
+    CHECK_OK(weft_spawn(&b, guarded_setter, NULL, NULL));
+    CHECK_OK(weft_join(a, weft_after(30 * WEFT_SEC), NULL));
+    CHECK_OK(weft_join(b, weft_after(30 * WEFT_SEC), NULL));
+}
+WEFT_TEST(offload_shared_guarded_keep_running) { run_plain_in_thread(body_guarded_runs); }

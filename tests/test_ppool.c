@@ -1145,6 +1145,48 @@ static void coro_body(void) {
 
 WEFT_TEST(coroutine_parks_only_itself) { run_plain_in_thread(coro_body); }
 
+/* 20 WEFT_STACK_SHARED coroutines map with in, out and statuses on their
+ * stacks (the watcher thread reads and writes them while they wait), with
+ * canaries of their own. */
+#define PP_SHARED_N 20
+static atomic_int pp_shared_ok;
+static void *pp_shared_mapper(void *arg) {
+    weft_ppool *p = arg;
+    int id = atomic_fetch_add(&pp_shared_ok, 0x10000) >> 16;
+    volatile unsigned char canary[512];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(id * 11 + i);
+    int64_t in[32], out[32];
+    int st[32];
+    for (int i = 0; i < 32; i++) {
+        in[i] = id * 100 + i;
+        out[i] = -1;
+        st[i] = 0x55;
+    }
+    CHECK_EQ(weft_ppool_map(p, t_square, in, 32, 8, out, 8, 4, st), 0);
+    for (int i = 0; i < 32; i++) {
+        CHECK_EQ(in[i], id * 100 + i);
+        CHECK_EQ(out[i], (int64_t)(id * 100 + i) * (id * 100 + i));
+        CHECK_EQ(st[i], 0);
+    }
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(id * 11 + i));
+    atomic_fetch_add(&pp_shared_ok, 1);
+    return NULL;
+}
+static void shared_map_body(void) {
+    weft_ppool *p = mkpool(2);
+    atomic_store(&pp_shared_ok, 0);
+    weft_coro c[PP_SHARED_N];
+    weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
+    for (int i = 0; i < PP_SHARED_N; i++)
+        CHECK_OK(weft_spawn(&c[i], pp_shared_mapper, p, &o));
+    CHECK_OK(weft_joinall(c, PP_SHARED_N, weft_after(30 * WEFT_SEC), NULL));
+    CHECK_EQ(atomic_load(&pp_shared_ok) & 0xffff, PP_SHARED_N);
+    finish(p);
+}
+WEFT_TEST(map_from_shared_stack_coroutines) { run_plain_in_thread(shared_map_body); }
+
 static void lk_ok(weft_future *f, int st, const weft_bytes *r, void *ud) {
     (void)f, (void)ud;
     CHECK_EQ(st, 0);

@@ -1216,4 +1216,41 @@ WEFT_TEST(shared_stack_coroutines) {
     CHECK_NO_ZOMBIES();
 }
 
+/* 50 WEFT_STACK_SHARED coroutines wait on one process-shared event (each
+ * through a helper thread that ends its park) with canaries on their
+ * stacks; the main coroutine sets the event once all of them wait. */
+#define PSH_N 50
+static weft_pevent psh_ev;
+static atomic_int psh_waiting, psh_ok;
+static void *psh_waiter(void *arg) {
+    int id = (int)(intptr_t)arg;
+    volatile unsigned char canary[512];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(id * 3 + i);
+    atomic_fetch_add(&psh_waiting, 1);
+    int r = weft_pevent_wait(&psh_ev, weft_after(30 * WEFT_SEC));
+    CHECK_EQ(r, 0);
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(id * 3 + i));
+    atomic_fetch_add(&psh_ok, 1);
+    return NULL;
+}
+static void body_pevent_shared(void) {
+    CHECK_OK(weft_pevent_init(&psh_ev));
+    weft_coro c[PSH_N];
+    weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
+    for (int i = 0; i < PSH_N; i++)
+        CHECK_OK(weft_spawn(&c[i], psh_waiter, (void *)(intptr_t)i, &o));
+    while (atomic_load(&psh_waiting) < PSH_N)
+        CHECK_OK(weft_yield());
+    CHECK_OK(weft_yield());
+    CHECK_OK(weft_pevent_set(&psh_ev));
+    CHECK_OK(weft_joinall(c, PSH_N, weft_after(30 * WEFT_SEC), NULL));
+    CHECK_EQ(atomic_load(&psh_ok), PSH_N);
+    CHECK_OK(weft_pevent_destroy(&psh_ev));
+}
+WEFT_TEST(pevent_shared_stack_waiters) {
+    run_plain_in_thread(body_pevent_shared);
+}
+
 WEFT_MAIN()

@@ -811,4 +811,93 @@ WEFT_TEST(serve_bad_input) {
     CHECK_ERR(weft_thread_join(t, weft_after_sec(10), NULL), 0);
 }
 
+/* 20 WEFT_STACK_SHARED coroutines each start a thread with a pointer to a
+ * local and join it; the thread writes its result there. Canaries check
+ * that no other coroutine's stack was touched. */
+#define TH_SHARED_N 20
+struct th_job {
+    int in, out;
+};
+static void *th_job_fn(void *arg) {
+    struct th_job *j = arg;
+    j->out = j->in * 2 + 1;
+    return &j->out;
+}
+static atomic_int th_shared_ok;
+static void *th_shared_coro(void *arg) {
+    int id = (int)(intptr_t)arg;
+    volatile unsigned char canary[512];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(id * 13 + i);
+    struct th_job j = {.in = id, .out = -1};
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, th_job_fn, &j, NULL));
+    void *res = NULL;
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER, &res));
+    CHECK_PTR_EQ(res, &j.out);
+    CHECK_EQ(j.out, id * 2 + 1);
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(id * 13 + i));
+    atomic_fetch_add(&th_shared_ok, 1);
+    return NULL;
+}
+static void th_shared_body(void) {
+    weft_coro c[TH_SHARED_N];
+    weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
+    for (int i = 0; i < TH_SHARED_N; i++)
+        CHECK_OK(weft_spawn(&c[i], th_shared_coro, (void *)(intptr_t)i, &o));
+    CHECK_OK(weft_joinall(c, TH_SHARED_N, weft_after(30 * WEFT_SEC), NULL));
+    CHECK_EQ(atomic_load(&th_shared_ok), TH_SHARED_N);
+}
+WEFT_TEST(join_from_shared_stack_coroutines) { run_in_thread(th_shared_body); }
+
+/* 20 WEFT_STACK_SHARED coroutines spawn onto a server thread with the
+ * coroutine's name in a buffer on their stacks; the server reads it while
+ * they wait. Canaries check their stacks. */
+#define SP_SHARED_N 20
+static weft_chan *sp_names;
+static void *sp_named(void *arg) {
+    int id = (int)(intptr_t)arg;
+    char want[32];
+    snprintf(want, sizeof want, "job-%d-%s", id, "abcdefghijklmnop");
+    const char *name = weft_coro_name(weft_self());
+    int ok = name && strcmp(name, want) == 0;
+    CHECK_OK(weft_chan_send(sp_names, &ok, WEFT_FOREVER));
+    return NULL;
+}
+static void *sp_spawner(void *arg) {
+    weft_thread *t = arg;
+    static atomic_int next;
+    int id = atomic_fetch_add(&next, 1);
+    volatile unsigned char canary[512];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(id * 19 + i);
+    char name[32];
+    snprintf(name, sizeof name, "job-%d-%s", id, "abcdefghijklmnop");
+    weft_coro_opts co = {.name = name, .detached = 1};
+    CHECK_OK(weft_thread_spawn(t, sp_named, (void *)(intptr_t)id, &co));
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(id * 19 + i));
+    return NULL;
+}
+WEFT_TEST(serve_spawn_from_shared_stack_coroutines) {
+    weft_thread *t;
+    weft_thread_opts o = {.serve = 1};
+    CHECK_OK(weft_thread_start(&t, NULL, NULL, &o));
+    CHECK_OK(weft_chan_create(&sp_names, sizeof(int), SP_SHARED_N));
+    weft_coro c[SP_SHARED_N];
+    weft_coro_opts sh = {.stack_mode = WEFT_STACK_SHARED};
+    for (int i = 0; i < SP_SHARED_N; i++)
+        CHECK_OK(weft_spawn(&c[i], sp_spawner, t, &sh));
+    CHECK_OK(weft_joinall(c, SP_SHARED_N, weft_after_sec(10), NULL));
+    for (int i = 0; i < SP_SHARED_N; i++) {
+        int ok = 0;
+        CHECK_OK(weft_chan_recv(sp_names, &ok, weft_after_sec(10)));
+        CHECK_EQ(ok, 1);
+    }
+    CHECK_OK(weft_thread_stop(t));
+    CHECK_OK(weft_thread_join(t, weft_after_sec(10), NULL));
+    CHECK_OK(weft_chan_destroy(sp_names));
+}
+
 WEFT_MAIN()

@@ -472,6 +472,12 @@ WEFT_API int weft_switch(weft_coro to, void *value, void **received) {
         return -ESRCH;
     if (co->flags & WEFT__F_CANCELLED)
         return -ECANCELED;
+    if (weft__sched_stalls(s, t)) {
+        /* t needs the shared stack, which a waiting coroutine has pinned:
+         * wait for it, then start over (t may have changed meanwhile). */
+        weft__sched_wait_unpinned(s);
+        return weft_switch(to, value, received);
+    }
     if (t->state == WEFT__C_SUSPENDED) {
         t->arg = value;
     } else if (t->state == WEFT__C_PARKED && t->waiter && t->waiter->kind == WEFT__W_SWITCH) {

@@ -271,7 +271,11 @@ void weft__sched_pin(weft__sched *s) { atomic_fetch_add(&s->wakers, 1); }
 
 int weft__sched_remote_spawn(weft__sched *s, weft_coro_fn fn, void *arg,
                              const weft_coro_opts *opts) {
-    weft__spawn_req *r = weft__malloc(sizeof *r);
+    /* The target reads only this block: the name too is copied, since the
+     * spawner may be a SHARED coroutine whose stack is reused while it
+     * waits. */
+    size_t nl = opts->name ? strlen(opts->name) + 1 : 0;
+    weft__spawn_req *r = weft__malloc(sizeof *r + nl);
     if (!r) {
         atomic_fetch_sub_explicit(&s->wakers, 1, memory_order_release);
         return -ENOMEM;
@@ -280,6 +284,10 @@ int weft__sched_remote_spawn(weft__sched *s, weft_coro_fn fn, void *arg,
     r->fn = fn;
     r->arg = arg;
     r->opts = *opts;
+    if (nl) {
+        memcpy(r + 1, opts->name, nl);
+        r->opts.name = (const char *)(r + 1);
+    }
     r->opts.detached = 1;
     r->w = weft__waiter_begin(&local, WEFT__W_NOCANCEL);
     weft__spawn_req *head = atomic_load(&s->reqs);
@@ -468,6 +476,65 @@ void weft__sched_switch(weft__sched *s, weft__coro *to) {
         weft__sched_reap(s);
 }
 
+/* ---- pinning ----------------------------------------------------------
+ * A SHARED coroutine that waits while another thread uses a pointer into
+ * its stack (weft_offload(fn, &local), a future whose task got one) pins
+ * the shared stack: its frames must stay where they are. Frames hold
+ * absolute addresses, so an evicted SHARED coroutine can only ever resume
+ * on the same stack: there is no other stack to run it on. So while the
+ * pin holds, every other SHARED coroutine that comes due waits on the
+ * stalled list, and they go back to the front of the run queue, in order,
+ * when the pin ends. Only the caller can pin (the stack is its own while
+ * it runs), so there is at most one pin per thread. The cost when no pin
+ * is held: one test of `pinned` per switch. */
+
+bool weft__stack_pin_if(const void *p) {
+    weft__sched *s = weft__sched_get();
+    if (!s)
+        return false;
+    weft__coro *co = s->current;
+    if (!(co->flags & WEFT__F_SHARED) || s->pinned)
+        return false;
+    const char *c = p;
+    if (c < s->shared_lo || c >= s->shared_hi)
+        return false;
+    s->pinned = co;
+    return true;
+}
+
+void weft__stack_unpin(void) {
+    weft__sched *s = weft__sched_get();
+    s->pinned = NULL;
+    if (s->stalled_head) {
+        s->stalled_tail->next = s->runq_head;
+        if (!s->runq_head)
+            s->runq_tail = s->stalled_tail;
+        s->runq_head = s->stalled_head;
+        s->stalled_head = s->stalled_tail = NULL;
+    }
+}
+
+/* True if co must wait for the pin to end before it runs. */
+static inline bool stalls(weft__sched *s, weft__coro *co) {
+    return unlikely(s->pinned) && (co->flags & WEFT__F_SHARED) && co != s->pinned;
+}
+
+static void stall(weft__sched *s, weft__coro *co) {
+    co->next = NULL;
+    if (s->stalled_tail)
+        s->stalled_tail->next = co;
+    else
+        s->stalled_head = co;
+    s->stalled_tail = co;
+}
+
+void weft__sched_wait_unpinned(weft__sched *s) {
+    stall(s, s->current);
+    weft__sched_block(s);
+}
+
+bool weft__sched_stalls(weft__sched *s, weft__coro *co) { return stalls(s, co); }
+
 /* The current coroutine has been marked parked (or finished): run others,
  * and the outside world, until it is ready again. */
 void weft__sched_block(weft__sched *s) {
@@ -477,7 +544,12 @@ void weft__sched_block(weft__sched *s) {
              * coroutines never stop yielding. */
             if (unlikely((++s->ticks & 63) == 0))
                 weft__sched_poll(s, false);
-            weft__sched_switch(s, runq_pop(s));
+            weft__coro *co = runq_pop(s);
+            if (stalls(s, co)) {
+                stall(s, co);
+                continue;
+            }
+            weft__sched_switch(s, co);
             return;
         }
         weft__sched_poll(s, true);

@@ -57,6 +57,11 @@ struct weft__sched {
     size_t shared_map_size;
     char *shared_lo, *shared_hi;
     weft__coro *shared_owner;
+    /* Pinning (sched.c, weft__stack_pin_if): `pinned` owns the shared stack and
+     * must not be evicted; SHARED coroutines due to run meanwhile wait on
+     * the stalled list, in order. */
+    weft__coro *pinned;
+    weft__coro *stalled_head, *stalled_tail;
     weft__ctx switcher;
     void *switcher_map;
     weft__coro *sw_from, *sw_to;
@@ -110,6 +115,10 @@ void weft__runq_push(weft__sched *s, weft__coro *co);
 void weft__sched_reap(weft__sched *s);
 void weft__sched_switch(weft__sched *s, weft__coro *to);
 int weft__sched_poll(weft__sched *s, bool block);
+/* Pinning: true if co may not run before the pin ends; the current
+ * coroutine waiting (still ready) until it does. */
+bool weft__sched_stalls(weft__sched *s, weft__coro *co);
+void weft__sched_wait_unpinned(weft__sched *s);
 
 /* fork handling (called from src/proc/fork.c's pthread_atfork handlers) */
 /* src/proc/fork.c: registers the handlers (once; cheap afterwards). */

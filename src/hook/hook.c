@@ -625,19 +625,28 @@ HOOK_API int clock_nanosleep(clockid_t clk, int flags, const struct timespec *re
 
 /* ------------------------------------------------------------ getaddrinfo */
 
+/* The pool thread sees only this heap block: the caller's strings, hints
+ * and result slot may be on the stack of a SHARED-stack coroutine, whose
+ * bytes are copied aside (and the stack reused) while it waits. */
 struct gai_call {
-    const char *name, *service;
-    const struct addrinfo *hints;
-    struct addrinfo **res;
+    char *name, *service;
+    struct addrinfo hints, *hp;
+    struct addrinfo *res;
     int ret, err;
 };
 
 static int gai_task(void *arg, void **result) {
     (void)result;
     struct gai_call *c = arg;
-    c->ret = R.getaddrinfo(c->name, c->service, c->hints, c->res);
+    c->ret = R.getaddrinfo(c->name, c->service, c->hp, &c->res);
     c->err = errno;
     return 0;
+}
+
+static void gai_free(struct gai_call *c) {
+    free(c->name);
+    free(c->service);
+    free(c);
 }
 
 HOOK_API int getaddrinfo(const char *name, const char *service, const struct addrinfo *hints,
@@ -646,11 +655,21 @@ HOOK_API int getaddrinfo(const char *name, const char *service, const struct add
     RESOLVE();
     if (!in_coro())
         return R.getaddrinfo(name, service, hints, res);
-    /* On the heap: a SHARED-stack coroutine's frame may move while it waits. */
-    struct gai_call *c = malloc(sizeof *c);
+    struct gai_call *c = calloc(1, sizeof *c);
     if (!c)
         return EAI_MEMORY;
-    *c = (struct gai_call){name, service, hints, res, 0, 0};
+    if ((name && !(c->name = strdup(name))) || (service && !(c->service = strdup(service)))) {
+        gai_free(c);
+        return EAI_MEMORY;
+    }
+    if (hints) {
+        /* Only these members mean anything in hints (the rest must be 0). */
+        c->hints.ai_flags = hints->ai_flags;
+        c->hints.ai_family = hints->ai_family;
+        c->hints.ai_socktype = hints->ai_socktype;
+        c->hints.ai_protocol = hints->ai_protocol;
+        c->hp = &c->hints;
+    }
     int r = weft_offload(gai_task, c, NULL);
     int ret;
     if (r == -ECANCELED) {
@@ -660,9 +679,11 @@ HOOK_API int getaddrinfo(const char *name, const char *service, const struct add
         ret = R.getaddrinfo(name, service, hints, res);
     } else {
         ret = c->ret;
+        if (ret == 0)
+            *res = c->res;
         errno = c->err;
     }
-    free(c);
+    gai_free(c);
     return ret;
 }
 

@@ -96,12 +96,18 @@ int weft__future_wait(weft_future *f, int64_t deadline, int kind) {
                 break;
         }
     }
+    /* The task may be using a pointer into the caller's stack: a SHARED
+     * coroutine keeps its stack in place until the wait ends. */
+    bool pinned = weft__stack_pin_if(f->arg);
     weft__spin_lock(&f->lock);
-    if (!mark_slow(f)) {
+    int r = 0;
+    if (mark_slow(f))
+        r = weft__wq_wait(&f->q, &f->lock, false, 0, NULL, deadline, NULL, kind);
+    else
         weft__spin_unlock(&f->lock);
-        return 0;
-    }
-    return weft__wq_wait(&f->q, &f->lock, false, 0, NULL, deadline, NULL, kind);
+    if (pinned)
+        weft__stack_unpin();
+    return r;
 }
 
 WEFT_API int weft_future_result(weft_future *f, int64_t deadline, void **result) {
@@ -216,6 +222,11 @@ static int wait_some(weft_future *const *fs, const size_t *idx, size_t m, int64_
     }
     for (; k < m; k++)
         nodes[k].arg = 0;
+    /* As in weft__future_wait: keep a SHARED caller's stack in place if a
+     * task may be using a pointer into it. */
+    bool pinned = false;
+    for (k = 0; k < m && !pinned; k++)
+        pinned = weft__stack_pin_if(fs[idx ? idx[k] : k]->arg);
     int r = 0;
     if (fired || registered == 0) {
         /* Nothing to park for, unless a completer claimed us meanwhile: then
@@ -234,6 +245,8 @@ static int wait_some(weft_future *const *fs, const size_t *idx, size_t m, int64_
             weft__wq_unlink(&f->q, &nodes[k]);
         weft__spin_unlock(&f->lock);
     }
+    if (pinned)
+        weft__stack_unpin();
     weft__free(heap);
     return r;
 }
@@ -265,10 +278,16 @@ WEFT_API int weft_futures_wait(weft_future *const *fs, size_t n, int mode, int64
     if (n == 0)
         return 0;
     if (mode == WEFT_WAIT_ALL) {
-        for (size_t i = 0; i < n; i++)
-            if ((r = weft__future_wait(fs[i], deadline, WEFT__W_OTHER)) < 0)
-                return r;
-        return (int)n;
+        /* The later tasks run while the caller waits for the earlier ones:
+         * pin for the whole wait (see weft__future_wait). */
+        bool pinned = false;
+        for (size_t i = 0; i < n && !pinned; i++)
+            pinned = weft__stack_pin_if(fs[i]->arg);
+        for (size_t i = 0; i < n && r >= 0; i++)
+            r = weft__future_wait(fs[i], deadline, WEFT__W_OTHER);
+        if (pinned)
+            weft__stack_unpin();
+        return r < 0 ? r : (int)n;
     }
     for (;;) {
         size_t done = 0;

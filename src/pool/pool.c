@@ -490,6 +490,12 @@ WEFT_API int weft_pool_map(weft_pool *p, weft_task_fn fn, void *const *args, voi
         return -ENOMEM;
     size_t k, i;
     int err = 0;
+    /* Every task may run while the caller waits for any one of them: a
+     * SHARED caller that hands one a pointer into its stack keeps the
+     * stack in place for the whole call. */
+    bool pinned = false;
+    for (k = 0; k < n && !pinned; k++)
+        pinned = weft__stack_pin_if(args[k]);
     for (k = 0; k < n; k++) {
         int r = weft_pool_submit(p, fn, args[k], &fs[k]);
         if (r < 0) {
@@ -523,6 +529,8 @@ WEFT_API int weft_pool_map(weft_pool *p, weft_task_fn fn, void *const *args, voi
         if (i < k)
             weft_future_release(fs[i]);
     }
+    if (pinned)
+        weft__stack_unpin();
     weft__free(fs);
     return ret;
 }

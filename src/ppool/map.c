@@ -160,14 +160,21 @@ WEFT_API int weft_ppool_map_async(weft_ppool *p, int task, const void *in, size_
 WEFT_API int weft_ppool_map(weft_ppool *p, int task, const void *in, size_t n, size_t in_size,
                             void *out, size_t out_size, size_t chunksize, int *statuses) {
     weft_future *f;
+    /* The watcher thread reads `in` and writes `out` and `statuses` while
+     * the caller waits: a SHARED coroutine's stack must stay in place. */
+    bool pinned = weft__stack_pin_if(out) || weft__stack_pin_if(statuses) ||
+                  weft__stack_pin_if(in);
     int r = map_start(p, K_FIXED, task, in, n, in_size, out, out_size, chunksize, statuses, 0, NULL,
                       &f);
-    if (r < 0)
-        return r;
-    /* The workers write into the caller's buffers: wait even if cancelled. */
-    (void)weft__future_wait(f, WEFT_FOREVER, WEFT__W_NOCANCEL);
-    r = weft__future_outcome(f, NULL);
-    weft_future_release(f);
+    if (r == 0) {
+        /* The workers write into the caller's buffers: wait even if
+         * cancelled. */
+        (void)weft__future_wait(f, WEFT_FOREVER, WEFT__W_NOCANCEL);
+        r = weft__future_outcome(f, NULL);
+        weft_future_release(f);
+    }
+    if (pinned)
+        weft__stack_unpin();
     return r;
 }
 

@@ -328,8 +328,15 @@ WEFT_API int weft_thread_join(weft_thread *t, int64_t deadline, void **result) {
     /* A plain thread (no coroutines to keep running) waiting forever loses
      * nothing by blocking in pthread_join at once, and saves a futex round
      * trip; everyone else waits on the event first. */
-    int r =
-        deadline == WEFT_FOREVER && !weft__sched_get() ? 0 : weft_event_wait(&t->done, deadline);
+    int r = 0;
+    if (deadline != WEFT_FOREVER || weft__sched_get()) {
+        /* A SHARED coroutine that gave the thread a pointer into its stack
+         * keeps the stack in place while it waits. */
+        bool pinned = weft__stack_pin_if(t->arg);
+        r = weft_event_wait(&t->done, deadline);
+        if (pinned)
+            weft__stack_unpin();
+    }
     if (r < 0) {
         atomic_fetch_and_explicit(&t->state, ~(unsigned)T_JOINING, memory_order_release);
         return r;
