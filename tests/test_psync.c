@@ -119,9 +119,7 @@ WEFT_TEST(plock_basics) {
 
 /* Release from another thread than the owner: -EPERM. */
 static weft_plock *g_l;
-static void release_other_thread(void) {
-    CHECK_ERR(weft_plock_release(g_l), -EPERM);
-}
+static void release_other_thread(void) { CHECK_ERR(weft_plock_release(g_l), -EPERM); }
 
 WEFT_TEST(plock_owner_is_thread) {
     g_l = test_shared_mem(sizeof *g_l);
@@ -284,7 +282,7 @@ static void owner_killed_while_waiting_body(void) {
     CHECK_EQ(pthread_create(&pt, NULL, dead_waiter, NULL), 0);
     wait_at_least(&g_waiting, 2);
     int before = atomic_load(&ticks);
-    weft_sleep(30 * WEFT_MSEC);            /* both are (very likely) in their kernel waits now */
+    weft_sleep(30 * WEFT_MSEC); /* both are (very likely) in their kernel waits now */
     CHECK_GT(atomic_load(&ticks), before); /* the waiting coroutine parks only itself */
     CHECK_OK(kill(g_holder, SIGKILL));
     intptr_t dead = join(w);
@@ -493,7 +491,7 @@ WEFT_TEST(rmutex_waiters_mixed) {
     pid_t kids[2];
     for (int i = 0; i < 2; i++)
         kids[i] = test_fork_child(mx_child, NULL); /* 1 plain + 3 coroutines each */
-    run_coro_thread(mixed_body);                   /* 3 + 3 coroutines, 2 plain threads */
+    run_coro_thread(mixed_body);            /* 3 + 3 coroutines, 2 plain threads */
     for (int i = 0; i < 2; i++)
         CHECK_EQ(test_reap(kids[i]), 0);
     CHECK_EQ(g_mx->count, (long)MX_ROUNDS * (2 * 4 + 3 + 3 + 2));

@@ -173,21 +173,19 @@ struct ready_arg {
 static void ready_child(void *arg) {
     struct ready_arg *ra = arg;
     void *p;
-    CHECK_ERR(
-        weft__named_attach_until(ra->name, WEFT__NK_RAW, &p, NULL, weft_after(20 * WEFT_MSEC)),
-        -ETIMEDOUT);
+    CHECK_ERR(weft__named_attach_until(ra->name, WEFT__NK_RAW, &p, NULL, weft_after(20 * WEFT_MSEC)),
+              -ETIMEDOUT);
     char c = 'w';
     CHECK_EQ(write(ra->fds[1], &c, 1), 1);
     size_t size;
-    CHECK_OK(
-        weft__named_attach_until(ra->name, WEFT__NK_RAW, &p, &size, weft_after(20 * WEFT_SEC)));
+    CHECK_OK(weft__named_attach_until(ra->name, WEFT__NK_RAW, &p, &size, weft_after(20 * WEFT_SEC)));
     CHECK_EQ(size, (size_t)100);
     CHECK_EQ(((int *)p)[0], 42); /* initialised before ready */
     CHECK_OK(weft__named_detach(p));
 }
 WEFT_TEST(named_ready_flag) {
-    struct ready_arg *ra =
-        mmap(NULL, sizeof *ra, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct ready_arg *ra = mmap(NULL, sizeof *ra, PROT_READ | PROT_WRITE,
+                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(ra != MAP_FAILED);
     name_of(ra->name, "ready");
     CHECK_OK(pipe(ra->fds));
@@ -285,7 +283,7 @@ WEFT_TEST(arena_alloc_free) {
     /* Free every other one, then the rest: everything coalesces back. */
     for (int i = 0; i < 64; i += 2)
         CHECK_OK(weft_shm_free(a, p[i]));
-    CHECK_ERR(weft_shm_free(a, p[0]), -EINVAL);      /* double free */
+    CHECK_ERR(weft_shm_free(a, p[0]), -EINVAL); /* double free */
     CHECK_ERR(weft_shm_free(a, p[1] + 16), -EINVAL); /* not a block */
     CHECK_ERR(weft_shm_free(a, p[1] + 1), -EINVAL);
     int stack;
@@ -406,8 +404,8 @@ static void narena_child(void *arg) {
     CHECK_OK(weft_shm_arena_destroy(a));
 }
 WEFT_TEST(arena_named) {
-    struct narena_arg *na =
-        mmap(NULL, sizeof *na, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct narena_arg *na = mmap(NULL, sizeof *na, PROT_READ | PROT_WRITE,
+                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(na != MAP_FAILED);
     name_of(na->name, "arena");
     weft_shm_arena *a, *b;

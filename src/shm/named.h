@@ -27,20 +27,20 @@
 /* What a named object holds. Attaching checks it. Values are part of the
  * on-memory format: never renumber, only append. */
 enum weft__named_kind {
-    WEFT__NK_RAW = 1,      /* weft_shm_create: bytes */
-    WEFT__NK_ARENA = 2,    /* an allocator arena */
-    WEFT__NK_VALUE = 3,    /* weft_shm_value */
-    WEFT__NK_ARRAY = 4,    /* weft_shm_array */
-    WEFT__NK_LOCK = 5,     /* weft_plock */
-    WEFT__NK_RLOCK = 6,    /* weft_prlock */
-    WEFT__NK_SEM = 7,      /* weft_psem */
-    WEFT__NK_EVENT = 8,    /* weft_pevent */
-    WEFT__NK_COND = 9,     /* weft_pcond */
-    WEFT__NK_BARRIER = 10, /* weft_pbarrier */
-    WEFT__NK_QUEUE = 11,   /* process queues */
-    WEFT__NK_PIPE = 12,    /* process pipes */
-    WEFT__NK_POOL = 13,    /* process pools */
-    WEFT__NK_USER = 0x100  /* first value free for further kinds */
+    WEFT__NK_RAW = 1,     /* weft_shm_create: bytes */
+    WEFT__NK_ARENA = 2,   /* an allocator arena */
+    WEFT__NK_VALUE = 3,   /* weft_shm_value */
+    WEFT__NK_ARRAY = 4,   /* weft_shm_array */
+    WEFT__NK_LOCK = 5,    /* weft_plock */
+    WEFT__NK_RLOCK = 6,   /* weft_prlock */
+    WEFT__NK_SEM = 7,     /* weft_psem */
+    WEFT__NK_EVENT = 8,   /* weft_pevent */
+    WEFT__NK_COND = 9,    /* weft_pcond */
+    WEFT__NK_BARRIER = 10,/* weft_pbarrier */
+    WEFT__NK_QUEUE = 11,  /* process queues */
+    WEFT__NK_PIPE = 12,   /* process pipes */
+    WEFT__NK_POOL = 13,   /* process pools */
+    WEFT__NK_USER = 0x100 /* first value free for further kinds */
 };
 
 /* Payloads start this many bytes into the mapping, so they are aligned to
