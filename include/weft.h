@@ -1261,17 +1261,25 @@ WEFT_API int weft_proc_close_stdio(weft_proc *p, int i);
  *     with mode 0600 (only the same user can attach), found by name, and
  *     removed only by weft_shm_unlink (a name outlives every process until
  *     then; objects already attached stay usable after the unlink).
- * Names are "name" or "/name" (both spellings denote the same object): 1 to
- * 250 bytes, no other '/'. Every named object starts with a header (magic,
- * kind, layout version, size) and a ready flag that its creator sets last,
- * so an attacher never sees a half-initialised object: attaching waits up to
- * one second for a creator that has not finished, then fails with
- * -ETIMEDOUT. Attaching to a name that is not a weft object, or is one of
+ * Names (the one rule for every named object, process queues included):
+ * "name" or "/name", both spellings denoting the same object; 1 to 250
+ * bytes after the optional leading '/', no other '/', and not "." or "..";
+ * any other name is -EINVAL (too long: -ENAMETOOLONG).
+ * Every named object starts with a header (magic, kind, layout version,
+ * size) and a ready flag that its creator sets last, so an attacher never
+ * sees a half-initialised object: attaching waits up to one second for a
+ * creator that has not finished, then fails with -ETIMEDOUT. A creator that
+ * dies before its object is ready leaves the name behind: attaching to it
+ * fails with -ENOENT (within about 20 ms, not at the deadline), and the next
+ * create of that name removes it and succeeds (of several racing creators,
+ * one). A name without any header (not made by weft) that is empty and
+ * older than 200 ms is likewise taken over by a create. Attaching to a name that is not a weft object, or is one of
  * another kind (an array attached as a lock, ...), fails with -EPROTOTYPE;
  * one of another layout version with -EPROTONOSUPPORT.
  * Errors common to every create_named: -EINVAL (bad name or arguments),
  * -ENAMETOOLONG, -EEXIST (the name is taken), -EACCES, -EMFILE, -ENFILE,
- * -ENOSPC, -ENOMEM. To every attach: -EINVAL, -ENAMETOOLONG, -ENOENT (no
+ * -ENOSPC, -ENOMEM, -ENOSYS (/dev/shm is not a tmpfs with O_TMPFILE). To
+ * every attach: -EINVAL, -ENAMETOOLONG, -ENOENT (no
  * such name), -EACCES (another user's object), -EPROTOTYPE,
  * -EPROTONOSUPPORT, -ETIMEDOUT, -ECANCELED, -EMFILE, -ENFILE, -ENOMEM.
  * Shared memory holds no pointers of weft's: a named object may be mapped
@@ -1291,8 +1299,10 @@ WEFT_API int weft_shm_unlink(const char *name);
 WEFT_API int weft_shm_create(void **out, const char *name, size_t size);
 /* Maps an existing raw object; *size (if non-NULL) gets its size. */
 WEFT_API int weft_shm_attach(void **out, const char *name, size_t *size);
-/* Unmaps a raw object from the calling process. Errors: -EINVAL (p NULL or
- * not a raw object's address). */
+/* Unmaps a raw object from the calling process. Errors: -EINVAL (p NULL, not
+ * an address weft_shm_create or weft_shm_attach returned in this process
+ * (or its parent before fork), or already detached; nothing at or near p is
+ * read then). */
 WEFT_API int weft_shm_detach(void *p);
 
 /* A memory allocator over one shared mapping, usable from every process
@@ -1391,8 +1401,9 @@ WEFT_API weft_plock *weft_shm_value_lock(weft_shm_value *v);
  * processes (an arena, a raw named object, a value, any MAP_SHARED
  * mapping) and initialise there once, or a named object of its own
  * (*_create_named / *_attach / *_detach, with the errors listed for named
- * objects above; *_detach only takes what those returned, -EINVAL
- * otherwise). They hold no pointers and work at any address.
+ * objects above; *_detach only takes what those returned in this process
+ * (or its parent before fork), once: -EINVAL for anything else, NULL, a
+ * second detach, or an object of another kind, without reading it). They hold no pointers and work at any address.
  * Waiting parks only the calling coroutine (a helper thread does the
  * kernel wait); a plain thread blocks. Initialise them only while no
  * process uses them; destroy them once, when none does.
