@@ -1322,7 +1322,8 @@ WEFT_API int weft_shm_arena_create_named(weft_shm_arena **out, const char *name,
 WEFT_API int weft_shm_arena_attach(weft_shm_arena **out, const char *name);
 /* Unmaps the arena from the calling process (others keep theirs; a named
  * arena stays until unlinked and unmapped everywhere). Everything
- * allocated in it becomes inaccessible to this process. Errors: -EINVAL. */
+ * allocated in it becomes inaccessible to this process. Errors: -EINVAL
+ * (not an arena, or destroyed already: a second destroy does not fault). */
 WEFT_API int weft_shm_arena_destroy(weft_shm_arena *a);
 /* Allocates size bytes (zero-filled). NULL if a is not an arena, size is
  * 0, there is no free block large enough, or the arena's lock was made

@@ -874,3 +874,48 @@ WEFT_TEST(named_waiter_of_abandoned) {
     close(ka->fds[0]);
     close(ka->fds[1]);
 }
+
+/* A second destroy of a named or anonymous arena, array or value (its
+ * memory unmapped by the first) is -EINVAL, not a fault; so is a destroy of
+ * a named object through the wrong kind, and of a page start that is not
+ * an object. */
+WEFT_TEST(destroy_twice) {
+    char an[64], rn[64], vn[64];
+    name_of(an, "d_arena");
+    name_of(rn, "d_array");
+    name_of(vn, "d_value");
+    weft_shm_arena *ar, *anon;
+    weft_shm_array *a, *aa;
+    weft_shm_value *v, *va;
+    CHECK_OK(weft_shm_arena_create_named(&ar, an, 4096));
+    CHECK_OK(weft_shm_array_create_named(&a, rn, 4, 8, WEFT_SHM_LOCKED));
+    CHECK_OK(weft_shm_value_create_named(&v, vn, 8, 0));
+    CHECK_OK(weft_shm_arena_create(&anon, 4096));
+    CHECK_OK(weft_shm_array_create(&aa, NULL, 4, 8, 0));
+    CHECK_OK(weft_shm_value_create(&va, NULL, 8, 0));
+    CHECK_ERR(weft_shm_array_destroy((weft_shm_array *)(void *)v), -EINVAL);
+    CHECK_ERR(weft_shm_value_destroy((weft_shm_value *)(void *)a), -EINVAL);
+    CHECK_ERR(weft_shm_arena_destroy((weft_shm_arena *)(void *)a), -EINVAL);
+    CHECK_OK(weft_shm_arena_destroy(ar));
+    CHECK_ERR(weft_shm_arena_destroy(ar), -EINVAL);
+    CHECK_OK(weft_shm_array_destroy(a));
+    CHECK_ERR(weft_shm_array_destroy(a), -EINVAL);
+    CHECK_OK(weft_shm_value_destroy(v));
+    CHECK_ERR(weft_shm_value_destroy(v), -EINVAL);
+    CHECK_OK(weft_shm_arena_destroy(anon));
+    CHECK_ERR(weft_shm_arena_destroy(anon), -EINVAL);
+    CHECK_OK(weft_shm_array_destroy(aa));
+    CHECK_ERR(weft_shm_array_destroy(aa), -EINVAL);
+    CHECK_OK(weft_shm_value_destroy(va));
+    CHECK_ERR(weft_shm_value_destroy(va), -EINVAL);
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    char *two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(two != MAP_FAILED);
+    CHECK_OK(munmap(two, pg));
+    CHECK_ERR(weft_shm_arena_destroy((weft_shm_arena *)(void *)(two + pg)), -EINVAL);
+    CHECK_ERR(weft_shm_array_destroy((weft_shm_array *)(void *)(two + pg)), -EINVAL);
+    CHECK_OK(munmap(two + pg, pg));
+    CHECK_OK(weft_shm_unlink(an));
+    CHECK_OK(weft_shm_unlink(rn));
+    CHECK_OK(weft_shm_unlink(vn));
+}

@@ -507,6 +507,14 @@ int weft_shm_unlink(const char *name) {
     return shm_unlink(path) < 0 ? -errno : 0;
 }
 
+bool weft__mem_mapped(const void *p, size_t n) {
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)p & ~(pg - 1);
+    uintptr_t hi = ((uintptr_t)p + n + pg - 1) & ~(pg - 1);
+    /* msync only looks the range up: ENOMEM where nothing is mapped. */
+    return hi > lo && msync((void *)lo, hi - lo, MS_ASYNC) == 0;
+}
+
 /* ---- anonymous shared mappings ------------------------------------------ */
 
 int weft__shm_map_anon(size_t size, void **out) {

@@ -94,6 +94,11 @@ extern void (*weft__named_test_stop)(int step);
  * 0, -EINVAL, -ENAMETOOLONG. */
 int weft__named_path(const char *name, char *buf, size_t cap);
 
+/* Whether [p, p+n) is mapped in this process (without reading it): for
+ * the destroy functions, so that a second destroy of an unmapped object is
+ * -EINVAL rather than a fault. */
+bool weft__mem_mapped(const void *p, size_t n);
+
 /* Anonymous MAP_SHARED memory (zero-filled), shared with children forked
  * later. size is rounded up to pages. 0, -EINVAL (size 0 or huge, out
  * NULL), -ENOMEM. */
