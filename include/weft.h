@@ -1647,7 +1647,7 @@ WEFT_API int weft_pqueue_unlink(const char *name);
 /* Unmaps q from the calling process (the queue goes when the last process
  * that maps it closes it or exits). Other processes are not affected. No
  * thread or coroutine of this process may be using q. NULL: no-op, 0.
- * Errors: -EINVAL (not a process queue). */
+ * Errors: -EINVAL (not a process queue, or closed already). */
 WEFT_API int weft_pqueue_close(weft_pqueue *q);
 
 /* The largest message length q accepts: (max_bytes - 8) rounded down to

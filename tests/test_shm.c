@@ -908,6 +908,17 @@ WEFT_TEST(destroy_twice) {
     CHECK_ERR(weft_shm_array_destroy(aa), -EINVAL);
     CHECK_OK(weft_shm_value_destroy(va));
     CHECK_ERR(weft_shm_value_destroy(va), -EINVAL);
+    /* Process queues, named and anonymous, closed twice. */
+    weft_pqueue *q, *qa;
+    char qn[64];
+    name_of(qn, "d_queue");
+    CHECK_OK(weft_pqueue_create_named(&q, qn, WEFT_QUEUE_FIFO, 64, 4));
+    CHECK_OK(weft_pqueue_create(&qa, WEFT_QUEUE_FIFO, 64, 4));
+    CHECK_OK(weft_pqueue_close(q));
+    CHECK_ERR(weft_pqueue_close(q), -EINVAL);
+    CHECK_OK(weft_pqueue_close(qa));
+    CHECK_ERR(weft_pqueue_close(qa), -EINVAL);
+    CHECK_OK(weft_pqueue_unlink(qn));
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
     char *two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(two != MAP_FAILED);
