@@ -1311,25 +1311,29 @@ WEFT_API int weft_proc_close_stdio(weft_proc *p, int i);
  *     with mode 0600 (only the same user can attach), found by name, and
  *     removed only by weft_shm_unlink (a name outlives every process until
  *     then; objects already attached stay usable after the unlink).
- * Names are "name" or "/name" (both spellings denote the same object): 1 to
- * 250 bytes, no other '/', not "." or ".." (-EINVAL; longer: -ENAMETOOLONG).
- * A creator holds a lock on its object until the object is ready; a name
- * left half-made by a creator that died (the lock went with it) is
- * reclaimed by the next creator of that name once it is 200 ms old, so a
- * crash mid-create never blocks the name. Every named object starts with a header (magic,
- * kind, layout version, size) and a ready flag that its creator sets last,
- * so an attacher never sees a half-initialised object: attaching waits up to
- * one second for a creator that has not finished, then fails with
- * -ETIMEDOUT. Attaching to a name that is not a weft object, or is one of
+ * Names (the one rule for every named object, process queues included):
+ * "name" or "/name", both spellings denoting the same object; 1 to 250
+ * bytes after the optional leading '/', no other '/', and not "." or "..";
+ * any other name is -EINVAL (too long: -ENAMETOOLONG).
+ * Every named object starts with a header (magic, kind, layout version,
+ * size) and a ready flag that its creator sets last, so an attacher never
+ * sees a half-initialised object: attaching waits up to one second for a
+ * creator that has not finished, then fails with -ETIMEDOUT. A creator that
+ * dies before its object is ready leaves the name behind: attaching to it
+ * fails with -ENOENT (within about 20 ms, not at the deadline), and the next
+ * create of that name removes it and succeeds (of several racing creators,
+ * one). A name without any header (not made by weft) that is empty and
+ * older than 200 ms is likewise taken over by a create. Attaching to a name that is not a weft object, or is one of
  * another kind (an array attached as a lock, ...), fails with -EPROTOTYPE;
  * one of another layout version with -EPROTONOSUPPORT.
  * Errors common to every create_named: -EINVAL (bad name or arguments),
  * -ENAMETOOLONG, -EEXIST (the name is taken), -EACCES, -EMFILE, -ENFILE,
- * -ENOSPC, -ENOMEM, -ECANCELED (while waiting out a half-made object).
+ * -ENOSPC, -ENOMEM, -ENOSYS (/dev/shm is not a tmpfs with O_TMPFILE).
  * Every detach (weft_shm_detach, weft_p*_detach) takes only an address
  * that a create_named or attach of this process returned and that was not
  * detached since (a forked child inherits them): anything else, a second
- * detach included, is -EINVAL, and nothing is read or unmapped. To every attach: -EINVAL, -ENAMETOOLONG, -ENOENT (no
+ * detach included, is -EINVAL, and nothing is read or unmapped. To
+ * every attach: -EINVAL, -ENAMETOOLONG, -ENOENT (no
  * such name), -EACCES (another user's object), -EPROTOTYPE,
  * -EPROTONOSUPPORT, -ETIMEDOUT, -ECANCELED, -EMFILE, -ENFILE, -ENOMEM.
  * Shared memory holds no pointers of weft's: a named object may be mapped
@@ -1349,8 +1353,10 @@ WEFT_API int weft_shm_unlink(const char *name);
 WEFT_API int weft_shm_create(void **out, const char *name, size_t size);
 /* Maps an existing raw object; *size (if non-NULL) gets its size. */
 WEFT_API int weft_shm_attach(void **out, const char *name, size_t *size);
-/* Unmaps a raw object from the calling process. Errors: -EINVAL (p NULL or
- * not a raw object's address). */
+/* Unmaps a raw object from the calling process. Errors: -EINVAL (p NULL, not
+ * an address weft_shm_create or weft_shm_attach returned in this process
+ * (or its parent before fork), or already detached; nothing at or near p is
+ * read then). */
 WEFT_API int weft_shm_detach(void *p);
 
 /* A memory allocator over one shared mapping, usable from every process
@@ -1370,7 +1376,8 @@ WEFT_API int weft_shm_arena_create_named(weft_shm_arena **out, const char *name,
 WEFT_API int weft_shm_arena_attach(weft_shm_arena **out, const char *name);
 /* Unmaps the arena from the calling process (others keep theirs; a named
  * arena stays until unlinked and unmapped everywhere). Everything
- * allocated in it becomes inaccessible to this process. Errors: -EINVAL. */
+ * allocated in it becomes inaccessible to this process. Errors: -EINVAL
+ * (not an arena, or destroyed already: a second destroy does not fault). */
 WEFT_API int weft_shm_arena_destroy(weft_shm_arena *a);
 /* Allocates size bytes (zero-filled). NULL if a is not an arena, size is
  * 0, there is no free block large enough, or the arena's lock was made
@@ -1449,8 +1456,9 @@ WEFT_API weft_plock *weft_shm_value_lock(weft_shm_value *v);
  * processes (an arena, a raw named object, a value, any MAP_SHARED
  * mapping) and initialise there once, or a named object of its own
  * (*_create_named / *_attach / *_detach, with the errors listed for named
- * objects above; *_detach only takes what those returned, -EINVAL
- * otherwise). They hold no pointers and work at any address.
+ * objects above; *_detach only takes what those returned in this process
+ * (or its parent before fork), once: -EINVAL for anything else, NULL, a
+ * second detach, or an object of another kind, without reading it). They hold no pointers and work at any address.
  * Waiting parks only the calling coroutine (a helper thread does the
  * kernel wait); a plain thread blocks. Initialise them only while no
  * process uses them; destroy them once, when none does.
@@ -1696,7 +1704,7 @@ WEFT_API int weft_pqueue_unlink(const char *name);
 /* Unmaps q from the calling process (the queue goes when the last process
  * that maps it closes it or exits). Other processes are not affected. No
  * thread or coroutine of this process may be using q. NULL: no-op, 0.
- * Errors: -EINVAL (not a process queue). */
+ * Errors: -EINVAL (not a process queue, or closed already). */
 WEFT_API int weft_pqueue_close(weft_pqueue *q);
 
 /* The largest message length q accepts: (max_bytes - 8) rounded down to

@@ -1254,3 +1254,158 @@ WEFT_TEST(pevent_shared_stack_waiters) {
 }
 
 WEFT_MAIN()
+
+/* Every *_detach on what no *_create_named / *_attach of this process
+ * returned: a heap object, one at the start of a MAP_SHARED page whose
+ * previous page is unmapped, one inside an arena, one initialised in an
+ * anonymous shared value, NULL, and a detached one. Each is -EINVAL, and
+ * nothing is read before the object (the header used to be trusted). */
+static int d_plock(void *p) {
+    return weft_plock_detach(p);
+}
+static int d_prlock(void *p) {
+    return weft_prlock_detach(p);
+}
+static int d_psem(void *p) {
+    return weft_psem_detach(p);
+}
+static int d_pevent(void *p) {
+    return weft_pevent_detach(p);
+}
+static int d_pcond(void *p) {
+    return weft_pcond_detach(p);
+}
+static int d_pbarrier(void *p) {
+    return weft_pbarrier_detach(p);
+}
+static int d_shm(void *p) {
+    return weft_shm_detach(p);
+}
+static int c_plock(void **o, const char *n) {
+    return weft_plock_create_named((weft_plock **)o, n);
+}
+static int c_prlock(void **o, const char *n) {
+    return weft_prlock_create_named((weft_prlock **)o, n);
+}
+static int c_psem(void **o, const char *n) {
+    return weft_psem_create_named((weft_psem **)o, n, 1, 0);
+}
+static int c_pevent(void **o, const char *n) {
+    return weft_pevent_create_named((weft_pevent **)o, n);
+}
+static int c_pcond(void **o, const char *n) {
+    return weft_pcond_create_named((weft_pcond **)o, n);
+}
+static int c_pbarrier(void **o, const char *n) {
+    return weft_pbarrier_create_named((weft_pbarrier **)o, n, 2);
+}
+static int c_shm(void **o, const char *n) {
+    return weft_shm_create(o, n, 256);
+}
+static int a_plock(void **o, const char *n) {
+    return weft_plock_attach((weft_plock **)o, n);
+}
+static int a_prlock(void **o, const char *n) {
+    return weft_prlock_attach((weft_prlock **)o, n);
+}
+static int a_psem(void **o, const char *n) {
+    return weft_psem_attach((weft_psem **)o, n);
+}
+static int a_pevent(void **o, const char *n) {
+    return weft_pevent_attach((weft_pevent **)o, n);
+}
+static int a_pcond(void **o, const char *n) {
+    return weft_pcond_attach((weft_pcond **)o, n);
+}
+static int a_pbarrier(void **o, const char *n) {
+    return weft_pbarrier_attach((weft_pbarrier **)o, n);
+}
+static int a_shm(void **o, const char *n) {
+    return weft_shm_attach(o, n, NULL);
+}
+
+static const struct named_ops {
+    const char *what;
+    int (*detach)(void *);
+    int (*create)(void **, const char *);
+    int (*attach)(void **, const char *);
+} named_ops[] = {
+    {"plock", d_plock, c_plock, a_plock}, {"prlock", d_prlock, c_prlock, a_prlock},
+    {"psem", d_psem, c_psem, a_psem},     {"pevent", d_pevent, c_pevent, a_pevent},
+    {"pcond", d_pcond, c_pcond, a_pcond}, {"pbarrier", d_pbarrier, c_pbarrier, a_pbarrier},
+    {"shm", d_shm, c_shm, a_shm},
+};
+#define N_NAMED_OPS (sizeof named_ops / sizeof named_ops[0])
+
+struct detach_fork_arg {
+    const struct named_ops *op;
+    void *created;
+    char name[64];
+};
+static void detach_fork_child(void *arg) {
+    struct detach_fork_arg *a = arg;
+    /* The child inherited the mapping and may detach it, once. */
+    CHECK_OK(a->op->detach(a->created));
+    CHECK_ERR(a->op->detach(a->created), -EINVAL);
+    void *p;
+    CHECK_OK(a->op->attach(&p, a->name));
+    CHECK_OK(a->op->detach(p));
+    CHECK_ERR(a->op->detach(p), -EINVAL);
+}
+
+WEFT_TEST(detach_not_named) {
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    weft_shm_arena *arena;
+    CHECK_OK(weft_shm_arena_create(&arena, 4096));
+    for (size_t i = 0; i < N_NAMED_OPS; i++) {
+        const struct named_ops *op = &named_ops[i];
+        /* (a) heap. */
+        void *heap = calloc(1, 256);
+        CHECK(heap);
+        CHECK_ERR(op->detach(heap), -EINVAL);
+        free(heap);
+        /* (b) the start of a MAP_SHARED page, the page before unmapped. */
+        char *two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        CHECK(two != MAP_FAILED);
+        CHECK_OK(munmap(two, pg));
+        weft_plock_init((weft_plock *)(void *)(two + pg));
+        CHECK_ERR(op->detach(two + pg), -EINVAL);
+        CHECK_OK(munmap(two + pg, pg));
+        /* (c) inside an arena. */
+        void *blk = weft_shm_alloc(arena, 256);
+        CHECK(blk);
+        CHECK_ERR(op->detach(blk), -EINVAL);
+        weft_shm_free(arena, blk);
+        /* (d) made by the anonymous constructor: a lock in a shared value. */
+        weft_shm_value *v;
+        CHECK_OK(weft_shm_value_create(&v, NULL, 256, WEFT_SHM_LOCKED));
+        CHECK_ERR(op->detach(weft_shm_value_data(v)), -EINVAL);
+        CHECK_ERR(op->detach(weft_shm_value_lock(v)), -EINVAL);
+        CHECK_OK(weft_shm_value_destroy(v));
+        /* A stack object, and one inside a named object of another kind. */
+        char stack[256] = {0};
+        CHECK_ERR(op->detach(stack + 64), -EINVAL);
+        /* (f) NULL. */
+        CHECK_ERR(op->detach(NULL), -EINVAL);
+        /* (e) the real thing works once, across fork too. */
+        char name[64];
+        snprintf(name, sizeof name, "/weft_test_psync_%d_det_%s", (int)getpid(), op->what);
+        void *obj;
+        CHECK_OK(op->create(&obj, name));
+        CHECK_ERR(op->detach((char *)obj + 64), -EINVAL);
+        CHECK_ERR(named_ops[(i + 1) % N_NAMED_OPS].detach(obj), -EINVAL); /* other kind */
+        struct detach_fork_arg *fa = test_shared_mem(sizeof *fa);
+        fa->op = op;
+        fa->created = obj;
+        snprintf(fa->name, sizeof fa->name, "%s", name);
+        CHECK_EQ(test_reap(test_fork_child(detach_fork_child, fa)), 0);
+        CHECK_OK(op->detach(obj));
+        CHECK_ERR(op->detach(obj), -EINVAL);
+        CHECK_OK(op->attach(&obj, name));
+        CHECK_OK(op->detach(obj));
+        CHECK_ERR(op->detach(obj), -EINVAL);
+        CHECK_OK(weft_shm_unlink(name));
+        munmap(fa, sizeof *fa);
+    }
+    CHECK_OK(weft_shm_arena_destroy(arena));
+}

@@ -725,76 +725,346 @@ WEFT_TEST(bad_names_every_kind) {
     }
 }
 
-/* ------------------------------------------------------------------ a creator killed mid-create */
-
-static long kill_step;
-static void create_and_die(void *arg) {
-    void *p;
-    weft__named_fault(kill_step);
-    (void)weft_shm_create(&p, arg, 1000);
-    _exit(0); /* past the last step: created */
-}
-
-static int shm_name_exists(const char *name) {
-    char path[128];
-    snprintf(path, sizeof path, "/dev/shm%s", name);
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-/* A creator killed at each step of creation leaves a half-made name; the next creator
- * reclaims it (its creation lock is free: the creator is dead), attachers meanwhile give
- * up by their deadline, and after the unlink no name is left. A creator killed after its
- * object was ready leaves a complete object: that name stays taken. */
-WEFT_TEST(creator_killed_mid_create) {
-    char name[64];
-    name_of(name, "killed");
-    for (kill_step = 1; kill_step <= 6; kill_step++) {
-        int st = test_reap(test_fork_child(create_and_die, name));
-        void *p;
-        if (st == 0) { /* every step passed: a complete object */
-            CHECK_ERR(weft_shm_create(&p, name, 1000), -EEXIST);
-            CHECK_OK(weft_shm_attach(&p, name, NULL));
-            CHECK_OK(weft_shm_detach(p));
-            CHECK_OK(weft_shm_unlink(name));
-            break;
-        }
-        CHECK_EQ(st, 1000 + SIGKILL);
-        CHECK(shm_name_exists(name));
-        int64_t t0 = weft_now();
-        int r = weft_shm_attach(&p, name, NULL);
-        CHECK(r == -ETIMEDOUT || r == -EPROTOTYPE);
-        CHECK(weft_now() - t0 < 3 * WEFT_SEC);
-        CHECK_OK(weft_shm_create(&p, name, 1000)); /* reclaimed */
-        strcpy(p, "second creator");
-        void *q;
-        CHECK_OK(weft_shm_attach(&q, name, NULL));
-        CHECK_STR_EQ((char *)q, "second creator");
-        CHECK_OK(weft_shm_detach(q));
-        CHECK_OK(weft_shm_detach(p));
-        CHECK_OK(weft_shm_unlink(name));
-        CHECK(!shm_name_exists(name));
-    }
-    CHECK_EQ(kill_step, 6); /* 5 kill points, then a clean run */
-    CHECK(!shm_name_exists(name));
-}
-
-/* A name whose creator is alive and still working is not reclaimed: a second creator
- * gets -EEXIST, whatever the age of the object. */
-WEFT_TEST(live_creator_not_reclaimed) {
-    char name[64];
-    name_of(name, "alive");
-    void *p;
-    CHECK_OK(weft__named_create(name, WEFT__NK_RAW, 100, &p));
-    struct timespec ts = {0, 300 * 1000000L}; /* past the grace period */
-    nanosleep(&ts, NULL);
-    void *q;
-    CHECK_ERR(weft_shm_create(&q, name, 100), -EEXIST);
-    weft__named_ready(p);
-    CHECK_OK(weft_shm_attach(&q, name, NULL));
-    CHECK_OK(weft_shm_detach(q));
-    CHECK_OK(weft__named_detach(p));
-    CHECK_OK(weft_shm_unlink(name));
-}
 
 WEFT_MAIN()
+
+/* ------------------------------------------------------------------ names, half-made objects */
+
+/* Names shm_open would misread (".", ".." name the directory itself) or
+ * reject: -EINVAL from every named constructor, attach and unlink; too long:
+ * -ENAMETOOLONG. */
+static int sweep_one(const char *n) {
+    void *p;
+    weft_shm_arena *ar;
+    weft_shm_array *a;
+    weft_shm_value *v;
+    weft_plock *l;
+    weft_prlock *rl;
+    weft_psem *s;
+    weft_pevent *e;
+    weft_pcond *c;
+    weft_pbarrier *b;
+    weft_pqueue *q;
+    int r[] = {
+        weft_shm_create(&p, n, 64),
+        weft_shm_attach(&p, n, NULL),
+        weft_shm_arena_create_named(&ar, n, 4096),
+        weft_shm_arena_attach(&ar, n),
+        weft_shm_array_create_named(&a, n, 4, 4, 0),
+        weft_shm_array_attach(&a, n),
+        weft_shm_value_create_named(&v, n, 8, 0),
+        weft_shm_value_attach(&v, n),
+        weft_plock_create_named(&l, n),
+        weft_plock_attach(&l, n),
+        weft_prlock_create_named(&rl, n),
+        weft_prlock_attach(&rl, n),
+        weft_psem_create_named(&s, n, 1, 0),
+        weft_psem_attach(&s, n),
+        weft_pevent_create_named(&e, n),
+        weft_pevent_attach(&e, n),
+        weft_pcond_create_named(&c, n),
+        weft_pcond_attach(&c, n),
+        weft_pbarrier_create_named(&b, n, 2),
+        weft_pbarrier_attach(&b, n),
+        weft_pqueue_create_named(&q, n, WEFT_QUEUE_FIFO, 64, 4),
+        weft_pqueue_open(&q, n, weft_after(WEFT_SEC)),
+        weft_pqueue_unlink(n),
+        weft_shm_unlink(n),
+    };
+    for (size_t i = 1; i < sizeof r / sizeof r[0]; i++)
+        if (r[i] != r[0]) {
+            fprintf(stderr, "name \"%s\": call %zu gave %d, call 0 gave %d\n", n, i, r[i], r[0]);
+            return 1;
+        }
+    return r[0];
+}
+
+WEFT_TEST(named_names_sweep) {
+    static const char *const bad[] = {"",    "/",   ".",   "..", "/.",   "/..", "//",
+                                      "//a", "a/b", "/a/", "a/", "/./a", "../a"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errno = 0;
+        CHECK_EQ(sweep_one(bad[i]), -EINVAL);
+    }
+    char longname[252];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0; /* 251 bytes */
+    CHECK_EQ(sweep_one(longname), -ENAMETOOLONG);
+    /* 250 bytes, and a dotted name that is not "." or "..", are good names. */
+    longname[250] = 0;
+    void *p;
+    CHECK_OK(weft_shm_create(&p, longname, 64));
+    CHECK_OK(weft_shm_detach(p));
+    CHECK_OK(weft_shm_unlink(longname));
+    char dotted[64];
+    snprintf(dotted, sizeof dotted, "...weft_test_%d", (int)getpid());
+    CHECK_OK(weft_shm_create(&p, dotted, 64));
+    CHECK_OK(weft_shm_detach(p));
+    CHECK_OK(weft_shm_unlink(dotted));
+}
+
+/* A creator killed at each step of creation (and a reclaimer killed at each
+ * step of reclaiming): the next create of the name succeeds, an attach
+ * meanwhile does not wait past its deadline, and after the unlink no name
+ * is left in /dev/shm. */
+struct kill_arg {
+    char name[64];
+    int step;
+    int fds[2];
+};
+static struct kill_arg *kill_now;
+static void stop_here(int step) {
+    if (step != kill_now->step)
+        return;
+    char c = 's';
+    if (write(kill_now->fds[1], &c, 1) != 1)
+        _exit(3);
+    for (;;)
+        pause();
+}
+static void kill_child(void *arg) {
+    kill_now = arg;
+    weft__named_test_stop = stop_here;
+    weft_plock *l;
+    weft_plock_create_named(&l, kill_now->name);
+    _exit(2); /* never reached for the steps tested */
+}
+/* Runs a creator that stops at `step` and kills it there. */
+static void kill_at(struct kill_arg *ka, int step) {
+    ka->step = step;
+    pid_t c = test_fork_child(kill_child, ka);
+    char ch;
+    CHECK_EQ(read(ka->fds[0], &ch, 1), 1);
+    CHECK_OK(kill(c, SIGKILL));
+    CHECK_EQ(test_reap(c), 1000 + SIGKILL);
+}
+static int shm_name_exists(const char *name) {
+    char fs[128];
+    snprintf(fs, sizeof fs, "/dev/shm%s", name);
+    return access(fs, F_OK) == 0;
+}
+
+WEFT_TEST(named_killed_mid_create) {
+    struct kill_arg *ka = test_shared_mem(sizeof *ka);
+    name_of(ka->name, "killed");
+    CHECK_OK(pipe(ka->fds));
+    static const int steps[] = {1, 2, 3, 4, 5};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        int step = steps[i];
+        kill_at(ka, step);
+        /* Before step 4 no name was made; from it on, a half-made one. */
+        CHECK_EQ(shm_name_exists(ka->name), step >= 4);
+        weft_plock *l, *l2;
+        int64_t t0 = weft_now();
+        CHECK_ERR(weft__named_attach_until(ka->name, WEFT__NK_LOCK, (void **)&l, NULL,
+                                           weft_after(10 * WEFT_SEC)),
+                  -ENOENT);
+        CHECK_LT(weft_now() - t0, 5 * WEFT_SEC);
+        CHECK_OK(weft_plock_create_named(&l, ka->name));
+        CHECK_OK(weft_plock_attach(&l2, ka->name));
+        CHECK_EQ(weft_plock_locked(l), 0);
+        CHECK_OK(weft_plock_acquire(l2, WEFT_FOREVER));
+        CHECK_EQ(weft_plock_locked(l), 1); /* one object, not two */
+        CHECK_OK(weft_plock_release(l2));
+        CHECK_OK(weft_plock_detach(l2));
+        CHECK_OK(weft_plock_detach(l));
+        CHECK_OK(weft_shm_unlink(ka->name));
+        CHECK(!shm_name_exists(ka->name));
+    }
+    /* A reclaimer killed holding the old object's lock (20), and after it
+     * removed the old name (21): the next creator still succeeds. */
+    for (int step = 20; step <= 21; step++) {
+        kill_at(ka, 5);
+        kill_at(ka, step);
+        weft_plock *l;
+        CHECK_OK(weft_plock_create_named(&l, ka->name));
+        CHECK_OK(weft_plock_detach(l));
+        CHECK_OK(weft_shm_unlink(ka->name));
+        CHECK(!shm_name_exists(ka->name));
+    }
+    close(ka->fds[0]);
+    close(ka->fds[1]);
+    munmap(ka, sizeof *ka);
+}
+
+/* Creators racing for an abandoned name: exactly one wins, the others see
+ * -EEXIST; an attacher that was waiting on the abandoned object ends up with
+ * the winner's object or with -ENOENT, never with another object. */
+struct race_arg {
+    char name[64];
+    weft_pbarrier start;
+    _Atomic int wins, eexist, other;
+};
+static void race_child(void *arg) {
+    struct race_arg *ra = arg;
+    weft_pbarrier_wait(&ra->start, weft_after(20 * WEFT_SEC));
+    weft_shm_value *v;
+    int r = weft_shm_value_create_named(&v, ra->name, sizeof(int), 0);
+    if (r == 0) {
+        int mine = (int)getpid();
+        CHECK_OK(weft_shm_value_set(v, &mine));
+        ra->wins++;
+        CHECK_OK(weft_shm_value_destroy(v));
+    } else if (r == -EEXIST) {
+        ra->eexist++;
+    } else {
+        ra->other++;
+    }
+}
+WEFT_TEST(named_reclaim_race) {
+    struct race_arg *ra = test_shared_mem(sizeof *ra);
+    struct kill_arg *ka = test_shared_mem(sizeof *ka);
+    CHECK_OK(pipe(ka->fds));
+    name_of(ka->name, "race");
+    snprintf(ra->name, sizeof ra->name, "%s", ka->name);
+    for (int round = 0; round < 20; round++) {
+        kill_at(ka, 5); /* a half-made lock... */
+        CHECK_OK(weft_shm_unlink(ka->name));
+        /* ...and a half-made value under the racers' name. */
+        ka->step = 5;
+        pid_t c = fork();
+        CHECK_GE(c, 0);
+        if (c == 0) {
+            kill_now = ka;
+            weft__named_test_stop = stop_here;
+            weft_shm_value *v;
+            weft_shm_value_create_named(&v, ka->name, sizeof(int), 0);
+            _exit(2);
+        }
+        char ch;
+        CHECK_EQ(read(ka->fds[0], &ch, 1), 1);
+        CHECK_OK(kill(c, SIGKILL));
+        CHECK_EQ(test_reap(c), 1000 + SIGKILL);
+        ra->wins = ra->eexist = ra->other = 0;
+        CHECK_OK(weft_pbarrier_init(&ra->start, 3));
+        pid_t k1 = test_fork_child(race_child, ra), k2 = test_fork_child(race_child, ra),
+              k3 = test_fork_child(race_child, ra);
+        CHECK_EQ(test_reap(k1), 0);
+        CHECK_EQ(test_reap(k2), 0);
+        CHECK_EQ(test_reap(k3), 0);
+        CHECK_EQ(ra->wins, 1);
+        CHECK_EQ(ra->eexist, 2);
+        CHECK_EQ(ra->other, 0);
+        weft_shm_value *v;
+        CHECK_OK(weft_shm_value_attach(&v, ra->name));
+        int who = 0;
+        CHECK_OK(weft_shm_value_get(v, &who));
+        CHECK(who == (int)k1 || who == (int)k2 || who == (int)k3);
+        CHECK_OK(weft_shm_value_destroy(v));
+        CHECK_OK(weft_shm_unlink(ra->name));
+    }
+    close(ka->fds[0]);
+    close(ka->fds[1]);
+}
+
+/* An attacher waiting on an object whose creator is alive but not done,
+ * when the creator is killed and another creator re-makes the name: it gets
+ * -ENOENT or the new object (its content proves which), in bounded time. */
+struct waiter_arg {
+    char name[64];
+    _Atomic int started;
+    int result, seen;
+};
+static void waiter_child(void *arg) {
+    struct waiter_arg *wa = arg;
+    wa->started = 1;
+    void *p;
+    wa->result =
+        weft__named_attach_until(wa->name, WEFT__NK_RAW, &p, NULL, weft_after(20 * WEFT_SEC));
+    if (wa->result == 0) {
+        wa->seen = *(int *)p;
+        CHECK_OK(weft__named_detach(p));
+    }
+}
+static void raw_stop_child(void *arg) {
+    kill_now = arg;
+    weft__named_test_stop = stop_here;
+    void *p;
+    if (weft__named_create(kill_now->name, WEFT__NK_RAW, 64, &p) == 0)
+        weft__named_ready(p);
+    _exit(2);
+}
+WEFT_TEST(named_waiter_of_abandoned) {
+    struct kill_arg *ka = test_shared_mem(sizeof *ka);
+    struct waiter_arg *wa = test_shared_mem(sizeof *wa);
+    CHECK_OK(pipe(ka->fds));
+    name_of(ka->name, "waiter");
+    snprintf(wa->name, sizeof wa->name, "%s", ka->name);
+    ka->step = 5;
+    pid_t c = test_fork_child(raw_stop_child, ka);
+    char ch;
+    CHECK_EQ(read(ka->fds[0], &ch, 1), 1);
+    pid_t w = test_fork_child(waiter_child, wa);
+    while (!wa->started)
+        weft_sleep(WEFT_MSEC);
+    CHECK_OK(kill(c, SIGKILL));
+    CHECK_EQ(test_reap(c), 1000 + SIGKILL);
+    void *p;
+    CHECK_OK(weft__named_create(ka->name, WEFT__NK_RAW, 64, &p));
+    *(int *)p = 4242;
+    weft__named_ready(p);
+    int64_t t0 = weft_now();
+    CHECK_EQ(test_reap(w), 0);
+    CHECK_LT(weft_now() - t0, 5 * WEFT_SEC);
+    CHECK(wa->result == -ENOENT || (wa->result == 0 && wa->seen == 4242));
+    CHECK_OK(weft__named_detach(p));
+    CHECK_OK(weft_shm_unlink(ka->name));
+    close(ka->fds[0]);
+    close(ka->fds[1]);
+}
+
+/* A second destroy of a named or anonymous arena, array or value (its
+ * memory unmapped by the first) is -EINVAL, not a fault; so is a destroy of
+ * a named object through the wrong kind, and of a page start that is not
+ * an object. */
+WEFT_TEST(destroy_twice) {
+    char an[64], rn[64], vn[64];
+    name_of(an, "d_arena");
+    name_of(rn, "d_array");
+    name_of(vn, "d_value");
+    weft_shm_arena *ar, *anon;
+    weft_shm_array *a, *aa;
+    weft_shm_value *v, *va;
+    CHECK_OK(weft_shm_arena_create_named(&ar, an, 4096));
+    CHECK_OK(weft_shm_array_create_named(&a, rn, 4, 8, WEFT_SHM_LOCKED));
+    CHECK_OK(weft_shm_value_create_named(&v, vn, 8, 0));
+    CHECK_OK(weft_shm_arena_create(&anon, 4096));
+    CHECK_OK(weft_shm_array_create(&aa, NULL, 4, 8, 0));
+    CHECK_OK(weft_shm_value_create(&va, NULL, 8, 0));
+    CHECK_ERR(weft_shm_array_destroy((weft_shm_array *)(void *)v), -EINVAL);
+    CHECK_ERR(weft_shm_value_destroy((weft_shm_value *)(void *)a), -EINVAL);
+    CHECK_ERR(weft_shm_arena_destroy((weft_shm_arena *)(void *)a), -EINVAL);
+    CHECK_OK(weft_shm_arena_destroy(ar));
+    CHECK_ERR(weft_shm_arena_destroy(ar), -EINVAL);
+    CHECK_OK(weft_shm_array_destroy(a));
+    CHECK_ERR(weft_shm_array_destroy(a), -EINVAL);
+    CHECK_OK(weft_shm_value_destroy(v));
+    CHECK_ERR(weft_shm_value_destroy(v), -EINVAL);
+    CHECK_OK(weft_shm_arena_destroy(anon));
+    CHECK_ERR(weft_shm_arena_destroy(anon), -EINVAL);
+    CHECK_OK(weft_shm_array_destroy(aa));
+    CHECK_ERR(weft_shm_array_destroy(aa), -EINVAL);
+    CHECK_OK(weft_shm_value_destroy(va));
+    CHECK_ERR(weft_shm_value_destroy(va), -EINVAL);
+    /* Process queues, named and anonymous, closed twice. */
+    weft_pqueue *q, *qa;
+    char qn[64];
+    name_of(qn, "d_queue");
+    CHECK_OK(weft_pqueue_create_named(&q, qn, WEFT_QUEUE_FIFO, 64, 4));
+    CHECK_OK(weft_pqueue_create(&qa, WEFT_QUEUE_FIFO, 64, 4));
+    CHECK_OK(weft_pqueue_close(q));
+    CHECK_ERR(weft_pqueue_close(q), -EINVAL);
+    CHECK_OK(weft_pqueue_close(qa));
+    CHECK_ERR(weft_pqueue_close(qa), -EINVAL);
+    CHECK_OK(weft_pqueue_unlink(qn));
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    char *two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(two != MAP_FAILED);
+    CHECK_OK(munmap(two, pg));
+    CHECK_ERR(weft_shm_arena_destroy((weft_shm_arena *)(void *)(two + pg)), -EINVAL);
+    CHECK_ERR(weft_shm_array_destroy((weft_shm_array *)(void *)(two + pg)), -EINVAL);
+    CHECK_OK(munmap(two + pg, pg));
+    CHECK_OK(weft_shm_unlink(an));
+    CHECK_OK(weft_shm_unlink(rn));
+    CHECK_OK(weft_shm_unlink(vn));
+}

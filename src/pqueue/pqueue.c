@@ -285,7 +285,9 @@ int weft_pqueue_unlink(const char *name) {
 int weft_pqueue_close(weft_pqueue *q) {
     if (!q)
         return 0;
-    if (!valid_q(q))
+    if (weft__named_kind_of(q) == WEFT__NK_QUEUE)
+        return weft__named_detach_as(q, WEFT__NK_QUEUE);
+    if (!weft__mem_mapped(q, sizeof *q) || !valid_q(q))
         return -EINVAL;
     if (q->named)
         return weft__named_detach(q);

@@ -28,12 +28,7 @@ static int attach(void **out, const char *name, uint32_t kind) {
     return weft__named_attach(name, kind, out, NULL);
 }
 
-static int detach(void *obj, uint32_t kind) {
-    uint32_t k;
-    if (!obj || weft__named_lookup(obj, &k, NULL) < 0 || k != kind)
-        return -EINVAL; /* not a named object of this kind that this process mapped */
-    return weft__named_detach(obj);
-}
+static int detach(void *obj, uint32_t kind) { return weft__named_detach_as(obj, kind); }
 
 static int i_plock(void *o, int64_t a) { (void)a; return weft_plock_init(o); }
 static int i_prlock(void *o, int64_t a) { (void)a; return weft_prlock_init(o); }

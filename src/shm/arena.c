@@ -122,7 +122,9 @@ int weft_shm_arena_attach(weft_shm_arena **out, const char *name) {
 }
 
 int weft_shm_arena_destroy(weft_shm_arena *a) {
-    if (!ok(a))
+    if (a && weft__named_kind_of(a) == WEFT__NK_ARENA)
+        return weft__named_detach_as(a, WEFT__NK_ARENA);
+    if (!a || !weft__mem_mapped(a, sizeof *a) || !ok(a))
         return -EINVAL;
     if (a->named)
         return weft__named_detach(a);

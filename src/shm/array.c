@@ -132,6 +132,10 @@ static int attach(void **out, uint32_t kind, const char *name) {
 }
 
 static int destroy(void *p, uint32_t kind) {
+    if (p && weft__named_kind_of(p) == kind)
+        return weft__named_detach_as(p, kind);
+    if (!p || !weft__mem_mapped(p, sizeof(struct weft_shm_array)))
+        return -EINVAL;
     struct weft_shm_array *a = A(p, kind);
     if (!a)
         return -EINVAL;

@@ -1,23 +1,30 @@
-/* Named shared-memory objects (shm_open) with a checked header, and
- * anonymous shared mappings. See shm/named.h. */
+/* Named shared-memory objects (shm_open) with a checked header, the
+ * process-local registry of the named mappings, and anonymous shared
+ * mappings. See shm/named.h. */
 #include "shm/named.h"
 
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#define NAMED_MAGIC 0x77656674u   /* "weft" */
+#define NAMED_MAGIC 0x77656674u /* "weft" */
 #define NAMED_VERSION 1u
 #define NAMED_READY 1u
+#define NAMED_DEAD 2u /* abandoned (creator died or gave up); name removed */
 #define NAMED_MAX_SIZE ((size_t)1 << 40)
-/* How long an attacher waits for a creator to write a header at all; also how old a
- * half-made object must be before a creator may reclaim it (below). */
+/* How long an attacher waits for a creator to write a header at all, how
+ * long a creator waits for the lock of a taken name, and the age after which
+ * an object without a header is taken for abandoned. */
 #define NAMED_HEADER_GRACE (200 * WEFT_MSEC)
+/* How often an attacher waiting for `ready` checks that the creator lives. */
+#define NAMED_PROBE (20 * WEFT_MSEC)
+/* Where shm_open keeps its objects (glibc and musl on Linux). */
+#define SHM_DIR "/dev/shm"
 
 struct named_hdr {
     uint32_t magic;
@@ -31,118 +38,128 @@ struct named_hdr {
 };
 _Static_assert(sizeof(struct named_hdr) == WEFT__NAMED_HDR, "named header is 64 bytes");
 
+void (*weft__named_test_stop)(int step);
+#define STOP(step)                       \
+    do {                                 \
+        if (weft__named_test_stop)       \
+            weft__named_test_stop(step); \
+    } while (0)
+
 static struct named_hdr *hdr_of(void *payload) {
     return (struct named_hdr *)((char *)payload - WEFT__NAMED_HDR);
 }
-
-/* ---- the mappings this process made -------------------------------------
- * Every payload that create or attach returned, with its mapping's length and kind, and
- * for an object being created the descriptor that holds its creation lock. detach and
- * kind_of consult it before touching a header, so a pointer weft did not map (a lock in
- * a plain MAP_SHARED page, an arena object, a heap object, one already detached) is
- * -EINVAL instead of a read of whatever lies 64 bytes before it and an munmap of a
- * length found there. A forked child inherits both the mappings and this table; the
- * lock is taken around fork so the child's copy is consistent. */
-typedef struct {
-    void *payload;
-    size_t map_size;
-    uint32_t kind;
-    int fd; /* creator: holds the creation lock until ready or abort; else -1 */
-} named_map;
-
-static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static named_map *reg;
-static size_t reg_n, reg_cap;
-static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
-
-static void reg_lock(void) { pthread_mutex_lock(&reg_mu); }
-static void reg_unlock(void) { pthread_mutex_unlock(&reg_mu); }
-static void reg_init(void) { pthread_atfork(reg_lock, reg_unlock, reg_unlock); }
-
-static int reg_add(void *payload, size_t map_size, uint32_t kind, int fd) {
-    pthread_once(&reg_once, reg_init);
-    reg_lock();
-    if (reg_n == reg_cap) {
-        size_t cap = reg_cap ? reg_cap * 2 : 16;
-        named_map *n = weft__realloc(reg, cap * sizeof *n);
-        if (!n) {
-            reg_unlock();
-            return -ENOMEM;
-        }
-        reg = n;
-        reg_cap = cap;
-    }
-    reg[reg_n++] = (named_map){payload, map_size, kind, fd};
-    reg_unlock();
-    return 0;
-}
-
-/* Looks payload up (reg_mu held): its index, or -1. */
-static long reg_find(const void *payload) {
-    for (size_t i = reg_n; i-- > 0;)
-        if (reg[i].payload == payload)
-            return (long)i;
-    return -1;
-}
-
-/* Removes payload's entry into *out: 0, or -EINVAL if weft did not map it. */
-static int reg_take(const void *payload, named_map *out) {
-    pthread_once(&reg_once, reg_init);
-    reg_lock();
-    long i = reg_find(payload);
-    if (i >= 0) {
-        *out = reg[i];
-        reg[i] = reg[--reg_n];
-    }
-    reg_unlock();
-    return i >= 0 ? 0 : -EINVAL;
-}
-
-/* The creation descriptor of payload (taken out of the table), or -1. */
-static int reg_take_fd(const void *payload) {
-    pthread_once(&reg_once, reg_init);
-    reg_lock();
-    long i = reg_find(payload);
-    int fd = -1;
-    if (i >= 0) {
-        fd = reg[i].fd;
-        reg[i].fd = -1;
-    }
-    reg_unlock();
-    return fd;
-}
-
-int weft__named_lookup(const void *payload, uint32_t *kind, size_t *size) {
-    if (!payload)
-        return -EINVAL;
-    pthread_once(&reg_once, reg_init);
-    reg_lock();
-    long i = reg_find(payload);
-    if (i >= 0) {
-        if (kind)
-            *kind = reg[i].kind;
-        if (size)
-            *size = (size_t)hdr_of(reg[i].payload)->size;
-    }
-    reg_unlock();
-    return i >= 0 ? 0 : -EINVAL;
-}
-
-/* ---- fault injection (tests) ------------------------------------------- */
-
-static _Atomic long fault_left; /* 0: off; n: SIGKILL self at the n-th step */
-void weft__named_fault(long n) { atomic_store(&fault_left, n); }
-#define STEP()                                                                                     \
-    do {                                                                                           \
-        if (unlikely(atomic_load_explicit(&fault_left, memory_order_relaxed) > 0) &&               \
-            atomic_fetch_sub(&fault_left, 1) == 1)                                                 \
-            raise(SIGKILL);                                                                        \
-    } while (0)
 
 static size_t page_round(size_t n) {
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
     return (n + pg - 1) / pg * pg;
 }
+
+/* ---- the registry: the named mappings of this process ------------------
+ * Detach and the kind checks consult it before touching a header, so an
+ * address weft did not map by name is never read. Children inherit the
+ * mappings and so the registry; the lock is held across fork(). */
+
+struct reg {
+    void *payload;
+    size_t map_size;
+    uint32_t kind;
+    int fd; /* a creator's locked descriptor until ready, else -1 */
+};
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+static struct reg *regs;
+static size_t nregs, capregs;
+
+static void reg_prepare(void) {
+    pthread_mutex_lock(&reg_mu);
+}
+static void reg_parent(void) {
+    pthread_mutex_unlock(&reg_mu);
+}
+static void reg_child(void) {
+    /* A creation in progress is the parent's: the child drops its copy of
+     * the descriptor so that it does not keep the creator's lock alive. */
+    for (size_t i = 0; i < nregs; i++)
+        if (regs[i].fd >= 0) {
+            close(regs[i].fd);
+            regs[i].fd = -1;
+        }
+    pthread_mutex_unlock(&reg_mu);
+}
+static void reg_setup(void) {
+    pthread_atfork(reg_prepare, reg_parent, reg_child);
+}
+
+static struct reg *reg_find(void *payload) {
+    for (size_t i = 0; i < nregs; i++)
+        if (regs[i].payload == payload)
+            return &regs[i];
+    return NULL;
+}
+
+static int reg_add(void *payload, size_t map_size, uint32_t kind, int fd) {
+    pthread_once(&reg_once, reg_setup);
+    pthread_mutex_lock(&reg_mu);
+    if (nregs == capregs) {
+        size_t cap = capregs ? capregs * 2 : 16;
+        struct reg *n = weft__realloc(regs, cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&reg_mu);
+            return -ENOMEM;
+        }
+        regs = n;
+        capregs = cap;
+    }
+    regs[nregs++] = (struct reg){payload, map_size, kind, fd};
+    pthread_mutex_unlock(&reg_mu);
+    return 0;
+}
+
+/* Removes payload's entry (of `kind`, any if 0) into *out; -EINVAL if none. */
+static int reg_take(void *payload, uint32_t kind, struct reg *out) {
+    pthread_mutex_lock(&reg_mu);
+    struct reg *e = payload ? reg_find(payload) : NULL;
+    if (!e || (kind && e->kind != kind)) {
+        pthread_mutex_unlock(&reg_mu);
+        return -EINVAL;
+    }
+    *out = *e;
+    *e = regs[--nregs];
+    pthread_mutex_unlock(&reg_mu);
+    return 0;
+}
+
+/* The creator's descriptor of payload (now no longer the registry's), -1. */
+static int reg_take_fd(void *payload) {
+    pthread_mutex_lock(&reg_mu);
+    struct reg *e = reg_find(payload);
+    int fd = -1;
+    if (e) {
+        fd = e->fd;
+        e->fd = -1;
+    }
+    pthread_mutex_unlock(&reg_mu);
+    return fd;
+}
+
+uint32_t weft__named_kind_of(void *payload) {
+    pthread_mutex_lock(&reg_mu);
+    struct reg *e = payload ? reg_find(payload) : NULL;
+    uint32_t k = e ? e->kind : 0;
+    pthread_mutex_unlock(&reg_mu);
+    return k;
+}
+
+size_t weft__named_size_of(void *payload) {
+    pthread_mutex_lock(&reg_mu);
+    struct reg *e = payload ? reg_find(payload) : NULL;
+    size_t n = e ? (size_t)hdr_of(payload)->size : 0;
+    pthread_mutex_unlock(&reg_mu);
+    return n;
+}
+
+/* ---- names ------------------------------------------------------------- */
 
 int weft__named_path(const char *name, char *buf, size_t cap) {
     if (!name || !buf || cap < 2)
@@ -150,7 +167,6 @@ int weft__named_path(const char *name, char *buf, size_t cap) {
     if (name[0] == '/')
         name++;
     size_t n = strlen(name);
-    /* "." and ".." would name the shm directory itself or its parent. */
     if (n == 0 || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return -EINVAL;
     if (n > 250 || n + 2 > cap)
@@ -160,56 +176,117 @@ int weft__named_path(const char *name, char *buf, size_t cap) {
     return 0;
 }
 
-/* A name that exists but whose object was never made ready, and whose creator no longer
- * holds its creation lock (it died: the lock went with its descriptors) and is older
- * than the grace period (a live creator takes the lock microseconds after creating the
- * name): removes the name. Returns 1 if it did (create again), 0 if the name stands, 2 if
- * the object looks abandoned but is younger than the grace period (look again). */
-static int reclaim_half_made(const char *path) {
+/* The file system path of "/name". */
+static void fs_path(char *dst, size_t cap, const char *path) {
+    snprintf(dst, cap, "%s%s", SHM_DIR, path);
+}
+
+/* 1 if the name `path` denotes the file open on fd, 0 if not, <0 error. */
+static int name_is(const char *path, int fd) {
+    char fs[sizeof SHM_DIR + 256];
+    struct stat a, b;
+    fs_path(fs, sizeof fs, path);
+    if (fstat(fd, &a) < 0)
+        return -errno;
+    if (stat(fs, &b) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Gives the unnamed file open on fd the name `path`; -EEXIST if taken. */
+static int link_fd(int fd, const char *path) {
+    char proc[64], fs[sizeof SHM_DIR + 256];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    fs_path(fs, sizeof fs, path);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, fs, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    if (errno != ENOENT)
+        return -errno;
+    /* No /proc: linking the descriptor itself needs CAP_DAC_READ_SEARCH. */
+    return linkat(fd, "", AT_FDCWD, fs, AT_EMPTY_PATH) == 0 ? 0 : -errno;
+}
+
+static int64_t age_ns(const struct stat *st) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct timespec t = st->st_ctim;
+    if (st->st_mtim.tv_sec > t.tv_sec ||
+        (st->st_mtim.tv_sec == t.tv_sec && st->st_mtim.tv_nsec > t.tv_nsec))
+        t = st->st_mtim;
+    return (int64_t)(now.tv_sec - t.tv_sec) * WEFT_SEC + (now.tv_nsec - t.tv_nsec);
+}
+
+/* The name `path` is taken: if it holds an object that its creator left
+ * half-made (the creator's lock is free but the object is not ready), or an
+ * object without a header older than the grace period, removes the name and
+ * returns 0 (the caller links again); -EEXIST if the object is real or its
+ * creator is still at work. Only the process that holds the abandoned
+ * object's lock may remove its name, so of racing reclaimers one wins and
+ * the others find the name gone or re-made. */
+static int reclaim(const char *path) {
     int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
-        return errno == ENOENT ? 1 : 0;
-    int r = 0;
-    struct stat st;
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0) {
-        /* We hold the creation lock: no creator is working on this object. */
-        bool ready = false;
-        if ((size_t)st.st_size >= WEFT__NAMED_HDR) {
-            struct named_hdr *h = mmap(NULL, WEFT__NAMED_HDR, PROT_READ, MAP_SHARED, fd, 0);
-            if (h != MAP_FAILED) {
-                /* magic 0: the header was never written; another magic: not ours */
-                uint32_t magic = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE);
-                ready = (magic != 0 && magic != NAMED_MAGIC) ||
-                        (magic == NAMED_MAGIC &&
-                         atomic_load_explicit(&h->ready, memory_order_acquire) == NAMED_READY);
-                munmap(h, WEFT__NAMED_HDR);
-            } else {
-                ready = true; /* cannot tell: leave it */
-            }
+        return errno == ENOENT ? 0 : -EEXIST;
+    int64_t until = weft_after(NAMED_HEADER_GRACE);
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if ((errno != EWOULDBLOCK && errno != EINTR) || weft_now() >= until) {
+            close(fd);
+            return -EEXIST;
         }
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        int64_t age = ((int64_t)now.tv_sec - (int64_t)st.st_ctim.tv_sec) * WEFT_SEC +
-                      (now.tv_nsec - st.st_ctim.tv_nsec);
-        if (st.st_nlink == 0) {
-            r = 1; /* another reclaimer removed it already */
-        } else if (!ready && age <= NAMED_HEADER_GRACE) {
-            r = 2; /* abandoned, or a creator in its first instant: look again soon */
-        } else if (!ready) {
-            /* Still ours to remove? The name may now denote a newer object. */
-            struct stat cur;
-            char dpath[300];
-            snprintf(dpath, sizeof dpath, "/dev/shm%s", path);
-            if (stat(dpath, &cur) == 0 && cur.st_ino == st.st_ino && cur.st_dev == st.st_dev)
-                r = shm_unlink(path) == 0 || errno == ENOENT;
-            else
-                r = 1;
+        weft_sleep(WEFT_MSEC);
+    }
+    STOP(20);
+    int r = -EEXIST;
+    struct stat st;
+    struct named_hdr *h = NULL;
+    int same = name_is(path, fd);
+    if (same <= 0 || fstat(fd, &st) < 0) {
+        r = same == 0 ? 0 : -EEXIST; /* reclaimed by another meanwhile */
+        goto out;
+    }
+    if ((size_t)st.st_size < WEFT__NAMED_HDR) {
+        if (st.st_size == 0 && age_ns(&st) >= NAMED_HEADER_GRACE)
+            r = 1;
+        goto out;
+    }
+    h = mmap(NULL, WEFT__NAMED_HDR, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (h == MAP_FAILED) {
+        h = NULL;
+        goto out;
+    }
+    uint32_t magic = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE);
+    if (magic == NAMED_MAGIC)
+        /* Our creators hold the lock from before the name exists until the
+         * object is ready: holding it now, not ready means abandoned. */
+        r = atomic_load_explicit(&h->ready, memory_order_acquire) != NAMED_READY ? 1 : -EEXIST;
+    else if (magic == 0 && age_ns(&st) >= NAMED_HEADER_GRACE)
+        r = 1;
+    if (r == 1) {
+        char fs[sizeof SHM_DIR + 256];
+        fs_path(fs, sizeof fs, path);
+        r = unlink(fs) == 0 || errno == ENOENT ? 0 : -EEXIST;
+        STOP(21);
+        if (magic == NAMED_MAGIC) {
+            /* Attachers waiting on the old object go and look again. */
+            atomic_store_explicit(&h->ready, NAMED_DEAD, memory_order_release);
+            weft__pfutex_wake(&h->ready, INT32_MAX);
         }
     }
-    close(fd); /* drops the lock */
+out:
+    if (h)
+        munmap(h, WEFT__NAMED_HDR);
+    flock(fd, LOCK_UN);
+    close(fd);
     return r;
 }
 
+/* ---- create, ready, abort, detach --------------------------------------- */
+
+/* The object is made unnamed (O_TMPFILE in the shm directory), locked,
+ * sized and given its header, and only then linked under its name: a name
+ * never denotes an object without a header, and the creator's lock (held
+ * until ready or abort; the kernel drops it if the creator dies) tells
+ * whether a half-made object is still being made. */
 int weft__named_create(const char *name, uint32_t kind, size_t size, void **out) {
     char path[256];
     if (!out || kind == 0 || size == 0 || size > NAMED_MAX_SIZE)
@@ -218,48 +295,18 @@ int weft__named_create(const char *name, uint32_t kind, size_t size, void **out)
     if (r < 0)
         return r;
     size_t map_size = page_round(WEFT__NAMED_HDR + size);
-    int fd;
-    int64_t give_up = weft_after(2 * NAMED_HEADER_GRACE);
-    for (int reclaimed = 0;;) {
-        fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd >= 0)
-            break;
-        int e = errno;
-        if (e != EEXIST || reclaimed == 2)
-            return -e;
-        int k = reclaim_half_made(path);
-        if (k == 0 || (k == 2 && weft_now() >= give_up))
-            return -EEXIST;
-        if (k == 1)
-            reclaimed++;
-        else if (weft_sleep(5 * WEFT_MSEC) == -ECANCELED)
-            return -ECANCELED;
-    }
-    STEP();
-    /* The creation lock, held until ready or abort: a reclaimer that can take it knows
-     * the creator is gone. If a reclaimer removed our name in the moment before we took
-     * it (the object was mistaken for an abandoned one), this object is nobody's. */
-    struct stat st;
-    if (flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0) {
-        r = -errno;
-        close(fd);
-        shm_unlink(path);
-        return r;
-    }
-    if (st.st_nlink == 0) {
-        close(fd);
-        return -EEXIST;
-    }
-    STEP();
+    int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == EISDIR || errno == EOPNOTSUPP ? -ENOSYS : -errno;
+    STOP(1);
     void *p = MAP_FAILED;
-    if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)map_size) < 0 ||
+    if (flock(fd, LOCK_EX) < 0 || fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)map_size) < 0 ||
         (p = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
         r = -errno;
         close(fd);
-        shm_unlink(path);
         return r == -EFBIG || r == -EINVAL ? -ENOSPC : r;
     }
-    STEP();
+    STOP(2);
     struct named_hdr *h = p;
     h->kind = kind;
     h->version = NAMED_VERSION;
@@ -267,57 +314,78 @@ int weft__named_create(const char *name, uint32_t kind, size_t size, void **out)
     h->map_size = map_size;
     h->creator = (int32_t)getpid();
     atomic_store_explicit(&h->ready, 0, memory_order_relaxed);
-    /* The magic last among the header fields: an attacher that sees it may
-     * read the rest (it still waits for `ready` before the payload). */
     __atomic_store_n(&h->magic, NAMED_MAGIC, __ATOMIC_RELEASE);
-    STEP();
-    *out = (char *)p + WEFT__NAMED_HDR;
-    if ((r = reg_add(*out, map_size, kind, fd)) < 0) {
-        munmap(p, map_size);
-        close(fd);
-        shm_unlink(path);
-        *out = NULL;
-        return r;
+    void *payload = (char *)p + WEFT__NAMED_HDR;
+    if ((r = reg_add(payload, map_size, kind, fd)) < 0)
+        goto fail;
+    STOP(3);
+    for (int tries = 0;; tries++) {
+        r = link_fd(fd, path);
+        if (r != -EEXIST)
+            break;
+        if (tries == 100 || (r = reclaim(path)) < 0)
+            break;
     }
+    if (r < 0) {
+        struct reg e;
+        reg_take(payload, 0, &e);
+        goto fail;
+    }
+    STOP(4);
+    *out = payload;
     return 0;
+fail:
+    munmap(p, map_size);
+    close(fd);
+    return r;
 }
 
 void weft__named_ready(void *payload) {
     if (!payload)
         return;
-    STEP();
+    STOP(5);
+    int fd = reg_take_fd(payload);
     struct named_hdr *h = hdr_of(payload);
     atomic_store_explicit(&h->ready, NAMED_READY, memory_order_release);
     weft__pfutex_wake(&h->ready, INT32_MAX);
-    int fd = reg_take_fd(payload);
-    if (fd >= 0)
-        close(fd); /* releases the creation lock */
+    if (fd >= 0) {
+        flock(fd, LOCK_UN);
+        close(fd);
+    }
+}
+
+int weft__named_detach_as(void *payload, uint32_t kind) {
+    struct reg e;
+    if (reg_take(payload, kind, &e) < 0)
+        return -EINVAL;
+    if (e.fd >= 0)
+        close(e.fd);
+    return munmap(hdr_of(payload), e.map_size) < 0 ? -errno : 0;
 }
 
 int weft__named_detach(void *payload) {
-    named_map m;
-    if (!payload || reg_take(payload, &m) < 0)
-        return -EINVAL;
-    if (m.fd >= 0)
-        close(m.fd);
-    return munmap(hdr_of(payload), m.map_size) < 0 ? -errno : 0;
+    return weft__named_detach_as(payload, 0);
 }
 
 void weft__named_abort(void *payload, const char *name) {
     char path[256];
-    if (weft__named_path(name, path, sizeof path) == 0)
-        shm_unlink(path);
+    int fd = reg_take_fd(payload);
+    if (fd >= 0 && weft__named_path(name, path, sizeof path) == 0 && name_is(path, fd) == 1) {
+        char fs[sizeof SHM_DIR + 256];
+        fs_path(fs, sizeof fs, path);
+        unlink(fs);
+    }
+    struct named_hdr *h = hdr_of(payload);
+    atomic_store_explicit(&h->ready, NAMED_DEAD, memory_order_release);
+    weft__pfutex_wake(&h->ready, INT32_MAX);
+    if (fd >= 0) {
+        flock(fd, LOCK_UN);
+        close(fd);
+    }
     weft__named_detach(payload);
 }
 
-uint32_t weft__named_kind_of(void *payload) {
-    uint32_t k = 0;
-    return weft__named_lookup(payload, &k, NULL) == 0 ? k : 0;
-}
-size_t weft__named_size_of(void *payload) {
-    size_t n = 0;
-    return weft__named_lookup(payload, NULL, &n) == 0 ? n : 0;
-}
+/* ---- attach --------------------------------------------------------------- */
 
 /* Maps the object open on fd once its header is written; 1 to retry. */
 static int map_checked(int fd, uint32_t kind, struct named_hdr **out) {
@@ -351,6 +419,35 @@ static int map_checked(int fd, uint32_t kind, struct named_hdr **out) {
     return 0;
 }
 
+/* Waits for the object h (open on fd as `path`) to be ready. 0 ready, 1 to
+ * open the name again (the object was abandoned and its name removed),
+ * -ENOENT (abandoned, name not yet reclaimed), -ETIMEDOUT, -ECANCELED. */
+static int wait_ready(struct named_hdr *h, int fd, const char *path, int64_t deadline) {
+    for (;;) {
+        uint32_t v = atomic_load_explicit(&h->ready, memory_order_acquire);
+        if (v == NAMED_READY)
+            return 0;
+        if (v == NAMED_DEAD)
+            return name_is(path, fd) == 1 ? -ENOENT : 1;
+        /* The creator's lock free while not ready: it died making it. */
+        if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+            v = atomic_load_explicit(&h->ready, memory_order_acquire);
+            flock(fd, LOCK_UN);
+            if (v == NAMED_READY)
+                return 0;
+            return name_is(path, fd) == 1 ? -ENOENT : 1;
+        }
+        if (weft__dl_passed(deadline))
+            return -ETIMEDOUT;
+        int64_t until = weft_after(NAMED_PROBE);
+        if (deadline != WEFT_FOREVER && deadline < until)
+            until = deadline < 0 ? 0 : deadline;
+        int r = weft__pfutex_wait(&h->ready, v, until);
+        if (r == -ECANCELED || r == -ENOMEM)
+            return r;
+    }
+}
+
 int weft__named_attach_until(const char *name, uint32_t kind, void **out, size_t *size,
                              int64_t deadline) {
     char path[256];
@@ -359,37 +456,38 @@ int weft__named_attach_until(const char *name, uint32_t kind, void **out, size_t
     int r = weft__named_path(name, path, sizeof path);
     if (r < 0)
         return r;
-    int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
     struct named_hdr *h = NULL;
-    int64_t grace = weft_after(NAMED_HEADER_GRACE);
-    if (!weft__dl_forever(deadline) && deadline < grace)
-        grace = deadline;
-    while ((r = map_checked(fd, kind, &h)) == 1) {
-        if (weft_now() >= grace) {
-            r = !weft__dl_forever(deadline) && grace == deadline ? -ETIMEDOUT : -EPROTOTYPE;
-            break;
+    for (;;) {
+        int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+        if (fd < 0)
+            return -errno;
+        int64_t grace = weft_after(NAMED_HEADER_GRACE);
+        if (!weft__dl_forever(deadline) && deadline < grace)
+            grace = deadline;
+        while ((r = map_checked(fd, kind, &h)) == 1) {
+            if (weft_now() >= grace) {
+                r = !weft__dl_forever(deadline) && grace == deadline ? -ETIMEDOUT : -EPROTOTYPE;
+                break;
+            }
+            int s = weft_sleep(WEFT_MSEC);
+            if (s == -ECANCELED) {
+                r = s;
+                break;
+            }
         }
-        int s = weft_sleep(WEFT_MSEC);
-        if (s == -ECANCELED) {
-            r = s;
-            break;
-        }
-    }
-    close(fd);
-    if (r < 0)
-        return r;
-    while (atomic_load_explicit(&h->ready, memory_order_acquire) != NAMED_READY) {
-        r = weft__pfutex_wait(&h->ready, 0, deadline);
-        if (r < 0 && atomic_load_explicit(&h->ready, memory_order_acquire) != NAMED_READY) {
-            munmap(h, (size_t)h->map_size);
+        if (r < 0) {
+            close(fd);
             return r;
         }
-    }
-    if ((r = reg_add((char *)h + WEFT__NAMED_HDR, (size_t)h->map_size, kind, -1)) < 0) {
+        r = wait_ready(h, fd, path, deadline);
+        close(fd);
+        if (r == 0)
+            r = reg_add((char *)h + WEFT__NAMED_HDR, (size_t)h->map_size, kind, -1);
+        if (r == 0)
+            break;
         munmap(h, (size_t)h->map_size);
-        return r;
+        if (r < 0)
+            return r;
     }
     *out = (char *)h + WEFT__NAMED_HDR;
     if (size)
@@ -409,11 +507,21 @@ int weft_shm_unlink(const char *name) {
     return shm_unlink(path) < 0 ? -errno : 0;
 }
 
+bool weft__mem_mapped(const void *p, size_t n) {
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)p & ~(pg - 1);
+    uintptr_t hi = ((uintptr_t)p + n + pg - 1) & ~(pg - 1);
+    /* msync only looks the range up: ENOMEM where nothing is mapped. */
+    return hi > lo && msync((void *)lo, hi - lo, MS_ASYNC) == 0;
+}
+
+/* ---- anonymous shared mappings ------------------------------------------ */
+
 int weft__shm_map_anon(size_t size, void **out) {
     if (!out || size == 0 || size > NAMED_MAX_SIZE)
         return -EINVAL;
-    void *p = mmap(NULL, page_round(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+    void *p =
+        mmap(NULL, page_round(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return -ENOMEM;
     *out = p;

@@ -7,10 +7,16 @@
  * number, the object's kind, a layout version, the payload size and a ready
  * flag that the creator sets last: an attacher never sees a half-initialised
  * payload. Names are "name" or "/name" (no other '/', not "." or "..", at
- * most 250 bytes); both spellings denote the same object. A name whose creator
- * died before making it ready is reclaimed by the next creator. Objects are created with mode 0600
- * and O_EXCL, and live until weft_shm_unlink (public, in weft.h) removes the
- * name and the last mapping goes away. */
+ * most 250 bytes); both spellings denote the same object. Objects are made
+ * unnamed, given their header and then linked under the name (exclusively),
+ * and live until weft_shm_unlink (public, in weft.h) removes the name and
+ * the last mapping goes away. The creator holds a lock on the object (flock)
+ * until it is ready: a name whose object is not ready and unlocked was left
+ * by a creator that died, and the next creator reclaims it.
+ *
+ * Every mapping made by create or attach is entered in a process-local
+ * registry; detach and the kind queries look there first and never read
+ * memory that is not a named mapping of this process. */
 #ifndef WEFT_SHM_NAMED_H
 #define WEFT_SHM_NAMED_H
 #include "internal.h"
@@ -47,7 +53,7 @@ enum weft__named_kind {
  * creator gives up before that, it calls weft__named_abort (unlinks and
  * unmaps). Errors: -EINVAL (bad name, kind 0, size 0 or too big, out NULL),
  * -ENAMETOOLONG, -EEXIST (the name exists), -EACCES, -EMFILE, -ENFILE,
- * -ENOSPC, -ENOMEM. */
+ * -ENOSPC, -ENOMEM, -ENOSYS (no O_TMPFILE in the shm directory). */
 int weft__named_create(const char *name, uint32_t kind, size_t size, void **out);
 /* Publishes a created object: attachers waiting for it go on. */
 void weft__named_ready(void *payload);
@@ -68,24 +74,30 @@ int weft__named_attach_until(const char *name, uint32_t kind, void **out, size_t
 /* weft__named_attach_until with a deadline one second away. */
 int weft__named_attach(const char *name, uint32_t kind, void **out, size_t *size);
 /* Unmaps a payload returned by create or attach (the object and its name
- * stay). 0 or -EINVAL (NULL). */
+ * stay). 0, or -EINVAL (NULL, not a named mapping of this process, already
+ * detached, or of another kind than `kind` unless kind is 0). */
+int weft__named_detach_as(void *payload, uint32_t kind);
+/* weft__named_detach_as of any kind. */
 int weft__named_detach(void *payload);
-/* The kind and payload size of a payload this process mapped with create or attach
- * (and has not detached): 0 for any other pointer. */
+/* The kind and payload size of a named mapping of this process; 0 for any
+ * other address. */
 uint32_t weft__named_kind_of(void *payload);
 size_t weft__named_size_of(void *payload);
-/* 0 and the kind and payload size (each pointer may be NULL) if payload is one this
- * process mapped with create or attach and has not detached; else -EINVAL. */
-int weft__named_lookup(const void *payload, uint32_t *kind, size_t *size);
 
-/* Fault injection for tests, inert unless set: after weft__named_fault(n) the calling
- * process kills itself (SIGKILL) at the n-th step of a create (name made, locked, sized
- * and mapped, header written, ready). */
-void weft__named_fault(long n);
+/* Tests only: called with a step number at each step of creation and
+ * reclaim (1 file made, 2 sized and mapped, 3 header written, 4 linked,
+ * 5 about to be made ready, 20 reclaimer holds the old object's lock,
+ * 21 old name removed). */
+extern void (*weft__named_test_stop)(int step);
 
 /* Normalises a user name to "/name" in buf (at least 256 bytes).
  * 0, -EINVAL, -ENAMETOOLONG. */
 int weft__named_path(const char *name, char *buf, size_t cap);
+
+/* Whether [p, p+n) is mapped in this process (without reading it): for
+ * the destroy functions, so that a second destroy of an unmapped object is
+ * -EINVAL rather than a fault. */
+bool weft__mem_mapped(const void *p, size_t n);
 
 /* Anonymous MAP_SHARED memory (zero-filled), shared with children forked
  * later. size is rounded up to pages. 0, -EINVAL (size 0 or huge, out

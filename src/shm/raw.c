@@ -18,7 +18,5 @@ int weft_shm_attach(void **out, const char *name, size_t *size) {
 }
 
 int weft_shm_detach(void *p) {
-    if (!p || weft__named_kind_of(p) != WEFT__NK_RAW)
-        return -EINVAL;
-    return weft__named_detach(p);
+    return weft__named_detach_as(p, WEFT__NK_RAW);
 }
