@@ -122,7 +122,9 @@ WEFT_TEST(threads_come_and_go_stay_flat) {
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
     /* (The sanitizers' allocators and shadow memory grow with threads on their own.) */
     CHECK(maps_max <= maps0 + 2);
-    CHECK(rss_max <= rss0 + 128);
+    /* RSS may still grow while reused slabs are first touched (more with the ucontext
+     * switch's larger contexts: +412 KiB seen); the old code grew 1.9 MiB and on. */
+    CHECK(rss_max <= rss0 + 1024);
 #endif
     /* Every left-behind coroutine's handle is stale, though its block has
      * been reused by the threads that followed. */
