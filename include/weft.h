@@ -1228,6 +1228,30 @@ WEFT_API void weft_proc_release(weft_proc *p);
 WEFT_API pid_t weft_getpid(void);
 WEFT_API pid_t weft_getppid(void);
 
+/* The pid of the process whose weft_proc_start forked the calling process
+ * (multiprocessing.parent_process().pid), recorded at the fork: it stays
+ * the same after that process has died (unlike weft_getppid). 0 in a
+ * process weft_proc_start did not fork: the main process, a program run
+ * by weft_proc_exec, a child made by a plain fork(). */
+WEFT_API pid_t weft_parent_process(void);
+
+/* The calling process's children, started with weft_proc_start or
+ * weft_proc_exec, that still run and whose handle was not released
+ * (multiprocessing.active_children()). As in Python, it reaps the ones
+ * that have exited on the way (their exit codes stay readable with
+ * weft_proc_exitcode). Fills pids with up to max of them, in start order,
+ * and returns how many there are (which may be more than max; pids may be
+ * NULL when max is 0). Errors: -EINVAL if max < 0, or pids is NULL and max
+ * is not 0. */
+WEFT_API int weft_active_children(pid_t *pids, int max);
+
+/* The number of CPUs the calling process may use (os.process_cpu_count,
+ * what multiprocessing.cpu_count() should be): the CPUs of its affinity
+ * mask (sched_getaffinity), bounded by the cgroup v2 CPU quota (cpu.max,
+ * quota / period rounded up) of its cgroup or of an ancestor when one is
+ * set. Read afresh at each call; never less than 1. */
+WEFT_API int weft_cpu_count(void);
+
 /* The calling process's name: "MainProcess" in a process weft did not
  * start, else the name given to weft_proc_start (Python's
  * current_process().name). Never NULL. */

@@ -771,4 +771,189 @@ WEFT_TEST(start_out_of_memory) {
     CHECK_NO_ZOMBIES();
 }
 
+/* ---- active children, parent process ------------------------------------ */
+
+/* Waits until p has exited (its pidfd is readable), without reaping it. */
+static void wait_exited(weft_proc *p) {
+    CHECK_EQ(weft_fd_wait(weft_proc_fd(p), WEFT_READABLE, weft_after(30 * WEFT_SEC)) &
+                 WEFT_READABLE,
+             WEFT_READABLE);
+}
+
+WEFT_TEST(active_children) {
+    pid_t pids[8];
+    CHECK_ERR(weft_active_children(pids, -1), -EINVAL);
+    CHECK_ERR(weft_active_children(NULL, 1), -EINVAL);
+    CHECK_EQ(weft_active_children(NULL, 0), 0);
+    CHECK_EQ(weft_active_children(pids, 8), 0);
+    int hold[3][2];
+    waitbyte_arg a[3];
+    weft_proc *p[3];
+    for (int i = 0; i < 3; i++) {
+        mkpipe(hold[i]);
+        a[i] = (waitbyte_arg){hold[i][0], 10 + i};
+        CHECK_OK(weft_proc_start(&p[i], wait_byte, &a[i], NULL));
+    }
+    char *argv[] = {"cat", NULL};
+    weft_exec_opts o = {{WEFT_STDIO_PIPE, WEFT_STDIO_NULL, WEFT_STDIO_INHERIT}, NULL};
+    weft_proc *e;
+    CHECK_OK(weft_proc_exec(&e, "/bin/cat", argv, &o));
+    /* All four, in start order; a short array gets the first ones and the
+     * count of all. */
+    CHECK_EQ(weft_active_children(pids, 8), 4);
+    CHECK_EQ(pids[0], weft_proc_pid(p[0]));
+    CHECK_EQ(pids[1], weft_proc_pid(p[1]));
+    CHECK_EQ(pids[2], weft_proc_pid(p[2]));
+    CHECK_EQ(pids[3], weft_proc_pid(e));
+    pids[2] = -7;
+    CHECK_EQ(weft_active_children(pids, 2), 4);
+    CHECK_EQ(pids[1], weft_proc_pid(p[1]));
+    CHECK_EQ(pids[2], -7);
+    CHECK_EQ(weft_active_children(NULL, 0), 4);
+    /* A released handle is no longer listed, though its child runs. */
+    pid_t released = weft_proc_pid(p[1]);
+    weft_proc_release(p[1]);
+    CHECK_EQ(kill(released, 0), 0);
+    CHECK_EQ(weft_active_children(pids, 8), 3);
+    CHECK_EQ(pids[0], weft_proc_pid(p[0]));
+    CHECK_EQ(pids[1], weft_proc_pid(p[2]));
+    CHECK_EQ(pids[2], weft_proc_pid(e));
+    /* A child that has exited is reaped by the call, not listed, and its
+     * exit code stays readable. */
+    wr1(hold[0][1]);
+    wait_exited(p[0]);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    CHECK_EQ(waitid(P_PID, (id_t)weft_proc_pid(p[0]), &si, WEXITED | WNOHANG | WNOWAIT), 0);
+    CHECK_EQ(si.si_pid, weft_proc_pid(p[0])); /* a zombie until the call */
+    CHECK_EQ(weft_active_children(pids, 8), 2);
+    CHECK_EQ(pids[0], weft_proc_pid(p[2]));
+    CHECK_EQ(pids[1], weft_proc_pid(e));
+    CHECK_EQ(waitid(P_PID, (id_t)weft_proc_pid(p[0]), &si, WEXITED | WNOHANG | WNOWAIT), -1);
+    CHECK_EQ(errno, ECHILD);
+    int code;
+    CHECK_OK(weft_proc_exitcode(p[0], &code));
+    CHECK_EQ(code, 10);
+    /* Joined children are gone: the forked one, then the program. */
+    wr1(hold[2][1]);
+    CHECK_OK(weft_proc_join(p[2], WEFT_FOREVER));
+    CHECK_EQ(weft_active_children(pids, 8), 1);
+    CHECK_EQ(pids[0], weft_proc_pid(e));
+    CHECK_OK(weft_proc_close_stdio(e, 0));
+    CHECK_OK(weft_proc_join(e, WEFT_FOREVER));
+    CHECK_EQ(weft_active_children(pids, 8), 0);
+    weft_proc_release(p[0]);
+    weft_proc_release(p[2]);
+    weft_proc_release(e);
+    /* The released child: the reaper reaps it once it exits. */
+    wr1(hold[1][1]);
+    int64_t end = weft_after(10 * WEFT_SEC);
+    while (kill(released, 0) == 0 && weft_now() < end)
+        CHECK_OK(weft_sleep(WEFT_MSEC));
+    CHECK_EQ(kill(released, 0), -1);
+    for (int i = 0; i < 3; i++) {
+        close(hold[i][0]);
+        close(hold[i][1]);
+    }
+    CHECK_NO_ZOMBIES();
+}
+
+/* A child's own children are its own: it starts with none listed. */
+static int ac_in_child(void *arg) {
+    (void)arg;
+    return weft_active_children(NULL, 0);
+}
+
+WEFT_TEST(active_children_not_inherited) {
+    int hold[2];
+    mkpipe(hold);
+    waitbyte_arg a = {hold[0], 0};
+    weft_proc *w, *c;
+    CHECK_OK(weft_proc_start(&w, wait_byte, &a, NULL));
+    CHECK_OK(weft_proc_start(&c, ac_in_child, NULL, NULL));
+    CHECK_OK(weft_proc_join(c, WEFT_FOREVER));
+    int code;
+    CHECK_OK(weft_proc_exitcode(c, &code));
+    CHECK_EQ(code, 0);
+    CHECK_EQ(weft_active_children(NULL, 0), 1);
+    wr1(hold[1]);
+    CHECK_OK(weft_proc_join(w, WEFT_FOREVER));
+    weft_proc_release(w);
+    weft_proc_release(c);
+    close(hold[0]);
+    close(hold[1]);
+    CHECK_NO_ZOMBIES();
+}
+
+/* parent_process: the grandchild reports its recorded parent and its
+ * getppid() after its parent was killed (the test is a subreaper, so it
+ * is re-parented to the test), and what a plain fork() of it sees. */
+typedef struct {
+    int fd;   /* reports go here */
+    int hold; /* the grandchild waits for a byte here */
+} pp_arg;
+
+static int pp_grandchild(void *arg) {
+    pp_arg *a = arg;
+    char c;
+    while (read(a->hold, &c, 1) < 0 && errno == EINTR)
+        ;
+    pid_t r[3] = {weft_parent_process(), getppid(), -1};
+    pid_t f = fork();
+    if (f == 0) {
+        pid_t z = weft_parent_process();
+        _exit(write(a->fd, &z, sizeof z) == sizeof z ? 0 : 1);
+    }
+    if (f < 0 || waitpid(f, NULL, 0) != f)
+        return 1;
+    return write(a->fd, r, 2 * sizeof r[0]) == 2 * sizeof r[0] ? 0 : 2;
+}
+
+static int pp_middle(void *arg) {
+    pp_arg *a = arg;
+    pid_t r[2] = {weft_parent_process(), 0};
+    weft_proc *g;
+    if (weft_proc_start(&g, pp_grandchild, a, NULL) < 0)
+        return 1;
+    r[1] = weft_proc_pid(g);
+    if (write(a->fd, r, sizeof r) != sizeof r)
+        return 2;
+    while (pause() < 0)
+        ;
+    return 0;
+}
+
+WEFT_TEST(parent_process) {
+    CHECK_EQ(weft_parent_process(), 0);
+    CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int rp[2], hold[2];
+    mkpipe(rp);
+    mkpipe(hold);
+    pp_arg a = {rp[1], hold[0]};
+    weft_proc *m;
+    CHECK_OK(weft_proc_start(&m, pp_middle, &a, NULL));
+    pid_t r[2];
+    CHECK_EQ(read(rp[0], r, sizeof r), (ssize_t)sizeof r);
+    CHECK_EQ(r[0], getpid()); /* the middle's parent: this process */
+    pid_t gp = r[1];
+    CHECK_GT(gp, 0);
+    CHECK_OK(weft_proc_kill(m));
+    CHECK_OK(weft_proc_join(m, WEFT_FOREVER));
+    wr1(hold[1]);
+    pid_t z;
+    CHECK_EQ(read(rp[0], &z, sizeof z), (ssize_t)sizeof z);
+    CHECK_EQ(z, 0); /* a plain fork() of a weft child */
+    CHECK_EQ(read(rp[0], r, sizeof r), (ssize_t)sizeof r);
+    CHECK_EQ(r[0], weft_proc_pid(m)); /* still the dead middle process */
+    CHECK_EQ(r[1], getpid());         /* while getppid() moved on */
+    CHECK_EQ(test_reap(gp), 0);
+    CHECK_EQ(weft_parent_process(), 0);
+    weft_proc_release(m);
+    close(rp[0]);
+    close(rp[1]);
+    close(hold[0]);
+    close(hold[1]);
+    CHECK_NO_ZOMBIES();
+}
+
 WEFT_MAIN()

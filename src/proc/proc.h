@@ -68,5 +68,7 @@ int weft__proc_adopt(weft_proc *p, pid_t pid, weft_proc **out);
 /* process.c: the name of the calling process, set in a forked child. */
 void weft__proc_set_current_name(const char *name);
 void weft__proc_reset_counter(void);
+/* process.c: weft_parent_process() gives 0 again (a plain fork()). */
+void weft__proc_clear_parent(void);
 
 #endif

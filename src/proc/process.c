@@ -17,8 +17,13 @@ static atomic_uint g_counter; /* "Process-N" */
  * frees there. A pointer, not a copy: every page a child writes costs it a
  * copy-on-write fault. */
 static const char *g_cur_name = "MainProcess";
+/* In a child weft_proc_start forked: the pid of the process that started
+ * it, recorded at the fork (getppid() changes when that process dies). 0
+ * elsewhere, and again in a child forked by a plain fork(). */
+static pid_t g_parent;
 
 void weft__proc_set_current_name(const char *name) { g_cur_name = name; }
+void weft__proc_clear_parent(void) { g_parent = 0; }
 
 /* _exit through a pointer: a call through the PLT would make every child
  * resolve the symbol afresh (lazy binding: a symbol lookup and a written
@@ -43,6 +48,7 @@ static void flush_std(void) {
 WEFT_API const char *weft_proc_current_name(void) { return g_cur_name; }
 WEFT_API pid_t weft_getpid(void) { return weft__proc_self(); }
 WEFT_API pid_t weft_getppid(void) { return getppid(); }
+WEFT_API pid_t weft_parent_process(void) { return g_parent; }
 
 weft_proc *weft__proc_new(const char *name, int daemon, int exec) {
     char buf[32];
@@ -77,6 +83,7 @@ __attribute__((noreturn)) static void child_main(weft_proc *p, weft_proc_fn fn, 
             _exit(1);
     }
     weft__proc_set_current_name(p->name);
+    g_parent = parent;
     int rc = fn(arg);
     weft__proc_exit_children();
     flush_fn(NULL);

@@ -79,25 +79,33 @@ void weft__proc_register(weft_proc *p) {
     pthread_mutex_unlock(&g_mu);
 }
 
+/* p->mu held, p running: reaps p if it has exited, without waiting; its
+ * new state, and in *code its exit code. */
+static int try_wait(weft_proc *p, int *code) {
+    siginfo_t si;
+    int r;
+    memset(&si, 0, sizeof si);
+    do
+        r = waitid(WEFT__P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
+    while (r < 0 && errno == EINTR);
+    *code = 0;
+    if (r == 0 && si.si_pid != 0) {
+        *code = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
+        return WEFT__P_EXITED;
+    }
+    if (r < 0 && errno == ECHILD)
+        return WEFT__P_LOST;
+    return WEFT__P_RUNNING;
+}
+
 int weft__proc_reap(weft_proc *p) {
     int st = atomic_load_explicit(&p->state, memory_order_acquire);
     if (st == WEFT__P_RUNNING) {
         pthread_mutex_lock(&p->mu);
         st = atomic_load_explicit(&p->state, memory_order_relaxed);
         if (st == WEFT__P_RUNNING) {
-            siginfo_t si;
-            int r;
-            memset(&si, 0, sizeof si);
-            do
-                r = waitid(WEFT__P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
-            while (r < 0 && errno == EINTR);
-            int code = 0;
-            if (r == 0 && si.si_pid != 0) {
-                st = WEFT__P_EXITED;
-                code = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
-            } else if (r < 0 && errno == ECHILD) {
-                st = WEFT__P_LOST;
-            }
+            int code;
+            st = try_wait(p, &code);
             if (st != WEFT__P_RUNNING) {
                 pthread_mutex_lock(&g_mu);
                 p->code = code;
@@ -119,6 +127,45 @@ void weft__proc_free(weft_proc *p) {
     pthread_mutex_destroy(&p->mu);
     p->tag = WEFT__TAG_DEAD;
     weft__free(p);
+}
+
+/* ---- active children ------------------------------------------------------ */
+
+WEFT_API int weft_active_children(pid_t *pids, int max) {
+    if (max < 0 || (!pids && max > 0))
+        return -EINVAL;
+    if (atomic_load_explicit(&g_count, memory_order_acquire) == 0)
+        return 0;
+    pid_t self = weft__proc_self();
+    int n = 0;
+    pthread_mutex_lock(&g_mu);
+    for (weft_proc *p = g_head; p; p = p->next) {
+        if (p->released || p->owner != self)
+            continue;
+        int st = atomic_load_explicit(&p->state, memory_order_acquire);
+        /* Reap it if it has exited. p->mu comes before g_mu: only a try
+         * here; a failed try means another thread is reaping p right now,
+         * and p counts as it was. */
+        if (st == WEFT__P_RUNNING && pthread_mutex_trylock(&p->mu) == 0) {
+            st = atomic_load_explicit(&p->state, memory_order_relaxed);
+            if (st == WEFT__P_RUNNING) {
+                int code;
+                st = try_wait(p, &code);
+                if (st != WEFT__P_RUNNING) {
+                    p->code = code;
+                    atomic_store_explicit(&p->state, st, memory_order_release);
+                }
+            }
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (st != WEFT__P_RUNNING)
+            continue;
+        if (n < max)
+            pids[n] = p->pid;
+        n++;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return n;
 }
 
 /* ---- the reaper ----------------------------------------------------------- */
@@ -306,4 +353,5 @@ void weft__proc_atfork_child(void) {
     r_efd = -1;
     r_started = 0;
     weft__proc_reset_counter();
+    weft__proc_clear_parent();
 }
