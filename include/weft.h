@@ -954,6 +954,28 @@ WEFT_API int weft_future_on_done(weft_future *f, weft_future_cb cb, void *ud);
  * afterwards. The task is not affected. NULL is a no-op. */
 WEFT_API void weft_future_release(weft_future *f);
 
+/* Futures made by hand (concurrent.futures.Future() with set_result and
+ * set_exception: a promise). weft_future_create makes a pending future
+ * with no task, holding one reference for the caller; whoever holds it
+ * completes it once with weft_future_set_result or _set_exception, and
+ * every other call above works on it as on a task's future (waiting,
+ * callbacks, weft_futures_wait, as_completed, cancel while pending).
+ * Errors: -EINVAL (out NULL), -ENOMEM. */
+WEFT_API int weft_future_create(weft_future **out);
+/* Adds a reference to f (any future), for another owner that will call
+ * weft_future_release. Errors: -EINVAL (f NULL). */
+WEFT_API int weft_future_retain(weft_future *f);
+/* Completes the hand-made future f with status 0 and `result`: its waiters
+ * wake and its done-callbacks run now, on the calling thread. Any thread
+ * may call it. Errors: -EALREADY (f is already done, cancelled, or being
+ * completed by another call: as Python's InvalidStateError), -EPERM (f is a
+ * pool task's future), -EINVAL (f NULL). */
+WEFT_API int weft_future_set_result(weft_future *f, void *result);
+/* Completes the hand-made future f as failed: weft_future_result returns
+ * err (a negative errno, < 0) with a NULL result. Errors: as
+ * weft_future_set_result, and -EINVAL (err >= 0). */
+WEFT_API int weft_future_set_exception(weft_future *f, int err);
+
 enum {
     WEFT_WAIT_ALL = 0,          /* every future is done */
     WEFT_WAIT_ANY = 1,          /* at least one future is done */

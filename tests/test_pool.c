@@ -865,6 +865,114 @@ WEFT_TEST(allocation_failure) {
     CHECK_NO_LEAKS();
 }
 
+/* ---- futures made by hand (promises) ------------------------------------- */
+
+static weft_future *promise;
+static weft_event promise_waiting;
+static void promise_cb(weft_future *f, void *ud) {
+    void *r = NULL;
+    CHECK_EQ(weft_future_result(f, WEFT_NOWAIT, &r), 0);
+    CHECK_PTR_EQ(r, (void *)0x42);
+    *(int *)ud += 1;
+}
+static void *promise_waiter(void *arg) {
+    void *r = NULL;
+    CHECK_OK(weft_event_set(&promise_waiting));
+    CHECK_EQ(weft_future_result(promise, weft_after(10 * WEFT_SEC), &r), 0);
+    CHECK_PTR_EQ(r, (void *)0x42);
+    weft_future_release(promise); /* the waiter's own reference */
+    return arg;
+}
+
+/* A future made by hand is completed once, by any thread: waiters (a coroutine and a
+ * plain thread) wake with its value, callbacks run at the set, later sets fail. */
+WEFT_TEST(promise_set_result) {
+    CHECK_OK(test_alloc_install());
+    CHECK_ERR(weft_future_create(NULL), -EINVAL);
+    CHECK_OK(weft_future_create(&promise));
+    CHECK_OK(weft_event_init(&promise_waiting));
+    CHECK_EQ(weft_future_done(promise), 0);
+    CHECK_ERR(weft_future_result(promise, WEFT_NOWAIT, NULL), -ETIMEDOUT);
+    int calls = 0;
+    CHECK_OK(weft_future_on_done(promise, promise_cb, &calls));
+    CHECK_OK(weft_future_retain(promise)); /* for the thread */
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, promise_waiter, NULL, NULL));
+    CHECK_OK(weft_event_wait(&promise_waiting, weft_after(10 * WEFT_SEC)));
+    CHECK_EQ(calls, 0);
+    CHECK_OK(weft_future_set_result(promise, (void *)0x42));
+    CHECK_EQ(calls, 1); /* run by the setter, at once */
+    CHECK_OK(weft_thread_join(t, weft_after(10 * WEFT_SEC), NULL));
+    CHECK_ERR(weft_future_set_result(promise, NULL), -EALREADY);
+    CHECK_ERR(weft_future_set_exception(promise, -EIO), -EALREADY);
+    CHECK_ERR(weft_future_cancel(promise), 0);
+    void *r = NULL;
+    CHECK_EQ(weft_future_result(promise, WEFT_NOWAIT, &r), 0);
+    CHECK_PTR_EQ(r, (void *)0x42);
+    weft_future_release(promise);
+    CHECK_OK(weft_event_destroy(&promise_waiting));
+    CHECK_NO_LEAKS();
+}
+
+/* set_exception: the waiter gets the error; a pending promise can be cancelled, after
+ * which it cannot be set; a pool task's future cannot be set by hand; the promise takes
+ * part in weft_futures_wait like any future. */
+WEFT_TEST(promise_exception_cancel_wait) {
+    CHECK_OK(test_alloc_install());
+    weft_future *a, *b;
+    CHECK_OK(weft_future_create(&a));
+    CHECK_OK(weft_future_create(&b));
+    CHECK_ERR(weft_future_set_exception(a, 0), -EINVAL);
+    CHECK_ERR(weft_future_set_exception(a, 5), -EINVAL);
+    weft_future *fs[2] = {a, b};
+    CHECK_ERR(weft_futures_wait(fs, 2, WEFT_WAIT_ANY, WEFT_NOWAIT), -ETIMEDOUT);
+    CHECK_OK(weft_future_set_exception(a, -EIO));
+    CHECK_EQ(weft_futures_wait(fs, 2, WEFT_WAIT_FIRST_ERROR, WEFT_NOWAIT), 1); /* one done */
+    void *r = (void *)1;
+    CHECK_ERR(weft_future_result(a, WEFT_NOWAIT, &r), -EIO);
+    CHECK_PTR_EQ(r, NULL);
+    CHECK_EQ(weft_future_cancelled(a), 0);
+    CHECK_EQ(weft_future_cancel(b), 1);
+    CHECK_ERR(weft_future_set_result(b, NULL), -EALREADY);
+    CHECK_ERR(weft_future_result(b, WEFT_NOWAIT, NULL), -ECANCELED);
+    weft_future_release(a);
+    weft_future_release(b);
+    weft_pool *p = make_pool(1);
+    weft_future *f;
+    CHECK_OK(weft_pool_submit(p, task_value, (void *)7, &f));
+    CHECK_ERR(weft_future_set_result(f, NULL), -EPERM);
+    CHECK_ERR(weft_future_set_exception(f, -EIO), -EPERM);
+    CHECK(weft_future_result(f, weft_after(10 * WEFT_SEC), NULL) >= 0);
+    weft_future_release(f);
+    CHECK_OK(weft_pool_destroy(p));
+    CHECK_NO_LEAKS();
+}
+
+/* Racing setters: exactly one wins. */
+static weft_future *race_f;
+static atomic_int race_wins;
+static void *race_setter(void *arg) {
+    if (weft_future_set_result(race_f, arg) == 0)
+        atomic_fetch_add(&race_wins, 1);
+    return NULL;
+}
+WEFT_TEST(promise_racing_setters) {
+    for (int round = 0; round < 200; round++) {
+        CHECK_OK(weft_future_create(&race_f));
+        atomic_store(&race_wins, 0);
+        weft_thread *t[4];
+        for (int i = 0; i < 4; i++)
+            CHECK_OK(weft_thread_start(&t[i], race_setter, (void *)(intptr_t)(i + 1), NULL));
+        for (int i = 0; i < 4; i++)
+            CHECK_OK(weft_thread_join(t[i], weft_after(10 * WEFT_SEC), NULL));
+        CHECK_EQ(atomic_load(&race_wins), 1);
+        void *r = NULL;
+        CHECK_EQ(weft_future_result(race_f, WEFT_NOWAIT, &r), 0);
+        CHECK((intptr_t)r >= 1 && (intptr_t)r <= 4);
+        weft_future_release(race_f);
+    }
+}
+
 WEFT_MAIN()
 
 /* ------------------------------------------------------- SHARED-stack callers */

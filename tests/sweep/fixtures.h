@@ -374,6 +374,11 @@ SW_FIX weft_future *sw_future(void) {
     SW_OK(weft_pool_submit(p, sw_block_task, NULL, &f));
     return f;
 }
+SW_FIX weft_future *sw_promise(void) {
+    weft_future *f;
+    SW_OK(weft_future_create(&f));
+    return f;
+}
 SW_FIX weft_future *const *sw_futures(void) {
     static weft_future *fs[2];
     fs[0] = sw_future();
