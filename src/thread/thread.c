@@ -497,6 +497,8 @@ WEFT_API int64_t weft_thread_current_id(void) {
 WEFT_API uint64_t weft_thread_ident(void) {
     uint64_t id = tls_ident;
     if (id == 0) {
+        /* So that a fork from here moves the main ident (fork_child). */
+        pthread_once(&g_once, global_init);
         if (gettid_() == (int64_t)getpid())
             id = atomic_load(&g_main_ident);
         else
