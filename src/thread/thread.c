@@ -81,7 +81,6 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 /* The registry (weft_thread_enumerate): every started thread whose fn has not
  * returned, in start order; g_mu. */
 static weft_thread *g_head, *g_tail;
-static long g_listed;
 /* Idents: 1 is the process's initial thread (after fork: the forking thread's
  * ident); others are numbered from 2 at start or at first use, never reused. */
 static atomic_uint_least64_t g_next_ident = 2;
@@ -124,11 +123,9 @@ static void fork_child(void) {
     /* The forking thread is the child's main thread; it keeps its ident. */
     atomic_store(&g_main_ident, weft_thread_ident());
     g_head = g_tail = NULL;
-    g_listed = 0;
     if (self && self->listed) {
         self->prev = self->next = NULL;
         g_head = g_tail = self;
-        g_listed = 1;
     }
 }
 
@@ -145,7 +142,6 @@ static void live_remove(weft_thread *t) {
         t->listed = 0;
         *(t->prev ? &t->prev->next : &g_head) = t->next;
         *(t->next ? &t->next->prev : &g_tail) = t->prev;
-        g_listed--;
     }
     if (t->counted) {
         t->counted = 0;
@@ -297,7 +293,6 @@ static int start_impl(weft_thread **out, weft_thread_fn fn, void *arg, const wef
     t->prev = g_tail;
     *(g_tail ? &g_tail->next : &g_head) = t;
     g_tail = t;
-    g_listed++;
     pthread_mutex_unlock(&g_mu);
     weft_thread *old = early ? *out : NULL;
     if (early)
