@@ -686,6 +686,45 @@ WEFT_API int weft_thread_daemon(const weft_thread *t);
 WEFT_API const char *weft_thread_current_name(void);
 /* The calling thread's kernel thread id. */
 WEFT_API int64_t weft_thread_current_id(void);
+/* Python's threading.get_ident(): a nonzero id of the calling thread,
+ * fixed for its lifetime and never given to another thread of the process
+ * (unlike a kernel id, it is not reused). 1 is the process's initial
+ * thread; a weft thread's ident is fixed when weft_thread_start returns
+ * (weft_thread_enumerate lists it from then); other threads get theirs at
+ * first use. In a forked child, the forking thread keeps its ident and
+ * is the child's main thread. */
+WEFT_API uint64_t weft_thread_ident(void);
+/* Python's threading.enumerate(): stores the idents (weft_thread_ident) of
+ * the live threads in idents[0 .. max-1]: the process's initial thread
+ * first, then the calling thread if weft did not start it, then every
+ * thread started with weft_thread_start (timers included) whose function
+ * has not returned, in start order. Threads made with pthread_create that
+ * are not the caller are not listed. Idents, not handles: a handle may be
+ * freed at any time by its owner's join or detach, an ident stays
+ * meaningful (compare it with what the thread reported). Returns how many
+ * live threads there are (may exceed max: call again with more room).
+ * Errors: -EINVAL (max < 0, idents NULL with max > 0). */
+WEFT_API int weft_thread_enumerate(uint64_t *idents, int max);
+/* Python's threading.active_count(): weft_thread_enumerate(NULL, 0), so
+ * at least 1 (the initial thread, and the caller). */
+WEFT_API int weft_thread_active_count(void);
+
+/* Python's threading.Timer(delay, fn, (arg,)).start(): starts a thread
+ * ("Thread-N", not a daemon: exit waits for it, as Python) that waits
+ * delay_ns nanoseconds, then returns fn(arg), unless weft_timer_cancel
+ * came first, in which case fn never runs and the thread returns NULL.
+ * *out is a weft_thread handle: join it with weft_thread_join (the result
+ * is fn's, or NULL if cancelled) or detach it; the other weft_thread_*
+ * calls work on it too. Errors: -EINVAL (out or fn NULL, delay_ns < 0),
+ * as weft_thread_start. */
+WEFT_API int weft_timer_start(weft_thread **out, int64_t delay_ns, weft_thread_fn fn, void *arg);
+/* Python's Timer.cancel(): stops t from calling fn if it has not yet
+ * started to, and wakes its thread, which then finishes at once (it still
+ * must be joined or detached). Returns 0 if fn will never run (also on a
+ * second cancel), 1 if it was too late: fn has started (or returned); the
+ * call then changes nothing. Valid from any thread or coroutine while the
+ * handle is. Errors: -EINVAL (t NULL, or not made by weft_timer_start). */
+WEFT_API int weft_timer_cancel(weft_thread *t);
 
 /* The seed's subclass style: embed a weft_thread_obj in your own struct,
  * give it a run callback, start it, and recover your struct in run() with

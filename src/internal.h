@@ -373,4 +373,12 @@ WEFT_API size_t weft__sched_sample(weft__sched_sample_t *out, size_t max);
 WEFT_API int weft__sched_signal(const void *id, int sig);
 WEFT_API int weft__sched_describe(char *buf, size_t n);
 
+/* Threads whose record owns their argument (weft_timer): starts fn(arg) as
+ * weft_thread_start with default options; on success free_arg(arg) runs when
+ * the record is freed (join or detach), on failure the caller keeps arg. */
+int weft__thread_start_owned(weft_thread **out, weft_thread_fn fn, void *arg,
+                             void (*free_arg)(void *));
+/* t's arg if t was started by weft__thread_start_owned with fn, else NULL. */
+void *weft__thread_owned_arg(weft_thread *t, weft_thread_fn fn);
+
 #endif

@@ -11,6 +11,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* WEFT_TEST_TIMEOUT(daemon_at_exit, 30) */
 /* WEFT_TEST_TIMEOUT(exit_from_thread, 30) */
@@ -790,7 +793,9 @@ WEFT_TEST(serve_spawn_from_coroutines_and_stop) {
     CHECK_ERR(weft_thread_join(t, weft_after_sec(10), NULL), 0);
 }
 
-static void *plain_fn(void *arg) { return arg; }
+static void *plain_fn(void *arg) {
+    return arg;
+}
 
 WEFT_TEST(serve_bad_input) {
     weft_thread *t;
@@ -849,7 +854,9 @@ static void th_shared_body(void) {
     CHECK_OK(weft_joinall(c, TH_SHARED_N, weft_after(30 * WEFT_SEC), NULL));
     CHECK_EQ(atomic_load(&th_shared_ok), TH_SHARED_N);
 }
-WEFT_TEST(join_from_shared_stack_coroutines) { run_in_thread(th_shared_body); }
+WEFT_TEST(join_from_shared_stack_coroutines) {
+    run_in_thread(th_shared_body);
+}
 
 /* 20 WEFT_STACK_SHARED coroutines spawn onto a server thread with the
  * coroutine's name in a buffer on their stacks; the server reads it while
@@ -901,3 +908,272 @@ WEFT_TEST(serve_spawn_from_shared_stack_coroutines) {
 }
 
 WEFT_MAIN()
+
+/* ------------------------------------------------- ident, enumerate, active_count */
+
+typedef struct enum_arg {
+    weft_event started, go;
+    uint64_t ident;
+} enum_arg;
+
+static void *report_ident_and_wait(void *p) {
+    enum_arg *a = p;
+    a->ident = weft_thread_ident();
+    CHECK_ERR(weft_event_set(&a->started), 0);
+    CHECK_ERR(weft_event_wait(&a->go, WEFT_FOREVER), 0);
+    return (void *)(uintptr_t)weft_thread_ident();
+}
+
+/* Sorted-insensitive membership. */
+static int has_ident(const uint64_t *ids, int n, uint64_t id) {
+    for (int i = 0; i < n; i++)
+        if (ids[i] == id)
+            return 1;
+    return 0;
+}
+
+WEFT_TEST(ident_enumerate_active_count) {
+    CHECK_OK(test_alloc_install());
+    /* The test body runs on the process's initial thread. */
+    CHECK_EQ(weft_thread_ident(), 1);
+    CHECK_EQ(weft_thread_ident(), 1);
+    CHECK_EQ(weft_thread_active_count(), 1);
+    uint64_t ids[8] = {0};
+    CHECK_EQ(weft_thread_enumerate(ids, 8), 1);
+    CHECK_EQ(ids[0], 1);
+    CHECK_EQ(weft_thread_enumerate(NULL, 0), 1);
+    CHECK_ERR(weft_thread_enumerate(NULL, 1), -EINVAL);
+    CHECK_ERR(weft_thread_enumerate(ids, -1), -EINVAL);
+
+    enum_arg a[3];
+    weft_thread *t[3];
+    for (int i = 0; i < 3; i++) {
+        CHECK_ERR(weft_event_init(&a[i].started), 0);
+        CHECK_ERR(weft_event_init(&a[i].go), 0);
+        CHECK_ERR(weft_thread_start(&t[i], report_ident_and_wait, &a[i], NULL), 0);
+        /* Listed as soon as start returns, before it has run. */
+        CHECK_EQ(weft_thread_active_count(), 2 + i);
+    }
+    for (int i = 0; i < 3; i++)
+        CHECK_ERR(weft_event_wait(&a[i].started, weft_after(10 * WEFT_SEC)), 0);
+    /* Exactly the initial thread and the three, in start order; idents distinct. */
+    memset(ids, 0, sizeof ids);
+    CHECK_EQ(weft_thread_enumerate(ids, 8), 4);
+    CHECK_EQ(ids[0], 1);
+    for (int i = 0; i < 3; i++) {
+        CHECK_GT(a[i].ident, 1);
+        CHECK_EQ(ids[1 + i], a[i].ident);
+    }
+    CHECK(a[0].ident != a[1].ident && a[1].ident != a[2].ident && a[0].ident != a[2].ident);
+    /* Too little room: the count is still the total, only max are written. */
+    uint64_t two[3] = {0, 0, 77};
+    CHECK_EQ(weft_thread_enumerate(two, 2), 4);
+    CHECK_EQ(two[0], 1);
+    CHECK_EQ(two[1], a[0].ident);
+    CHECK_EQ(two[2], 77);
+
+    /* The middle one finishes: it leaves the list once joined (its fn returned). */
+    CHECK_ERR(weft_event_set(&a[1].go), 0);
+    void *res = NULL;
+    CHECK_ERR(weft_thread_join(t[1], WEFT_FOREVER, &res), 0);
+    CHECK_EQ((uint64_t)(uintptr_t)res, a[1].ident); /* stable for the thread's lifetime */
+    memset(ids, 0, sizeof ids);
+    CHECK_EQ(weft_thread_enumerate(ids, 8), 3);
+    CHECK_EQ(ids[0], 1);
+    CHECK_EQ(ids[1], a[0].ident);
+    CHECK_EQ(ids[2], a[2].ident);
+    CHECK(!has_ident(ids, 3, a[1].ident));
+
+    for (int i = 0; i < 3; i += 2) {
+        CHECK_ERR(weft_event_set(&a[i].go), 0);
+        CHECK_ERR(weft_thread_join(t[i], WEFT_FOREVER, NULL), 0);
+    }
+    CHECK_EQ(weft_thread_active_count(), 1);
+    for (int i = 0; i < 3; i++) {
+        CHECK_ERR(weft_event_destroy(&a[i].started), 0);
+        CHECK_ERR(weft_event_destroy(&a[i].go), 0);
+    }
+    CHECK_NO_LEAKS();
+}
+
+/* A thread weft did not start lists the initial thread, then itself. */
+static void *foreign_enumerate(void *p) {
+    uint64_t *out = p;
+    out[0] = weft_thread_ident();
+    out[1] = (uint64_t)weft_thread_enumerate(out + 2, 4);
+    out[6] = weft_thread_ident();
+    return NULL;
+}
+
+WEFT_TEST(ident_foreign_thread) {
+    CHECK_EQ(weft_thread_ident(), 1);
+    uint64_t out[7] = {0}, out2[7] = {0};
+    pthread_t pt;
+    CHECK_EQ(pthread_create(&pt, NULL, foreign_enumerate, out), 0);
+    CHECK_EQ(pthread_join(pt, NULL), 0);
+    CHECK_EQ(pthread_create(&pt, NULL, foreign_enumerate, out2), 0);
+    CHECK_EQ(pthread_join(pt, NULL), 0);
+    CHECK_GT(out[0], 1);
+    CHECK_EQ(out[6], out[0]);
+    CHECK_EQ(out[1], 2);
+    CHECK_EQ(out[2], 1);
+    CHECK_EQ(out[3], out[0]);
+    /* Never reused, even though the kernel may reuse the thread id. */
+    CHECK_GT(out2[0], 1);
+    CHECK(out2[0] != out[0]);
+    CHECK_EQ(weft_thread_active_count(), 1);
+}
+
+/* In a forked child, the forking weft thread is the main thread (listed once). */
+static void *fork_and_enumerate(void *p) {
+    (void)p;
+    uint64_t me = weft_thread_ident();
+    CHECK_GT(me, 1);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        uint64_t ids[4] = {0};
+        int n = weft_thread_enumerate(ids, 4);
+        _exit(n == 1 && ids[0] == me && weft_thread_ident() == me ? 0 : 1);
+    }
+    int st = 0;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), 0);
+    return NULL;
+}
+
+WEFT_TEST(enumerate_after_fork) {
+    weft_thread *t;
+    CHECK_ERR(weft_thread_start(&t, fork_and_enumerate, NULL, NULL), 0);
+    CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, NULL), 0);
+}
+
+/* ------------------------------------------------------------------ timer */
+
+static atomic_int timer_calls;
+static void *timer_fn(void *arg) {
+    atomic_fetch_add(&timer_calls, 1);
+    return (void *)((intptr_t)arg * 2);
+}
+
+WEFT_TEST(timer_fires_once) {
+    CHECK_OK(test_alloc_install());
+    atomic_store(&timer_calls, 0);
+    weft_thread *t;
+    int64_t start = weft_now();
+    CHECK_ERR(weft_timer_start(&t, 20 * WEFT_MSEC, timer_fn, (void *)21), 0);
+    CHECK_EQ(weft_thread_active_count(), 2);
+    void *res = NULL;
+    CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, &res), 0);
+    CHECK_EQ((intptr_t)res, 42);
+    CHECK_EQ(atomic_load(&timer_calls), 1);
+    CHECK_GE(weft_now() - start, 20 * WEFT_MSEC); /* not before its delay */
+    CHECK_EQ(weft_thread_active_count(), 1);
+
+    /* Cancel after it fired: too late, nothing changes. */
+    CHECK_ERR(weft_timer_start(&t, 0, timer_fn, (void *)1), 0);
+    wait_not_alive(t);
+    CHECK_EQ(weft_timer_cancel(t), 1);
+    CHECK_EQ(weft_timer_cancel(t), 1);
+    CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, &res), 0);
+    CHECK_EQ((intptr_t)res, 2);
+    CHECK_EQ(atomic_load(&timer_calls), 2);
+    CHECK_NO_LEAKS();
+}
+
+WEFT_TEST(timer_cancelled_never_runs) {
+    CHECK_OK(test_alloc_install());
+    atomic_store(&timer_calls, 0);
+    weft_thread *t;
+    CHECK_ERR(weft_timer_start(&t, 3600 * WEFT_SEC, timer_fn, (void *)5), 0);
+    CHECK_EQ(weft_thread_is_alive(t), 1);
+    CHECK_ERR(weft_thread_join(t, WEFT_NOWAIT, NULL), -ETIMEDOUT);
+    CHECK_EQ(weft_timer_cancel(t), 0);
+    CHECK_EQ(weft_timer_cancel(t), 0); /* again: still cancelled */
+    void *res = (void *)1;
+    /* The cancel wakes it: the join returns long before the hour. */
+    CHECK_ERR(weft_thread_join(t, weft_after(30 * WEFT_SEC), &res), 0);
+    CHECK_EQ(res, NULL);
+    CHECK_EQ(atomic_load(&timer_calls), 0);
+
+    /* Detached after cancel: frees itself. */
+    CHECK_ERR(weft_timer_start(&t, 3600 * WEFT_SEC, timer_fn, NULL), 0);
+    CHECK_EQ(weft_timer_cancel(t), 0);
+    CHECK_ERR(weft_thread_detach(t), 0);
+    int64_t end = weft_after(10 * WEFT_SEC);
+    while (weft_thread_active_count() > 1) {
+        CHECK_LT(weft_now(), end);
+        sched_yield();
+    }
+    CHECK_EQ(atomic_load(&timer_calls), 0);
+    end = weft_after(10 * WEFT_SEC);
+    while (test_alloc_live() != 0) { /* the record is freed right after it leaves the list */
+        CHECK_LT(weft_now(), end);
+        sched_yield();
+    }
+    CHECK_NO_LEAKS();
+}
+
+/* Cancel from a coroutine on another thread, racing a short timer: either fn ran
+ * exactly once and cancel said 1, or it never ran and cancel said 0. */
+static weft_thread *race_timer;
+static int race_cancel_result;
+static void *cancel_from_coro(void *arg) {
+    (void)arg;
+    race_cancel_result = weft_timer_cancel(race_timer);
+    return NULL;
+}
+static void *race_body(void *arg) {
+    (void)arg;
+    weft_coro c;
+    CHECK_ERR(weft_spawn(&c, cancel_from_coro, NULL, NULL), 0);
+    CHECK_ERR(weft_join(c, WEFT_FOREVER, NULL), 0);
+    return NULL;
+}
+
+WEFT_TEST(timer_cancel_race) {
+    for (int i = 0; i < 200; i++) {
+        atomic_store(&timer_calls, 0);
+        CHECK_ERR(weft_timer_start(&race_timer, (i % 5) * WEFT_USEC, timer_fn, (void *)1), 0);
+        pthread_t pt;
+        CHECK_EQ(pthread_create(&pt, NULL, race_body, NULL), 0);
+        CHECK_EQ(pthread_join(pt, NULL), 0);
+        void *res = NULL;
+        CHECK_ERR(weft_thread_join(race_timer, WEFT_FOREVER, &res), 0);
+        if (race_cancel_result == 0) {
+            CHECK_EQ(atomic_load(&timer_calls), 0);
+            CHECK_EQ(res, NULL);
+        } else {
+            CHECK_EQ(race_cancel_result, 1);
+            CHECK_EQ(atomic_load(&timer_calls), 1);
+            CHECK_EQ((intptr_t)res, 2);
+        }
+    }
+}
+
+WEFT_TEST(timer_bad_input) {
+    weft_thread *t;
+    CHECK_ERR(weft_timer_start(NULL, 0, timer_fn, NULL), -EINVAL);
+    CHECK_ERR(weft_timer_start(&t, 0, NULL, NULL), -EINVAL);
+    CHECK_ERR(weft_timer_start(&t, -1, timer_fn, NULL), -EINVAL);
+    CHECK_ERR(weft_timer_cancel(NULL), -EINVAL);
+    /* A plain thread is not a timer. */
+    weft_event ev;
+    CHECK_ERR(weft_event_init(&ev), 0);
+    CHECK_ERR(weft_thread_start(&t, wait_event, &ev, NULL), 0);
+    CHECK_ERR(weft_timer_cancel(t), -EINVAL);
+    CHECK_ERR(weft_event_set(&ev), 0);
+    CHECK_ERR(weft_thread_join(t, WEFT_FOREVER, NULL), 0);
+    CHECK_ERR(weft_event_destroy(&ev), 0);
+    /* Allocation failure: nothing leaks, nothing started. */
+    CHECK_OK(test_alloc_install());
+    for (int n = 0; n < 2; n++) {
+        test_alloc_fail_after(n);
+        int r = weft_timer_start(&t, 0, timer_fn, NULL);
+        test_alloc_fail_after(-1);
+        CHECK_ERR(r, -ENOMEM);
+        CHECK_NO_LEAKS();
+    }
+    CHECK_EQ(weft_thread_active_count(), 1);
+}

@@ -55,11 +55,15 @@ struct weft_thread {
     int daemon;
     int counted; /* in g_live; protected by g_mu */
     int serve;
-    weft_event stop;     /* serve: set by weft_thread_stop */
-    weft_event ready;    /* serve: set once sched is published (or failed) */
-    weft__spin slock;    /* serve: guards sched */
-    weft__sched *sched;  /* serve: while it accepts spawns; NULL before and after */
-    char name[];         /* copied */
+    weft_event stop;          /* serve: set by weft_thread_stop */
+    weft_event ready;         /* serve: set once sched is published (or failed) */
+    weft__spin slock;         /* serve: guards sched */
+    weft__sched *sched;       /* serve: while it accepts spawns; NULL before and after */
+    uint64_t ident;           /* weft_thread_ident of the thread, fixed at start */
+    weft_thread *prev, *next; /* the registry of running threads; g_mu */
+    int listed;               /* in the registry; g_mu */
+    void (*free_arg)(void *); /* weft__thread_start_owned: frees arg with the record */
+    char name[];              /* copied */
 };
 
 #define THREAD_MAGIC 0x74687264u /* "thrd" */
@@ -74,6 +78,14 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
 static long g_live; /* non-daemon threads still running fn; g_mu */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+/* The registry (weft_thread_enumerate): every started thread whose fn has not
+ * returned, in start order; g_mu. */
+static weft_thread *g_head, *g_tail;
+/* Idents: 1 is the process's initial thread (after fork: the forking thread's
+ * ident); others are numbered from 2 at start or at first use, never reused. */
+static atomic_uint_least64_t g_next_ident = 2;
+static atomic_uint_least64_t g_main_ident = 1;
+static WEFT_TLS uint64_t tls_ident;
 
 static WEFT_TLS weft_thread *tls_self; /* the weft thread running on this thread */
 static WEFT_TLS char tls_dummy[32];    /* "Dummy-N" of a foreign thread, once named */
@@ -108,6 +120,13 @@ static void fork_child(void) {
     pthread_cond_init(&g_cv, NULL);
     weft_thread *self = tls_self;
     g_live = self && self->counted ? 1 : 0;
+    /* The forking thread is the child's main thread; it keeps its ident. */
+    atomic_store(&g_main_ident, weft_thread_ident());
+    g_head = g_tail = NULL;
+    if (self && self->listed) {
+        self->prev = self->next = NULL;
+        g_head = g_tail = self;
+    }
 }
 
 static void global_init(void) {
@@ -119,6 +138,11 @@ static void global_init(void) {
 
 static void live_remove(weft_thread *t) {
     pthread_mutex_lock(&g_mu);
+    if (t->listed) {
+        t->listed = 0;
+        *(t->prev ? &t->prev->next : &g_head) = t->next;
+        *(t->next ? &t->next->prev : &g_tail) = t->prev;
+    }
     if (t->counted) {
         t->counted = 0;
         g_live--;
@@ -132,6 +156,8 @@ static void live_remove(weft_thread *t) {
 static void record_free(weft_thread *t) {
     int r = weft_event_destroy(&t->done);
     WEFT_ASSERT(r == 0);
+    if (t->free_arg)
+        t->free_arg(t->arg);
     t->tag = WEFT__TAG_DEAD;
     weft__free(t);
 }
@@ -154,6 +180,7 @@ static void set_kernel_name(const char *name) {
 static void *trampoline(void *p) {
     weft_thread *t = p;
     tls_self = t;
+    tls_ident = t->ident;
     atomic_store_explicit(&t->tid, gettid_(), memory_order_release);
     set_kernel_name(t->name);
 
@@ -253,13 +280,20 @@ static int start_impl(weft_thread **out, weft_thread_fn fn, void *arg, const wef
         pattr = &attr;
     }
 
-    /* Counted before it exists, so an exit() racing with this start waits. */
+    /* Counted before it exists, so an exit() racing with this start waits;
+     * listed before it exists, so weft_thread_enumerate sees it once start
+     * returns. */
+    t->ident = atomic_fetch_add_explicit(&g_next_ident, 1, memory_order_relaxed);
+    pthread_mutex_lock(&g_mu);
     if (!t->daemon) {
-        pthread_mutex_lock(&g_mu);
         t->counted = 1;
         g_live++;
-        pthread_mutex_unlock(&g_mu);
     }
+    t->listed = 1;
+    t->prev = g_tail;
+    *(g_tail ? &g_tail->next : &g_head) = t;
+    g_tail = t;
+    pthread_mutex_unlock(&g_mu);
     weft_thread *old = early ? *out : NULL;
     if (early)
         *out = t;
@@ -292,6 +326,21 @@ static int start_impl(weft_thread **out, weft_thread_fn fn, void *arg, const wef
 WEFT_API int weft_thread_start(weft_thread **out, weft_thread_fn fn, void *arg,
                                const weft_thread_opts *opts) {
     return start_impl(out, fn, arg, opts, false);
+}
+
+int weft__thread_start_owned(weft_thread **out, weft_thread_fn fn, void *arg,
+                             void (*free_arg)(void *)) {
+    int r = start_impl(out, fn, arg, NULL, false);
+    /* Only the holder of the handle can free the record (join, detach), so
+     * setting this after the thread started is not a race. */
+    if (r == 0)
+        (*out)->free_arg = free_arg;
+    return r;
+}
+
+void *weft__thread_owned_arg(weft_thread *t, weft_thread_fn fn) {
+    check(t, "weft_timer_cancel");
+    return t->fn == fn && t->free_arg ? t->arg : NULL;
 }
 
 /* pthread_join on a thread whose fn has returned: it is at most running its
@@ -438,6 +487,50 @@ WEFT_API const char *weft_thread_current_name(void) {
 
 WEFT_API int64_t weft_thread_current_id(void) {
     return gettid_();
+}
+
+WEFT_API uint64_t weft_thread_ident(void) {
+    uint64_t id = tls_ident;
+    if (id == 0) {
+        /* So that a fork from here moves the main ident (fork_child). */
+        pthread_once(&g_once, global_init);
+        if (gettid_() == (int64_t)getpid())
+            id = atomic_load(&g_main_ident);
+        else
+            id = atomic_fetch_add_explicit(&g_next_ident, 1, memory_order_relaxed);
+        tls_ident = id;
+    }
+    return id;
+}
+
+WEFT_API int weft_thread_enumerate(uint64_t *idents, int max) {
+    if (max < 0 || (!idents && max > 0))
+        return -EINVAL;
+    uint64_t self = weft_thread_ident(), main_id = atomic_load(&g_main_ident);
+    int n = 0;
+    pthread_mutex_lock(&g_mu);
+    if (n < max)
+        idents[n] = main_id;
+    n++;
+    weft_thread *me = tls_self;
+    if (self != main_id && !(me && me->listed)) {
+        if (n < max)
+            idents[n] = self;
+        n++;
+    }
+    for (weft_thread *t = g_head; t; t = t->next) {
+        if (t->ident == main_id)
+            continue; /* after fork, the forking weft thread is the main thread */
+        if (n < max)
+            idents[n] = t->ident;
+        n++;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}
+
+WEFT_API int weft_thread_active_count(void) {
+    return weft_thread_enumerate(NULL, 0);
 }
 
 /* ---------------------------------------------------------------- subclass style */

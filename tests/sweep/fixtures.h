@@ -335,6 +335,12 @@ SW_FIX weft_thread *sw_thread(void) {
     SW_OK(weft_thread_start(&t, sw_block_fn, NULL, &o));
     return t;
 }
+/* A timer that would fire in an hour (cancelled, it ends at once). */
+SW_FIX weft_thread *sw_timer(void) {
+    weft_thread *t;
+    SW_OK(weft_timer_start(&t, 3600 * WEFT_SEC, sw_thread_fn, NULL));
+    return t;
+}
 SW_FIX weft_thread *sw_thread_serving(void) {
     weft_thread *t;
     weft_thread_opts o = {.daemon = 1, .serve = 1};
