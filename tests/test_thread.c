@@ -347,11 +347,13 @@ WEFT_TEST(detach) {
     CHECK_EQ(atomic_load(&det_ran), 1);
     wait_no_leaks();
 
-    /* Detached after it finished: freed at once. */
+    /* Detached after it finished: freed at once, or (if the detach came between its
+     * result being published and the thread marking itself finished) by the thread a
+     * moment later; either way, bounded. */
     CHECK_ERR(weft_thread_start(&t, add_one, NULL, NULL), 0);
     wait_not_alive(t);
     CHECK_ERR(weft_thread_detach(t), 0);
-    CHECK_NO_LEAKS();
+    wait_no_leaks();
 
     /* A thread may detach itself. */
     weft_thread_obj o = {.run = self_detach};
