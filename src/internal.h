@@ -27,6 +27,25 @@
 __attribute__((noreturn, format(printf, 3, 4))) void weft__panic(const char *file, int line,
                                                                   const char *fmt, ...);
 
+/* ---- messages written without stdio (signal handlers, out of memory) ----
+ * Decimal digits of v at b (at most 20; no NUL): returns how many. */
+static inline size_t weft__fmt_u64(char *b, uint64_t v) {
+    char t[24];
+    size_t n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        b[i] = t[n - 1 - i];
+    return n;
+}
+/* Appends the string s to b[*n..cap), as much as fits (no NUL). */
+static inline void weft__str_append(char *b, size_t *n, size_t cap, const char *s) {
+    while (*s && *n < cap)
+        b[(*n)++] = *s++;
+}
+
 /* ---- object tags: corrupted and destroyed objects (core/error.c) -------
  * Every object carries a 32-bit tag: its type's magic once initialised (or
  * 0 for the caller-owned types whose all-zero bytes are a valid initial

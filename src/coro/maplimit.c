@@ -63,24 +63,6 @@ void weft__map_limit_set_for_test(long limit) {
     atomic_store(&printed, 0);
 }
 
-static size_t fmt_long(char *b, long v) {
-    char t[24];
-    size_t n = 0;
-    unsigned long u = v < 0 ? 0 : (unsigned long)v;
-    do {
-        t[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    for (size_t i = 0; i < n; i++)
-        b[i] = t[n - 1 - i];
-    return n;
-}
-
-static void add(char *b, size_t *n, size_t cap, const char *s) {
-    while (*s && *n < cap)
-        b[(*n)++] = *s++;
-}
-
 int weft__map_limit_note(int err) {
     int saved = errno;
     int hit = 0;
@@ -91,11 +73,13 @@ int weft__map_limit_note(int err) {
             if (atomic_exchange(&printed, 1) == 0) {
                 char b[512];
                 size_t n = 0;
-                add(b, &n, sizeof b, "weft: cannot map coroutine memory: the process has ");
-                n += fmt_long(b + n, count);
-                add(b, &n, sizeof b, " memory mappings, at the limit vm.max_map_count = ");
-                n += fmt_long(b + n, limit);
-                add(b, &n, sizeof b,
+                weft__str_append(b, &n, sizeof b,
+                                 "weft: cannot map coroutine memory: the process has ");
+                n += weft__fmt_u64(b + n, (uint64_t)count); /* both > 0 here */
+                weft__str_append(b, &n, sizeof b,
+                                 " memory mappings, at the limit vm.max_map_count = ");
+                n += weft__fmt_u64(b + n, (uint64_t)limit);
+                weft__str_append(b, &n, sizeof b,
                     " (not out of memory: each WEFT_STACK_GUARDED coroutine takes 2"
                     " mappings). Spawn with .stack_mode = WEFT_STACK_SHARED (no mapping per"
                     " coroutine), or raise the limit (sysctl vm.max_map_count). Spawns fail"

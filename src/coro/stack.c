@@ -245,23 +245,6 @@ void weft__shared_load(weft__sched *s, weft__coro *co) {
 static struct sigaction prev_segv, prev_bus;
 static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
 
-static size_t fmt_u64(char *b, uint64_t v) {
-    char t[24];
-    size_t n = 0;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        b[i] = t[n - 1 - i];
-    return n;
-}
-
-static void append(char *b, size_t *n, size_t cap, const char *s) {
-    while (*s && *n < cap)
-        b[(*n)++] = *s++;
-}
-
 static void on_fault(int sig, siginfo_t *si, void *uc) {
     weft__sched *s = weft__sched_get();
     weft__coro *co = s ? s->current : NULL;
@@ -280,19 +263,19 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
         if (addr >= glo - 65536 && addr < ghi) {
             char b[256];
             size_t n = 0;
-            append(b, &n, sizeof b, "weft: stack overflow in coroutine ");
-            n += fmt_u64(b + n, co->id);
+            weft__str_append(b, &n, sizeof b, "weft: stack overflow in coroutine ");
+            n += weft__fmt_u64(b + n, co->id);
             if (co->name) {
-                append(b, &n, sizeof b, " \"");
-                append(b, &n, sizeof b - 3, co->name);
-                append(b, &n, sizeof b, "\"");
+                weft__str_append(b, &n, sizeof b, " \"");
+                weft__str_append(b, &n, sizeof b - 3, co->name);
+                weft__str_append(b, &n, sizeof b, "\"");
             }
-            append(b, &n, sizeof b, co->flags & WEFT__F_SHARED ? " (shared stack of "
+            weft__str_append(b, &n, sizeof b, co->flags & WEFT__F_SHARED ? " (shared stack of "
                                                                : " (stack of ");
-            n += fmt_u64(b + n, (uint64_t)(ghi == s->shared_lo ? WEFT__SHARED_STACK
+            n += weft__fmt_u64(b + n, (uint64_t)(ghi == s->shared_lo ? WEFT__SHARED_STACK
                                                                 : co->stack_size -
                                                                       weft__page_size()));
-            append(b, &n, sizeof b, " bytes); aborting\n");
+            weft__str_append(b, &n, sizeof b, " bytes); aborting\n");
             ssize_t w = write(2, b, n);
             (void)w;
             signal(SIGABRT, SIG_DFL);
