@@ -216,6 +216,17 @@ static int64_t age_ns(const struct stat *st) {
     return (int64_t)(now.tv_sec - t.tv_sec) * WEFT_SEC + (now.tv_nsec - t.tv_nsec);
 }
 
+/* Publishes an object's final state (ready or dead) to its attachers, then drops the
+ * creation lock held on fd (if any). */
+static void publish(struct named_hdr *h, uint32_t state, int fd) {
+    atomic_store_explicit(&h->ready, state, memory_order_release);
+    weft__pfutex_wake(&h->ready, INT32_MAX);
+    if (fd >= 0) {
+        flock(fd, LOCK_UN);
+        close(fd);
+    }
+}
+
 /* The name `path` is taken: if it holds an object that its creator left
  * half-made (the creator's lock is free but the object is not ready), or an
  * object without a header older than the grace period, removes the name and
@@ -268,8 +279,7 @@ static int reclaim(const char *path) {
         STOP(21);
         if (magic == NAMED_MAGIC) {
             /* Attachers waiting on the old object go and look again. */
-            atomic_store_explicit(&h->ready, NAMED_DEAD, memory_order_release);
-            weft__pfutex_wake(&h->ready, INT32_MAX);
+            publish(h, NAMED_DEAD, -1); /* our lock is dropped below */
         }
     }
 out:
@@ -344,14 +354,7 @@ void weft__named_ready(void *payload) {
     if (!payload)
         return;
     STOP(5);
-    int fd = reg_take_fd(payload);
-    struct named_hdr *h = hdr_of(payload);
-    atomic_store_explicit(&h->ready, NAMED_READY, memory_order_release);
-    weft__pfutex_wake(&h->ready, INT32_MAX);
-    if (fd >= 0) {
-        flock(fd, LOCK_UN);
-        close(fd);
-    }
+    publish(hdr_of(payload), NAMED_READY, reg_take_fd(payload));
 }
 
 int weft__named_detach_as(void *payload, uint32_t kind) {
@@ -375,13 +378,7 @@ void weft__named_abort(void *payload, const char *name) {
         fs_path(fs, sizeof fs, path);
         unlink(fs);
     }
-    struct named_hdr *h = hdr_of(payload);
-    atomic_store_explicit(&h->ready, NAMED_DEAD, memory_order_release);
-    weft__pfutex_wake(&h->ready, INT32_MAX);
-    if (fd >= 0) {
-        flock(fd, LOCK_UN);
-        close(fd);
-    }
+    publish(hdr_of(payload), NAMED_DEAD, fd);
     weft__named_detach(payload);
 }
 
