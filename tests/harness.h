@@ -263,14 +263,12 @@ static HARNESS_UNUSED long test_alloc_calls(void) {
 
 #include <dirent.h>
 
-/* Number of children of this process (of any of its threads) that are zombies:
- * exited and not reaped. Reads /proc/self/task/<tid>/children and each
- * child's /proc/<pid>/stat. */
-static HARNESS_UNUSED int harness_zombies(void) {
-    int zombies = 0;
+/* Calls fn(pid, ud) for every child of this process (of any of its threads), as listed
+ * in /proc/self/task/<tid>/children. */
+static HARNESS_UNUSED void harness_each_child(void (*fn)(long pid, void *ud), void *ud) {
     DIR *d = opendir("/proc/self/task");
     if (!d)
-        return 0;
+        return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
@@ -281,23 +279,43 @@ static HARNESS_UNUSED int harness_zombies(void) {
         if (!f)
             continue;
         long pid;
-        while (fscanf(f, "%ld", &pid) == 1) {
-            char sp[64], buf[512];
-            snprintf(sp, sizeof sp, "/proc/%ld/stat", pid);
-            FILE *g = fopen(sp, "r");
-            if (!g)
-                continue;
-            size_t n = fread(buf, 1, sizeof buf - 1, g);
-            fclose(g);
-            buf[n] = 0;
-            char *rp = strrchr(buf, ')');
-            if (rp && rp[1] == ' ' && rp[2] == 'Z')
-                zombies++;
-        }
+        while (fscanf(f, "%ld", &pid) == 1)
+            fn(pid, ud);
         fclose(f);
     }
     closedir(d);
+}
+
+static HARNESS_UNUSED void harness_count_zombie(long pid, void *ud) {
+    char sp[64], buf[512];
+    snprintf(sp, sizeof sp, "/proc/%ld/stat", pid);
+    FILE *g = fopen(sp, "r");
+    if (!g)
+        return;
+    size_t n = fread(buf, 1, sizeof buf - 1, g);
+    fclose(g);
+    buf[n] = 0;
+    char *rp = strrchr(buf, ')');
+    if (rp && rp[1] == ' ' && rp[2] == 'Z')
+        ++*(int *)ud;
+}
+
+/* Number of children of this process (of any of its threads) that are zombies:
+ * exited and not reaped (each child's /proc/<pid>/stat says Z). */
+static HARNESS_UNUSED int harness_zombies(void) {
+    int zombies = 0;
+    harness_each_child(harness_count_zombie, &zombies);
     return zombies;
+}
+
+static HARNESS_UNUSED void harness_kill_child(long pid, void *ud) {
+    (void)ud;
+    kill((pid_t)pid, SIGKILL);
+}
+
+/* Kills every child of this process (after a failed check: no orphan left). */
+static HARNESS_UNUSED void test_kill_children(void) {
+    harness_each_child(harness_kill_child, NULL);
 }
 
 /* Fails if the test process has any zombie child. */

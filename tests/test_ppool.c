@@ -888,18 +888,6 @@ WEFT_TEST(owner_exit_workers_leave) {
     CHECK_NO_ZOMBIES();
 }
 
-/* Kills every child of this process (after a failed check: no orphan). */
-static void kill_children(void) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)gettid());
-    FILE *f = fopen(path, "r");
-    long pid;
-    while (f && fscanf(f, "%ld", &pid) == 1)
-        kill((pid_t)pid, SIGKILL);
-    if (f)
-        fclose(f);
-}
-
 /* Reaps children (this process is a subreaper) until `want` more than the
  * owners were reaped or the deadline passed; returns how many. */
 static int reap_workers(int want, int64_t deadline) {
@@ -951,7 +939,7 @@ WEFT_TEST(owner_exits_right_after_create) {
      * own (it found its parent gone when it started). */
     int got = reap_workers(workers, weft_after(10 * WEFT_SEC));
     if (got != workers)
-        kill_children();
+        test_kill_children();
     CHECK_EQ(got, workers);
     CHECK_ERR(waitpid(-1, NULL, WNOHANG), -1);
     CHECK_EQ(errno, ECHILD);
@@ -994,7 +982,7 @@ WEFT_TEST(owner_killed_busy_workers_leave) {
     CHECK_EQ(waitpid(owner, &st, 0), owner);
     int got = reap_workers(2, weft_after(10 * WEFT_SEC));
     if (got != 2)
-        kill_children();
+        test_kill_children();
     CHECK_EQ(got, 2);
     close(fds[0]);
     close(fds[1]);
