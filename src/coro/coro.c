@@ -107,7 +107,10 @@ static weft__coro *cb_alloc(weft__sched *s) {
     co->arg = NULL;
     co->parent = NULL;
     co->parent_gen = 0;
-    atomic_store_explicit(&co->sched, s, memory_order_relaxed);
+    /* Release: another thread that finds this block through a lock-owner token and
+     * reads `sched` with acquire also sees the mapping of its slab (a plain store on
+     * x86; ThreadSanitizer otherwise saw the slab's mmap race with that read). */
+    atomic_store_explicit(&co->sched, s, memory_order_release);
     if (s->id_next == s->id_end) { /* ids come in blocks: no shared atomic per spawn */
         s->id_next = atomic_fetch_add_explicit(&next_id, 1024, memory_order_relaxed);
         s->id_end = s->id_next + 1024;

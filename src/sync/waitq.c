@@ -9,7 +9,7 @@ bool weft__token_is_local_coro(uintptr_t token) {
     if (token & 1) /* a thread: local if it is ours and we run coroutines */
         return s && token == (weft__thread_anchor() | 1);
     /* Control blocks are type-stable: reading a recycled one is safe. */
-    return s && atomic_load_explicit(&((weft__coro *)token)->sched, memory_order_relaxed) == s;
+    return s && atomic_load_explicit(&((weft__coro *)token)->sched, memory_order_acquire) == s;
 }
 
 bool weft__others_ready(void) {
