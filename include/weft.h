@@ -136,6 +136,15 @@ typedef struct weft_coro {
 
 typedef void *(*weft_coro_fn)(void *arg);
 
+/* A timeout scope (weft_timeout_enter): caller-owned, opaque. */
+typedef struct weft_timeout {
+    int64_t deadline_;
+    int64_t outer_;
+    const void *prev_;
+    void *state_;
+    uint32_t tag_;
+} weft_timeout;
+
 typedef enum weft_stack_mode {
     /* Own mmap'd stack with a guard page below it, committed lazily by the
      * kernel and pooled for reuse. Fastest switches. Each one costs two
@@ -229,7 +238,8 @@ WEFT_API int weft_yield(void);
 /* Sleeps until `deadline` (absolute, weft_now() clock). Other coroutines run
  * meanwhile. Returns 0 when the deadline is reached (at once if it is
  * already past: 0 or any negative value but WEFT_FOREVER), -ECANCELED if
- * cancelled first, -EINVAL for WEFT_FOREVER
+ * cancelled first, -ETIMEDOUT if a timeout scope (weft_timeout_enter)
+ * ended first, -EINVAL for WEFT_FOREVER
  * (use a blocking wait on something instead), -ENOMEM (no memory for the
  * timer). */
 WEFT_API int weft_sleep_until(int64_t deadline);
@@ -293,6 +303,60 @@ WEFT_API int weft_cancel(weft_coro c);
 
 /* 1 if the calling coroutine has been cancelled, else 0. */
 WEFT_API int weft_cancelled(void);
+
+/* Timeout scopes (gevent's `with Timeout(2):`): a deadline for every
+ * blocking call inside a stretch of code, code you did not write included.
+ *
+ *     weft_timeout t;
+ *     weft_timeout_enter(&t, weft_after(2 * WEFT_SEC));
+ *     r = fetch_everything();          // any weft or hooked calls
+ *     if (weft_timeout_leave(&t) == -ETIMEDOUT)
+ *         ...                          // the 2 s ran out inside
+ *
+ * Between enter and leave, every wait of the caller that cancellation
+ * would interrupt (weft_cancel) ends at the scope's deadline if it is the
+ * earlier one: the weft call fails with -ETIMEDOUT (weft_sleep too), and a
+ * call of the hook library (weft_hook.h) fails as the C library reports a
+ * timeout: read/write/recv/send/accept families -1 with errno EAGAIN (as
+ * SO_RCVTIMEO/SO_SNDTIMEO do), connect, poll and select -1 with errno
+ * ETIMEDOUT, getaddrinfo EAI_AGAIN (the lookup is left to finish on a pool
+ * thread), and the sleeps return early (sleep returns the seconds left,
+ * usleep/nanosleep/clock_nanosleep report EINTR with the time left). Once
+ * the deadline has passed, every such wait in the scope fails at once, so
+ * the code unwinds quickly. Calls that can complete without waiting still
+ * do, and waits that cannot be cut anyway (a read from a regular file or a
+ * terminal, CPU work) are not: the scope is checked only where a wait
+ * begins. Unlike weft_cancel it is not sticky: after weft_timeout_leave
+ * the caller's calls wait normally again.
+ *
+ * Scopes nest: the earliest deadline of the scopes entered applies. They
+ * belong to the coroutine that entered them (a plain thread and its main
+ * coroutine share one set); a coroutine's scopes end with it. With no
+ * scope entered a wait pays one comparison, and entering and leaving a
+ * scope cost a few nanoseconds; no timer is armed until a call waits.
+ * On plain threads without a scheduler, hooked calls on sockets and pipes
+ * are cut only while a scope is entered (they then wait with poll(2)); a
+ * descriptor they made non-blocking stays emulated as blocking after.
+ *
+ * weft_timeout_enter: enters a scope with `deadline` (weft_after(ns); any
+ * deadline: WEFT_FOREVER is a scope without limit, one already past makes
+ * every wait inside fail at once). t is caller-owned and must stay valid
+ * until the matching leave; it needs no initialisation.
+ * Errors: -EINVAL (t NULL). */
+WEFT_API int weft_timeout_enter(weft_timeout *t, int64_t deadline);
+
+/* Leaves the caller's innermost scope t, restoring the enclosing deadline.
+ * Returns -ETIMEDOUT if t's deadline has passed and a wait inside the
+ * scope was cut by a scope's deadline (gevent's Timeout "fired"), else 0.
+ * Errors: -EINVAL (t NULL, or not entered, or already left), -EPERM (t is
+ * not the caller's innermost scope: entered by another coroutine or
+ * thread, or an inner scope was not left first). */
+WEFT_API int weft_timeout_leave(weft_timeout *t);
+
+/* The deadline the caller's scopes impose now (the earliest), or
+ * WEFT_FOREVER outside any scope: for code that waits by other means and
+ * wants to honour it. */
+WEFT_API int64_t weft_timeout_deadline(void);
 
 /* ======================================================================
  * Channels

@@ -104,6 +104,11 @@ static inline int weft__dl_poll_ms(int64_t d) {
                                                   : (int)((left + WEFT_MSEC - 1) / WEFT_MSEC);
 }
 
+/* poll(2) as a system call: libweft's own waits never go through an
+ * interposed poll (libweft-hook's), which would park the caller instead. */
+struct pollfd;
+int weft__sys_poll(struct pollfd *fds, unsigned long n, int ms);
+
 /* ---- allocation (core/alloc.c) ---------------------------------------- */
 void *weft__malloc(size_t n);
 void *weft__calloc(size_t n, size_t size);
@@ -212,6 +217,27 @@ void weft__waiter_wake(weft__waiter *w);
  * already, returns -ECANCELED without waiting (unless already claimed). */
 int weft__park(weft__waiter *w, int64_t deadline);
 
+/* ---- timeout scopes (sync/scope.c; weft_timeout in weft.h) -------------
+ * Each coroutine has one scope state; the main coroutine and plain threads
+ * share their thread's. `dl` is the earliest deadline of the scopes
+ * entered (WEFT_FOREVER when none), `top` the innermost scope, `hit` true
+ * once a wait failed because a scope's deadline was the earlier one. Every
+ * wait that cancellation can interrupt is cut short at `dl` (weft__park,
+ * the process-shared futex and poll(2) waits of plain threads). */
+typedef struct weft__scope {
+    int64_t dl;
+    const void *top;
+    bool hit;
+} weft__scope;
+extern WEFT_TLS weft__scope weft__tls_scope;
+/* The earlier of two deadlines (WEFT_FOREVER is the latest). */
+static inline int64_t weft__dl_min(int64_t a, int64_t b) {
+    if (a == WEFT_FOREVER)
+        return b;
+    if (b == WEFT_FOREVER)
+        return a;
+    return a < b ? a : b;
+}
 /* ---- coroutines and schedulers (coro/) -------------------------------- */
 enum {
     WEFT__C_READY = 1,     /* in a run queue or inbox, or running */
@@ -263,6 +289,7 @@ typedef struct weft__coro {
     void *san_fiber;                 /* ThreadSanitizer's fiber */
 #endif
     weft__waiter wait;               /* the one park a coroutine can be in */
+    weft__scope scope;               /* its timeout scopes (not the main one's) */
     void *scratch;                   /* park memory of a SHARED coroutine */
     size_t scratch_cap;
 } weft__coro;
@@ -284,6 +311,35 @@ static inline uintptr_t weft__self_token(void) {
             return (uintptr_t)co;
     }
     return weft__thread_anchor() | 1; /* the thread itself, and its main coroutine */
+}
+/* The calling coroutine's timeout scope state: its own, or its thread's
+ * for the main coroutine and for threads without a scheduler. */
+static inline weft__scope *weft__scope_self(void) {
+    weft__sched *s = weft__sched_get();
+    if (s) {
+        weft__coro *co = weft__sched_running(s);
+        if (!(co->flags & WEFT__F_MAIN))
+            return &co->scope;
+    }
+    return &weft__tls_scope;
+}
+/* deadline cut by the caller's scopes. *sc is set to the caller's scope
+ * state if a scope's deadline is the earlier (a -ETIMEDOUT of the wait is
+ * then the scope's: pass it to weft__scope_timed_out), else to NULL. */
+static inline int64_t weft__scope_clip(int64_t deadline, weft__scope **sc) {
+    weft__scope *s = weft__scope_self();
+    *sc = NULL;
+    if (likely(s->dl == WEFT_FOREVER))
+        return deadline;
+    int64_t d = weft__dl_min(deadline, s->dl);
+    if (d != deadline)
+        *sc = s;
+    return d;
+}
+/* Records that a wait cut by sc's deadline failed with r (-ETIMEDOUT). */
+static inline void weft__scope_timed_out(weft__scope *sc, int r) {
+    if (sc && r == -ETIMEDOUT)
+        sc->hit = true;
 }
 /* The calling thread's scheduler, created if needed; NULL on out of memory. */
 weft__sched *weft__sched_ensure(void);
@@ -366,8 +422,11 @@ int weft__pfutex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
 int weft__pfutex_wake(_Atomic uint32_t *addr, int n);
 
 /* ---- for libweft-hook (exported, not part of the public API) ------------
- * weft__hook_in_coro: 1 if the caller runs in a coroutine other than its
- * thread's main one. The watchdog's view (coro/sched.c): sample copies up
+ * weft__hook_mode: how a hooked call of the caller waits: PARK (its thread
+ * has a scheduler: the calling coroutine parks, the main one included, as
+ * gevent's hub does), SCOPED (no scheduler, but a timeout scope is entered:
+ * the thread waits with poll(2) until the scope's deadline), PLAIN (the C
+ * library's call as it is). The watchdog's view (coro/sched.c): sample copies up
  * to max schedulers' {id, word = switches << 1 | main running, polling,
  * thread}; signal sends sig to the thread of a scheduler still alive;
  * describe (on the scheduler's own thread, e.g. in a signal handler) names
@@ -378,7 +437,10 @@ typedef struct {
     int polling;
     unsigned long thread;
 } weft__sched_sample_t;
-WEFT_API int weft__hook_in_coro(void);
+enum { WEFT__HOOK_PLAIN = 0, WEFT__HOOK_PARK = 1, WEFT__HOOK_SCOPED = 2 };
+WEFT_API int weft__hook_mode(void);
+/* Records that a wait of the caller was cut by its timeout scope. */
+WEFT_API void weft__scope_hit(void);
 /* weft__fd_wait_edge (above), for the hook's calls that just saw EAGAIN.
  * weft__fd_wait_any: for poll()/select() in a coroutine that just found none
  * of the n pollfds (fd < 0: skipped) ready: one waiter on all their records

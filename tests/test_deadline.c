@@ -333,6 +333,14 @@ static void s_lock(void) {
 static long c_lock_acquire(int64_t dl) {
     return weft_lock_acquire(&lk, dl);
 }
+/* A timeout scope with the deadline, around a wait without one. */
+static long c_timeout_enter(int64_t dl) {
+    weft_timeout t;
+    CHECK_OK(weft_timeout_enter(&t, dl));
+    long r = weft_lock_acquire(&lk, WEFT_FOREVER);
+    CHECK_EQ(weft_timeout_leave(&t), r == -ETIMEDOUT ? -ETIMEDOUT : 0);
+    return r;
+}
 static int rlk_acq(void) {
     return weft_rlock_acquire(&rlk, WEFT_FOREVER);
 }
@@ -774,6 +782,7 @@ static const dl_row rows[] = {
     ROW(accept, -ETIMEDOUT, idle_listener, close_listener),
     ROW(connect, -ETIMEDOUT, full_listener, close_connector),
     ROW(lock_acquire, -ETIMEDOUT, s_lock, t_stop_thread),
+    ROW(timeout_enter, -ETIMEDOUT, s_lock, t_stop_thread),
     ROW(rlock_acquire, -ETIMEDOUT, s_rlock, t_stop_thread),
     ROW(cond_wait, -ETIMEDOUT, s_cond, NULL),
     ROW(sem_acquire, -ETIMEDOUT, s_sem, NULL),

@@ -107,6 +107,9 @@ static weft__coro *cb_alloc(weft__sched *s) {
     co->arg = NULL;
     co->parent = NULL;
     co->parent_gen = 0;
+    co->scope.dl = WEFT_FOREVER;
+    co->scope.top = NULL;
+    co->scope.hit = false;
     /* Release: another thread that finds this block through a lock-owner token and
      * reads `sched` with acquire also sees the mapping of its slab (a plain store on
      * x86; ThreadSanitizer otherwise saw the slab's mmap race with that read). */
@@ -403,19 +406,14 @@ WEFT_API int weft_sleep_until(int64_t deadline) {
         return -EINVAL;
     if (weft__dl_nowait(deadline))
         deadline = WEFT_NOWAIT; /* already past, like 0 */
-    weft__sched *s = weft__sched_get();
-    if (!s) {
-        if (deadline <= 1)
-            return 0;
-        struct timespec ts = {.tv_sec = (deadline - 1) / WEFT_SEC,
-                              .tv_nsec = (deadline - 1) % WEFT_SEC};
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-            ;
-        return 0;
-    }
-    weft__waiter *w = weft__waiter_begin(NULL, WEFT__W_OTHER);
+    /* A plain thread sleeps on a waiter nobody claims, as a coroutine
+     * parks: the same clock, and timeout scopes cut both. */
+    weft__waiter local;
+    weft__waiter *w = weft__waiter_begin(&local, WEFT__W_OTHER);
     int r = weft__park(w, deadline);
-    return r == -ETIMEDOUT ? 0 : r;
+    if (r == -ETIMEDOUT && (deadline == WEFT_NOWAIT || weft__dl_passed(deadline)))
+        return 0; /* slept its time; otherwise a timeout scope cut it */
+    return r;
 }
 
 WEFT_API int weft_sleep(int64_t ns) { return weft_sleep_until(weft_after(ns)); }

@@ -108,9 +108,10 @@ WEFT_API int weft__sched_describe(char *buf, size_t n) {
     return 1;
 }
 
-WEFT_API int weft__hook_in_coro(void) {
-    weft__sched *s = weft__tls_sched;
-    return s && !(s->current->flags & WEFT__F_MAIN);
+WEFT_API int weft__hook_mode(void) {
+    if (weft__tls_sched)
+        return WEFT__HOOK_PARK;
+    return weft__tls_scope.dl != WEFT_FOREVER ? WEFT__HOOK_SCOPED : WEFT__HOOK_PLAIN;
 }
 
 static void sched_destroy(weft__sched *s) {

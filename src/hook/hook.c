@@ -2,12 +2,16 @@
  *
  * Every hooked call starts with two cheap tests: is a probe of
  * weft_hook_check() running (then it only records that it was reached),
- * and does the caller run in a coroutine (weft__hook_in_coro). Outside a
- * coroutine the C library's function is called directly, except on a
- * descriptor the hook itself made non-blocking, where blocking behaviour
- * is emulated with the real poll(). Inside one, descriptors of sockets and
- * pipes are made non-blocking on first use and the call waits for
- * readiness with weft_fd_wait, parking only the coroutine.
+ * and how may the caller wait (weft__hook_mode). On a thread with a
+ * scheduler every coroutine, its main one included, parks: descriptors of
+ * sockets and pipes are made non-blocking on first use and the call waits
+ * for readiness with weft_fd_wait, and the other coroutines run meanwhile
+ * (gevent's hub does this for the main greenlet too). On a thread without
+ * one the C library's function is called directly, except on a descriptor
+ * the hook itself made non-blocking, where blocking behaviour is emulated
+ * with the real poll(), and inside a timeout scope (weft_timeout_enter),
+ * where the thread waits as a coroutine would, with poll(2), until the
+ * scope's deadline.
  *
  * Per-descriptor state (one byte, plus the socket timeouts) lives in
  * process-wide arrays indexed by descriptor number: descriptors are
@@ -201,14 +205,16 @@ static int fd_prepare(int fd) {
     return st;
 }
 
+/* True if the caller waits through weft (parks, or honours a timeout scope). */
 static inline bool in_coro(void) {
-    return weft__hook_in_coro() != 0;
+    return weft__hook_mode() != WEFT__HOOK_PLAIN;
 }
 
 /* Waits until fd is ready for `ev` after a call reported EAGAIN on a
  * descriptor the hook made non-blocking. *dl is 0 until the first wait
  * computes the deadline from SO_RCVTIMEO/SO_SNDTIMEO. Returns 0, or -1
- * with errno set (EAGAIN when the socket timeout passed). */
+ * with errno set: EAGAIN when the socket timeout passed, ETIMEDOUT when a
+ * timeout scope's deadline did. */
 static int wait_ready(int fd, int ev, bool coro, int64_t *dl) {
     if (!*dl) {
         uint32_t us = 0;
@@ -223,11 +229,12 @@ static int wait_ready(int fd, int ev, bool coro, int64_t *dl) {
             if (w >= 0)
                 return 0;
             if (w == -EBUSY) { /* another coroutine waits on fd this way: take turns */
-                if (weft_sleep(50 * WEFT_USEC) == 0)
+                if ((w = weft_sleep(50 * WEFT_USEC)) == 0)
                     continue;
-                w = -ECANCELED;
             }
-            errno = w == -ETIMEDOUT ? EAGAIN : -w;
+            if (w == -ETIMEDOUT) /* the socket's timeout, or a scope's */
+                w = weft__dl_passed(*dl) ? -EAGAIN : -ETIMEDOUT;
+            errno = -w;
             return -1;
         }
     }
@@ -274,8 +281,11 @@ static int wait_ready(int fd, int ev, bool coro, int64_t *dl) {
         __typeof__(call) r_ = call;                               \
         if (r_ >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) \
             return r_;                                            \
-        if (wait_ready(fd, ev, coro_, &dl_) != 0)                 \
+        if (wait_ready(fd, ev, coro_, &dl_) != 0) {               \
+            if (errno == ETIMEDOUT) /* a scope's: as SO_RCVTIMEO */ \
+                errno = EAGAIN;                                   \
             return -1;                                            \
+        }                                                         \
     }
 
 HOOK_API ssize_t read(int fd, void *buf, size_t n){
@@ -366,7 +376,7 @@ HOOK_API int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t alen) {
     if (wait_ready(fd, WEFT_WRITABLE, coro, &dl) != 0) {
         if (errno == EAGAIN) /* SO_SNDTIMEO passed: what a blocking connect reports */
             errno = EINPROGRESS;
-        return -1;
+        return -1; /* ETIMEDOUT: a timeout scope's deadline */
     }
     int err = 0;
     socklen_t l = sizeof err;
@@ -435,16 +445,13 @@ static int coro_poll(struct pollfd *fds, nfds_t n, int64_t deadline) {
         }
         if (w >= 0)
             continue;
-        if (w == -ETIMEDOUT) {
-            r = 0;
+        if (w == -EBUSY && (w = weft_sleep(50 * WEFT_USEC)) == 0)
+            continue;
+        if (w == -ETIMEDOUT && weft__dl_passed(deadline)) {
+            r = 0; /* poll's own timeout */
             break;
         }
-        if (w == -EBUSY) {
-            if (weft_sleep(50 * WEFT_USEC) == 0)
-                continue;
-            w = -ECANCELED;
-        }
-        errno = -w;
+        errno = -w; /* ETIMEDOUT: a timeout scope's deadline */
         r = -1;
         break;
     }
@@ -452,16 +459,37 @@ static int coro_poll(struct pollfd *fds, nfds_t n, int64_t deadline) {
     return r;
 }
 
+/* A plain thread inside a timeout scope: the real poll, cut at the scope's
+ * deadline (then -1 with ETIMEDOUT). */
+static int scoped_poll(struct pollfd *fds, nfds_t n, int64_t deadline) {
+    int64_t scope = weft_timeout_deadline();
+    int64_t dl = weft__dl_min(deadline, scope);
+    for (;;) {
+        int r = R.poll(fds, n, weft__dl_poll_ms(dl));
+        if (r != 0 && !(r < 0 && errno == EINTR))
+            return r;
+        if (!weft__dl_passed(dl))
+            continue;
+        if (dl == deadline)
+            return 0;
+        weft__scope_hit();
+        errno = ETIMEDOUT;
+        return -1;
+    }
+}
+
 HOOK_API int poll(struct pollfd *fds, nfds_t n, int timeout) {
     PROBE(I_POLL, 0);
     RESOLVE();
-    if (timeout == 0 || !in_coro())
+    int mode = timeout == 0 ? WEFT__HOOK_PLAIN : weft__hook_mode();
+    if (mode == WEFT__HOOK_PLAIN)
         return R.poll(fds, n, timeout);
     if (n > 0 && !fds) {
         errno = EFAULT;
         return -1;
     }
-    return coro_poll(fds, n, timeout < 0 ? WEFT_FOREVER : weft_after(timeout * WEFT_MSEC));
+    int64_t dl = timeout < 0 ? WEFT_FOREVER : weft_after(timeout * WEFT_MSEC);
+    return mode == WEFT__HOOK_PARK ? coro_poll(fds, n, dl) : scoped_poll(fds, n, dl);
 }
 
 HOOK_API int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
@@ -496,7 +524,8 @@ HOOK_API int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval
         if (ev)
             p[n++] = (struct pollfd){fd, ev, 0};
     }
-    int r = coro_poll(p, n, deadline);
+    int r = weft__hook_mode() == WEFT__HOOK_PARK ? coro_poll(p, n, deadline)
+                                                 : scoped_poll(p, n, deadline);
     if (r >= 0) {
         for (nfds_t i = 0; i < n; i++)
             if (p[i].revents & POLLNVAL) {
@@ -627,26 +656,35 @@ HOOK_API int clock_nanosleep(clockid_t clk, int flags, const struct timespec *re
 
 /* The pool thread sees only this heap block: the caller's strings, hints
  * and result slot may be on the stack of a SHARED-stack coroutine, whose
- * bytes are copied aside (and the stack reused) while it waits. */
+ * bytes are copied aside (and the stack reused) while it waits. Two
+ * references, the caller's and the task's: a caller whose wait is cut
+ * (a timeout scope) leaves the lookup to finish, and the last one out frees
+ * the block and any result nobody took. */
 struct gai_call {
     char *name, *service;
     struct addrinfo hints, *hp;
     struct addrinfo *res;
     int ret, err;
+    atomic_int refs;
 };
+
+static void gai_unref(struct gai_call *c) {
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (c->ret == 0 && c->res)
+        freeaddrinfo(c->res);
+    free(c->name);
+    free(c->service);
+    free(c);
+}
 
 static int gai_task(void *arg, void **result) {
     (void)result;
     struct gai_call *c = arg;
     c->ret = R.getaddrinfo(c->name, c->service, c->hp, &c->res);
     c->err = errno;
+    gai_unref(c);
     return 0;
-}
-
-static void gai_free(struct gai_call *c) {
-    free(c->name);
-    free(c->service);
-    free(c);
 }
 
 HOOK_API int getaddrinfo(const char *name, const char *service, const struct addrinfo *hints,
@@ -658,8 +696,9 @@ HOOK_API int getaddrinfo(const char *name, const char *service, const struct add
     struct gai_call *c = calloc(1, sizeof *c);
     if (!c)
         return EAI_MEMORY;
+    atomic_init(&c->refs, 1);
     if ((name && !(c->name = strdup(name))) || (service && !(c->service = strdup(service)))) {
-        gai_free(c);
+        gai_unref(c);
         return EAI_MEMORY;
     }
     if (hints) {
@@ -670,20 +709,35 @@ HOOK_API int getaddrinfo(const char *name, const char *service, const struct add
         c->hints.ai_protocol = hints->ai_protocol;
         c->hp = &c->hints;
     }
-    int r = weft_offload(gai_task, c, NULL);
-    int ret;
-    if (r == -ECANCELED) {
-        errno = ECANCELED;
-        ret = EAI_SYSTEM;
-    } else if (r < 0) { /* no pool: do it here */
-        ret = R.getaddrinfo(name, service, hints, res);
-    } else {
-        ret = c->ret;
-        if (ret == 0)
-            *res = c->res;
-        errno = c->err;
+    weft_pool *pool;
+    weft_future *f;
+    atomic_store_explicit(&c->refs, 2, memory_order_relaxed);
+    if (weft_pool_default(&pool) < 0 || weft_pool_submit(pool, gai_task, c, &f) < 0) {
+        gai_unref(c); /* no pool: do it here */
+        gai_unref(c);
+        return R.getaddrinfo(name, service, hints, res);
     }
-    gai_free(c);
+    int r = weft_future_result(f, WEFT_FOREVER, NULL);
+    int ret;
+    if (r == 0) {
+        ret = c->ret;
+        if (ret == 0) {
+            *res = c->res;
+            c->res = NULL;
+        }
+        errno = c->err;
+    } else {
+        if (weft_future_cancel(f) == 1)
+            gai_unref(c); /* the task never runs: its reference too */
+        if (r == -ETIMEDOUT) {
+            ret = EAI_AGAIN; /* a timeout scope's deadline */
+        } else {
+            errno = -r; /* ECANCELED, ENOMEM */
+            ret = EAI_SYSTEM;
+        }
+    }
+    weft_future_release(f);
+    gai_unref(c);
     return ret;
 }
 

@@ -77,14 +77,14 @@ void weft__fd_event(weft__sched *s, int fd, uint32_t events) {
     }
 }
 
-static int wait_thread(int fd, int events, int64_t deadline) {
+static int wait_thread_until(int fd, int events, int64_t deadline) {
     struct pollfd p = {.fd = fd, .events = 0};
     if (events & WEFT_READABLE)
         p.events |= POLLIN;
     if (events & WEFT_WRITABLE)
         p.events |= POLLOUT;
     for (;;) {
-        int n = poll(&p, 1, weft__dl_poll_ms(deadline));
+        int n = weft__sys_poll(&p, 1, weft__dl_poll_ms(deadline));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -105,6 +105,14 @@ static int wait_thread(int fd, int events, int64_t deadline) {
         if (m & events)
             return m & events;
     }
+}
+
+static int wait_thread(int fd, int events, int64_t deadline) {
+    weft__scope *sc;
+    deadline = weft__scope_clip(deadline, &sc);
+    int r = wait_thread_until(fd, events, deadline);
+    weft__scope_timed_out(sc, r);
+    return r;
 }
 
 /* Waits for the next readiness edge of fd in a coroutine (or with poll(2) on a

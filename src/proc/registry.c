@@ -203,7 +203,7 @@ static void *reaper_main(void *unused) {
             pf[n++] = (struct pollfd){.fd = p->pidfd, .events = POLLIN};
         }
         pthread_mutex_unlock(&g_mu);
-        int r = poll(pf, (nfds_t)n, more ? 20 : -1);
+        int r = weft__sys_poll(pf, (unsigned long)n, more ? 20 : -1);
         if (r < 0)
             continue; /* EINTR; poll cannot fail otherwise with valid fds */
         if (pf[0].revents) {
@@ -289,7 +289,7 @@ void weft__proc_dispose(weft_proc *p) {
      * what the caller asked for, but never a zombie. */
     for (;;) {
         struct pollfd pf = {.fd = p->pidfd, .events = POLLIN};
-        poll(&pf, 1, -1);
+        weft__sys_poll(&pf, 1, -1);
         if (weft__proc_reap(p) != 0)
             break;
     }
@@ -318,7 +318,7 @@ void weft__proc_exit_children(void) {
         pthread_mutex_unlock(&g_mu); /* nothing is freed while g_exiting */
         while (weft__proc_reap(w) == 0) {
             struct pollfd pf = {.fd = w->pidfd, .events = POLLIN};
-            poll(&pf, 1, -1);
+            weft__sys_poll(&pf, 1, -1);
         }
         pthread_mutex_lock(&g_mu);
     }

@@ -175,10 +175,19 @@ static int submit(struct req *q) {
 }
 
 int weft__pfutex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
-    if (weft__dl_passed(deadline))
-        return atomic_load_explicit(addr, memory_order_acquire) == val ? -ETIMEDOUT : 0;
-    if (!weft__sched_get())
-        return futex_wait_abs(addr, val, deadline);
+    weft__scope *sc;
+    deadline = weft__scope_clip(deadline, &sc);
+    if (weft__dl_passed(deadline)) {
+        if (atomic_load_explicit(addr, memory_order_acquire) != val)
+            return 0;
+        weft__scope_timed_out(sc, -ETIMEDOUT);
+        return -ETIMEDOUT;
+    }
+    if (!weft__sched_get()) {
+        int r = futex_wait_abs(addr, val, deadline);
+        weft__scope_timed_out(sc, r);
+        return r;
+    }
 
     struct req *q = weft__malloc(sizeof *q);
     if (!q)

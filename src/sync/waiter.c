@@ -82,15 +82,24 @@ static int park_thread(weft__waiter *w, int64_t deadline) {
 
 int weft__park(weft__waiter *w, int64_t deadline) {
     weft__coro *co = w->co;
-    if (!co)
-        return park_thread(w, deadline);
+    /* Timeout scopes cut what cancellation interrupts: not NOCANCEL waits. */
+    weft__scope *sc = NULL;
+    if (likely(w->kind != WEFT__W_NOCANCEL))
+        deadline = weft__scope_clip(deadline, &sc);
+    if (!co) {
+        int r = park_thread(w, deadline);
+        weft__scope_timed_out(sc, r);
+        return r;
+    }
     weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
     if ((co->flags & WEFT__F_CANCELLED) && w->kind != WEFT__W_NOCANCEL) {
         if (weft__waiter_claim(w, -ECANCELED, 0))
             return -ECANCELED;
     } else if (weft__dl_passed(deadline)) {
-        if (weft__waiter_claim(w, -ETIMEDOUT, 0))
+        if (weft__waiter_claim(w, -ETIMEDOUT, 0)) {
+            weft__scope_timed_out(sc, -ETIMEDOUT);
             return -ETIMEDOUT;
+        }
     } else if (!weft__dl_forever(deadline)) {
         if (weft__timer_add(s, co, deadline) != 0 && weft__waiter_claim(w, -ENOMEM, 0))
             return -ENOMEM;
@@ -102,5 +111,6 @@ int weft__park(weft__waiter *w, int64_t deadline) {
     co->waiter = NULL;
     if (co->heap_idx)
         weft__timer_remove(s, co);
+    weft__scope_timed_out(sc, w->result);
     return w->result;
 }

@@ -44,6 +44,12 @@ SW_FIX void *sw_buf(void) {
 SW_FIX void *sw_out(void) {
     return sw_out_mem;
 }
+/* A timeout scope the caller has entered (no limit). */
+SW_FIX weft_timeout *sw_scope(void) {
+    static weft_timeout t;
+    weft_timeout_enter(&t, WEFT_FOREVER);
+    return &t;
+}
 /* A MAP_SHARED page weft did not make (for the process-shared objects' detach). */
 SW_FIX void *sw_shared_page(void) {
     void *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
