@@ -14,8 +14,10 @@
 
 #include "../examples/seed10_server.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
@@ -194,7 +196,8 @@ WEFT_TEST(hook_nonblocking_fd_still_blocks_outside) {
     pthread_t t;
     CHECK_EQ(pthread_create(&t, NULL, late_writer, NULL), 0);
     char b[1];
-    /* The main coroutine is "outside": the read waits instead of failing with EAGAIN. */
+    /* The main coroutine parks in the read (this thread has a scheduler) until the
+     * writer thread's byte arrives, instead of failing with EAGAIN. */
     CHECK_EQ(read(pipe_fds[0], b, 1), 1);
     CHECK_EQ(b[0], 'q');
     CHECK_EQ(pthread_join(t, NULL), 0);
@@ -908,6 +911,286 @@ static void *curl_coro(void *arg) {
 }
 
 #endif
+
+/* ------------------------------------------------------------------ the main coroutine */
+
+/* A hooked call in the main coroutine of a thread with a scheduler parks it and runs the
+ * others, as gevent's hub does for the main greenlet. */
+static int main_sv[2];
+static void *main_peer_writer(void *arg) {
+    (void)arg;
+    logf_("coro-runs");
+    CHECK_EQ(write(main_sv[1], "m", 1), 1);
+    return NULL;
+}
+static void *short_sleeper(void *arg) {
+    (void)arg;
+    CHECK_EQ(usleep(1000), 0);
+    logf_("coro-slept");
+    return NULL;
+}
+static void main_hooked_body(void) {
+    log_reset();
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, main_sv), 0);
+    weft_coro c;
+    spawn(&c, main_peer_writer, NULL);
+    /* Only the coroutine can write what main reads: a read that blocked the thread
+     * would never return. */
+    char b[1];
+    logf_("main-reads");
+    CHECK_EQ(read(main_sv[0], b, 1), 1);
+    CHECK_EQ(b[0], 'm');
+    logf_("main-read");
+    CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
+    /* Sleeps: the coroutine's 1 ms sleep ends inside main's 200 ms one. */
+    spawn(&c, short_sleeper, NULL);
+    CHECK_EQ(usleep(200 * 1000), 0);
+    logf_("main-slept");
+    CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
+    CHECK_STR_EQ(logbuf, "main-reads coro-runs main-read coro-slept main-slept");
+    /* The program still sees its blocking socket as blocking. */
+    CHECK_EQ(fcntl(main_sv[0], F_GETFL) & O_NONBLOCK, 0);
+    close(main_sv[0]);
+    close(main_sv[1]);
+}
+
+WEFT_TEST(main_coroutine_hooked) {
+    run_plain_in_thread(main_hooked_body);
+}
+
+/* A thread that never started a scheduler keeps libc's calls as they are: the
+ * descriptor is not touched. */
+static void plain_stays_plain_body(void) {
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    CHECK_EQ(write(sv[1], "p", 1), 1);
+    char b[1];
+    CHECK_EQ(read(sv[0], b, 1), 1);
+    CHECK_EQ(kernel_nonblock(sv[0]), 0);
+    CHECK_EQ(kernel_nonblock(sv[1]), 0);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+WEFT_TEST(plain_thread_stays_plain) {
+    run_plain_in_thread(plain_stays_plain_body);
+}
+
+/* ------------------------------------------------------------------ timeout scopes */
+
+#define SCOPE_NS (20 * WEFT_MSEC)
+
+/* Every hooked wait inside an expired scope fails as libc reports a timeout; after
+ * the scope the same descriptor works normally. Run in a coroutine, in a main
+ * coroutine and on a plain thread without a scheduler. */
+static void scoped_calls(void) {
+    int sv[2];
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    char b[4];
+    weft_timeout t;
+    int64_t dl = weft_after(SCOPE_NS);
+    CHECK_OK(weft_timeout_enter(&t, dl));
+    errno = 0;
+    CHECK_EQ(read(sv[0], b, 1), -1);
+    CHECK_EQ(errno, EAGAIN);
+    CHECK_GE(weft_now(), dl);
+    CHECK_EQ(recv(sv[0], b, 1, 0), -1);
+    CHECK_EQ(errno, EAGAIN);
+    struct pollfd pf = {sv[0], POLLIN, 0};
+    CHECK_EQ(poll(&pf, 1, -1), -1);
+    CHECK_EQ(errno, ETIMEDOUT);
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(sv[0], &rd);
+    CHECK_EQ(select(sv[0] + 1, &rd, NULL, NULL, NULL), -1);
+    CHECK_EQ(errno, ETIMEDOUT);
+    CHECK_EQ(sleep(5), 5);
+    struct timespec req = {5, 0}, rem = {0, 0};
+    CHECK_EQ(nanosleep(&req, &rem), -1);
+    CHECK_EQ(errno, EINTR);
+    CHECK_GT(rem.tv_sec, 3);
+    CHECK_EQ(usleep(5000000), -1);
+    CHECK_EQ(errno, EINTR);
+    CHECK_ERR(weft_timeout_leave(&t), -ETIMEDOUT);
+    /* Not sticky: the program's blocking descriptor blocks and reads again. */
+    CHECK_EQ(fcntl(sv[0], F_GETFL) & O_NONBLOCK, 0);
+    CHECK_EQ(write(sv[1], "ok", 2), 2);
+    CHECK_EQ(read(sv[0], b, 2), 2);
+    CHECK_EQ(memcmp(b, "ok", 2), 0);
+    CHECK_EQ(poll(&pf, 1, 0), 0);
+    CHECK_EQ(usleep(1000), 0);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void *scoped_coro(void *arg) {
+    (void)arg;
+    scoped_calls();
+    return NULL;
+}
+static void scoped_in_coro_body(void) {
+    weft_coro c;
+    spawn(&c, scoped_coro, NULL);
+    CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
+    scoped_calls(); /* the main coroutine, now that the thread has a scheduler */
+}
+
+WEFT_TEST(scope_cuts_hooked_calls) {
+    run_plain_in_thread(scoped_in_coro_body);
+    run_plain_in_thread(scoped_calls); /* no scheduler */
+}
+
+/* connect to a listener whose queue is full waits for ever; a scope ends it with
+ * ETIMEDOUT, and the next connect (after the scope) to a live listener succeeds. */
+static void scoped_connect_body(void) {
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK_GE(lfd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK_EQ(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    CHECK_EQ(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    CHECK_EQ(listen(lfd, 0), 0);
+    int filler[16], n = 0;
+    for (; n < 16;) {
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        CHECK_GE(s, 0);
+        filler[n++] = s;
+        if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
+            continue;
+        CHECK_EQ(errno, EINPROGRESS);
+        struct pollfd p = {.fd = s, .events = POLLOUT};
+        if (poll(&p, 1, 1000) == 0)
+            break; /* this one is stuck: the queue is full */
+    }
+    CHECK_LT(n, 16);
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    weft_timeout t;
+    CHECK_OK(weft_timeout_enter(&t, weft_after(SCOPE_NS)));
+    errno = 0;
+    CHECK_EQ(connect(c, (struct sockaddr *)&a, sizeof a), -1);
+    CHECK_EQ(errno, ETIMEDOUT);
+    CHECK_ERR(weft_timeout_leave(&t), -ETIMEDOUT);
+    close(c);
+    for (int i = 0; i < n; i++)
+        close(filler[i]);
+    close(lfd);
+    /* After the scope: a listener with room accepts the same coroutine's connect. */
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    a.sin_port = 0;
+    CHECK_EQ(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    len = sizeof a;
+    CHECK_EQ(getsockname(lfd, (struct sockaddr *)&a, &len), 0);
+    CHECK_EQ(listen(lfd, 4), 0);
+    c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK_EQ(connect(c, (struct sockaddr *)&a, sizeof a), 0);
+    close(c);
+    close(lfd);
+}
+static void *scoped_connect_coro(void *arg) {
+    (void)arg;
+    scoped_connect_body();
+    return NULL;
+}
+static void scoped_connect_in_coro(void) {
+    weft_coro c;
+    spawn(&c, scoped_connect_coro, NULL);
+    CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
+}
+
+WEFT_TEST(scope_cuts_connect) {
+    run_plain_in_thread(scoped_connect_in_coro);
+    run_plain_in_thread(scoped_connect_body);
+}
+
+/* getaddrinfo waits for a pool thread: a scope that ends first returns EAI_AGAIN and
+ * leaves the lookup behind (here it never started: every worker of the default pool is
+ * held, so it is cancelled; the pool's other path is the same release). */
+static weft_event gai_gate;
+static atomic_int gai_held;
+static int hold_worker(void *arg, void **res) {
+    (void)arg;
+    (void)res;
+    atomic_fetch_add(&gai_held, 1);
+    return weft_event_wait(&gai_gate, weft_after(30 * WEFT_SEC));
+}
+static void *gai_scoped_coro(void *arg) {
+    (void)arg;
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    weft_timeout t;
+    CHECK_OK(weft_timeout_enter(&t, weft_after(SCOPE_NS)));
+    CHECK_EQ(getaddrinfo("127.0.0.1", "80", &hints, &res), EAI_AGAIN);
+    CHECK(res == NULL);
+    CHECK_ERR(weft_timeout_leave(&t), -ETIMEDOUT);
+    CHECK_OK(weft_event_set(&gai_gate));
+    CHECK_EQ(getaddrinfo("127.0.0.1", "80", &hints, &res), 0);
+    CHECK(res != NULL);
+    freeaddrinfo(res);
+    return NULL;
+}
+
+WEFT_TEST(scope_cuts_getaddrinfo) {
+    CHECK_OK(weft_event_init(&gai_gate));
+    weft_pool *p;
+    CHECK_OK(weft_pool_default(&p));
+    int n = weft_pool_size(p);
+    weft_future *f[256];
+    CHECK_LE(n, 256);
+    for (int i = 0; i < n; i++)
+        CHECK_OK(weft_pool_submit(p, hold_worker, NULL, &f[i]));
+    while (atomic_load(&gai_held) < n)
+        CHECK_OK(weft_sleep(WEFT_MSEC));
+    weft_coro c;
+    spawn(&c, gai_scoped_coro, NULL);
+    CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
+    for (int i = 0; i < n; i++) {
+        CHECK_OK(weft_future_result(f[i], weft_after(30 * WEFT_SEC), NULL));
+        weft_future_release(f[i]);
+    }
+}
+
+#ifdef WEFT_TEST_HAVE_CURL
+/* libcurl from main() against a weft HTTP server served by this same thread's
+ * coroutines (threads == 0): only a hooked main coroutine lets the server run. */
+static int hello(const weft_http_request *req, weft_http_response *resp, void *arg) {
+    (void)req;
+    (void)arg;
+    return weft_http_response_write(resp, "hello", 5);
+}
+static void curl_from_main_body(void) {
+    weft_http_server *hs;
+    weft_http_opts o = {0};
+    CHECK_OK(weft_http_server_start(&hs, "127.0.0.1", 0, hello, NULL, &o));
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", weft_http_server_port(hs));
+    CURL *h = curl_easy_init();
+    CHECK(h);
+    size_t got = 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
+    CURLcode rc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    CHECK_EQ(rc, CURLE_OK);
+    CHECK_EQ(code, 200);
+    CHECK_EQ(got, 5);
+    CHECK_OK(weft_http_server_stop(hs, weft_after(5 * WEFT_SEC)));
+}
+#endif
+
+WEFT_TEST(curl_from_main_with_server_on_same_thread) {
+#ifndef WEFT_TEST_HAVE_CURL
+    SKIP("libcurl was not found when this test was built");
+#else
+    CHECK_EQ(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
+    run_plain_in_thread(curl_from_main_body);
+    curl_global_cleanup();
+#endif
+}
 
 /* Registered in every build; without libcurl (libcurl4-openssl-dev) it reports itself as
  * skipped. */
