@@ -95,6 +95,12 @@ WORKLOADS = [
     W("http_client", ["req/s"], ["go", "gevent"],
       ">= Go", [("vs", "req/s", "go", 1.0)],
       "3000 GETs, 100 at a time, against one loopback server"),
+    W("hook_main", ["s"], ["floor", "gevent"],
+      "<= 1.05 s", [("max", "s", 1.05)],
+      "the main coroutine and one other each call plain sleep(1) under the hook"),
+    W("timeout_scope", ["ns/op"], ["gevent"],
+      "<= 10 ns", [("max", "ns/op", 10.0)],
+      "enter and leave a scoped timeout that does not fire"),
 ]
 
 BY_NAME = {w.name: w for w in WORKLOADS}

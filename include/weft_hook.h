@@ -10,17 +10,23 @@
  * dup2 and dup3 for bookkeeping). Each one calls the C library's function
  * (found with dlsym(RTLD_NEXT)).
  *
- *   - Inside a coroutine, i.e. on a thread with a weft scheduler whose
- *     running coroutine is not the thread's main one: a call that would
- *     block parks only that coroutine (weft_fd_wait, weft_sleep) while the
- *     thread's other coroutines run. Sockets and pipes the coroutine uses
+ *   - Inside a coroutine, i.e. on a thread with a weft scheduler (its main
+ *     coroutine included, as gevent's hub treats the main greenlet): a call
+ *     that would block parks only that coroutine (weft_fd_wait, weft_sleep)
+ *     while the thread's other coroutines run. A thread has a scheduler
+ *     once it has spawned a coroutine, called weft_self(), started a
+ *     threads == 0 HTTP server, or is a weft_thread_start thread. Sockets and pipes the coroutine uses
  *     are switched to O_NONBLOCK internally (never descriptors 0-2: they
  *     are often shared with other processes). getaddrinfo runs on the
  *     default pool (weft_offload). SO_RCVTIMEO / SO_SNDTIMEO set with
  *     setsockopt are honoured (the call fails with EAGAIN as libc's would).
  *     A coroutine cancelled while parked gets -1 with errno ECANCELED.
- *   - The main coroutine, plain threads and threads without a scheduler
- *     get exactly libc's behaviour and errno.
+ *   - Inside a timeout scope (weft_timeout_enter), on any thread, a wait is
+ *     cut at the scope's deadline as weft.h describes there (EAGAIN for
+ *     I/O, ETIMEDOUT for connect/poll/select, EAI_AGAIN for getaddrinfo,
+ *     sleeps end early).
+ *   - Threads without a scheduler, outside timeout scopes, get exactly
+ *     libc's behaviour and errno.
  *   - A descriptor the program itself made non-blocking (fcntl O_NONBLOCK,
  *     ioctl FIONBIO, SOCK_NONBLOCK, pipe2 O_NONBLOCK, accept4) stays
  *     non-blocking: calls on it return EAGAIN inside coroutines too. One

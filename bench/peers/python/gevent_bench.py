@@ -171,8 +171,37 @@ def bench_skynet(n):
     emit("skynet", el, "s")
 
 
+def bench_timeout_scope(n):
+    """`with gevent.Timeout(3600): pass`: start and cancel a timeout that does not fire."""
+    import gevent
+
+    t0 = time.perf_counter()
+    for _ in range(n):
+        with gevent.Timeout(3600):
+            pass
+    el = time.perf_counter() - t0
+    emit("timeout_scope", el / n * 1e9, "ns/op")
+
+
+def bench_hook_main(ms):
+    """monkey.patch_all(); the main greenlet and one other each call time.sleep."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    import gevent
+
+    secs = ms / 1000.0
+    t0 = time.perf_counter()
+    g = gevent.spawn(time.sleep, secs)
+    time.sleep(secs)
+    g.join()
+    emit("hook_main", time.perf_counter() - t0, "s")
+
+
 WORKLOADS = {
     # name: (function, full size, quick size)
+    "timeout_scope": (bench_timeout_scope, 1_000_000, 100_000),
+    "hook_main": (bench_hook_main, 1000, 200),
     "switch": (bench_switch, 200_000, 20_000),
     "spawn": (bench_spawn, 200_000, 20_000),
     "chan_pingpong": (bench_chan_pingpong, 200_000, 20_000),
