@@ -11,12 +11,17 @@
  *     ... for u in urls: requests.get(u)                     -> 1.05 s
  *
  * Here the three "web pages" come from a server this program starts on
- * 127.0.0.1 (weft's HTTP server, on a thread of its own) that answers after a
- * delay standing in for the internet, with the page sizes the seed printed.
- * The program first fetches the three pages in three coroutines (weft_spawn
- * + weft_joinall): each curl_easy_perform blocks only its coroutine, because
- * libweft-hook turns libcurl's blocking poll/recv/send into coroutine waits,
- * so the run takes about one delay. Then it fetches them one after another,
+ * 127.0.0.1 (weft's HTTP server) that answers after a delay standing in for
+ * the internet, with the page sizes the seed printed. The server runs as
+ * coroutines of main()'s own thread, the one that fetches too, as a gevent
+ * program would serve and fetch in one process. The program first fetches
+ * the three pages in three coroutines (weft_spawn + weft_joinall): each
+ * curl_easy_perform blocks only its coroutine, because libweft-hook turns
+ * libcurl's blocking poll/recv/send into coroutine waits, so the run takes
+ * about one delay. Then main() itself fetches them one after another, as
+ * the seed's plain requests.get loop did from gevent's main greenlet: the
+ * hook parks main's libcurl calls too and the server's coroutines answer
+ * meanwhile (a main() that blocked its thread would never get an answer),
  * about one delay per page.
  *
  * The hook library must be live: the program calls weft_hook_check() first
@@ -82,7 +87,7 @@ int main(int argc, char **argv) {
         return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     seed10_server srv;
-    int r = seed10_server_start(&srv, delay_ms * WEFT_MSEC, 0);
+    int r = seed10_server_start_n(&srv, delay_ms * WEFT_MSEC, 0, 0); /* on this thread */
     if (r < 0) {
         fprintf(stderr, "server: %s\n", weft_strerror(r));
         return 1;
@@ -113,7 +118,8 @@ int main(int argc, char **argv) {
     printf("%f\n", concurrent);
     printf("******************************\n");
 
-    /* common(url): one after another */
+    /* common(url): one after another, from main() itself: its hooked libcurl
+     * calls park it while the server's coroutines on this thread answer. */
     start = weft_now();
     for (int i = 0; i < NPAGES; i++) {
         long n = get_content(urls[i]);

@@ -1,6 +1,6 @@
 /* The loopback "internet" of the seed-10 examples, the hook tests and the http_client
  * benchmark: weft's HTTP server (weft_http_server_start) on 127.0.0.1, on a server thread
- * of its own, answering every GET /<bytes> with <bytes> bytes of body after a fixed
+ * of its own (or on the caller's thread, seed10_server_start_n), answering every GET /<bytes> with <bytes> bytes of body after a fixed
  * delay. Header-only; include it in one file.
  *
  *     seed10_server srv;
@@ -62,7 +62,9 @@ static inline int seed10_handler(const weft_http_request *req, weft_http_respons
 }
 
 /* Starts the server on 127.0.0.1 (a free port, stored in s->port) with `threads` server
- * threads (at least 1). Returns 0 or a negative errno. */
+ * threads, or with threads == 0 as coroutines of the calling thread (which must then
+ * keep waiting in weft or hooked calls for them to run, and stop the server itself).
+ * Returns 0 or a negative errno. */
 static inline int seed10_server_start_n(seed10_server *s, int64_t delay, int hold, int threads) {
     memset(s, 0, sizeof *s);
     s->delay = delay;
@@ -70,7 +72,7 @@ static inline int seed10_server_start_n(seed10_server *s, int64_t delay, int hol
     weft_event_init(&s->held);
     weft_http_opts o;
     memset(&o, 0, sizeof o);
-    o.threads = threads > 0 ? threads : 1;
+    o.threads = threads > 0 ? threads : 0;
     o.backlog = 1024;
     int r = weft_http_server_start(&s->http, "127.0.0.1", 0, seed10_handler, s, &o);
     if (r < 0)
