@@ -1,36 +1,54 @@
 /*
  * seed11_gevent_sleep: the seed's gevent example (section 11), in C.
  *
- * The Python original:
+ * The Python original patches the blocking calls first, then sleeps with
+ * the plain time.sleep:
+ *
+ *     from gevent import monkey; monkey.patch_all()
+ *     from time import sleep
  *
  *     def one():
  *         print('hello')
- *         gevent.sleep(3)
+ *         sleep(3)
  *         print('world')
  *
  *     def two():
  *         print('hello forever404')
  *
- *     gevent.joinall([gevent.spawn(one), gevent.spawn(two)])
+ *     one(); two()                                       # common()
+ *     gevent.joinall([gevent.spawn(one), gevent.spawn(two)])   # coroutime()
  *
- * prints "hello", "hello forever404", "world": while one() sleeps, two() runs.
+ * and prints hello / world / hello forever404, then hello / hello forever404
+ * / world: while one() sleeps, two() runs.
  *
- * This program runs the two functions twice:
- *   1. one after the other, as plain calls from main(): weft_sleep() on a
- *      thread that has no coroutines simply blocks the thread, so the output
- *      is hello / world / hello forever404.
+ * Here one() calls the C library's plain nanosleep(), and the hook library
+ * (libweft-hook, the counterpart of monkey.patch_all) makes it yield, as
+ * the patched time.sleep does:
+ *   1. one after the other, as plain calls from main(): no coroutine exists
+ *      yet, so the sleep simply blocks the thread (under gevent the main
+ *      greenlet's patched sleep has nothing else to run either), and the
+ *      output is hello / world / hello forever404.
  *   2. as two coroutines joined with weft_joinall(): one()'s sleep parks only
  *      its own coroutine, two() runs meanwhile, and the output is the seed's
  *      hello / hello forever404 / world, in about the same 3 s.
+ *   3. main() itself sleeps with the plain call while one() and two() run,
+ *      as a gevent program's main greenlet would with the patched sleep: the
+ *      hooked sleep parks the main coroutine too, so the three sleeps
+ *      overlap and the run takes one sleep, not two.
  * Each run prints its wall-clock time, measured with weft_now().
+ *
+ * The hook library must be live: the program calls weft_hook_check() first
+ * and refuses to run without it (link: see weft_hook.h).
  *
  * Usage: seed11_gevent_sleep [SECONDS]
  *   SECONDS   how long one() sleeps (default 3; fractions allowed).
  *   The environment variable WEFT_DEMO_FAST=1 shortens the default to 0.3 s.
  *
- * Exit status: 0 on success, 1 if any weft call fails, 2 on a usage error.
+ * Exit status: 0 on success, 1 if a call fails, the hook is not live or
+ * the sleeps did not overlap, 2 on a usage error.
  */
 #include <weft.h>
+#include <weft_hook.h>
 
 #include <errno.h>
 #include <math.h>
@@ -38,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* How long one() sleeps, in nanoseconds. Set once in main() before use. */
 static int64_t g_pause_ns;
@@ -52,12 +71,23 @@ static int ptr_to_status(void *p) {
     return (int)(intptr_t)p;
 }
 
+/* The plain C library sleep (hooked: it yields inside a coroutine). */
+static int plain_sleep(int64_t ns) {
+    struct timespec req = {(time_t)(ns / WEFT_SEC), (long)(ns % WEFT_SEC)}, rem;
+    while (nanosleep(&req, &rem) != 0) {
+        if (errno != EINTR)
+            return -errno;
+        req = rem;
+    }
+    return 0;
+}
+
 static void *one(void *arg) {
     (void)arg;
     puts("hello");
-    int r = weft_sleep(g_pause_ns); /* yields to the other coroutines */
+    int r = plain_sleep(g_pause_ns); /* yields to the other coroutines */
     if (r < 0) {
-        fprintf(stderr, "one: weft_sleep: %s\n", weft_strerror(r));
+        fprintf(stderr, "one: nanosleep: %s\n", weft_strerror(r));
         return status_to_ptr(r);
     }
     puts("world");
@@ -81,7 +111,47 @@ static int parse_seconds(const char *s, int64_t *ns) {
     return 0;
 }
 
+/* Spawns one() and two() as coroutines named "one" and "two". */
+static int spawn_both(weft_coro cs[2]) {
+    weft_coro_opts opts = {0};
+    opts.name = "one";
+    int r = weft_spawn(&cs[0], one, NULL, &opts);
+    if (r < 0) {
+        fprintf(stderr, "seed11: weft_spawn(one): %s\n", weft_strerror(r));
+        return r;
+    }
+    opts.name = "two";
+    r = weft_spawn(&cs[1], two, NULL, &opts);
+    if (r < 0) {
+        fprintf(stderr, "seed11: weft_spawn(two): %s\n", weft_strerror(r));
+        weft_cancel(cs[0]);
+        weft_join(cs[0], WEFT_FOREVER, NULL);
+    }
+    return r;
+}
+
+/* Joins both; 0 if both returned 0. */
+static int join_both(weft_coro cs[2]) {
+    void *results[2];
+    int r = weft_joinall(cs, 2, WEFT_FOREVER, results);
+    if (r < 0) {
+        fprintf(stderr, "seed11: weft_joinall: %s\n", weft_strerror(r));
+        return r;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (ptr_to_status(results[i]) < 0)
+            return -1; /* the coroutine already printed its error */
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    char report[8192];
+    if (weft_hook_check(report, sizeof report) != WEFT_HOOK_COUNT) {
+        fputs(report, stderr);
+        fputs("seed11: the hook library is not live; see weft_hook.h\n", stderr);
+        return 1;
+    }
     /* Line buffering, so the order of the prints shows even through a pipe. */
     if (setvbuf(stdout, NULL, _IOLBF, 0) != 0) {
         fprintf(stderr, "seed11: setvbuf failed\n");
@@ -117,31 +187,32 @@ int main(int argc, char **argv) {
     puts("\n-- spawned as coroutines, joinall --");
     t0 = weft_now();
     weft_coro cs[2];
-    weft_coro_opts opts = {0};
-    opts.name = "one";
-    r = weft_spawn(&cs[0], one, NULL, &opts);
-    if (r < 0) {
-        fprintf(stderr, "seed11: weft_spawn(one): %s\n", weft_strerror(r));
+    if (spawn_both(cs) < 0 || join_both(cs) < 0)
         return 1;
-    }
-    opts.name = "two";
-    r = weft_spawn(&cs[1], two, NULL, &opts);
-    if (r < 0) {
-        fprintf(stderr, "seed11: weft_spawn(two): %s\n", weft_strerror(r));
-        return 1; /* process exit reclaims "one"; a long-lived program would cancel+join it */
-    }
-
-    void *results[2];
-    r = weft_joinall(cs, 2, WEFT_FOREVER, results);
-    if (r < 0) {
-        fprintf(stderr, "seed11: weft_joinall: %s\n", weft_strerror(r));
-        return 1;
-    }
-    for (int i = 0; i < 2; i++) {
-        if (ptr_to_status(results[i]) < 0)
-            return 1; /* the coroutine already printed its error */
-    }
     double concurrent = (double)(weft_now() - t0) / WEFT_SEC;
     printf("concurrent: %.2f s (sequential was %.2f s)\n", concurrent, sequential);
+
+    /* 3. main() sleeps too, with the plain call, while the two run: the
+     *    hooked sleep parks the main coroutine, as the patched time.sleep
+     *    does in gevent's main greenlet. */
+    puts("\n-- main() sleeps too, with the plain call --");
+    t0 = weft_now();
+    if (spawn_both(cs) < 0)
+        return 1;
+    puts("main: sleep");
+    if ((r = plain_sleep(g_pause_ns)) < 0) {
+        fprintf(stderr, "main: nanosleep: %s\n", weft_strerror(r));
+        return 1;
+    }
+    puts("main: awake");
+    if (join_both(cs) < 0)
+        return 1;
+    double overlapped = (double)(weft_now() - t0) / WEFT_SEC;
+    printf("main sleeping too: %.2f s (one sleep, not two)\n", overlapped);
+    if (getenv("WEFT_EXAMPLES_UNTIMED") == NULL &&
+        overlapped >= 1.9 * (double)g_pause_ns / WEFT_SEC && g_pause_ns >= 100 * WEFT_MSEC) {
+        fprintf(stderr, "seed11: the sleeps did not overlap (%.2f s)\n", overlapped);
+        return 1;
+    }
     return 0;
 }
