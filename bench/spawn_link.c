@@ -2,7 +2,9 @@
  * + join an empty coroutine; ns each. Compare with `spawn` for the cost of a link. */
 #include "bench.h"
 
-static void *empty(void *arg) { return arg; }
+static void *empty(void *arg) {
+    return arg;
+}
 
 static long calls;
 static void on_done(weft_coro c, void *result, int status, void *ud) {

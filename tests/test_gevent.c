@@ -13,7 +13,9 @@
 #define P(v) ((void *)(intptr_t)(v))
 #define I(p) ((intptr_t)(p))
 
-static void *ret_arg(void *arg) { return arg; }
+static void *ret_arg(void *arg) {
+    return arg;
+}
 
 /* Logs "run:<arg>" and returns arg. */
 static void *log_run(void *arg) {
@@ -51,7 +53,9 @@ static void body_later_order(void) {
     CHECK_STR_EQ(logbuf, "run:3 run:2 run:1");
     CHECK_EQ(weft_coro_count(), 0);
 }
-WEFT_TEST(later_order) { run_in_thread(body_later_order); }
+WEFT_TEST(later_order) {
+    run_in_thread(body_later_order);
+}
 
 static void body_later_cancel_before_start(void) {
     log_reset();
@@ -71,7 +75,9 @@ static void body_later_cancel_before_start(void) {
     CHECK_STR_EQ(logbuf, ""); /* fn never ran */
     CHECK_EQ(weft_coro_count(), 0);
 }
-WEFT_TEST(later_cancel_before_start) { run_in_thread(body_later_cancel_before_start); }
+WEFT_TEST(later_cancel_before_start) {
+    run_in_thread(body_later_cancel_before_start);
+}
 
 static void body_later_past_and_detached(void) {
     log_reset();
@@ -89,7 +95,9 @@ static void body_later_past_and_detached(void) {
         CHECK_OK(weft_sleep(WEFT_MSEC));
     CHECK_STR_EQ(logbuf, "run:1 run:2 run:3");
 }
-WEFT_TEST(later_past_and_detached) { run_in_thread(body_later_past_and_detached); }
+WEFT_TEST(later_past_and_detached) {
+    run_in_thread(body_later_past_and_detached);
+}
 
 /* A coroutine still waiting to start when its thread exits is cancelled (its links run)
  * and freed. */
@@ -132,7 +140,9 @@ static void body_later_errors(void) {
     CHECK_OK(weft_join(c, WEFT_FOREVER, &res));
     CHECK_EQ(I(res), 4);
 }
-WEFT_TEST(later_errors) { run_in_thread(body_later_errors); }
+WEFT_TEST(later_errors) {
+    run_in_thread(body_later_errors);
+}
 
 /* ================================================================== links */
 
@@ -158,7 +168,9 @@ static void body_link_order_success(void) {
     /* In link order, before the coroutine counts as done and before the joiner resumes. */
     CHECK_STR_EQ(logbuf, "all:5:0:done=0 value:5:0:done=0 all2:5:0:done=0 joined:5");
 }
-WEFT_TEST(link_order_success) { run_in_thread(body_link_order_success); }
+WEFT_TEST(link_order_success) {
+    run_in_thread(body_link_order_success);
+}
 
 static void body_link_failure(void) {
     log_reset();
@@ -180,7 +192,9 @@ static void body_link_failure(void) {
     CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
     CHECK_STR_EQ(logbuf, "all:0:-125:done=0");
 }
-WEFT_TEST(link_failure) { run_in_thread(body_link_failure); }
+WEFT_TEST(link_failure) {
+    run_in_thread(body_link_failure);
+}
 
 static void body_link_unlink_and_finished(void) {
     log_reset();
@@ -210,7 +224,9 @@ static void body_link_unlink_and_finished(void) {
     CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
     CHECK_STR_EQ(logbuf, "two:8:0:done=0 late:8:0:done=1");
 }
-WEFT_TEST(link_unlink_and_finished) { run_in_thread(body_link_unlink_and_finished); }
+WEFT_TEST(link_unlink_and_finished) {
+    run_in_thread(body_link_unlink_and_finished);
+}
 
 /* A callback that blocks, links another callback, unlinks a later one and detaches
  * the coroutine: all in the finishing coroutine's context. */
@@ -239,7 +255,9 @@ static void body_link_callback_acts(void) {
     CHECK_STR_EQ(logbuf, "busy:9:0 last:9:0:done=0 added:9:0:done=0");
     CHECK_ERR(weft_coro_done(g_c), -ESRCH); /* detached in its callback: released */
 }
-WEFT_TEST(link_callback_acts) { run_in_thread(body_link_callback_acts); }
+WEFT_TEST(link_callback_acts) {
+    run_in_thread(body_link_callback_acts);
+}
 
 static void *spawn_in_thread(void *arg) {
     weft_coro *out = arg;
@@ -285,7 +303,9 @@ static void body_link_errors(void) {
     CHECK_EQ(pthread_join(t, NULL), 0);
     CHECK_ERR(weft_coro_link(other, WEFT_LINK_ALL, log_link, "", NULL), -ESRCH);
 }
-WEFT_TEST(link_errors) { run_in_thread(body_link_errors); }
+WEFT_TEST(link_errors) {
+    run_in_thread(body_link_errors);
+}
 
 /* -EXDEV: a live coroutine of another thread. */
 static weft_coro g_remote;
@@ -348,7 +368,9 @@ static void body_killall_block(void) {
     CHECK_EQ(I(res[0]), 1);
     CHECK_EQ(I(res[1]), 2);
 }
-WEFT_TEST(killall_block) { run_in_thread(body_killall_block); }
+WEFT_TEST(killall_block) {
+    run_in_thread(body_killall_block);
+}
 
 static void *join_logged(void *arg) {
     weft_coro *c = arg;
@@ -379,7 +401,9 @@ static void body_killall_nowait_and_joiner(void) {
     CHECK_OK(weft_join(j, WEFT_FOREVER, NULL));
     CHECK_STR_EQ(logbuf, "woke:1:-125 woke:2:-125 joiner:0:1");
 }
-WEFT_TEST(killall_nowait_and_joiner) { run_in_thread(body_killall_nowait_and_joiner); }
+WEFT_TEST(killall_nowait_and_joiner) {
+    run_in_thread(body_killall_nowait_and_joiner);
+}
 
 static weft_coro g_set[2];
 static void *killall_self(void *arg) {
@@ -435,7 +459,9 @@ static void body_killall_errors(void) {
     CHECK_OK(weft_joinall((weft_coro[]){a, c}, 2, WEFT_FOREVER, NULL));
     CHECK_STR_EQ(logbuf, "woke:1:-125 woke:2:-125");
 }
-WEFT_TEST(killall_errors) { run_in_thread(body_killall_errors); }
+WEFT_TEST(killall_errors) {
+    run_in_thread(body_killall_errors);
+}
 
 /* =================================================== per-coroutine keys */
 
@@ -480,7 +506,9 @@ static void body_keys_per_coroutine(void) {
     CHECK_OK(weft_coro_setspecific(g_key, NULL));
     CHECK_OK(weft_coro_key_delete(g_key));
 }
-WEFT_TEST(keys_per_coroutine) { run_in_thread(body_keys_per_coroutine); }
+WEFT_TEST(keys_per_coroutine) {
+    run_in_thread(body_keys_per_coroutine);
+}
 
 /* Destructor rounds: one that sets its value again once is called twice; one that
  * always does is called 4 times, then the value is dropped. */
@@ -516,7 +544,9 @@ static void body_keys_rounds(void) {
     CHECK_EQ(g_dtor_calls, 0);
     CHECK_OK(weft_coro_key_delete(g_key2));
 }
-WEFT_TEST(keys_rounds) { run_in_thread(body_keys_rounds); }
+WEFT_TEST(keys_rounds) {
+    run_in_thread(body_keys_rounds);
+}
 
 /* The thread's slots: shared by a thread without a scheduler and its main coroutine,
  * destroyed at thread exit. */
@@ -619,7 +649,9 @@ static void body_keys_nomem(void) {
     CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
     CHECK_OK(weft_coro_key_delete(g_key2));
 }
-WEFT_TEST(keys_nomem) { run_in_thread(body_keys_nomem); }
+WEFT_TEST(keys_nomem) {
+    run_in_thread(body_keys_nomem);
+}
 
 /* ========================================================= throw, parent */
 
@@ -653,7 +685,9 @@ static void body_throw_suspended_in_switch(void) {
     CHECK_ERR(weft_throw(c, -EPIPE, NULL), -EBUSY); /* ready, not in a switch */
     CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
 }
-WEFT_TEST(throw_suspended_in_switch) { run_in_thread(body_throw_suspended_in_switch); }
+WEFT_TEST(throw_suspended_in_switch) {
+    run_in_thread(body_throw_suspended_in_switch);
+}
 
 static void body_throw_unstarted(void) {
     log_reset();
@@ -668,7 +702,9 @@ static void body_throw_unstarted(void) {
     CHECK_EQ(weft_coro_done(c), 1);
     CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
 }
-WEFT_TEST(throw_unstarted) { run_in_thread(body_throw_unstarted); }
+WEFT_TEST(throw_unstarted) {
+    run_in_thread(body_throw_unstarted);
+}
 
 static weft_coro g_a, g_b;
 
@@ -727,7 +763,9 @@ static void body_parent(void) {
     CHECK_EQ(I(got), 6);
     CHECK_OK(weft_join(g_b, WEFT_FOREVER, NULL));
 }
-WEFT_TEST(parent) { run_in_thread(body_parent); }
+WEFT_TEST(parent) {
+    run_in_thread(body_parent);
+}
 
 /* ============================================ AsyncResult on hand-made futures */
 
@@ -783,7 +821,9 @@ static void body_async_result_coroutines(void) {
     CHECK_EQ(weft_future_cancelled(g_fut), 0);
     weft_future_release(g_fut);
 }
-WEFT_TEST(async_result_coroutines) { run_in_thread(body_async_result_coroutines); }
+WEFT_TEST(async_result_coroutines) {
+    run_in_thread(body_async_result_coroutines);
+}
 
 /* Across threads: coroutines of one thread and a plain thread wait, another thread sets. */
 static weft_barrier g_bar;
