@@ -259,6 +259,34 @@ WEFT_TEST(link_callback_acts) {
     run_in_thread(body_link_callback_acts);
 }
 
+/* A joiner that waits while a callback blocks resumes only after every callback ran. */
+static void cb_sleeps(weft_coro c, void *result, int status, void *ud) {
+    (void)c, (void)status, (void)ud;
+    logf_("cb-start:%ld", (long)I(result));
+    CHECK_OK(weft_sleep(2 * WEFT_MSEC));
+    logf_("cb-end");
+}
+
+static void body_link_join_waits(void) {
+    log_reset();
+    weft_coro c;
+    CHECK_OK(weft_spawn(&c, ret_arg, P(3), NULL));
+    CHECK_OK(weft_coro_link(c, WEFT_LINK_SUCCESS, cb_sleeps, NULL, NULL));
+    CHECK_OK(weft_coro_link(c, WEFT_LINK_ALL, log_link, "after", NULL));
+    /* A join with a deadline shorter than the callback's sleep times out: not done yet. */
+    CHECK_OK(weft_yield());
+    CHECK_STR_EQ(logbuf, "cb-start:3");
+    CHECK_ERR(weft_join(c, WEFT_NOWAIT, NULL), -ETIMEDOUT);
+    void *res = NULL;
+    CHECK_OK(weft_join(c, WEFT_FOREVER, &res));
+    CHECK_EQ(I(res), 3);
+    logf_("joined");
+    CHECK_STR_EQ(logbuf, "cb-start:3 cb-end after:3:0:done=0 joined");
+}
+WEFT_TEST(link_join_waits) {
+    run_in_thread(body_link_join_waits);
+}
+
 static void *spawn_in_thread(void *arg) {
     weft_coro *out = arg;
     CHECK_OK(weft_spawn(out, ret_arg, NULL, NULL));
