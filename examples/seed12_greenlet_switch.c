@@ -17,10 +17,14 @@
  *     gr1 = greenlet(test1); gr2 = greenlet(test2)
  *     gr1.switch(10)
  *
- * When test1 returns, control goes back to its parent (main), whose
+ * test1's parent (gr1.parent) is main, which spawned it: weft_coro_parent()
+ * reads it. When test1 returns, control goes back to that parent, whose
  * weft_switch() returns 1 with test1's return value. test2 is left
- * suspended inside weft_switch(); main cancels it (its weft_switch() then
- * fails with -ECANCELED, so it returns without printing 78) and joins both.
+ * suspended inside weft_switch(). Greenlet throws GreenletExit into such an
+ * abandoned greenlet; main does the same with weft_throw(gr2, -ECANCELED):
+ * test2's weft_switch() returns -ECANCELED, so it returns without printing
+ * 78, back to main, its parent, whose weft_throw() returns 1 with test2's
+ * return value. Then main joins both.
  *
  * Part 2 is a generator: a consumer and a producer ping-pong values by hand,
  * five rounds, then the consumer asks the producer to stop and gets the
@@ -58,16 +62,23 @@ static int fail(const char *who, const char *call, int err) {
  * example uses the globals gr1 and gr2. Written by main before any switch. */
 static weft_coro g_gr1, g_gr2;
 
-/* What test2 saw when it was cancelled: must be -ECANCELED. */
+/* What test2's weft_switch() returned when main threw into it: must be -ECANCELED. */
 static int g_test2_status;
 
 static void *test1(void *arg) {
     intptr_t x = ptr_to_int(arg); /* the value main switched in with */
-    printf("test1: started with x = %ld\n", (long)x);
+    weft_coro parent;
+    int r = weft_coro_parent(weft_self(), &parent);
+    if (r < 0) {
+        fail("test1", "weft_coro_parent", r);
+        return int_to_ptr(-1);
+    }
+    printf("test1: started with x = %ld; my parent is %s\n", (long)x,
+           weft_coro_name(parent) ? weft_coro_name(parent) : "(none)");
     puts("12");
     printf("test1: switch to test2 with x + 1 = %ld\n", (long)(x + 1));
     void *got = NULL;
-    int r = weft_switch(g_gr2, int_to_ptr(x + 1), &got);
+    r = weft_switch(g_gr2, int_to_ptr(x + 1), &got);
     if (r != 0) { /* 0: someone switched back to us with a value */
         fail("test1", "weft_switch", r < 0 ? r : -EPROTO);
         return int_to_ptr(-1);
@@ -87,8 +98,9 @@ static void *test2(void *arg) {
     int r = weft_switch(g_gr1, int_to_ptr(y * 2), NULL);
     g_test2_status = r;
     if (r == -ECANCELED) {
-        /* Nobody will ever switch back; main cancelled us instead. */
-        printf("test2: weft_switch returned %s: returning without printing 78\n", weft_strerror(r));
+        /* Nobody will ever switch back; main threw GreenletExit's counterpart into us. */
+        printf("test2: weft_switch returned %s (thrown by main): returning without printing 78\n",
+               weft_strerror(r));
         return int_to_ptr(0);
     }
     if (r < 0) {
@@ -120,6 +132,14 @@ static int part1(void) {
     }
 
     int ok = 1;
+    weft_coro parent;
+    r = weft_coro_parent(g_gr1, &parent);
+    if (r < 0)
+        return fail("main", "weft_coro_parent(test1)", r);
+    printf("main: test1's parent is main: %s\n",
+           weft_coro_equal(parent, weft_self()) ? "yes" : "no");
+    if (!weft_coro_equal(parent, weft_self()))
+        ok = 0;
     puts("main: switch to test1 with 10");
     void *got = NULL;
     r = weft_switch(g_gr1, int_to_ptr(10), &got);
@@ -136,13 +156,20 @@ static int part1(void) {
         ok = 0;
     }
 
-    /* test2 is still suspended in weft_switch(). Cancelling it makes that
-     * call fail with -ECANCELED; then both coroutines are joined. */
+    /* test2 is still suspended in weft_switch(). Throwing -ECANCELED into it
+     * (greenlet's GreenletExit) makes that call return it; test2 then returns
+     * to main, its parent, and both coroutines are joined. */
     printf("main: test2 done yet? %d (it is suspended in weft_switch)\n", weft_coro_done(g_gr2));
-    puts("main: cancel test2 and join both");
-    r = weft_cancel(g_gr2);
+    puts("main: throw -ECANCELED into test2 (greenlet's GreenletExit)");
+    r = weft_throw(g_gr2, -ECANCELED, &got);
     if (r < 0)
-        return fail("main", "weft_cancel(test2)", r);
+        return fail("main", "weft_throw(test2)", r);
+    if (r != 1) {
+        fprintf(stderr, "main: test2 switched back instead of returning\n");
+        ok = 0;
+    }
+    printf("main: test2 returned to main, its parent, with %ld\n", (long)ptr_to_int(got));
+    puts("main: join both");
     void *res[2];
     weft_coro both[2] = {g_gr1, g_gr2};
     r = weft_joinall(both, 2, WEFT_FOREVER, res);

@@ -357,6 +357,128 @@ WEFT_API int weft_timeout_leave(weft_timeout *t);
  * WEFT_FOREVER outside any scope: for code that waits by other means and
  * wants to honour it. */
 WEFT_API int64_t weft_timeout_deadline(void);
+/* gevent.spawn_later: weft_spawn, but the coroutine starts only at `start`
+ * (absolute, weft_now() clock; for a delay use weft_after(ns)). Until then
+ * it waits like a sleeping coroutine: it is counted by weft_coro_count,
+ * can be joined, detached and cancelled (cancelled before it starts, it
+ * finishes without running fn; its result is NULL). A start already past
+ * (0 or negative but WEFT_FOREVER, or reached) spawns as weft_spawn does.
+ * The timer is set here, so the start itself cannot fail.
+ * Errors: as weft_spawn, and -EINVAL (start WEFT_FOREVER; opts->suspended),
+ * -ENOMEM (no memory for the timer). */
+WEFT_API int weft_spawn_later(weft_coro *out, int64_t start, weft_coro_fn fn, void *arg,
+                              const weft_coro_opts *opts);
+
+/* gevent's killall: cancels every coroutine of cs[0..n) (as weft_cancel;
+ * finished ones are left alone) and, with block 1, waits until all have
+ * finished or the deadline passes. The handles stay valid: join the
+ * coroutines (or have them detached) as usual. Every handle is checked
+ * before any is cancelled: on those errors nothing is cancelled. The set
+ * may name a coroutine more than once. Call it on the thread they run on.
+ * Errors: -EINVAL (cs NULL with n > 0; block not 0 or 1; a main
+ * coroutine in the set), -ESRCH (a stale handle), -EXDEV (another
+ * thread's), -EDEADLK (the caller is in the set), and with block 1 (all are
+ * cancelled by then): -ETIMEDOUT, -ECANCELED (the caller was cancelled),
+ * -ENOMEM (no memory to wait). */
+WEFT_API int weft_killall(const weft_coro *cs, size_t n, int block, int64_t deadline);
+
+/* Links (gevent's Greenlet.link, link_exception, link_value): a callback
+ * run when a coroutine finishes. C has no exceptions, so a coroutine
+ * "fails" when it ends by cancellation: status is -ECANCELED if it was
+ * cancelled before it finished (weft_cancel, weft_killall, thread exit;
+ * whatever it returned), the error of a weft_throw that reached it before
+ * it started, else 0 (a success: it returned from fn). The callback gets
+ * the coroutine's handle (valid during the call), its return value (NULL
+ * if fn never ran), that status and ud. */
+typedef void (*weft_link_fn)(weft_coro c, void *result, int status, void *ud);
+
+enum {
+    WEFT_LINK_ALL = 0,     /* link: whatever the status */
+    WEFT_LINK_FAILURE = 1, /* link_exception: status < 0 */
+    WEFT_LINK_SUCCESS = 2, /* link_value: status 0 */
+};
+
+/* Arranges for fn(c, result, status, ud) to run when c finishes, if `when`
+ * matches its status. Callbacks run as c's last acts, in c's own context
+ * (on its thread and stack, before weft_coro_done(c) is 1 and before a
+ * joiner resumes), in the order they were linked, before its
+ * per-coroutine values are destroyed. They may block (a cancelled c's
+ * blocking calls fail with -ECANCELED), link more callbacks, unlink
+ * others, and detach c; joining c there is -EDEADLK. If c has finished
+ * already (not yet joined), fn runs at once, in the caller, and *id is 0.
+ * On success *id (id may be NULL) receives a nonzero id for
+ * weft_coro_unlink. Call it on c's thread.
+ * Errors: -EINVAL (fn NULL, unknown `when`, c a main coroutine), -ESRCH
+ * (stale), -EXDEV (another thread's), -ENOMEM. */
+WEFT_API int weft_coro_link(weft_coro c, int when, weft_link_fn fn, void *ud, uint64_t *id);
+
+/* Removes the link `id` of c before it runs (gevent's unlink). Errors:
+ * -ENOENT (no such link: it ran, was removed, or was never c's), -ESRCH,
+ * -EXDEV. */
+WEFT_API int weft_coro_unlink(weft_coro c, uint64_t id);
+
+/* Per-coroutine storage (gevent.local; pthread_key_create for
+ * coroutines). A key names one slot in every coroutine, NULL until that
+ * coroutine sets it. A thread's main coroutine and a thread without a
+ * scheduler share one set of slots: the thread's. When a coroutine
+ * finishes (after its links, in its own context, before a joiner resumes)
+ * and when a thread exits (its own slots), each non-NULL value of a key
+ * with a destructor is set to NULL and the destructor called with it;
+ * values set meanwhile get further rounds, at most 4 in all (as pthread's
+ * PTHREAD_DESTRUCTOR_ITERATIONS), and what is left then is dropped.
+ * Destructors do not run for the process's main thread when it returns
+ * from main() or calls exit() (as with pthread keys), nor for a coroutine
+ * abandoned at thread exit. A deleted key's values are dropped without
+ * their destructor. Getting and setting cost a few nanoseconds. */
+#define WEFT_CORO_KEYS_MAX 256
+typedef struct weft_coro_key {
+    uint32_t idx_;
+    uint32_t gen_; /* odd while the key exists; 0 for no key */
+} weft_coro_key;
+
+/* Creates a key with an optional destructor (NULL: none). Any thread.
+ * Errors: -EINVAL (key NULL), -EAGAIN (WEFT_CORO_KEYS_MAX keys exist). */
+WEFT_API int weft_coro_key_create(weft_coro_key *key, void (*destructor)(void *value));
+
+/* Deletes key: no destructor runs; its values are unreachable from then on
+ * (a new key never sees them). Errors: -EINVAL (no such key: deleted,
+ * zero or never made). */
+WEFT_API int weft_coro_key_delete(weft_coro_key key);
+
+/* Sets the calling coroutine's value for key (the thread's, in a main
+ * coroutine or a thread without a scheduler).
+ * Errors: -EINVAL (no such key), -ENOMEM (the slots could not grow: the
+ * old value stays). */
+WEFT_API int weft_coro_setspecific(weft_coro_key key, const void *value);
+
+/* The calling coroutine's value for key; NULL if unset or no such key. */
+WEFT_API void *weft_coro_getspecific(weft_coro_key key);
+
+/* greenlet's throw(): switches to `to` like weft_switch, but instead of a
+ * value `to` receives the error err (< 0): its weft_switch returns err. A
+ * coroutine spawned suspended and never started finishes without running
+ * fn (result NULL, link status err), like a greenlet thrown into before it
+ * started; the caller then resumes as its parent, if it is. What a started
+ * coroutine does with err is up to it (returning from fn is a success for
+ * its links). The caller waits exactly as in weft_switch and returns the
+ * same way (0 and a value, or 1 and a finished child's result).
+ * Errors: as weft_switch, and -EINVAL (err >= 0). */
+WEFT_API int weft_throw(weft_coro to, int err, void **received);
+
+/* greenlet's parent: the coroutine that weft_switch returns to (result 1)
+ * when c finishes, if it waits in weft_switch or weft_throw then (greenlet
+ * switches to the parent unconditionally; weft never preempts a parent
+ * blocked elsewhere). It is c's spawner unless changed. *parent receives
+ * it, or a zero handle if c has none (a main coroutine) or the parent was
+ * released. Errors: -EINVAL (parent NULL), -ESRCH, -EXDEV (c is another
+ * thread's). */
+WEFT_API int weft_coro_parent(weft_coro c, weft_coro *parent);
+
+/* Sets c's parent to p (same thread). Errors: -EINVAL (c is a main
+ * coroutine, which has no parent), -EDEADLK (a cycle: p is c or one of c's
+ * descendants, as greenlet's ValueError), -ESRCH (c or p stale), -EXDEV (c
+ * or p is another thread's). */
+WEFT_API int weft_coro_set_parent(weft_coro c, weft_coro parent);
 
 /* ======================================================================
  * Channels

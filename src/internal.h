@@ -292,6 +292,11 @@ typedef struct weft__coro {
     weft__scope scope;               /* its timeout scopes (not the main one's) */
     void *scratch;                   /* park memory of a SHARED coroutine */
     size_t scratch_cap;
+    struct weft__link *links;        /* coro/link.c: run when it finishes */
+    struct weft__locals *locals;     /* coro/local.c: its weft_coro_setspecific values */
+    int64_t start_at;                /* weft_spawn_later: still waiting to start if > 0 */
+    int status;                      /* before it ends: a weft_throw that ends it unstarted;
+                                        then 0, -ECANCELED or that error (links) */
 } weft__coro;
 
 typedef struct weft__sched weft__sched;

@@ -255,6 +255,22 @@ static long c_joinall(int64_t dl) {
 static long c_sleep_until(int64_t dl) {
     return weft_sleep_until(dl);
 }
+/* killall: the coroutine is cancelled but has not run to its end yet. */
+static void *wait_sleeping(void *arg) {
+    (void)arg;
+    CHECK_ERR(weft_sleep(3600 * WEFT_SEC), -ECANCELED);
+    return NULL;
+}
+static void s_coro_sleeping(void) {
+    CHECK_OK(weft_spawn(&co1, wait_sleeping, NULL, NULL));
+    CHECK_OK(weft_yield());
+}
+static void t_coro_cancelled(void) {
+    CHECK_OK(weft_join(co1, WEFT_FOREVER, NULL));
+}
+static long c_killall(int64_t dl) {
+    return weft_killall(&co1, 1, 1, dl);
+}
 
 /* Channels */
 static void s_chan(void) {
@@ -770,6 +786,7 @@ static const dl_row rows[] = {
     ROW(join, -ETIMEDOUT, s_coro, t_coro),
     ROW(joinall, -ETIMEDOUT, s_coro, t_coro),
     {"sleep_until", 0, NULL, c_sleep_until, NULL}, /* "0 ... at once if already past" */
+    ROW(killall, -ETIMEDOUT, s_coro_sleeping, t_coro_cancelled),
     ROW(chan_send, -ETIMEDOUT, s_chan, t_chan),
     ROW(chan_recv, -ETIMEDOUT, s_chan, t_chan),
     ROW(select, -ETIMEDOUT, s_chan, t_chan),

@@ -110,6 +110,10 @@ static weft__coro *cb_alloc(weft__sched *s) {
     co->scope.dl = WEFT_FOREVER;
     co->scope.top = NULL;
     co->scope.hit = false;
+    co->links = NULL;
+    co->locals = NULL;
+    co->start_at = 0;
+    co->status = 0;
     /* Release: another thread that finds this block through a lock-owner token and
      * reads `sched` with acquire also sees the mapping of its slab (a plain store on
      * x86; ThreadSanitizer otherwise saw the slab's mmap race with that read). */
@@ -136,6 +140,8 @@ static void unlink_all(weft__sched *s, weft__coro *co) {
  * stack must already be gone. Stale handles fail from here on. */
 void weft__coro_release(weft__sched *s, weft__coro *co) {
     unlink_all(s, co);
+    if (co->links || co->locals)
+        weft__coro_extras_free(co); /* abandoned unfinished: nothing runs */
     weft__free(co->name);
     co->name = NULL;
     /* Only the owning thread writes gen: no read-modify-write needed. */
@@ -223,9 +229,23 @@ static weft__coro *resolve(weft_coro h, weft__sched **sp, int *err) {
 }
 
 static void finish(weft__sched *s, weft__coro *co, void *result) {
+    if (!co->status && (co->flags & WEFT__F_CANCELLED))
+        co->status = -ECANCELED;
+    /* Its last acts, in its own context (they may block): links, then the
+     * destructors of its per-coroutine values. Timeout scopes its function
+     * left entered end with it: they do not cut those. */
+    co->scope.dl = WEFT_FOREVER;
+    co->scope.top = NULL;
+    co->scope.hit = false;
+    if (co->links)
+        weft__links_run(s, co, result, false);
+    if (co->locals)
+        weft__locals_finish(co);
     co->arg = result;
     co->state = WEFT__C_DONE;
     s->live--;
+    if (co->links)
+        weft__links_run(s, co, result, true); /* watchers of "done" (weft_killall) */
     if (co->joiner && weft__waiter_claim_local(co->joiner, 0, 0))
         weft__waiter_wake(co->joiner);
     weft__coro *p = co->parent;
@@ -253,19 +273,32 @@ void weft__coro_entry(void *arg) {
     weft__coro *co = s->current;
     co->flags |= WEFT__F_STARTED;
     *s->errno_loc = 0;
+    if (co->start_at) {
+        /* weft_spawn_later: its first park (set up at spawn) is over. */
+        co->start_at = 0;
+        co->state = WEFT__C_READY;
+        co->waiter = NULL;
+        if (co->heap_idx)
+            weft__timer_remove(s, co);
+    }
     void *result = NULL;
-    if (!(co->flags & WEFT__F_CANCELLED))
+    /* Cancelled, or a weft_throw reached it, before it started: fn never runs. */
+    if (!(co->flags & WEFT__F_CANCELLED) && !co->status)
         result = co->fn(co->arg);
     finish(s, co, result);
 }
 
-WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opts *opts) {
+/* weft_spawn, and with start_at > 0 weft_spawn_later: the coroutine then
+ * starts parked until start_at, on its own waiter, its timer set here (so
+ * that running out of memory fails the spawn, not the start). */
+static int spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opts *opts,
+                 int64_t start_at) {
     static const weft_coro_opts defaults;
     if (!opts)
         opts = &defaults;
     if (!fn || (!out && !opts->detached))
         return -EINVAL;
-    if (opts->suspended && arg)
+    if (opts->suspended && (arg || start_at))
         return -EINVAL;
     size_t pg = weft__page_size(), size = 0;
     if (opts->stack_mode == WEFT_STACK_GUARDED) {
@@ -286,6 +319,16 @@ WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_c
     if (!co)
         return -ENOMEM;
     int err = -ENOMEM;
+    if (start_at) {
+        co->wait.co = co;
+        co->wait.kind = WEFT__W_OTHER;
+        co->wait.result = 0;
+        co->wait.index = 0;
+        atomic_init(&co->wait.state, 0);
+        atomic_init(&co->wait.futex, 0);
+        if ((err = weft__timer_add(s, co, start_at)) != 0)
+            goto fail;
+    }
     if (opts->name && !(co->name = weft__strdup(opts->name)))
         goto fail;
     if (size) {
@@ -314,6 +357,10 @@ WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_c
     s->live++;
     if (opts->suspended) {
         co->state = WEFT__C_SUSPENDED;
+    } else if (start_at) {
+        co->start_at = start_at;
+        co->waiter = &co->wait;
+        co->state = WEFT__C_PARKED;
     } else {
         co->state = WEFT__C_READY;
         weft__runq_push(s, co);
@@ -322,11 +369,25 @@ WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_c
         *out = handle_of(co);
     return 0;
 fail:
+    if (co->heap_idx)
+        weft__timer_remove(s, co);
     weft__free(co->name);
     co->name = NULL;
     co->next = s->free_coros;
     s->free_coros = co;
     return err;
+}
+
+WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opts *opts) {
+    return spawn(out, fn, arg, opts, 0);
+}
+
+WEFT_API int weft_spawn_later(weft_coro *out, int64_t start, weft_coro_fn fn, void *arg,
+                              const weft_coro_opts *opts) {
+    if (weft__dl_forever(start) || (opts && opts->suspended))
+        return -EINVAL;
+    /* A start already past (0, negative, or reached) is a plain spawn. */
+    return spawn(out, fn, arg, opts, weft__dl_passed(start) ? 0 : start);
 }
 
 WEFT_API int weft_join(weft_coro c, int64_t deadline, void **result) {
@@ -460,7 +521,8 @@ WEFT_API size_t weft_coro_count(void) {
     return s ? s->live : 0;
 }
 
-WEFT_API int weft_switch(weft_coro to, void *value, void **received) {
+/* weft_switch (err 0) and weft_throw (err < 0: what `to` receives). */
+static int switch_to(weft_coro to, void *value, void **received, int thrown) {
     weft__sched *s;
     int err;
     weft__coro *t = resolve(to, &s, &err);
@@ -477,12 +539,13 @@ WEFT_API int weft_switch(weft_coro to, void *value, void **received) {
         /* t needs the shared stack, which a waiting coroutine has pinned:
          * wait for it, then start over (t may have changed meanwhile). */
         weft__sched_wait_unpinned(s);
-        return weft_switch(to, value, received);
+        return switch_to(to, value, received, thrown);
     }
     if (t->state == WEFT__C_SUSPENDED) {
         t->arg = value;
+        t->status = thrown; /* a throw: it finishes without running fn */
     } else if (t->state == WEFT__C_PARKED && t->waiter && t->waiter->kind == WEFT__W_SWITCH) {
-        if (!weft__waiter_claim(t->waiter, 0, 0))
+        if (!weft__waiter_claim(t->waiter, thrown, 0))
             return -EBUSY;
         t->waiter->value = value;
     } else {
@@ -498,6 +561,60 @@ WEFT_API int weft_switch(weft_coro to, void *value, void **received) {
     if (received)
         *received = w->value;
     return w->result;
+}
+
+WEFT_API int weft_switch(weft_coro to, void *value, void **received) {
+    return switch_to(to, value, received, 0);
+}
+
+WEFT_API int weft_throw(weft_coro to, int err, void **received) {
+    if (err >= 0)
+        return -EINVAL;
+    return switch_to(to, NULL, received, err);
+}
+
+/* A coroutine's parent if it is still there (not released), else NULL. */
+static weft__coro *parent_of(weft__coro *co) {
+    weft__coro *p = co->parent;
+    if (p && atomic_load_explicit(&p->gen, memory_order_relaxed) != co->parent_gen)
+        return NULL;
+    return p;
+}
+
+WEFT_API int weft_coro_parent(weft_coro c, weft_coro *parent) {
+    if (!parent)
+        return -EINVAL;
+    weft_coro none = {NULL, 0};
+    *parent = none;
+    weft__sched *s;
+    int err;
+    weft__coro *co = resolve(c, &s, &err);
+    if (!co)
+        return err;
+    weft__coro *p = parent_of(co);
+    if (p)
+        *parent = handle_of(p);
+    return 0;
+}
+
+WEFT_API int weft_coro_set_parent(weft_coro c, weft_coro parent) {
+    weft__sched *s, *ps;
+    int err;
+    weft__coro *co = resolve(c, &s, &err);
+    if (!co)
+        return err;
+    weft__coro *p = resolve(parent, &ps, &err);
+    if (!p)
+        return err;
+    if (co->flags & WEFT__F_MAIN)
+        return -EINVAL;
+    /* No cycles: c must be neither p nor one of p's ancestors. */
+    for (weft__coro *a = p; a; a = parent_of(a))
+        if (a == co)
+            return -EDEADLK;
+    co->parent = p;
+    co->parent_gen = parent.gen;
+    return 0;
 }
 
 WEFT_API int weft_cancel(weft_coro c) {

@@ -110,6 +110,20 @@ void weft__arena_destroy(weft__sched *s);
 void weft__coro_entry(void *arg);
 void weft__coro_release(weft__sched *s, weft__coro *co);
 
+/* link.c: a finishing coroutine's links, in its context: those of the
+ * user (done false, before it is marked done; they may block) or the
+ * internal watchers of "done" (done true, after; they must not block).
+ * weft__link_add/remove: an internal watcher (weft_killall), removed by ud. */
+void weft__links_run(weft__sched *s, weft__coro *co, void *result, bool done);
+int weft__link_watch(weft__coro *co, weft_link_fn fn, void *ud);
+void weft__link_unwatch(weft__coro *co, void *ud);
+/* local.c: runs the destructors of a finishing coroutine's values. */
+void weft__locals_finish(weft__coro *co);
+/* link.c, local.c: frees links and values without running anything (a
+ * coroutine abandoned at thread exit). */
+void weft__coro_extras_free(weft__coro *co);
+void weft__locals_free(weft__coro *co);
+
 /* sched.c */
 void weft__runq_push(weft__sched *s, weft__coro *co);
 void weft__sched_reap(weft__sched *s);

@@ -156,6 +156,15 @@ SW_FIX int sw_proc_fn(void *arg) {
     (void)arg;
     return 0;
 }
+SW_FIX void sw_link_fn(weft_coro c, void *result, int status, void *ud) {
+    (void)c;
+    (void)result;
+    (void)status;
+    (void)ud;
+}
+SW_FIX void sw_key_dtor(void *value) {
+    (void)value;
+}
 SW_FIX void sw_future_cb(weft_future *f, void *ud) {
     (void)f;
     (void)ud;
@@ -225,6 +234,18 @@ SW_FIX weft_coro sw_stale_coro(void) {
     SW_OK(weft_spawn(&c, sw_coro_fn, NULL, NULL));
     SW_OK(weft_join(c, WEFT_FOREVER, NULL));
     return c;
+}
+/* A coroutine key (made once per case), and one that was deleted. */
+SW_FIX weft_coro_key sw_coro_key(void) {
+    weft_coro_key k;
+    SW_OK(weft_coro_key_create(&k, sw_key_dtor));
+    return k;
+}
+SW_FIX weft_coro_key sw_deleted_key(void) {
+    weft_coro_key k;
+    SW_OK(weft_coro_key_create(&k, NULL));
+    SW_OK(weft_coro_key_delete(k));
+    return k;
 }
 SW_FIX weft_coro *sw_coros(void) {
     static weft_coro cs[2];

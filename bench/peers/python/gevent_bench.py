@@ -196,6 +196,47 @@ def bench_hook_main(ms):
     time.sleep(secs)
     g.join()
     emit("hook_main", time.perf_counter() - t0, "s")
+def bench_spawn_link(n):
+    """gevent.spawn + link a callback + join of an empty function, one at a time."""
+    import gevent
+
+    def empty():
+        pass
+
+    calls = [0]
+
+    def on_done(g):
+        calls[0] += 1
+
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        g = gevent.spawn(empty)
+        g.link(on_done)
+        g.join()
+    gevent.sleep(0)  # the hub runs the last callbacks
+    el = time.perf_counter_ns() - t0
+    if calls[0] != n:
+        raise SystemExit(f"spawn_link: {calls[0]} callbacks for {n} greenlets")
+    emit("spawn_link", el / n, "ns/op")
+
+
+def bench_coro_local(n):
+    """One set + one get of an attribute of a gevent.local.local, in a greenlet."""
+    import gevent
+    from gevent.local import local
+
+    loc = local()
+
+    def loop():
+        s = 0
+        t0 = time.perf_counter_ns()
+        for i in range(n):
+            loc.v = i
+            s += loc.v
+        el = time.perf_counter_ns() - t0
+        emit("coro_local", el / n, "ns/op")
+
+    gevent.spawn(loop).join()
 
 
 WORKLOADS = {
@@ -208,6 +249,8 @@ WORKLOADS = {
     "chan_stream": (bench_chan_stream, 1_000_000, 100_000),
     "sleepers": (bench_sleepers, 100_000, 10_000),
     "skynet": (bench_skynet, 1_000_000, 10_000),
+    "spawn_link": (bench_spawn_link, 200_000, 20_000),
+    "coro_local": (bench_coro_local, 2_000_000, 200_000),
 }
 
 
