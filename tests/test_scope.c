@@ -230,6 +230,23 @@ static void *fresh(void *arg) {
     CHECK_OK(weft_sleep(WEFT_MSEC));
     return NULL;
 }
+/* Its links run after its scopes ended: a wait there is not cut. */
+static int link_sleep_result = 1;
+static void link_sleeps(weft_coro c, void *result, int status, void *ud) {
+    (void)c;
+    (void)result;
+    (void)status;
+    (void)ud;
+    link_sleep_result = weft_sleep(WEFT_MSEC);
+}
+WEFT_TEST(links_run_outside_the_ended_scopes) {
+    weft_coro c;
+    CHECK_OK(weft_spawn(&c, leaves_scope_open, NULL, NULL));
+    CHECK_OK(weft_coro_link(c, WEFT_LINK_ALL, link_sleeps, NULL, NULL));
+    CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
+    CHECK_EQ(link_sleep_result, 0);
+}
+
 WEFT_TEST(coroutine_end_drops_its_scopes) {
     for (int i = 0; i < 8; i++) {
         weft_coro c;
