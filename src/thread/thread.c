@@ -30,6 +30,7 @@
  * counted. After fork the child's count is reset to the forking thread
  * alone (the other threads do not exist there). */
 #include "internal.h"
+#include "sync/watch.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -554,4 +555,12 @@ WEFT_API int weft_thread_obj_join(weft_thread_obj *self, int64_t deadline, void 
     if (r == 0)
         self->handle = NULL;
     return r;
+}
+
+weft_event *weft__thread_done_event(weft_thread *t, void **arg) {
+    check(t, "weft_wait_any");
+    if (atomic_load_explicit(&t->state, memory_order_acquire) & T_DETACHED)
+        return NULL;
+    *arg = t->arg;
+    return &t->done;
 }
