@@ -443,7 +443,7 @@ WEFT_API int weft_wait_any(weft_waitable *ws, size_t n, int64_t deadline) {
 }
 
 WEFT_API int weft_wait_next(weft_waitable *ws, size_t n, int64_t deadline, size_t *index) {
-    if (!index || (!ws && n))
+    if (!index || (!ws && n) || n > INT32_MAX)
         return -EINVAL;
     bool left = false;
     for (size_t k = 0; k < n && !left; k++)
