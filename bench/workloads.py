@@ -95,6 +95,9 @@ WORKLOADS = [
     W("http_client", ["req/s"], ["go", "gevent"],
       ">= Go", [("vs", "req/s", "go", 1.0)],
       "3000 GETs, 100 at a time, against one loopback server"),
+    W("wait_any", ["ns/op"], ["floor"],
+      "<= 1.5x floor", [("vs", "ns/op", "floor", 1.5)],
+      "weft_wait_any over 8 pipes, one made readable per call, vs poll(2) over them"),
 ]
 
 BY_NAME = {w.name: w for w in WORKLOADS}
