@@ -11,12 +11,16 @@
 #if defined(__SANITIZE_THREAD__)
 /* A fork from a process with coroutines looks multi-threaded to TSan (see test_proc.c). */
 const char *__tsan_default_options(void);
-const char *__tsan_default_options(void) { return "die_after_fork=0"; }
+const char *__tsan_default_options(void) {
+    return "die_after_fork=0";
+}
 #endif
 
 /* ------------------------------------------------------------------ helpers */
 
-static void mkpipe(int p[2]) { CHECK_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0); }
+static void mkpipe(int p[2]) {
+    CHECK_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+}
 
 static void wr1(int fd) {
     char c = 'x';
@@ -47,7 +51,9 @@ static void *wait_event_ret(void *arg) { /* coroutine or thread: waits, returns 
     return e;
 }
 
-static void *ret_arg(void *arg) { return arg; }
+static void *ret_arg(void *arg) {
+    return arg;
+}
 
 /* A firing thread: for each step, waits for `ack[i]` (i > 0), then does step i. */
 enum { F_FUTURE, F_QUEUE, F_EVENT, F_PIPE, F_NONE };
@@ -183,8 +189,7 @@ static void bad_coros_body(void) {
     w[0] = WEFT_WAIT_CORO(x); /* joined: stale */
     CHECK_ERR(weft_wait_any(w, 1, WEFT_NOWAIT), -ESRCH);
     CHECK_ERR(weft_joinall_failfast(&c, 1, WEFT_NOWAIT, NULL, NULL, NULL, NULL), -EINVAL);
-    CHECK_ERR(weft_joinall_failfast(&x, 1, WEFT_NOWAIT, NULL, never_failed, NULL, NULL),
-              -ESRCH);
+    CHECK_ERR(weft_joinall_failfast(&x, 1, WEFT_NOWAIT, NULL, never_failed, NULL, NULL), -ESRCH);
     CHECK_OK(weft_event_set(e));
     CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
     while (weft_coro_count())
@@ -192,7 +197,9 @@ static void bad_coros_body(void) {
     free_event(e);
 }
 
-WEFT_TEST(bad_coroutines) { run_in_thread(bad_coros_body); }
+WEFT_TEST(bad_coroutines) {
+    run_in_thread(bad_coros_body);
+}
 
 /* A coroutine handle from another thread: -EXDEV. */
 static weft_coro other_coro;
@@ -231,7 +238,7 @@ WEFT_TEST(ready_before_call_index_order) {
     int p[2];
     mkpipe(p);
     weft_waitable ws[7] = {WEFT_WAIT_FUTURE(f[0]), WEFT_WAIT_FUTURE(f[1]),
-                           WEFT_WAIT_QUEUE_GET(q),  WEFT_WAIT_FD(p[0], WEFT_READABLE),
+                           WEFT_WAIT_QUEUE_GET(q), WEFT_WAIT_FD(p[0], WEFT_READABLE),
                            WEFT_WAIT_FUTURE(f[2]), WEFT_WAIT_FUTURE(f[3]),
                            WEFT_WAIT_QUEUE_PUT(q)}; /* unbounded: always room */
     CHECK_EQ(weft_wait_any(ws, 7, WEFT_NOWAIT), 6);
@@ -374,7 +381,9 @@ static void order_coro_body(void) {
     close(p[1]);
 }
 
-WEFT_TEST(order_in_coroutine_cross_thread) { run_in_thread(order_coro_body); }
+WEFT_TEST(order_in_coroutine_cross_thread) {
+    run_in_thread(order_coro_body);
+}
 
 /* The same from a plain thread (no scheduler): the pipe makes it sleep in ppoll with its
  * eventfd; a thread entry instead of the coroutine. */
@@ -395,8 +404,8 @@ static void order_plain(bool with_fd) {
     weft_event *tgo = new_event();
     weft_thread *t, *firing;
     CHECK_OK(weft_thread_start(&t, wait_event_ret, tgo, NULL));
-    weft_waitable ws[5] = {WEFT_WAIT_QUEUE_GET(fr.q), WEFT_WAIT_THREAD(t),
-                           WEFT_WAIT_FUTURE(fr.f), WEFT_WAIT_EVENT(fr.ev),
+    weft_waitable ws[5] = {WEFT_WAIT_QUEUE_GET(fr.q), WEFT_WAIT_THREAD(t), WEFT_WAIT_FUTURE(fr.f),
+                           WEFT_WAIT_EVENT(fr.ev),
                            with_fd ? WEFT_WAIT_FD(p[0], WEFT_READABLE) : WEFT_WAIT_NONE};
     CHECK_OK(weft_thread_start(&firing, firer_run, &fr, NULL));
     size_t order[5];
@@ -429,10 +438,18 @@ static void order_plain(bool with_fd) {
     close(p[1]);
 }
 
-static void order_plain_fd(void) { order_plain(true); }
-static void order_plain_nofd(void) { order_plain(false); }
-WEFT_TEST(order_plain_thread_with_fd) { run_plain_in_thread(order_plain_fd); }
-WEFT_TEST(order_plain_thread_no_fd) { run_plain_in_thread(order_plain_nofd); }
+static void order_plain_fd(void) {
+    order_plain(true);
+}
+static void order_plain_nofd(void) {
+    order_plain(false);
+}
+WEFT_TEST(order_plain_thread_with_fd) {
+    run_plain_in_thread(order_plain_fd);
+}
+WEFT_TEST(order_plain_thread_no_fd) {
+    run_plain_in_thread(order_plain_nofd);
+}
 
 /* A SHARED-stack coroutine (park memory for the nodes) woken by another thread. */
 static weft_future *shared_f;
@@ -464,8 +481,8 @@ static void shared_body(void) {
     CHECK_OK(weft_event_init(&shared_ack));
     CHECK_OK(weft_queue_create(&shared_q, WEFT_QUEUE_FIFO, sizeof(int), 0));
     weft_coro c;
-    CHECK_OK(weft_spawn(&c, shared_waiter, NULL,
-                        &(weft_coro_opts){.stack_mode = WEFT_STACK_SHARED}));
+    CHECK_OK(
+        weft_spawn(&c, shared_waiter, NULL, &(weft_coro_opts){.stack_mode = WEFT_STACK_SHARED}));
     CHECK_OK(weft_yield()); /* it parks */
     weft_thread *t;
     CHECK_OK(weft_thread_start(&t, set_then_put, NULL, NULL));
@@ -477,7 +494,9 @@ static void shared_body(void) {
     CHECK_OK(weft_queue_destroy(shared_q));
 }
 
-WEFT_TEST(shared_stack_coroutine) { run_in_thread(shared_body); }
+WEFT_TEST(shared_stack_coroutine) {
+    run_in_thread(shared_body);
+}
 
 /* Many entries (heap nodes and pollfds): the one made ready, by another thread or a
  * write, is reported. */
@@ -634,7 +653,9 @@ static void cancel_body(void) {
     dl_teardown();
 }
 
-WEFT_TEST(cancel) { run_in_thread(cancel_body); }
+WEFT_TEST(cancel) {
+    run_in_thread(cancel_body);
+}
 
 /* A coroutine entry counts as its joiner while the call waits, and a coroutine being
  * joined cannot be waited on: -EBUSY both ways. */
@@ -658,7 +679,9 @@ static void busy_body(void) {
     free_event(e);
 }
 
-WEFT_TEST(coroutine_joiner_busy) { run_in_thread(busy_body); }
+WEFT_TEST(coroutine_joiner_busy) {
+    run_in_thread(busy_body);
+}
 
 /* ------------------------------------------------------------------ processes, threads */
 
@@ -764,14 +787,13 @@ static void failfast_body(void) {
     weft_event *slow = new_event(), *fail = new_event();
     weft_coro cs[3], setter;
     CHECK_OK(weft_spawn(&cs[0], wait_event_ret, slow, NULL)); /* finishes last */
-    CHECK_OK(weft_spawn(&cs[1], finish_after, fail, NULL));  /* fails second */
-    CHECK_OK(weft_spawn(&cs[2], finish_after, NULL, NULL));  /* succeeds first */
+    CHECK_OK(weft_spawn(&cs[1], finish_after, fail, NULL));   /* fails second */
+    CHECK_OK(weft_spawn(&cs[2], finish_after, NULL, NULL));   /* succeeds first */
     CHECK_OK(weft_spawn(&setter, set_later, fail, &(weft_coro_opts){.detached = 1}));
     void *results[3] = {0, 0, 0};
     size_t fi = 99;
-    CHECK_EQ(weft_joinall_failfast(cs, 3, weft_after_sec(30), results, is_failure, (void *)0x5,
-                                   &fi),
-             1);
+    CHECK_EQ(
+        weft_joinall_failfast(cs, 3, weft_after_sec(30), results, is_failure, (void *)0x5, &fi), 1);
     CHECK_EQ(fi, 1);
     CHECK_EQ((intptr_t)results[1], -1);
     CHECK_EQ((intptr_t)results[2], 2);
@@ -783,9 +805,8 @@ static void failfast_body(void) {
     CHECK_ERR(weft_joinall_failfast(cs, 1, WEFT_NOWAIT, results, is_failure, (void *)0x5, &fi),
               -ETIMEDOUT);
     CHECK_OK(weft_event_set(slow));
-    CHECK_EQ(weft_joinall_failfast(cs, 1, weft_after_sec(30), results, is_failure, (void *)0x5,
-                                   &fi),
-             0);
+    CHECK_EQ(
+        weft_joinall_failfast(cs, 1, weft_after_sec(30), results, is_failure, (void *)0x5, &fi), 0);
     CHECK(results[0] == slow);
     CHECK_EQ(weft_joinall_failfast(cs, 0, WEFT_NOWAIT, NULL, is_failure, NULL, NULL), 0);
     /* More than fit on the stack, results NULL. */
@@ -800,7 +821,9 @@ static void failfast_body(void) {
     free_event(fail);
 }
 
-WEFT_TEST(joinall_failfast) { run_in_thread(failfast_body); }
+WEFT_TEST(joinall_failfast) {
+    run_in_thread(failfast_body);
+}
 
 /* ------------------------------------------------------------------ allocation failure */
 
@@ -821,6 +844,8 @@ static void nomem_body(void) {
     }
 }
 
-WEFT_TEST(out_of_memory) { run_in_thread(nomem_body); }
+WEFT_TEST(out_of_memory) {
+    run_in_thread(nomem_body);
+}
 
 WEFT_MAIN()

@@ -31,7 +31,9 @@
 #define LOCAL 8
 #define NOT_READY (-1000000) /* scan(): nothing ready (no errno is this low) */
 
-static bool is_fd(int kind) { return kind == WEFT_WAITABLE_FD || kind == WEFT_WAITABLE_PROC; }
+static bool is_fd(int kind) {
+    return kind == WEFT_WAITABLE_FD || kind == WEFT_WAITABLE_PROC;
+}
 
 /* Entry k takes part: not disabled and, for weft_wait_next, not reported. */
 static bool active(const weft_waitable *e, bool skip_reported) {
@@ -278,7 +280,9 @@ static void efd_close(void *unused) {
     tls_efd = -1;
 }
 
-static void efd_key_make(void) { efd_key_err = pthread_key_create(&efd_key, efd_close); }
+static void efd_key_make(void) {
+    efd_key_err = pthread_key_create(&efd_key, efd_close);
+}
 
 static int thread_efd(void) {
     if (tls_efd >= 0)
@@ -458,9 +462,8 @@ WEFT_API int weft_wait_next(weft_waitable *ws, size_t n, int64_t deadline, size_
     return 1;
 }
 
-WEFT_API int weft_joinall_failfast(const weft_coro *cs, size_t n, int64_t deadline,
-                                   void **results, weft_coro_failed_fn failed, void *ud,
-                                   size_t *failed_index) {
+WEFT_API int weft_joinall_failfast(const weft_coro *cs, size_t n, int64_t deadline, void **results,
+                                   weft_coro_failed_fn failed, void *ud, size_t *failed_index) {
     if ((!cs && n) || !failed || n > INT32_MAX)
         return -EINVAL;
     weft_waitable local[LOCAL], *ws = local;
