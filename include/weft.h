@@ -2458,6 +2458,8 @@ WEFT_API int weft_http_server_stop(weft_http_server *srv, int64_t deadline);
  * coroutine's joiner while the call waits (a weft_join of it meanwhile gets
  * -EBUSY, and a coroutine already being joined gives -EBUSY here). The same
  * object may appear twice. The objects must stay valid during the call.
+ * Channels are not entries (a channel hands its element to whoever waits on
+ * it): weft_select waits on several channel operations.
  * ====================================================================== */
 
 enum {

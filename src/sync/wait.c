@@ -280,8 +280,18 @@ static void efd_close(void *unused) {
     tls_efd = -1;
 }
 
+/* A forked child has a copy of the forking thread's eventfd, which is the parent's
+ * descriptor too: the child makes its own when it needs one. */
+static void efd_child(void) {
+    if (tls_efd >= 0)
+        close(tls_efd);
+    tls_efd = -1;
+}
+
 static void efd_key_make(void) {
     efd_key_err = pthread_key_create(&efd_key, efd_close);
+    if (!efd_key_err)
+        efd_key_err = pthread_atfork(NULL, NULL, efd_child);
 }
 
 static int thread_efd(void) {
@@ -344,8 +354,13 @@ static int park_poll(weft__waiter *w, struct pollfd *pfds, size_t nfd, int64_t d
                 return res;
             break; /* a waker claimed it first */
         }
-        if (m > nfd && pfds[nfd].revents)
-            break; /* woken */
+        if (m > nfd && pfds[nfd].revents) {
+            if (atomic_load_explicit(&w->state, memory_order_acquire))
+                break; /* woken (or about to be) */
+            uint64_t v; /* nobody claimed us: a stray count, drop it */
+            ssize_t rr = read(w->wake_fd, &v, sizeof v);
+            (void)rr;
+        }
     }
     consume_wake(w);
     return w->result;
