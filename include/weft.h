@@ -2449,7 +2449,8 @@ WEFT_API int weft_http_server_stop(weft_http_server *srv, int64_t deadline);
  * The call waits on all entries with one waiter (no polling, no helper
  * coroutines or threads): in a coroutine only the coroutine parks; a thread
  * without coroutines sleeps (in ppoll(2) when the set has descriptors or
- * processes). Other threads may complete the futures, set the events, fill
+ * processes; mixed with other kinds, on an eventfd too, which the thread
+ * opens on first need and closes when it exits). Other threads may complete the futures, set the events, fill
  * the queues and end the threads. Coroutines must belong to the calling
  * thread. In a coroutine, the descriptors (and processes' pidfds) follow
  * weft_fd_wait's rule: one coroutine per descriptor and direction at a time
@@ -2524,8 +2525,8 @@ WEFT_API int weft_wait_any(weft_waitable *ws, size_t n, int64_t deadline);
  * (those ready at a call in index order). Waits until an entry whose
  * `reported` is 0 is ready, sets its `reported` to 1, stores its index in
  * *index and returns 1; returns 0 once every entry (WEFT_WAIT_NONE ones
- * aside) has been reported. Keeps no other state: clear `reported` to
- * wait for an entry again.
+ * aside) has been reported, at once (n == 0 included). Keeps no other
+ * state: clear `reported` to wait for an entry again.
  *
  *     size_t i;
  *     while ((r = weft_wait_next(ws, n, deadline, &i)) > 0)
@@ -2539,7 +2540,7 @@ WEFT_API int weft_wait_next(weft_waitable *ws, size_t n, int64_t deadline, size_
  * (returns non-zero). results may be NULL, else results[i] receives cs[i]'s
  * value once it is joined. Returns 0 when all n are joined and none failed;
  * 1 when one failed: *failed_index (if not NULL) is its index, it is
- * joined, and so is every coroutine that finished before it; the others
+ * joined, and so is every coroutine reported finished before it; the others
  * stay valid (join, cancel or detach them). Must be called from the thread
  * the coroutines run on. On an error the coroutines not yet joined stay
  * valid, as for weft_joinall.
