@@ -2513,10 +2513,11 @@ typedef struct weft_waitable {
  * coroutine was cancelled; nothing stays registered), -EINVAL (ws NULL with
  * n > 0, n > INT32_MAX, an unknown kind, a NULL object, an fd entry's events
  * 0 or with unknown bits, a coroutine that is detached or its thread's main
- * one; no entry but WEFT_WAIT_NONE and deadline WEFT_FOREVER), -EBADF (a
+ * one, a detached thread; no entry but WEFT_WAIT_NONE and deadline WEFT_FOREVER), -EBADF (a
  * negative or closed descriptor, or one closed with weft_fd_close while
  * waiting), -ESRCH (a stale coroutine handle), -EXDEV (another thread's
- * coroutine), -EDEADLK (the calling coroutine itself), -ECHILD (a process
+ * coroutine), -EDEADLK (the calling coroutine itself, or the calling
+ * thread's own weft_thread), -ECHILD (a process
  * another process started), -EBUSY (see above), -EPERM (a descriptor epoll
  * cannot watch, in a coroutine), -ENOMEM. */
 WEFT_API int weft_wait_any(weft_waitable *ws, size_t n, int64_t deadline);

@@ -683,6 +683,106 @@ WEFT_TEST(coroutine_joiner_busy) {
     run_in_thread(busy_body);
 }
 
+/* A coroutine another coroutine is joining: -EBUSY; a descriptor another coroutine of the
+ * thread waits on in that direction: -EBUSY (the other direction is free); one closed with
+ * weft_fd_close while the call waits: -EBADF. */
+static weft_coro joiner_target;
+static void *join_it(void *arg) {
+    (void)arg;
+    CHECK_OK(weft_join(joiner_target, WEFT_FOREVER, NULL));
+    return NULL;
+}
+
+static int busy_pipe[2];
+static void *fd_waiter(void *arg) {
+    (void)arg;
+    return (void *)(intptr_t)weft_fd_wait(busy_pipe[0], WEFT_READABLE, WEFT_FOREVER);
+}
+
+static void *mixed_waiter(void *arg) {
+    weft_waitable ws[2] = {WEFT_WAIT_FUTURE(arg), WEFT_WAIT_FD(busy_pipe[0], WEFT_READABLE)};
+    return (void *)(intptr_t)weft_wait_any(ws, 2, WEFT_FOREVER);
+}
+
+static void busy_fd_body(void) {
+    weft_event *e = new_event();
+    weft_coro j, fw, mw;
+    CHECK_OK(weft_spawn(&joiner_target, wait_event_ret, e, NULL));
+    CHECK_OK(weft_spawn(&j, join_it, NULL, NULL));
+    mkpipe(busy_pipe);
+    CHECK_OK(weft_spawn(&fw, fd_waiter, NULL, NULL));
+    CHECK_OK(weft_yield()); /* the target, the joiner and the fd waiter park */
+    weft_waitable w[1] = {WEFT_WAIT_CORO(joiner_target)};
+    CHECK_ERR(weft_wait_any(w, 1, weft_after(WEFT_MSEC)), -EBUSY);
+    w[0] = WEFT_WAIT_FD(busy_pipe[0], WEFT_READABLE);
+    CHECK_ERR(weft_wait_any(w, 1, weft_after(WEFT_MSEC)), -EBUSY);
+    w[0] = WEFT_WAIT_FD(busy_pipe[0], WEFT_WRITABLE); /* a pipe's read end: never writable */
+    CHECK_ERR(weft_wait_any(w, 1, weft_after(WEFT_MSEC)), -ETIMEDOUT);
+    CHECK_OK(weft_event_set(e));
+    CHECK_OK(weft_join(j, WEFT_FOREVER, NULL));
+    wr1(busy_pipe[1]);
+    void *r;
+    CHECK_OK(weft_join(fw, WEFT_FOREVER, &r));
+    CHECK_EQ((intptr_t)r, WEFT_READABLE);
+    char c;
+    CHECK_EQ(read(busy_pipe[0], &c, 1), 1);
+    weft_future *f = promise();
+    CHECK_OK(weft_spawn(&mw, mixed_waiter, f, NULL));
+    CHECK_OK(weft_yield()); /* it parks on both */
+    CHECK_OK(weft_fd_close(busy_pipe[0]));
+    CHECK_OK(weft_join(mw, WEFT_FOREVER, &r));
+    CHECK_EQ((intptr_t)r, -EBADF);
+    CHECK_OK(weft_future_set_result(f, NULL)); /* its node was taken back */
+    weft_future_release(f);
+    close(busy_pipe[1]);
+    free_event(e);
+}
+
+WEFT_TEST(busy_and_closed) {
+    run_in_thread(busy_fd_body);
+}
+
+/* A thread entry: ready once the function returned, not joined by it; the calling
+ * thread's own handle: -EDEADLK; a detached thread: -EINVAL. */
+typedef struct {
+    weft_event stored;
+    weft_thread *me;
+} self_arg;
+
+static void *self_thread(void *arg) {
+    self_arg *a = arg;
+    CHECK_OK(weft_event_wait(&a->stored, WEFT_FOREVER));
+    weft_waitable w = WEFT_WAIT_THREAD(a->me);
+    return (void *)(intptr_t)weft_wait_any(&w, 1, WEFT_NOWAIT);
+}
+
+WEFT_TEST(thread_entries) {
+    static weft_event go, go_detached;
+    CHECK_OK(weft_event_init(&go));
+    CHECK_OK(weft_event_init(&go_detached));
+    weft_thread *t, *s, *d;
+    CHECK_OK(weft_thread_start(&t, wait_event_ret, &go, NULL));
+    weft_waitable w = WEFT_WAIT_THREAD(t);
+    CHECK_ERR(weft_wait_any(&w, 1, WEFT_NOWAIT), -ETIMEDOUT);
+    CHECK_OK(weft_event_set(&go));
+    CHECK_EQ(weft_wait_any(&w, 1, weft_after_sec(30)), 0);
+    void *r;
+    CHECK_OK(weft_thread_join(t, WEFT_NOWAIT, &r));
+    CHECK(r == &go);
+    self_arg a;
+    CHECK_OK(weft_event_init(&a.stored));
+    CHECK_OK(weft_thread_start(&s, self_thread, &a, NULL));
+    a.me = s;
+    CHECK_OK(weft_event_set(&a.stored));
+    CHECK_OK(weft_thread_join(s, WEFT_FOREVER, &r));
+    CHECK_EQ((intptr_t)r, -EDEADLK);
+    CHECK_OK(weft_thread_start(&d, wait_event_ret, &go_detached, NULL));
+    CHECK_OK(weft_thread_detach(d));
+    w = WEFT_WAIT_THREAD(d);
+    CHECK_ERR(weft_wait_any(&w, 1, WEFT_NOWAIT), -EINVAL);
+    CHECK_OK(weft_event_set(&go_detached));
+}
+
 /* ------------------------------------------------------------------ processes, threads */
 
 static int proc_wait_byte(void *arg) {

@@ -67,9 +67,13 @@ static int validate(weft_waitable *ws, size_t n, bool skip, size_t *nact, size_t
                 return -ECHILD;
             break;
         case WEFT_WAITABLE_THREAD: {
+            weft_event *done;
             void *arg;
-            if (!e->u.thread || !weft__thread_done_event(e->u.thread, &arg))
+            if (!e->u.thread)
                 return -EINVAL;
+            int r = weft__thread_watchable(e->u.thread, &done, &arg);
+            if (r < 0)
+                return r;
             break;
         }
         case WEFT_WAITABLE_QUEUE_GET:
@@ -97,6 +101,13 @@ static int validate(weft_waitable *ws, size_t n, bool skip, size_t *nact, size_t
             ++*nfd;
     }
     return 0;
+}
+
+/* A validated thread entry's `done` event (and argument). */
+static weft_event *thread_done(weft_thread *t, void **arg) {
+    weft_event *done = NULL;
+    (void)weft__thread_watchable(t, &done, arg);
+    return done;
 }
 
 /* The pollfd of a descriptor or process entry. */
@@ -135,7 +146,7 @@ static int ready_now(weft_waitable *e) {
         return weft_future_done(e->u.future);
     case WEFT_WAITABLE_THREAD: {
         void *arg;
-        return weft_event_is_set(weft__thread_done_event(e->u.thread, &arg));
+        return weft_event_is_set(thread_done(e->u.thread, &arg));
     }
     case WEFT_WAITABLE_QUEUE_GET:
         return weft__queue_ready(e->u.queue, 0);
@@ -195,7 +206,7 @@ static int arm(weft_waitable *e, weft__wq_node *node, weft__waiter *w, bool poll
         return weft__future_watch(e->u.future, node, w);
     case WEFT_WAITABLE_THREAD: {
         void *arg;
-        return weft__event_watch(weft__thread_done_event(e->u.thread, &arg), node, w);
+        return weft__event_watch(thread_done(e->u.thread, &arg), node, w);
     }
     case WEFT_WAITABLE_QUEUE_GET:
         return weft__queue_watch(e->u.queue, 0, node, w);
@@ -222,7 +233,7 @@ static void disarm(weft_waitable *e, weft__wq_node *node, weft__waiter *w, bool 
         break;
     case WEFT_WAITABLE_THREAD: {
         void *arg;
-        weft__event_unwatch(weft__thread_done_event(e->u.thread, &arg), node);
+        weft__event_unwatch(thread_done(e->u.thread, &arg), node);
         break;
     }
     case WEFT_WAITABLE_QUEUE_GET:
@@ -256,7 +267,7 @@ static bool pin_args(weft_waitable *ws, size_t n, bool skip) {
         if (e->kind == WEFT_WAITABLE_FUTURE)
             arg = e->u.future->arg;
         else if (e->kind == WEFT_WAITABLE_THREAD)
-            (void)weft__thread_done_event(e->u.thread, &arg);
+            (void)thread_done(e->u.thread, &arg);
         if (arg && weft__stack_pin_if(arg))
             return true;
     }
@@ -356,7 +367,7 @@ static int park_poll(weft__waiter *w, struct pollfd *pfds, size_t nfd, int64_t d
         }
         if (m > nfd && pfds[nfd].revents) {
             if (atomic_load_explicit(&w->state, memory_order_acquire))
-                break; /* woken (or about to be) */
+                break;  /* woken (or about to be) */
             uint64_t v; /* nobody claimed us: a stray count, drop it */
             ssize_t rr = read(w->wake_fd, &v, sizeof v);
             (void)rr;

@@ -16,8 +16,8 @@ int weft__event_watch(weft_event *e, weft__wq_node *n, weft__waiter *w);
 void weft__event_unwatch(weft_event *e, weft__wq_node *n);
 
 /* thread/thread.c: the event set when t's function has returned, and t's
- * argument (for stack pinning); NULL for a detached thread. */
-weft_event *weft__thread_done_event(weft_thread *t, void **arg);
+ * argument (for stack pinning). -EINVAL (detached), -EDEADLK (the caller). */
+int weft__thread_watchable(weft_thread *t, weft_event **done, void **arg);
 
 /* pool/future.c: ready once final. */
 int weft__future_watch(weft_future *f, weft__wq_node *n, weft__waiter *w);

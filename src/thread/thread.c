@@ -557,10 +557,13 @@ WEFT_API int weft_thread_obj_join(weft_thread_obj *self, int64_t deadline, void 
     return r;
 }
 
-weft_event *weft__thread_done_event(weft_thread *t, void **arg) {
+int weft__thread_watchable(weft_thread *t, weft_event **done, void **arg) {
     check(t, "weft_wait_any");
+    if (t == tls_self)
+        return -EDEADLK;
     if (atomic_load_explicit(&t->state, memory_order_acquire) & T_DETACHED)
-        return NULL;
+        return -EINVAL;
+    *done = &t->done;
     *arg = t->arg;
-    return &t->done;
+    return 0;
 }
