@@ -440,8 +440,11 @@ static int wait_core(weft_waitable *ws, size_t n, int64_t deadline, bool skip) {
             /* Ready (or an error) while arming: nothing to park for, unless
              * a waker claimed us meanwhile; then consume its wake. */
             pr = ar < 0 ? ar : 0;
-            if (!weft__waiter_claim(w, pr, 0))
+            if (!weft__waiter_claim(w, pr, 0)) {
                 consume_wake(w);
+                if (ar > 0)
+                    pr = w->result;
+            }
         } else if (polling) {
             fill_pollfds(ws, n, skip, pfds);
             pr = park_poll(w, pfds, nfd, deadline);
