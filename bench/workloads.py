@@ -107,6 +107,9 @@ WORKLOADS = [
     W("timeout_scope", ["ns/op"], ["gevent"],
       "<= 10 ns", [("max", "ns/op", 10.0)],
       "enter and leave a scoped timeout that does not fire"),
+    W("wait_any", ["ns/op"], ["floor"],
+      "<= 1.5x floor", [("vs", "ns/op", "floor", 1.5)],
+      "weft_wait_any over 8 pipes, one made readable per call, vs poll(2) over them"),
 ]
 
 BY_NAME = {w.name: w for w in WORKLOADS}

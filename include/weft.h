@@ -2599,6 +2599,145 @@ WEFT_API int weft_http_server_port(const weft_http_server *srv);
 WEFT_API int weft_http_server_stop(weft_http_server *srv, int64_t deadline);
 /* @@HTTP_END@@ */
 
+/* ======================================================================
+ * Waiting on several objects of different kinds (gevent.wait, gevent.iwait,
+ * multiprocessing.connection.wait, select.select over descriptors).
+ *
+ * A caller-owned array of weft_waitable entries, each an object and what to
+ * wait for, built with the WEFT_WAIT_* macros:
+ *
+ *     weft_waitable ws[] = {WEFT_WAIT_CORO(c), WEFT_WAIT_FUTURE(f),
+ *                           WEFT_WAIT_FD(fd, WEFT_READABLE)};
+ *     int i = weft_wait_any(ws, 3, weft_after_sec(2));
+ *
+ * An entry is ready when:
+ *   WEFT_WAIT_CORO(c)        coroutine c has finished (not yet joined);
+ *   WEFT_WAIT_FUTURE(f)      f is done (weft_future_done);
+ *   WEFT_WAIT_PROC(p)        process p has exited (p's pidfd is readable, or
+ *                            p was reaped: weft_proc_join then returns at once);
+ *   WEFT_WAIT_THREAD(t)      thread t's function has returned (not yet joined);
+ *   WEFT_WAIT_QUEUE_GET(q)   weft_queue_get would not wait: q holds an item or
+ *                            is shut down;
+ *   WEFT_WAIT_QUEUE_PUT(q)   weft_queue_put would not wait: q has room (or is
+ *                            unbounded) or is shut down;
+ *   WEFT_WAIT_EVENT(e)       e is set;
+ *   WEFT_WAIT_FD(fd, ev)     fd is readable / writable (ev: WEFT_READABLE,
+ *                            WEFT_WRITABLE or both; hang-up and errors count
+ *                            as ready, as with poll(2));
+ *   WEFT_WAIT_NONE           never (a disabled slot; skipped).
+ * Readiness consumes nothing: a finished coroutine or thread is not joined,
+ * a queue's item is not taken, a descriptor is not read. The caller does
+ * that next (weft_join, weft_thread_join, weft_proc_join or
+ * weft_proc_exitcode, weft_future_result, weft_queue_get, read(2)), and a
+ * queue item or a descriptor's bytes may have been taken by another
+ * consumer meanwhile, so use a non-blocking or bounded call there.
+ *
+ * The call waits on all entries with one waiter (no polling, no helper
+ * coroutines or threads): in a coroutine only the coroutine parks; a thread
+ * without coroutines sleeps (in ppoll(2) when the set has descriptors or
+ * processes; mixed with other kinds, on an eventfd too, which the thread
+ * opens on first need and closes when it exits). Other threads may complete the futures, set the events, fill
+ * the queues and end the threads. Coroutines must belong to the calling
+ * thread. In a coroutine, the descriptors (and processes' pidfds) follow
+ * weft_fd_wait's rule: one coroutine per descriptor and direction at a time
+ * on a thread, so -EBUSY if another coroutine of this thread waits on one
+ * (weft_proc_join waits on its pidfd); a coroutine entry counts as the
+ * coroutine's joiner while the call waits (a weft_join of it meanwhile gets
+ * -EBUSY, and a coroutine already being joined gives -EBUSY here). The same
+ * object may appear twice. The objects must stay valid during the call.
+ * Channels are not entries (a channel hands its element to whoever waits on
+ * it): weft_select waits on several channel operations.
+ * ====================================================================== */
+
+enum {
+    WEFT_WAITABLE_NONE = 0,
+    WEFT_WAITABLE_CORO = 1,
+    WEFT_WAITABLE_FUTURE = 2,
+    WEFT_WAITABLE_PROC = 3,
+    WEFT_WAITABLE_THREAD = 4,
+    WEFT_WAITABLE_QUEUE_GET = 5,
+    WEFT_WAITABLE_QUEUE_PUT = 6,
+    WEFT_WAITABLE_EVENT = 7,
+    WEFT_WAITABLE_FD = 8,
+};
+
+typedef struct weft_waitable {
+    int kind;     /* WEFT_WAITABLE_* */
+    int events;   /* FD: WEFT_READABLE and/or WEFT_WRITABLE; else 0 */
+    union {
+        weft_coro coro;
+        weft_future *future;
+        weft_proc *proc;
+        weft_thread *thread;
+        weft_queue *queue;
+        weft_event *event;
+        int fd;
+    } u;
+    int reported; /* set to 1 by weft_wait_next once it has returned this
+                     entry (the macros start it at 0); weft_wait_any
+                     neither reads nor writes it */
+} weft_waitable;
+
+#define WEFT_WAIT_NONE ((weft_waitable){.kind = WEFT_WAITABLE_NONE})
+#define WEFT_WAIT_CORO(c) ((weft_waitable){.kind = WEFT_WAITABLE_CORO, .u.coro = (c)})
+#define WEFT_WAIT_FUTURE(f) ((weft_waitable){.kind = WEFT_WAITABLE_FUTURE, .u.future = (f)})
+#define WEFT_WAIT_PROC(p) ((weft_waitable){.kind = WEFT_WAITABLE_PROC, .u.proc = (p)})
+#define WEFT_WAIT_THREAD(t) ((weft_waitable){.kind = WEFT_WAITABLE_THREAD, .u.thread = (t)})
+#define WEFT_WAIT_QUEUE_GET(q) ((weft_waitable){.kind = WEFT_WAITABLE_QUEUE_GET, .u.queue = (q)})
+#define WEFT_WAIT_QUEUE_PUT(q) ((weft_waitable){.kind = WEFT_WAITABLE_QUEUE_PUT, .u.queue = (q)})
+#define WEFT_WAIT_EVENT(e) ((weft_waitable){.kind = WEFT_WAITABLE_EVENT, .u.event = (e)})
+#define WEFT_WAIT_FD(f, ev) ((weft_waitable){.kind = WEFT_WAITABLE_FD, .events = (ev), .u.fd = (f)})
+
+/* Waits until one of ws[0..n) is ready and returns its index: the lowest
+ * among those ready when it looks (so what is ready before the call is
+ * reported in index order, without waiting, also with a deadline already
+ * past). Call it again to see the next one: ready entries stay ready until
+ * consumed, so remove or consume what was reported (or use weft_wait_next).
+ * With no entry other than WEFT_WAIT_NONE it sleeps until the deadline and
+ * returns -ETIMEDOUT.
+ * Errors: -ETIMEDOUT (none ready by the deadline), -ECANCELED (the calling
+ * coroutine was cancelled; nothing stays registered), -EINVAL (ws NULL with
+ * n > 0, n > INT32_MAX, an unknown kind, a NULL object, an fd entry's events
+ * 0 or with unknown bits, a coroutine that is detached or its thread's main
+ * one, a detached thread; no entry but WEFT_WAIT_NONE and deadline WEFT_FOREVER), -EBADF (a
+ * negative or closed descriptor, or one closed with weft_fd_close while
+ * waiting), -ESRCH (a stale coroutine handle), -EXDEV (another thread's
+ * coroutine), -EDEADLK (the calling coroutine itself, or the calling
+ * thread's own weft_thread), -ECHILD (a process
+ * another process started), -EBUSY (see above), -EPERM (a descriptor epoll
+ * cannot watch, in a coroutine), -ENOMEM. */
+WEFT_API int weft_wait_any(weft_waitable *ws, size_t n, int64_t deadline);
+
+/* gevent.iwait: returns each entry once, in the order they become ready
+ * (those ready at a call in index order). Waits until an entry whose
+ * `reported` is 0 is ready, sets its `reported` to 1, stores its index in
+ * *index and returns 1; returns 0 once every entry (WEFT_WAIT_NONE ones
+ * aside) has been reported, at once (n == 0 included). Keeps no other
+ * state: clear `reported` to wait for an entry again.
+ *
+ *     size_t i;
+ *     while ((r = weft_wait_next(ws, n, deadline, &i)) > 0)
+ *         consume(&ws[i]);
+ *
+ * Errors: as weft_wait_any, and -EINVAL if index is NULL. */
+WEFT_API int weft_wait_next(weft_waitable *ws, size_t n, int64_t deadline, size_t *index);
+
+/* joinall(raise_error=True): joins cs[0..n) in the order they finish, and
+ * stops at the first whose result failed(result, ud) judges a failure
+ * (returns non-zero). results may be NULL, else results[i] receives cs[i]'s
+ * value once it is joined. Returns 0 when all n are joined and none failed;
+ * 1 when one failed: *failed_index (if not NULL) is its index, it is
+ * joined, and so is every coroutine reported finished before it; the others
+ * stay valid (join, cancel or detach them). Must be called from the thread
+ * the coroutines run on. On an error the coroutines not yet joined stay
+ * valid, as for weft_joinall.
+ * Errors: -EINVAL (cs NULL with n > 0, failed NULL, n > INT32_MAX), the
+ * errors of weft_wait_any for coroutine entries, -ENOMEM. */
+typedef int (*weft_coro_failed_fn)(void *result, void *ud);
+WEFT_API int weft_joinall_failfast(const weft_coro *cs, size_t n, int64_t deadline,
+                                   void **results, weft_coro_failed_fn failed, void *ud,
+                                   size_t *failed_index);
+
 #ifdef __cplusplus
 }
 #endif

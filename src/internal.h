@@ -170,6 +170,7 @@ typedef struct weft__waiter {
     struct weft__coro *co;  /* the parked coroutine, NULL for a plain thread */
     atomic_uint futex;      /* plain thread: 1 once woken */
     int kind;               /* WEFT__W_* : what the waiter is parked in */
+    int wake_fd;            /* WEFT__W_POLL: the eventfd the thread polls */
 } weft__waiter;
 
 enum {
@@ -177,6 +178,8 @@ enum {
     WEFT__W_SWITCH = 1,
     WEFT__W_JOIN = 2,
     WEFT__W_NOCANCEL = 3, /* a wait cancellation must not interrupt (re-locking) */
+    WEFT__W_POLL = 4,     /* a plain thread in ppoll(2) (sync/wait.c): the waker
+                             writes wake_fd before it sets the futex word */
 };
 
 /* Starts a park of the caller and returns its waiter: a coroutine's own

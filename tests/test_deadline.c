@@ -495,6 +495,24 @@ static long c_as_completed_next(int64_t dl) {
     weft_as_completed_destroy(&it);
     return r;
 }
+/* Waiting on several (sync/wait.c): the busy pool's future. */
+static long c_wait_any(int64_t dl) {
+    weft_waitable ws[2] = {WEFT_WAIT_FUTURE(fut[0]), WEFT_WAIT_NONE};
+    return weft_wait_any(ws, 2, dl);
+}
+static long c_wait_next(int64_t dl) {
+    weft_waitable ws[1] = {WEFT_WAIT_FUTURE(fut[0])};
+    size_t i;
+    return weft_wait_next(ws, 1, dl, &i);
+}
+static int no_failure(void *result, void *ud) {
+    (void)result;
+    (void)ud;
+    return 0;
+}
+static long c_joinall_failfast(int64_t dl) {
+    return weft_joinall_failfast(&co1, 1, dl, NULL, no_failure, NULL, NULL);
+}
 static long c_pool_map(int64_t dl) {
     void *args[1] = {NULL};
     int st[1] = {1};
@@ -817,6 +835,9 @@ static const dl_row rows[] = {
     ROW(future_result, -ETIMEDOUT, s_pool, t_pool),
     ROW(futures_wait, -ETIMEDOUT, s_pool, t_pool),
     ROW(as_completed_next, -ETIMEDOUT, s_pool, t_pool),
+    ROW(wait_any, -ETIMEDOUT, s_pool, t_pool),
+    ROW(wait_next, -ETIMEDOUT, s_pool, t_pool),
+    ROW(joinall_failfast, -ETIMEDOUT, s_coro, t_coro),
     ROW(pool_map, -ETIMEDOUT, s_pool, t_pool),
     ROW(proc_join, -ETIMEDOUT, s_proc, t_proc),
     ROW(proc_obj_join, -ETIMEDOUT, s_pobj, t_pobj),

@@ -10,6 +10,7 @@
  * by the most control blocks ever alive at once, however many threads come
  * and go. */
 #include "coro/sched.h"
+#include "sync/watch.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -246,8 +247,12 @@ static void finish(weft__sched *s, weft__coro *co, void *result) {
     s->live--;
     if (co->links)
         weft__links_run(s, co, result, true); /* watchers of "done" (weft_killall) */
-    if (co->joiner && weft__waiter_claim_local(co->joiner, 0, 0))
-        weft__waiter_wake(co->joiner);
+    /* A weft_join is only ever claimed on this thread; weft_wait_any's
+     * waiter (sync/wait.c) may be claimed by another thread too. */
+    weft__waiter *j = co->joiner;
+    if (j && (j->kind == WEFT__W_JOIN ? weft__waiter_claim_local(j, 0, 0)
+                                      : weft__waiter_claim(j, 0, 0)))
+        weft__waiter_wake(j);
     weft__coro *p = co->parent;
     if (p && atomic_load_explicit(&p->gen, memory_order_relaxed) == co->parent_gen &&
         p->state == WEFT__C_PARKED && p->waiter && p->waiter->kind == WEFT__W_SWITCH &&
@@ -425,6 +430,32 @@ WEFT_API int weft_joinall(const weft_coro *cs, size_t n, int64_t deadline, void 
             return r;
     }
     return 0;
+}
+
+/* weft_wait_any (sync/watch.h): readiness, and the joiner slot as a watch. */
+int weft__coro_watch(weft_coro c, weft__waiter *w) {
+    weft__sched *s;
+    int err;
+    weft__coro *co = resolve(c, &s, &err);
+    if (!co)
+        return err;
+    if (co == s->current)
+        return -EDEADLK;
+    if (co->flags & (WEFT__F_MAIN | WEFT__F_DETACHED))
+        return -EINVAL;
+    if (co->joiner && co->joiner != w)
+        return -EBUSY;
+    if (co->state == WEFT__C_DONE)
+        return 1;
+    if (w)
+        co->joiner = w;
+    return 0;
+}
+
+void weft__coro_unwatch(weft_coro c, weft__waiter *w) {
+    weft__coro *co = c.p; /* watched: valid until joined, and only we may join it now */
+    if (co->joiner == w)
+        co->joiner = NULL;
 }
 
 WEFT_API int weft_detach(weft_coro c) {

@@ -6,6 +6,7 @@
  * plain close() and reused for another file is still waited on correctly.
  * weft__fd_wait_any puts one waiter on several records. */
 #include "internal.h"
+#include "sync/watch.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -296,3 +297,54 @@ WEFT_API int weft_fd_close(int fd) {
         return -errno;
     return 0;
 }
+
+/* ---- weft_wait_any (sync/watch.h), in a coroutine ------------------------
+ * One record per descriptor and direction, as weft__fd_wait_any: the first
+ * edge claims the waiter. The caller found fd not ready with poll(2) just
+ * before, and nothing runs on this thread in between: a remembered edge is
+ * stale. */
+
+int weft__fd_watch(int fd, int events, weft__waiter *w) {
+    weft__sched *s = weft__sched_get();
+    struct weft__fdtab *t = weft__sched_fdtab(s);
+    if (fd >= t->n && fcntl(fd, F_GETFD) < 0)
+        return -EBADF;
+    struct weft__fdrec *r = rec_get(t, fd);
+    if (!r)
+        return -ENOMEM;
+    if (((events & WEFT_READABLE) && r->rd && r->rd != w) ||
+        ((events & WEFT_WRITABLE) && r->wr && r->wr != w))
+        return -EBUSY;
+    int e = weft__poller_add(weft__sched_poller(s), fd);
+    if (e == -EPERM && fcntl(fd, F_GETFL) >= 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
+        /* epoll refuses regular files and directories: poll(2) calls them
+         * always ready. Anything else it refuses is reported. */
+        if (poll(&p, 1, 0) == 1 && !(p.revents & POLLNVAL))
+            return 1;
+    }
+    if (e < 0)
+        return e;
+    if (events & WEFT_READABLE) {
+        r->rready = 0;
+        r->rd = w;
+    }
+    if (events & WEFT_WRITABLE) {
+        r->wready = 0;
+        r->wr = w;
+    }
+    return 0;
+}
+
+void weft__fd_unwatch(int fd, weft__waiter *w) {
+    struct weft__fdtab *t = weft__sched_fdtab(weft__sched_get());
+    if (fd < 0 || fd >= t->n)
+        return;
+    struct weft__fdrec *r = &t->recs[fd];
+    if (r->rd == w)
+        r->rd = NULL;
+    if (r->wr == w)
+        r->wr = NULL;
+}
+
+void weft__fd_parking(int delta) { weft__sched_fdtab(weft__sched_get())->waiting += delta; }

@@ -1,5 +1,6 @@
 /* weft_future: the outcome of a pool task; waiting on one or many. */
 #include "pool/pool.h"
+#include "sync/watch.h"
 
 #include <limits.h>
 #include <sched.h>
@@ -377,4 +378,30 @@ WEFT_API void weft_as_completed_destroy(weft_as_completed_iter *it) {
         weft__free(it->rest_);
     memset(it, 0, sizeof *it);
     it->tag_ = WEFT__TAG_DEAD;
+}
+
+/* ---- weft_wait_any (sync/watch.h) ---------------------------------------
+ * A watcher is a wait-queue node like wait_some's: completion claims it. */
+
+int weft__future_watch(weft_future *f, weft__wq_node *n, weft__waiter *w) {
+    if (weft__future_final(atomic_load_explicit(&f->state, memory_order_acquire)))
+        return 1;
+    weft__spin_lock(&f->lock);
+    if (!mark_slow(f)) {
+        weft__spin_unlock(&f->lock);
+        return 1;
+    }
+    n->w = w;
+    n->since = 0;
+    n->arg = 0;
+    weft__wq_push(&f->q, n, false);
+    weft__spin_unlock(&f->lock);
+    return 0;
+}
+
+void weft__future_unwatch(weft_future *f, weft__wq_node *n) {
+    weft__spin_lock(&f->lock);
+    if (n->linked)
+        weft__wq_unlink(&f->q, n);
+    weft__spin_unlock(&f->lock);
 }

@@ -22,7 +22,7 @@
  *     released.
  * `len` and `shut` are atomics only so that size/empty/full and the spin
  * before parking may read them without the lock. */
-#include "sync/waitq.h"
+#include "sync/watch.h"
 
 #include <sched.h>
 #include <string.h>
@@ -61,6 +61,7 @@ struct weft_queue {
     size_t head;         /* ring: slots [head, head + len) mod cap; heap: [0, len) */
     uint64_t unfinished; /* tasks put and not yet task_done */
     weft__wq getq, putq;
+    weft__wq itemw, roomw; /* weft_wait_any's watchers: of an item, of room */
     _Alignas(64) unsigned char tmp[]; /* PRIORITY: one slot, for sifting */
 };
 #define QUEUE_MAGIC 0x71756575u /* "queu" */
@@ -315,7 +316,7 @@ WEFT_API int weft_queue_destroy(weft_queue *q) {
         return 0;
     check(q, "weft_queue_destroy");
     weft__spin_lock(&q->lock);
-    bool busy = q->getq.head || q->putq.head || q->joinq.head;
+    bool busy = q->getq.head || q->putq.head || q->joinq.head || q->itemw.head || q->roomw.head;
     weft__spin_unlock(&q->lock);
     if (busy)
         return -EBUSY;
@@ -323,6 +324,29 @@ WEFT_API int weft_queue_destroy(weft_queue *q) {
     weft__free(q->buf);
     weft__free(q->mem);
     return 0;
+}
+
+/* Claims every watcher of wq (weft_wait_any), chaining them through their
+ * unlinked nodes' `next` for wake_watchers once the lock is released. A
+ * watcher is told, never handed anything. Lock held. */
+static weft__wq_node *claim_watchers(weft__wq *wq) {
+    weft__wq_node *list = NULL, *n;
+    while ((n = wq->head)) {
+        weft__wq_unlink(wq, n);
+        if (weft__waiter_claim(n->w, 0, 0)) {
+            n->next = list;
+            list = n;
+        }
+    }
+    return list;
+}
+
+static void wake_watchers(weft__wq_node *list) {
+    while (list) {
+        weft__wq_node *n = list;
+        list = n->next;
+        weft__waiter_wake(n->w); /* n may be gone after this */
+    }
 }
 
 static int put_op(weft_queue *q, const void *elem, int end, int64_t prio, int64_t deadline) {
@@ -348,7 +372,9 @@ static int put_op(weft_queue *q, const void *elem, int end, int64_t prio, int64_
             }
             store(q, elem, end, prio);
             q->unfinished++;
+            weft__wq_node *watchers = q->itemw.head ? claim_watchers(&q->itemw) : NULL;
             weft__spin_unlock(&q->lock);
+            wake_watchers(watchers);
             return 0;
         }
         if (weft__dl_passed(deadline)) {
@@ -378,9 +404,12 @@ static int get_op(weft_queue *q, void *out, int end, int64_t deadline) {
                 store(q, pn->elem, pn->end, pn->prio); /* cap >= maxsize: no growth */
                 q->unfinished++;
             }
+            /* A slot freed (no putter took it): room for a watcher. */
+            weft__wq_node *watchers = !p && q->roomw.head ? claim_watchers(&q->roomw) : NULL;
             weft__spin_unlock(&q->lock);
             if (p)
                 weft__waiter_wake(p->w);
+            wake_watchers(watchers);
             return 0;
         }
         if (q->shut) {
@@ -534,6 +563,8 @@ WEFT_API int weft_queue_shutdown(weft_queue *q, int immediate) {
     }
     claim_all(&q->getq, -EPIPE, &list); /* the queue is empty while they wait */
     claim_all(&q->putq, -EPIPE, &list);
+    claim_all(&q->itemw, 0, &list); /* a get or put would not wait now */
+    claim_all(&q->roomw, 0, &list);
     weft__spin_unlock(&q->lock);
     while (list) {
         weft__wq_node *n = list;
@@ -547,4 +578,40 @@ WEFT_API int weft_queue_is_shutdown(weft_queue *q) {
     if (q)
         check(q, "weft_queue_is_shutdown");
     return q && atomic_load_explicit(&q->shut, memory_order_relaxed) ? 1 : 0;
+}
+
+/* ---- weft_wait_any (sync/watch.h) ---------------------------------------- */
+
+static bool ready_locked(weft_queue *q, int room) {
+    if (atomic_load_explicit(&q->shut, memory_order_relaxed))
+        return true;
+    size_t len = qlen(q);
+    return room ? !q->maxsize || len < q->maxsize : len > 0;
+}
+
+int weft__queue_ready(weft_queue *q, int room) {
+    check(q, "weft_wait_any");
+    return ready_locked(q, room);
+}
+
+int weft__queue_watch(weft_queue *q, int room, weft__wq_node *n, weft__waiter *w) {
+    check(q, "weft_wait_any");
+    weft__spin_lock(&q->lock);
+    if (ready_locked(q, room)) {
+        weft__spin_unlock(&q->lock);
+        return 1;
+    }
+    n->w = w;
+    n->since = 0;
+    n->arg = 0;
+    weft__wq_push(room ? &q->roomw : &q->itemw, n, false);
+    weft__spin_unlock(&q->lock);
+    return 0;
+}
+
+void weft__queue_unwatch(weft_queue *q, int room, weft__wq_node *n) {
+    weft__spin_lock(&q->lock);
+    if (n->linked)
+        weft__wq_unlink(room ? &q->roomw : &q->itemw, n);
+    weft__spin_unlock(&q->lock);
 }

@@ -1,5 +1,5 @@
 /* weft_event: a flag and the queue of those waiting for it. */
-#include "sync/waitq.h"
+#include "sync/watch.h"
 
 #include <string.h>
 
@@ -78,4 +78,31 @@ WEFT_API int weft_event_wait(weft_event *e, int64_t deadline) {
         return 0;
     }
     return weft__wq_wait(&k->q, &k->lock, false, 0, NULL, deadline, NULL, WEFT__W_OTHER);
+}
+
+/* weft_wait_any (sync/watch.h): a watcher is a plain waiter of the queue. */
+int weft__event_watch(weft_event *e, weft__wq_node *n, weft__waiter *w) {
+    struct weft__event *k = (struct weft__event *)e;
+    if (atomic_load_explicit(&k->flag, memory_order_acquire) == 1)
+        return 1;
+    ev(e, "weft_wait_any");
+    weft__spin_lock(&k->lock);
+    if (atomic_load_explicit(&k->flag, memory_order_relaxed)) {
+        weft__spin_unlock(&k->lock);
+        return 1;
+    }
+    n->w = w;
+    n->since = 0;
+    n->arg = 0;
+    weft__wq_push(&k->q, n, false);
+    weft__spin_unlock(&k->lock);
+    return 0;
+}
+
+void weft__event_unwatch(weft_event *e, weft__wq_node *n) {
+    struct weft__event *k = (struct weft__event *)e;
+    weft__spin_lock(&k->lock);
+    if (n->linked)
+        weft__wq_unlink(&k->q, n);
+    weft__spin_unlock(&k->lock);
 }

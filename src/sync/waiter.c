@@ -51,6 +51,14 @@ void weft__waiter_wake(weft__waiter *w) {
         weft__coro_ready(w->co);
         return;
     }
+    if (w->kind == WEFT__W_POLL) {
+        /* The thread also polls descriptors: wake its ppoll. It waits for
+         * the futex word before it returns, so the descriptor is still its
+         * own here. */
+        uint64_t one = 1;
+        ssize_t r = write(w->wake_fd, &one, sizeof one);
+        (void)r;
+    }
     atomic_store_explicit(&w->futex, 1, memory_order_release);
     /* The waiter may return (and its stack be reused) as soon as the store
      * lands; a wake on a stale address is at worst a spurious wake-up for

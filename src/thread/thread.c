@@ -30,6 +30,7 @@
  * counted. After fork the child's count is reset to the forking thread
  * alone (the other threads do not exist there). */
 #include "internal.h"
+#include "sync/watch.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -554,4 +555,15 @@ WEFT_API int weft_thread_obj_join(weft_thread_obj *self, int64_t deadline, void 
     if (r == 0)
         self->handle = NULL;
     return r;
+}
+
+int weft__thread_watchable(weft_thread *t, weft_event **done, void **arg) {
+    check(t, "weft_wait_any");
+    if (t == tls_self)
+        return -EDEADLK;
+    if (atomic_load_explicit(&t->state, memory_order_acquire) & T_DETACHED)
+        return -EINVAL;
+    *done = &t->done;
+    *arg = t->arg;
+    return 0;
 }

@@ -429,6 +429,27 @@ SW_FIX weft_as_completed_iter *sw_as_completed_iter(void) {
     SW_OK(weft_as_completed_init(&it, sw_futures(), 2));
     return &it;
 }
+/* weft_wait_any's sets: a pending future and an empty pipe (nothing ready); one with an
+ * entry of an unknown kind; all-zero bytes (every entry WEFT_WAIT_NONE). */
+SW_FIX weft_waitable *sw_waitables(void) {
+    static weft_waitable ws[2];
+    ws[0] = WEFT_WAIT_FUTURE(sw_promise());
+    ws[1] = WEFT_WAIT_FD(sw_pipe_r(), WEFT_READABLE);
+    return ws;
+}
+SW_FIX weft_waitable *sw_waitables_bad(void) {
+    weft_waitable *ws = sw_waitables();
+    ws[1].kind = 0x5a5a;
+    return ws;
+}
+SW_FIX weft_waitable *sw_waitables_none(void) {
+    static weft_waitable ws[2];
+    return ws;
+}
+SW_FIX int sw_coro_failed(void *result, void *ud) {
+    (void)ud;
+    return result != NULL;
+}
 SW_FIX void *const *sw_args(void) {
     static void *args[2];
     return args;
