@@ -172,6 +172,7 @@ int weft_plist_insert(weft_plist *l, int64_t i, const void *v, size_t vl, int64_
         x->offs[n] = off;
         WEFT__PBOX_STEP();
         COMMIT(&x->n, n + 1); /* commit */
+        WEFT__PBOX_STEP();
     } else if ((r = reindex(b, n == x->cap ? x->cap * 2 : x->cap, at, off, UINT64_MAX)) < 0) {
         weft__pbox_free(b, weft__pbox_at(b, off, sizeof(item)));
     }
