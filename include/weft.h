@@ -2195,7 +2195,9 @@ WEFT_API int weft_ppool_destroy(weft_ppool *p);
  * Values are copied out: a get copies into the caller's buffer (cap bytes)
  * and returns the length; a value longer than cap stays and the call fails
  * with -EMSGSIZE (the *_get_bytes variants copy into a growing weft_bytes
- * instead). Python's d.get(k, default): use your default on -ENOENT.
+ * instead). Python's d.get(k, default): use your default on -ENOENT. A key
+ * longer than any entry the dict could hold is absent (-ENOENT, or 0 from
+ * contains) without being read.
  * Namespace: a weft_pdict with the attribute names as keys (klen =
  * strlen(name)).
  * ====================================================================== */

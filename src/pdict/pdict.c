@@ -122,6 +122,12 @@ void weft__pdict_repair(weft__pbox *b) {
     }
 }
 
+/* Whether a key of klen bytes can be in the dict at all: a longer one is
+ * absent without being read. */
+static inline bool key_fits(weft__pbox *b, size_t klen) {
+    return klen <= UINT32_MAX && sizeof(entry) + (uint64_t)klen <= b->max_bytes;
+}
+
 /* ---- public ----------------------------------------------------------------- */
 
 int weft_pdict_create(weft_pdict **out, size_t max_bytes) {
@@ -293,6 +299,8 @@ static ssize_t get_impl(weft_pdict *d, const void *key, size_t klen, void *buf, 
     weft__pbox *b = D(d);
     if (!b || (!key && klen) || (!out && !buf && cap))
         return -EINVAL;
+    if (!key_fits(b, klen))
+        return -ENOENT;
     uint64_t h = weft__pbox_hash(b->seed, key, klen);
     int r = weft__pbox_lock(b, deadline);
     if (r < 0)
@@ -347,6 +355,8 @@ int weft_pdict_delete(weft_pdict *d, const void *key, size_t klen, int64_t deadl
     weft__pbox *b = D(d);
     if (!b || (!key && klen))
         return -EINVAL;
+    if (!key_fits(b, klen))
+        return -ENOENT;
     uint64_t h = weft__pbox_hash(b->seed, key, klen);
     int r = weft__pbox_lock(b, deadline);
     if (r < 0)
@@ -364,6 +374,8 @@ int weft_pdict_contains(weft_pdict *d, const void *key, size_t klen, int64_t dea
     weft__pbox *b = D(d);
     if (!b || (!key && klen))
         return -EINVAL;
+    if (!key_fits(b, klen))
+        return 0;
     uint64_t h = weft__pbox_hash(b->seed, key, klen);
     int r = weft__pbox_lock(b, deadline);
     if (r < 0)
