@@ -10,11 +10,12 @@
 
 /* Runs n set/get operations on keys of `who`'s range; 0 or -1. */
 static int pdict_ops(weft_pdict *d, long n, uint32_t who) {
-    char key[9];
+    static char keys[1024][9];
+    for (uint32_t k = 0; k < 1024; k++)
+        snprintf(keys[k], sizeof keys[k], "%c%07u", 'a' + (char)who, k);
     uint64_t v, got;
     for (long i = 0; i < n; i += 2) {
-        uint32_t k = (uint32_t)(i / 2) % 1024;
-        snprintf(key, sizeof key, "%c%07u", 'a' + (char)who, k);
+        const char *key = keys[(i / 2) % 1024];
         v = (uint64_t)i;
         if (weft_pdict_set(d, key, 8, &v, 8, WEFT_FOREVER) < 0)
             return -1;

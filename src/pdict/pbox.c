@@ -138,13 +138,6 @@ void weft__pbox_free(weft__pbox *b, void *blk) {
     weft_shm_free(arena(b), blk);
 }
 
-void *weft__pbox_at(weft__pbox *b, uint64_t off, size_t n) {
-    uint64_t asize = b->map_size - b->arena_off;
-    if (off < weft__shm_arena_overhead() || off > asize || n > asize - off || (off & 15))
-        return NULL;
-    return (char *)arena(b) + off;
-}
-
 void weft__pbox_new_epoch(weft__pbox *b) {
     b->epoch++;
 }

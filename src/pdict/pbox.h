@@ -16,6 +16,7 @@
 #define WEFT_PDICT_PBOX_H
 #include "internal.h"
 #include "psync/rmutex.h"
+#include "shm/arena.h"
 
 #define WEFT__PBOX_MAGIC 0x7765667450420001ULL
 enum { WEFT__PBOX_DICT = 1, WEFT__PBOX_LIST = 2 };
@@ -69,7 +70,12 @@ void *weft__pbox_alloc(weft__pbox *b, size_t size, uint64_t *off);
 void weft__pbox_free(weft__pbox *b, void *blk);
 /* The block at offset off holding at least n bytes, or NULL if that is
  * not inside the arena. */
-void *weft__pbox_at(weft__pbox *b, uint64_t off, size_t n);
+static inline void *weft__pbox_at(weft__pbox *b, uint64_t off, size_t n) {
+    uint64_t asize = b->map_size - b->arena_off;
+    if (off < WEFT__SHM_ARENA_FIRST || off > asize || n > asize - off || (off & 15))
+        return NULL;
+    return (char *)b + b->arena_off + off;
+}
 /* Bytes each block costs beyond its payload. */
 #define WEFT__PBOX_BLOCK_COST 16
 

@@ -74,6 +74,9 @@ static size_t arena_bytes(size_t bytes) {
     return (bytes + ARENA_HDR + ALIGN + ALIGN - 1) & ~(size_t)(ALIGN - 1);
 }
 
+_Static_assert(ARENA_HDR + sizeof(struct blk) == WEFT__SHM_ARENA_FIRST, "arena.h");
+_Static_assert(sizeof(struct blk) == WEFT__SHM_BLOCK_HDR, "arena.h");
+
 size_t weft__shm_arena_overhead(void) {
     return ARENA_HDR + ALIGN;
 }

@@ -17,6 +17,9 @@ int weft__shm_arena_init(weft_shm_arena **out, void *mem, size_t size);
  * header), and what each block costs beyond its payload. */
 size_t weft__shm_arena_overhead(void);
 #define WEFT__SHM_BLOCK_HDR 16
+/* The offset of the first block's payload from the arena's start: no
+ * payload is below it. */
+#define WEFT__SHM_ARENA_FIRST 144
 
 /* Frees, under the arena's lock, every used block whose payload `keep`
  * rejects (keep reads only that payload). A process killed inside leaves

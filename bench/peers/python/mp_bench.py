@@ -121,8 +121,9 @@ def bench_proc_queue(n):
 
 
 def _pd_ops(d, n, who):
+    keys = ["%c%07u" % (chr(ord("a") + who), k) for k in range(1024)]
     for i in range(0, n, 2):
-        k = "%c%07u" % (chr(ord("a") + who), (i // 2) % 1024)
+        k = keys[(i // 2) % 1024]
         d[k] = i
         if d[k] != i:
             sys.exit("pdict: wrong value read back")
