@@ -2343,6 +2343,172 @@ WEFT_API int weft_ppool_join(weft_ppool *p, int64_t deadline);
 WEFT_API int weft_ppool_destroy(weft_ppool *p);
 /* @@PPOOL_END@@ */
 
+/* @@PDICT_BEGIN@@ */
+/* ======================================================================
+ * Shared dict and list (Python's multiprocessing Manager().dict(),
+ * .list() and Namespace)
+ *
+ * A weft_pdict maps byte keys to byte values; a weft_plist is a growable
+ * array of byte items. Both live in shared memory: created before fork()
+ * (weft_pdict_create: the children inherit it at the same address), or by
+ * name for unrelated processes (create_named / open / unlink, with the
+ * rules and errors of named objects in "Shared memory between processes").
+ * There is no manager process: every process, thread and coroutine calls
+ * the functions directly, and each call is atomic (a robust process lock
+ * serialises them; a coroutine waiting for it parks only itself). Every
+ * call that takes the lock takes a deadline for it: -ETIMEDOUT (at once
+ * with WEFT_NOWAIT if another caller holds it), -ECANCELED, -ENOMEM (a
+ * coroutine could not park), -EDEADLK (never in practice: the lock is not
+ * held across calls).
+ *
+ * Space. A container holds up to about `max_bytes` bytes, fixed at
+ * creation (pages are committed as they are touched, so a generous bound
+ * costs address space, not memory). A dict entry costs its key and value
+ * plus 40 bytes (rounded up to 16), and the table 8 bytes per bucket (up
+ * to 8/3 buckets per entry while it grows); a list item its length plus 32
+ * bytes (rounded up to 16), and the index 8 bytes per item (twice that
+ * while it grows). A change that does not fit fails with -ENOSPC and
+ * changes nothing; a key and value (or an item) that could never fit,
+ * -EMSGSIZE. Replacing a value needs room for the new one before the old
+ * is freed.
+ *
+ * Processes that die. A process killed in the middle of any call leaves
+ * the container as if its change had been made whole or not at all, and
+ * the others go on: the next caller repairs it (frees what the dead process
+ * had allocated but not committed, or replaced but not freed) before its
+ * own call.
+ *
+ * Values are copied out: a get copies into the caller's buffer (cap bytes)
+ * and returns the length; a value longer than cap stays and the call fails
+ * with -EMSGSIZE (the *_get_bytes variants copy into a growing weft_bytes
+ * instead). Python's d.get(k, default): use your default on -ENOENT. A key
+ * longer than any entry the dict could hold is absent (-ENOENT, or 0 from
+ * contains) without being read.
+ * Namespace: a weft_pdict with the attribute names as keys (klen =
+ * strlen(name)).
+ * ====================================================================== */
+
+typedef struct weft_pdict weft_pdict;
+typedef struct weft_plist weft_plist;
+
+/* Creates a dict in anonymous shared memory, inherited by processes forked
+ * afterwards. max_bytes: 64 .. 2^40.
+ * Errors: -EINVAL (out NULL, max_bytes out of range), -ENOMEM. */
+WEFT_API int weft_pdict_create(weft_pdict **out, size_t max_bytes);
+/* Creates a dict under `name` for unrelated processes (weft_pdict_open);
+ * it lives until weft_pdict_unlink and the last close.
+ * Errors: as weft_pdict_create, and those of every create_named. */
+WEFT_API int weft_pdict_create_named(weft_pdict **out, const char *name, size_t max_bytes);
+/* Maps the dict created under `name`, waiting until `deadline` for its
+ * creator to finish initialising it. Errors: those of every attach, and
+ * -EPROTO (an inconsistent object). */
+WEFT_API int weft_pdict_open(weft_pdict **out, const char *name, int64_t deadline);
+/* Removes `name`; processes that have the dict open keep using it.
+ * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -EACCES. */
+WEFT_API int weft_pdict_unlink(const char *name);
+/* Unmaps d from the calling process (the dict goes when the last process
+ * that maps it closes it or exits; an anonymous one is unmapped in this
+ * process only). No thread of this process may be using d. NULL: 0.
+ * Errors: -EINVAL (not a dict, or closed already). */
+WEFT_API int weft_pdict_close(weft_pdict *d);
+
+/* d[key] = val: inserts or replaces (key and val may be NULL when their
+ * length is 0). Errors: -ENOSPC, -EMSGSIZE (see Space), the lock's errors
+ * (above), -EINVAL (d not a dict, key or val NULL with a length). */
+WEFT_API int weft_pdict_set(weft_pdict *d, const void *key, size_t klen, const void *val,
+                            size_t vlen, int64_t deadline);
+/* Inserts key only if it is absent (the insert of Python's setdefault;
+ * call weft_pdict_get after -EEXIST for its value).
+ * Errors: -EEXIST (present: nothing changed), and as weft_pdict_set. */
+WEFT_API int weft_pdict_add(weft_pdict *d, const void *key, size_t klen, const void *val,
+                            size_t vlen, int64_t deadline);
+/* Replaces key's value by val only if it equals expect[0..elen) now.
+ * Errors: -ENOENT (absent), -EAGAIN (another value: nothing changed), and
+ * as weft_pdict_set (-EINVAL also for expect NULL with elen > 0). */
+WEFT_API int weft_pdict_cas(weft_pdict *d, const void *key, size_t klen, const void *expect,
+                            size_t elen, const void *val, size_t vlen, int64_t deadline);
+/* Copies key's value into buf (cap bytes) and returns its length.
+ * Errors: -ENOENT (absent), -EMSGSIZE (longer than cap: nothing copied),
+ * the lock's errors, -EINVAL (d not a dict, key NULL with klen > 0, buf
+ * NULL with cap > 0). */
+WEFT_API ssize_t weft_pdict_get(weft_pdict *d, const void *key, size_t klen, void *buf,
+                                size_t cap, int64_t deadline);
+/* The same into *out (replacing its contents), and its length.
+ * Errors: as weft_pdict_get without -EMSGSIZE, plus -ENOMEM. */
+WEFT_API ssize_t weft_pdict_get_bytes(weft_pdict *d, const void *key, size_t klen,
+                                      weft_bytes *out, int64_t deadline);
+/* weft_pdict_get that also removes the entry (Python's pop). After
+ * -EMSGSIZE the entry stays. Errors: as weft_pdict_get. */
+WEFT_API ssize_t weft_pdict_pop(weft_pdict *d, const void *key, size_t klen, void *buf,
+                                size_t cap, int64_t deadline);
+/* del d[key]. Errors: -ENOENT (absent), the lock's errors, -EINVAL. */
+WEFT_API int weft_pdict_delete(weft_pdict *d, const void *key, size_t klen, int64_t deadline);
+/* key in d: 1 or 0. Errors: the lock's errors, -EINVAL. */
+WEFT_API int weft_pdict_contains(weft_pdict *d, const void *key, size_t klen,
+                                 int64_t deadline);
+/* len(d). Errors: the lock's errors, -EINVAL. */
+WEFT_API int64_t weft_pdict_len(weft_pdict *d, int64_t deadline);
+/* Removes every entry. Errors: the lock's errors, -ENOTRECOVERABLE,
+ * -EINVAL. */
+WEFT_API int weft_pdict_clear(weft_pdict *d, int64_t deadline);
+/* A snapshot of every item, taken atomically (Python's Manager dict's
+ * items() is a copy too), into *out (replacing its contents); returns the
+ * number of items. Walk it with weft_pdict_item_next. The order is
+ * unspecified (not insertion order, unlike Python's dict).
+ * Errors: -ENOMEM, the lock's errors, -EINVAL (d not a dict, out NULL). */
+WEFT_API int64_t weft_pdict_items(weft_pdict *d, weft_bytes *out, int64_t deadline);
+/* The next item of a snapshot: start with *pos = 0; each call sets key,
+ * klen, val, vlen (pointing into snap) and advances *pos. Returns 1, or 0
+ * at the end. Errors: -EINVAL (a pointer NULL, *pos past the end), -EPROTO
+ * (snap is not a snapshot, or *pos is not at an item). */
+WEFT_API int weft_pdict_item_next(const weft_bytes *snap, size_t *pos, const void **key,
+                                  size_t *klen, const void **val, size_t *vlen);
+
+/* A list: create, create_named, open, unlink and close as for a dict
+ * (errors alike). Indexes are Python's: i < 0 counts from the end (-1 is
+ * the last item); an index outside the list is -ERANGE (IndexError). */
+WEFT_API int weft_plist_create(weft_plist **out, size_t max_bytes);
+WEFT_API int weft_plist_create_named(weft_plist **out, const char *name, size_t max_bytes);
+WEFT_API int weft_plist_open(weft_plist **out, const char *name, int64_t deadline);
+WEFT_API int weft_plist_unlink(const char *name);
+WEFT_API int weft_plist_close(weft_plist *l);
+/* Appends a copy of val[0..len) (val may be NULL if len is 0).
+ * Errors: -ENOSPC, -EMSGSIZE, the lock's errors, -EINVAL (l not a list,
+ * val NULL with len > 0). */
+WEFT_API int weft_plist_append(weft_plist *l, const void *val, size_t len, int64_t deadline);
+/* Inserts before index i, as Python's insert: an index past either end
+ * means that end (never -ERANGE). Copies the index (see Space) unless it
+ * appends. Errors: as weft_plist_append. */
+WEFT_API int weft_plist_insert(weft_plist *l, int64_t i, const void *val, size_t len,
+                               int64_t deadline);
+/* Copies item i into buf (cap bytes) and returns its length.
+ * Errors: -ERANGE, -EMSGSIZE (longer than cap: nothing copied), the lock's
+ * errors, -EINVAL (l not a list, buf NULL with cap > 0). */
+WEFT_API ssize_t weft_plist_get(weft_plist *l, int64_t i, void *buf, size_t cap,
+                                int64_t deadline);
+/* The same into *out (replacing its contents). Errors: as weft_plist_get
+ * without -EMSGSIZE, plus -ENOMEM. */
+WEFT_API ssize_t weft_plist_get_bytes(weft_plist *l, int64_t i, weft_bytes *out,
+                                      int64_t deadline);
+/* l[i] = val. Errors: -ERANGE, and as weft_plist_append. */
+WEFT_API int weft_plist_set(weft_plist *l, int64_t i, const void *val, size_t len,
+                            int64_t deadline);
+/* weft_plist_get that also removes item i (Python's pop(i); pop() is
+ * i = -1). After -EMSGSIZE the item stays. Removing any item but the last
+ * copies the index: -ENOSPC when there is no room for that (nothing
+ * changed). Errors: as weft_plist_get, and -ENOSPC. */
+WEFT_API ssize_t weft_plist_pop(weft_plist *l, int64_t i, void *buf, size_t cap,
+                                int64_t deadline);
+/* del l[i]. Errors: -ERANGE, -ENOSPC (as weft_plist_pop), the lock's
+ * errors, -EINVAL. */
+WEFT_API int weft_plist_delete(weft_plist *l, int64_t i, int64_t deadline);
+/* len(l). Errors: the lock's errors, -EINVAL. */
+WEFT_API int64_t weft_plist_len(weft_plist *l, int64_t deadline);
+/* Removes every item. Errors: the lock's errors, -ENOTRECOVERABLE,
+ * -EINVAL. */
+WEFT_API int weft_plist_clear(weft_plist *l, int64_t deadline);
+/* @@PDICT_END@@ */
+
 /* @@NET_BEGIN@@ */
 /* ======================================================================
  * TCP networking: addresses, name resolution, listen/accept/connect and

@@ -18,6 +18,7 @@
  * printed). */
 #include "harness.h"
 
+#include "pdict/pbox.h"     /* the shared dict's and list's fault countdown */
 #include "pqueue/pqueue.h" /* the fault countdown */
 
 #include <dirent.h>
@@ -34,6 +35,7 @@
 /* WEFT_TEST_TIMEOUT(lock_holder, 100) */
 /* WEFT_TEST_TIMEOUT(pool_worker, 100) */
 /* WEFT_TEST_TIMEOUT(pool_owner, 100) */
+/* WEFT_TEST_TIMEOUT(dict_writer, 100) */
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -838,6 +840,142 @@ WEFT_TEST(pool_owner) {
            workers, (double)(weft_now() - start) / WEFT_SEC);
     CHECK_GE(kills, kills_minimum());
     CHECK_GT(workers, 0);
+}
+
+/* ---------------------------------------------------------------- shared dict and list */
+
+static weft_pdict *cd;
+static weft_plist *cl;
+
+/* Writer child_id: for seq = 0, 1, ...: sets key (id, seq) to a message,
+ * overwrites one of 16 shared "hot" keys, appends the message to the list,
+ * then records seq + 1 as done. */
+static void dict_writer_child(void *arg) {
+    (void)arg;
+    reseed_child();
+    if (child_fault)
+        weft__pbox_fault(child_fault);
+    pstat *ps = &sh->p[child_id];
+    for (uint32_t seq = 0; seq < sh->seq_max; seq++) {
+        unsigned char m[MSG_MAX];
+        size_t len = msg_make(m, child_id, seq);
+        uint32_t key[2] = {child_id, seq}, hot = (uint32_t)(rnd() % 16);
+        int64_t dl = weft_after(20 * WEFT_SEC);
+        int r = weft_pdict_set(cd, key, sizeof key, m, len, dl);
+        if (r == 0)
+            r = weft_pdict_set(cd, &hot, sizeof hot, m, len, dl);
+        if (r == 0)
+            r = weft_plist_append(cl, m, len, dl);
+        if (r != 0) {
+            bad("dict writer: %u (writer %u)", (uint32_t)-r, child_id);
+            _exit(1);
+        }
+        atomic_store(&ps->done, seq + 1);
+    }
+    weft__pbox_fault(0);
+}
+
+/* Checks the dict and the list against what the writers [0, n) recorded:
+ * every value and item whole; writer id's keys are seqs 0 .. done - 1 and
+ * perhaps done (the set it was killed in), its list items the same prefix
+ * in order, never more than its keys. */
+static void dict_check(uint32_t n) {
+    int64_t dl = weft_after(20 * WEFT_SEC);
+    weft_bytes snap = WEFT_BYTES_INIT;
+    int64_t items = weft_pdict_items(cd, &snap, dl);
+    CHECK_GE(items, 0);
+    CHECK_EQ(weft_pdict_len(cd, dl), items);
+    static uint32_t keys[1024], hot_seen;
+    memset(keys, 0, sizeof keys);
+    hot_seen = 0;
+    size_t pos = 0, kl, vl;
+    const void *k, *v;
+    int r;
+    while ((r = weft_pdict_item_next(&snap, &pos, &k, &kl, &v, &vl)) == 1) {
+        uint32_t id, seq;
+        if (!msg_check(v, vl, &id, &seq) || id >= n)
+            harness_fail(__FILE__, __LINE__, "torn or unknown value (%zu bytes)", vl);
+        if (kl == 4) {
+            hot_seen++;
+            continue;
+        }
+        CHECK_EQ(kl, 8);
+        uint32_t key[2];
+        memcpy(key, k, 8);
+        CHECK_EQ(key[0], id);
+        CHECK_EQ(key[1], seq);
+        keys[id]++;
+        CHECK_LE(seq, atomic_load(&sh->p[id].done));
+    }
+    CHECK_EQ(r, 0);
+    CHECK_LE(hot_seen, 16);
+    uint32_t next[1024] = {0};
+    int64_t len = weft_plist_len(cl, dl);
+    CHECK_GE(len, 0);
+    for (int64_t i = 0; i < len; i++) {
+        ssize_t got = weft_plist_get_bytes(cl, i, &snap, dl);
+        uint32_t id, seq;
+        CHECK_GT(got, 0);
+        if (!msg_check(snap.data, snap.len, &id, &seq) || id >= n)
+            harness_fail(__FILE__, __LINE__, "torn or unknown list item %lld", (long long)i);
+        CHECK_EQ(seq, next[id]); /* each writer's items in order, no gap, none twice */
+        next[id]++;
+    }
+    for (uint32_t id = 0; id < n; id++) {
+        uint32_t done = atomic_load(&sh->p[id].done);
+        CHECK(keys[id] == done || keys[id] == done + 1);
+        CHECK(next[id] == done || next[id] == done + 1);
+        CHECK_LE(next[id], keys[id]);
+    }
+    weft_bytes_free(&snap);
+}
+
+/* Writers of a named dict and list killed at random points (half at an
+ * injected step of a change or of the repair, half at a random instant),
+ * each replaced by the next while a steady writer goes on: after every
+ * kill the dict and the list hold only whole values, each writer's work a
+ * gapless prefix, whatever the dead one was doing. */
+WEFT_TEST(dict_writer) {
+    seed_rng();
+    name_prefix("d");
+    char dname[128], lname[128];
+    snprintf(dname, sizeof dname, "%s-dict", prefix);
+    snprintf(lname, sizeof lname, "%s-list", prefix);
+    CHECK_OK(weft_pdict_create_named(&cd, dname, 64u << 20));
+    CHECK_OK(weft_plist_create_named(&cl, lname, 64u << 20));
+    int want = kills_wanted(), kills = 0, fault_kills = 0;
+    if (want > 1000)
+        want = 1000;
+    shared_make((uint32_t)want + 2, 256);
+    int64_t start = weft_now(), end = budget_end();
+    child_id = 0;
+    child_fault = 0;
+    pid_t steady = test_fork_child(dict_writer_child, NULL);
+    uint32_t id = 1;
+    for (; kills < want && weft_now() < end; id++) {
+        child_id = id;
+        child_fault = rnd() % 2 ? 1 + (long)(rnd() % 400) : 0;
+        pid_t w = test_fork_child(dict_writer_child, NULL);
+        int killed = kill_child(w, child_fault);
+        kills += killed;
+        fault_kills += killed && child_fault;
+        check_bad();
+        dict_check(id + 1);
+    }
+    CHECK_EQ(kill(steady, SIGKILL), 0);
+    reap_killed_or_ok(steady);
+    dict_check(id);
+    CHECK_EQ(atomic_load(&sh->bad), 0);
+    CHECK_OK(weft_pdict_unlink(dname));
+    CHECK_OK(weft_plist_unlink(lname));
+    CHECK_OK(weft_pdict_close(cd));
+    CHECK_OK(weft_plist_close(cl));
+    CHECK_EQ(shm_leftovers(), 0);
+    CHECK_NO_ZOMBIES();
+    printf("chaos: dict writer: %d kills (%d at an injected step) in %.1f s\n", kills,
+           fault_kills, (double)(weft_now() - start) / WEFT_SEC);
+    CHECK_GE(kills, kills_minimum());
+    shared_free();
 }
 
 WEFT_MAIN()

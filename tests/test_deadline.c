@@ -13,6 +13,8 @@
  * thread (a fresh pthread without a scheduler) and from a coroutine. */
 #include "harness.h"
 
+#include "pdict/pbox.h" /* the shared dict's and list's lock, held by a helper */
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
@@ -684,6 +686,121 @@ static long c_pqueue_get_back(int64_t dl) {
 static long c_pqueue_join(int64_t dl) {
     return weft_pqueue_join(pq, dl);
 }
+/* Shared dicts and lists: a helper thread holds the container's lock. */
+static weft_pdict *pd;
+static weft_plist *pl;
+static int pd_acq(void) {
+    return weft__pbox_lock((weft__pbox *)(void *)(pd ? (void *)pd : (void *)pl), WEFT_FOREVER);
+}
+static int pd_rel(void) {
+    weft__pbox_unlock((weft__pbox *)(void *)(pd ? (void *)pd : (void *)pl));
+    return 0;
+}
+static void s_pdict(void) {
+    CHECK_OK(weft_pdict_create(&pd, 4096));
+    CHECK_OK(weft_pdict_set(pd, "k", 1, "v", 1, WEFT_NOWAIT));
+    start_holder(pd_acq, pd_rel);
+}
+static void t_pdict(void) {
+    stop_thread();
+    CHECK_OK(weft_pdict_close(pd));
+    pd = NULL;
+}
+static void s_plist(void) {
+    CHECK_OK(weft_plist_create(&pl, 4096));
+    CHECK_OK(weft_plist_append(pl, "v", 1, WEFT_NOWAIT));
+    start_holder(pd_acq, pd_rel);
+}
+static void t_plist(void) {
+    stop_thread();
+    CHECK_OK(weft_plist_close(pl));
+    pl = NULL;
+}
+static long c_pdict_open(int64_t dl) {
+    weft_pdict *o = NULL;
+    long r = weft_pdict_open(&o, shm_name, dl);
+    CHECK(o == NULL);
+    return r;
+}
+static long c_pdict_set(int64_t dl) {
+    return weft_pdict_set(pd, "k", 1, "w", 1, dl);
+}
+static long c_pdict_add(int64_t dl) {
+    return weft_pdict_add(pd, "n", 1, "w", 1, dl);
+}
+static long c_pdict_cas(int64_t dl) {
+    return weft_pdict_cas(pd, "k", 1, "v", 1, "w", 1, dl);
+}
+static long c_pdict_get(int64_t dl) {
+    char b[8];
+    return weft_pdict_get(pd, "k", 1, b, sizeof b, dl);
+}
+static long c_pdict_get_bytes(int64_t dl) {
+    weft_bytes b = WEFT_BYTES_INIT;
+    long r = weft_pdict_get_bytes(pd, "k", 1, &b, dl);
+    weft_bytes_free(&b);
+    return r;
+}
+static long c_pdict_pop(int64_t dl) {
+    char b[8];
+    return weft_pdict_pop(pd, "k", 1, b, sizeof b, dl);
+}
+static long c_pdict_delete(int64_t dl) {
+    return weft_pdict_delete(pd, "k", 1, dl);
+}
+static long c_pdict_contains(int64_t dl) {
+    return weft_pdict_contains(pd, "k", 1, dl);
+}
+static long c_pdict_len(int64_t dl) {
+    return weft_pdict_len(pd, dl);
+}
+static long c_pdict_clear(int64_t dl) {
+    return weft_pdict_clear(pd, dl);
+}
+static long c_pdict_items(int64_t dl) {
+    weft_bytes b = WEFT_BYTES_INIT;
+    long r = weft_pdict_items(pd, &b, dl);
+    weft_bytes_free(&b);
+    return r;
+}
+static long c_plist_open(int64_t dl) {
+    weft_plist *o = NULL;
+    long r = weft_plist_open(&o, shm_name, dl);
+    CHECK(o == NULL);
+    return r;
+}
+static long c_plist_append(int64_t dl) {
+    return weft_plist_append(pl, "w", 1, dl);
+}
+static long c_plist_insert(int64_t dl) {
+    return weft_plist_insert(pl, 0, "w", 1, dl);
+}
+static long c_plist_get(int64_t dl) {
+    char b[8];
+    return weft_plist_get(pl, 0, b, sizeof b, dl);
+}
+static long c_plist_get_bytes(int64_t dl) {
+    weft_bytes b = WEFT_BYTES_INIT;
+    long r = weft_plist_get_bytes(pl, 0, &b, dl);
+    weft_bytes_free(&b);
+    return r;
+}
+static long c_plist_set(int64_t dl) {
+    return weft_plist_set(pl, 0, "w", 1, dl);
+}
+static long c_plist_pop(int64_t dl) {
+    char b[8];
+    return weft_plist_pop(pl, -1, b, sizeof b, dl);
+}
+static long c_plist_delete(int64_t dl) {
+    return weft_plist_delete(pl, 0, dl);
+}
+static long c_plist_len(int64_t dl) {
+    return weft_plist_len(pl, dl);
+}
+static long c_plist_clear(int64_t dl) {
+    return weft_plist_clear(pl, dl);
+}
 static void s_pipe(void) {
     CHECK_OK(weft_pipe_create(&pp0, &pp1, 0));
 }
@@ -857,6 +974,28 @@ static const dl_row rows[] = {
     ROW(pipe_send, -ETIMEDOUT, s_pipe_full, t_pipe),
     ROW(pipe_recv, -ETIMEDOUT, s_pipe, t_pipe),
     ROW(pipe_next_size, -ETIMEDOUT, s_pipe, t_pipe),
+    ROW(pdict_open, -ETIMEDOUT, s_pqueue_name, t_pqueue_name),
+    ROW(pdict_set, -ETIMEDOUT, s_pdict, t_pdict),
+    ROW(pdict_add, -ETIMEDOUT, s_pdict, t_pdict),
+    ROW(pdict_cas, -ETIMEDOUT, s_pdict, t_pdict),
+    ROW(pdict_get, -ETIMEDOUT, s_pdict, t_pdict),
+    ROW(pdict_get_bytes, -ETIMEDOUT, s_pdict, t_pdict),
+    ROW(pdict_pop, -ETIMEDOUT, s_pdict, t_pdict),
+    ROW(pdict_delete, -ETIMEDOUT, s_pdict, t_pdict),
+    ROW(pdict_contains, -ETIMEDOUT, s_pdict, t_pdict),
+    ROW(pdict_len, -ETIMEDOUT, s_pdict, t_pdict),
+    ROW(pdict_clear, -ETIMEDOUT, s_pdict, t_pdict),
+    ROW(pdict_items, -ETIMEDOUT, s_pdict, t_pdict),
+    ROW(plist_open, -ETIMEDOUT, s_pqueue_name, t_pqueue_name),
+    ROW(plist_append, -ETIMEDOUT, s_plist, t_plist),
+    ROW(plist_insert, -ETIMEDOUT, s_plist, t_plist),
+    ROW(plist_get, -ETIMEDOUT, s_plist, t_plist),
+    ROW(plist_get_bytes, -ETIMEDOUT, s_plist, t_plist),
+    ROW(plist_set, -ETIMEDOUT, s_plist, t_plist),
+    ROW(plist_pop, -ETIMEDOUT, s_plist, t_plist),
+    ROW(plist_delete, -ETIMEDOUT, s_plist, t_plist),
+    ROW(plist_len, -ETIMEDOUT, s_plist, t_plist),
+    ROW(plist_clear, -ETIMEDOUT, s_plist, t_plist),
     ROW(ppool_iter_next, -ETIMEDOUT, s_ppool, t_ppool),
     ROW(ppool_join, -ETIMEDOUT, s_ppool_closed, t_ppool),
     ROW(resolve, -ETIMEDOUT, busy_default_pool, t_release_futures),

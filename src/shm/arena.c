@@ -12,6 +12,7 @@
  * next caller rebuilds the free list by that walk. */
 #include "internal.h"
 #include "psync/psync.h"
+#include "shm/arena.h"
 #include "shm/named.h"
 
 #include <string.h>
@@ -71,6 +72,25 @@ static size_t arena_bytes(size_t bytes) {
     if (bytes == 0 || bytes > ((size_t)1 << 40))
         return 0;
     return (bytes + ARENA_HDR + ALIGN + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+}
+
+_Static_assert(ARENA_HDR + sizeof(struct blk) == WEFT__SHM_ARENA_FIRST, "arena.h");
+_Static_assert(sizeof(struct blk) == WEFT__SHM_BLOCK_HDR, "arena.h");
+
+size_t weft__shm_arena_overhead(void) {
+    return ARENA_HDR + ALIGN;
+}
+
+int weft__shm_arena_init(weft_shm_arena **out, void *mem, size_t size) {
+    size &= ~(size_t)(ALIGN - 1);
+    if (!out || !mem || ((uintptr_t)mem & (ALIGN - 1)) || size < ARENA_HDR + 2 * ALIGN ||
+        size > ((size_t)1 << 40))
+        return -EINVAL;
+    int r = setup(mem, size, 0);
+    if (r < 0)
+        return r;
+    *out = mem;
+    return 0;
 }
 
 int weft_shm_arena_create(weft_shm_arena **out, size_t bytes) {
@@ -168,6 +188,34 @@ static int lock(weft_shm_arena *a) {
         r = 0;
     }
     return r;
+}
+
+int weft__shm_arena_sweep(weft_shm_arena *a, bool (*keep)(const void *payload, void *arg),
+                          void *arg) {
+    if (!ok(a) || !keep)
+        return -EINVAL;
+    int r = lock(a);
+    if (r < 0)
+        return r;
+    /* Unmark the blocks to free (each one store that a walk survives),
+     * then rebuild the free list from the walk, merging neighbours. */
+    bool any = false;
+    uint64_t off = a->first;
+    while (off + sizeof(struct blk) <= a->size) {
+        struct blk *b = AT(a, off);
+        uint64_t sz = b->size;
+        if (sz < sizeof(struct blk) || sz > a->size - off)
+            break;
+        if (b->tag == USED_TAG && !keep((char *)b + sizeof(struct blk), arg)) {
+            b->tag = 0;
+            any = true;
+        }
+        off += sz;
+    }
+    if (any)
+        rebuild(a);
+    weft__rmutex_unlock(&a->m);
+    return 0;
 }
 
 void *weft_shm_alloc(weft_shm_arena *a, size_t size) {

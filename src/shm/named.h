@@ -40,6 +40,8 @@ enum weft__named_kind {
     WEFT__NK_QUEUE = 11,  /* process queues */
     WEFT__NK_PIPE = 12,   /* process pipes */
     WEFT__NK_POOL = 13,   /* process pools */
+    WEFT__NK_DICT = 14,   /* weft_pdict */
+    WEFT__NK_LIST = 15,   /* weft_plist */
     WEFT__NK_USER = 0x100 /* first value free for further kinds */
 };
 

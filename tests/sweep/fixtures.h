@@ -550,6 +550,47 @@ SW_FIX weft_pipe *sw_pipe_simplex(int end) {
     return sw_pipe_ends[end];
 }
 
+/* ------------------------------------------------------------ shared dicts and lists */
+
+/* A dict holding "k" = "v", a list holding "v", and their names. */
+SW_FIX weft_pdict *sw_pdict(void) {
+    weft_pdict *d;
+    SW_OK(weft_pdict_create(&d, 4096));
+    SW_OK(weft_pdict_set(d, "k", 1, "v", 1, WEFT_NOWAIT));
+    return d;
+}
+SW_FIX const char *sw_pdict_name(void) {
+    const char *n = sw_name();
+    weft_pdict *d;
+    SW_OK(weft_pdict_create_named(&d, n, 4096));
+    return n;
+}
+SW_FIX weft_plist *sw_plist(void) {
+    weft_plist *l;
+    SW_OK(weft_plist_create(&l, 4096));
+    SW_OK(weft_plist_append(l, "v", 1, WEFT_NOWAIT));
+    return l;
+}
+SW_FIX const char *sw_plist_name(void) {
+    const char *n = sw_name();
+    weft_plist *l;
+    SW_OK(weft_plist_create_named(&l, n, 4096));
+    return n;
+}
+/* A snapshot of sw_pdict(), and a position at its start. */
+SW_FIX weft_bytes *sw_pdict_snap(void) {
+    static weft_bytes b = WEFT_BYTES_INIT;
+    int64_t r = weft_pdict_items(sw_pdict(), &b, WEFT_NOWAIT);
+    if (r != 1)
+        sw_die("weft_pdict_items", (int)r);
+    return &b;
+}
+SW_FIX size_t *sw_pos(size_t v) {
+    static size_t pos;
+    pos = v;
+    return &pos;
+}
+
 /* ------------------------------------------------------------ process pools */
 
 SW_FIX weft_bytes *sw_bytes(void) {

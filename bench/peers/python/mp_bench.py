@@ -120,12 +120,56 @@ def bench_proc_queue(n):
     emit("proc_queue", n / (el / 1e9), "msgs/s")
 
 
+def _pd_ops(d, n, who):
+    keys = ["%c%07u" % (chr(ord("a") + who), k) for k in range(1024)]
+    for i in range(0, n, 2):
+        k = keys[(i // 2) % 1024]
+        d[k] = i
+        if d[k] != i:
+            sys.exit("pdict: wrong value read back")
+
+
+def bench_pdict(n):
+    """d[k] = v then d[k] on a Manager().dict(), n operations in all; ops/s."""
+    with ctx().Manager() as m:
+        d = m.dict()
+        _pd_ops(d, 2000, 0)
+        t0 = time.perf_counter_ns()
+        _pd_ops(d, n, 0)
+        el = time.perf_counter_ns() - t0
+    note(f"python-mp pdict: {n} operations on a Manager().dict(), start method fork")
+    emit("pdict", n / (el / 1e9), "ops/s")
+
+
+def bench_pdict_2proc(n):
+    """The same from 2 forked processes at once on one Manager().dict(), n
+    operations each; ops/s of both, from the start to the last join."""
+    c = ctx()
+    with c.Manager() as m:
+        d = m.dict()
+        _pd_ops(d, 2000, 0)
+        _pd_ops(d, 2000, 1)
+        t0 = time.perf_counter_ns()
+        ps = [c.Process(target=_pd_ops, args=(d, n, i)) for i in range(2)]
+        for p in ps:
+            p.start()
+        for p in ps:
+            p.join()
+        el = time.perf_counter_ns() - t0
+        if any(p.exitcode != 0 for p in ps):
+            sys.exit("pdict_2proc: a child failed")
+    note(f"python-mp pdict_2proc: 2 processes x {n} operations on one Manager().dict()")
+    emit("pdict_2proc", 2 * n / (el / 1e9), "ops/s")
+
+
 WORKLOADS = {
     # name: (function, full size, quick size)
     "pool_map": (bench_pool_map, 200_000, 200_000),
     "pool_apply": (bench_pool_apply, 5_000, 1_000),
     "proc_spawn": (bench_proc_spawn, 1_000, 200),
     "proc_queue": (bench_proc_queue, 1_000_000, 100_000),
+    "pdict": (bench_pdict, 40_000, 10_000),
+    "pdict_2proc": (bench_pdict_2proc, 20_000, 5_000),
 }
 
 
