@@ -291,6 +291,8 @@ static void every_kind(void) {
     CHECK_ERR(weft_psem_acquire(psem, WEFT_FOREVER), -ETIMEDOUT);
     CHECK_ERR(weft_fd_wait(pfd[0], WEFT_READABLE, WEFT_FOREVER), -ETIMEDOUT);
     CHECK_ERR(weft_read(pfd[0], b, 1, WEFT_FOREVER), -ETIMEDOUT);
+    weft_waitable ws[2] = {WEFT_WAIT_EVENT(&pool_gate), WEFT_WAIT_FD(pfd[0], WEFT_READABLE)};
+    CHECK_ERR(weft_wait_any(ws, 2, WEFT_FOREVER), -ETIMEDOUT);
     weft_future *f;
     CHECK_OK(weft_pool_submit(pool, gate_task, NULL, &f));
     CHECK_ERR(weft_future_result(f, WEFT_FOREVER, NULL), -ETIMEDOUT);

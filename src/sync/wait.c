@@ -338,6 +338,8 @@ static void consume_wake(weft__waiter *w) {
  * with w claimed: by this thread (a descriptor is ready, the deadline, an
  * error) or by a waker, whose wake it consumes. Returns w's result. */
 static int park_poll(weft__waiter *w, struct pollfd *pfds, size_t nfd, int64_t deadline) {
+    weft__scope *sc; /* the caller's timeout scopes cut this wait as weft__park's */
+    deadline = weft__scope_clip(deadline, &sc);
     size_t m = nfd;
     if (w->kind == WEFT__W_POLL)
         pfds[m++] = (struct pollfd){.fd = w->wake_fd, .events = POLLIN};
@@ -361,8 +363,10 @@ static int park_poll(weft__waiter *w, struct pollfd *pfds, size_t nfd, int64_t d
             mine = true;
         }
         if (mine) {
-            if (weft__waiter_claim(w, res, 0))
+            if (weft__waiter_claim(w, res, 0)) {
+                weft__scope_timed_out(sc, res);
                 return res;
+            }
             break; /* a waker claimed it first */
         }
         if (m > nfd && pfds[nfd].revents) {
