@@ -2111,6 +2111,33 @@ WEFT_API int weft_ppool_map_async(weft_ppool *p, int task, const void *in, size_
                                   size_t in_size, void *out, size_t out_size, size_t chunksize,
                                   int *statuses, weft_future **out_future);
 
+/* Python's Pool.starmap: one multi-argument task per item, each item an
+ * argument tuple of byte strings (items[i].argv[k][0 .. items[i].lens[k])
+ * for k < items[i].argc, as weft_ppool_apply_argv takes them; the task
+ * reads them with weft_ppool_arg). Results, chunks, statuses, retries and
+ * the return value as weft_ppool_map: out[i*out_size ..] = task(items[i]).
+ * The arguments are packed into the workers' memory chunk by chunk as the
+ * chunks are handed out (no copy of the whole input is made first).
+ * Errors: as weft_ppool_map; -EINVAL also for items NULL with n > 0, an
+ * item with argc < 0, argv or lens NULL with argc > 0, an argument NULL
+ * with a nonzero length, or packed larger than 2^31 bytes (8 + 8 * argc +
+ * the lengths). */
+typedef struct weft_ppool_args {
+    int argc;
+    const void *const *argv;
+    const size_t *lens;
+} weft_ppool_args;
+WEFT_API int weft_ppool_starmap(weft_ppool *p, int task, const weft_ppool_args *items, size_t n,
+                                void *out, size_t out_size, size_t chunksize, int *statuses);
+
+/* weft_ppool_starmap without waiting, as weft_ppool_map_async: items, the
+ * arrays and bytes they point to, out and statuses must stay valid until
+ * the future is done (the watcher thread packs later chunks from them).
+ * Errors: as weft_ppool_starmap (out_future NULL: -EINVAL). */
+WEFT_API int weft_ppool_starmap_async(weft_ppool *p, int task, const weft_ppool_args *items,
+                                      size_t n, void *out, size_t out_size, size_t chunksize,
+                                      int *statuses, weft_future **out_future);
+
 /* imap / imap_unordered: results of any size, yielded one by one as they
  * come (in index order, or with WEFT_PPOOL_UNORDERED in the order they
  * finish). chunksize 0: automatic as for map. in must stay valid until the
