@@ -1088,6 +1088,79 @@ WEFT_API int weft_pool_map(weft_pool *p, weft_task_fn fn, void *const *args,
                            void **results, int *statuses, size_t n,
                            int64_t deadline);
 
+/* Lazy map with a timeout (Python's Executor.map(fn, items, timeout=)
+ * iterated as results come, and its buffersize=): an iterator that submits
+ * fn(arg) for the inputs a window at a time and yields each outcome:
+ *
+ *     weft_pool_iter *it;
+ *     size_t i;
+ *     int st, r;
+ *     void *res;
+ *     weft_pool_imap(p, fn, args, n, 0, 0, &it);
+ *     int64_t deadline = weft_after(2 * WEFT_SEC);  // Python's timeout=2
+ *     while ((r = weft_pool_iter_next(it, deadline, &i, &st, &res)) > 0)
+ *         use(i, st, res);
+ *     weft_pool_iter_destroy(it);  // r: 0 at the end, -ETIMEDOUT, ...
+ *
+ * Inputs are taken lazily: at most `window` tasks are submitted and not yet
+ * yielded (0: 4 per worker thread), and the input is read only to top the
+ * window up, by the caller of weft_pool_imap and weft_pool_iter_next, so an
+ * endless or huge input allocates nothing more than the window (Python
+ * submits every item at once unless given buffersize). Results come in
+ * input order (a finished task waits until those before it are yielded,
+ * holding its window place), or with WEFT_POOL_UNORDERED in the order they
+ * finish. An iterator is used by one thread or coroutine at a time.
+ * args (or what gen returns) must stay valid while the tasks run; a SHARED
+ * coroutine's stack stays in place only while it waits in
+ * weft_pool_iter_next.
+ * Errors: -EINVAL (p, fn or it NULL, args NULL with n > 0, unknown flags,
+ * window > 2^24), -EDEADLK (called from one of p's workers), -EPIPE (p is
+ * shut down), -ENOMEM. */
+enum { WEFT_POOL_UNORDERED = 1 };
+typedef struct weft_pool_iter weft_pool_iter;
+WEFT_API int weft_pool_imap(weft_pool *p, weft_task_fn fn, void *const *args, size_t n,
+                            size_t window, int flags, weft_pool_iter **it);
+
+/* The inputs of weft_pool_imap_gen: returns 1 with the next argument in
+ * *arg, 0 at the end of the input, or a negative errno (the input ends;
+ * weft_pool_iter_next returns that error once, before the results of the
+ * tasks already submitted). Called only by the iterator's caller. */
+typedef int (*weft_pool_gen_fn)(void *ud, void **arg);
+/* weft_pool_imap over the arguments gen(ud) gives (an endless input works:
+ * stop with weft_pool_iter_cancel). Errors: as weft_pool_imap, -EINVAL
+ * for gen NULL. */
+WEFT_API int weft_pool_imap_gen(weft_pool *p, weft_task_fn fn, weft_pool_gen_fn gen, void *ud,
+                                size_t window, int flags, weft_pool_iter **it);
+
+/* Tops the window up, then waits until `deadline` for the next outcome:
+ * returns 1 with *index (the input's position), *status (the task's, or
+ * -ECANCELED for one weft_pool_iter_cancel stopped, or the submit error of
+ * an input the pool refused, e.g. -EPIPE after a shutdown: the input then
+ * ends there) and *result (may be NULL); 0 once every input was yielded.
+ * The deadline is absolute, so both of Python's readings work: the same
+ * deadline on every call bounds the whole map from its start (as
+ * Executor.map's timeout, which counts from the call to map), a fresh
+ * weft_after(t) on each bounds each wait. Unlike Python a timeout loses
+ * nothing: the iterator stays usable and the next call resumes.
+ * Errors: -ETIMEDOUT, -ECANCELED (the calling coroutine was cancelled),
+ * the generator's error (see weft_pool_gen_fn), -EINVAL (it, index or
+ * status NULL). */
+WEFT_API int weft_pool_iter_next(weft_pool_iter *it, int64_t deadline, size_t *index, int *status,
+                                 void **result);
+
+/* Closing early (Python's closing of the map's generator): no more inputs
+ * are taken, and every submitted task that has not started is cancelled.
+ * weft_pool_iter_next then yields what was submitted (cancelled ones with
+ * -ECANCELED, the others when they finish), then 0. Returns how many tasks
+ * this call cancelled. Errors: -EINVAL (it NULL). */
+WEFT_API int weft_pool_iter_cancel(weft_pool_iter *it);
+
+/* weft_pool_iter_cancel, then waits for the tasks still running (they use
+ * their arguments; tasks cannot be interrupted) and frees it. Results not
+ * yielded are dropped: to free what they point to, cancel and call
+ * weft_pool_iter_next until 0 first. NULL is a no-op. */
+WEFT_API void weft_pool_iter_destroy(weft_pool_iter *it);
+
 /* Stops p from accepting tasks: later submits fail with -EPIPE. With
  * cancel_pending = 1, every queued task that has not started is cancelled
  * (its future done with -ECANCELED; callbacks run on the calling thread).

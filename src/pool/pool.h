@@ -62,6 +62,13 @@ static inline int weft__future_outcome(weft_future *f, void **result) {
     return f->status;
 }
 
+/* pool.c */
+/* Checks p's tag (aborts on a corrupted or destroyed pool). */
+void weft__pool_check(const weft_pool *p, const char *fn);
+/* True if the calling thread is one of p's workers (a wait for p's tasks
+ * could wait for itself). */
+bool weft__pool_is_own_worker(const weft_pool *p);
+
 /* future.c */
 void weft__future_init(weft_future *f, weft_task_fn fn, void *arg, unsigned refs);
 /* Wakes waiters and runs callbacks after a transition whose replaced
