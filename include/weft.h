@@ -726,6 +726,49 @@ WEFT_API int weft_timer_start(weft_thread **out, int64_t delay_ns, weft_thread_f
  * handle is. Errors: -EINVAL (t NULL, or not made by weft_timer_start). */
 WEFT_API int weft_timer_cancel(weft_thread *t);
 
+/* Python's threading.excepthook. C has no exceptions, so a thread fails
+ * explicitly: weft_thread_fail(err) from inside a thread started with
+ * weft_thread_start (or weft_thread_obj_start, or a timer's fn) marks it
+ * failed with err, and when its function returns (or, for opts.serve, when
+ * the thread ends) the process-wide excepthook runs on that thread, while
+ * it is still alive and listed by weft_thread_enumerate, before any join
+ * returns: "raise" is `weft_thread_fail(-EIO); return NULL;`. The join
+ * itself is unaffected (it returns 0 and the function's result), as in
+ * Python. The thread pool's counterpart: a task submitted fire-and-forget
+ * (weft_pool_submit with out NULL) that returns a negative status, which
+ * no one else can ever see, is reported the same way on the worker that
+ * ran it (a task whose future the caller holds is not: its result is the
+ * report). The default hook writes one line to stderr, as Python prints
+ * "Exception in thread NAME:" and a traceback:
+ *     Exception in thread Thread-3 (ident 5): deadline passed (-110)
+ * and for a pool task "Exception in a fire-and-forget pool task on thread
+ * Dummy-2 (ident 4): ...". */
+typedef struct weft_excepthook_args {
+    const char *thread_name; /* the failing thread's (weft_thread_current_name) */
+    uint64_t ident;          /* its weft_thread_ident */
+    int err;                 /* the error, < 0 */
+    weft_thread *thread;     /* the failed thread's handle; NULL for a pool task */
+    /* a pool task's function (a weft_task_fn) and argument; else NULL */
+    int (*task)(void *arg, void **result);
+    void *arg;
+} weft_excepthook_args;
+typedef void (*weft_excepthook_fn)(const weft_excepthook_args *args, void *ud);
+
+/* Marks the calling thread as failed with err (a later call replaces it).
+ * Errors: -EINVAL (err >= 0), -ESRCH (the caller is not a thread weft
+ * started: the initial thread, a pool worker, a foreign thread). */
+WEFT_API int weft_thread_fail(int err);
+/* Sets the process-wide hook: fn(args, ud) runs on each failing thread
+ * (several at once if several fail; fn may call weft_thread_set_excepthook
+ * itself). fn NULL restores the default. Any thread may call it. */
+WEFT_API void weft_thread_set_excepthook(weft_excepthook_fn fn, void *ud);
+/* The current hook (the default one if none was set) and, if ud is
+ * non-NULL, its ud: to chain to it from a new hook. */
+WEFT_API weft_excepthook_fn weft_thread_get_excepthook(void **ud);
+/* The default hook (Python's threading.__excepthook__): the line above, in
+ * one write(2) to descriptor 2. args NULL is a no-op; ud is unused. */
+WEFT_API void weft_thread_excepthook_default(const weft_excepthook_args *args, void *ud);
+
 /* The seed's subclass style: embed a weft_thread_obj in your own struct,
  * give it a run callback, start it, and recover your struct in run() with
  * WEFT_CONTAINER_OF. */

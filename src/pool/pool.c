@@ -283,6 +283,8 @@ static void run(weft_pool *p, weft_future *f) {
                                                     memory_order_acq_rel, memory_order_relaxed));
     void *res = NULL;
     int st = f->fn(f->arg, &res);
+    if (st < 0 && f->forget)
+        weft__thread_report_task(f->fn, f->arg, st); /* no one else will see it */
     f->result = res;
     f->status = st;
     weft__future_finish(f, atomic_exchange_explicit(&f->state, F_DONE, memory_order_acq_rel));
@@ -435,6 +437,7 @@ WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_fut
     if (!f)
         return -ENOMEM;
     weft__future_init(f, fn, arg, out ? 2 : 1);
+    f->forget = !out;
     do {
         if (h == CLOSED) {
             weft__free(f);

@@ -39,6 +39,8 @@ struct weft_future {
     weft__spin lock;            /* protects q and cbs */
     weft__wq q;                 /* parked waiters */
     cb_node *cbs, *cbs_tail;    /* done-callbacks, in order */
+    bool forget;                /* submitted with no future for the caller: a failure is
+                                   reported to the excepthook */
 };
 
 #define WEFT__FUTURE_MAGIC 0x66757475u /* "futu" */
