@@ -762,9 +762,10 @@ WEFT_API int weft_thread_fail(int err);
  * (several at once if several fail; fn may call weft_thread_set_excepthook
  * itself). fn NULL restores the default. Any thread may call it. */
 WEFT_API void weft_thread_set_excepthook(weft_excepthook_fn fn, void *ud);
-/* The current hook (the default one if none was set) and, if ud is
- * non-NULL, its ud: to chain to it from a new hook. */
-WEFT_API weft_excepthook_fn weft_thread_get_excepthook(void **ud);
+/* Stores the current hook in *fn (weft_thread_excepthook_default if none
+ * was set) and, if ud is non-NULL, its ud in *ud: to chain to it from a new
+ * hook. Errors: -EINVAL (fn NULL). */
+WEFT_API int weft_thread_get_excepthook(weft_excepthook_fn *fn, void **ud);
 /* The default hook (Python's threading.__excepthook__): the line above, in
  * one write(2) to descriptor 2. args NULL is a no-op; ud is unused. */
 WEFT_API void weft_thread_excepthook_default(const weft_excepthook_args *args, void *ud);

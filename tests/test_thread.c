@@ -1225,10 +1225,14 @@ static void *no_fail(void *arg) { return arg; }
 
 WEFT_TEST(excepthook_thread_fail) {
     static hook_rec h;
-    CHECK(weft_thread_get_excepthook(NULL) == weft_thread_excepthook_default);
+    weft_excepthook_fn fn = NULL;
+    void *ud = &h;
+    CHECK_OK(weft_thread_get_excepthook(&fn, &ud));
+    CHECK(fn == weft_thread_excepthook_default);
+    CHECK_PTR_EQ(ud, NULL);
     weft_thread_set_excepthook(recording_hook, &h);
-    void *ud = NULL;
-    CHECK(weft_thread_get_excepthook(&ud) == recording_hook);
+    CHECK_OK(weft_thread_get_excepthook(&fn, &ud));
+    CHECK(fn == recording_hook);
     CHECK_PTR_EQ(ud, &h);
     weft_thread *t;
     weft_thread_opts o = {.name = "failer"};
@@ -1252,7 +1256,8 @@ WEFT_TEST(excepthook_thread_fail) {
     CHECK_EQ(atomic_load(&h.calls), 1);
     /* back to the default */
     weft_thread_set_excepthook(NULL, &h);
-    CHECK(weft_thread_get_excepthook(&ud) == weft_thread_excepthook_default);
+    CHECK_OK(weft_thread_get_excepthook(&fn, &ud));
+    CHECK(fn == weft_thread_excepthook_default);
     CHECK_PTR_EQ(ud, NULL);
 }
 
@@ -1333,6 +1338,7 @@ WEFT_TEST(excepthook_bad_input) {
     CHECK_ERR(weft_thread_fail(5), -EINVAL);
     CHECK_ERR(weft_thread_fail(-EIO), -ESRCH); /* the initial thread */
     weft_thread_excepthook_default(NULL, NULL); /* no-op */
+    CHECK_ERR(weft_thread_get_excepthook(NULL, NULL), -EINVAL);
 }
 
 /* The default hook: one line on descriptor 2. */
@@ -1401,5 +1407,7 @@ WEFT_TEST(excepthook_replaced_inside) {
     CHECK_OK(weft_thread_start(&t, fail_quietly, (void *)(intptr_t)-EAGAIN, NULL));
     CHECK_OK(weft_thread_join(t, WEFT_FOREVER, NULL));
     CHECK_EQ(atomic_load(&swaps), 1);
-    CHECK(weft_thread_get_excepthook(NULL) == weft_thread_excepthook_default);
+    weft_excepthook_fn fn;
+    CHECK_OK(weft_thread_get_excepthook(&fn, NULL));
+    CHECK(fn == weft_thread_excepthook_default);
 }

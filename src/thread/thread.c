@@ -237,14 +237,17 @@ WEFT_API void weft_thread_set_excepthook(weft_excepthook_fn fn, void *ud) {
     pthread_mutex_unlock(&g_mu);
 }
 
-WEFT_API weft_excepthook_fn weft_thread_get_excepthook(void **ud) {
+WEFT_API int weft_thread_get_excepthook(weft_excepthook_fn *fn, void **ud) {
+    if (!fn)
+        return -EINVAL;
     pthread_once(&g_once, global_init);
     pthread_mutex_lock(&g_mu);
-    weft_excepthook_fn fn = g_hook;
+    weft_excepthook_fn h = g_hook;
     if (ud)
         *ud = g_hook_ud;
     pthread_mutex_unlock(&g_mu);
-    return fn ? fn : weft_thread_excepthook_default;
+    *fn = h ? h : weft_thread_excepthook_default;
+    return 0;
 }
 
 WEFT_API int weft_thread_fail(int err) {
