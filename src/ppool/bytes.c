@@ -76,20 +76,6 @@ int weft__pp_args_size(const weft_ppool_args *a, size_t *size) {
     return 0;
 }
 
-void weft__pp_args_pack(const weft_ppool_args *a, unsigned char *buf) {
-    uint32_t n32 = (uint32_t)a->argc, zero = 0;
-    memcpy(buf, &n32, 4);
-    memcpy(buf + 4, &zero, 4);
-    size_t off = 8 + (size_t)a->argc * 8;
-    for (int i = 0; i < a->argc; i++) {
-        uint64_t l = a->lens[i];
-        memcpy(buf + 8 + 8 * (size_t)i, &l, 8);
-        if (l)
-            memcpy(buf + off, a->argv[i], l);
-        off += l;
-    }
-}
-
 WEFT_API int weft_ppool_arg(const void *in, size_t in_len, int i, const void **p, size_t *len) {
     if (!in || in_len < 8 || i < -1)
         return -EINVAL;

@@ -28,15 +28,16 @@ static int free_cell(weft_ppool *p, int wi) {
 }
 
 /* Writes starmap items as records: uint64 packed length, the packed
- * arguments (weft_ppool_arg's format), zeros up to a multiple of 8. */
+ * arguments (weft_ppool_arg's format), zeros up to a multiple of 8. The
+ * items were checked when the starmap started. */
 static void pack_records(const weft_ppool_args *args, size_t n, unsigned char *dst) {
     for (size_t i = 0; i < n; i++) {
-        size_t sz;
-        (void)weft__pp_args_size(&args[i], &sz);
-        uint64_t l = sz;
+        size_t sz = pp_args_size_unchecked(&args[i]);
+        uint64_t l = sz, zero = 0;
         memcpy(dst, &l, 8);
+        /* the record's last word first: its padding ends up zero */
+        memcpy(dst + pp_pad8(sz), &zero, 8);
         weft__pp_args_pack(&args[i], dst + 8);
-        memset(dst + 8 + sz, 0, pp_pad8(sz) - sz);
         dst += 8 + pp_pad8(sz);
     }
 }
@@ -65,11 +66,8 @@ static int put(weft_ppool *p, int wi, int c, pp_job *j, size_t chunk) {
             src = NULL;
             args = m->args + chunk_first(m, chunk);
             isz = 0;
-            for (size_t i = 0; i < n; i++) {
-                size_t sz;
-                (void)weft__pp_args_size(&args[i], &sz); /* checked at start */
-                isz += 8 + pp_pad8(sz);
-            }
+            for (size_t i = 0; i < n; i++)
+                isz += 8 + pp_pad8(pp_args_size_unchecked(&args[i]));
         } else {
             src = m->in + chunk_first(m, chunk) * m->in_size;
             isz = m->in_size;

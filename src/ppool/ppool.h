@@ -38,6 +38,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -106,7 +107,26 @@ int weft__ptask_count(void);
  * malformed a. */
 int weft__pp_args_size(const weft_ppool_args *a, size_t *size);
 /* Packs a's arguments into buf (weft__pp_args_size bytes). */
-void weft__pp_args_pack(const weft_ppool_args *a, unsigned char *buf);
+static inline void weft__pp_args_pack(const weft_ppool_args *a, unsigned char *buf) {
+    uint32_t n32 = (uint32_t)a->argc, zero = 0;
+    memcpy(buf, &n32, 4);
+    memcpy(buf + 4, &zero, 4);
+    size_t off = 8 + (size_t)a->argc * 8;
+    for (int i = 0; i < a->argc; i++) {
+        uint64_t l = a->lens[i];
+        memcpy(buf + 8 + 8 * (size_t)i, &l, 8);
+        if (l)
+            memcpy(buf + off, a->argv[i], l);
+        off += l;
+    }
+}
+/* weft__pp_args_size of an item already checked by it. */
+static inline size_t pp_args_size_unchecked(const weft_ppool_args *a) {
+    size_t total = 8 + (size_t)a->argc * 8;
+    for (int i = 0; i < a->argc; i++)
+        total += a->lens[i];
+    return total;
+}
 /* worker.c: runs in the child; never returns. */
 __attribute__((noreturn)) void weft__ppool_worker(const pp_wcfg *cfg);
 /* Both sides: makes *map (of *maplen bytes) cover at least need bytes of fd. */
