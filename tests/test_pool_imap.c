@@ -449,6 +449,56 @@ WEFT_TEST(bad_input) {
     CHECK_NO_LEAKS();
 }
 
+/* Every allocation of weft_pool_imap failing in turn: -ENOMEM and nothing left behind
+ * (the leak check), or a working iterator. */
+WEFT_TEST(allocation_failure) {
+    CHECK_OK(test_alloc_install());
+    weft_pool *p = make_pool(1);
+    void *args[3] = {(void *)1, (void *)2, (void *)3};
+    int failed = 0, worked = 0;
+    for (int unordered = 0; unordered < 2; unordered++) {
+        for (int k = 0; k < 8; k++) {
+            weft_pool_iter *it;
+            test_alloc_fail_after(k);
+            int r =
+                weft_pool_imap(p, task_value, args, 3, 2, unordered ? WEFT_POOL_UNORDERED : 0, &it);
+            test_alloc_fail_after(-1);
+            if (r < 0) {
+                CHECK_ERR(r, -ENOMEM);
+                failed++;
+                continue;
+            }
+            /* A submit that fails (here, or above for the second input) is yielded as
+             * an item with -ENOMEM, and the input ends there. */
+            test_alloc_fail_after(0);
+            size_t idx, nomem_idx = SIZE_MAX;
+            int st, n = 0, nomem = 0;
+            unsigned seen = 0;
+            while ((r = weft_pool_iter_next(it, later(), &idx, &st, NULL)) == 1) {
+                if (st == -ENOMEM) {
+                    nomem++;
+                    nomem_idx = idx;
+                } else {
+                    CHECK_EQ(st, (int)(idx + 1));
+                }
+                seen |= 1u << idx;
+                n++;
+            }
+            test_alloc_fail_after(-1);
+            CHECK_EQ(r, 0);
+            CHECK_LE(nomem, 1);
+            CHECK_EQ(n, nomem ? (int)nomem_idx + 1 : 3);
+            CHECK_EQ(seen, (1u << n) - 1);
+            weft_pool_iter_destroy(it);
+            worked++;
+        }
+    }
+    CHECK_GT(failed, 0);
+    CHECK_GT(worked, 0);
+    CHECK_OK(weft_pool_destroy(p));
+    CHECK_NO_LEAKS();
+}
+
 /* ------------------------------------------------------------------ coroutines */
 
 /* A coroutine waiting in weft_pool_iter_next parks only itself: the other

@@ -1516,6 +1516,27 @@ static void alloc_fail_body(void) {
         CHECK_OK(weft_ppool_destroy(p));
     }
     CHECK_GT(ok, 0);
+    /* starmap: -ENOMEM and nothing left behind, or the right results */
+    weft_ppool *p = mkpool(1);
+    int64_t v[3] = {1, 2, 3}, out[3];
+    const void *argv[3][1] = {{&v[0]}, {&v[1]}, {&v[2]}};
+    size_t lens[1] = {8};
+    weft_ppool_args items[3] = {{1, argv[0], lens}, {1, argv[1], lens}, {1, argv[2], lens}};
+    int failed = 0;
+    for (int k = 0; k < 6; k++) {
+        test_alloc_fail_after(k);
+        int r = weft_ppool_starmap(p, t_star, items, 3, out, 8, 1, NULL);
+        test_alloc_fail_after(-1);
+        if (r < 0) {
+            CHECK_ERR(r, -ENOMEM);
+            failed++;
+            continue;
+        }
+        for (int i = 0; i < 3; i++)
+            CHECK_EQ(out[i], star_hash(1, argv[i], lens));
+    }
+    CHECK_GT(failed, 0);
+    CHECK_OK(weft_ppool_destroy(p));
 }
 
 WEFT_TEST(allocation_failures) {
