@@ -645,8 +645,8 @@ static void star_make(star_in *s, size_t n) {
             s->argv[i * 4 + (size_t)k] = s->bytes + (700 - l) % 700 * (l != 0);
             s->lens[i * 4 + (size_t)k] = l;
         }
-        s->items[i] = (weft_ppool_args){argc, argc ? s->argv + i * 4 : NULL,
-                                        argc ? s->lens + i * 4 : NULL};
+        s->items[i] =
+            (weft_ppool_args){argc, argc ? s->argv + i * 4 : NULL, argc ? s->lens + i * 4 : NULL};
         s->want[i] = star_hash(argc, s->items[i].argv, s->items[i].lens);
     }
 }
@@ -686,8 +686,8 @@ WEFT_TEST(starmap_exact) {
     weft_future_release(f);
     /* the same call as apply_argv gives the same bytes */
     weft_bytes b = WEFT_BYTES_INIT;
-    CHECK_OK(weft_ppool_apply_argv(p, t_star, s.items[9].argc, s.items[9].argv, s.items[9].lens,
-                                   &f));
+    CHECK_OK(
+        weft_ppool_apply_argv(p, t_star, s.items[9].argc, s.items[9].argv, s.items[9].lens, &f));
     void *res;
     CHECK_EQ(weft_future_result(f, weft_after(10 * WEFT_SEC), &res), 0);
     CHECK_EQ(memcmp(((const weft_bytes *)res)->data, &s.want[9], 8), 0);
@@ -735,13 +735,12 @@ WEFT_TEST(starmap_bad_input) {
     CHECK_ERR(weft_ppool_starmap(p, t_star, NULL, 1, out, 8, 0, NULL), -EINVAL);
     CHECK_ERR(weft_ppool_starmap(p, t_star, &ok, 1, NULL, 8, 0, NULL), -EINVAL);
     CHECK_ERR(weft_ppool_starmap(p, t_star, &ok, 1, out, 0, 0, NULL), -EINVAL);
-    CHECK_ERR(weft_ppool_starmap(p, t_star, &ok, 1, out, ((size_t)1 << 31) + 1, 0, NULL),
-              -EINVAL);
+    CHECK_ERR(weft_ppool_starmap(p, t_star, &ok, 1, out, ((size_t)1 << 31) + 1, 0, NULL), -EINVAL);
     weft_ppool_args bad[] = {
-        {-1, argv, lens},         /* argc < 0 */
-        {2, NULL, lens},          /* argv NULL */
-        {2, argv, NULL},          /* lens NULL */
-        {2, argv, bad_lens},      /* an argument NULL with a length */
+        {-1, argv, lens},    /* argc < 0 */
+        {2, NULL, lens},     /* argv NULL */
+        {2, argv, NULL},     /* lens NULL */
+        {2, argv, bad_lens}, /* an argument NULL with a length */
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         weft_ppool_args two[2] = {ok, bad[k]};

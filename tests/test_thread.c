@@ -1186,13 +1186,13 @@ WEFT_TEST(timer_bad_input) {
 typedef struct {
     atomic_int calls;
     char name[64];
-    uint64_t ident;     /* args->ident */
-    uint64_t on_ident;  /* weft_thread_ident() inside the hook: the failing thread */
+    uint64_t ident;    /* args->ident */
+    uint64_t on_ident; /* weft_thread_ident() inside the hook: the failing thread */
     int err;
     weft_thread *thread;
     weft_task_fn task;
     void *arg;
-    int listed;         /* the failing thread was still in weft_thread_enumerate */
+    int listed; /* the failing thread was still in weft_thread_enumerate */
     void *ud;
 } hook_rec;
 
@@ -1221,7 +1221,9 @@ static void *fail_eio(void *arg) {
     CHECK_OK(weft_thread_fail(-EIO)); /* the last one counts */
     return arg;
 }
-static void *no_fail(void *arg) { return arg; }
+static void *no_fail(void *arg) {
+    return arg;
+}
 
 WEFT_TEST(excepthook_thread_fail) {
     static hook_rec h;
@@ -1336,7 +1338,7 @@ WEFT_TEST(excepthook_pool_fire_and_forget) {
 WEFT_TEST(excepthook_bad_input) {
     CHECK_ERR(weft_thread_fail(0), -EINVAL);
     CHECK_ERR(weft_thread_fail(5), -EINVAL);
-    CHECK_ERR(weft_thread_fail(-EIO), -ESRCH); /* the initial thread */
+    CHECK_ERR(weft_thread_fail(-EIO), -ESRCH);  /* the initial thread */
     weft_thread_excepthook_default(NULL, NULL); /* no-op */
     CHECK_ERR(weft_thread_get_excepthook(NULL, NULL), -EINVAL);
 }

@@ -92,9 +92,12 @@ static inline void check(const weft_pool *p, const char *fn) {
 /* The pool whose worker is the calling thread (to refuse self-waits). */
 static WEFT_TLS weft_pool *tls_pool;
 
-void weft__pool_check(const weft_pool *p, const char *fn) { check(p, fn); }
-bool weft__pool_is_own_worker(const weft_pool *p) { return tls_pool == p; }
-
+void weft__pool_check(const weft_pool *p, const char *fn) {
+    check(p, fn);
+}
+bool weft__pool_is_own_worker(const weft_pool *p) {
+    return tls_pool == p;
+}
 
 static void futex_wait(atomic_uint *word, unsigned val) {
     syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);

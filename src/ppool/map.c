@@ -82,10 +82,9 @@ static int args_check(const weft_ppool_args *items, size_t n, size_t *max) {
 /* A map (kind K_FIXED) or imap (K_VAR) of the items in[0..n) of in_size
  * bytes each, or a starmap (K_FIXED, args non-NULL) of the tuples
  * args[0..n). */
-static int map_start(weft_ppool *p, int kind, int task, const void *in,
-                     const weft_ppool_args *args, size_t n, size_t in_size, void *out,
-                     size_t out_size, size_t chunksize, int *statuses, int unordered,
-                     pp_map **mout, weft_future **fout) {
+static int map_start(weft_ppool *p, int kind, int task, const void *in, const weft_ppool_args *args,
+                     size_t n, size_t in_size, void *out, size_t out_size, size_t chunksize,
+                     int *statuses, int unordered, pp_map **mout, weft_future **fout) {
     if (p)
         pp_check(p, kind == K_VAR ? "weft_ppool_imap"
                     : args        ? "weft_ppool_starmap"
@@ -206,8 +205,8 @@ WEFT_API int weft_ppool_map(weft_ppool *p, int task, const void *in, size_t n, s
      * the caller waits: a SHARED coroutine's stack must stay in place. */
     bool pinned = weft__stack_pin_if(out) || weft__stack_pin_if(statuses) ||
                   weft__stack_pin_if(in);
-    int r = map_start(p, K_FIXED, task, in, NULL, n, in_size, out, out_size, chunksize, statuses,
-                      0, NULL, &f);
+    int r = map_start(p, K_FIXED, task, in, NULL, n, in_size, out, out_size, chunksize, statuses, 0,
+                      NULL, &f);
     return map_wait(r, f, pinned);
 }
 
@@ -234,10 +233,9 @@ WEFT_API int weft_ppool_starmap(weft_ppool *p, int task, const weft_ppool_args *
      * point to) while the caller waits. */
     bool pinned = weft__stack_pin_if(out) || weft__stack_pin_if(statuses) ||
                   weft__stack_pin_if(items) ||
-                  (n && items && (weft__stack_pin_if(items[0].argv) ||
-                                  weft__stack_pin_if(items[0].lens) ||
-                                  (items[0].argc > 0 && items[0].argv &&
-                                   weft__stack_pin_if(items[0].argv[0]))));
+                  (n && items &&
+                   (weft__stack_pin_if(items[0].argv) || weft__stack_pin_if(items[0].lens) ||
+                    (items[0].argc > 0 && items[0].argv && weft__stack_pin_if(items[0].argv[0]))));
     if (!items && !n)
         items = &no_items;
     int r = map_start(p, K_FIXED, task, NULL, items, n, 0, out, out_size, chunksize, statuses, 0,

@@ -73,8 +73,8 @@ static int post_var(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
 
 /* The starmap record at *off of in[0..len) (see pack_records in
  * dispatch.c), or -EPROTO if malformed. */
-static int next_record(const unsigned char *in, size_t len, size_t *off,
-                       const unsigned char **item, size_t *item_len) {
+static int next_record(const unsigned char *in, size_t len, size_t *off, const unsigned char **item,
+                       size_t *item_len) {
     uint64_t l;
     if (len - *off < 8)
         return -EPROTO;
