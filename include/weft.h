@@ -153,10 +153,13 @@ typedef enum weft_stack_mode {
      * a task whose argument points into its stack (weft_future_result,
      * weft_futures_wait, weft_as_completed_next, weft_pool_map), in
      * weft_thread_join of a thread whose argument does, or in
-     * weft_ppool_map with in, out or statuses there, its stack stays in
-     * place, so that task or thread may use such pointers; the other
-     * SHARED coroutines of its thread then wait until it resumes (GUARDED
-     * ones keep running), so such a task must not wait for one of them.
+     * weft_ppool_map with in, out or statuses there (weft_ppool_starmap:
+     * out, statuses, items or the first item's argv, lens or argv[0]), or
+     * in weft_pool_iter_next with a running task's argument there, its
+     * stack stays in place, so that task or thread may use such pointers;
+     * the other SHARED coroutines of its thread then wait until it resumes
+     * (GUARDED ones keep running), so such a task must not wait for one of
+     * them.
      * Anything else another thread or coroutine may touch while this one
      * waits (a pointer reached only through heap memory, a task it does not
      * wait for as above, the async and imap forms of the process pool, a

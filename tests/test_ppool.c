@@ -1450,6 +1450,53 @@ static void shared_map_body(void) {
 }
 WEFT_TEST(map_from_shared_stack_coroutines) { run_plain_in_thread(shared_map_body); }
 
+/* The same with starmap: the items, their argv and lens arrays and the argument bytes
+ * all on the coroutines' stacks (the watcher packs later chunks from them while the
+ * coroutines wait). */
+static void *pp_shared_starmapper(void *arg) {
+    weft_ppool *p = arg;
+    int id = atomic_fetch_add(&pp_shared_ok, 0x10000) >> 16;
+    volatile unsigned char canary[512];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(id * 11 + i);
+    char text[32][24];
+    const void *argv[32][2];
+    size_t lens[32][2];
+    weft_ppool_args items[32];
+    int64_t out[32];
+    int st[32];
+    for (int i = 0; i < 32; i++) {
+        snprintf(text[i], sizeof text[i], "%d:%d", id, i);
+        argv[i][0] = text[i];
+        argv[i][1] = &items[i]; /* any bytes: the item itself */
+        lens[i][0] = strlen(text[i]);
+        lens[i][1] = 4;
+        items[i] = (weft_ppool_args){2, argv[i], lens[i]};
+        out[i] = -1;
+    }
+    CHECK_EQ(weft_ppool_starmap(p, t_star, items, 32, out, 8, 4, st), 0);
+    for (int i = 0; i < 32; i++) {
+        CHECK_EQ(st[i], 0);
+        CHECK_EQ(out[i], star_hash(2, argv[i], lens[i]));
+    }
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(id * 11 + i));
+    atomic_fetch_add(&pp_shared_ok, 1);
+    return NULL;
+}
+static void shared_starmap_body(void) {
+    weft_ppool *p = mkpool(2);
+    atomic_store(&pp_shared_ok, 0);
+    weft_coro c[PP_SHARED_N];
+    weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
+    for (int i = 0; i < PP_SHARED_N; i++)
+        CHECK_OK(weft_spawn(&c[i], pp_shared_starmapper, p, &o));
+    CHECK_OK(weft_joinall(c, PP_SHARED_N, weft_after(30 * WEFT_SEC), NULL));
+    CHECK_EQ(atomic_load(&pp_shared_ok) & 0xffff, PP_SHARED_N);
+    finish(p);
+}
+WEFT_TEST(starmap_from_shared_stack_coroutines) { run_plain_in_thread(shared_starmap_body); }
+
 static void lk_ok(weft_future *f, int st, const weft_bytes *r, void *ud) {
     (void)f, (void)ud;
     CHECK_EQ(st, 0);
