@@ -550,4 +550,59 @@ WEFT_TEST(coroutine_parks_only_itself) {
     run_in_thread(body_coro);
 }
 
+/* SHARED-stack coroutines whose tasks read their arguments from the coroutines' stacks:
+ * the stack stays in place while the coroutine waits in weft_pool_iter_next. */
+#define SHARED_N 12
+static atomic_int shared_ok;
+static int task_read_slow(void *arg, void **result) {
+    (void)result;
+    int64_t until = weft_now() + 20 * WEFT_USEC;
+    while (weft_now() < until) {
+    }
+    return *(const int *)arg;
+}
+static void *shared_consumer(void *arg) {
+    weft_pool *p = arg;
+    int id = atomic_fetch_add(&shared_ok, 0x10000) >> 16;
+    volatile unsigned char canary[256];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(id * 7 + i);
+    int vals[16];
+    void *args[16];
+    for (int i = 0; i < 16; i++) {
+        vals[i] = id * 100 + i;
+        args[i] = &vals[i];
+    }
+    weft_pool_iter *it;
+    CHECK_OK(weft_pool_imap(p, task_read_slow, args, 16, 4, 0, &it));
+    size_t idx;
+    int st, r, k = 0;
+    while ((r = weft_pool_iter_next(it, later(), &idx, &st, NULL)) == 1) {
+        CHECK_EQ(idx, (size_t)k);
+        CHECK_EQ(st, id * 100 + k);
+        k++;
+    }
+    CHECK_EQ(r, 0);
+    CHECK_EQ(k, 16);
+    weft_pool_iter_destroy(it);
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(id * 7 + i));
+    atomic_fetch_add(&shared_ok, 1);
+    return NULL;
+}
+static void body_shared(void) {
+    weft_pool *p = make_pool(2);
+    atomic_store(&shared_ok, 0);
+    weft_coro c[SHARED_N];
+    weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
+    for (int i = 0; i < SHARED_N; i++)
+        CHECK_OK(weft_spawn(&c[i], shared_consumer, p, &o));
+    CHECK_OK(weft_joinall(c, SHARED_N, weft_after(30 * WEFT_SEC), NULL));
+    CHECK_EQ(atomic_load(&shared_ok) & 0xffff, SHARED_N);
+    CHECK_OK(weft_pool_destroy(p));
+}
+WEFT_TEST(shared_stack_arguments) {
+    run_plain_in_thread(body_shared);
+}
+
 WEFT_MAIN()
