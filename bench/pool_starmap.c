@@ -35,7 +35,7 @@ static int square(const void *in, size_t len, weft_bytes *out) {
 }
 
 int main(int argc, char **argv) {
-    long n = bench_size(argc, argv, 200000, 200000);
+    long n = bench_size(argc, argv, 200000, 50000);
     int tmul = weft_ptask_register("mul", mul), tsq = weft_ptask_register("square", square);
     BENCH_CHECK(tmul);
     BENCH_CHECK(tsq);

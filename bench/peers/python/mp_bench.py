@@ -147,7 +147,7 @@ def bench_proc_queue(n):
 WORKLOADS = {
     # name: (function, full size, quick size)
     "pool_map": (bench_pool_map, 200_000, 200_000),
-    "pool_starmap": (bench_pool_starmap, 200_000, 200_000),
+    "pool_starmap": (bench_pool_starmap, 200_000, 50_000),
     "pool_apply": (bench_pool_apply, 5_000, 1_000),
     "proc_spawn": (bench_proc_spawn, 1_000, 200),
     "proc_queue": (bench_proc_queue, 1_000_000, 100_000),
