@@ -402,6 +402,65 @@ WEFT_TEST(pool_shut_down_midway) {
     CHECK_NO_LEAKS();
 }
 
+/* weft_pool_shutdown(cancel_pending = 1) cancels the iterator's queued tasks: the
+ * iterator hears of it (a consumer waiting for them wakes) and yields them with
+ * -ECANCELED; the running one still comes. */
+typedef struct {
+    weft_pool *p;
+    gate *g;
+} shut_arg;
+static void *shutter(void *arg) {
+    shut_arg *a = arg;
+    CHECK_OK(weft_event_wait(&a->g->started, WEFT_FOREVER));
+    CHECK_OK(weft_pool_shutdown(a->p, 0, 1));
+    return NULL;
+}
+
+WEFT_TEST(pool_shutdown_cancels_queued) {
+    CHECK_OK(test_alloc_install());
+    for (int unordered = 0; unordered < 2; unordered++) {
+        weft_pool *p = make_pool(1);
+        gate g;
+        gate_init(&g, 4);
+        mixed_arg a[4] = {{&g, 0}, {NULL, 1}, {NULL, 2}, {NULL, 3}};
+        void *args[4] = {&a[0], &a[1], &a[2], &a[3]};
+        weft_pool_iter *it;
+        CHECK_OK(
+            weft_pool_imap(p, task_mixed, args, 4, 4, unordered ? WEFT_POOL_UNORDERED : 0, &it));
+        shut_arg sa = {p, &g};
+        pthread_t t;
+        CHECK_EQ(pthread_create(&t, NULL, shutter, &sa), 0);
+        size_t idx;
+        int st;
+        if (unordered) {
+            /* waits (the only worker is gated) until the shutdown cancels 1..3 */
+            unsigned seen = 0;
+            for (int k = 0; k < 3; k++) {
+                CHECK_EQ(weft_pool_iter_next(it, later(), &idx, &st, NULL), 1);
+                CHECK(idx >= 1 && idx <= 3);
+                CHECK_ERR(st, -ECANCELED);
+                seen |= 1u << idx;
+            }
+            CHECK_EQ(seen, 0xE);
+        }
+        CHECK_EQ(pthread_join(t, NULL), 0);
+        CHECK_ERR(weft_pool_iter_next(it, WEFT_NOWAIT, &idx, &st, NULL), -ETIMEDOUT);
+        CHECK_OK(weft_event_set(&g.go));
+        CHECK_EQ(weft_pool_iter_next(it, later(), &idx, &st, NULL), 1);
+        CHECK_EQ(idx, 0);
+        CHECK_EQ(st, 4);
+        for (size_t k = 1; !unordered && k < 4; k++) {
+            CHECK_EQ(weft_pool_iter_next(it, WEFT_NOWAIT, &idx, &st, NULL), 1);
+            CHECK_EQ(idx, k);
+            CHECK_ERR(st, -ECANCELED);
+        }
+        CHECK_EQ(weft_pool_iter_next(it, WEFT_NOWAIT, &idx, &st, NULL), 0);
+        weft_pool_iter_destroy(it);
+        CHECK_OK(weft_pool_destroy(p));
+    }
+    CHECK_NO_LEAKS();
+}
+
 static weft_pool *self_pool;
 static int task_self_imap(void *arg, void **result) {
     (void)arg;

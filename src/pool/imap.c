@@ -10,12 +10,16 @@
  * i % window (yields, and so frees, happen in index order); unordered, slots
  * come from a free stack and finished ones wait on a ring (`doneq`).
  *
- * Completion. Each task runs through `run`, which calls the user's fn and
+ * Completion. Each task runs through weft__imap_task, which calls the user's fn and
  * then, under `lock`, records the outcome in its slot and, if the consumer
  * said it is waiting, sets `ev` (still under the lock). The unlock is its
  * last touch of the iterator, so the consumer may free it once it has
  * taken the lock after seeing every slot done, or waited for every future
- * (the future completes after run returns). */
+ * (the future completes after the task returns). A task the pool itself
+ * cancels (weft_pool_shutdown with cancel_pending) is completed through
+ * weft__imap_task_cancel, so the consumer hears of it too; whoever wins
+ * that cancel marks the slot, and destroy waits until every slot is marked
+ * (the future turns final a moment before). */
 #include "pool/pool.h"
 
 #include <sched.h>
@@ -70,7 +74,7 @@ static void mark_done(weft_pool_iter *it, slot *s) {
         it->doneq[it->dq_tail++ % it->window] = (size_t)(s - it->slots);
 }
 
-static int run(void *arg, void **result) {
+int weft__imap_task(void *arg, void **result) {
     slot *s = arg;
     weft_pool_iter *it = s->it;
     void *res = NULL;
@@ -86,6 +90,25 @@ static int run(void *arg, void **result) {
     weft__spin_unlock(&it->lock); /* the last touch of it */
     *result = res;
     return st;
+}
+
+bool weft__imap_task_cancel(weft_future *f) {
+    /* Only the winner of the cancel may touch the slot: the iterator is
+     * freed only once every slot is done, and this one is ours to mark. */
+    if (!weft__future_try_cancel(f))
+        return false;
+    slot *s = f->arg;
+    weft_pool_iter *it = s->it;
+    weft__spin_lock(&it->lock);
+    s->status = -ECANCELED;
+    s->result = NULL;
+    mark_done(it, s);
+    if (it->waiting) {
+        it->waiting = false;
+        weft_event_set(&it->ev);
+    }
+    weft__spin_unlock(&it->lock); /* the last touch of it */
+    return true;
 }
 
 /* The next input: 1 with *arg, 0 at the end, or the generator's error. */
@@ -118,7 +141,7 @@ static int fill(weft_pool_iter *it, bool first) {
         s->index = it->submitted;
         s->result = NULL;
         s->done = false;
-        r = weft_pool_submit(it->pool, run, s, &s->f);
+        r = weft_pool_submit(it->pool, weft__imap_task, s, &s->f);
         if (r < 0) {
             s->f = NULL;
             if (first && it->submitted == 0) {
@@ -328,15 +351,8 @@ WEFT_API int weft_pool_iter_cancel(weft_pool_iter *it) {
     int n = 0;
     for (size_t i = 0; i < it->window; i++) {
         slot *s = &it->slots[i];
-        if (!s->f || !weft__future_try_cancel(s->f))
-            continue;
-        /* It will never run: this thread completes its slot. */
-        s->status = -ECANCELED;
-        s->result = NULL;
-        weft__spin_lock(&it->lock);
-        mark_done(it, s);
-        weft__spin_unlock(&it->lock);
-        n++;
+        if (s->f && weft__imap_task_cancel(s->f))
+            n++; /* it will never run */
     }
     return n;
 }
@@ -353,10 +369,18 @@ WEFT_API void weft_pool_iter_destroy(weft_pool_iter *it) {
         /* A running task uses its argument and the slot: wait for it. */
         while (weft__future_wait(s->f, WEFT_FOREVER, WEFT__W_NOCANCEL) < 0)
             sched_yield(); /* only -ENOMEM (no park memory) can fail */
+        /* Final, but a pool shutdown that cancelled it may not have marked
+         * the slot yet (it does so right after). */
+        for (;;) {
+            weft__spin_lock(&it->lock);
+            bool done = s->done;
+            weft__spin_unlock(&it->lock);
+            if (done)
+                break;
+            sched_yield();
+        }
         weft_future_release(s->f);
         s->f = NULL;
     }
-    weft__spin_lock(&it->lock); /* after the last task's unlock */
-    weft__spin_unlock(&it->lock);
-    iter_free(it);
+    iter_free(it); /* every slot marked done: no one touches it again */
 }

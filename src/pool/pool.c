@@ -344,7 +344,10 @@ static void close_pool(weft_pool *p, bool cancel) {
     while (doomed) {
         weft_future *f = doomed;
         doomed = f->next;
-        weft__future_try_cancel(f);
+        if (f->fn == weft__imap_task)
+            weft__imap_task_cancel(f); /* its iterator must hear of it */
+        else
+            weft__future_try_cancel(f);
         weft_future_release(f); /* the pool's reference */
     }
 }

@@ -71,6 +71,12 @@ void weft__pool_check(const weft_pool *p, const char *fn);
  * could wait for itself). */
 bool weft__pool_is_own_worker(const weft_pool *p);
 
+/* imap.c */
+/* The function of every imap task (its argument is the iterator's slot). */
+int weft__imap_task(void *arg, void **result);
+/* Cancels imap task f if it has not started (true), completing its slot. */
+bool weft__imap_task_cancel(weft_future *f);
+
 /* future.c */
 void weft__future_init(weft_future *f, weft_task_fn fn, void *arg, unsigned refs);
 /* Wakes waiters and runs callbacks after a transition whose replaced
