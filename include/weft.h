@@ -1183,7 +1183,8 @@ WEFT_API int weft_pool_imap_gen(weft_pool *p, weft_task_fn fn, weft_pool_gen_fn 
 
 /* Tops the window up, then waits until `deadline` for the next outcome:
  * returns 1 with *index (the input's position), *status (the task's, or
- * -ECANCELED for one weft_pool_iter_cancel stopped, or the submit error of
+ * -ECANCELED for one weft_pool_iter_cancel or weft_pool_shutdown with
+ * cancel_pending stopped before it started, or the submit error of
  * an input the pool refused, e.g. -EPIPE after a shutdown: the input then
  * ends there) and *result (may be NULL); 0 once every input was yielded.
  * The deadline is absolute, so both of Python's readings work: the same
