@@ -162,10 +162,13 @@ typedef enum weft_stack_mode {
      * a task whose argument points into its stack (weft_future_result,
      * weft_futures_wait, weft_as_completed_next, weft_pool_map), in
      * weft_thread_join of a thread whose argument does, or in
-     * weft_ppool_map with in, out or statuses there, its stack stays in
-     * place, so that task or thread may use such pointers; the other
-     * SHARED coroutines of its thread then wait until it resumes (GUARDED
-     * ones keep running), so such a task must not wait for one of them.
+     * weft_ppool_map with in, out or statuses there (weft_ppool_starmap:
+     * out, statuses, items or the first item's argv, lens or argv[0]), or
+     * in weft_pool_iter_next with a running task's argument there, its
+     * stack stays in place, so that task or thread may use such pointers;
+     * the other SHARED coroutines of its thread then wait until it resumes
+     * (GUARDED ones keep running), so such a task must not wait for one of
+     * them.
      * Anything else another thread or coroutine may touch while this one
      * waits (a pointer reached only through heap memory, a task it does not
      * wait for as above, the async and imap forms of the process pool, a
@@ -912,6 +915,50 @@ WEFT_API int weft_timer_start(weft_thread **out, int64_t delay_ns, weft_thread_f
  * handle is. Errors: -EINVAL (t NULL, or not made by weft_timer_start). */
 WEFT_API int weft_timer_cancel(weft_thread *t);
 
+/* Python's threading.excepthook. C has no exceptions, so a thread fails
+ * explicitly: weft_thread_fail(err) from inside a thread started with
+ * weft_thread_start (or weft_thread_obj_start, or a timer's fn) marks it
+ * failed with err, and when its function returns (or, for opts.serve, when
+ * the thread ends) the process-wide excepthook runs on that thread, while
+ * it is still alive and listed by weft_thread_enumerate, before any join
+ * returns: "raise" is `weft_thread_fail(-EIO); return NULL;`. The join
+ * itself is unaffected (it returns 0 and the function's result), as in
+ * Python. The thread pool's counterpart: a task submitted fire-and-forget
+ * (weft_pool_submit with out NULL) that returns a negative status, which
+ * no one else can ever see, is reported the same way on the worker that
+ * ran it (a task whose future the caller holds is not: its result is the
+ * report). The default hook writes one line to stderr, as Python prints
+ * "Exception in thread NAME:" and a traceback:
+ *     Exception in thread Thread-3 (ident 5): deadline passed (-110)
+ * and for a pool task "Exception in a fire-and-forget pool task on thread
+ * Dummy-2 (ident 4): ...". */
+typedef struct weft_excepthook_args {
+    const char *thread_name; /* the failing thread's (weft_thread_current_name) */
+    uint64_t ident;          /* its weft_thread_ident */
+    int err;                 /* the error, < 0 */
+    weft_thread *thread;     /* the failed thread's handle; NULL for a pool task */
+    /* a pool task's function (a weft_task_fn) and argument; else NULL */
+    int (*task)(void *arg, void **result);
+    void *arg;
+} weft_excepthook_args;
+typedef void (*weft_excepthook_fn)(const weft_excepthook_args *args, void *ud);
+
+/* Marks the calling thread as failed with err (a later call replaces it).
+ * Errors: -EINVAL (err >= 0), -ESRCH (the caller is not a thread weft
+ * started: the initial thread, a pool worker, a foreign thread). */
+WEFT_API int weft_thread_fail(int err);
+/* Sets the process-wide hook: fn(args, ud) runs on each failing thread
+ * (several at once if several fail; fn may call weft_thread_set_excepthook
+ * itself). fn NULL restores the default. Any thread may call it. */
+WEFT_API void weft_thread_set_excepthook(weft_excepthook_fn fn, void *ud);
+/* Stores the current hook in *fn (weft_thread_excepthook_default if none
+ * was set) and, if ud is non-NULL, its ud in *ud: to chain to it from a new
+ * hook. Errors: -EINVAL (fn NULL). */
+WEFT_API int weft_thread_get_excepthook(weft_excepthook_fn *fn, void **ud);
+/* The default hook (Python's threading.__excepthook__): the line above, in
+ * one write(2) to descriptor 2. args NULL is a no-op; ud is unused. */
+WEFT_API void weft_thread_excepthook_default(const weft_excepthook_args *args, void *ud);
+
 /* The seed's subclass style: embed a weft_thread_obj in your own struct,
  * give it a run callback, start it, and recover your struct in run() with
  * WEFT_CONTAINER_OF. */
@@ -1273,6 +1320,82 @@ WEFT_API void weft_as_completed_destroy(weft_as_completed_iter *it);
 WEFT_API int weft_pool_map(weft_pool *p, weft_task_fn fn, void *const *args,
                            void **results, int *statuses, size_t n,
                            int64_t deadline);
+
+/* Lazy map with a timeout (Python's Executor.map(fn, items, timeout=)
+ * iterated as results come, and its buffersize=): an iterator that submits
+ * fn(arg) for the inputs a window at a time and yields each outcome:
+ *
+ *     weft_pool_iter *it;
+ *     size_t i;
+ *     int st, r;
+ *     void *res;
+ *     weft_pool_imap(p, fn, args, n, 0, 0, &it);
+ *     int64_t deadline = weft_after(2 * WEFT_SEC);  // Python's timeout=2
+ *     while ((r = weft_pool_iter_next(it, deadline, &i, &st, &res)) > 0)
+ *         use(i, st, res);
+ *     weft_pool_iter_destroy(it);  // r: 0 at the end, -ETIMEDOUT, ...
+ *
+ * Inputs are taken lazily: at most `window` tasks are submitted and not yet
+ * yielded (0: 256, or 4 per worker thread if that is more), and the input
+ * is read only to top the window up, by the caller of weft_pool_imap and
+ * weft_pool_iter_next, so an endless or huge input allocates nothing more
+ * than the window (Python submits every item at once unless given
+ * buffersize; a window much smaller than 256 makes the caller wait for
+ * wake-ups often: on 2 CPUs, 8 costs ~10x more per no-op task). Results come in
+ * input order (a finished task waits until those before it are yielded,
+ * holding its window place), or with WEFT_POOL_UNORDERED in the order they
+ * finish. An iterator is used by one thread or coroutine at a time.
+ * args (or what gen returns) must stay valid while the tasks run; a SHARED
+ * coroutine's stack stays in place only while it waits in
+ * weft_pool_iter_next.
+ * Errors: -EINVAL (p, fn or it NULL, args NULL with n > 0, unknown flags,
+ * window > 2^24), -EDEADLK (called from one of p's workers), -EPIPE (p is
+ * shut down), -ENOMEM. */
+enum { WEFT_POOL_UNORDERED = 1 };
+typedef struct weft_pool_iter weft_pool_iter;
+WEFT_API int weft_pool_imap(weft_pool *p, weft_task_fn fn, void *const *args, size_t n,
+                            size_t window, int flags, weft_pool_iter **it);
+
+/* The inputs of weft_pool_imap_gen: returns 1 with the next argument in
+ * *arg, 0 at the end of the input, or a negative errno (the input ends;
+ * weft_pool_iter_next returns that error once, before the results of the
+ * tasks already submitted). Called only by the iterator's caller. */
+typedef int (*weft_pool_gen_fn)(void *ud, void **arg);
+/* weft_pool_imap over the arguments gen(ud) gives (an endless input works:
+ * stop with weft_pool_iter_cancel). Errors: as weft_pool_imap, -EINVAL
+ * for gen NULL. */
+WEFT_API int weft_pool_imap_gen(weft_pool *p, weft_task_fn fn, weft_pool_gen_fn gen, void *ud,
+                                size_t window, int flags, weft_pool_iter **it);
+
+/* Tops the window up, then waits until `deadline` for the next outcome:
+ * returns 1 with *index (the input's position), *status (the task's, or
+ * -ECANCELED for one weft_pool_iter_cancel or weft_pool_shutdown with
+ * cancel_pending stopped before it started, or the submit error of
+ * an input the pool refused, e.g. -EPIPE after a shutdown: the input then
+ * ends there) and *result (may be NULL); 0 once every input was yielded.
+ * The deadline is absolute, so both of Python's readings work: the same
+ * deadline on every call bounds the whole map from its start (as
+ * Executor.map's timeout, which counts from the call to map), a fresh
+ * weft_after(t) on each bounds each wait. Unlike Python a timeout loses
+ * nothing: the iterator stays usable and the next call resumes.
+ * Errors: -ETIMEDOUT, -ECANCELED (the calling coroutine was cancelled),
+ * the generator's error (see weft_pool_gen_fn), -EINVAL (it, index or
+ * status NULL). */
+WEFT_API int weft_pool_iter_next(weft_pool_iter *it, int64_t deadline, size_t *index, int *status,
+                                 void **result);
+
+/* Closing early (Python's closing of the map's generator): no more inputs
+ * are taken, and every submitted task that has not started is cancelled.
+ * weft_pool_iter_next then yields what was submitted (cancelled ones with
+ * -ECANCELED, the others when they finish), then 0. Returns how many tasks
+ * this call cancelled. Errors: -EINVAL (it NULL). */
+WEFT_API int weft_pool_iter_cancel(weft_pool_iter *it);
+
+/* weft_pool_iter_cancel, then waits for the tasks still running (they use
+ * their arguments; tasks cannot be interrupted) and frees it. Results not
+ * yielded are dropped: to free what they point to, cancel and call
+ * weft_pool_iter_next until 0 first. NULL is a no-op. */
+WEFT_API void weft_pool_iter_destroy(weft_pool_iter *it);
 
 /* Stops p from accepting tasks: later submits fail with -EPIPE. With
  * cancel_pending = 1, every queued task that has not started is cancelled
@@ -2296,6 +2419,33 @@ WEFT_API int weft_ppool_map(weft_ppool *p, int task, const void *in, size_t n, s
 WEFT_API int weft_ppool_map_async(weft_ppool *p, int task, const void *in, size_t n,
                                   size_t in_size, void *out, size_t out_size, size_t chunksize,
                                   int *statuses, weft_future **out_future);
+
+/* Python's Pool.starmap: one multi-argument task per item, each item an
+ * argument tuple of byte strings (items[i].argv[k][0 .. items[i].lens[k])
+ * for k < items[i].argc, as weft_ppool_apply_argv takes them; the task
+ * reads them with weft_ppool_arg). Results, chunks, statuses, retries and
+ * the return value as weft_ppool_map: out[i*out_size ..] = task(items[i]).
+ * The arguments are packed into the workers' memory chunk by chunk as the
+ * chunks are handed out (no copy of the whole input is made first).
+ * Errors: as weft_ppool_map; -EINVAL also for items NULL with n > 0, an
+ * item with argc < 0, argv or lens NULL with argc > 0, an argument NULL
+ * with a nonzero length, or packed larger than 2^31 bytes (8 + 8 * argc +
+ * the lengths). */
+typedef struct weft_ppool_args {
+    int argc;
+    const void *const *argv;
+    const size_t *lens;
+} weft_ppool_args;
+WEFT_API int weft_ppool_starmap(weft_ppool *p, int task, const weft_ppool_args *items, size_t n,
+                                void *out, size_t out_size, size_t chunksize, int *statuses);
+
+/* weft_ppool_starmap without waiting, as weft_ppool_map_async: items, the
+ * arrays and bytes they point to, out and statuses must stay valid until
+ * the future is done (the watcher thread packs later chunks from them).
+ * Errors: as weft_ppool_starmap (out_future NULL: -EINVAL). */
+WEFT_API int weft_ppool_starmap_async(weft_ppool *p, int task, const weft_ppool_args *items,
+                                      size_t n, void *out, size_t out_size, size_t chunksize,
+                                      int *statuses, weft_future **out_future);
 
 /* imap / imap_unordered: results of any size, yielded one by one as they
  * come (in index order, or with WEFT_PPOOL_UNORDERED in the order they

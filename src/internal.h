@@ -469,5 +469,8 @@ int weft__thread_start_owned(weft_thread **out, weft_thread_fn fn, void *arg,
                              void (*free_arg)(void *));
 /* t's arg if t was started by weft__thread_start_owned with fn, else NULL. */
 void *weft__thread_owned_arg(weft_thread *t, weft_thread_fn fn);
+/* Runs the excepthook (weft_thread_set_excepthook) for a fire-and-forget
+ * pool task fn(arg) that failed with err, on the calling (worker) thread. */
+void weft__thread_report_task(weft_task_fn fn, void *arg, int err);
 
 #endif

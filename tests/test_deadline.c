@@ -515,6 +515,21 @@ static int no_failure(void *result, void *ud) {
 static long c_joinall_failfast(int64_t dl) {
     return weft_joinall_failfast(&co1, 1, dl, NULL, no_failure, NULL, NULL);
 }
+static weft_pool_iter *pit;
+static void s_pool_iter(void) {
+    s_pool();
+    static void *args[1];
+    CHECK_OK(weft_pool_imap(pool, task_gate, args, 1, 0, 0, &pit)); /* queued: never runs */
+}
+static void t_pool_iter(void) {
+    weft_pool_iter_destroy(pit);
+    t_pool();
+}
+static long c_pool_iter_next(int64_t dl) {
+    size_t i;
+    int st;
+    return weft_pool_iter_next(pit, dl, &i, &st, NULL);
+}
 static long c_pool_map(int64_t dl) {
     void *args[1] = {NULL};
     int st[1] = {1};
@@ -956,6 +971,7 @@ static const dl_row rows[] = {
     ROW(wait_next, -ETIMEDOUT, s_pool, t_pool),
     ROW(joinall_failfast, -ETIMEDOUT, s_coro, t_coro),
     ROW(pool_map, -ETIMEDOUT, s_pool, t_pool),
+    ROW(pool_iter_next, -ETIMEDOUT, s_pool_iter, t_pool_iter),
     ROW(proc_join, -ETIMEDOUT, s_proc, t_proc),
     ROW(proc_obj_join, -ETIMEDOUT, s_pobj, t_pobj),
     ROW(plock_acquire, -ETIMEDOUT, s_plock, t_plock),

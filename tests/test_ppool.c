@@ -24,7 +24,7 @@ static shared_t *sh;
 
 static int t_square, t_echo, t_fail_odd, t_big, t_pid, t_sleep, t_abort, t_exit, t_kill,
     t_crash_once, t_init, t_init_fail, t_sum_args, t_rep, t_short, t_slow_square, t_counted_sleep,
-    t_spin;
+    t_spin, t_star, t_star_kill, t_star_crash;
 
 static int square(const void *in, size_t len, weft_bytes *out) {
     int64_t x;
@@ -170,6 +170,64 @@ static int short_task(const void *in, size_t len, weft_bytes *out) {
     return weft_bytes_set(out, in, 1);
 }
 
+/* A hash of a starmap item's arguments (argc, each length and byte), the
+ * same in the test and in the worker. */
+static int64_t star_hash(int argc, const void *const *argv, const size_t *lens) {
+    uint64_t h = (uint64_t)argc;
+    for (int k = 0; k < argc; k++) {
+        h = h * 31 + lens[k];
+        for (size_t i = 0; i < lens[k]; i++)
+            h = h * 131 + ((const unsigned char *)argv[k])[i];
+    }
+    return (int64_t)(h >> 1);
+}
+/* Unpacks the arguments (at most 8) and hashes them; an item whose first
+ * argument starts with 'X' fails with -EDOM. */
+static int star(const void *in, size_t len, weft_bytes *out) {
+    const void *argv[8];
+    size_t lens[8];
+    int argc = weft_ppool_arg(in, len, -1, NULL, NULL);
+    if (argc < 0 || argc > 8)
+        return argc < 0 ? argc : -E2BIG;
+    for (int k = 0; k < argc; k++) {
+        int r = weft_ppool_arg(in, len, k, &argv[k], &lens[k]);
+        if (r != argc)
+            return r < 0 ? r : -EPROTO;
+    }
+    if (argc && lens[0] && *(const char *)argv[0] == 'X')
+        return -EDOM;
+    int64_t h = star_hash(argc, argv, lens);
+    return weft_bytes_set(out, &h, sizeof h);
+}
+/* Argument 0: an int64 v. Kills its worker when v is 7, else gives 2 * v. */
+static int star_kill(const void *in, size_t len, weft_bytes *out) {
+    const void *a;
+    size_t l;
+    int64_t v;
+    if (weft_ppool_arg(in, len, 0, &a, &l) < 0 || l != sizeof v)
+        return -EINVAL;
+    memcpy(&v, a, sizeof v);
+    if (v == 7)
+        raise(SIGKILL);
+    v *= 2;
+    return weft_bytes_set(out, &v, sizeof v);
+}
+/* Argument 0: an int slot. Dies the first time each slot runs, else gives
+ * the slot times the length of argument 1. */
+static int star_crash(const void *in, size_t len, weft_bytes *out) {
+    const void *a;
+    size_t l, l1;
+    int slot;
+    if (weft_ppool_arg(in, len, 0, &a, &l) < 0 || l != sizeof slot ||
+        weft_ppool_arg(in, len, 1, NULL, &l1) < 0)
+        return -EINVAL;
+    memcpy(&slot, a, sizeof slot);
+    if (atomic_fetch_add(&sh->crashed[slot], 1) == 0)
+        raise(SIGKILL);
+    int64_t v = (int64_t)slot * (int64_t)l1;
+    return weft_bytes_set(out, &v, sizeof v);
+}
+
 __attribute__((constructor)) static void setup(void) {
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
@@ -192,7 +250,11 @@ __attribute__((constructor)) static void setup(void) {
     t_slow_square = weft_ptask_register("slow_square", slow_square);
     t_counted_sleep = weft_ptask_register("counted_sleep", counted_sleep);
     t_spin = weft_ptask_register("spin", spin_task);
-    if (t_slow_square < 0 || t_counted_sleep < 0 || t_spin < 0)
+    t_star = weft_ptask_register("star", star);
+    t_star_kill = weft_ptask_register("star_kill", star_kill);
+    t_star_crash = weft_ptask_register("star_crash", star_crash);
+    if (t_slow_square < 0 || t_counted_sleep < 0 || t_spin < 0 || t_star < 0 || t_star_kill < 0 ||
+        t_star_crash < 0)
         abort();
 }
 
@@ -550,6 +612,219 @@ WEFT_TEST(imap_ordered_unordered) {
     CHECK_OK(weft_ppool_imap(p, t_rep, NULL, 0, 8, 0, 0, &it));
     CHECK_EQ(weft_ppool_iter_next(it, 0, &idx, &st, NULL), 0);
     weft_ppool_iter_destroy(it);
+    finish(p);
+}
+
+/* ---- starmap ---------------------------------------------------------------- */
+
+/* n items of 0..4 arguments of 0..(i % 700) bytes each: chunks above the
+ * inline size go through the memfd. */
+typedef struct {
+    size_t n;
+    weft_ppool_args *items;
+    const void **argv;
+    size_t *lens;
+    char *bytes;
+    int64_t *want;
+} star_in;
+
+static void star_make(star_in *s, size_t n) {
+    s->n = n;
+    s->items = malloc(n * sizeof *s->items);
+    s->argv = malloc(n * 4 * sizeof *s->argv);
+    s->lens = malloc(n * 4 * sizeof *s->lens);
+    s->bytes = malloc(700);
+    s->want = malloc(n * sizeof *s->want);
+    CHECK(s->items && s->argv && s->lens && s->bytes && s->want);
+    for (int i = 0; i < 700; i++)
+        s->bytes[i] = (char)('a' + i % 26);
+    for (size_t i = 0; i < n; i++) {
+        int argc = (int)(i % 5);
+        for (int k = 0; k < argc; k++) {
+            size_t l = (i * 7 + (size_t)k * 13) % 700;
+            s->argv[i * 4 + (size_t)k] = s->bytes + (700 - l) % 700 * (l != 0);
+            s->lens[i * 4 + (size_t)k] = l;
+        }
+        s->items[i] =
+            (weft_ppool_args){argc, argc ? s->argv + i * 4 : NULL, argc ? s->lens + i * 4 : NULL};
+        s->want[i] = star_hash(argc, s->items[i].argv, s->items[i].lens);
+    }
+}
+
+static void star_free(star_in *s) {
+    free(s->items);
+    free(s->argv);
+    free(s->lens);
+    free(s->bytes);
+    free(s->want);
+}
+
+WEFT_TEST(starmap_exact) {
+    weft_ppool *p = mkpool(2);
+    star_in s;
+    star_make(&s, 2003);
+    int64_t *out = malloc(s.n * 8);
+    int *st = malloc(s.n * sizeof *st);
+    CHECK(out && st);
+    size_t chunks[] = {0, 1, 3, 100, s.n, s.n + 9};
+    for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
+        memset(out, 0, s.n * 8);
+        memset(st, 0x55, s.n * sizeof *st);
+        CHECK_EQ(weft_ppool_starmap(p, t_star, s.items, s.n, out, 8, chunks[c], st), 0);
+        for (size_t i = 0; i < s.n; i++) {
+            CHECK_EQ(out[i], s.want[i]);
+            CHECK_EQ(st[i], 0);
+        }
+    }
+    /* async: the same results through a future */
+    weft_future *f;
+    memset(out, 0, s.n * 8);
+    CHECK_OK(weft_ppool_starmap_async(p, t_star, s.items, s.n, out, 8, 0, NULL, &f));
+    CHECK_EQ(weft_future_result(f, weft_after(10 * WEFT_SEC), NULL), 0);
+    for (size_t i = 0; i < s.n; i++)
+        CHECK_EQ(out[i], s.want[i]);
+    weft_future_release(f);
+    /* the same call as apply_argv gives the same bytes */
+    weft_bytes b = WEFT_BYTES_INIT;
+    CHECK_OK(
+        weft_ppool_apply_argv(p, t_star, s.items[9].argc, s.items[9].argv, s.items[9].lens, &f));
+    void *res;
+    CHECK_EQ(weft_future_result(f, weft_after(10 * WEFT_SEC), &res), 0);
+    CHECK_EQ(memcmp(((const weft_bytes *)res)->data, &s.want[9], 8), 0);
+    weft_future_release(f);
+    weft_bytes_free(&b);
+    /* failures: every item's status, the lowest failed index's status */
+    const void *xa[1] = {"Xfail"}, *oka[1] = {"ok"};
+    size_t xl[1] = {5}, okl[1] = {2};
+    weft_ppool_args mixed[6];
+    for (int i = 0; i < 6; i++)
+        mixed[i] = (weft_ppool_args){1, i == 2 || i == 5 ? xa : oka, i == 2 || i == 5 ? xl : okl};
+    int64_t mo[6];
+    int ms[6];
+    CHECK_ERR(weft_ppool_starmap(p, t_star, mixed, 6, mo, 8, 2, ms), -EDOM);
+    for (int i = 0; i < 6; i++) {
+        CHECK_EQ(ms[i], i == 2 || i == 5 ? -EDOM : 0);
+        if (ms[i] == 0)
+            CHECK_EQ(mo[i], star_hash(1, oka, okl));
+    }
+    /* results of the wrong size fail per item */
+    CHECK_ERR(weft_ppool_starmap(p, t_star, mixed, 2, mo, 4, 1, ms), -EMSGSIZE);
+    CHECK_EQ(ms[0], -EMSGSIZE);
+    CHECK_EQ(ms[1], -EMSGSIZE);
+    /* no items */
+    CHECK_EQ(weft_ppool_starmap(p, t_star, NULL, 0, NULL, 8, 0, NULL), 0);
+    CHECK_OK(weft_ppool_starmap_async(p, t_star, NULL, 0, NULL, 8, 0, NULL, &f));
+    CHECK_EQ(weft_future_result(f, weft_after(10 * WEFT_SEC), NULL), 0);
+    weft_future_release(f);
+    free(out);
+    free(st);
+    star_free(&s);
+    finish(p);
+}
+
+WEFT_TEST(starmap_bad_input) {
+    weft_ppool *p = mkpool(1);
+    const void *argv[2] = {"ab", NULL};
+    size_t lens[2] = {2, 0}, bad_lens[2] = {2, 1};
+    weft_ppool_args ok = {2, argv, lens};
+    int64_t out[2];
+    weft_future *f = (weft_future *)1;
+    CHECK_ERR(weft_ppool_starmap(NULL, t_star, &ok, 1, out, 8, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_starmap(p, -1, &ok, 1, out, 8, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_starmap(p, 5000, &ok, 1, out, 8, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_starmap(p, t_star, NULL, 1, out, 8, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_starmap(p, t_star, &ok, 1, NULL, 8, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_starmap(p, t_star, &ok, 1, out, 0, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_starmap(p, t_star, &ok, 1, out, ((size_t)1 << 31) + 1, 0, NULL), -EINVAL);
+    weft_ppool_args bad[] = {
+        {-1, argv, lens},    /* argc < 0 */
+        {2, NULL, lens},     /* argv NULL */
+        {2, argv, NULL},     /* lens NULL */
+        {2, argv, bad_lens}, /* an argument NULL with a length */
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        weft_ppool_args two[2] = {ok, bad[k]};
+        CHECK_ERR(weft_ppool_starmap(p, t_star, two, 2, out, 8, 0, NULL), -EINVAL);
+        CHECK_ERR(weft_ppool_starmap_async(p, t_star, two, 2, out, 8, 0, NULL, &f), -EINVAL);
+        CHECK(f == NULL);
+        f = (weft_future *)1;
+    }
+    /* an item packed larger than 2^31 bytes (never read: refused first) */
+    size_t huge[2] = {(size_t)1 << 31, 0};
+    const void *hv[2] = {"x", NULL};
+    weft_ppool_args big = {2, hv, huge};
+    CHECK_ERR(weft_ppool_starmap(p, t_star, &big, 1, out, 8, 0, NULL), -EINVAL);
+    CHECK_ERR(weft_ppool_starmap_async(p, t_star, &ok, 1, out, 8, 0, NULL, NULL), -EINVAL);
+    /* zero arguments is an item */
+    weft_ppool_args none = {0, NULL, NULL};
+    CHECK_EQ(weft_ppool_starmap(p, t_star, &none, 1, out, 8, 0, NULL), 0);
+    CHECK_EQ(out[0], star_hash(0, NULL, NULL));
+    CHECK_OK(weft_ppool_close(p));
+    CHECK_ERR(weft_ppool_starmap(p, t_star, &ok, 1, out, 8, 0, NULL), -EPIPE);
+    CHECK_ERR(weft_ppool_starmap_async(p, t_star, &ok, 1, out, 8, 0, NULL, &f), -EPIPE);
+    CHECK_OK(weft_ppool_join(p, weft_after(10 * WEFT_SEC)));
+    CHECK_OK(weft_ppool_destroy(p));
+    CHECK_NO_ZOMBIES();
+}
+
+/* A worker dies in the middle of a starmap: with FAIL, the items of its
+ * chunk fail with -EOWNERDEAD and every other item is right; with RETRY,
+ * each dead chunk is packed and run again and every item is right. */
+WEFT_TEST(starmap_worker_death) {
+    weft_ppool *p = mkpool(2);
+    enum { N = 20 };
+    int64_t v[N], out[N];
+    const void *argv[N][2];
+    size_t lens[N][2];
+    int st[N];
+    weft_ppool_args items[N];
+    for (int i = 0; i < N; i++) {
+        v[i] = i;
+        argv[i][0] = &v[i];
+        argv[i][1] = "tail";
+        lens[i][0] = sizeof v[i];
+        lens[i][1] = 4;
+        items[i] = (weft_ppool_args){2, argv[i], lens[i]};
+    }
+    CHECK_ERR(weft_ppool_starmap(p, t_star_kill, items, N, out, 8, 4, st), -EOWNERDEAD);
+    for (int i = 0; i < N; i++) {
+        if (i >= 4 && i < 8) {
+            CHECK_ERR(st[i], -EOWNERDEAD); /* the chunk of item 7 */
+        } else {
+            CHECK_EQ(st[i], 0);
+            CHECK_EQ(out[i], 2 * i);
+        }
+    }
+    CHECK_EQ(weft_ppool_started(p), 3);
+    finish(p);
+
+    for (int i = 0; i < 64; i++)
+        atomic_store(&sh->crashed[i], 0);
+    weft_ppool_opts o;
+    weft_ppool_opts_init(&o);
+    o.nworkers = 2;
+    o.on_death = WEFT_PPOOL_RETRY;
+    CHECK_OK(weft_ppool_create(&p, &o));
+    int slot[N];
+    static char pad[600];
+    for (int i = 0; i < N; i++) {
+        slot[i] = i;
+        argv[i][0] = &slot[i];
+        argv[i][1] = pad;
+        lens[i][0] = sizeof slot[i];
+        lens[i][1] = (size_t)(i * 29); /* up to 551 bytes: chunks go through the memfd */
+    }
+    CHECK_EQ(weft_ppool_starmap(p, t_star_crash, items, N, out, 8, 3, st), 0);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(st[i], 0);
+        CHECK_EQ(out[i], (int64_t)i * i * 29);
+        /* Each item kills its worker the first time, and its chunk runs
+         * again from the start: the item at position k of a chunk of len
+         * items runs once per kill from position k on, plus its last run. */
+        int k = i % 3, len = i / 3 == N / 3 ? N % 3 : 3;
+        CHECK_EQ(atomic_load(&sh->crashed[i]), 1 + len - k);
+    }
+    CHECK_EQ(weft_ppool_started(p), 2 + N); /* one replacement per item */
     finish(p);
 }
 
@@ -1175,6 +1450,53 @@ static void shared_map_body(void) {
 }
 WEFT_TEST(map_from_shared_stack_coroutines) { run_plain_in_thread(shared_map_body); }
 
+/* The same with starmap: the items, their argv and lens arrays and the argument bytes
+ * all on the coroutines' stacks (the watcher packs later chunks from them while the
+ * coroutines wait). */
+static void *pp_shared_starmapper(void *arg) {
+    weft_ppool *p = arg;
+    int id = atomic_fetch_add(&pp_shared_ok, 0x10000) >> 16;
+    volatile unsigned char canary[512];
+    for (size_t i = 0; i < sizeof canary; i++)
+        canary[i] = (unsigned char)(id * 11 + i);
+    char text[32][24];
+    const void *argv[32][2];
+    size_t lens[32][2];
+    weft_ppool_args items[32];
+    int64_t out[32];
+    int st[32];
+    for (int i = 0; i < 32; i++) {
+        snprintf(text[i], sizeof text[i], "%d:%d", id, i);
+        argv[i][0] = text[i];
+        argv[i][1] = &items[i]; /* any bytes: the item itself */
+        lens[i][0] = strlen(text[i]);
+        lens[i][1] = 4;
+        items[i] = (weft_ppool_args){2, argv[i], lens[i]};
+        out[i] = -1;
+    }
+    CHECK_EQ(weft_ppool_starmap(p, t_star, items, 32, out, 8, 4, st), 0);
+    for (int i = 0; i < 32; i++) {
+        CHECK_EQ(st[i], 0);
+        CHECK_EQ(out[i], star_hash(2, argv[i], lens[i]));
+    }
+    for (size_t i = 0; i < sizeof canary; i++)
+        CHECK_EQ(canary[i], (unsigned char)(id * 11 + i));
+    atomic_fetch_add(&pp_shared_ok, 1);
+    return NULL;
+}
+static void shared_starmap_body(void) {
+    weft_ppool *p = mkpool(2);
+    atomic_store(&pp_shared_ok, 0);
+    weft_coro c[PP_SHARED_N];
+    weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
+    for (int i = 0; i < PP_SHARED_N; i++)
+        CHECK_OK(weft_spawn(&c[i], pp_shared_starmapper, p, &o));
+    CHECK_OK(weft_joinall(c, PP_SHARED_N, weft_after(30 * WEFT_SEC), NULL));
+    CHECK_EQ(atomic_load(&pp_shared_ok) & 0xffff, PP_SHARED_N);
+    finish(p);
+}
+WEFT_TEST(starmap_from_shared_stack_coroutines) { run_plain_in_thread(shared_starmap_body); }
+
 static void lk_ok(weft_future *f, int st, const weft_bytes *r, void *ud) {
     (void)f, (void)ud;
     CHECK_EQ(st, 0);
@@ -1240,6 +1562,27 @@ static void alloc_fail_body(void) {
         CHECK_OK(weft_ppool_destroy(p));
     }
     CHECK_GT(ok, 0);
+    /* starmap: -ENOMEM and nothing left behind, or the right results */
+    weft_ppool *p = mkpool(1);
+    int64_t v[3] = {1, 2, 3}, out[3];
+    const void *argv[3][1] = {{&v[0]}, {&v[1]}, {&v[2]}};
+    size_t lens[1] = {8};
+    weft_ppool_args items[3] = {{1, argv[0], lens}, {1, argv[1], lens}, {1, argv[2], lens}};
+    int failed = 0;
+    for (int k = 0; k < 6; k++) {
+        test_alloc_fail_after(k);
+        int r = weft_ppool_starmap(p, t_star, items, 3, out, 8, 1, NULL);
+        test_alloc_fail_after(-1);
+        if (r < 0) {
+            CHECK_ERR(r, -ENOMEM);
+            failed++;
+            continue;
+        }
+        for (int i = 0; i < 3; i++)
+            CHECK_EQ(out[i], star_hash(1, argv[i], lens));
+    }
+    CHECK_GT(failed, 0);
+    CHECK_OK(weft_ppool_destroy(p));
 }
 
 WEFT_TEST(allocation_failures) {

@@ -1179,3 +1179,237 @@ WEFT_TEST(timer_bad_input) {
     }
     CHECK_EQ(weft_thread_active_count(), 1);
 }
+
+/* ---------------------------------------------------------------- excepthook */
+
+/* What the recording hook saw (one failure at a time in these cases). */
+typedef struct {
+    atomic_int calls;
+    char name[64];
+    uint64_t ident;    /* args->ident */
+    uint64_t on_ident; /* weft_thread_ident() inside the hook: the failing thread */
+    int err;
+    weft_thread *thread;
+    weft_task_fn task;
+    void *arg;
+    int listed; /* the failing thread was still in weft_thread_enumerate */
+    void *ud;
+} hook_rec;
+
+static void recording_hook(const weft_excepthook_args *a, void *ud) {
+    hook_rec *h = ud;
+    snprintf(h->name, sizeof h->name, "%s", a->thread_name);
+    h->ident = a->ident;
+    h->on_ident = weft_thread_ident();
+    h->err = a->err;
+    h->thread = a->thread;
+    h->task = a->task;
+    h->arg = a->arg;
+    h->ud = ud;
+    uint64_t ids[64];
+    int n = weft_thread_enumerate(ids, 64);
+    h->listed = 0;
+    for (int i = 0; i < n && i < 64; i++)
+        h->listed |= ids[i] == a->ident;
+    atomic_fetch_add(&h->calls, 1);
+}
+
+static uint64_t failing_ident;
+static void *fail_eio(void *arg) {
+    failing_ident = weft_thread_ident();
+    CHECK_OK(weft_thread_fail(-EPERM));
+    CHECK_OK(weft_thread_fail(-EIO)); /* the last one counts */
+    return arg;
+}
+static void *no_fail(void *arg) {
+    return arg;
+}
+
+WEFT_TEST(excepthook_thread_fail) {
+    static hook_rec h;
+    weft_excepthook_fn fn = NULL;
+    void *ud = &h;
+    CHECK_OK(weft_thread_get_excepthook(&fn, &ud));
+    CHECK(fn == weft_thread_excepthook_default);
+    CHECK_PTR_EQ(ud, NULL);
+    weft_thread_set_excepthook(recording_hook, &h);
+    CHECK_OK(weft_thread_get_excepthook(&fn, &ud));
+    CHECK(fn == recording_hook);
+    CHECK_PTR_EQ(ud, &h);
+    weft_thread *t;
+    weft_thread_opts o = {.name = "failer"};
+    CHECK_OK(weft_thread_start(&t, fail_eio, (void *)7, &o));
+    weft_thread *handle = t;
+    void *res = NULL;
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER, &res)); /* the join is unaffected */
+    CHECK_PTR_EQ(res, (void *)7);
+    /* the hook ran before the join returned, on the failing thread, while listed */
+    CHECK_EQ(atomic_load(&h.calls), 1);
+    CHECK_STR_EQ(h.name, "failer");
+    CHECK_EQ(h.ident, failing_ident);
+    CHECK_EQ(h.on_ident, failing_ident);
+    CHECK_ERR(h.err, -EIO);
+    CHECK_PTR_EQ(h.thread, handle);
+    CHECK(h.task == NULL);
+    CHECK_EQ(h.listed, 1);
+    /* a thread that does not fail is not reported */
+    CHECK_OK(weft_thread_start(&t, no_fail, NULL, NULL));
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER, NULL));
+    CHECK_EQ(atomic_load(&h.calls), 1);
+    /* back to the default */
+    weft_thread_set_excepthook(NULL, &h);
+    CHECK_OK(weft_thread_get_excepthook(&fn, &ud));
+    CHECK(fn == weft_thread_excepthook_default);
+    CHECK_PTR_EQ(ud, NULL);
+}
+
+/* Timers and thread objects fail the same way. */
+static void *timer_fails(void *arg) {
+    (void)arg;
+    CHECK_OK(weft_thread_fail(-ETIMEDOUT));
+    return NULL;
+}
+typedef struct {
+    weft_thread_obj base;
+    int err;
+} failing_obj;
+static void *obj_fails(weft_thread_obj *self) {
+    failing_obj *o = WEFT_CONTAINER_OF(self, failing_obj, base);
+    CHECK_OK(weft_thread_fail(o->err));
+    return NULL;
+}
+
+WEFT_TEST(excepthook_timer_and_obj) {
+    static hook_rec h;
+    weft_thread_set_excepthook(recording_hook, &h);
+    weft_thread *t;
+    CHECK_OK(weft_timer_start(&t, 0, timer_fails, NULL));
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER, NULL));
+    CHECK_EQ(atomic_load(&h.calls), 1);
+    CHECK_ERR(h.err, -ETIMEDOUT);
+    CHECK_EQ(strncmp(h.name, "Thread-", 7), 0);
+    failing_obj o = {{obj_fails, NULL}, -ENOSPC};
+    weft_thread_opts opts = {.name = "obj"};
+    CHECK_OK(weft_thread_obj_start(&o.base, &opts));
+    CHECK_OK(weft_thread_obj_join(&o.base, WEFT_FOREVER, NULL));
+    CHECK_EQ(atomic_load(&h.calls), 2);
+    CHECK_ERR(h.err, -ENOSPC);
+    CHECK_STR_EQ(h.name, "obj");
+}
+
+static int pool_task_fail(void *arg, void **result) {
+    (void)result;
+    return (int)(intptr_t)arg;
+}
+static int pool_task_thread_fail(void *arg, void **result) {
+    (void)arg;
+    (void)result;
+    return weft_thread_fail(-EIO); /* a pool worker is not a weft thread */
+}
+
+WEFT_TEST(excepthook_pool_fire_and_forget) {
+    static hook_rec h;
+    weft_thread_set_excepthook(recording_hook, &h);
+    weft_pool *p;
+    CHECK_OK(weft_pool_create(&p, 1));
+    /* held futures are not reported, whatever they return */
+    weft_future *f;
+    CHECK_OK(weft_pool_submit(p, pool_task_fail, (void *)(intptr_t)-EDOM, &f));
+    CHECK_ERR(weft_future_result(f, WEFT_FOREVER, NULL), -EDOM);
+    weft_future_release(f);
+    CHECK_OK(weft_pool_submit(p, pool_task_thread_fail, NULL, &f));
+    CHECK_ERR(weft_future_result(f, WEFT_FOREVER, NULL), -ESRCH);
+    weft_future_release(f);
+    /* fire-and-forget: success is silent, failure is reported on the worker */
+    CHECK_OK(weft_pool_submit(p, pool_task_fail, (void *)(intptr_t)3, NULL));
+    CHECK_OK(weft_pool_submit(p, pool_task_fail, (void *)(intptr_t)-EXDEV, NULL));
+    CHECK_OK(weft_pool_shutdown(p, 1, 0)); /* the hook runs before the task completes */
+    CHECK_EQ(atomic_load(&h.calls), 1);
+    CHECK_ERR(h.err, -EXDEV);
+    CHECK(h.task == pool_task_fail);
+    CHECK_PTR_EQ(h.arg, (void *)(intptr_t)-EXDEV);
+    CHECK(h.thread == NULL);
+    CHECK_EQ(h.on_ident, h.ident);
+    CHECK_NE(h.ident, weft_thread_ident()); /* not the submitter */
+    CHECK_EQ(strncmp(h.name, "Dummy-", 6), 0);
+    CHECK_OK(weft_pool_destroy(p));
+}
+
+WEFT_TEST(excepthook_bad_input) {
+    CHECK_ERR(weft_thread_fail(0), -EINVAL);
+    CHECK_ERR(weft_thread_fail(5), -EINVAL);
+    CHECK_ERR(weft_thread_fail(-EIO), -ESRCH);  /* the initial thread */
+    weft_thread_excepthook_default(NULL, NULL); /* no-op */
+    CHECK_ERR(weft_thread_get_excepthook(NULL, NULL), -EINVAL);
+}
+
+/* The default hook: one line on descriptor 2. */
+static char *capture_stderr(void (*fn)(void)) {
+    char path[] = "/tmp/weft-hookXXXXXX";
+    int fd = mkstemp(path);
+    CHECK_GE(fd, 0);
+    unlink(path);
+    int saved = dup(2);
+    CHECK_GE(saved, 0);
+    CHECK_GE(dup2(fd, 2), 0);
+    fn();
+    CHECK_GE(dup2(saved, 2), 0);
+    close(saved);
+    static char buf[1024];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    CHECK_GE(n, 0);
+    buf[n] = 0;
+    close(fd);
+    return buf;
+}
+
+static void *fail_quietly(void *arg) {
+    failing_ident = weft_thread_ident();
+    CHECK_OK(weft_thread_fail((int)(intptr_t)arg));
+    return NULL;
+}
+static void default_thread(void) {
+    weft_thread *t;
+    weft_thread_opts o = {.name = "worker-7"};
+    CHECK_OK(weft_thread_start(&t, fail_quietly, (void *)(intptr_t)-EIO, &o));
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER, NULL));
+}
+static void default_pool(void) {
+    weft_pool *p;
+    CHECK_OK(weft_pool_create(&p, 1));
+    CHECK_OK(weft_pool_submit(p, pool_task_fail, (void *)(intptr_t)-ECANCELED, NULL));
+    CHECK_OK(weft_pool_destroy(p));
+}
+
+WEFT_TEST(excepthook_default_line) {
+    char want[256];
+    char *got = capture_stderr(default_thread);
+    snprintf(want, sizeof want, "Exception in thread worker-7 (ident %llu): %s (%d)\n",
+             (unsigned long long)failing_ident, weft_strerror(-EIO), -EIO);
+    CHECK_STR_EQ(got, want);
+    got = capture_stderr(default_pool);
+    CHECK_EQ(strncmp(got, "Exception in a fire-and-forget pool task on thread Dummy-", 57), 0);
+    snprintf(want, sizeof want, "): %s (%d)\n", weft_strerror(-ECANCELED), -ECANCELED);
+    CHECK(strstr(got, want) != NULL);
+    CHECK_EQ(strchr(got, '\n') - got + 1, (long)strlen(got)); /* one line */
+}
+
+/* A hook may replace itself while it runs (it is called outside the lock). */
+static atomic_int swaps;
+static void swapping_hook(const weft_excepthook_args *a, void *ud) {
+    (void)a;
+    (void)ud;
+    atomic_fetch_add(&swaps, 1);
+    weft_thread_set_excepthook(NULL, NULL);
+}
+
+WEFT_TEST(excepthook_replaced_inside) {
+    weft_thread_set_excepthook(swapping_hook, NULL);
+    weft_thread *t;
+    CHECK_OK(weft_thread_start(&t, fail_quietly, (void *)(intptr_t)-EAGAIN, NULL));
+    CHECK_OK(weft_thread_join(t, WEFT_FOREVER, NULL));
+    CHECK_EQ(atomic_load(&swaps), 1);
+    weft_excepthook_fn fn;
+    CHECK_OK(weft_thread_get_excepthook(&fn, NULL));
+    CHECK(fn == weft_thread_excepthook_default);
+}

@@ -18,6 +18,7 @@ void weft__future_init(weft_future *f, weft_task_fn fn, void *arg, unsigned refs
     atomic_init(&f->lock.v, 0);
     f->q.head = f->q.tail = NULL;
     f->cbs = f->cbs_tail = NULL;
+    f->forget = false;
 }
 
 WEFT_API void weft_future_release(weft_future *f) {

@@ -92,6 +92,12 @@ static inline void check(const weft_pool *p, const char *fn) {
 /* The pool whose worker is the calling thread (to refuse self-waits). */
 static WEFT_TLS weft_pool *tls_pool;
 
+void weft__pool_check(const weft_pool *p, const char *fn) {
+    check(p, fn);
+}
+bool weft__pool_is_own_worker(const weft_pool *p) {
+    return tls_pool == p;
+}
 
 static void futex_wait(atomic_uint *word, unsigned val) {
     syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
@@ -280,6 +286,8 @@ static void run(weft_pool *p, weft_future *f) {
                                                     memory_order_acq_rel, memory_order_relaxed));
     void *res = NULL;
     int st = f->fn(f->arg, &res);
+    if (st < 0 && f->forget)
+        weft__thread_report_task(f->fn, f->arg, st); /* no one else will see it */
     f->result = res;
     f->status = st;
     weft__future_finish(f, atomic_exchange_explicit(&f->state, F_DONE, memory_order_acq_rel));
@@ -336,7 +344,10 @@ static void close_pool(weft_pool *p, bool cancel) {
     while (doomed) {
         weft_future *f = doomed;
         doomed = f->next;
-        weft__future_try_cancel(f);
+        if (f->fn == weft__imap_task)
+            weft__imap_task_cancel(f); /* its iterator must hear of it */
+        else
+            weft__future_try_cancel(f);
         weft_future_release(f); /* the pool's reference */
     }
 }
@@ -432,6 +443,7 @@ WEFT_API int weft_pool_submit(weft_pool *p, weft_task_fn fn, void *arg, weft_fut
     if (!f)
         return -ENOMEM;
     weft__future_init(f, fn, arg, out ? 2 : 1);
+    f->forget = !out;
     do {
         if (h == CLOSED) {
             weft__free(f);

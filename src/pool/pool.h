@@ -39,6 +39,8 @@ struct weft_future {
     weft__spin lock;            /* protects q and cbs */
     weft__wq q;                 /* parked waiters */
     cb_node *cbs, *cbs_tail;    /* done-callbacks, in order */
+    bool forget;                /* submitted with no future for the caller: a failure is
+                                   reported to the excepthook */
 };
 
 #define WEFT__FUTURE_MAGIC 0x66757475u /* "futu" */
@@ -61,6 +63,19 @@ static inline int weft__future_outcome(weft_future *f, void **result) {
         *result = f->result;
     return f->status;
 }
+
+/* pool.c */
+/* Checks p's tag (aborts on a corrupted or destroyed pool). */
+void weft__pool_check(const weft_pool *p, const char *fn);
+/* True if the calling thread is one of p's workers (a wait for p's tasks
+ * could wait for itself). */
+bool weft__pool_is_own_worker(const weft_pool *p);
+
+/* imap.c */
+/* The function of every imap task (its argument is the iterator's slot). */
+int weft__imap_task(void *arg, void **result);
+/* Cancels imap task f if it has not started (true), completing its slot. */
+bool weft__imap_task_cancel(weft_future *f);
 
 /* future.c */
 void weft__future_init(weft_future *f, weft_task_fn fn, void *arg, unsigned refs);

@@ -62,6 +62,20 @@ WEFT_API void weft_bytes_free(weft_bytes *b) {
 
 /* Packed arguments: uint32 argc, uint32 0, uint64 len[argc], then the
  * arguments one after another. */
+
+int weft__pp_args_size(const weft_ppool_args *a, size_t *size) {
+    if (!a || a->argc < 0 || (a->argc > 0 && (!a->argv || !a->lens)))
+        return -EINVAL;
+    size_t total = 8 + (size_t)a->argc * 8;
+    for (int i = 0; i < a->argc; i++) {
+        if ((!a->argv[i] && a->lens[i]) || a->lens[i] > SIZE_MAX / 2 - total)
+            return -EINVAL;
+        total += a->lens[i];
+    }
+    *size = total;
+    return 0;
+}
+
 WEFT_API int weft_ppool_arg(const void *in, size_t in_len, int i, const void **p, size_t *len) {
     if (!in || in_len < 8 || i < -1)
         return -EINVAL;

@@ -27,12 +27,28 @@ static int free_cell(weft_ppool *p, int wi) {
     return -1;
 }
 
+/* Writes starmap items as records: uint64 packed length, the packed
+ * arguments (weft_ppool_arg's format), zeros up to a multiple of 8. The
+ * items were checked when the starmap started. */
+static void pack_records(const weft_ppool_args *args, size_t n, unsigned char *dst) {
+    for (size_t i = 0; i < n; i++) {
+        size_t sz = pp_args_size_unchecked(&args[i]);
+        uint64_t l = sz, zero = 0;
+        memcpy(dst, &l, 8);
+        /* the record's last word first: its padding ends up zero */
+        memcpy(dst + pp_pad8(sz), &zero, 8);
+        weft__pp_args_pack(&args[i], dst + 8);
+        dst += 8 + pp_pad8(sz);
+    }
+}
+
 /* Fills cell (wi, c) with job (a map chunk, or an apply) and wakes the worker. */
 static int put(weft_ppool *p, int wi, int c, pp_job *j, size_t chunk) {
     pp_worker *w = &p->w[wi];
     pp_wshm *ws = &p->shm->w[wi];
     pp_cell *cell = &ws->cell[c];
     const unsigned char *src;
+    const weft_ppool_args *args = NULL;
     size_t n, isz, osz = 0;
     uint32_t kind, task;
     if (j->kind == J_APPLY) {
@@ -44,18 +60,26 @@ static int put(weft_ppool *p, int wi, int c, pp_job *j, size_t chunk) {
         task = (uint32_t)a->task;
     } else {
         pp_map *m = container_of(j, pp_map, j);
-        src = m->in + chunk_first(m, chunk) * m->in_size;
         n = chunk_len(m, chunk);
-        isz = m->in_size;
+        if (m->args) {
+            /* starmap: the chunk's records, packed below */
+            src = NULL;
+            args = m->args + chunk_first(m, chunk);
+            isz = 0;
+            for (size_t i = 0; i < n; i++)
+                isz += 8 + pp_pad8(pp_args_size_unchecked(&args[i]));
+        } else {
+            src = m->in + chunk_first(m, chunk) * m->in_size;
+            isz = m->in_size;
+        }
         osz = m->out_size;
         kind = (uint32_t)m->kind;
         task = (uint32_t)m->task;
     }
-    size_t len = n * isz;
+    size_t len = args ? isz : n * isz;
+    unsigned char *dst = cell->in;
     int r;
     if (len <= PP_INLINE) {
-        if (len)
-            memcpy(cell->in, src, len);
         cell->in_buf = 0;
     } else {
         r = weft__pp_grow(w->infd[c], &cell->in_file, len);
@@ -63,9 +87,14 @@ static int put(weft_ppool *p, int wi, int c, pp_job *j, size_t chunk) {
             r = weft__pp_map(w->infd[c], &w->inmap[c], &w->inlen[c], len);
         if (r < 0)
             return r;
-        memcpy(w->inmap[c], src, len);
+        dst = w->inmap[c];
         cell->in_buf = 1;
     }
+    if (args)
+        pack_records(args, n, dst);
+    else if (len)
+        memcpy(dst, src, len);
+    cell->in_var = args != NULL;
     if (kind == K_FIXED) {
         size_t need = pp_pad8(4 * n) + n * osz;
         if (need > PP_INLINE && (r = weft__pp_grow(w->outfd[c], &cell->out_file, need)) < 0)

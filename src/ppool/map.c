@@ -63,13 +63,39 @@ void weft__pp_map_unref(pp_map *m) {
         map_free(m);
 }
 
-static int map_start(weft_ppool *p, int kind, int task, const void *in, size_t n, size_t in_size,
-                     void *out, size_t out_size, size_t chunksize, int *statuses, int unordered,
-                     pp_map **mout, weft_future **fout) {
+/* starmap: checks every item and finds the largest packed one (the input
+ * "item size" that bounds a chunk). */
+static int args_check(const weft_ppool_args *items, size_t n, size_t *max) {
+    *max = 1;
+    if (n && !items)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        size_t sz;
+        if (weft__pp_args_size(&items[i], &sz) < 0 || sz > ((size_t)1 << 31))
+            return -EINVAL;
+        if (sz > *max)
+            *max = sz;
+    }
+    return 0;
+}
+
+/* A map (kind K_FIXED) or imap (K_VAR) of the items in[0..n) of in_size
+ * bytes each, or a starmap (K_FIXED, args non-NULL) of the tuples
+ * args[0..n). */
+static int map_start(weft_ppool *p, int kind, int task, const void *in, const weft_ppool_args *args,
+                     size_t n, size_t in_size, void *out, size_t out_size, size_t chunksize,
+                     int *statuses, int unordered, pp_map **mout, weft_future **fout) {
     if (p)
-        pp_check(p, kind == K_VAR ? "weft_ppool_imap" : "weft_ppool_map");
-    if (!p || pp_check_task(p, task) < 0 || (n && !in) || in_size == 0 ||
-        in_size > ((size_t)1 << 31) ||
+        pp_check(p, kind == K_VAR ? "weft_ppool_imap"
+                    : args        ? "weft_ppool_starmap"
+                                  : "weft_ppool_map");
+    size_t args_max = 0;
+    if (p && args && args_check(args, n, &args_max) < 0)
+        return -EINVAL;
+    if (args)
+        in_size = 8 + pp_pad8(args_max); /* the largest record: length, packed item */
+    if (!p || pp_check_task(p, task) < 0 || (n && !in && !args) || in_size == 0 ||
+        in_size > ((size_t)1 << 31) + (args ? 8 : 0) ||
         (kind == K_FIXED && ((n && !out) || out_size == 0 || out_size > ((size_t)1 << 31))))
         return -EINVAL;
     if (n && (n > SIZE_MAX / in_size || (kind == K_FIXED && n > SIZE_MAX / (out_size + 4))))
@@ -93,6 +119,8 @@ static int map_start(weft_ppool *p, int kind, int task, const void *in, size_t n
     m->kind = kind;
     m->task = task;
     m->in = in;
+    m->args = args;
+    m->args_max = args_max;
     m->out = out;
     m->statuses = statuses;
     m->n = n;
@@ -147,28 +175,10 @@ static int map_start(weft_ppool *p, int kind, int task, const void *in, size_t n
     return 0;
 }
 
-WEFT_API int weft_ppool_map_async(weft_ppool *p, int task, const void *in, size_t n, size_t in_size,
-                                  void *out, size_t out_size, size_t chunksize, int *statuses,
-                                  weft_future **out_future) {
-    if (!out_future)
-        return -EINVAL;
-    *out_future = NULL;
-    return map_start(p, K_FIXED, task, in, n, in_size, out, out_size, chunksize, statuses, 0, NULL,
-                     out_future);
-}
-
-WEFT_API int weft_ppool_map(weft_ppool *p, int task, const void *in, size_t n, size_t in_size,
-                            void *out, size_t out_size, size_t chunksize, int *statuses) {
-    weft_future *f;
-    /* The watcher thread reads `in` and writes `out` and `statuses` while
-     * the caller waits: a SHARED coroutine's stack must stay in place. */
-    bool pinned = weft__stack_pin_if(out) || weft__stack_pin_if(statuses) ||
-                  weft__stack_pin_if(in);
-    int r = map_start(p, K_FIXED, task, in, n, in_size, out, out_size, chunksize, statuses, 0, NULL,
-                      &f);
+/* The end of a blocking map: the workers write into the caller's buffers,
+ * so it waits even if the calling coroutine is cancelled. */
+static int map_wait(int r, weft_future *f, bool pinned) {
     if (r == 0) {
-        /* The workers write into the caller's buffers: wait even if
-         * cancelled. */
         (void)weft__future_wait(f, WEFT_FOREVER, WEFT__W_NOCANCEL);
         r = weft__future_outcome(f, NULL);
         weft_future_release(f);
@@ -178,6 +188,61 @@ WEFT_API int weft_ppool_map(weft_ppool *p, int task, const void *in, size_t n, s
     return r;
 }
 
+WEFT_API int weft_ppool_map_async(weft_ppool *p, int task, const void *in, size_t n, size_t in_size,
+                                  void *out, size_t out_size, size_t chunksize, int *statuses,
+                                  weft_future **out_future) {
+    if (!out_future)
+        return -EINVAL;
+    *out_future = NULL;
+    return map_start(p, K_FIXED, task, in, NULL, n, in_size, out, out_size, chunksize, statuses, 0,
+                     NULL, out_future);
+}
+
+WEFT_API int weft_ppool_map(weft_ppool *p, int task, const void *in, size_t n, size_t in_size,
+                            void *out, size_t out_size, size_t chunksize, int *statuses) {
+    weft_future *f;
+    /* The watcher thread reads `in` and writes `out` and `statuses` while
+     * the caller waits: a SHARED coroutine's stack must stay in place. */
+    bool pinned = weft__stack_pin_if(out) || weft__stack_pin_if(statuses) ||
+                  weft__stack_pin_if(in);
+    int r = map_start(p, K_FIXED, task, in, NULL, n, in_size, out, out_size, chunksize, statuses, 0,
+                      NULL, &f);
+    return map_wait(r, f, pinned);
+}
+
+/* starmap of no items may pass items NULL: map_start tells a starmap by
+ * its non-NULL items. */
+static const weft_ppool_args no_items;
+
+WEFT_API int weft_ppool_starmap_async(weft_ppool *p, int task, const weft_ppool_args *items,
+                                      size_t n, void *out, size_t out_size, size_t chunksize,
+                                      int *statuses, weft_future **out_future) {
+    if (!out_future)
+        return -EINVAL;
+    *out_future = NULL;
+    if (!items && !n)
+        items = &no_items;
+    return map_start(p, K_FIXED, task, NULL, items, n, 0, out, out_size, chunksize, statuses, 0,
+                     NULL, out_future);
+}
+
+WEFT_API int weft_ppool_starmap(weft_ppool *p, int task, const weft_ppool_args *items, size_t n,
+                                void *out, size_t out_size, size_t chunksize, int *statuses) {
+    weft_future *f;
+    /* As map: the watcher packs later chunks from the items (and what they
+     * point to) while the caller waits. */
+    bool pinned = weft__stack_pin_if(out) || weft__stack_pin_if(statuses) ||
+                  weft__stack_pin_if(items) ||
+                  (n && items &&
+                   (weft__stack_pin_if(items[0].argv) || weft__stack_pin_if(items[0].lens) ||
+                    (items[0].argc > 0 && items[0].argv && weft__stack_pin_if(items[0].argv[0]))));
+    if (!items && !n)
+        items = &no_items;
+    int r = map_start(p, K_FIXED, task, NULL, items, n, 0, out, out_size, chunksize, statuses, 0,
+                      NULL, &f);
+    return map_wait(r, f, pinned);
+}
+
 WEFT_API int weft_ppool_imap(weft_ppool *p, int task, const void *in, size_t n, size_t in_size,
                              size_t chunksize, int flags, weft_ppool_iter **it) {
     if (!it)
@@ -185,7 +250,7 @@ WEFT_API int weft_ppool_imap(weft_ppool *p, int task, const void *in, size_t n, 
     *it = NULL;
     if (flags & ~WEFT_PPOOL_UNORDERED)
         return -EINVAL;
-    return map_start(p, K_VAR, task, in, n, in_size, NULL, 0, chunksize, NULL,
+    return map_start(p, K_VAR, task, in, NULL, n, in_size, NULL, 0, chunksize, NULL,
                      flags & WEFT_PPOOL_UNORDERED, it, NULL);
 }
 

@@ -265,29 +265,15 @@ WEFT_API int weft_ppool_apply_argv(weft_ppool *p, int task, int argc, const void
                                    const size_t *lens, weft_future **out) {
     if (out)
         *out = NULL;
-    if (!p || argc < 0 || (argc > 0 && (!argv || !lens)))
+    weft_ppool_args a = {argc, argv, lens};
+    size_t total;
+    if (!p || weft__pp_args_size(&a, &total) < 0)
         return -EINVAL;
     pp_check(p, "weft_ppool_apply_argv");
-    size_t total = 8 + (size_t)argc * 8;
-    for (int i = 0; i < argc; i++) {
-        if ((!argv[i] && lens[i]) || lens[i] > SIZE_MAX / 2 - total)
-            return -EINVAL;
-        total += lens[i];
-    }
     unsigned char *buf = weft__malloc(total);
     if (!buf)
         return -ENOMEM;
-    uint32_t n32 = (uint32_t)argc, zero = 0;
-    memcpy(buf, &n32, 4);
-    memcpy(buf + 4, &zero, 4);
-    size_t off = 8 + (size_t)argc * 8;
-    for (int i = 0; i < argc; i++) {
-        uint64_t l = lens[i];
-        memcpy(buf + 8 + 8 * (size_t)i, &l, 8);
-        if (l)
-            memcpy(buf + off, argv[i], l);
-        off += l;
-    }
+    weft__pp_args_pack(&a, buf);
     int r = weft_ppool_apply_async(p, task, buf, total, NULL, NULL, NULL, out);
     weft__free(buf);
     return r;

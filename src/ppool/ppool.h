@@ -38,6 +38,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -56,6 +57,8 @@ typedef struct {
     uint32_t in_buf;      /* 1: input in the cell's input memfd */
     uint32_t out_buf;     /* 1: result in the cell's result memfd */
     int32_t status;       /* failed items */
+    uint32_t in_var;      /* 1: starmap items, each {uint64 len; packed arguments;
+                             padded to 8}; in_size is then their total */
     uint64_t in_size;     /* item size */
     uint64_t out_size;    /* FIXED item result size */
     uint64_t seq;         /* dispatch order within the worker */
@@ -100,6 +103,30 @@ int weft__ptask_count(void);
 
 /* bytes.c */
 #define PP_BYTES_FIXED 1u
+/* The packed size of a's arguments (see weft_ppool_arg), or -EINVAL for a
+ * malformed a. */
+int weft__pp_args_size(const weft_ppool_args *a, size_t *size);
+/* Packs a's arguments into buf (weft__pp_args_size bytes). */
+static inline void weft__pp_args_pack(const weft_ppool_args *a, unsigned char *buf) {
+    uint32_t n32 = (uint32_t)a->argc, zero = 0;
+    memcpy(buf, &n32, 4);
+    memcpy(buf + 4, &zero, 4);
+    size_t off = 8 + (size_t)a->argc * 8;
+    for (int i = 0; i < a->argc; i++) {
+        uint64_t l = a->lens[i];
+        memcpy(buf + 8 + 8 * (size_t)i, &l, 8);
+        if (l)
+            memcpy(buf + off, a->argv[i], l);
+        off += l;
+    }
+}
+/* weft__pp_args_size of an item already checked by it. */
+static inline size_t pp_args_size_unchecked(const weft_ppool_args *a) {
+    size_t total = 8 + (size_t)a->argc * 8;
+    for (int i = 0; i < a->argc; i++)
+        total += a->lens[i];
+    return total;
+}
 /* worker.c: runs in the child; never returns. */
 __attribute__((noreturn)) void weft__ppool_worker(const pp_wcfg *cfg);
 /* Both sides: makes *map (of *maplen bytes) cover at least need bytes of fd. */
@@ -150,6 +177,8 @@ struct weft_ppool_iter {
     int kind;
     int task;
     const unsigned char *in;
+    const weft_ppool_args *args; /* starmap: the items' arguments (in is NULL) */
+    size_t args_max;             /* starmap: the largest packed item */
     unsigned char *out;
     int *statuses;
     size_t n, in_size, out_size, chunk, nchunks, next_chunk, done_chunks;

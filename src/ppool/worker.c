@@ -71,15 +71,35 @@ static int post_var(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
     return 0;
 }
 
+/* The starmap record at *off of in[0..len) (see pack_records in
+ * dispatch.c), or -EPROTO if malformed. */
+static int next_record(const unsigned char *in, size_t len, size_t *off, const unsigned char **item,
+                       size_t *item_len) {
+    uint64_t l;
+    if (len - *off < 8)
+        return -EPROTO;
+    memcpy(&l, in + *off, 8);
+    if (l > len - *off - 8)
+        return -EPROTO;
+    *item = in + *off + 8;
+    *item_len = (size_t)l;
+    *off += 8 + pp_pad8((size_t)l);
+    if (*off > len)
+        *off = len;
+    return 0;
+}
+
 static void run_cell(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
     weft_ptask_fn fn = weft__ptask_get((int)cell->task);
     size_t n = cell->n, isz = cell->in_size;
     const unsigned char *in = cell->in;
     int fails = 0, r;
+    bool var = cell->in_var;
+    size_t in_len = var ? isz : n * isz;
     cell->out_len = 0;
     cell->out_buf = 0;
     if (cell->in_buf) {
-        r = weft__pp_map(cfg->infd[c], &ws->in_map[c], &ws->in_len[c], n * isz);
+        r = weft__pp_map(cfg->infd[c], &ws->in_map[c], &ws->in_len[c], in_len);
         if (r < 0) {
             cell->status = r;
             return;
@@ -101,9 +121,17 @@ static void run_cell(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
         }
         int32_t *st = (int32_t *)(void *)o;
         unsigned char *res = o + hdr;
+        size_t off = 0;
         for (size_t i = 0; i < n; i++) {
             weft_bytes b = {res + i * osz, 0, osz, PP_BYTES_FIXED};
-            int s = fn ? fn(in + i * isz, isz, &b) : -ENOENT;
+            const unsigned char *item = in + i * isz;
+            size_t item_len = isz;
+            if (var && next_record(in, in_len, &off, &item, &item_len) < 0) {
+                st[i] = -EPROTO;
+                fails++;
+                continue;
+            }
+            int s = fn ? fn(item, item_len, &b) : -ENOENT;
             if (s >= 0 && b.len != osz)
                 s = -EMSGSIZE;
             st[i] = s;

@@ -64,6 +64,7 @@ struct weft_thread {
     weft_thread *prev, *next; /* the registry of running threads; g_mu */
     int listed;               /* in the registry; g_mu */
     void (*free_arg)(void *); /* weft__thread_start_owned: frees arg with the record */
+    int error;                /* weft_thread_fail: reported when fn returns */
     char name[];              /* copied */
 };
 
@@ -87,6 +88,10 @@ static weft_thread *g_head, *g_tail;
 static atomic_uint_least64_t g_next_ident = 2;
 static atomic_uint_least64_t g_main_ident = 1;
 static WEFT_TLS uint64_t tls_ident;
+
+/* The excepthook (weft_thread_set_excepthook); NULL: the default. g_mu. */
+static weft_excepthook_fn g_hook;
+static void *g_hook_ud;
 
 static WEFT_TLS weft_thread *tls_self; /* the weft thread running on this thread */
 static WEFT_TLS char tls_dummy[32];    /* "Dummy-N" of a foreign thread, once named */
@@ -178,6 +183,84 @@ static void set_kernel_name(const char *name) {
     (void)pthread_setname_np(pthread_self(), buf);
 }
 
+/* ---------------------------------------------------------------- excepthook */
+
+/* Runs the hook for thread t's failure (t NULL: a pool task fn(arg)) on the
+ * failing thread; the hook is called outside g_mu, so it may replace itself. */
+static void report(weft_thread *t, weft_task_fn task, void *arg, int err) {
+    pthread_once(&g_once, global_init);
+    pthread_mutex_lock(&g_mu);
+    weft_excepthook_fn fn = g_hook;
+    void *ud = g_hook_ud;
+    pthread_mutex_unlock(&g_mu);
+    weft_excepthook_args a = {weft_thread_current_name(), weft_thread_ident(), err, t, task, arg};
+    if (fn)
+        fn(&a, ud);
+    else
+        weft_thread_excepthook_default(&a, NULL);
+}
+
+void weft__thread_report_task(weft_task_fn fn, void *arg, int err) {
+    report(NULL, fn, arg, err);
+}
+
+WEFT_API void weft_thread_excepthook_default(const weft_excepthook_args *a, void *ud) {
+    (void)ud;
+    if (!a)
+        return;
+    char line[512];
+    int n;
+    const char *name = a->thread_name ? a->thread_name : "?";
+    if (a->task)
+        n = snprintf(line, sizeof line,
+                     "Exception in a fire-and-forget pool task on thread %s (ident %llu): %s "
+                     "(%d)\n",
+                     name, (unsigned long long)a->ident, weft_strerror(a->err), a->err);
+    else
+        n = snprintf(line, sizeof line, "Exception in thread %s (ident %llu): %s (%d)\n", name,
+                     (unsigned long long)a->ident, weft_strerror(a->err), a->err);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line) {
+        n = (int)sizeof line - 1;
+        line[n - 1] = '\n';
+    }
+    /* One write: lines of several failing threads do not interleave. */
+    ssize_t w = write(2, line, (size_t)n);
+    (void)w;
+}
+
+WEFT_API void weft_thread_set_excepthook(weft_excepthook_fn fn, void *ud) {
+    pthread_once(&g_once, global_init);
+    pthread_mutex_lock(&g_mu);
+    g_hook = fn;
+    g_hook_ud = fn ? ud : NULL;
+    pthread_mutex_unlock(&g_mu);
+}
+
+WEFT_API int weft_thread_get_excepthook(weft_excepthook_fn *fn, void **ud) {
+    if (!fn)
+        return -EINVAL;
+    pthread_once(&g_once, global_init);
+    pthread_mutex_lock(&g_mu);
+    weft_excepthook_fn h = g_hook;
+    if (ud)
+        *ud = g_hook_ud;
+    pthread_mutex_unlock(&g_mu);
+    *fn = h ? h : weft_thread_excepthook_default;
+    return 0;
+}
+
+WEFT_API int weft_thread_fail(int err) {
+    if (err >= 0)
+        return -EINVAL;
+    weft_thread *t = tls_self;
+    if (!t)
+        return -ESRCH;
+    t->error = err;
+    return 0;
+}
+
 static void *trampoline(void *p) {
     weft_thread *t = p;
     tls_self = t;
@@ -209,6 +292,8 @@ static void *trampoline(void *p) {
     } else {
         t->result = t->fn(t->arg);
     }
+    if (t->error < 0)
+        report(t, NULL, NULL, t->error); /* still alive and listed, as in Python */
 
     live_remove(t);
     tls_self = NULL;

@@ -454,6 +454,33 @@ SW_FIX void *const *sw_args(void) {
     static void *args[2];
     return args;
 }
+SW_FIX weft_pool *sw_pool_shut(void) {
+    weft_pool *p = sw_pool();
+    SW_OK(weft_pool_shutdown(p, 0, 0));
+    return p;
+}
+/* Gives two NULL arguments, then ends. */
+SW_FIX int sw_pool_gen_fn(void *ud, void **arg) {
+    static int calls;
+    (void)ud;
+    *arg = NULL;
+    return calls++ < 2;
+}
+/* An iterator over two tasks that never finish (on a pool of its own). */
+SW_FIX weft_pool_iter *sw_pool_iter(void) {
+    static void *args[2];
+    weft_pool_iter *it;
+    SW_OK(weft_pool_imap(sw_pool(), sw_block_task, args, 2, 0, 0, &it));
+    return it;
+}
+SW_FIX void sw_excepthook_fn(const weft_excepthook_args *args, void *ud) {
+    (void)args;
+    (void)ud;
+}
+SW_FIX const weft_excepthook_args *sw_excepthook_args(void) {
+    static weft_excepthook_args a = {"sw", 1, -EIO, NULL, NULL, NULL};
+    return &a;
+}
 
 /* ------------------------------------------------------------ processes */
 
@@ -892,6 +919,20 @@ SW_FIX const size_t *sw_lens(void) {
 SW_FIX const size_t *sw_lens_huge(void) {
     static size_t lens[1] = {SIZE_MAX};
     return lens;
+}
+/* Two starmap items of one argument ("abc") each. */
+SW_FIX const weft_ppool_args *sw_ppool_args(void) {
+    static weft_ppool_args items[2];
+    items[0] = (weft_ppool_args){1, sw_argv_in(), sw_lens()};
+    items[1] = items[0];
+    return items;
+}
+SW_FIX const weft_ppool_args *sw_ppool_args_bad(void) {
+    static const void *argv[1] = {NULL};
+    static weft_ppool_args items[2];
+    items[0] = (weft_ppool_args){1, sw_argv_in(), sw_lens()};
+    items[1] = (weft_ppool_args){1, argv, sw_lens()}; /* NULL with a length */
+    return items;
 }
 /* Default options with one field set to v: 1 nworkers, 2 initializer, 3 on_death,
  * 4 max_retries, 5 task_timeout, 6 reserved_[0], 7 initargs_len (initargs NULL). */

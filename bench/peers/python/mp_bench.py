@@ -79,6 +79,30 @@ def bench_pool_map(n):
     emit("pool_map", best / n, "ns/op")
 
 
+def _mul(a, b):
+    return a * b
+
+
+def bench_pool_starmap(n):
+    """Pool(os.cpu_count()).starmap(mul, zip(range(n), range(3, n + 3))), default
+    chunking; ns per item."""
+    c = ctx()
+    items = list(zip(range(n), range(3, n + 3)))
+    with c.Pool(os.cpu_count()) as pool:
+        pool.starmap(_mul, items)  # warm up: workers started
+        best = None
+        for _ in range(3):
+            t0 = time.perf_counter_ns()
+            out = pool.starmap(_mul, items)
+            el = time.perf_counter_ns() - t0
+            if out[-1] != (n - 1) * (n + 2):
+                sys.exit("pool_starmap: wrong result")
+            best = el if best is None or el < best else best
+    note(f"python-mp pool_starmap: {n} items of 2 ints, Pool({os.cpu_count()}), default "
+         f"chunking, best of 3")
+    emit("pool_starmap", best / n, "ns/op")
+
+
 def bench_pool_apply(n):
     """pool.apply_async(ident, (i,)).get(), one at a time; us each."""
     c = ctx()
@@ -165,6 +189,7 @@ def bench_pdict_2proc(n):
 WORKLOADS = {
     # name: (function, full size, quick size)
     "pool_map": (bench_pool_map, 200_000, 200_000),
+    "pool_starmap": (bench_pool_starmap, 200_000, 50_000),
     "pool_apply": (bench_pool_apply, 5_000, 1_000),
     "proc_spawn": (bench_proc_spawn, 1_000, 200),
     "proc_queue": (bench_proc_queue, 1_000_000, 100_000),

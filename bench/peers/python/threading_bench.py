@@ -124,6 +124,31 @@ def bench_tpool(n):
     emit("tpool", el / n, "ns/op")
 
 
+def bench_tpool_imap(n):
+    """ThreadPoolExecutor().map(noop, range(n), timeout=60) iterated to the end (the
+    whole map submitted at once, as Python does without buffersize); ns per result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def noop(x):
+        return x & 1
+
+    with ThreadPoolExecutor() as ex:
+        workers = ex._max_workers
+        ex.submit(noop, 0).result()  # warm up: start one worker
+        t0 = time.perf_counter_ns()
+        count = 0
+        for r in ex.map(noop, range(n), timeout=60):
+            if r != count & 1:
+                sys.exit("tpool_imap: wrong result")
+            count += 1
+        el = time.perf_counter_ns() - t0
+    if count != n:
+        sys.exit("tpool_imap: missing results")
+    note(f"python-threading tpool_imap: {n} tasks, not 1M; ThreadPoolExecutor(max_workers="
+         f"{workers}, the default).map(timeout=60)")
+    emit("tpool_imap", el / n, "ns/op")
+
+
 WORKLOADS = {
     # name: (function, full size, quick size)
     # lock: increments per thread (2 threads), 1M in all even at full size.
@@ -131,6 +156,7 @@ WORKLOADS = {
     "thread_spawn": (bench_thread_spawn, 10_000, 1_000),
     "queue_threads": (bench_queue_threads, 200_000, 50_000),
     "tpool": (bench_tpool, 50_000, 10_000),
+    "tpool_imap": (bench_tpool_imap, 50_000, 10_000),
 }
 
 
