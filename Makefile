@@ -25,8 +25,9 @@
 #   make clean            remove every build tree
 #
 # Variables: CMAKE_ARGS (extra configure arguments, e.g. CMAKE_ARGS=-DWEFT_WERROR=ON),
-# BUILD_TYPE, PREFIX, JOBS, CTEST_JOBS, CTEST_ARGS (e.g. CTEST_ARGS='-R chan'),
-# SKIP_SLOW, TOUR_ARGS (e.g. TOUR_ARGS='--only 9,10'), DOCS_DIR.
+# BUILD_TYPE, PREFIX, JOBS, CTEST_JOBS, CTEST_ARGS (e.g. CTEST_ARGS='-R chan'; it is
+# passed to the shell as it is, so quote a regex with shell characters inside it:
+# CTEST_ARGS="-R '^(wait|scope)'"), SKIP_SLOW, TOUR_ARGS (e.g. TOUR_ARGS='--only 9,10'), DOCS_DIR.
 
 CMAKE         ?= cmake
 CTEST         ?= ctest
