@@ -153,10 +153,12 @@ int weft_plist_insert(weft_plist *l, int64_t i, const void *v, size_t vl, int64_
         return r;
     index_blk *x = idx(b);
     uint64_t n = len_of(x), at, off;
-    if (i < 0)
-        at = (uint64_t)-i >= n ? 0 : n - (uint64_t)-i;
-    else
+    if (i < 0) {
+        uint64_t back = -(uint64_t)i; /* |i|, INT64_MIN's too, without overflow */
+        at = back >= n ? 0 : n - back;
+    } else {
         at = (uint64_t)i > n ? n : (uint64_t)i;
+    }
     if (at == n && (!x || n == x->cap)) {
         /* Room first, so the append below is one store. */
         uint64_t cap = x ? x->cap * 2 : MIN_CAP;
