@@ -356,7 +356,7 @@ WEFT_API ssize_t weft_session_read(weft_session *s, void *buf, size_t cap, int64
         return give(s, -EPERM);
     wsp_frame f;
     while (!s->out_len) {
-        if (s->exited && !s->rd.len)
+        if (s->exited) /* output comes before the exit notice */
             return give(s, 0);
         r = weft__sess_pump(s, &f, deadline);
         if (r == 0)
@@ -398,7 +398,7 @@ WEFT_API ssize_t weft_session_expect(weft_session *s, const char *pattern, char 
         }
         /* Only the new bytes (and a pattern's length before them) need looking at again. */
         from = s->out_len >= plen ? s->out_len - plen + 1 : 0;
-        if (s->exited && !s->rd.len)
+        if (s->exited) /* output comes before the exit notice */
             return give(s, -EPIPE);
         size_t before = s->out_len;
         r = weft__sess_pump(s, &f, deadline);

@@ -92,12 +92,13 @@ static int reply_err(client *c, int err) {
     return client_send(c, WSP_ERR, &e, sizeof e);
 }
 
-/* Sends a frame to every client taking output. The list may change while a send parks, so
- * the clients are taken (with a reference) first. */
+/* Sends a frame to every client taking output (all of them for anything but output). The
+ * list may change while a send parks, so the clients are taken (with a reference) first. */
 static void broadcast(server *s, uint32_t type, const void *p, size_t len) {
+    int all = type != WSP_DATA;
     size_t n = 0;
     for (client *c = s->clients; c; c = c->next)
-        n += c->output;
+        n += all || c->output;
     if (!n)
         return;
     client *one, **snap = n == 1 ? &one : weft__malloc(n * sizeof *snap);
@@ -105,12 +106,12 @@ static void broadcast(server *s, uint32_t type, const void *p, size_t len) {
         return;
     size_t k = 0;
     for (client *c = s->clients; c && k < n; c = c->next)
-        if (c->output) {
+        if (all || c->output) {
             c->refs++;
             snap[k++] = c;
         }
     for (size_t i = 0; i < k; i++) {
-        if (snap[i]->output)
+        if (all || snap[i]->output)
             client_send(snap[i], type, p, len);
         client_unref(snap[i]);
     }
