@@ -308,7 +308,11 @@ WEFT_API void weft_session_close(weft_session *s) {
 }
 
 WEFT_API int weft_session_fd(const weft_session *s) {
-    return s ? s->fd : -EINVAL;
+    if (!s)
+        return -EINVAL;
+    if (s->tag != SESSION_TAG)
+        WEFT_PANIC("weft_session_fd: corrupted or closed session at %p", (const void *)s);
+    return s->fd;
 }
 
 WEFT_API int weft_session_send(weft_session *s, const void *data, size_t len, int64_t deadline) {
