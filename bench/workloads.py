@@ -101,6 +101,9 @@ WORKLOADS = [
     W("timeout_scope", ["ns/op"], ["gevent"],
       "<= 10 ns", [("max", "ns/op", 10.0)],
       "enter and leave a scoped timeout that does not fire"),
+    W("sessions", ["s", "MiB"], [],
+      "<= 1 s, <= 1 MiB each", [("max", "s", 1.0), ("max", "MiB", 1.0)],
+      "1,000 kept sessions running cat: send all + every echo read back; server PSS per session"),
 ]
 
 BY_NAME = {w.name: w for w in WORKLOADS}
