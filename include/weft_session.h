@@ -102,8 +102,11 @@ WEFT_API const char *weft_session_dir_error(void);
  * Errors: -EINVAL (path or argv NULL, argv empty, a name too long or with
  * a newline, rows or cols out of 0 .. 65535), the directory's errors (as
  * weft_session_dir), -ENOENT, -EACCES, -ENOEXEC ... (the program could not
- * be executed), -ENOMEM, -EAGAIN (fork), -EMFILE / -ENFILE, -ENOSPC (no
- * pseudo-terminal left). */
+ * be executed), -ENOMEM, -EAGAIN (fork failed, or the server died before
+ * it could start the program), -EMFILE / -ENFILE, -ENOSPC (no
+ * pseudo-terminal left). The window size (rows, cols) is set right after
+ * the program starts: a program that reads it at once may see 24 x 80
+ * first, then gets SIGWINCH. */
 WEFT_API int weft_session_start(int *id, const char *path, char *const argv[],
                                 const weft_session_opts *opts);
 
@@ -222,8 +225,9 @@ WEFT_API int weft_session_wait(weft_session *s, int64_t deadline, int *code);
 WEFT_API int weft_session_kill(weft_session *s, int64_t deadline);
 
 typedef struct weft_session_attach_opts {
-    int in_fd, out_fd; /* the terminal; -1 (or both 0 with a zeroed
-                          struct): 0 and 1 */
+    int in_fd, out_fd; /* the terminal: keys from in_fd, output to out_fd;
+                          -1: 0 (in), 1 (out); both 0 (a zeroed struct):
+                          0 and 1 */
     int detach_key;    /* the byte that detaches; 0: Ctrl-\ (0x1c); -1:
                           none */
     int read_only;     /* 1: input is not sent (and the server ignores
@@ -239,7 +243,8 @@ typedef struct weft_session_attach_opts {
  * exits (its exit code in *code, if code is non-NULL); the terminal's
  * mode, flags and SIGWINCH disposition are restored. The session goes on
  * after a detach. opts may be NULL.
- * Errors: -EINVAL (id < 1, detach_key out of -1 .. 255), as
+ * Errors: -EINVAL (id < 1, detach_key out of -1 .. 255), -EBADF (in_fd
+ * or out_fd not open), -EBUSY (another attach runs in this process), as
  * weft_session_open, -EPIPE (the server went away), -EIO (out_fd
  * failed), -ECANCELED. */
 WEFT_API int weft_session_attach(const char *dir, int id, const weft_session_attach_opts *opts,

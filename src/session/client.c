@@ -83,6 +83,10 @@ __attribute__((noreturn)) static void become_server(wss_start *st) {
     st->status_fd = 4;
     for (int fd = 5; fd < 1024; fd++) /* close_range: glibc 2.34; a loop works everywhere */
         close(fd);
+    /* The caller's signal handlers are not the server's. */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
     weft__sess_server(st);
 }
 
