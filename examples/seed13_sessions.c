@@ -78,6 +78,7 @@ int main(int argc, char **argv) {
     }
     snprintf(sessions, sizeof sessions, "%s/sessions", dir);
     int status = 0;
+    weft_session_info *v = NULL;
     host *hosts = calloc((size_t)n, sizeof *hosts);
     weft_coro *cs = calloc((size_t)n, sizeof *cs);
     if (!hosts || !cs)
@@ -91,9 +92,11 @@ int main(int argc, char **argv) {
         weft_session_opts o = {.dir = sessions, .name = name};
         int r = weft_session_start(&hosts[i].id, "sh", sh, &o);
         if (r < 0) {
-            fprintf(stderr, "seed13_sessions: start: %s (%s)\n", weft_strerror(r),
+            fprintf(stderr, "seed13_sessions: start: %s %s\n", weft_strerror(r),
                     weft_session_dir_error());
-            return 1;
+            n = i; /* kill the ones started */
+            status = 1;
+            goto end;
         }
         hosts[i].n = i + 1;
     }
@@ -102,8 +105,11 @@ int main(int argc, char **argv) {
 
     t0 = weft_now();
     for (int i = 0; i < n; i++)
-        if (weft_spawn(&cs[i], run_on, &hosts[i], NULL) < 0)
-            return 1;
+        if (weft_spawn(&cs[i], run_on, &hosts[i], NULL) < 0) {
+            weft_joinall(cs, (size_t)i, WEFT_FOREVER, NULL);
+            status = 1;
+            goto end;
+        }
     weft_joinall(cs, (size_t)n, WEFT_FOREVER, NULL);
     int ok = 0;
     for (int i = 0; i < n; i++)
@@ -114,7 +120,7 @@ int main(int argc, char **argv) {
     if (ok != n)
         status = 1;
 
-    weft_session_info *v = calloc((size_t)n, sizeof *v);
+    v = calloc((size_t)n, sizeof *v);
     int listed = v ? weft_session_list(sessions, v, n, 0) : -1;
     printf("weft-session ls:\n  %-3s %-8s %-8s %-9s %s\n", "ID", "NAME", "PID", "STATE", "COMMAND");
     for (int i = 0; i < listed && i < n; i++)
@@ -123,8 +129,8 @@ int main(int argc, char **argv) {
     if (listed != n)
         status = 1;
 
-    weft_session *s;
     char log[4096];
+    weft_session *s;
     if (weft_session_open(&s, sessions, hosts[0].id, 0, weft_after_sec(10)) == 0) {
         ssize_t k = weft_session_log(s, 2, log, sizeof log, weft_after_sec(10));
         weft_session_close(s);
@@ -137,8 +143,10 @@ int main(int argc, char **argv) {
             status = 1;
     }
 
+end:
     t0 = weft_now();
     for (int i = 0; i < n; i++) {
+        weft_session *s;
         if (weft_session_open(&s, sessions, hosts[i].id, 0, weft_after_sec(10)) < 0)
             continue;
         if (weft_session_kill(s, weft_after_sec(10)) < 0)
