@@ -352,6 +352,42 @@ WEFT_TEST(fifty) {
     CHECK_EQ(weft_session_list(sdir, NULL, 0, 0), 0);
 }
 
+/* Sessions started from coroutines (both stack kinds), several at once: the fork into the
+   server happens on a coroutine's stack. */
+typedef struct starter {
+    int id;
+    int n;
+} starter;
+
+static void *start_in_coro(void *arg) {
+    starter *st = arg;
+    char *const sh[] = {"sh", NULL};
+    weft_session_opts o = {.dir = sdir};
+    CHECK_OK(weft_session_start(&st->id, "sh", sh, &o));
+    job j = {st->id, st->n, 0};
+    drive(&j);
+    CHECK(j.ok);
+    return NULL;
+}
+
+WEFT_TEST(start_from_coroutines) {
+    setup();
+    enum { N = 8 };
+    static starter st[N];
+    weft_coro c[N];
+    for (int i = 0; i < N; i++) {
+        st[i].n = 100 + i;
+        weft_coro_opts o = {.stack_mode = i % 2 ? WEFT_STACK_SHARED : WEFT_STACK_GUARDED};
+        CHECK_OK(weft_spawn(&c[i], start_in_coro, &st[i], &o));
+    }
+    CHECK_OK(weft_joinall(c, N, WEFT_FOREVER, NULL));
+    weft_session_info v[N];
+    CHECK_EQ(weft_session_list(sdir, v, N, 0), N);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(v[i].id, i + 1); /* distinct ids, 1 .. N */
+    CHECK_NO_ZOMBIES();
+}
+
 /* A program that exits while nobody watches: its status and output stay until listed with
    WEFT_SESSION_REAP (what `weft-session ls` does). */
 WEFT_TEST(exit_kept) {
