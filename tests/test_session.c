@@ -466,6 +466,62 @@ WEFT_TEST(attach_detach_reattach) {
     CHECK_NO_ZOMBIES();
 }
 
+/* `new` without -d: prints the id, then attaches at once. */
+WEFT_TEST(new_attaches) {
+    setup();
+    const char *const nw[] = {"weft-session", "new",    "-n",          "fresh", "--",
+                              "bash",         "--norc", "--noprofile", NULL};
+    term *t = term_run(24, 80, nw);
+    size_t at = 0;
+    CHECK_OK(term_expect(t, &at, "1\r\n", weft_after(20 * SEC))); /* the id */
+    term_type(t, "echo fresh-$((9*9))\r");
+    CHECK_OK(term_expect(t, &at, "fresh-81", weft_after(20 * SEC)));
+    term_type(t, "\x1c");
+    CHECK_EQ(term_wait(t), 0);
+    weft_session_info in = info_of(1);
+    CHECK_STR_EQ(in.name, "fresh");
+    CHECK_EQ(in.state, WEFT_SESSION_DETACHED);
+}
+
+/* The command's other verbs, and msf's spellings. */
+WEFT_TEST(command_line) {
+    setup();
+    const char *const n1[] = {"weft-session", "new", "-d", "-n", "a", "--", "sh", NULL};
+    const char *const n2[] = {"weft-session", "new", "-d", "--", "sh", NULL};
+    CHECK_STR_EQ(run_capture(n1), "1\n");
+    CHECK_STR_EQ(run_capture(n2), "2\n");
+    const char *const send_a[] = {"weft-session", "send", "a", "--", "echo", "A-$((2+3))", NULL};
+    CHECK_STR_EQ(run_capture(send_a), "");
+    const char *const send_all[] = {"weft-session", "-c", "echo", "B-$((3+4))", NULL};
+    CHECK_STR_EQ(run_capture(send_all), "");
+    /* Both answers land in session 1, the second in session 2 too. */
+    weft_session *s;
+    CHECK_OK(weft_session_open(&s, sdir, 2, WEFT_SESSION_OUTPUT | WEFT_SESSION_REPLAY,
+                               weft_after(10 * SEC)));
+    CHECK_GT(weft_session_expect(s, "B-7", NULL, 0, weft_after(20 * SEC)), 0);
+    weft_session_close(s);
+    CHECK_OK(weft_session_open(&s, sdir, 1, WEFT_SESSION_OUTPUT | WEFT_SESSION_REPLAY,
+                               weft_after(10 * SEC)));
+    CHECK_GT(weft_session_expect(s, "B-7", NULL, 0, weft_after(20 * SEC)), 0);
+    weft_session_close(s);
+    const char *const log1[] = {"weft-session", "log", "a", "-n", "50", NULL};
+    char *out = run_capture(log1);
+    CHECK(strstr(out, "A-5") != NULL);
+    CHECK(strstr(out, "B-7") != NULL);
+    const char *const ren[] = {"weft-session", "rename", "2", "bee", NULL};
+    CHECK_STR_EQ(run_capture(ren), "");
+    CHECK_EQ(weft_session_find(sdir, "bee"), 2);
+    const char *const k[] = {"weft-session", "-k", "bee", NULL};
+    CHECK_STR_EQ(run_capture(k), "");
+    const char *const ls[] = {"weft-session", "ls", NULL};
+    out = run_capture(ls);
+    CHECK(strstr(out, "bee") == NULL);
+    CHECK(strstr(out, "\n1    a ") != NULL);
+    const char *const k1[] = {"weft-session", "kill", "1", NULL};
+    CHECK_STR_EQ(run_capture(k1), "");
+    CHECK_EQ(weft_session_list(sdir, NULL, 0, 0), 0);
+}
+
 WEFT_TEST(resize) {
     setup();
     int id = start("sz", BASH);
