@@ -6,6 +6,7 @@
 #include "session/session.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -446,6 +447,9 @@ void weft__sess_server(const wss_start *st) {
     server *s = &srv;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
+    char comm[16];
+    snprintf(comm, sizeof comm, "weft-sess-%d", st->id);
+    prctl(PR_SET_NAME, comm); /* what ps and top show for the server */
     s->id = st->id;
     s->lfd = st->lfd;
     snprintf(s->name, sizeof s->name, "%s", st->name ? st->name : "");
