@@ -41,6 +41,7 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 static void cleanup(void) {
     if (!sdir[0])
         return;
+    chmod(sdir, 0700); /* a case may have opened it on purpose: listing checks the mode */
     weft_session_info v[128];
     int n = weft_session_list(sdir, v, 128, 0);
     for (int i = 0; i < n && i < 128; i++) {

@@ -845,7 +845,7 @@ SW_FIX const weft_ppool_opts *sw_ppool_opts_with(int field, int64_t v) {
 /* ------------------------------------------------------------ session keeper */
 
 /* A temporary session directory with one session (id 1, `sleep 30`). The session's server is
- * outside the case's process group, so a janitor (in a session of its own) waits for the
+ * outside the case's process group, so a janitor (in a group of its own) waits for the
  * case's end (a pipe only the case holds) and then kills every session of the directory and
  * removes it. */
 SW_FIX const char *sw_session_dir(void) {
@@ -862,7 +862,7 @@ SW_FIX const char *sw_session_dir(void) {
     if (j < 0)
         sw_die("fork", -errno);
     if (j == 0) {
-        setsid();
+        setpgid(0, 0);
         close(p[1]);
         char b;
         while (read(p[0], &b, 1) < 0 && errno == EINTR)
@@ -884,6 +884,9 @@ SW_FIX const char *sw_session_dir(void) {
         rmdir(dir);
         _exit(0);
     }
+    /* Out of the case's process group before the case can end (both sides set it, so it
+       holds whichever runs first): the runner kills that group. */
+    setpgid(j, j);
     close(p[0]);
     char *argv[] = {"sleep", "30", NULL};
     weft_session_opts o = {.dir = dir};
