@@ -122,6 +122,9 @@ WORKLOADS = [
     W("wait_any", ["ns/op"], ["floor"],
       "<= 1.5x floor", [("vs", "ns/op", "floor", 1.5)],
       "weft_wait_any over 8 pipes, one made readable per call, vs poll(2) over them"),
+    W("sessions", ["s", "MiB"], [],
+      "<= 1 s, <= 1 MiB each", [("max", "s", 1.0), ("max", "MiB", 1.0)],
+      "1,000 kept sessions running cat: send all + every echo read back; server PSS per session"),
 ]
 
 BY_NAME = {w.name: w for w in WORKLOADS}

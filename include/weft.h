@@ -1657,6 +1657,20 @@ enum {
     WEFT_STDIO_PIPE = 2,    /* a pipe; the parent's end (O_NONBLOCK |
                                O_CLOEXEC, for weft_read / weft_write) is
                                weft_proc_stdio(p, i) */
+    WEFT_STDIO_PTY = 3,     /* the slave side of a new pseudo-terminal
+                               (every stream given PTY shares the one
+                               terminal); the program runs in a new session
+                               (setsid) with it as its controlling
+                               terminal. weft_proc_stdio(p, i) is a
+                               descriptor of the master (O_NONBLOCK |
+                               O_CLOEXEC; each PTY stream has its own
+                               duplicate, closed independently): read the
+                               program's output from it, write its input,
+                               resize with TIOCSWINSZ (the program gets
+                               SIGWINCH; it starts at 24 rows, 80
+                               columns). Once the program and everything
+                               it started have closed the terminal, reads
+                               return -EIO after the last output. */
 };
 
 typedef struct weft_exec_opts {
@@ -1677,7 +1691,9 @@ typedef struct weft_exec_opts {
  * shell-style "exit 3" is 3). Never started as a daemon (see "At exit").
  * Errors: -EINVAL (out, path or argv NULL; a stdio mode out of range),
  * -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR, ... (the program could not be
- * executed), -ENOMEM, -EAGAIN, -EMFILE/-ENFILE, -ENOSYS (no pidfds). */
+ * executed), -ENOMEM, -EAGAIN, -EMFILE/-ENFILE, -ENOSYS (no pidfds), and
+ * for WEFT_STDIO_PTY the errors of posix_openpt, grantpt and unlockpt
+ * (-ENOSPC, -EAGAIN: no pseudo-terminal left). */
 WEFT_API int weft_proc_exec(weft_proc **out, const char *path,
                             char *const argv[], const weft_exec_opts *opts);
 

@@ -65,7 +65,7 @@ WEFT_TEST(bad_input) {
     CHECK_ERR(weft_proc_exec(NULL, "/bin/true", argv, NULL), -EINVAL);
     CHECK_ERR(weft_proc_exec(&p, NULL, argv, NULL), -EINVAL);
     CHECK_ERR(weft_proc_exec(&p, "/bin/true", NULL, NULL), -EINVAL);
-    weft_exec_opts eo = {{0, 3, 0}, NULL};
+    weft_exec_opts eo = {{0, 4, 0}, NULL};
     CHECK_ERR(weft_proc_exec(&p, "/bin/true", argv, &eo), -EINVAL);
     eo.stdio[1] = -1;
     CHECK_ERR(weft_proc_exec(&p, "/bin/true", argv, &eo), -EINVAL);

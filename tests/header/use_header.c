@@ -1,7 +1,7 @@
 /*
  * Compiled as C (C11, C17, C23) and as C++ (C++11 .. C++20) with gcc/g++ and clang/clang++
- * by tests/header/header_tests.cmake, with -Wall -Wextra -pedantic -Werror: weft.h and
- * weft_hook.h must build in every one of them, and a program using them must link against
+ * by tests/header/header_tests.cmake, with -Wall -Wextra -pedantic -Werror: weft.h,
+ * weft_hook.h and weft_session.h must build in every one of them, and a program using them must link against
  * libweft and run. The body uses the static initialisers, a coroutine, a channel and the
  * hook header's inline functions, so that macros and inline code are compiled too.
  */
@@ -11,6 +11,7 @@
 
 #include "weft.h"
 #include "weft_hook.h"
+#include "weft_session.h"
 
 static weft_lock g_lock = WEFT_LOCK_INIT;
 static weft_once g_once = WEFT_ONCE_INIT;
@@ -59,6 +60,10 @@ int main(void) {
     EXPECT(weft_hook_watchdog_running() == 0);
     EXPECT(strcmp(weft_strerror(-ETIMEDOUT), weft_strerror(ETIMEDOUT)) == 0);
     EXPECT(sizeof(weft_addr) == 136 && sizeof(weft_http_opts) == 64);
+    weft_session_info in;
+    char dir[64];
+    EXPECT(sizeof in.name == WEFT_SESSION_NAME_MAX);
+    EXPECT(weft_session_dir("/nonexistent/weft/header", dir, sizeof dir) == -ENOENT);
     puts("header ok");
     return 0;
 }

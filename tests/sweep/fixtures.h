@@ -966,4 +966,92 @@ SW_FIX const weft_ppool_opts *sw_ppool_opts_with(int field, int64_t v) {
     return &o;
 }
 
+/* ------------------------------------------------------------ session keeper */
+
+/* A temporary session directory with one session (id 1, `sleep 30`). The session's server is
+ * outside the case's process group, so a janitor (in a group of its own) waits for the
+ * case's end (a pipe only the case holds) and then kills every session of the directory and
+ * removes it. */
+SW_FIX const char *sw_session_dir(void) {
+    static char dir[64];
+    if (dir[0])
+        return dir;
+    snprintf(dir, sizeof dir, "/tmp/weft-sweep-XXXXXX");
+    if (!mkdtemp(dir))
+        sw_die("mkdtemp", -errno);
+    int p[2];
+    if (pipe(p) != 0)
+        sw_die("pipe", -errno);
+    pid_t j = fork();
+    if (j < 0)
+        sw_die("fork", -errno);
+    if (j == 0) {
+        setpgid(0, 0);
+        close(p[1]);
+        char b;
+        while (read(p[0], &b, 1) < 0 && errno == EINTR)
+            ;
+        weft_session_info v[16];
+        int n = weft_session_list(dir, v, 16, 0);
+        for (int i = 0; i < n && i < 16; i++) {
+            kill(-v[i].pid, SIGKILL);
+            kill(v[i].server_pid, SIGKILL);
+        }
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        char path[128];
+        while (d && (e = readdir(d)))
+            if (e->d_name[0] != '.' && snprintf(path, sizeof path, "%s/%s", dir, e->d_name) > 0)
+                unlink(path);
+        if (d)
+            closedir(d);
+        rmdir(dir);
+        _exit(0);
+    }
+    /* Out of the case's process group before the case can end (both sides set it, so it
+       holds whichever runs first): the runner kills that group. */
+    setpgid(j, j);
+    close(p[0]);
+    char *argv[] = {"sleep", "30", NULL};
+    weft_session_opts o = {.dir = dir};
+    SW_OK(weft_session_start(NULL, "sleep", argv, &o));
+    return dir;
+}
+SW_FIX const weft_session_opts *sw_session_opts(void) {
+    static weft_session_opts o;
+    o.dir = sw_session_dir();
+    return &o;
+}
+SW_FIX weft_session_info *sw_session_info(void) {
+    static weft_session_info v[4];
+    return v;
+}
+/* A connection to session 1 that may do everything. */
+SW_FIX weft_session *sw_session(void) {
+    weft_session *s;
+    SW_OK(weft_session_open(&s, sw_session_dir(), 1,
+                            WEFT_SESSION_OUTPUT | WEFT_SESSION_INPUT | WEFT_SESSION_TERMINAL,
+                            weft_after(5000000000)));
+    return s;
+}
+/* A connection that may only make requests. */
+SW_FIX weft_session *sw_session_ro(void) {
+    weft_session *s;
+    SW_OK(weft_session_open(&s, sw_session_dir(), 1, 0, weft_after(5000000000)));
+    return s;
+}
+/* attach's terminal: keys from a pipe that is already at its end (so attach detaches at
+ * once), output to /dev/null. */
+SW_FIX const weft_session_attach_opts *sw_attach_opts(void) {
+    static weft_session_attach_opts o;
+    int p[2];
+    if (pipe(p) != 0)
+        sw_die("pipe", -errno);
+    close(p[1]);
+    o.in_fd = p[0];
+    o.out_fd = open("/dev/null", O_WRONLY);
+    o.no_replay = 1;
+    return &o;
+}
+
 #endif

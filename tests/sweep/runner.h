@@ -40,6 +40,7 @@
 
 #include "weft.h"
 #include "weft_hook.h"
+#include "weft_session.h"
 
 /* What a case's child reports back (in shared memory). */
 typedef struct sw_slot {

@@ -9,12 +9,14 @@ if(Python3_FOUND AND NOT WEFT_TSAN AND NOT CMAKE_CROSSCOMPILING)
   set(_dir ${PROJECT_SOURCE_DIR}/tests/sweep)
   set(_out ${PROJECT_BINARY_DIR}/sweep/sweep_cases.c)
   set(_in ${PROJECT_SOURCE_DIR}/include/weft.h ${PROJECT_SOURCE_DIR}/include/weft_hook.h
+          ${PROJECT_SOURCE_DIR}/include/weft_session.h
           ${_dir}/cases.txt ${_dir}/known.txt)
   add_custom_command(OUTPUT ${_out}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/sweep
     COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tools/sweep
             --header ${PROJECT_SOURCE_DIR}/include/weft.h
             --header ${PROJECT_SOURCE_DIR}/include/weft_hook.h
+            --header ${PROJECT_SOURCE_DIR}/include/weft_session.h
             --cases ${_dir}/cases.txt --known ${_dir}/known.txt -o ${_out}
     DEPENDS ${_in} ${PROJECT_SOURCE_DIR}/tools/sweep
     COMMENT "tools/sweep: generating the bad-input sweep from weft.h")
