@@ -888,10 +888,9 @@ static size_t sink(char *p, size_t size, size_t n, void *ud) {
     return size * n;
 }
 
-static void *curl_coro(void *arg) {
-    (void)arg;
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/1000", srv.port);
+/* GET url with a fresh easy handle (timeout_ms 0: curl's own); checks that it answered
+ * 200 and returns the body's length. */
+static size_t curl_get(const char *url, long timeout_ms) {
     CURL *h = curl_easy_init();
     CHECK(h);
     size_t got = 0;
@@ -899,13 +898,22 @@ static void *curl_coro(void *arg) {
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (timeout_ms)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     CURLcode rc = curl_easy_perform(h);
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(h);
     CHECK_EQ(rc, CURLE_OK);
     CHECK_EQ(code, 200);
-    CHECK_EQ(got, 1000);
+    return got;
+}
+
+static void *curl_coro(void *arg) {
+    (void)arg;
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/1000", srv.port);
+    CHECK_EQ(curl_get(url, 0), 1000);
     atomic_fetch_add(&curl_ok, 1);
     return NULL;
 }
@@ -1163,21 +1171,7 @@ static void curl_from_main_body(void) {
     CHECK_OK(weft_http_server_start(&hs, "127.0.0.1", 0, hello, NULL, &o));
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", weft_http_server_port(hs));
-    CURL *h = curl_easy_init();
-    CHECK(h);
-    size_t got = 0;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
-    CURLcode rc = curl_easy_perform(h);
-    long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(h);
-    CHECK_EQ(rc, CURLE_OK);
-    CHECK_EQ(code, 200);
-    CHECK_EQ(got, 5);
+    CHECK_EQ(curl_get(url, 20000L), 5);
     CHECK_OK(weft_http_server_stop(hs, weft_after(5 * WEFT_SEC)));
 }
 #endif
