@@ -8,11 +8,13 @@
  * and add them up. Main joins the crunchers, closes the channel, joins the tallies and
  * checks the total.
  *
- * Usage: debug_busy [run|spin|hang]
+ * Usage: debug_busy [run|spin|hang|bug]
  *   run   (default) 2000 rounds per cruncher, then everything finishes
  *   spin  the crunchers never stop: a busy thread to sample with perf or attach gdb to
  *   hang  main forgets to close the channel: the tallies wait on it for ever and main
  *         waits for them, a deadlock to find with gdb
+ *   bug   the first cruncher reads one element past its block, a stack-buffer overflow
+ *         for ASan to report (in a plain build it reads a neighbouring stack slot)
  * Exit status: 0 on success, 1 if a weft call fails or the total is wrong, 2 on a
  * usage error.
  */
@@ -23,8 +25,12 @@
 
 enum { NCRUNCH = 3, NTALLY = 2, ROUNDS = 2000, BLOCK = 512 };
 
-static int g_spin;
+static int g_spin, g_bug;
 static weft_chan *g_sums;
+
+static __attribute__((noinline)) uint64_t peek(const uint64_t *p, int i) {
+    return ((const volatile uint64_t *)p)[i];
+}
 
 /* One round: a checksum over a block that changes with the round. */
 static __attribute__((noinline)) uint64_t crunch_round(uint64_t seed) {
@@ -34,6 +40,8 @@ static __attribute__((noinline)) uint64_t crunch_round(uint64_t seed) {
     uint64_t h = 1469598103934665603u;
     for (int i = 0; i < BLOCK; i++)
         h = (h ^ block[i]) * 1099511628211u;
+    if (g_bug && seed == 0) /* the deliberate bug: one element past the block */
+        h ^= peek(block, BLOCK);
     return h;
 }
 
@@ -79,8 +87,9 @@ int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "run";
     int hang = strcmp(mode, "hang") == 0;
     g_spin = strcmp(mode, "spin") == 0;
-    if (argc > 2 || (!hang && !g_spin && strcmp(mode, "run") != 0)) {
-        fprintf(stderr, "usage: %s [run|spin|hang]\n", argv[0]);
+    g_bug = strcmp(mode, "bug") == 0;
+    if (argc > 2 || (!hang && !g_spin && !g_bug && strcmp(mode, "run") != 0)) {
+        fprintf(stderr, "usage: %s [run|spin|hang|bug]\n", argv[0]);
         return 2;
     }
     if (example_line_buffered("debug_busy") != 0)
