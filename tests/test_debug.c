@@ -152,6 +152,7 @@ WEFT_TEST(gdb_bt_shared_reaches_entry) {
 WEFT_TEST(gdb_bt_inside_switch) {
 #ifdef WEFT_USE_UCONTEXT
     SKIP("the ucontext switch is glibc's swapcontext");
+    const char *pushes = "", *move = "";
 #elif defined(__x86_64__)
     const char *pushes = "stepi 6", *move = "stepi 2";
 #elif defined(__aarch64__)
@@ -191,7 +192,7 @@ WEFT_TEST(gdb_bt_inside_switch) {
 static void *bt_frames[64];
 static int bt_n;
 
-static __attribute__((noinline)) void *unwind_body(void *arg) {
+static __attribute__((noinline, unused)) void *unwind_body(void *arg) {
     bt_n = backtrace(bt_frames, 64);
     return arg;
 }
