@@ -14,7 +14,9 @@
 #                         `make asan` runs it too (ctest label sweep)
 #   make valgrind         build, then run every example (so every program of the tour)
 #                         under valgrind memcheck (tools/valgrind-examples); fails on any
-#                         error or definite/indirect leak; SKIP_SLOW=1 skips the sleepers
+#                         error or definite/indirect leak; SKIP_SLOW=1 skips the sleepers;
+#                         VALGRIND=PATH another valgrind (tools/valgrind-fetch: one that
+#                         knows pidfd_open, so that the process examples are checked too)
 #   make ucontext         build into build-ucontext with the ucontext switch and run ctest
 #   make cross-aarch64    cross-build into build-aarch64, run the tests of the thread-level
 #                         layers (CROSS_LABELS) in qemu-user (it has no robust futexes, which
@@ -111,7 +113,8 @@ tsan:
 valgrind:
 	$(call configure,build,$(BUILD_TYPE),)
 	$(call build,build)
-	tools/valgrind-examples $(if $(filter-out 0,$(SKIP_SLOW)),--skip-slow) build
+	$(if $(VALGRIND),VALGRIND=$(VALGRIND)) tools/valgrind-examples \
+	    $(if $(filter-out 0,$(SKIP_SLOW)),--skip-slow) build
 
 ucontext:
 	$(call configure,build-ucontext,$(BUILD_TYPE),-DWEFT_UCONTEXT=ON)

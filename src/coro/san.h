@@ -27,7 +27,7 @@ static inline void weft__stack_unmap(void *p, size_t n) {
     munmap(p, n);
 }
 
-/* valgrind: every coroutine stack (and the thread's own) is registered, so
+/* valgrind: every coroutine stack (the thread's own is valgrind's) is registered, so
  * that a switch is seen as one and not as a huge stack frame (which makes
  * memcheck mark the memory between the two stack pointers undefined). The
  * requests cost a few instructions outside valgrind. 0 = not registered. */

@@ -116,7 +116,6 @@ WEFT_API int weft__hook_mode(void) {
 
 static void sched_destroy(weft__sched *s) {
     wd_unregister(s);
-    weft__vg_unstack(s->vg_main);
     weft__coro_free_all(s);
     weft__stack_pool_free(s);
     weft__shared_free(s);
@@ -205,8 +204,12 @@ weft__sched *weft__sched_ensure(void) {
             pthread_attr_destroy(&attr);
         }
     }
-    if (s->main_lo)
-        s->vg_main = weft__vg_stack(s->main_lo, s->main_size);
+    /* valgrind registers each thread's own stack itself (at startup for the first
+     * thread, at clone for the others): a second registration of the same range
+     * would, once removed at thread exit, leave valgrind taking the next irregular
+     * stack-pointer move on this stack for a switch and skip it (memcheck then reports
+     * the frame it opened, e.g. the dynamic linker's lazy-binding save area, as
+     * invalid writes). So the thread's own stack is not registered here. */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     s->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)s ^ 0x9E3779B97F4A7C15ULL;

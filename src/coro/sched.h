@@ -68,7 +68,7 @@ struct weft__sched {
     void *switcher_fiber;           /* TSan builds */
     void *main_lo;                  /* the thread's stack, for ASan */
     size_t main_size;
-    unsigned vg_main, vg_shared, vg_switcher; /* valgrind's ids for the stacks */
+    unsigned vg_shared, vg_switcher; /* valgrind's ids for the stacks */
 
     weft__coro *reap;               /* finished coroutine to clean after switching off it */
     int *errno_loc;                 /* this thread's errno (its address never changes) */
