@@ -2415,7 +2415,7 @@ WEFT_API int weft_ppool_apply(weft_ppool *p, int task, const void *in, size_t le
 
 /* Map over n fixed-size items: out[i*out_size ..] = task(in[i*in_size ..]),
  * each result exactly out_size bytes (else that item fails with
- * -EMSGSIZE). Items go to workers in chunks of chunksize (0: automatic, as
+ * -EMSGSIZE; a failed item's out_size bytes are zeros). Items go to workers in chunks of chunksize (0: automatic, as
  * Python: n / (4 * workers), rounded up). statuses (if non-NULL) receives
  * each item's status (-EOWNERDEAD for every item of a chunk lost with its
  * worker, -ETIMEDOUT, -ECANCELED if the pool was terminated). Returns 0 if

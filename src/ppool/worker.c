@@ -45,7 +45,7 @@ int weft__pp_grow(int fd, uint64_t *file, size_t need) {
     return 0;
 }
 
-typedef struct {
+typedef struct pp_wstate {
     void *in_map[PP_CELLS], *out_map[PP_CELLS];
     size_t in_len[PP_CELLS], out_len[PP_CELLS];
     weft_bytes scratch, item;
@@ -127,6 +127,7 @@ static void run_cell(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
             const unsigned char *item = in + i * isz;
             size_t item_len = isz;
             if (var && next_record(in, in_len, &off, &item, &item_len) < 0) {
+                memset(res + i * osz, 0, osz);
                 st[i] = -EPROTO;
                 fails++;
                 continue;
@@ -134,6 +135,8 @@ static void run_cell(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
             int s = fn ? fn(item, item_len, &b) : -ENOENT;
             if (s >= 0 && b.len != osz)
                 s = -EMSGSIZE;
+            if (s < 0) /* no bytes of an earlier chunk (or of the failed try) go out */
+                memset(res + i * osz, 0, osz);
             st[i] = s;
             fails += s < 0;
         }
@@ -167,6 +170,26 @@ static void run_cell(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
     }
     r = post_var(cfg, ws, cell, c);
     cell->status = r < 0 ? r : fails;
+}
+
+pp_wstate *weft__pp_wstate_new(void) { return weft__calloc(1, sizeof(pp_wstate)); }
+
+void weft__pp_wstate_free(pp_wstate *ws) {
+    if (!ws)
+        return;
+    for (int c = 0; c < PP_CELLS; c++) {
+        if (ws->in_map[c])
+            munmap(ws->in_map[c], ws->in_len[c]);
+        if (ws->out_map[c])
+            munmap(ws->out_map[c], ws->out_len[c]);
+    }
+    weft_bytes_free(&ws->scratch);
+    weft_bytes_free(&ws->item);
+    weft__free(ws);
+}
+
+void weft__pp_run_cell(const pp_wcfg *cfg, pp_wstate *ws, pp_cell *cell, int c) {
+    run_cell(cfg, ws, cell, c);
 }
 
 static int next_cell(pp_wshm *w) {
