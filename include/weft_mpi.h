@@ -27,7 +27,8 @@
  * MPI_THREAD_MULTIPLE is required, as the pool's thread is not the program's). On rank 0
  * that thread drives the transfers with non-blocking calls (MPI_Isend, MPI_Iprobe) and
  * sleeps when no task is out; worker ranks wait for work with MPI_Iprobe and a growing
- * sleep (up to 5 ms once idle for a second), never a busy loop.
+ * sleep (up to 10 ms once idle for a second; rank 0's thread likewise up
+ * to 20 ms), never a busy loop.
  *
  * Differences from the local pool under MPI (more than one rank):
  * - nworkers is ignored: the pool has one worker per other rank (weft_ppool_size: N-1);

@@ -28,6 +28,7 @@ typedef struct {
     unsigned char *rbuf;
     size_t rcap;
     size_t out; /* cells sent and not answered */
+    int64_t idle_since;
 } bridge;
 
 static void wake_parent(weft_ppool *p) {
@@ -183,14 +184,17 @@ static bool wanted(bridge *b) {
 }
 
 /* Nothing out: sleep until the pool hands out work (it wakes slot words whose worker
- * sleeps: slot 0's wakes this thread at once, the others within 2 ms). */
+ * sleeps: slot 0's wakes this thread at once, the others within 2 ms, or 20 ms
+ * after a second without work). */
 static void idle_wait(bridge *b, _Atomic int *stop) {
     pp_shm *shm = b->p->shm;
     uint32_t v = atomic_load(&shm->w[0].wake);
     for (int i = 0; i < b->n; i++)
         atomic_store(&shm->w[i].sleeping, 1);
     if (!wanted(b) && !atomic_load(stop)) {
-        struct timespec ts = {0, 2 * 1000000L};
+        /* 2 ms at first, 20 ms once idle for a second */
+        long ms = weft_now() - b->idle_since > WEFT_SEC ? 20 : 2;
+        struct timespec ts = {0, ms * 1000000L};
         syscall(SYS_futex, &shm->w[0].wake, FUTEX_WAIT, v, &ts, NULL, 0);
     }
     for (int i = 0; i < b->n; i++)
@@ -243,6 +247,7 @@ void weft__mpi_bridge(weft_ppool *p, MPI_Comm comm, int size, _Atomic int *stop)
         did += send_ready(&b);
         if (did) {
             wm_backoff_reset(&bo);
+            b.idle_since = bo.last;
         } else if (b.out) {
             weft__mpi_backoff(&bo, 200 * WEFT_USEC, 500 * WEFT_USEC, 2 * WEFT_MSEC);
         } else if (weft_now() - bo.last < 200 * WEFT_USEC) {

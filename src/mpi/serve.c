@@ -142,7 +142,7 @@ void weft__mpi_serve(MPI_Comm comm) {
         MPI_Status st;
         MPI_Iprobe(0, MPI_ANY_TAG, comm, &flag, &st);
         if (!flag) {
-            weft__mpi_backoff(&b, 200 * WEFT_USEC, WEFT_MSEC, 5 * WEFT_MSEC);
+            weft__mpi_backoff(&b, 200 * WEFT_USEC, WEFT_MSEC, 10 * WEFT_MSEC);
             continue;
         }
         wm_backoff_reset(&b);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -110,6 +111,17 @@ static int t_pid(const void *in, size_t len, weft_bytes *out) {
     return weft_bytes_set(out, &pid, sizeof pid);
 }
 
+/* The inode of the network namespace the task runs in. */
+static int t_netns(const void *in, size_t len, weft_bytes *out) {
+    (void)in;
+    (void)len;
+    struct stat sb;
+    if (stat("/proc/self/ns/net", &sb) < 0)
+        return -errno;
+    int64_t ino = (int64_t)sb.st_ino;
+    return weft_bytes_set(out, &ino, sizeof ino);
+}
+
 static int t_die(const void *in, size_t len, weft_bytes *out) {
     (void)in;
     (void)len;
@@ -125,7 +137,7 @@ static __attribute__((unused)) int t_cube(const void *in, size_t len, weft_bytes
     return 0;
 }
 
-static int sq, rep, join, slp, pidt, die;
+static int sq, rep, join, slp, pidt, die, netns;
 
 static void register_tasks(void) {
     sq = weft_ptask_register("square", t_square);
@@ -134,6 +146,7 @@ static void register_tasks(void) {
     slp = weft_ptask_register("sleep_ms", t_sleep_ms);
     pidt = weft_ptask_register("pid", t_pid);
     die = weft_ptask_register("die", t_die);
+    netns = weft_ptask_register("netns", t_netns);
     CHECK(sq >= 0 && rep >= 0 && join >= 0 && slp >= 0 && pidt >= 0 && die >= 0);
 }
 
@@ -230,7 +243,7 @@ static void run_all(weft_ppool *p, results *r) {
     free(iin);
 }
 
-static int case_map(bool mpi) {
+static int case_map(bool mpi, bool hosts) {
     results local = {0}, remote = {0};
     if (weft_mpi_rank() == 0 && mpi) {
         /* The local pool's results first, before MPI starts. */
@@ -252,6 +265,21 @@ static int case_map(bool mpi) {
         CHECK_EQ(weft_ppool_pids(p, NULL, 0), 0);
     }
     run_all(p, &remote);
+    if (hosts) {
+        /* The workers run in this rank's namespace (rank 1) and in the other one. */
+        int64_t ns[64], zero[64] = {0};
+        CHECK_EQ(weft_ppool_map(p, netns, zero, 64, 8, ns, 8, 1, NULL), 0);
+        struct stat sb;
+        CHECK(stat("/proc/self/ns/net", &sb) == 0);
+        int same = 0, other = 0;
+        for (int i = 0; i < 64; i++) {
+            same += ns[i] == (int64_t)sb.st_ino;
+            other += ns[i] != (int64_t)sb.st_ino;
+        }
+        printf("netns: %d tasks ran in rank 0's network namespace, %d in the other host's\n",
+               same, other);
+        CHECK(other > 0);
+    }
     CHECK_EQ(weft_ppool_destroy(p), 0);
     CHECK_EQ(remote.ret, -EDOM);
     for (int64_t i = 0; i < NMAP; i++) {
@@ -580,9 +608,9 @@ static int rank_main(const char *c) {
         return case_names(true);
     register_tasks();
     if (strcmp(c, "map") == 0 || strcmp(c, "netns") == 0)
-        return case_map(true);
+        return case_map(true, strcmp(c, "netns") == 0);
     if (strcmp(c, "local") == 0)
-        return case_map(false);
+        return case_map(false, false);
     if (strcmp(c, "apply") == 0)
         return case_apply();
     if (strcmp(c, "lifecycle") == 0)
@@ -677,6 +705,7 @@ static int driver(const char *self, const char *c) {
             return 77;
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
         CHECK(strstr(out, "identical to the local pool's"));
+        CHECK(strstr(out, "in the other host's"));
         return 0;
     } else {
         char *argv[] = {"mpirun", "--oversubscribe", "-n", "4", "--bind-to", "none",
