@@ -136,6 +136,7 @@ static int take_result(bridge *b) {
     if (i < 0 || i >= b->n || c < 0 || c >= PP_CELLS || h.out_len > (size_t)count - sizeof h)
         return 1;
     weft_ppool *p = b->p;
+    pp_job *fin = NULL;
     pthread_mutex_lock(&p->mu);
     pp_worker *w = &p->w[i];
     pp_cell *cell = &p->shm->w[i].cell[c];
@@ -164,9 +165,20 @@ static int take_result(bridge *b) {
         cell->out_len = status >= 0 ? len : 0;
         cell->status = status;
         atomic_store(&cell->state, CELL_DONE);
-        wake_parent(p);
+        /* Taken here, as the watcher would take it (one wake-up less per task); the
+         * watcher still learns when the pool may be winding down (close, terminate). */
+        weft__pp_take(p, i, c, &fin);
+        weft__pp_dispatch(p, &fin);
+        if (p->ndone >= p->sweep_at)
+            weft__pp_sweep(p, false);
+        if (p->state != P_RUNNING) {
+            uint64_t one = 1;
+            ssize_t wr = write(p->efd, &one, sizeof one);
+            (void)wr;
+        }
     }
     pthread_mutex_unlock(&p->mu);
+    weft__pp_run_fin(p, fin);
     return 1;
 }
 

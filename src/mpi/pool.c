@@ -334,7 +334,8 @@ WEFT_API int weft_mpi_pool_create(weft_ppool **out, const weft_ppool_opts *opts)
         pthread_join(g.th, NULL); /* served until rank 0 destroyed the pool */
         exit(0);
     }
-    int r = weft__ppool_create_remote(&g.pool, &g.opts, g.size - 1, g.init, stop_bridge, NULL);
+    int r = weft__ppool_create_remote(&g.pool, &g.opts, g.size - 1, g.init, stop_bridge, NULL,
+                                      g.th);
     free(g.init);
     g.init = NULL;
     publish(2);

@@ -74,22 +74,23 @@ static void kill_all(weft_ppool *p) {
 }
 
 static int pool_create(weft_ppool **out, const weft_ppool_opts *opts, int nremote,
-                       const int *init, void (*stop)(void *), void *ctx);
+                       const int *init, void (*stop)(void *), void *ctx, const pthread_t *th);
 
 WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts) {
-    return pool_create(out, opts, 0, NULL, NULL, NULL);
+    return pool_create(out, opts, 0, NULL, NULL, NULL, NULL);
 }
 
 int weft__ppool_create_remote(weft_ppool **out, const weft_ppool_opts *opts, int n,
-                              const int *init, void (*stop)(void *), void *ctx) {
+                              const int *init, void (*stop)(void *), void *ctx,
+                              pthread_t bridge) {
     if (n < 1 || n > PP_MAX_WORKERS || !init ||
         (opts && (opts->task_timeout || opts->maxtasks)))
         return -EINVAL;
-    return pool_create(out, opts, n, init, stop, ctx);
+    return pool_create(out, opts, n, init, stop, ctx, &bridge);
 }
 
 static int pool_create(weft_ppool **out, const weft_ppool_opts *opts, int nremote,
-                       const int *init, void (*stop)(void *), void *ctx) {
+                       const int *init, void (*stop)(void *), void *ctx, const pthread_t *th) {
     weft_ppool_opts o;
     if (!out)
         return -EINVAL;
@@ -137,6 +138,8 @@ static int pool_create(weft_ppool **out, const weft_ppool_opts *opts, int nremot
         p->remote = true;
         p->remote_stop = stop;
         p->remote_ctx = ctx;
+        p->remote_thread = *th;
+        p->has_remote_thread = true;
     }
     for (int i = 0; i < p->n; i++)
         for (int c = 0; c < PP_CELLS; c++)
@@ -415,7 +418,8 @@ WEFT_API int weft_ppool_destroy(weft_ppool *p) {
     if (!p)
         return 0;
     pp_check(p, "weft_ppool_destroy");
-    if (pthread_equal(pthread_self(), p->watcher))
+    if (pthread_equal(pthread_self(), p->watcher) ||
+        (p->has_remote_thread && pthread_equal(pthread_self(), p->remote_thread)))
         return -EDEADLK;
     pthread_mutex_lock(&p->mu);
     bool joined = p->joined;

@@ -259,12 +259,17 @@ struct weft_ppool {
     int *remote_init;               /* initializer status per slot (0 or < 0) */
     void (*remote_stop)(void *ctx); /* destroy: stops the bridge before freeing */
     void *remote_ctx;
+    /* The bridge thread: it takes results and completes futures itself (done-callbacks
+     * run on it), so destroy refuses to run there as on the watcher. */
+    pthread_t remote_thread;
+    bool has_remote_thread;
 };
 
 /* Creates a pool of n remote slots (ppool.c); opts as weft_ppool_create (task_timeout
  * and maxtasks must be 0); init[i]: the initializer's status in slot i's worker. */
 PP_EXPORT int weft__ppool_create_remote(weft_ppool **out, const weft_ppool_opts *opts, int n,
-                                        const int *init, void (*stop)(void *), void *ctx);
+                                        const int *init, void (*stop)(void *), void *ctx,
+                                        pthread_t bridge);
 /* Marks remote slot wi ended (mu held): its pidfd is written once. */
 PP_EXPORT void weft__pp_remote_end(weft_ppool *p, int wi);
 
@@ -372,17 +377,17 @@ static inline int pp_admit(weft_ppool *p) {
 }
 
 /* dispatch.c: moves pending work into free cells. mu held. */
-void weft__pp_dispatch(weft_ppool *p, pp_job **fin);
+PP_EXPORT void weft__pp_dispatch(weft_ppool *p, pp_job **fin);
 
 /* collect.c */
 /* Takes the result of DONE cell (wi, c). mu held. */
-void weft__pp_take(weft_ppool *p, int wi, int c, pp_job **fin);
+PP_EXPORT void weft__pp_take(weft_ppool *p, int wi, int c, pp_job **fin);
 /* Empties cell (wi, c) and marks it FREE. mu held. */
 void weft__pp_release_cell(weft_ppool *p, int wi, int c);
 /* Frees finished applies nobody else holds (all: every one). mu held. */
-void weft__pp_sweep(weft_ppool *p, bool all);
+PP_EXPORT void weft__pp_sweep(weft_ppool *p, bool all);
 /* Completes what a locked section gathered. mu not held. */
-void weft__pp_run_fin(weft_ppool *p, pp_job *fin);
+PP_EXPORT void weft__pp_run_fin(weft_ppool *p, pp_job *fin);
 
 /* map.c */
 /* A chunk came back or was given up; completes the map when it was the last. */

@@ -324,6 +324,16 @@ static void on_err(weft_future *f, int status, const weft_bytes *res, void *ud) 
         atomic_fetch_add(&cb_err, 1);
 }
 
+static weft_ppool *cb_pool;
+static atomic_int cb_destroy = 1;
+static void on_ok_destroy(weft_future *f, int status, const weft_bytes *res, void *ud) {
+    (void)f;
+    (void)status;
+    (void)res;
+    (void)ud;
+    atomic_store(&cb_destroy, weft_ppool_destroy(cb_pool)); /* refused: -EDEADLK */
+}
+
 static int case_apply(void) {
     weft_ppool *p;
     CHECK_EQ(weft_mpi_pool_create(&p, NULL), 0);
@@ -378,6 +388,15 @@ static int case_apply(void) {
     memcpy(&t32, res->data, 4);
     CHECK_EQ(t32, 5);
     weft_future_release(f);
+    /* a done-callback cannot destroy its pool (it runs on the pool's MPI thread) */
+    cb_pool = p;
+    int64_t one = 1;
+    CHECK_EQ(weft_ppool_apply_async(p, sq, &one, 8, on_ok_destroy, NULL, NULL, &f), 0);
+    CHECK_EQ(weft_future_result(f, WEFT_FOREVER, NULL), 0);
+    weft_future_release(f);
+    while (atomic_load(&cb_destroy) == 1)
+        usleep(1000);
+    CHECK_EQ(atomic_load(&cb_destroy), -EDEADLK);
     /* an unknown task id: refused at once */
     CHECK_EQ(weft_ppool_apply(p, 999, NULL, 0, NULL), -EINVAL);
     /* every rank takes part: pids of three distinct processes, none of them ours */
