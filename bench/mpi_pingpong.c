@@ -36,8 +36,9 @@ int main(int argc, char **argv) {
     }
     double us = (MPI_Wtime() - t0) * 1e6 / (double)n;
     if (rank == 0) {
-        fprintf(stderr, "note: floor mpi_pool_apply: MPI_Send + MPI_Recv of 8 bytes between 2 "
-                        "ranks, %ld round trips\n",
+        fprintf(stderr,
+                "note: floor mpi_pool_apply: MPI_Send + MPI_Recv of 8 bytes between 2 "
+                "ranks, %ld round trips\n",
                 n);
         bench_line("mpi_pool_apply", "floor", us, "us/op");
     }

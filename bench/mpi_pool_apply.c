@@ -76,8 +76,8 @@ int main(int argc, char **argv) {
             "note: weft mpi_pool_apply: %ld round trips over %d ranks (oversubscribed on %ld "
             "CPUs); weft_ppool_apply (synchronous) %.1f us/op; the local fork pool (%d "
             "workers) %.1f us/op, synchronous %.1f us/op\n",
-            n, weft_mpi_size(), sysconf(_SC_NPROCESSORS_ONLN), sync_us, weft_mpi_size() - 1,
-            local, local_sync);
+            n, weft_mpi_size(), sysconf(_SC_NPROCESSORS_ONLN), sync_us, weft_mpi_size() - 1, local,
+            local_sync);
     bench_line("mpi_pool_apply", "weft", us, "us/op");
     return 0;
 }

@@ -51,8 +51,7 @@ int main(void) {
     for (int i = 0; r == 0 && i < N; i++)
         if (out[i] > out[best])
             best = (uint32_t)i;
-    printf("map: %d numbers, the longest chain starts at %u (%u steps)\n", N, best + 1,
-           out[best]);
+    printf("map: %d numbers, the longest chain starts at %u (%u steps)\n", N, best + 1, out[best]);
 
     weft_bytes b = WEFT_BYTES_INIT;
     if (weft_ppool_apply(pool, t_greet, "ranks", 5, &b) == 0)

@@ -87,8 +87,8 @@ static int send_ready(bridge *b) {
             if (x->req != MPI_REQUEST_NULL)
                 MPI_Wait(&x->req, MPI_STATUS_IGNORE); /* answered already: done */
             size_t len = cell->in_var ? cell->in_size : cell->n * cell->in_size;
-            wm_task_hdr h = {(uint32_t)c, cell->kind, cell->task, cell->in_var, cell->seq,
-                             cell->n,     cell->in_size, cell->out_size};
+            wm_task_hdr h = {(uint32_t)c, cell->kind, cell->task,    cell->in_var,
+                             cell->seq,   cell->n,    cell->in_size, cell->out_size};
             if (len > (size_t)INT32_MAX - sizeof h) {
                 fail_cell(p, cell, -EMSGSIZE);
                 continue;

@@ -13,14 +13,14 @@
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool used;      /* an MPI pool was started in this run */
-    int phase;      /* 1: checks done (err, init) 2: the pool is made (or not) */
+    bool used; /* an MPI pool was started in this run */
+    int phase; /* 1: checks done (err, init) 2: the pool is made (or not) */
     int err;
     int rank, size;
-    bool we_init;   /* MPI_Init_thread was ours: so is MPI_Finalize */
+    bool we_init; /* MPI_Init_thread was ours: so is MPI_Finalize */
     MPI_Comm comm;
     weft_ppool_opts opts;
-    int *init;      /* rank 0: the initializer's status on ranks 1..size-1 */
+    int *init; /* rank 0: the initializer's status on ranks 1..size-1 */
     weft_ppool *pool;
     _Atomic int stop;
     pthread_t th;
@@ -42,7 +42,9 @@ WEFT_API int weft_mpi_size(void) {
     return g.size ? g.size : env_int("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", 1);
 }
 
-WEFT_API const char *weft_mpi_error(void) { return g.msg; }
+WEFT_API const char *weft_mpi_error(void) {
+    return g.msg;
+}
 
 /* FNV-1a over the registered names, in order, each with its NUL. */
 static uint64_t names_hash(int *count) {
@@ -174,8 +176,7 @@ static int share_options(void) {
                      "weft_mpi: task_timeout and maxtasks cannot be kept over MPI ranks");
         } else if (g.size - 1 > PP_MAX_WORKERS) {
             c.verdict = -EINVAL;
-            snprintf(g.msg, sizeof g.msg, "weft_mpi: at most %d worker ranks",
-                     PP_MAX_WORKERS);
+            snprintf(g.msg, sizeof g.msg, "weft_mpi: at most %d worker ranks", PP_MAX_WORKERS);
         } else if (o->initargs_len > (size_t)INT32_MAX) {
             c.verdict = -EINVAL;
             snprintf(g.msg, sizeof g.msg, "weft_mpi: initargs too large");
@@ -334,8 +335,8 @@ WEFT_API int weft_mpi_pool_create(weft_ppool **out, const weft_ppool_opts *opts)
         pthread_join(g.th, NULL); /* served until rank 0 destroyed the pool */
         exit(0);
     }
-    int r = weft__ppool_create_remote(&g.pool, &g.opts, g.size - 1, g.init, stop_bridge, NULL,
-                                      g.th);
+    int r =
+        weft__ppool_create_remote(&g.pool, &g.opts, g.size - 1, g.init, stop_bridge, NULL, g.th);
     free(g.init);
     g.init = NULL;
     publish(2);

@@ -22,23 +22,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CHECK(c)                                                                          \
-    do {                                                                                  \
-        if (!(c)) {                                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);         \
-            fflush(stderr);                                                               \
-            _exit(1);                                                                     \
-        }                                                                                 \
+#define CHECK(c)                                                                  \
+    do {                                                                          \
+        if (!(c)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+            fflush(stderr);                                                       \
+            _exit(1);                                                             \
+        }                                                                         \
     } while (0)
-#define CHECK_EQ(a, b)                                                                    \
-    do {                                                                                  \
-        long long a_ = (long long)(a), b_ = (long long)(b);                               \
-        if (a_ != b_) {                                                                   \
-            fprintf(stderr, "%s:%d: CHECK_EQ(%s, %s): %lld != %lld\n", __FILE__, __LINE__, \
-                    #a, #b, a_, b_);                                                      \
-            fflush(stderr);                                                               \
-            _exit(1);                                                                     \
-        }                                                                                 \
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ != b_) {                                                                            \
+            fprintf(stderr, "%s:%d: CHECK_EQ(%s, %s): %lld != %lld\n", __FILE__, __LINE__, #a, #b, \
+                    a_, b_);                                                                       \
+            fflush(stderr);                                                                        \
+            _exit(1);                                                                              \
+        }                                                                                          \
     } while (0)
 
 /* ---- tasks ------------------------------------------------------------------------ */
@@ -276,8 +276,8 @@ static int case_map(bool mpi, bool hosts) {
             same += ns[i] == (int64_t)sb.st_ino;
             other += ns[i] != (int64_t)sb.st_ino;
         }
-        printf("netns: %d tasks ran in rank 0's network namespace, %d in the other host's\n",
-               same, other);
+        printf("netns: %d tasks ran in rank 0's network namespace, %d in the other host's\n", same,
+               other);
         CHECK(other > 0);
     }
     CHECK_EQ(weft_ppool_destroy(p), 0);
@@ -301,8 +301,8 @@ static int case_map(bool mpi, bool hosts) {
         CHECK_EQ(local.sret, remote.sret);
         CHECK(memcmp(local.sout, remote.sout, NSTAR * 8) == 0);
         CHECK(memcmp(local.sst, remote.sst, NSTAR * sizeof *local.sst) == 0);
-        printf("map: %d items, imap %d, starmap %d: identical to the local pool's\n", NMAP,
-               NIMAP, NSTAR);
+        printf("map: %d items, imap %d, starmap %d: identical to the local pool's\n", NMAP, NIMAP,
+               NSTAR);
     }
     return 0;
 }
@@ -549,6 +549,17 @@ static int case_killed(void) {
     return 1;
 }
 
+/* Rank 0 itself is killed while the worker ranks wait for work. */
+static int case_killed_owner(void) {
+    weft_ppool *p;
+    CHECK_EQ(weft_mpi_pool_create(&p, NULL), 0);
+    CHECK_EQ(weft_ppool_apply(p, slp, NULL, 0, NULL), 0);
+    printf("killing rank 0\n");
+    fflush(stdout);
+    kill(getpid(), SIGKILL);
+    return 1;
+}
+
 /* ---- idle CPU ----------------------------------------------------------------------- */
 
 /* CPU time (utime + stime, clock ticks) of the processes whose parent is ours' (the
@@ -642,6 +653,8 @@ static int rank_main(const char *c) {
         return case_killed();
     if (strcmp(c, "idle_cpu") == 0)
         return case_idle_cpu();
+    if (strcmp(c, "killed_owner") == 0)
+        return case_killed_owner();
     fprintf(stderr, "unknown case %s\n", c);
     return 2;
 }
@@ -727,14 +740,21 @@ static int driver(const char *self, const char *c) {
         CHECK(strstr(out, "in the other host's"));
         return 0;
     } else {
-        char *argv[] = {"mpirun", "--oversubscribe", "-n", "4", "--bind-to", "none",
-                        (char *)self, "--rank", (char *)c, NULL};
-        st = run(argv, strcmp(c, "killed_rank") == 0 ? 60 : 240, &out, &secs);
+        char *argv[] = {"mpirun", "--oversubscribe", "-n",     "4",       "--bind-to",
+                        "none",   (char *)self,      "--rank", (char *)c, NULL};
+        st = run(argv, strncmp(c, "killed_", 7) == 0 ? 60 : 240, &out, &secs);
     }
     printf("%s", out);
     fflush(stdout);
     fprintf(stderr, "driver: %s ended with status %d after %.1f s\n", c,
-           WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st), secs);
+            WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st), secs);
+    if (strcmp(c, "killed_owner") == 0) {
+        CHECK(strstr(out, "killing rank 0"));
+        CHECK(!(WIFEXITED(st) && WEXITSTATUS(st) == 0));
+        CHECK(secs < 30 + 5);
+        CHECK(strstr(out, "rank 0") && strstr(out, "exited on signal 9"));
+        return 0;
+    }
     if (strcmp(c, "killed_rank") == 0) {
         CHECK(strstr(out, "killing a worker rank"));
         CHECK(!(WIFEXITED(st) && WEXITSTATUS(st) == 0));
