@@ -39,8 +39,6 @@ typedef struct {
     pp_wcfg cfg;
     pp_wstate *ws;
     pp_cell *cell;
-    void *inmap, *outmap;
-    size_t inlen, outlen;
     unsigned char *rbuf, *sbuf;
     size_t rcap, scap;
 } server;
@@ -67,28 +65,26 @@ static void run_task(server *s, const unsigned char *msg, size_t len) {
         cell->status = -EPROTO;
         return;
     }
-    int r = 0;
+    /* The input is read where it was received, and a FIXED result larger than a cell
+     * is written where it is sent from (after the result's header). */
     if (in_len <= PP_INLINE) {
         if (in_len)
             memcpy(cell->in, in, in_len);
         cell->in_buf = 0;
     } else {
-        r = weft__pp_grow(s->cfg.infd[0], &cell->in_file, in_len);
-        if (r == 0)
-            r = weft__pp_map(s->cfg.infd[0], &s->inmap, &s->inlen, in_len);
-        if (r == 0)
-            memcpy(s->inmap, in, in_len);
         cell->in_buf = 1;
     }
-    if (r == 0 && h.kind == K_FIXED) {
+    size_t cap = 0;
+    if (h.kind == K_FIXED) {
         size_t need = pp_pad8(4 * h.n) + h.n * h.out_size;
-        if (need > PP_INLINE)
-            r = weft__pp_grow(s->cfg.outfd[0], &cell->out_file, need);
+        if (need > PP_INLINE &&
+            weft__mpi_reserve(&s->sbuf, &s->scap, sizeof(wm_result_hdr) + need) < 0) {
+            cell->status = -ENOMEM;
+            return;
+        }
+        cap = need;
     }
-    if (r < 0) {
-        cell->status = r;
-        return;
-    }
+    weft__pp_wstate_direct(s->ws, in, s->sbuf ? s->sbuf + sizeof(wm_result_hdr) : NULL, cap);
     weft__pp_run_cell(&s->cfg, s->ws, cell, 0);
 }
 
@@ -98,13 +94,11 @@ static void send_result(server *s, MPI_Comm comm, uint32_t ci) {
     wm_result_hdr h = {ci, cell->status, cell->seq, 0};
     const unsigned char *out = cell->out;
     size_t len = cell->status < 0 ? 0 : cell->out_len;
-    if (len && cell->out_buf) {
-        int r = weft__pp_map(s->cfg.outfd[0], &s->outmap, &s->outlen, len);
-        if (r < 0) {
-            h.status = r;
-            len = 0;
-        }
-        out = s->outmap;
+    if (len && cell->out_buf)
+        out = weft__pp_wstate_result(s->ws);
+    if (len && !out) {
+        h.status = -EPROTO;
+        len = 0;
     }
     if (len > (size_t)INT32_MAX - sizeof h) {
         h.status = -EMSGSIZE;
@@ -117,7 +111,7 @@ static void send_result(server *s, MPI_Comm comm, uint32_t ci) {
     h.out_len = len;
     if (s->sbuf) {
         memcpy(s->sbuf, &h, sizeof h);
-        if (len)
+        if (len && out != s->sbuf + sizeof h) /* a FIXED result is in place already */
             memcpy(s->sbuf + sizeof h, out, len);
         MPI_Send(s->sbuf, (int)(sizeof h + len), MPI_BYTE, 0, T_RESULT, comm);
     } else {
@@ -130,11 +124,9 @@ void weft__mpi_serve(MPI_Comm comm) {
     memset(&s, 0, sizeof s);
     for (int c = 0; c < PP_CELLS; c++)
         s.cfg.infd[c] = s.cfg.outfd[c] = -1;
-    s.cfg.infd[0] = memfd_create("weft-mpi-in", MFD_CLOEXEC);
-    s.cfg.outfd[0] = memfd_create("weft-mpi-out", MFD_CLOEXEC);
     s.ws = weft__pp_wstate_new();
     s.cell = calloc(1, sizeof *s.cell);
-    bool ok = s.cfg.infd[0] >= 0 && s.cfg.outfd[0] >= 0 && s.ws && s.cell;
+    bool ok = s.ws && s.cell; /* direct mode: no memfd on this side */
     wm_backoff b;
     wm_backoff_reset(&b);
     for (;;) {
@@ -173,16 +165,6 @@ void weft__mpi_serve(MPI_Comm comm) {
             wm_result_hdr rh = {h.cell, ok ? -EPROTO : -ENOMEM, h.seq, 0};
             MPI_Send(&rh, (int)sizeof rh, MPI_BYTE, 0, T_RESULT, comm);
         }
-    }
-    if (s.inmap)
-        munmap(s.inmap, s.inlen);
-    if (s.outmap)
-        munmap(s.outmap, s.outlen);
-    for (int c = 0; c < PP_CELLS; c++) {
-        if (s.cfg.infd[c] >= 0)
-            close(s.cfg.infd[c]);
-        if (s.cfg.outfd[c] >= 0)
-            close(s.cfg.outfd[c]);
     }
     weft__pp_wstate_free(s.ws);
     free(s.cell);

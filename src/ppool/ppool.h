@@ -146,6 +146,12 @@ typedef struct pp_wstate pp_wstate;
 PP_EXPORT pp_wstate *weft__pp_wstate_new(void);
 PP_EXPORT void weft__pp_wstate_free(pp_wstate *ws);
 PP_EXPORT void weft__pp_run_cell(const pp_wcfg *cfg, pp_wstate *ws, pp_cell *cell, int c);
+/* Direct mode for the next runs: an in_buf input is read from in (not the memfd); a FIXED
+ * result larger than a cell is written to out (if out_cap is enough), a VAR one left in
+ * the state's scratch buffer; weft__pp_wstate_result then gives where it is (out_buf 1),
+ * else NULL (the result is in the cell or the memfd). */
+PP_EXPORT void weft__pp_wstate_direct(pp_wstate *ws, const void *in, void *out, size_t out_cap);
+PP_EXPORT const void *weft__pp_wstate_result(const pp_wstate *ws);
 
 static inline size_t pp_pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
