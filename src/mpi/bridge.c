@@ -64,7 +64,9 @@ static int send_ready(bridge *b) {
     for (int i = 0; i < b->n; i++) {
         pp_worker *w = &p->w[i];
         pp_wshm *ws = &p->shm->w[i];
-        if (w->pid != -1 || w->gone)
+        /* An ended slot (close, terminate) wants nothing more, quit flag or not. */
+        b->ended[i] = w->pid != -1 || w->gone;
+        if (b->ended[i])
             continue;
         if (atomic_load(&ws->quit) && !w->job[0] && !w->job[1]) {
             weft__pp_remote_end(p, i);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -419,6 +420,18 @@ static int case_apply(void) {
     return 0;
 }
 
+/* CPU seconds this process used over the next 2 s (rank 0: the MPI thread included). */
+static double cpu_over_2s(void) {
+    struct rusage a, b;
+    getrusage(RUSAGE_SELF, &a);
+    sleep(2);
+    getrusage(RUSAGE_SELF, &b);
+    return (double)(b.ru_utime.tv_sec - a.ru_utime.tv_sec + b.ru_stime.tv_sec - a.ru_stime.tv_sec) +
+           (double)(b.ru_utime.tv_usec - a.ru_utime.tv_usec + b.ru_stime.tv_usec -
+                    a.ru_stime.tv_usec) /
+               1e6;
+}
+
 /* ---- deadlines, close/join, terminate ----------------------------------------------- */
 
 static int case_lifecycle(void) {
@@ -465,6 +478,9 @@ static int case_lifecycle(void) {
     CHECK(weft_now() - t0 < WEFT_SEC);
     CHECK_EQ(weft_ppool_apply(p, slp, NULL, 0, NULL), -EPIPE);
     CHECK_EQ(weft_ppool_join(p, weft_after(10 * WEFT_SEC)), 0);
+    double cpu = cpu_over_2s(); /* ended slots: the MPI thread sleeps */
+    printf("lifecycle: rank 0 used %.3f s of CPU in 2 s after terminate\n", cpu);
+    CHECK(cpu < 0.2);
     CHECK_EQ(weft_ppool_destroy(p), 0);
     /* one MPI pool per run */
     CHECK_EQ(weft_mpi_pool_create(&p, NULL), -EALREADY);
@@ -499,6 +515,9 @@ static int case_close_join(void) {
     CHECK_EQ(weft_ppool_close(p), 0);
     CHECK_EQ(weft_ppool_apply(p, slp, NULL, 0, NULL), -EPIPE);
     CHECK_EQ(weft_ppool_join(p, weft_after(20 * WEFT_SEC)), 0);
+    double cpu = cpu_over_2s();
+    printf("close_join: rank 0 used %.3f s of CPU in 2 s after join\n", cpu);
+    CHECK(cpu < 0.2);
     for (int i = 0; i < 20; i++) {
         CHECK(weft_future_done(fs[i]));
         CHECK_EQ(weft_future_result(fs[i], WEFT_NOWAIT, NULL), 0);
