@@ -2283,6 +2283,9 @@ WEFT_API int weft_pipe_close(weft_pipe *p);
  * one is left to take its result), even in the instant after
  * weft_ppool_create. The thread that created the pool may end before the
  * pool: the workers stay (they are forked by the pool's own thread).
+ *
+ * The same pool over MPI ranks (other hosts): weft_mpi_pool_create in
+ * weft_mpi.h (libweft-mpi, optional).
  * ====================================================================== */
 
 /* Bytes a task produces: data[0..len) with room for cap bytes. Start from
