@@ -39,7 +39,7 @@ static double run_apply(weft_ppool *p, int t, long n, double *sync_us) {
 }
 
 int main(int argc, char **argv) {
-    long n = bench_size(argc, argv, 20000, 2000);
+    long n = bench_size(argc, argv, 10000, 2000);
     if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMI_SIZE")) {
         /* The floor first, in the same run. */
         char self[4096], pp[4200], size[32];
