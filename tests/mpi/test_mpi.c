@@ -8,6 +8,8 @@
 #include "weft.h"
 #include "weft_mpi.h"
 
+#include <mpi.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -551,6 +553,22 @@ static int case_names(bool missing) {
     return 0;
 }
 
+/* The program started MPI itself at MPI_THREAD_FUNNELED: the pool's own thread cannot
+ * call MPI then, and every rank's create says so. */
+static int case_user_init(void) {
+    int prov = 0;
+    CHECK_EQ(MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &prov), MPI_SUCCESS);
+    weft_ppool *p = NULL;
+    if (prov < MPI_THREAD_MULTIPLE) {
+        CHECK_EQ(weft_mpi_pool_create(&p, NULL), -ENOTSUP);
+        CHECK(strstr(weft_mpi_error(), "MPI_THREAD_MULTIPLE"));
+        if (weft_mpi_rank() == 0)
+            printf("user_init: refused: %s\n", weft_mpi_error());
+    }
+    MPI_Finalize();
+    return 0;
+}
+
 /* ---- a killed rank ---------------------------------------------------------------- */
 
 static int case_killed(void) {
@@ -674,6 +692,8 @@ static int rank_main(const char *c) {
         return case_idle_cpu();
     if (strcmp(c, "killed_owner") == 0)
         return case_killed_owner();
+    if (strcmp(c, "user_init") == 0)
+        return case_user_init();
     fprintf(stderr, "unknown case %s\n", c);
     return 2;
 }
@@ -789,6 +809,8 @@ static int driver(const char *self, const char *c) {
         CHECK(strstr(out, "task 2 \"join\" is registered on rank 0 but not on rank 3"));
     if (strcmp(c, "map") == 0)
         CHECK(strstr(out, "identical to the local pool's"));
+    if (strcmp(c, "user_init") == 0)
+        CHECK(strstr(out, "user_init: refused"));
     return 0;
 }
 
