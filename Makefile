@@ -1,7 +1,8 @@
 # Thin wrapper over CMake. Build trees live in build*/.
 #
 #   make / make build     configure (RelWithDebInfo) into build/ and build
-#   make test             build, then run every test with ctest
+#   make test             build, then run every test with ctest (but the MPI ones)
+#   make mpi              build, then run libweft-mpi's tests (label mpi: mpirun -n 4)
 #   make demo             the tour (tools/tour): builds the examples, then runs the seed's
 #                         examples in C with timings beside the seed's Python ones;
 #                         SKIP_SLOW=1 skips the ~70 s of deliberate sleeps
@@ -57,7 +58,7 @@ configure = $(CMAKE) -S . -B $(1) -DCMAKE_BUILD_TYPE=$(2) $(3) $(CMAKE_ARGS)
 build     = $(CMAKE) --build $(1) -j $(JOBS)
 runtests  = $(CTEST) --test-dir $(1) --output-on-failure -j $(CTEST_JOBS) $(CTEST_ARGS)
 
-.PHONY: all build test demo docs bench install asan sweep tsan valgrind ucontext cross-aarch64 fuzz format clean
+.PHONY: all build test mpi demo docs bench install asan sweep tsan valgrind ucontext cross-aarch64 fuzz format clean
 
 all: build
 
@@ -65,8 +66,15 @@ build:
 	$(call configure,build,$(BUILD_TYPE),)
 	$(call build,build)
 
+# The MPI tests (label mpi) run in `make mpi`.
 test: build
-	$(call runtests,build)
+	$(call runtests,build) -LE '^mpi$$'
+
+# libweft-mpi's tests: each runs mpirun --oversubscribe -n 4 (tests/mpi/test_mpi.c);
+# needs Open MPI (openmpi-bin, libopenmpi-dev); mpi.netns needs root.
+mpi: build
+	@test -x build/tests/test_mpi || { echo "make mpi: MPI not found at configure time"; exit 1; }
+	$(call runtests,build) -L '^mpi$$'
 
 # The tour configures build/ and builds only the example programs it runs.
 demo:
@@ -119,7 +127,7 @@ valgrind:
 ucontext:
 	$(call configure,build-ucontext,$(BUILD_TYPE),-DWEFT_UCONTEXT=ON)
 	$(call build,build-ucontext)
-	$(call runtests,build-ucontext)
+	$(call runtests,build-ucontext) -LE '^mpi$$'
 
 cross-aarch64:
 	$(call configure,build-aarch64,$(BUILD_TYPE),-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake)

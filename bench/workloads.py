@@ -98,6 +98,14 @@ WORKLOADS = [
     W("pool_apply", ["us/op"], ["floor", "python-mp"],
       "<= 15 us", [("max", "us/op", 15.0)],
       "process pool, one apply_async then get, latency"),
+    W("mpi_pool_map", ["ns/op"], ["mpi4py"],
+      ">= 10x mpi4py.futures", [("vs", "ns/op", "mpi4py", 0.1)],
+      "process pool over 4 MPI ranks (libweft-mpi, mpirun --oversubscribe), 200k trivial "
+      "tasks (x*x), default chunking; MPIPoolExecutor.map given the same chunk size"),
+    W("mpi_pool_apply", ["us/op"], ["floor", "mpi4py"],
+      "<= 2x the MPI ping-pong floor", [("vs", "us/op", "floor", 2.0)],
+      "process pool over 4 MPI ranks, one apply_async then get, latency; floor: "
+      "MPI_Send + MPI_Recv round trip of 8 bytes between 2 ranks"),
     W("proc_queue", ["msgs/s"], ["floor", "python-mp"],
       ">= 10M msgs/s", [("min", "msgs/s", 10e6)],
       "1M 8-byte messages between two processes through a process queue"),

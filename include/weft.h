@@ -2283,6 +2283,9 @@ WEFT_API int weft_pipe_close(weft_pipe *p);
  * one is left to take its result), even in the instant after
  * weft_ppool_create. The thread that created the pool may end before the
  * pool: the workers stay (they are forked by the pool's own thread).
+ *
+ * The same pool over MPI ranks (other hosts): weft_mpi_pool_create in
+ * weft_mpi.h (libweft-mpi, optional).
  * ====================================================================== */
 
 /* Bytes a task produces: data[0..len) with room for cap bytes. Start from
@@ -2415,7 +2418,7 @@ WEFT_API int weft_ppool_apply(weft_ppool *p, int task, const void *in, size_t le
 
 /* Map over n fixed-size items: out[i*out_size ..] = task(in[i*in_size ..]),
  * each result exactly out_size bytes (else that item fails with
- * -EMSGSIZE). Items go to workers in chunks of chunksize (0: automatic, as
+ * -EMSGSIZE; a failed item's out_size bytes are zeros). Items go to workers in chunks of chunksize (0: automatic, as
  * Python: n / (4 * workers), rounded up). statuses (if non-NULL) receives
  * each item's status (-EOWNERDEAD for every item of a chunk lost with its
  * worker, -ETIMEDOUT, -ECANCELED if the pool was terminated). Returns 0 if

@@ -590,6 +590,25 @@ static void check_imap(weft_ppool *p, int flags, size_t chunk) {
     free(seen);
 }
 
+/* A failed item's result bytes are zeros, never what an earlier chunk left in the
+ * worker's memory (so two pools give identical bytes: the MPI pool compares with it). */
+WEFT_TEST(map_failed_items_zeroed) {
+    weft_ppool *p = mkpool(1);
+    int64_t in[40], out[40];
+    int st[40];
+    for (int i = 0; i < 40; i++)
+        in[i] = -1 - 2 * i; /* odd: squares succeed, fail_odd fails every item */
+    for (int k = 0; k < 4; k++) /* fill both cells of the worker with results */
+        CHECK_EQ(weft_ppool_map(p, t_square, in, 40, 8, out, 8, 40, st), 0);
+    memset(out, 0x5a, sizeof out);
+    CHECK_ERR(weft_ppool_map(p, t_fail_odd, in, 40, 8, out, 8, 40, st), -EDOM);
+    for (int i = 0; i < 40; i++) {
+        CHECK_EQ(st[i], -EDOM);
+        CHECK_EQ(out[i], 0);
+    }
+    CHECK_EQ(weft_ppool_destroy(p), 0);
+}
+
 WEFT_TEST(imap_ordered_unordered) {
     weft_ppool *p = mkpool(2);
     check_imap(p, 0, 0);
