@@ -6,6 +6,8 @@
  * noise" (<= 1.05x nohook). */
 #include <weft_hook.h>
 
+#include <curl/curl.h> /* here too: CMake links libcurl to benchmarks that include it */
+
 #include "hook_overhead.h"
 
 int main(int argc, char **argv) {
