@@ -64,10 +64,11 @@ static int hook_overhead_run(int argc, char **argv, const char *system) {
         fprintf(stderr, "hook_overhead: %ld of %ld requests failed\n", failures, n);
         return 1;
     }
-    double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
-                1e3 / (double)n;
-    fprintf(stderr, "note: %s: libcurl %s easy API, %ld sequential GETs on one keep-alive "
-                    "connection, one thread, no coroutine\n",
+    double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 1e3 /
+                (double)n;
+    fprintf(stderr,
+            "note: %s: libcurl %s easy API, %ld sequential GETs on one keep-alive "
+            "connection, one thread, no coroutine\n",
             system, curl_version_info(CURLVERSION_NOW)->version, n);
     printf("hook_overhead\t%s\t%.3f\tus/op\n", system, us);
     return 0;

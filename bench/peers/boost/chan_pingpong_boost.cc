@@ -26,7 +26,8 @@ int main(int argc, char **argv) {
     f.join();
     if (v != iters)
         return 1;
-    std::fprintf(stderr, "note: boost %d: unbuffered_channel, two fibers, one thread, %ld round trips\n",
+    std::fprintf(stderr,
+                 "note: boost %d: unbuffered_channel, two fibers, one thread, %ld round trips\n",
                  BOOST_VERSION, iters);
     std::printf("chan_pingpong\tboost\t%.3f\tns/op\n", (t1 - t0) / (double)iters);
     return 0;

@@ -21,7 +21,9 @@ static void skynet(chan &up, long num, long size) {
     chan c(16);
     long child = size / 10;
     for (long i = 0; i < 10; i++)
-        boost::fibers::fiber(std::allocator_arg, *stacks, [&c, num, i, child] { skynet(c, num + i * child, child); }).detach();
+        boost::fibers::fiber(std::allocator_arg, *stacks, [&c, num, i, child] {
+            skynet(c, num + i * child, child);
+        }).detach();
     long sum = 0, v;
     for (long i = 0; i < 10; i++) {
         c.pop(v);
@@ -42,7 +44,9 @@ int main(int argc, char **argv) {
     double t1 = peer_now_ns();
     if (r != size * (size - 1) / 2)
         return 1;
-    std::fprintf(stderr, "note: boost %d: detached fibers on 16 KiB pooled stacks, buffered_channel, one thread, %ld leaves\n",
+    std::fprintf(stderr,
+                 "note: boost %d: detached fibers on 16 KiB pooled stacks, buffered_channel, one "
+                 "thread, %ld leaves\n",
                  BOOST_VERSION, size);
     std::printf("skynet\tboost\t%.4f\ts\n", (t1 - t0) / 1e9);
     return 0;

@@ -18,7 +18,8 @@ int main(int argc, char **argv) {
     double t1 = peer_now_ns();
     if (ran != n)
         return 1;
-    std::fprintf(stderr, "note: boost %d: fiber + join of an empty function, %ld\n", BOOST_VERSION, n);
+    std::fprintf(stderr, "note: boost %d: fiber + join of an empty function, %ld\n", BOOST_VERSION,
+                 n);
     std::printf("spawn\tboost\t%.3f\tns/op\n", (t1 - t0) / (double)n);
     return 0;
 }

@@ -99,8 +99,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    fprintf(stderr, "note: libcurl %s multi interface, %d easy handles on one thread, "
-                    "curl_multi_poll; the same server as every system\n",
+    fprintf(stderr,
+            "note: libcurl %s multi interface, %d easy handles on one thread, "
+            "curl_multi_poll; the same server as every system\n",
             curl_version_info(CURLVERSION_NOW)->version, CONCURRENCY);
     printf("http_client\tcurl-multi\t%.1f\treq/s\n", (double)total / secs);
     return 0;

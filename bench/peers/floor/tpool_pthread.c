@@ -95,8 +95,10 @@ int main(int argc, char **argv) {
         pthread_join(th[i], NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
-    fprintf(stderr, "note: pthread: %d workers, one mutex + condition variable, growable FIFO, "
-                    "%ld tasks\n", nt, n);
+    fprintf(stderr,
+            "note: pthread: %d workers, one mutex + condition variable, growable FIFO, "
+            "%ld tasks\n",
+            nt, n);
     printf("tpool\tpthread\t%.3f\tns/op\n", ns / (double)n);
     free(tasks);
     return 0;

@@ -138,12 +138,12 @@ int main(int argc, char **argv) {
     snprintf(dur, sizeof dur, "-d%lds", secs);
     char *args[] = {"wrk", "-t1", "-c64", dur, url, NULL};
     uv_pipe_init(loop, &wrk_out, 0);
-    uv_stdio_container_t io[3] = {{.flags = UV_IGNORE},
-                                  {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE,
-                                   .data.stream = (uv_stream_t *)&wrk_out},
-                                  {.flags = UV_INHERIT_FD, .data.fd = 2}};
-    uv_process_options_t o = {.exit_cb = on_wrk_exit, .file = "wrk", .args = args,
-                              .stdio_count = 3, .stdio = io};
+    uv_stdio_container_t io[3] = {
+        {.flags = UV_IGNORE},
+        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&wrk_out},
+        {.flags = UV_INHERIT_FD, .data.fd = 2}};
+    uv_process_options_t o = {
+        .exit_cb = on_wrk_exit, .file = "wrk", .args = args, .stdio_count = 3, .stdio = io};
     if (uv_spawn(loop, &wrk, &o) != 0)
         return 1;
     uv_read_start((uv_stream_t *)&wrk_out, on_wrk_alloc, on_wrk_read);

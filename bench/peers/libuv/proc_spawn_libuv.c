@@ -36,8 +36,10 @@ int main(int argc, char **argv) {
     int64_t t1 = peer_now_ns();
     if (exited != n)
         return 1;
-    fprintf(stderr, "note: libuv %s: uv_spawn(/bin/true) + exit callback, includes an exec "
-                    "(weft's child runs a function, no exec)\n", uv_version_string());
+    fprintf(stderr,
+            "note: libuv %s: uv_spawn(/bin/true) + exit callback, includes an exec "
+            "(weft's child runs a function, no exec)\n",
+            uv_version_string());
     printf("proc_spawn\tlibuv\t%.3f\tus/op\n", (double)(t1 - t0) / 1e3 / (double)n);
     return 0;
 }

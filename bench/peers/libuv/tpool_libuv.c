@@ -43,8 +43,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "tpool_libuv: %ld of %ld done\n", done, n);
         return 1;
     }
-    fprintf(stderr, "note: libuv %s: uv_queue_work, UV_THREADPOOL_SIZE=%s, all %ld queued then "
-                    "uv_run\n", uv_version_string(), cpus, n);
+    fprintf(stderr,
+            "note: libuv %s: uv_queue_work, UV_THREADPOOL_SIZE=%s, all %ld queued then "
+            "uv_run\n",
+            uv_version_string(), cpus, n);
     printf("tpool\tlibuv\t%.3f\tns/op\n", (double)(t1 - t0) / (double)n);
     free(reqs);
     return 0;

@@ -1,4 +1,5 @@
-/* Shared helpers of the libuv, libcurl and nginx peers (bench/peers/libuv/): size, clock, output. */
+/* Shared helpers of the libuv, libcurl and nginx peers (bench/peers/libuv/): size, clock, output.
+ */
 #ifndef UV_COMMON_H
 #define UV_COMMON_H
 #include <stdint.h>

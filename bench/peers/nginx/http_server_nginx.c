@@ -36,7 +36,8 @@ static int free_port(void) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t l = sizeof a;
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) || getsockname(s, (struct sockaddr *)&a, &l))
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) ||
+        getsockname(s, (struct sockaddr *)&a, &l))
         return -1;
     close(s);
     return ntohs(a.sin_port);
@@ -44,7 +45,8 @@ static int free_port(void) {
 
 static int can_connect(int port) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
     if (s >= 0)
@@ -149,8 +151,10 @@ int main(int argc, char **argv) {
             ver[strcspn(ver, "\n")] = 0;
         pclose(p);
     }
-    fprintf(stderr, "note: %s: `return 200`, access_log off; nginx = %d workers, nginx-1w = 1; "
-                    "wrk -t1 -c64 -d%lds on the same cores\n", ver, n, secs);
+    fprintf(stderr,
+            "note: %s: `return 200`, access_log off; nginx = %d workers, nginx-1w = 1; "
+            "wrk -t1 -c64 -d%lds on the same cores\n",
+            ver, n, secs);
     printf("http_server\tnginx\t%.1f\treq/s\nhttp_server\tnginx-1w\t%.1f\treq/s\n", all, one);
     return 0;
 }

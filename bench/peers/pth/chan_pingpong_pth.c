@@ -57,7 +57,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "chan_pingpong_pth: %ld != %ld\n", m.value, iters);
         return 1;
     }
-    fprintf(stderr, "note: pth: two message ports (pth_msgport_put/get + pth_wait), %ld round trips\n",
+    fprintf(stderr,
+            "note: pth: two message ports (pth_msgport_put/get + pth_wait), %ld round trips\n",
             iters);
     printf("chan_pingpong\tpth\t%.3f\tns/op\n", (double)(t1 - t0) / (double)iters);
     pth_kill();

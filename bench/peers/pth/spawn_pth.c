@@ -26,7 +26,8 @@ int main(int argc, char **argv) {
         }
     }
     int64_t t1 = peer_now_ns();
-    fprintf(stderr, "note: pth: pth_spawn + pth_join of an empty thread (default 64 KiB stack), %ld\n", n);
+    fprintf(stderr,
+            "note: pth: pth_spawn + pth_join of an empty thread (default 64 KiB stack), %ld\n", n);
     printf("spawn\tpth\t%.3f\tns/op\n", (double)(t1 - t0) / (double)n);
     pth_kill();
     return 0;
