@@ -17,11 +17,6 @@ _Static_assert(_Alignof(struct weft__lock) <= _Alignof(weft_lock), "weft_lock mi
 
 #define HANDOFF_NS (1 * WEFT_MSEC)
 #define SPINS 40
-/* The first look waits FIRST_BACKOFF pauses: the holder of a contended lock
- * usually takes it again at once, and a waiter that looks right away only
- * pulls the line from it (2 threads contending: 14.5 -> 8.6 ns per locked
- * increment on the 2-CPU bench machine; Go's mutex waits 30 pauses). */
-#define FIRST_BACKOFF 64
 #define MAX_BACKOFF 128
 
 void weft__lock_unbias(struct weft__lock *k, uintptr_t self) {
@@ -95,7 +90,7 @@ int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline
             /* Exponential back-off between looks: every look pulls the
              * cache line away from the holder, who would then pay for it
              * on its release; backing off lets it batch. */
-            for (int i = 0, wait = FIRST_BACKOFF; i < SPINS; i++) {
+            for (int i = 0, wait = 1; i < SPINS; i++) {
                 unsigned s = atomic_load_explicit(&k->state, memory_order_relaxed);
                 if (!(s & WEFT__LOCK_LOCKED) && try_take(k))
                     goto got;
