@@ -407,6 +407,7 @@ static void close_queue(int k) {
  * producer's messages arrive whole, each once, a gapless prefix of what
  * it put: all it finished, plus perhaps the one it was killed in. */
 WEFT_TEST(producer) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     seed_rng();
     name_prefix("p");
@@ -503,6 +504,7 @@ static void consumer_child(void *arg) {
  * twice, none torn, and the ones missing at the end are at most one per
  * kill (taken by a consumer killed after its get committed). */
 WEFT_TEST(consumer) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     seed_rng();
     name_prefix("c");
@@ -614,6 +616,7 @@ static void holder_child(void *arg) {
  * always gets in (bounded wait) and sees -EOWNERDEAD exactly when the dead
  * one held the lock (a != b tells). */
 WEFT_TEST(lock_holder) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     seed_rng();
     name_prefix("l");
@@ -949,6 +952,7 @@ static void dict_check(uint32_t n, bool steady_runs) {
  * kill the dict and the list hold only whole values, each writer's work a
  * gapless prefix, whatever the dead one was doing. */
 WEFT_TEST(dict_writer) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     seed_rng();
     name_prefix("d");

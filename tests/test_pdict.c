@@ -348,6 +348,7 @@ WEFT_TEST(across_fork) {
  * program that is given only the name (in the environment). It reads what
  * the creator wrote, increments a counter and writes its own key. */
 WEFT_TEST(named_exec_peer) {
+    SKIP_UNLESS_EXEC_SELF();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     const char *peer = getenv("WEFT_TEST_PDICT_NAME");
     if (peer) {
@@ -544,6 +545,7 @@ static void state_of(int gen[8]) {
  * whole or not at all, with one commit point, len agrees, and no byte of
  * the arena leaks (after deleting everything, only the table is left). */
 WEFT_TEST(killed_at_every_step) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     int kills = 0;
     for (fr_op = 0; fr_op < 5; fr_op++) {
@@ -670,6 +672,7 @@ static void check_whole(bool alone) {
 }
 
 WEFT_TEST(killed_at_random) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     const char *e = getenv("WEFT_CHAOS_KILLS");
     int want = e && atoi(e) > 0 ? atoi(e) : 60;

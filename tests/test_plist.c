@@ -413,6 +413,7 @@ static uint32_t expected(int op, bool applied, uint32_t ids[16], uint32_t seqs[1
  * after, with one commit point; it works on; no byte leaks (after popping
  * everything only the index is left). */
 WEFT_TEST(killed_at_every_step) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     int kills = 0;
     for (fr_op = 0; fr_op < NOPS; fr_op++) {
@@ -504,6 +505,7 @@ static void check_whole(void) {
 }
 
 WEFT_TEST(killed_at_random) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     const char *e = getenv("WEFT_CHAOS_KILLS");
     int want = e && atoi(e) > 0 ? atoi(e) : 60;

@@ -538,6 +538,7 @@ static void doomed_producer(void *p) {
 }
 
 WEFT_TEST(producer_killed_mid_put) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     for (int k = 0; k < 4; k++) {
         weft_pqueue *q;
@@ -586,6 +587,7 @@ static void doomed_consumer(void *p) {
 }
 
 WEFT_TEST(consumer_killed_mid_get) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     for (int k = 0; k < 4; k++) {
         weft_pqueue *q;
@@ -679,6 +681,7 @@ static void put_msg(weft_pqueue *q, uint32_t id, uint32_t seq) {
  * empty and try_get agree before anyone else comes, and the new message is
  * there whole or not at all. */
 WEFT_TEST(producer_killed_at_every_step) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     int kills = 0;
     for (int k = 0; k < 4; k++) {
@@ -735,6 +738,7 @@ WEFT_TEST(producer_killed_at_every_step) {
  * was taking is still there or gone, never both, with one commit point;
  * nothing else moves. */
 WEFT_TEST(consumer_killed_at_every_step) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     int kills = 0;
     for (int k = 0; k < 4; k++) {

@@ -210,6 +210,7 @@ static void notrecoverable_body(void) {
     CHECK_EQ(join(spawn(nr_coro, NULL)), -ENOTRECOVERABLE);
 }
 WEFT_TEST(plock_owner_killed) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     struct dead_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_plock_init(&s->l));
@@ -297,6 +298,7 @@ static void owner_killed_while_waiting_body(void) {
     join(t);
 }
 WEFT_TEST(plock_owner_killed_while_waiting) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_dead = test_shared_mem(sizeof *g_dead);
     CHECK_OK(weft_plock_init(&g_dead->l));
@@ -648,6 +650,7 @@ static void prl_hold_die(void *arg) {
         pause();
 }
 WEFT_TEST(prlock_owner_killed) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_rl = test_shared_mem(sizeof *g_rl);
     CHECK_OK(weft_prlock_init(g_rl));
@@ -1042,6 +1045,7 @@ static void bar_take_internal_and_die(void *arg) {
         pause();
 }
 WEFT_TEST(pbarrier_internal_owner_killed) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     struct bar_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_pbarrier_init(&s->b, 2));

@@ -223,6 +223,7 @@ WEFT_TEST(named_ready_flag) {
 /* Attach from a program started with exec: this test program itself, run with
  * WEFT_SHM_PEER set, attaches, checks and writes, then exits. */
 WEFT_TEST(named_exec_peer) {
+    SKIP_UNLESS_EXEC_SELF();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     const char *peer = getenv("WEFT_SHM_PEER");
     if (peer) { /* the exec'd side */
@@ -371,6 +372,7 @@ static void arena_die_inside(void *arg) {
     kill(getpid(), SIGKILL);
 }
 WEFT_TEST(arena_owner_killed) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_shm_arena *a;
     CHECK_OK(weft_shm_arena_create(&a, 16 * 1024));
@@ -585,6 +587,7 @@ static void value_hold_die(void *arg) {
     kill(getpid(), SIGKILL);
 }
 WEFT_TEST(value_lock_owner_killed) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_shm_value *v;
     CHECK_OK(weft_shm_value_create(&v, NULL, sizeof(int), WEFT_SHM_LOCKED));
