@@ -465,12 +465,11 @@ static HARNESS_UNUSED int harness_robust_pshared_mutex(void) {
         pthread_mutex_destroy(&m);
     return rc;
 }
-#define SKIP_UNLESS_ROBUST_PSHARED_MUTEX()                                             \
-    do {                                                                               \
-        int harness_rc_ = harness_robust_pshared_mutex();                              \
-        if (harness_rc_ != 0)                                                          \
-            SKIP("libc refuses robust process-shared mutexes here (%s)",               \
-                 strerror(harness_rc_));                                               \
+#define SKIP_UNLESS_ROBUST_PSHARED_MUTEX()                                                       \
+    do {                                                                                         \
+        int harness_rc_ = harness_robust_pshared_mutex();                                        \
+        if (harness_rc_ != 0)                                                                    \
+            SKIP("libc refuses robust process-shared mutexes here (%s)", strerror(harness_rc_)); \
     } while (0)
 /* The kernel's accounts of this process's memory (resident size, mapping count against
  * vm.max_map_count) cover the mappings /proc/self/maps lists: under an emulator maps shows
@@ -491,11 +490,11 @@ static HARNESS_UNUSED bool harness_proc_maps_own(void) {
     fclose(f);
     return maps == smaps;
 }
-#define SKIP_UNLESS_PROC_MAPS_OWN()                                                    \
-    do {                                                                               \
-        if (!harness_proc_maps_own())                                                  \
-            SKIP("the kernel counts other mappings than /proc/self/maps lists here "   \
-                 "(maps and smaps disagree: an emulator's own memory is counted)");    \
+#define SKIP_UNLESS_PROC_MAPS_OWN()                                                  \
+    do {                                                                             \
+        if (!harness_proc_maps_own())                                                \
+            SKIP("the kernel counts other mappings than /proc/self/maps lists here " \
+                 "(maps and smaps disagree: an emulator's own memory is counted)");  \
     } while (0)
 /* setrlimit(RLIMIT_AS) caps this program's mappings (qemu-user does not pass it on to the
  * host process); probed in a child. */
@@ -521,10 +520,10 @@ static HARNESS_UNUSED bool harness_rlimit_as_ok(void) {
         return false;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
-#define SKIP_UNLESS_RLIMIT_AS()                                                        \
-    do {                                                                               \
-        if (!harness_rlimit_as_ok())                                                   \
-            SKIP("setrlimit(RLIMIT_AS) does not cap mappings here");                   \
+#define SKIP_UNLESS_RLIMIT_AS()                                      \
+    do {                                                             \
+        if (!harness_rlimit_as_ok())                                 \
+            SKIP("setrlimit(RLIMIT_AS) does not cap mappings here"); \
     } while (0)
 
 /* prctl(PR_SET_CHILD_SUBREAPER) works (qemu-user refuses it with EINVAL); probed in a child
@@ -534,8 +533,8 @@ static HARNESS_UNUSED bool harness_subreaper_ok(void) {
     pid_t pid = fork();
     if (pid == 0) {
         int v = 0;
-        _exit(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 &&
-                      prctl(PR_GET_CHILD_SUBREAPER, &v) == 0 && v == 1
+        _exit(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 && prctl(PR_GET_CHILD_SUBREAPER, &v) == 0 &&
+                      v == 1
                   ? 0
                   : 1);
     }
@@ -544,10 +543,10 @@ static HARNESS_UNUSED bool harness_subreaper_ok(void) {
         return false;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
-#define SKIP_UNLESS_SUBREAPER()                                                        \
-    do {                                                                               \
-        if (!harness_subreaper_ok())                                                   \
-            SKIP("prctl(PR_SET_CHILD_SUBREAPER) is refused here");                     \
+#define SKIP_UNLESS_SUBREAPER()                                    \
+    do {                                                           \
+        if (!harness_subreaper_ok())                               \
+            SKIP("prctl(PR_SET_CHILD_SUBREAPER) is refused here"); \
     } while (0)
 
 /* A program built for this machine can be exec'd (under qemu-user without binfmt_misc the
@@ -566,10 +565,10 @@ static HARNESS_UNUSED bool harness_exec_self_ok(void) {
         return false;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
-#define SKIP_UNLESS_EXEC_SELF()                                                        \
-    do {                                                                               \
-        if (!harness_exec_self_ok())                                                   \
-            SKIP("programs built for this machine cannot be exec'd here");             \
+#define SKIP_UNLESS_EXEC_SELF()                                            \
+    do {                                                                   \
+        if (!harness_exec_self_ok())                                       \
+            SKIP("programs built for this machine cannot be exec'd here"); \
     } while (0)
 /* posix_spawn reports a failed exec to its caller (qemu-user runs the vfork-style clone as
  * a fork, so the child's exec error is lost and spawn returns 0). */
@@ -582,10 +581,10 @@ static HARNESS_UNUSED bool harness_spawn_reports_exec_errors(void) {
         waitpid(pid, NULL, 0);
     return rc == ENOENT;
 }
-#define SKIP_UNLESS_SPAWN_REPORTS_EXEC_ERRORS()                                        \
-    do {                                                                               \
-        if (!harness_spawn_reports_exec_errors())                                      \
-            SKIP("posix_spawn does not report a failed exec here");                    \
+#define SKIP_UNLESS_SPAWN_REPORTS_EXEC_ERRORS()                     \
+    do {                                                            \
+        if (!harness_spawn_reports_exec_errors())                   \
+            SKIP("posix_spawn does not report a failed exec here"); \
     } while (0)
 
 /* ---------------------------------------------------------------- running */
