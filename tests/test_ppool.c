@@ -1144,6 +1144,7 @@ WEFT_TEST(chaos_retry) { chaos(WEFT_PPOOL_RETRY); }
 /* The process owning a pool exits without destroying it: its workers are
  * killed (they are reparented to this process, a subreaper). */
 WEFT_TEST(owner_exit_workers_leave) {
+    SKIP_UNLESS_SUBREAPER();
     CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int fds[2];
     CHECK_EQ(pipe(fds), 0);
@@ -1205,6 +1206,7 @@ static int reap_workers(int want, int64_t deadline) {
  * time all the same, 200 workers over 100 pools (27 of them lived on when
  * a worker compared getppid() with what it read after fork). */
 WEFT_TEST(owner_exits_right_after_create) {
+    SKIP_UNLESS_SUBREAPER();
     CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
 #if defined(__SANITIZE_THREAD__)
     /* ThreadSanitizer sleeps 1 s in every _exit of a process with threads. */
@@ -1242,6 +1244,7 @@ WEFT_TEST(owner_exits_right_after_create) {
 /* An owner killed while its workers run long tasks: the busy workers go
  * at once too, not when their tasks end. */
 WEFT_TEST(owner_killed_busy_workers_leave) {
+    SKIP_UNLESS_SUBREAPER();
     CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int fds[2];
     CHECK_EQ(pipe(fds), 0);

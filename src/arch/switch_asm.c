@@ -23,6 +23,11 @@ void weft__ctx_init(weft__ctx *c, void *lo, size_t size, void (*entry)(void *)) 
     memset(sp, 0, 160);
     sp[0] = (uint64_t)(uintptr_t)entry;           /* x19 */
     sp[11] = (uint64_t)(uintptr_t)weft__ctx_start + 4; /* x30: past its nop */
+#elif defined(__riscv) && __riscv_xlen == 64 && defined(__riscv_float_abi_double)
+    uint64_t *sp = (uint64_t *)(top - 208);
+    memset(sp, 0, 208);                           /* s0 (frame pointer) = 0 */
+    sp[0] = (uint64_t)(uintptr_t)weft__ctx_start; /* ra */
+    sp[2] = (uint64_t)(uintptr_t)entry;           /* s1 */
 #else
 #error "no assembly context switch for this architecture: configure with -DWEFT_UCONTEXT=ON"
 #endif
