@@ -112,11 +112,15 @@ int weft__park(weft__waiter *w, int64_t deadline) {
         if (weft__timer_add(s, co, deadline) != 0 && weft__waiter_claim(w, -ENOMEM, 0))
             return -ENOMEM;
     }
+    struct timespec ts; /* the coarse clock: a read of the vDSO page, no TSC */
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    co->why_since = (int64_t)ts.tv_sec * WEFT_SEC + ts.tv_nsec;
     co->waiter = w;
     co->state = WEFT__C_PARKED;
     weft__sched_block(s);
     co->state = WEFT__C_READY;
     co->waiter = NULL;
+    co->why = WEFT__WHY_NONE;
     if (co->heap_idx)
         weft__timer_remove(s, co);
     weft__scope_timed_out(sc, w->result);
