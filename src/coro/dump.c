@@ -339,10 +339,12 @@ WEFT_NO_ASAN WEFT_NO_TSAN static void coro_line(out *o, weft__sched *s, weft__co
     }
     out_s(o, co->flags & WEFT__F_SHARED ? " shared: " : ": ");
     int st = co->state;
-    bool running = co == s->current;
+    /* while its thread waits in the poller, `current` is whoever ran last */
+    bool polling = atomic_load_explicit(&s->polling, memory_order_relaxed);
+    bool running = co == s->current && !polling;
     if (running && mine)
         out_s(o, "running (the caller)\n");
-    else if (running && !atomic_load_explicit(&s->polling, memory_order_relaxed))
+    else if (running)
         out_s(o, "running\n");
     else if (st == WEFT__C_PARKED) {
         out_s(o, "parked on ");
@@ -354,7 +356,8 @@ WEFT_NO_ASAN WEFT_NO_TSAN static void coro_line(out *o, weft__sched *s, weft__co
         if (!running)
             stack_of(o, s, co, sym);
     } else if (st == WEFT__C_READY)
-        out_s(o, running ? "idle (its thread waits for events)\n" : "ready\n");
+        out_s(o, polling && co == s->current ? "idle (its thread waits for events)\n"
+                                              : "ready\n");
     else if (st == WEFT__C_SUSPENDED)
         out_s(o, "suspended\n");
     else if (st == WEFT__C_DONE)
