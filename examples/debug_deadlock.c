@@ -7,12 +7,15 @@
  * first coroutine with a deadline; when it passes, the program prints
  * weft_dump's report of every coroutine on stderr, cancels everything and exits.
  *
- * Usage: debug_deadlock [hang]
- *   hang   join forever instead: the program stays deadlocked, for gdb, for
- *          WEFT_DUMP_SIGNAL=SIGQUIT (kill -QUIT <pid>) and for the watchdog.
+ * Usage: debug_deadlock [hang|spin]
+ *   hang   join forever instead: the program stays deadlocked, for gdb and for
+ *          WEFT_DUMP_SIGNAL=SIGQUIT (kill -QUIT <pid>).
+ *   spin   first run a coroutine that computes for 300 ms without yielding,
+ *          for the watchdog (WEFT_WATCHDOG_MS=100), and print its hit count.
  * Exit status: 0 after the report, 1 if a weft call fails.
  */
 #include <weft.h>
+#include <weft_hook.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -71,9 +74,32 @@ static void *worker(void *arg) { /* on another thread: waits for accounts too */
     return NULL;
 }
 
+static volatile unsigned long sink;
+static unsigned long __attribute__((noinline)) checksum(unsigned long n) {
+    unsigned long h = 0;
+    for (unsigned long i = 0; i < n; i++)
+        h = h * 31 + i;
+    return h;
+}
+static void *busy(void *arg) { /* never yields: its thread is stuck meanwhile */
+    (void)arg;
+    int64_t end = weft_now() + 300 * WEFT_MSEC;
+    while (weft_now() < end)
+        sink = checksum(100000);
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     int hang = argc > 1 && !strcmp(argv[1], "hang");
     int e;
+    if (argc > 1 && !strcmp(argv[1], "spin")) {
+        weft_coro c;
+        weft_coro_opts o = {.name = "busy"};
+        if ((e = weft_spawn(&c, busy, NULL, &o)) || (e = weft_join(c, WEFT_FOREVER, NULL)))
+            return fail("busy", e);
+        fprintf(stderr, "debug_deadlock: watchdog hits: %llu\n",
+                (unsigned long long)weft_hook_watchdog_hits());
+    }
     if ((e = weft_lock_init(&accounts)) || (e = weft_lock_init(&audit)) ||
         (e = weft_event_init(&ready)) || (e = weft_chan_create(&orders, sizeof(int), 0)))
         return fail("init", e);
