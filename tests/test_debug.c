@@ -412,4 +412,90 @@ WEFT_TEST(dump_signal) {
     CHECK(strstr(buf, "end of weft dump\n") != NULL);
 }
 
+/* gdb: tools/weft-gdb.py against a live child with coroutines parked on a
+ * lock, a channel and an event, one of them on the SHARED stack. */
+/* WEFT_TEST_TIMEOUT(gdb_extension, 120) */
+static void *g_child_recv(void *a) {
+    int v;
+    return (void *)(intptr_t)weft_chan_recv(a, &v, WEFT_FOREVER);
+}
+static char *run_cmd(const char *cmd) {
+    FILE *f = popen(cmd, "r");
+    CHECK(f != NULL);
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    CHECK(b != NULL);
+    size_t k;
+    while ((k = fread(b + n, 1, cap - 1 - n, f)) > 0)
+        n += k;
+    b[n] = 0;
+    pclose(f);
+    return b;
+}
+WEFT_TEST(gdb_extension) {
+    char *probe = run_cmd("gdb -batch -nx -ex 'python print(\"py-\" + \"ok\")' 2>&1");
+    bool usable = strstr(probe, "py-ok") != NULL;
+    free(probe);
+    if (!usable)
+        SKIP("gdb or its Python is missing");
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        weft_lock lk;
+        weft_chan *ch;
+        weft_lock_init(&lk);
+        weft_event_init(&g_event);
+        weft_chan_create(&ch, sizeof(int), 0);
+        weft_lock_acquire(&lk, WEFT_FOREVER);
+        weft_coro c;
+        weft_coro_opts o1 = {.name = "gdb-lock", .detached = 1};
+        weft_coro_opts o2 = {.name = "gdb-recv", .detached = 1, .stack_mode = WEFT_STACK_SHARED};
+        weft_coro_opts o3 = {.name = "gdb-event", .detached = 1};
+        weft_spawn(&c, w_lock, &lk, &o1);
+        weft_spawn(&c, g_child_recv, ch, &o2);
+        weft_spawn(&c, w_event, &g_event, &o3);
+        weft_yield();
+        (void)!write(p[1], "r", 1);
+        weft_sleep(60 * WEFT_SEC);
+        _exit(0);
+    }
+    close(p[1]);
+    char c;
+    CHECK_EQ(read(p[0], &c, 1), 1);
+    close(p[0]);
+    char cmd[1024];
+    const char *src = __FILE__;
+    const char *slash = strrchr(src, '/');
+    snprintf(cmd, sizeof cmd,
+             "gdb -batch -nx -p %d -x %.*s/../tools/weft-gdb.py -ex 'info weft-threads' "
+             "-ex 'info weft-coroutines' -ex 'weft-bt 2' -ex 'weft-bt 3' 2>&1",
+             (int)pid, (int)(slash - src), src);
+    char *out = run_cmd(cmd);
+    kill(pid, SIGKILL);
+    test_reap(pid);
+    if (strstr(out, "ptrace: Operation not permitted")) {
+        free(out);
+        SKIP("gdb may not attach (ptrace not permitted)");
+    }
+    fputs(out, stderr);
+    char want[128];
+    snprintf(want, sizeof want, "thread %d: current coroutine ", (int)pid);
+    CHECK(strstr(out, want) != NULL);
+    CHECK(strstr(out, "main    parked on sleep until ") != NULL);
+    CHECK(strstr(out, "guarded parked on lock 0x") != NULL);
+    CHECK(strstr(out, "shared  parked on chan-recv 0x") != NULL);
+    CHECK(strstr(out, "guarded parked on event 0x") != NULL);
+    CHECK(strstr(out, "\"gdb-lock\"") && strstr(out, "\"gdb-recv\"") && strstr(out, "\"gdb-event\""));
+    /* weft-bt 2 (gdb-lock, GUARDED): through the lock to the coroutine's function */
+    const char *bt = strstr(out, " in weft__park ");
+    CHECK(bt != NULL);
+    CHECK(strstr(out, " in w_lock at ") != NULL);
+    /* weft-bt 3 (gdb-recv, SHARED: the shared stack's owner, its frames in place) */
+    CHECK(strstr(out, " in chan_op at ") != NULL);
+    free(out);
+}
+
 WEFT_MAIN()
