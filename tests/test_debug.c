@@ -63,8 +63,12 @@ static weft_psem *g_psem;
 static weft_future *g_future;
 static weft_proc *g_proc;
 
-static void *w_lock(void *a) { return (void *)(intptr_t)weft_lock_acquire(a, WEFT_FOREVER); }
-static void *w_rlock(void *a) { return (void *)(intptr_t)weft_rlock_acquire(a, WEFT_FOREVER); }
+static void *w_lock(void *a) {
+    return (void *)(intptr_t)weft_lock_acquire(a, WEFT_FOREVER);
+}
+static void *w_rlock(void *a) {
+    return (void *)(intptr_t)weft_rlock_acquire(a, WEFT_FOREVER);
+}
 static void *w_cond(void *a) {
     (void)a;
     CHECK_OK(weft_lock_acquire(&g_cond_lock, WEFT_FOREVER));
@@ -72,10 +76,18 @@ static void *w_cond(void *a) {
     weft_lock_release(&g_cond_lock);
     return (void *)(intptr_t)r;
 }
-static void *w_sem(void *a) { return (void *)(intptr_t)weft_sem_acquire(a, WEFT_FOREVER); }
-static void *w_event(void *a) { return (void *)(intptr_t)weft_event_wait(a, WEFT_FOREVER); }
-static void *w_barrier(void *a) { return (void *)(intptr_t)weft_barrier_wait(a, WEFT_FOREVER); }
-static void *w_wg(void *a) { return (void *)(intptr_t)weft_waitgroup_wait(a, WEFT_FOREVER); }
+static void *w_sem(void *a) {
+    return (void *)(intptr_t)weft_sem_acquire(a, WEFT_FOREVER);
+}
+static void *w_event(void *a) {
+    return (void *)(intptr_t)weft_event_wait(a, WEFT_FOREVER);
+}
+static void *w_barrier(void *a) {
+    return (void *)(intptr_t)weft_barrier_wait(a, WEFT_FOREVER);
+}
+static void *w_wg(void *a) {
+    return (void *)(intptr_t)weft_waitgroup_wait(a, WEFT_FOREVER);
+}
 static void *w_send(void *a) {
     int v = 1;
     return (void *)(intptr_t)weft_chan_send(a, &v, WEFT_FOREVER);
@@ -105,13 +117,19 @@ static void *w_sleep(void *a) {
     (void)a;
     return (void *)(intptr_t)weft_sleep(3600 * WEFT_SEC);
 }
-static void *w_join(void *a) { return (void *)(intptr_t)weft_join(*(weft_coro *)a, WEFT_FOREVER, NULL); }
+static void *w_join(void *a) {
+    return (void *)(intptr_t)weft_join(*(weft_coro *)a, WEFT_FOREVER, NULL);
+}
 static void *w_future(void *a) {
     (void)a;
     return (void *)(intptr_t)weft_future_result(g_future, WEFT_FOREVER, NULL);
 }
-static void *w_proc(void *a) { return (void *)(intptr_t)weft_proc_join(a, WEFT_FOREVER); }
-static void *w_psem(void *a) { return (void *)(intptr_t)weft_psem_acquire(a, WEFT_FOREVER); }
+static void *w_proc(void *a) {
+    return (void *)(intptr_t)weft_proc_join(a, WEFT_FOREVER);
+}
+static void *w_psem(void *a) {
+    return (void *)(intptr_t)weft_psem_acquire(a, WEFT_FOREVER);
+}
 static void *w_switched(void *v) {
     (void)v;
     return (void *)(intptr_t)weft_event_wait(&g_gate, WEFT_FOREVER);
@@ -220,9 +238,9 @@ WEFT_TEST(dump_every_wait_kind) {
         {"switch", w_switch, 0, "parked on switch to coroutine "},
     };
     enum { N = sizeof crowd / sizeof crowd[0] };
-    void *args[N] = {&g_lock, &g_rlock, NULL,     &g_sem,   &g_event,     &g_barrier, &g_wg,
-                     g_chan,  g_chan,   NULL,     g_qempty, g_qfull,      &g_pipe[0], NULL,
-                     &sleeper, NULL,    g_proc,   g_psem,   NULL};
+    void *args[N] = {&g_lock,  &g_rlock, NULL,   &g_sem,   &g_event, &g_barrier, &g_wg,
+                     g_chan,   g_chan,   NULL,   g_qempty, g_qfull,  &g_pipe[0], NULL,
+                     &sleeper, NULL,     g_proc, g_psem,   NULL};
     weft_coro cs[N];
     for (int i = 0; i < N; i++) {
         weft_coro_opts o = {.name = crowd[i].name,
@@ -359,7 +377,9 @@ static void no_sched_body(void) {
     CHECK(strstr(t, "end of weft dump\n") != NULL);
     free(t);
 }
-WEFT_TEST(dump_without_scheduler) { run_in_thread(no_sched_body); }
+WEFT_TEST(dump_without_scheduler) {
+    run_in_thread(no_sched_body);
+}
 
 WEFT_TEST(dump_bad_fd) {
     CHECK_ERR(weft_dump(-1), -EBADF);
@@ -488,7 +508,8 @@ WEFT_TEST(gdb_extension) {
     CHECK(strstr(out, "guarded parked on lock 0x") != NULL);
     CHECK(strstr(out, "shared  parked on chan-recv 0x") != NULL);
     CHECK(strstr(out, "guarded parked on event 0x") != NULL);
-    CHECK(strstr(out, "\"gdb-lock\"") && strstr(out, "\"gdb-recv\"") && strstr(out, "\"gdb-event\""));
+    CHECK(strstr(out, "\"gdb-lock\"") && strstr(out, "\"gdb-recv\"") &&
+          strstr(out, "\"gdb-event\""));
     /* weft-bt 2 (gdb-lock, GUARDED): through the lock to the coroutine's function */
     const char *bt = strstr(out, " in weft__park ");
     CHECK(bt != NULL);

@@ -222,18 +222,30 @@ WEFT_NO_ASAN WEFT_NO_TSAN static void stack_of(out *o, weft__sched *s, weft__cor
 }
 
 static const char *const why_name[WEFT__WHY_COUNT] = {
-    [WEFT__WHY_NONE] = "unknown",    [WEFT__WHY_LOCK] = "lock",
-    [WEFT__WHY_RLOCK] = "rlock",     [WEFT__WHY_COND] = "cond",
-    [WEFT__WHY_SEM] = "sem",         [WEFT__WHY_EVENT] = "event",
-    [WEFT__WHY_BARRIER] = "barrier", [WEFT__WHY_SEND] = "chan-send",
-    [WEFT__WHY_RECV] = "chan-recv",  [WEFT__WHY_SELECT] = "chan-select",
-    [WEFT__WHY_QGET] = "queue-get",  [WEFT__WHY_QPUT] = "queue-put",
-    [WEFT__WHY_FD] = "fd",           [WEFT__WHY_SLEEP] = "sleep",
-    [WEFT__WHY_JOIN] = "join",       [WEFT__WHY_FUTURE] = "future",
-    [WEFT__WHY_PROC] = "process",    [WEFT__WHY_POOL] = "pool-join",
-    [WEFT__WHY_PFUTEX] = "pfutex",   [WEFT__WHY_SWITCH] = "switch",
-    [WEFT__WHY_WAITGROUP] = "waitgroup", [WEFT__WHY_ONCE] = "once",
-    [WEFT__WHY_QJOIN] = "queue-join", [WEFT__WHY_KILLALL] = "killall",
+    [WEFT__WHY_NONE] = "unknown",
+    [WEFT__WHY_LOCK] = "lock",
+    [WEFT__WHY_RLOCK] = "rlock",
+    [WEFT__WHY_COND] = "cond",
+    [WEFT__WHY_SEM] = "sem",
+    [WEFT__WHY_EVENT] = "event",
+    [WEFT__WHY_BARRIER] = "barrier",
+    [WEFT__WHY_SEND] = "chan-send",
+    [WEFT__WHY_RECV] = "chan-recv",
+    [WEFT__WHY_SELECT] = "chan-select",
+    [WEFT__WHY_QGET] = "queue-get",
+    [WEFT__WHY_QPUT] = "queue-put",
+    [WEFT__WHY_FD] = "fd",
+    [WEFT__WHY_SLEEP] = "sleep",
+    [WEFT__WHY_JOIN] = "join",
+    [WEFT__WHY_FUTURE] = "future",
+    [WEFT__WHY_PROC] = "process",
+    [WEFT__WHY_POOL] = "pool-join",
+    [WEFT__WHY_PFUTEX] = "pfutex",
+    [WEFT__WHY_SWITCH] = "switch",
+    [WEFT__WHY_WAITGROUP] = "waitgroup",
+    [WEFT__WHY_ONCE] = "once",
+    [WEFT__WHY_QJOIN] = "queue-join",
+    [WEFT__WHY_KILLALL] = "killall",
     [WEFT__WHY_OTHER] = "other",
 };
 
@@ -258,8 +270,8 @@ WEFT_NO_ASAN WEFT_NO_TSAN static void reason(out *o, const weft__coro *co) {
             out_s(o, " ");
             out_u(o, (uint64_t)(arg >> 16));
             out_s(o, (arg & WEFT_READABLE) && (arg & WEFT_WRITABLE) ? " rw"
-                     : (arg & WEFT_WRITABLE)                          ? " w"
-                                                                      : " r");
+                     : (arg & WEFT_WRITABLE)                        ? " w"
+                                                                    : " r");
         }
         break;
     case WEFT__WHY_SLEEP:
@@ -321,8 +333,8 @@ WEFT_NO_ASAN WEFT_NO_TSAN static void reason(out *o, const weft__coro *co) {
     }
 }
 
-WEFT_NO_ASAN WEFT_NO_TSAN static void coro_line(out *o, weft__sched *s, weft__coro *co,
-                                                 bool mine, bool sym, int64_t now) {
+WEFT_NO_ASAN WEFT_NO_TSAN static void coro_line(out *o, weft__sched *s, weft__coro *co, bool mine,
+                                                bool sym, int64_t now) {
     out_s(o, "  coroutine ");
     out_u(o, co->id);
     if (co->flags & WEFT__F_MAIN)
@@ -356,8 +368,7 @@ WEFT_NO_ASAN WEFT_NO_TSAN static void coro_line(out *o, weft__sched *s, weft__co
         if (!running)
             stack_of(o, s, co, sym);
     } else if (st == WEFT__C_READY)
-        out_s(o, polling && co == s->current ? "idle (its thread waits for events)\n"
-                                              : "ready\n");
+        out_s(o, polling && co == s->current ? "idle (its thread waits for events)\n" : "ready\n");
     else if (st == WEFT__C_SUSPENDED)
         out_s(o, "suspended\n");
     else if (st == WEFT__C_DONE)
@@ -387,7 +398,7 @@ static void proc_line(void *ud, const weft_proc *p) {
         out_s(o, ": exited ");
         if (p->code < 0) {
             out_s(o, "-");
-            out_u(o, (uint64_t)-(int64_t)p->code);
+            out_u(o, (uint64_t) - (int64_t)p->code);
         } else
             out_u(o, (uint64_t)p->code);
     } else
@@ -458,7 +469,7 @@ static int parse_signal(const char *e) {
     static const struct {
         const char *name;
         int sig;
-    } names[] = {{"QUIT", SIGQUIT}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+    } names[] = {{"QUIT", SIGQUIT}, {"USR1", SIGUSR1},   {"USR2", SIGUSR2},
                  {"PWR", SIGPWR},   {"WINCH", SIGWINCH}, {"INFO", SIGPWR}};
     if (!strncmp(e, "SIG", 3))
         e += 3;
@@ -515,4 +526,6 @@ WEFT_API size_t weft__sched_backtrace(const void *sp, int fd) {
 }
 
 /* Loads the executable ranges for weft__sched_backtrace (the watchdog). */
-WEFT_API void weft__dump_prepare(void) { xr_refresh(); }
+WEFT_API void weft__dump_prepare(void) {
+    xr_refresh();
+}
