@@ -292,6 +292,14 @@ typedef struct weft__coro {
     void *san_fiber;                 /* ThreadSanitizer's fiber */
 #endif
     weft__waiter wait;               /* the one park a coroutine can be in */
+    /* What it waits on, for weft_dump and the gdb extension (coro/dump.c):
+     * set by each blocking primitive before it parks (weft__why), `since`
+     * by weft__park (the scheduler's coarse stamp); next to `wait`, whose
+     * cache line a park writes anyway; meaningful only while PARKED. */
+    uint8_t why;                     /* WEFT__WHY_* */
+    const void *why_obj;             /* the object (lock, channel, ...) */
+    intptr_t why_arg;                /* fd: fd << 16 | events; others 0 */
+    int64_t why_since;               /* when the park began (CLOCK_MONOTONIC_COARSE) */
     weft__scope scope;               /* its timeout scopes (not the main one's) */
     void *scratch;                   /* park memory of a SHARED coroutine */
     size_t scratch_cap;
@@ -300,13 +308,6 @@ typedef struct weft__coro {
     int64_t start_at;                /* weft_spawn_later: still waiting to start if > 0 */
     int status;                      /* before it ends: a weft_throw that ends it unstarted;
                                         then 0, -ECANCELED or that error (links) */
-    /* What it waits on, for weft_dump and the gdb extension (coro/dump.c):
-     * set by each blocking primitive before it parks (weft__why), `since`
-     * by weft__park (coarse clock); meaningful only while PARKED. */
-    uint8_t why;                     /* WEFT__WHY_* */
-    const void *why_obj;             /* the object (lock, channel, ...) */
-    intptr_t why_arg;                /* fd: fd << 16 | events; others 0 */
-    int64_t why_since;               /* when the park began (weft_now's clock) */
 } weft__coro;
 
 typedef struct weft__sched weft__sched;

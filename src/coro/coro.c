@@ -587,7 +587,7 @@ static int switch_to(weft_coro to, void *value, void **received, int thrown) {
     t->state = WEFT__C_READY;
     weft__waiter *w = weft__waiter_begin(NULL, WEFT__W_SWITCH);
     weft__why(WEFT__WHY_SWITCH, t, 0);
-    co->why_since = weft_now();
+    co->why_since = s->stamp;
     co->waiter = w;
     co->state = WEFT__C_PARKED;
     weft__sched_switch(s, t);
