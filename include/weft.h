@@ -3073,6 +3073,40 @@ WEFT_API int weft_joinall_failfast(const weft_coro *cs, size_t n, int64_t deadli
                                    void **results, weft_coro_failed_fn failed, void *ud,
                                    size_t *failed_index);
 
+/* ---- Debugging: the live dump (docs/debugging.md) ----------------------
+ * weft_dump writes to fd a text report of every thread that runs a
+ * scheduler and every coroutine on it, then every child process handle:
+ *   weft dump: pid P
+ *   thread TID[ (the caller)]: running coroutine ID | waiting for events, N live coroutines
+ *     coroutine ID[ main][ "NAME"][ shared]: STATE
+ *       #K 0xADDR[ SYMBOL+0xOFF] (MODULE)       frames of a parked coroutine
+ *   processes:
+ *     process PID[ "NAME"] fork|exec[ daemon]: running | exited CODE | reaped elsewhere
+ *   end of weft dump
+ * STATE is "running (the caller)", "running" (on its thread, now), "ready",
+ * "suspended", "done (not joined)", "idle (its thread waits for events)" (a
+ * main coroutine whose thread sleeps in its poller), or "parked on REASON
+ * for MS ms", REASON one of: lock, rlock, cond, sem, event, barrier,
+ * waitgroup, once, chan-send, chan-recv, chan-select (then its object's
+ * address, and for select "(N ops)"), queue-get, queue-put, queue-join,
+ * pool-join, future (address), fd FD r|w|rw (fd (N fds) FD ...: a poll),
+ * sleep until +MSms, join coroutine ID, switch to coroutine ID, process pid
+ * PID, pfutex ADDR (a process-shared object's word; its expected and
+ * current values), killall, unknown. The wait time has the coarse clock's
+ * resolution (a few ms). Frames are the return addresses found on the
+ * parked coroutine's stack (innermost first; a stale one may appear),
+ * symbolised with dladdr (static functions show as the nearest exported
+ * symbol). Nothing is stopped: other threads keep running, so the report
+ * is a snapshot taken one coroutine at a time (a coroutine may be shown in
+ * the state it just left). Any thread may call it, with or without a
+ * scheduler. Setting WEFT_DUMP_SIGNAL (SIGQUIT, QUIT, USR1, USR2, WINCH,
+ * PWR or a number) before the first scheduler is created makes that signal
+ * write the same report to stderr from a handler (async-signal-safe: no
+ * symbols there, frames show as MODULE+0xOFF; it then does not quit).
+ * Returns 0, or the negated errno of a failed write(2).
+ * Errors: -EBADF (fd < 0, or not open), -EPIPE, -EIO, ... (those of write). */
+WEFT_API int weft_dump(int fd);
+
 #ifdef __cplusplus
 }
 #endif

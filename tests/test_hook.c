@@ -784,13 +784,20 @@ static void *stdin_reader(void *arg) {
 WEFT_TEST(watchdog_reports_busy_coroutine) {
     if (getenv("WEFT_HOOK_TEST_WD_CHILD")) { /* the child: run with WEFT_WATCHDOG_MS=50 */
         CHECK_EQ(weft_hook_watchdog_running(), 1);
+        CHECK_EQ(weft_hook_watchdog_hits(), (uint64_t)0);
         weft_coro c;
         weft_coro_opts o = {.name = "spinner"};
         CHECK_OK(weft_spawn(&c, spinner, NULL, &o));
         CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
+#if !defined(__SANITIZE_THREAD__) /* see the parent's check */
+        CHECK_EQ(weft_hook_watchdog_hits(), (uint64_t)1);
+#endif
         o.name = "stdin-reader";
         CHECK_OK(weft_spawn(&c, stdin_reader, NULL, &o));
         CHECK_OK(weft_join(c, WEFT_FOREVER, NULL));
+#if !defined(__SANITIZE_THREAD__)
+        CHECK_EQ(weft_hook_watchdog_hits(), (uint64_t)2);
+#endif
         return;
     }
     CHECK_EQ(weft_hook_watchdog_running(), 0);
@@ -846,6 +853,16 @@ WEFT_TEST(watchdog_reports_busy_coroutine) {
     CHECK(strstr(out, "weft watchdog: coroutine ") != NULL);
     CHECK(strstr(out, "\"spinner\" kept its thread busy for more than 50 ms\n") != NULL);
     CHECK(strstr(out, "\"stdin-reader\" kept its thread busy for more than 50 ms (in read)\n"));
+    /* each report is followed by the coroutine's frames, reaching the test program */
+    const char *sp = strstr(out, "\"spinner\" kept its thread busy for more than 50 ms\n");
+    sp = strchr(sp, '\n') + 1;
+    CHECK(!strncmp(sp, "    #0 0x", 9));
+    const char *end = strstr(sp, "weft watchdog:");
+    const char *mp = strstr(sp, "(main program+0x");
+    CHECK(mp != NULL && (!end || mp < end));
+    const char *rd = strstr(out, "(in read)\n") + 10;
+    CHECK(!strncmp(rd, "    #0 0x", 9));
+    CHECK(strstr(rd, "(main program+0x") != NULL);
     close(in[1]);
     close(err[0]);
 }

@@ -15,7 +15,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 WEFT_TLS weft__sched *weft__tls_sched;
 static pthread_key_t sched_key;
@@ -49,8 +51,24 @@ void weft__coro_free_all(weft__sched *s);
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
 static weft__sched *wd_list;
 
+bool weft__sched_list_lock(bool try_only) {
+    if (!try_only)
+        return pthread_mutex_lock(&wd_lock) == 0;
+    for (int i = 0; i < 100; i++) { /* up to ~10 ms: register/unregister are short */
+        if (pthread_mutex_trylock(&wd_lock) == 0)
+            return true;
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+weft__sched *weft__sched_list_head(void) { return wd_list; }
+void weft__sched_list_unlock(void) { pthread_mutex_unlock(&wd_lock); }
+
 static void wd_register(weft__sched *s) {
+    weft__dump_setup();
     s->wd_thread = pthread_self();
+    s->wd_tid = (int)syscall(SYS_gettid);
     atomic_store_explicit(&s->wd_word, 1, memory_order_relaxed);
     pthread_mutex_lock(&wd_lock);
     s->wd_prev = NULL;
@@ -401,6 +419,9 @@ int weft__sched_poll(weft__sched *s, bool block) {
     run_reqs(s);
     if (s->heap_len)
         weft__timer_expire(s, weft_now());
+    struct timespec ts; /* the coarse clock: a read of the vDSO page, no TSC */
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    s->stamp = (int64_t)ts.tv_sec * WEFT_SEC + ts.tv_nsec;
     return 0;
 }
 

@@ -166,6 +166,7 @@ WEFT_API int weft_proc_join(weft_proc *p, int64_t deadline) {
                 continue;
             }
         }
+        weft__why(WEFT__WHY_PROC, p, p->pidfd);
         r = weft_fd_wait(p->pidfd, WEFT_READABLE, deadline);
         if (r >= 0)
             r = weft__proc_reap(p);

@@ -41,6 +41,15 @@ pid_t weft__proc_self(void) {
     return pid;
 }
 
+int weft__proc_each(bool try_only, void (*fn)(void *ud, const weft_proc *p), void *ud) {
+    if (try_only ? pthread_mutex_trylock(&g_mu) != 0 : pthread_mutex_lock(&g_mu) != 0)
+        return -EAGAIN;
+    for (weft_proc *p = g_head; p; p = p->next)
+        fn(ud, p);
+    pthread_mutex_unlock(&g_mu);
+    return 0;
+}
+
 static void at_exit(void) { weft__proc_exit_children(); }
 
 static void setup(void) {
