@@ -16,6 +16,8 @@
 #                         under valgrind memcheck (tools/valgrind-examples); fails on any
 #                         error or definite/indirect leak; SKIP_SLOW=1 skips the sleepers
 #   make ucontext         build into build-ucontext with the ucontext switch and run ctest
+#   make musl             build with musl-gcc into build-musl (kernel headers linked from
+#                         the host) and run ctest
 #   make cross-aarch64    cross-build into build-aarch64, run the tests of the thread-level
 #                         layers (CROSS_LABELS) in qemu-user (it has no robust futexes, which
 #                         the process-shared layers need)
@@ -55,7 +57,7 @@ configure = $(CMAKE) -S . -B $(1) -DCMAKE_BUILD_TYPE=$(2) $(3) $(CMAKE_ARGS)
 build     = $(CMAKE) --build $(1) -j $(JOBS)
 runtests  = $(CTEST) --test-dir $(1) --output-on-failure -j $(CTEST_JOBS) $(CTEST_ARGS)
 
-.PHONY: all build test demo docs bench install asan sweep tsan valgrind ucontext cross-aarch64 fuzz format clean
+.PHONY: all build test demo docs bench install asan sweep tsan valgrind ucontext musl cross-aarch64 fuzz format clean
 
 all: build
 
@@ -117,6 +119,20 @@ ucontext:
 	$(call configure,build-ucontext,$(BUILD_TYPE),-DWEFT_UCONTEXT=ON)
 	$(call build,build-ucontext)
 	$(call runtests,build-ucontext)
+
+# musl-gcc (musl-tools) has no kernel headers: build-musl/kinc links the host's linux/,
+# asm/ and asm-generic/ directories (nothing is copied). No libcurl for musl: the curl
+# examples are skipped.
+MUSL_KINC = $(CURDIR)/build-musl/kinc
+musl:
+	@mkdir -p $(MUSL_KINC)
+	@ln -sfn /usr/include/linux $(MUSL_KINC)/linux
+	@ln -sfn /usr/include/asm-generic $(MUSL_KINC)/asm-generic
+	@ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $(MUSL_KINC)/asm
+	$(call configure,build-musl,$(BUILD_TYPE),-DCMAKE_C_COMPILER=musl-gcc \
+	    -DCMAKE_C_FLAGS=-isystem\ $(MUSL_KINC) -DCMAKE_DISABLE_FIND_PACKAGE_CURL=ON)
+	$(call build,build-musl)
+	$(call runtests,build-musl)
 
 cross-aarch64:
 	$(call configure,build-aarch64,$(BUILD_TYPE),-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake)
