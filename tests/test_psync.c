@@ -498,7 +498,7 @@ WEFT_TEST(rmutex_waiters_mixed) {
     CHECK_EQ(weft__rmutex_held(&g_mx->m), 0);
     /* Nobody waits now: the word is back to 0 (no stale owner or waiter bits
      * beyond FUTEX_WAITERS, which an unlock clears). */
-    CHECK_EQ(*(uint32_t *)(void *)&g_mx->m.m, 0u);
+    CHECK_EQ(*((uint32_t *)(void *)&g_mx->m.m + weft__rmutex_word_index()), 0u);
     weft__rmutex_destroy(&g_mx->m);
 }
 
@@ -517,7 +517,7 @@ static void *wb_coro(void *arg) {
     (void)arg;
     atomic_store(&g_stage, 1);
     CHECK_OK(weft__rmutex_lock(&g_mx->m, weft_after(20 * WEFT_SEC)));
-    uint32_t w = *(_Atomic uint32_t *)(void *)&g_mx->m.m;
+    uint32_t w = *((_Atomic uint32_t *)(void *)&g_mx->m.m + weft__rmutex_word_index());
     CHECK_NE(w & FUTEX_WAITERS, 0u);
     CHECK_OK(weft__rmutex_unlock(&g_mx->m));
     return NULL;
