@@ -160,6 +160,7 @@ static int map_err_m(weft__rmutex *m, int r) {
 #define map_err(r) map_err_m(m, (r))
 
 int weft__rmutex_trylock(weft__rmutex *m) {
+    (void)weft__rmutex_word_index(); /* probe before owning anything, not while */
     if (dead_for_good(m))
         return -ENOTRECOVERABLE;
     int r = pthread_mutex_trylock(&m->m);
@@ -182,6 +183,7 @@ static int got_after_wait(weft__rmutex *m, int r) {
 }
 
 int weft__rmutex_lock(weft__rmutex *m, int64_t deadline) {
+    (void)weft__rmutex_word_index(); /* probe before owning anything, not while */
     if (dead_for_good(m))
         return -ENOTRECOVERABLE;
     int r = pthread_mutex_trylock(&m->m);
