@@ -19,6 +19,8 @@
 #                         VALGRIND=PATH another valgrind (tools/valgrind-fetch: one that
 #                         knows pidfd_open, so that the process examples are checked too)
 #   make ucontext         build into build-ucontext with the ucontext switch and run ctest
+#   make musl             build with musl-gcc into build-musl (kernel headers linked from
+#                         the host) and run ctest
 #   make cross-aarch64    cross-build into build-aarch64, run the whole suite in qemu-user
 #                         (cases needing what qemu-user lacks skip themselves; the count is
 #                         printed at the end)
@@ -62,7 +64,7 @@ runtests  = $(CTEST) --test-dir $(1) --output-on-failure -j $(CTEST_JOBS) $(CTES
 crosstests = $(call runtests,$(1)) -O $(1)/ctest.log; st=$$?; \
 	printf '%s: %s tests skipped\n' $(1) "$$(grep -c -- '\*\*\*Skipped' $(1)/ctest.log)"; exit $$st
 
-.PHONY: all build test mpi demo docs bench install asan sweep tsan valgrind ucontext cross-aarch64 cross-riscv64 fuzz format clean
+.PHONY: all build test mpi demo docs bench install asan sweep tsan valgrind ucontext musl cross-aarch64 cross-riscv64 fuzz format clean
 
 all: build
 
@@ -132,6 +134,20 @@ ucontext:
 	$(call configure,build-ucontext,$(BUILD_TYPE),-DWEFT_UCONTEXT=ON)
 	$(call build,build-ucontext)
 	$(call runtests,build-ucontext) -LE '^mpi$$'
+
+# musl-gcc (musl-tools) has no kernel headers: build-musl/kinc links the host's linux/,
+# asm/ and asm-generic/ directories (nothing is copied). No libcurl for musl: the curl
+# examples are skipped.
+MUSL_KINC = $(CURDIR)/build-musl/kinc
+musl:
+	@mkdir -p $(MUSL_KINC)
+	@ln -sfn /usr/include/linux $(MUSL_KINC)/linux
+	@ln -sfn /usr/include/asm-generic $(MUSL_KINC)/asm-generic
+	@ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $(MUSL_KINC)/asm
+	$(call configure,build-musl,$(BUILD_TYPE),-DCMAKE_C_COMPILER=musl-gcc \
+	    -DCMAKE_C_FLAGS=-isystem\ $(MUSL_KINC) -DCMAKE_DISABLE_FIND_PACKAGE_CURL=ON)
+	$(call build,build-musl)
+	$(call runtests,build-musl)
 
 cross-aarch64:
 	$(call configure,build-aarch64,$(BUILD_TYPE),-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake)

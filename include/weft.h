@@ -62,6 +62,15 @@ extern "C" {
 #else
 #define WEFT_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 #endif
+/* The layout asserts below freeze each struct's size per ABI: LP64, i386
+ * (64-bit fields 4-aligned in structs) and other ILP32 ABIs (8-aligned). */
+#if defined(__LP64__)
+#define WEFT_ABI_SIZE(lp64, i386, ilp32) (lp64)
+#elif defined(__i386__)
+#define WEFT_ABI_SIZE(lp64, i386, ilp32) (i386)
+#else
+#define WEFT_ABI_SIZE(lp64, i386, ilp32) (ilp32)
+#endif
 
 #define WEFT_VERSION_MAJOR 0
 #define WEFT_VERSION_MINOR 1
@@ -2353,7 +2362,7 @@ typedef struct weft_ppool_opts {
     int64_t task_timeout;  /* ns a task (or map chunk) may run; 0: no limit */
     uint64_t reserved_[4]; /* zero */
 } weft_ppool_opts;
-WEFT_STATIC_ASSERT(sizeof(weft_ppool_opts) == 80, "weft_ppool_opts layout");
+WEFT_STATIC_ASSERT(sizeof(weft_ppool_opts) == WEFT_ABI_SIZE(80, 68, 72), "weft_ppool_opts layout");
 
 
 /* Fills o with the defaults (initializer -1, everything else 0). */
@@ -2694,7 +2703,7 @@ typedef struct weft_addr {
     struct sockaddr_storage ss;
     socklen_t len;
 } weft_addr;
-WEFT_STATIC_ASSERT(sizeof(weft_addr) == 136, "weft_addr layout");
+WEFT_STATIC_ASSERT(sizeof(weft_addr) == WEFT_ABI_SIZE(136, 132, 132), "weft_addr layout");
 
 /* Resolves host and port into at most max addresses stored in out[],
  * in getaddrinfo's order (stream sockets only), and returns how many.
@@ -2897,7 +2906,7 @@ typedef struct weft_http_opts {
                                  (and to accept a response); 0: 60 s; < 0: none */
     size_t stack_size;        /* connection coroutine stacks; 0: default */
 } weft_http_opts;
-WEFT_STATIC_ASSERT(sizeof(weft_http_opts) == 64, "weft_http_opts layout");
+WEFT_STATIC_ASSERT(sizeof(weft_http_opts) == WEFT_ABI_SIZE(64, 40, 48), "weft_http_opts layout");
 
 /* Starts an HTTP server listening on host:port (host resolved as
  * weft_resolve; port 0 picks a free port, see weft_http_server_port) that

@@ -139,6 +139,9 @@ static inline void weft__spin_unlock(weft__spin *s) {
     atomic_store_explicit(&s->v, 0, memory_order_release);
 }
 
+/* The libc-independent description of an errno value, or NULL (core/errtab.c). */
+const char *weft__errno_desc(int err);
+
 /* ---- asymmetric barrier for biased objects (core/asym.c) --------------- */
 bool weft__asym_ok_slow(void);
 int weft__asym_state(void);

@@ -509,7 +509,7 @@ WEFT_TEST(rmutex_waiters_mixed) {
     CHECK_EQ(weft__rmutex_held(&g_mx->m), 0);
     /* Nobody waits now: the word is back to 0 (no stale owner or waiter bits
      * beyond FUTEX_WAITERS, which an unlock clears). */
-    CHECK_EQ(*(uint32_t *)(void *)&g_mx->m.m, 0u);
+    CHECK_EQ(*((uint32_t *)(void *)&g_mx->m.m + weft__rmutex_word_index()), 0u);
     weft__rmutex_destroy(&g_mx->m);
 }
 
@@ -528,7 +528,7 @@ static void *wb_coro(void *arg) {
     (void)arg;
     atomic_store(&g_stage, 1);
     CHECK_OK(weft__rmutex_lock(&g_mx->m, weft_after(20 * WEFT_SEC)));
-    uint32_t w = *(_Atomic uint32_t *)(void *)&g_mx->m.m;
+    uint32_t w = *((_Atomic uint32_t *)(void *)&g_mx->m.m + weft__rmutex_word_index());
     CHECK_NE(w & FUTEX_WAITERS, 0u);
     CHECK_OK(weft__rmutex_unlock(&g_mx->m));
     return NULL;
@@ -551,6 +551,35 @@ WEFT_TEST(rmutex_waiters_bit_kept) {
     g_mx = test_shared_mem(sizeof *g_mx);
     CHECK_OK(weft__rmutex_init(&g_mx->m));
     run_coro_thread(waiters_bit_body);
+    weft__rmutex_destroy(&g_mx->m);
+}
+
+/* The futex word weft waits on is the one the kernel and the libc mark on an
+ * owner's death, wherever the libc keeps it in pthread_mutex_t (a wrong guess
+ * fails plock_owner_killed and every waiting test above). Here: a child locks
+ * the mutex and dies; the word, which held its id, holds FUTEX_OWNER_DIED. */
+WEFT_TEST(rmutex_word_is_robust_futex) {
+    g_mx = test_shared_mem(sizeof *g_mx);
+    CHECK_OK(weft__rmutex_init(&g_mx->m));
+    size_t idx = weft__rmutex_word_index();
+#if defined(__GLIBC__)
+    CHECK_EQ(idx, 0);
+#else
+    CHECK_EQ(idx, 1); /* musl: the type, then the lock word */
+#endif
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        _exit(weft__rmutex_lock(&g_mx->m, -1) == 0 ? 0 : 1);
+    }
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    uint32_t w = __atomic_load_n((uint32_t *)(void *)&g_mx->m.m + idx, __ATOMIC_ACQUIRE);
+    CHECK_EQ(w & ~(uint32_t)FUTEX_WAITERS, (uint32_t)FUTEX_OWNER_DIED);
+    CHECK_ERR(weft__rmutex_trylock(&g_mx->m), -EOWNERDEAD);
+    CHECK_OK(weft__rmutex_consistent(&g_mx->m));
+    CHECK_OK(weft__rmutex_unlock(&g_mx->m));
     weft__rmutex_destroy(&g_mx->m);
 }
 

@@ -98,7 +98,7 @@ WEFT_API size_t weft__sched_sample(weft__sched_sample_t *out, size_t max) {
         out[n].id = s;
         out[n].word = atomic_load_explicit(&s->wd_word, memory_order_relaxed);
         out[n].polling = atomic_load_explicit(&s->polling, memory_order_relaxed);
-        out[n].thread = s->wd_thread;
+        out[n].thread = (unsigned long)s->wd_thread; /* musl: a pointer */
     }
     pthread_mutex_unlock(&wd_lock);
     return n;

@@ -10,13 +10,13 @@
  * forked child is waited for.
  *
  * Lock order: a handle's mu, then g_mu. */
+#include "core/syscalls.h"
 #include "coro/sched.h"
 #include "proc/proc.h"
 
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -316,7 +316,7 @@ void weft__proc_exit_children(void) {
     g_exiting = 1;
     for (weft_proc *p = g_head; p; p = p->next)
         if (!p->exec && p->daemon && atomic_load(&p->state) == WEFT__P_RUNNING)
-            pidfd_send_signal(p->pidfd, SIGTERM, NULL, 0);
+            weft__pidfd_send_signal(p->pidfd, SIGTERM);
     for (;;) {
         weft_proc *w = NULL;
         for (weft_proc *p = g_head; p && !w; p = p->next)
