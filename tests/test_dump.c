@@ -140,10 +140,9 @@ static void *w_switch(void *a) {
     weft_coro_opts o = {.name = "switched", .suspended = 1};
     CHECK_OK(weft_spawn(&b, w_switched, NULL, &o));
     int r = weft_switch(b, NULL, NULL);
-    if (r != 1) { /* cancelled: the child still waits on the gate */
+    if (r != 1) /* cancelled: the child still waits on the gate */
         weft_cancel(b);
-        weft_join(b, WEFT_FOREVER, NULL);
-    }
+    weft_join(b, WEFT_FOREVER, NULL); /* finished either way: release it */
     return (void *)(intptr_t)r;
 }
 static int child_main(void *a) {
