@@ -6,7 +6,10 @@
  * program's own bt_target_* cases; they are skipped when gdb is not installed. */
 #include "harness.h"
 
+#if __has_include(<execinfo.h>)
 #include <execinfo.h>
+#define HAVE_BACKTRACE 1
+#endif
 #include <stdint.h>
 
 #ifndef WEFT_USE_UCONTEXT
@@ -189,20 +192,25 @@ WEFT_TEST(gdb_bt_inside_switch) {
 
 /* ---- the libgcc unwinder (glibc's backtrace) ----------------------------------------- */
 
-static void *bt_frames[64];
-static int bt_n;
+static __attribute__((unused)) void *bt_frames[64];
+static __attribute__((unused)) int bt_n;
 
 static __attribute__((noinline, unused)) void *unwind_body(void *arg) {
+#ifdef HAVE_BACKTRACE
     bt_n = backtrace(bt_frames, 64);
+#endif
     return arg;
 }
 
 /* backtrace() from a coroutine walks its frames and stops at the entry trampoline: the
  * last frame is in weft__ctx_start, with nothing beyond it. */
 static void unwind_in(weft_stack_mode mode) {
-#ifdef WEFT_USE_UCONTEXT
+#if defined(WEFT_USE_UCONTEXT)
     (void)mode;
     SKIP("the ucontext switch has no weft__ctx_start");
+#elif !defined(HAVE_BACKTRACE)
+    (void)mode;
+    SKIP("this C library has no backtrace() (<execinfo.h>: glibc's)");
 #else
     weft_coro_opts o = {.stack_mode = mode};
     weft_coro c;
