@@ -1,7 +1,8 @@
 # Thin wrapper over CMake. Build trees live in build*/.
 #
 #   make / make build     configure (RelWithDebInfo) into build/ and build
-#   make test             build, then run every test with ctest
+#   make test             build, then run every test with ctest (but the MPI ones)
+#   make mpi              build, then run libweft-mpi's tests (label mpi: mpirun -n 4)
 #   make demo             the tour (tools/tour): builds the examples, then runs the seed's
 #                         examples in C with timings beside the seed's Python ones;
 #                         SKIP_SLOW=1 skips the ~70 s of deliberate sleeps
@@ -14,11 +15,16 @@
 #                         `make asan` runs it too (ctest label sweep)
 #   make valgrind         build, then run every example (so every program of the tour)
 #                         under valgrind memcheck (tools/valgrind-examples); fails on any
-#                         error or definite/indirect leak; SKIP_SLOW=1 skips the sleepers
+#                         error or definite/indirect leak; SKIP_SLOW=1 skips the sleepers;
+#                         VALGRIND=PATH another valgrind (tools/valgrind-fetch: one that
+#                         knows pidfd_open, so that the process examples are checked too)
 #   make ucontext         build into build-ucontext with the ucontext switch and run ctest
-#   make cross-aarch64    cross-build into build-aarch64, run the tests of the thread-level
-#                         layers (CROSS_LABELS) in qemu-user (it has no robust futexes, which
-#                         the process-shared layers need)
+#   make musl             build with musl-gcc into build-musl (kernel headers linked from
+#                         the host) and run ctest
+#   make cross-aarch64    cross-build into build-aarch64, run the whole suite in qemu-user
+#                         (cases needing what qemu-user lacks skip themselves; the count is
+#                         printed at the end)
+#   make cross-riscv64    the same for riscv64 into build-riscv64
 #   make fuzz             build the HTTP request parser's libFuzzer target (clang) into
 #                         build-fuzz/ and run it FUZZ_SECONDS (45) on fuzz/corpus/
 #   make format           clang-format -i every C source
@@ -43,7 +49,6 @@ TOUR_ARGS     ?=
 DOXYGEN       ?= doxygen
 DOCS_DIR      ?= build/docs
 CLANG_FORMAT  ?= clang-format
-CROSS_LABELS  ?= ^(coro|chan|io|thread|sync|queue|pool|core)$$
 
 MAKEFLAGS += --no-print-directory
 
@@ -54,8 +59,12 @@ NORANDOM := $(shell setarch $$(uname -m) -R true >/dev/null 2>&1 && echo "setarc
 configure = $(CMAKE) -S . -B $(1) -DCMAKE_BUILD_TYPE=$(2) $(3) $(CMAKE_ARGS)
 build     = $(CMAKE) --build $(1) -j $(JOBS)
 runtests  = $(CTEST) --test-dir $(1) --output-on-failure -j $(CTEST_JOBS) $(CTEST_ARGS)
+# The whole suite under qemu-user; prints how many cases skipped themselves (their probe of a
+# feature qemu-user lacks failed) and lists them.
+crosstests = $(call runtests,$(1)) -O $(1)/ctest.log; st=$$?; \
+	printf '%s: %s tests skipped\n' $(1) "$$(grep -c -- '\*\*\*Skipped' $(1)/ctest.log)"; exit $$st
 
-.PHONY: all build test demo docs bench install asan sweep tsan valgrind ucontext cross-aarch64 fuzz format clean
+.PHONY: all build test mpi demo docs bench install asan sweep tsan valgrind ucontext musl cross-aarch64 cross-riscv64 fuzz format clean
 
 all: build
 
@@ -63,8 +72,15 @@ build:
 	$(call configure,build,$(BUILD_TYPE),)
 	$(call build,build)
 
+# The MPI tests (label mpi) run in `make mpi`.
 test: build
-	$(call runtests,build)
+	$(call runtests,build) -LE '^mpi$$'
+
+# libweft-mpi's tests: each runs mpirun --oversubscribe -n 4 (tests/mpi/test_mpi.c);
+# needs Open MPI (openmpi-bin, libopenmpi-dev); mpi.netns needs root.
+mpi: build
+	@test -x build/tests/test_mpi || { echo "make mpi: MPI not found at configure time"; exit 1; }
+	$(call runtests,build) -L '^mpi$$'
 
 # The tour configures build/ and builds only the example programs it runs.
 demo:
@@ -111,17 +127,37 @@ tsan:
 valgrind:
 	$(call configure,build,$(BUILD_TYPE),)
 	$(call build,build)
-	tools/valgrind-examples $(if $(filter-out 0,$(SKIP_SLOW)),--skip-slow) build
+	$(if $(VALGRIND),VALGRIND=$(VALGRIND)) tools/valgrind-examples \
+	    $(if $(filter-out 0,$(SKIP_SLOW)),--skip-slow) build
 
 ucontext:
 	$(call configure,build-ucontext,$(BUILD_TYPE),-DWEFT_UCONTEXT=ON)
 	$(call build,build-ucontext)
-	$(call runtests,build-ucontext)
+	$(call runtests,build-ucontext) -LE '^mpi$$'
+
+# musl-gcc (musl-tools) has no kernel headers: build-musl/kinc links the host's linux/,
+# asm/ and asm-generic/ directories (nothing is copied). No libcurl for musl: the curl
+# examples are skipped; so is libweft-mpi (Debian's Open MPI is built for glibc).
+MUSL_KINC = $(CURDIR)/build-musl/kinc
+musl:
+	@mkdir -p $(MUSL_KINC)
+	@ln -sfn /usr/include/linux $(MUSL_KINC)/linux
+	@ln -sfn /usr/include/asm-generic $(MUSL_KINC)/asm-generic
+	@ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $(MUSL_KINC)/asm
+	$(call configure,build-musl,$(BUILD_TYPE),-DCMAKE_C_COMPILER=musl-gcc \
+	    -DCMAKE_C_FLAGS=-isystem\ $(MUSL_KINC) -DCMAKE_DISABLE_FIND_PACKAGE_CURL=ON -DWEFT_MPI=OFF)
+	$(call build,build-musl)
+	$(call runtests,build-musl)
 
 cross-aarch64:
 	$(call configure,build-aarch64,$(BUILD_TYPE),-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/aarch64-linux-gnu.cmake)
 	$(call build,build-aarch64)
-	$(call runtests,build-aarch64) -L '$(CROSS_LABELS)'
+	$(call crosstests,build-aarch64)
+
+cross-riscv64:
+	$(call configure,build-riscv64,$(BUILD_TYPE),-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/riscv64-linux-gnu.cmake)
+	$(call build,build-riscv64)
+	$(call crosstests,build-riscv64)
 
 # The seed corpus stays untouched: new inputs go to build-fuzz/corpus.
 FUZZ_CC      ?= clang

@@ -4,7 +4,8 @@
  * (weft_http_opts.threads; Go's net/http peer likewise uses GOMAXPROCS = CPUs;
  * WEFT_HTTP_THREADS=N in the environment overrides it), sharing the listening socket;
  * this thread only runs wrk, whose one thread competes with them for the CPUs. Prints
- * `skipped` if wrk is not installed. */
+ * `skipped` if wrk is not installed. With more than one CPU (and no WEFT_HTTP_THREADS),
+ * it measures one server thread too and prints it as `weft-1t` (against nginx-1w). */
 #include "bench.h"
 
 #include <stdbool.h>
@@ -21,19 +22,9 @@ static bool have_wrk(void) {
     return system("command -v wrk >/dev/null 2>&1") == 0;
 }
 
-int main(int argc, char **argv) {
-    long secs = bench_size(argc, argv, 5, 2);
-    if (!have_wrk()) {
-        fprintf(stderr, "note: wrk is not installed\n");
-        printf("http_server\tweft\tskipped\treq/s\n");
-        return 0;
-    }
-    /* As many server threads as CPUs, like Go's default GOMAXPROCS. */
-    const char *env = getenv("WEFT_HTTP_THREADS");
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    weft_http_opts o = {.threads = env && *env              ? atoi(env)
-                                   : ncpu > 0 && ncpu < 256 ? (int)ncpu
-                                                            : 1};
+/* One run of wrk against a server with `threads` threads: req/s (exits on failure). */
+static double measure(int threads, long secs) {
+    weft_http_opts o = {.threads = threads};
     weft_http_server *srv;
     BENCH_CHECK(weft_http_server_start(&srv, "127.0.0.1", 0, hello, NULL, &o));
     char cmd[256];
@@ -42,7 +33,7 @@ int main(int argc, char **argv) {
     FILE *p = popen(cmd, "r");
     if (!p) {
         perror("popen");
-        return 1;
+        exit(1);
     }
     char line[512];
     double rps = -1;
@@ -50,18 +41,39 @@ int main(int argc, char **argv) {
         if (strncmp(line, "Requests/sec:", 13) == 0)
             rps = atof(line + 13);
         else if (strstr(line, "Non-2xx") || strstr(line, "Socket errors"))
-            fprintf(stderr, "note: weft http_server: wrk: %s", line);
+            fprintf(stderr, "note: weft http_server (%d threads): wrk: %s", threads, line);
     }
     int st = pclose(p);
     BENCH_CHECK(weft_http_server_stop(srv, weft_after(5 * WEFT_SEC)));
     if (st != 0 || rps <= 0) {
         fprintf(stderr, "http_server: wrk failed (status %d)\n", st);
-        return 1;
+        exit(1);
     }
+    return rps;
+}
+
+int main(int argc, char **argv) {
+    long secs = bench_size(argc, argv, 5, 2);
+    if (!have_wrk()) {
+        fprintf(stderr, "note: wrk is not installed\n");
+        printf("http_server\tweft\tskipped\treq/s\n");
+        return 0;
+    }
+    /* As many server threads as CPUs, like Go's default GOMAXPROCS and nginx's peer. */
+    const char *env = getenv("WEFT_HTTP_THREADS");
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = env && *env ? atoi(env) : ncpu > 0 && ncpu < 256 ? (int)ncpu : 1;
+    double rps = measure(threads, secs);
     fprintf(stderr,
             "note: weft http_server: %d server thread(s) (weft_http_opts.threads), "
             "wrk -t1 -c64 -d%lds on the same CPUs, unpinned\n",
-            o.threads, secs);
+            threads, secs);
     bench_line("http_server", "weft", rps, "req/s");
+    /* With one server thread too, the figure nginx's one-worker run (nginx-1w) is
+     * compared with. */
+    if (threads != 1 && !(env && *env)) {
+        fprintf(stderr, "note: weft-1t: the same with 1 server thread\n");
+        bench_line("http_server", "weft-1t", measure(1, secs), "req/s");
+    }
     return 0;
 }

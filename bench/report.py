@@ -15,7 +15,7 @@ import tempfile
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
-from workloads import BY_NAME, NOT_PEERS, lower_is_better  # noqa: E402
+from workloads import BY_NAME, FAMILIES, NOT_PEERS, family, lower_is_better  # noqa: E402
 
 
 def num(v):
@@ -108,7 +108,15 @@ def analyse(data):
             nums = {s: num(v) for s, v in peers.items() if num(v) is not None}
             best = (min if low else max)(nums, key=nums.get) if nums else None
             weft = num(fig.get(("weft", unit)))
+            # the best peer of each family (Go, Python, C/C++) and weft's ratio to it
+            fam = {}
+            for s_, v_ in nums.items():
+                f_ = family(s_)
+                if f_ not in fam or (v_ < fam[f_][1] if low else v_ > fam[f_][1]):
+                    fam[f_] = (s_, v_)
+            fam = {f_: (s_, v_, speed(weft, v_, unit)) for f_, (s_, v_) in fam.items()}
             rows.append({
+                "families": fam,
                 "w": w, "unit": unit, "fig": fig, "peers": peers, "best": best,
                 "best_value": nums.get(best) if best else None, "weft": weft,
                 "ratio": speed(weft, nums.get(best), unit) if best else None,
@@ -209,8 +217,8 @@ def write_md(data, rows, path, chart_note):
     out.append("Ratio: how many times better weft is than the best peer (peers are every "
                "system except weft and floor), direction-aware: lower is better for "
                "ns/op, us/op, s and MiB, higher for ops/s, msgs/s and req/s.\n")
-    out.append("| workload | unit | weft | floor | best peer | weft vs best peer | ahead of every peer | target | target met |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out.append("| workload | unit | weft | floor | best peer | weft vs best peer | best of each family (weft vs it) | ahead of every peer | target | target met |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     by_w = {}
     for r in rows:
         by_w.setdefault(r["w"].name, []).append(r)
@@ -226,6 +234,7 @@ def write_md(data, rows, path, chart_note):
             best = f"{r['best']} {fmt(r['best_value'])}" if r["best"] else "-"
             out.append(f"| {wname if j == 0 else ''} | {r['unit']} | {fmt(weft_fig)} | "
                        f"{fmt(r['floor'])} | {best} | {fmt_ratio(r['ratio'])} | "
+                       f"{fam_cell(r)} | "
                        f"{r['ahead'][0]} | {w.target if j == 0 else ''} | "
                        f"{('**' + verdict + '**') if j == 0 else ''} |")
     out.append("")
@@ -290,54 +299,79 @@ def write_md(data, rows, path, chart_note):
         f.write("\n".join(out))
 
 
+def fam_cell(r):
+    """`Go: go 6.46 (0.47x); C/C++: boost 12.1 (1.1x)` for the summary table."""
+    cells = []
+    for f_ in FAMILIES:
+        if f_ in r["families"]:
+            s_, v_, ratio = r["families"][f_]
+            cells.append(f"{f_}: {s_} {fmt(v_)} ({fmt_ratio(ratio)})")
+    return "; ".join(cells) or "-"
+
+
 def chart_points(rows):
+    """[(label, {family: (ratio or None, best system of the family)})], one per row."""
     pts = []
     for r in rows:
         label = r["w"].name if len(r["w"].units) == 1 else f"{r['w'].name} ({r['unit']})"
-        pts.append((label, r["ratio"], r["best"]))
+        pts.append((label, {f_: (ratio, s_) for f_, (s_, v_, ratio) in r["families"].items()}))
     return pts
 
 
+FAMILY_COLOURS = {"Go": "0x00add8", "Python": "0xf1c40f", "C/C++": "0x7f5fa0"}
+
+
 def draw_gnuplot(pts, png, title):
-    measured = [(l, v, b) for l, v, b in pts if v is not None]
-    vals = [v for _, v, _ in measured]
+    """Grouped bars: per workload, weft's speed ratio to the best peer of each family
+    (Go, Python, C/C++), log scale; a family without a figure has no bar."""
+    vals = [v for _, fams in pts for v, _ in fams.values() if v is not None]
     lo = min(vals + [1.0]) / 2
     hi = max(vals + [1.0]) * 2
     tics = [t * 10.0 ** e for e in range(-6, 7) for t in (1, 2, 5) if lo <= t * 10.0 ** e <= hi]
+    width = 0.8 / len(FAMILIES)
     with tempfile.TemporaryDirectory() as td:
-        dat = os.path.join(td, "d.dat")
-        with open(dat, "w") as f:
-            # x, ratio, bar bottom, bar top, colour, label, text over the bar, its y
-            for i, (l, v, b) in enumerate(pts):
-                lab = f'"{l}\\nvs {b}"' if b else f'"{l}"'
-                if v is None:
-                    f.write(f'{i} NaN 1 1 0x808080 {lab} "not measured" 1\n')
-                else:
-                    color = "0x2e8b57" if v >= 1 else "0xc0392b"
-                    f.write(f'{i} {v} {min(v, 1)} {max(v, 1)} {color} {lab} "{v:.2f}x" {v}\n')
+        dats = {}
+        for k, f_ in enumerate(FAMILIES):
+            dat = os.path.join(td, f"d{k}.dat")
+            dats[f_] = dat
+            with open(dat, "w") as f:
+                # x, ratio, bar bottom, bar top, x left, x right, text over the bar
+                for i, (_, fams) in enumerate(pts):
+                    v, sys_ = fams.get(f_, (None, None))
+                    if v is None:
+                        continue
+                    x = i - 0.4 + width * (k + 0.5)
+                    f.write(f'{x} {v} {min(v, 1)} {max(v, 1)} {x - width / 2} {x + width / 2} '
+                            f'"{v:.2g}" \n')
         gp = [
-            "set terminal pngcairo size 1000,560 font 'sans,10'" if pngcairo_ok()
-            else "set terminal png size 1000,560",
+            "set terminal pngcairo size 1400,640 font 'sans,9'" if pngcairo_ok()
+            else "set terminal png size 1400,640",
             f"set output '{png}'",
             "set termoption noenhanced",
             f"set title \"{title}\"",
             "set logscale y 10",
             f"set yrange [{lo}:{hi}]",
             "set ytics (" + ", ".join(f'"{t:g}" {t}' for t in tics) + ")",
-            "set ylabel 'weft speed / best peer speed (log; >1 = weft ahead)'",
-            "set style fill solid 0.8 border -1",
+            "set ylabel 'weft speed / best peer of the family (log; >1 = weft ahead)'",
+            "set style fill solid 0.85 border -1",
             "set grid ytics",
-            "set xtics rotate by -30 left nomirror",
+            "set xtics rotate by -35 left nomirror",
+            "set xtics (" + ", ".join(f'"{l}" {i}' for i, (l, _) in enumerate(pts)) + ")",
             f"set xrange [-0.6:{len(pts) - 0.4}]",
             "set key top right",
+            "set bmargin 7",
         ]
-        if not measured:
+        if not vals:
             gp.append("set label 1 'no weft figures in this run (bench_<workload> not built)' "
                       "at graph 0.5, graph 0.7 center font ',14'")
-        gp.append(f"plot '{dat}' using 1:(1):($1-0.3):($1+0.3):3:4:5:xtic(6) "
-                  "with boxxyerror lc rgb variable notitle, "
-                  "1 with lines lw 2 dt 2 lc rgb 'black' title 'parity with best peer', "
-                  f"'{dat}' using 1:8:7 with labels offset 0,0.8 notitle")
+        plots = []
+        for f_ in FAMILIES:
+            if os.path.getsize(dats[f_]) == 0:
+                continue
+            plots.append(f"'{dats[f_]}' using 1:2:5:6:3:4 with boxxyerror "
+                         f"lc rgb '#{FAMILY_COLOURS[f_][2:]}' title 'vs best {f_} peer'")
+        plots.append("1 with lines lw 2 dt 2 lc rgb 'black' title 'parity'")
+        gp.append("plot " + ", ".join(plots))
         script = os.path.join(td, "c.gp")
         with open(script, "w") as f:
             f.write("\n".join(gp) + "\n")
@@ -363,18 +397,27 @@ def draw_matplotlib(pts, png, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(10, 5.6))
-    labels = [f"{l}\nvs {b}" if b else l for l, _, b in pts]
-    vals = [v if v is not None else 0 for _, v, _ in pts]
-    ax.bar(range(len(pts)), [v if v else float("nan") for v in vals],
-           color=["seagreen" if v >= 1 else "firebrick" for v in vals])
-    ax.axhline(1, ls="--", color="black", label="parity with best peer")
+    fig, ax = plt.subplots(figsize=(14, 6.4))
+    width = 0.8 / len(FAMILIES)
+    any_bar = False
+    for k, f_ in enumerate(FAMILIES):
+        xs, hs = [], []
+        for i, (_, fams) in enumerate(pts):
+            v = fams.get(f_, (None, None))[0]
+            if v is not None:
+                xs.append(i - 0.4 + width * (k + 0.5))
+                hs.append(v)
+        if xs:
+            any_bar = True
+            ax.bar(xs, hs, width=width, color="#" + FAMILY_COLOURS[f_][2:],
+                   label=f"vs best {f_} peer")
+    ax.axhline(1, ls="--", color="black", label="parity")
     ax.set_yscale("log")
     ax.set_xticks(range(len(pts)))
-    ax.set_xticklabels(labels, rotation=30, ha="right")
-    ax.set_ylabel("weft speed / best peer speed (log; >1 = weft ahead)")
+    ax.set_xticklabels([l for l, _ in pts], rotation=35, ha="right")
+    ax.set_ylabel("weft speed / best peer of the family (log; >1 = weft ahead)")
     ax.set_title(title)
-    if not any(vals):
+    if not any_bar:
         ax.text(0.5, 0.6, "no weft figures in this run", transform=ax.transAxes, ha="center")
     ax.legend()
     fig.tight_layout()
@@ -434,7 +477,7 @@ def main(argv):
     md = os.path.join(os.path.dirname(os.path.abspath(src)), "results.md")
     png = os.path.join(os.path.dirname(os.path.abspath(src)), "results.png")
     m = data["meta"]
-    title = (f"weft vs best peer ({'quick' if m.get('quick') else 'full'}, "
+    title = (f"weft vs the best peer of each family ({'quick' if m.get('quick') else 'full'}, "
              f"{m.get('nproc')} CPUs, {m.get('date', '')[:10]})")
     pts = chart_points(rows)
     drawn = None
@@ -446,7 +489,8 @@ def main(argv):
         except ImportError:
             pass
     if drawn:
-        note = f"`results.png` (drawn with {drawn}): weft's speed ratio to the best peer per workload, log scale."
+        note = (f"`results.png` (drawn with {drawn}): per workload, weft's speed ratio to the "
+                "best peer of each family (Go, Python, C/C++), log scale.")
         print(f"bench: wrote {png}", file=sys.stderr)
     else:
         note = "No chart: neither gnuplot nor matplotlib is installed (`apt-get install gnuplot-nox`)."

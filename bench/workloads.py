@@ -10,8 +10,22 @@ programs (see bench/README.md). Everything else is discovered.
 LOWER_BETTER = {"ns/op", "us/op", "s", "MiB"}
 HIGHER_BETTER = {"ops/s", "msgs/s", "req/s"}
 
-# Systems that are not peers: weft itself and the physical floor.
-NOT_PEERS = {"weft", "floor"}
+# Systems that are not peers: weft itself (and weft-1t, its http_server with one server
+# thread, against nginx-1w) and the physical floor.
+NOT_PEERS = {"weft", "weft-1t", "floor"}
+
+# Peer families, for results.png (weft against the best peer of each family).
+FAMILIES = ["Go", "Python", "C/C++"]
+
+
+def family(system):
+    """The family of a peer system: Go, Python (greenlet, gevent, python-*) or C/C++
+    (pthread, GNU Pth, Boost, libuv, nginx, libcurl multi, the program without the hook)."""
+    if system == "go":
+        return "Go"
+    if system in ("greenlet", "gevent") or system.startswith("python"):
+        return "Python"
+    return "C/C++"
 
 
 def lower_is_better(unit):
@@ -43,11 +57,11 @@ class W:
 #                                    higher-better: weft >= factor*other)
 #   ("ahead", unit)                 weft strictly better than every peer
 WORKLOADS = [
-    W("switch", ["ns/op"], ["floor", "go", "greenlet", "gevent"],
+    W("switch", ["ns/op"], ["floor", "go", "greenlet", "gevent", "pth", "boost"],
       "<= 2x floor, and faster than every peer",
       [("vs", "ns/op", "floor", 2.0), ("ahead", "ns/op")],
       "two coroutines yield to each other, ns per switch"),
-    W("spawn", ["ns/op"], ["go", "greenlet", "gevent"],
+    W("spawn", ["ns/op"], ["go", "greenlet", "gevent", "pth", "boost"],
       "<= 60 ns", [("max", "ns/op", 60.0)],
       "spawn + run + join an empty coroutine, ns each"),
     W("spawn_link", ["ns/op"], ["gevent"],
@@ -56,10 +70,10 @@ WORKLOADS = [
     W("coro_local", ["ns/op"], ["floor", "gevent"],
       "<= 10 ns", [("max", "ns/op", 10.0)],
       "per-coroutine storage: one set + one get of a key's value (gevent.local)"),
-    W("chan_pingpong", ["ns/op"], ["go", "gevent"],
+    W("chan_pingpong", ["ns/op"], ["go", "gevent", "pth", "boost"],
       "<= 100 ns", [("max", "ns/op", 100.0)],
       "unbuffered channel round trip, two coroutines on one thread"),
-    W("chan_stream", ["msgs/s"], ["go", "gevent"],
+    W("chan_stream", ["msgs/s"], ["go", "gevent", "boost"],
       ">= 3x Go", [("vs", "msgs/s", "go", 3.0)],
       "10M ints through a channel of capacity 1024, producer to consumer"),
     W("sleepers", ["s", "MiB"], ["floor", "go", "gevent"],
@@ -67,23 +81,24 @@ WORKLOADS = [
       [("max", "s", 1.3), ("max", "MiB", 512.0)],
       "1M coroutines each sleeping 1 s; wall time and PSS",
       reduced={"gevent": "100k greenlets, not 1M (as BENCHMARKS.md measured it)"}),
-    W("skynet", ["s"], ["go", "gevent"],
+    W("skynet", ["s"], ["go", "gevent", "boost"],
       "<= Go / 3", [("vs", "s", "go", 1.0 / 3.0)],
-      "1M tasks in a 10-ary tree summing their ids over channels"),
-    W("lock", ["ns/op"], ["floor", "go", "python-threading"],
+      "1M tasks in a 10-ary tree summing their ids over channels",
+      reduced={"boost": "100k fibers, not 1M (1M fixed 16 KiB stacks alive at once: 17 GiB)"}),
+    W("lock", ["ns/op"], ["floor", "go", "python-threading", "pth", "boost"],
       "<= 40 ns (and uncontended lock+unlock <= 8 ns, not checked here)",
       [("max", "ns/op", 40.0)],
       "2 threads, 10M locked increments each, ns per increment"),
     W("thread_spawn", ["us/op"], ["pthread", "python-threading"],
       "<= 1.2x pthread", [("vs", "us/op", "pthread", 1.2)],
       "thread start + join"),
-    W("queue_threads", ["msgs/s"], ["floor", "go", "python-threading"],
+    W("queue_threads", ["msgs/s"], ["floor", "go", "python-threading", "pthread"],
       ">= Go", [("vs", "msgs/s", "go", 1.0)],
       "2 threads, 10M 8-byte items through a bounded queue"),
-    W("tpool", ["ns/op"], ["go", "python-threading"],
+    W("tpool", ["ns/op"], ["go", "python-threading", "pthread", "libuv"],
       "<= 1 us/task", [("max", "ns/op", 1000.0)],
       "thread pool: 1M no-op tasks submitted and completed"),
-    W("proc_spawn", ["us/op"], ["floor", "python-mp"],
+    W("proc_spawn", ["us/op"], ["floor", "python-mp", "libuv"],
       "<= 1.3x floor", [("vs", "us/op", "floor", 1.3)],
       "process start + join"),
     W("pool_map", ["ns/op"], ["python-mp"],
@@ -98,6 +113,14 @@ WORKLOADS = [
     W("pool_apply", ["us/op"], ["floor", "python-mp"],
       "<= 15 us", [("max", "us/op", 15.0)],
       "process pool, one apply_async then get, latency"),
+    W("mpi_pool_map", ["ns/op"], ["mpi4py"],
+      ">= 10x mpi4py.futures", [("vs", "ns/op", "mpi4py", 0.1)],
+      "process pool over 4 MPI ranks (libweft-mpi, mpirun --oversubscribe), 200k trivial "
+      "tasks (x*x), default chunking; MPIPoolExecutor.map given the same chunk size"),
+    W("mpi_pool_apply", ["us/op"], ["floor", "mpi4py"],
+      "<= 2x the MPI ping-pong floor", [("vs", "us/op", "floor", 2.0)],
+      "process pool over 4 MPI ranks, one apply_async then get, latency; floor: "
+      "MPI_Send + MPI_Recv round trip of 8 bytes between 2 ranks"),
     W("proc_queue", ["msgs/s"], ["floor", "python-mp"],
       ">= 10M msgs/s", [("min", "msgs/s", 10e6)],
       "1M 8-byte messages between two processes through a process queue"),
@@ -107,12 +130,19 @@ WORKLOADS = [
     W("pdict_2proc", ["ops/s"], ["python-mp"],
       ">= 100x Python's Manager().dict()", [("vs", "ops/s", "python-mp", 100.0)],
       "shared dict: set + get from 2 processes at once, each on its own keys"),
-    W("http_server", ["req/s"], ["go", "gevent"],
+    W("http_server", ["req/s"], ["go", "gevent", "libuv", "nginx", "nginx-1w"],
       ">= Go", [("vs", "req/s", "go", 1.0)],
-      "HTTP/1.1 hello server under wrk -t1 -c64 -d5s on loopback"),
-    W("http_client", ["req/s"], ["go", "gevent"],
+      "HTTP/1.1 hello server under wrk -t1 -c64 -d5s on loopback",
+      reduced={"nginx-1w": "one nginx worker: compared with weft-1t (weft's server with one "
+                           "thread), not with weft's one thread per CPU"}),
+    W("http_client", ["req/s"], ["go", "gevent", "curl-multi"],
       ">= Go", [("vs", "req/s", "go", 1.0)],
       "3000 GETs, 100 at a time, against one loopback server"),
+    W("hook_overhead", ["us/op"], ["nohook"],
+      "within noise of the program without the hook (<= 1.05x)",
+      [("vs", "us/op", "nohook", 1.05)],
+      "the same libcurl client (sequential GETs, one thread, no coroutine) linked with "
+      "libweft-hook (weft) and without it (nohook), us per request"),
     W("hook_main", ["s"], ["floor", "gevent"],
       "<= 1.05 s", [("max", "s", 1.05)],
       "the main coroutine and one other each call plain sleep(1) under the hook"),

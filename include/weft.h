@@ -62,6 +62,15 @@ extern "C" {
 #else
 #define WEFT_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 #endif
+/* The layout asserts below freeze each struct's size per ABI: LP64, i386
+ * (64-bit fields 4-aligned in structs) and other ILP32 ABIs (8-aligned). */
+#if defined(__LP64__)
+#define WEFT_ABI_SIZE(lp64, i386, ilp32) (lp64)
+#elif defined(__i386__)
+#define WEFT_ABI_SIZE(lp64, i386, ilp32) (i386)
+#else
+#define WEFT_ABI_SIZE(lp64, i386, ilp32) (ilp32)
+#endif
 
 #define WEFT_VERSION_MAJOR 0
 #define WEFT_VERSION_MINOR 1
@@ -2283,6 +2292,9 @@ WEFT_API int weft_pipe_close(weft_pipe *p);
  * one is left to take its result), even in the instant after
  * weft_ppool_create. The thread that created the pool may end before the
  * pool: the workers stay (they are forked by the pool's own thread).
+ *
+ * The same pool over MPI ranks (other hosts): weft_mpi_pool_create in
+ * weft_mpi.h (libweft-mpi, optional).
  * ====================================================================== */
 
 /* Bytes a task produces: data[0..len) with room for cap bytes. Start from
@@ -2350,7 +2362,7 @@ typedef struct weft_ppool_opts {
     int64_t task_timeout;  /* ns a task (or map chunk) may run; 0: no limit */
     uint64_t reserved_[4]; /* zero */
 } weft_ppool_opts;
-WEFT_STATIC_ASSERT(sizeof(weft_ppool_opts) == 80, "weft_ppool_opts layout");
+WEFT_STATIC_ASSERT(sizeof(weft_ppool_opts) == WEFT_ABI_SIZE(80, 68, 72), "weft_ppool_opts layout");
 
 
 /* Fills o with the defaults (initializer -1, everything else 0). */
@@ -2415,7 +2427,7 @@ WEFT_API int weft_ppool_apply(weft_ppool *p, int task, const void *in, size_t le
 
 /* Map over n fixed-size items: out[i*out_size ..] = task(in[i*in_size ..]),
  * each result exactly out_size bytes (else that item fails with
- * -EMSGSIZE). Items go to workers in chunks of chunksize (0: automatic, as
+ * -EMSGSIZE; a failed item's out_size bytes are zeros). Items go to workers in chunks of chunksize (0: automatic, as
  * Python: n / (4 * workers), rounded up). statuses (if non-NULL) receives
  * each item's status (-EOWNERDEAD for every item of a chunk lost with its
  * worker, -ETIMEDOUT, -ECANCELED if the pool was terminated). Returns 0 if
@@ -2691,7 +2703,7 @@ typedef struct weft_addr {
     struct sockaddr_storage ss;
     socklen_t len;
 } weft_addr;
-WEFT_STATIC_ASSERT(sizeof(weft_addr) == 136, "weft_addr layout");
+WEFT_STATIC_ASSERT(sizeof(weft_addr) == WEFT_ABI_SIZE(136, 132, 132), "weft_addr layout");
 
 /* Resolves host and port into at most max addresses stored in out[],
  * in getaddrinfo's order (stream sockets only), and returns how many.
@@ -2894,7 +2906,7 @@ typedef struct weft_http_opts {
                                  (and to accept a response); 0: 60 s; < 0: none */
     size_t stack_size;        /* connection coroutine stacks; 0: default */
 } weft_http_opts;
-WEFT_STATIC_ASSERT(sizeof(weft_http_opts) == 64, "weft_http_opts layout");
+WEFT_STATIC_ASSERT(sizeof(weft_http_opts) == WEFT_ABI_SIZE(64, 40, 48), "weft_http_opts layout");
 
 /* Starts an HTTP server listening on host:port (host resolved as
  * weft_resolve; port 0 picks a free port, see weft_http_server_port) that
@@ -3069,6 +3081,40 @@ typedef int (*weft_coro_failed_fn)(void *result, void *ud);
 WEFT_API int weft_joinall_failfast(const weft_coro *cs, size_t n, int64_t deadline,
                                    void **results, weft_coro_failed_fn failed, void *ud,
                                    size_t *failed_index);
+
+/* ---- Debugging: the live dump (docs/debugging.md) ----------------------
+ * weft_dump writes to fd a text report of every thread that runs a
+ * scheduler and every coroutine on it, then every child process handle:
+ *   weft dump: pid P
+ *   thread TID[ (the caller)]: running coroutine ID | waiting for events, N live coroutines
+ *     coroutine ID[ main][ "NAME"][ shared]: STATE
+ *       #K 0xADDR[ SYMBOL+0xOFF] (MODULE)       frames of a parked coroutine
+ *   processes:
+ *     process PID[ "NAME"] fork|exec[ daemon]: running | exited CODE | reaped elsewhere
+ *   end of weft dump
+ * STATE is "running (the caller)", "running" (on its thread, now), "ready",
+ * "suspended", "done (not joined)", "idle (its thread waits for events)" (a
+ * main coroutine whose thread sleeps in its poller), or "parked on REASON
+ * for MS ms", REASON one of: lock, rlock, cond, sem, event, barrier,
+ * waitgroup, once, chan-send, chan-recv, chan-select (then its object's
+ * address, and for select "(N ops)"), queue-get, queue-put, queue-join,
+ * pool-join, future (address), fd FD r|w|rw (fd (N fds) FD ...: a poll),
+ * sleep until +MSms, join coroutine ID, switch to coroutine ID, process pid
+ * PID, pfutex ADDR (a process-shared object's word; its expected and
+ * current values), killall, unknown. The wait time has the coarse clock's
+ * resolution (a few ms). Frames are the return addresses found on the
+ * parked coroutine's stack (innermost first; a stale one may appear),
+ * symbolised with dladdr (static functions show as the nearest exported
+ * symbol). Nothing is stopped: other threads keep running, so the report
+ * is a snapshot taken one coroutine at a time (a coroutine may be shown in
+ * the state it just left). Any thread may call it, with or without a
+ * scheduler. Setting WEFT_DUMP_SIGNAL (SIGQUIT, QUIT, USR1, USR2, WINCH,
+ * PWR or a number) before the first scheduler is created makes that signal
+ * write the same report to stderr from a handler (async-signal-safe: no
+ * symbols there, frames show as MODULE+0xOFF; it then does not quit).
+ * Returns 0, or the negated errno of a failed write(2).
+ * Errors: -EBADF (fd < 0, or not open), -EPIPE, -EIO, ... (those of write). */
+WEFT_API int weft_dump(int fd);
 
 #ifdef __cplusplus
 }

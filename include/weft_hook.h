@@ -66,6 +66,11 @@
  * that kept its scheduler busy for longer than ms without switching,
  * naming the hooked call it was blocked in when it is in one:
  *     weft watchdog: coroutine 7 "fetch" kept its thread busy for more than 200 ms (in read)
+ *         #0 0x7f3c2a1b2c40 (libc.so.6+0x114c40)
+ *         #1 0x55d0c01a2f1e (server+0x1f1e)
+ * followed by the return addresses found on its stack, innermost first, as
+ * module+offset (addr2line -e MODULE OFFSET names them; a stale one may
+ * appear), and counted (weft_hook_watchdog_hits).
  * (the number is the WEFT_WATCHDOG_MS threshold; " (in <call>)" is left out
  * when the coroutine is not inside a hooked call)
  * The report is written by the stuck thread itself from a SIGURG handler
@@ -136,6 +141,16 @@ static inline int weft_hook_watchdog_running(void) {
     int (*fn)(void) = weft_hook__watchdog_on;
     if (!fn)
         *(void **)&fn = dlsym((void *)0, "weft_hook__watchdog_on");
+    return fn ? fn() : 0;
+}
+
+/* How many watchdog reports were written so far in this process (one per
+ * stall); 0 when the watchdog is off or the hook library is not loaded. */
+extern uint64_t weft_hook__watchdog_count(void) __attribute__((weak));
+static inline uint64_t weft_hook_watchdog_hits(void) {
+    uint64_t (*fn)(void) = weft_hook__watchdog_count;
+    if (!fn)
+        *(void **)&fn = dlsym((void *)0, "weft_hook__watchdog_count");
     return fn ? fn() : 0;
 }
 

@@ -139,6 +139,9 @@ static inline void weft__spin_unlock(weft__spin *s) {
     atomic_store_explicit(&s->v, 0, memory_order_release);
 }
 
+/* The libc-independent description of an errno value, or NULL (core/errtab.c). */
+const char *weft__errno_desc(int err);
+
 /* ---- asymmetric barrier for biased objects (core/asym.c) --------------- */
 bool weft__asym_ok_slow(void);
 int weft__asym_state(void);
@@ -292,6 +295,14 @@ typedef struct weft__coro {
     void *san_fiber;                 /* ThreadSanitizer's fiber */
 #endif
     weft__waiter wait;               /* the one park a coroutine can be in */
+    /* What it waits on, for weft_dump and the gdb extension (coro/dump.c):
+     * set by each blocking primitive before it parks (weft__why), `since`
+     * by weft__park (the scheduler's coarse stamp); next to `wait`, whose
+     * cache line a park writes anyway; meaningful only while PARKED. */
+    uint8_t why;                     /* WEFT__WHY_* */
+    const void *why_obj;             /* the object (lock, channel, ...) */
+    intptr_t why_arg;                /* fd: fd << 16 | events; others 0 */
+    int64_t why_since;               /* when the park began (CLOCK_MONOTONIC_COARSE) */
     weft__scope scope;               /* its timeout scopes (not the main one's) */
     void *scratch;                   /* park memory of a SHARED coroutine */
     size_t scratch_cap;
@@ -303,6 +314,16 @@ typedef struct weft__coro {
 } weft__coro;
 
 typedef struct weft__sched weft__sched;
+
+/* Wait reasons (weft__coro.why; names in coro/dump.c and tools/weft-gdb.py). */
+enum {
+    WEFT__WHY_NONE = 0, WEFT__WHY_LOCK, WEFT__WHY_RLOCK, WEFT__WHY_COND, WEFT__WHY_SEM,
+    WEFT__WHY_EVENT, WEFT__WHY_BARRIER, WEFT__WHY_SEND, WEFT__WHY_RECV, WEFT__WHY_SELECT,
+    WEFT__WHY_QGET, WEFT__WHY_QPUT, WEFT__WHY_FD, WEFT__WHY_SLEEP, WEFT__WHY_JOIN,
+    WEFT__WHY_FUTURE, WEFT__WHY_PROC, WEFT__WHY_POOL, WEFT__WHY_PFUTEX, WEFT__WHY_SWITCH,
+    WEFT__WHY_WAITGROUP, WEFT__WHY_ONCE, WEFT__WHY_QJOIN, WEFT__WHY_KILLALL, WEFT__WHY_OTHER,
+    WEFT__WHY_COUNT
+};
 
 /* The calling thread's scheduler, or NULL if it has none yet. */
 extern WEFT_TLS weft__sched *weft__tls_sched;
@@ -319,6 +340,17 @@ static inline uintptr_t weft__self_token(void) {
             return (uintptr_t)co;
     }
     return weft__thread_anchor() | 1; /* the thread itself, and its main coroutine */
+}
+/* Records what the calling coroutine is about to wait on (no-op outside a
+ * scheduler): two stores in its control block. */
+static inline void weft__why(int why, const void *obj, intptr_t arg) {
+    weft__sched *s = weft__sched_get();
+    if (s) {
+        weft__coro *co = weft__sched_running(s);
+        co->why = (uint8_t)why;
+        co->why_obj = obj;
+        co->why_arg = arg;
+    }
 }
 /* The calling coroutine's timeout scope state: its own, or its thread's
  * for the main coroutine and for threads without a scheduler. */
@@ -461,6 +493,12 @@ WEFT_API int weft__fd_wait_any(const struct pollfd *fds, unsigned long n, int64_
 WEFT_API size_t weft__sched_sample(weft__sched_sample_t *out, size_t max);
 WEFT_API int weft__sched_signal(const void *id, int sig);
 WEFT_API int weft__sched_describe(char *buf, size_t n);
+/* coro/dump.c, for the watchdog: writes to fd (async-signal-safe) the return
+ * addresses found on the running coroutine's stack from sp up, as module +
+ * offset; returns how many (0 outside a scheduler or with sp off its stack).
+ * weft__dump_prepare loads the code ranges it needs (call it once first). */
+WEFT_API size_t weft__sched_backtrace(const void *sp, int fd);
+WEFT_API void weft__dump_prepare(void);
 
 /* Threads whose record owns their argument (weft_timer): starts fn(arg) as
  * weft_thread_start with default options; on success free_arg(arg) runs when

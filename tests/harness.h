@@ -39,6 +39,7 @@
 #define WEFT_TEST_HARNESS_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -431,6 +432,159 @@ __attribute__((unused, format(printf, 1, 2))) static void logf_(const char *fmt,
         fflush(stdout);                                              \
         fflush(stderr);                                              \
         exit(HARNESS_SKIP_CODE);                                     \
+    } while (0)
+
+/* Run-time probes of what an emulator (qemu-user) lacks, so that the whole suite runs
+ * there: a case that needs the feature starts with its SKIP_UNLESS_..., which skips it with
+ * the reason when the probe fails. Each probe tests the feature itself, never the machine. */
+#include <sys/syscall.h>
+/* The kernel keeps a robust-futex list per thread (qemu-user refuses set_robust_list and
+ * get_robust_list: no owner-death recovery for process-shared locks). */
+static HARNESS_UNUSED bool harness_robust_futex_ok(void) {
+    void *head = NULL;
+    size_t len = 0;
+    return syscall(SYS_get_robust_list, 0, &head, &len) == 0;
+}
+#define SKIP_UNLESS_ROBUST_FUTEX()                                                        \
+    do {                                                                                  \
+        if (!harness_robust_futex_ok())                                                   \
+            SKIP("no robust futexes here (get_robust_list: %s): owner death goes unseen", \
+                 strerror(errno));                                                        \
+    } while (0)
+/* libc creates a robust process-shared mutex (riscv64 glibc refuses with ENOTSUP when the
+ * kernel has no robust futex list, as under qemu-user). */
+static HARNESS_UNUSED int harness_robust_pshared_mutex(void) {
+    pthread_mutexattr_t a;
+    pthread_mutex_t m;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    int rc = pthread_mutex_init(&m, &a);
+    pthread_mutexattr_destroy(&a);
+    if (rc == 0)
+        pthread_mutex_destroy(&m);
+    return rc;
+}
+#define SKIP_UNLESS_ROBUST_PSHARED_MUTEX()                                                       \
+    do {                                                                                         \
+        int harness_rc_ = harness_robust_pshared_mutex();                                        \
+        if (harness_rc_ != 0)                                                                    \
+            SKIP("libc refuses robust process-shared mutexes here (%s)", strerror(harness_rc_)); \
+    } while (0)
+/* The kernel's accounts of this process's memory (resident size, mapping count against
+ * vm.max_map_count) cover the mappings /proc/self/maps lists: under an emulator maps shows
+ * the guest's mappings but smaps, VmRSS and the map count are the host process's. */
+static HARNESS_UNUSED bool harness_proc_maps_own(void) {
+    char l[4096];
+    int maps = 0, smaps = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return false;
+    while (fgets(l, sizeof l, f))
+        maps++;
+    fclose(f);
+    if (!(f = fopen("/proc/self/smaps", "r")))
+        return false;
+    while (fgets(l, sizeof l, f))
+        smaps += strncmp(l, "Rss:", 4) == 0;
+    fclose(f);
+    return maps == smaps;
+}
+#define SKIP_UNLESS_PROC_MAPS_OWN()                                                  \
+    do {                                                                             \
+        if (!harness_proc_maps_own())                                                \
+            SKIP("the kernel counts other mappings than /proc/self/maps lists here " \
+                 "(maps and smaps disagree: an emulator's own memory is counted)");  \
+    } while (0)
+/* setrlimit(RLIMIT_AS) caps this program's mappings (qemu-user does not pass it on to the
+ * host process); probed in a child. */
+#include <sys/mman.h>
+#include <sys/resource.h>
+static HARNESS_UNUSED bool harness_rlimit_as_ok(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (!f || fscanf(f, "%ld", &pages) != 1)
+            _exit(1);
+        fclose(f);
+        rlim_t cap = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)64 << 20);
+        struct rlimit rl = {cap, cap};
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(1);
+        void *p = mmap(NULL, (size_t)512 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        _exit(p == MAP_FAILED && errno == ENOMEM ? 0 : 1);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        return false;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+#define SKIP_UNLESS_RLIMIT_AS()                                      \
+    do {                                                             \
+        if (!harness_rlimit_as_ok())                                 \
+            SKIP("setrlimit(RLIMIT_AS) does not cap mappings here"); \
+    } while (0)
+
+/* prctl(PR_SET_CHILD_SUBREAPER) works (qemu-user refuses it with EINVAL); probed in a child
+ * so that the case's own process is left as it was. */
+#include <sys/prctl.h>
+static HARNESS_UNUSED bool harness_subreaper_ok(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int v = 0;
+        _exit(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 && prctl(PR_GET_CHILD_SUBREAPER, &v) == 0 &&
+                      v == 1
+                  ? 0
+                  : 1);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        return false;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+#define SKIP_UNLESS_SUBREAPER()                                    \
+    do {                                                           \
+        if (!harness_subreaper_ok())                               \
+            SKIP("prctl(PR_SET_CHILD_SUBREAPER) is refused here"); \
+    } while (0)
+
+/* A program built for this machine can be exec'd (under qemu-user without binfmt_misc the
+ * kernel refuses the guest's binaries with ENOEXEC): runs this test program's --list. */
+static HARNESS_UNUSED bool harness_exec_self_ok(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0)
+            dup2(fd, 1);
+        execl("/proc/self/exe", "harness-probe", "--list", (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        return false;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+#define SKIP_UNLESS_EXEC_SELF()                                            \
+    do {                                                                   \
+        if (!harness_exec_self_ok())                                       \
+            SKIP("programs built for this machine cannot be exec'd here"); \
+    } while (0)
+/* posix_spawn reports a failed exec to its caller (qemu-user runs the vfork-style clone as
+ * a fork, so the child's exec error is lost and spawn returns 0). */
+#include <spawn.h>
+static HARNESS_UNUSED bool harness_spawn_reports_exec_errors(void) {
+    char *argv[] = {(char *)"/nonexistent/harness-probe", NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], NULL, NULL, argv, NULL);
+    if (rc == 0)
+        waitpid(pid, NULL, 0);
+    return rc == ENOENT;
+}
+#define SKIP_UNLESS_SPAWN_REPORTS_EXEC_ERRORS()                     \
+    do {                                                            \
+        if (!harness_spawn_reports_exec_errors())                   \
+            SKIP("posix_spawn does not report a failed exec here"); \
     } while (0)
 
 /* ---------------------------------------------------------------- running */

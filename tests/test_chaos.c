@@ -407,6 +407,8 @@ static void close_queue(int k) {
  * producer's messages arrive whole, each once, a gapless prefix of what
  * it put: all it finished, plus perhaps the one it was killed in. */
 WEFT_TEST(producer) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     seed_rng();
     name_prefix("p");
     int want = kills_wanted(), per = (want + 3) / 4, kills = 0, fault_kills = 0;
@@ -502,6 +504,8 @@ static void consumer_child(void *arg) {
  * twice, none torn, and the ones missing at the end are at most one per
  * kill (taken by a consumer killed after its get committed). */
 WEFT_TEST(consumer) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     seed_rng();
     name_prefix("c");
     int want = kills_wanted(), per = (want + 3) / 4, kills = 0, fault_kills = 0;
@@ -612,6 +616,8 @@ static void holder_child(void *arg) {
  * always gets in (bounded wait) and sees -EOWNERDEAD exactly when the dead
  * one held the lock (a != b tells). */
 WEFT_TEST(lock_holder) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     seed_rng();
     name_prefix("l");
     char name[128];
@@ -813,6 +819,7 @@ static void owner_child(void *arg) {
  * busy or idle, none lives on. */
 WEFT_TEST(pool_owner) {
     seed_rng();
+    SKIP_UNLESS_SUBREAPER();
     CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int want = kills_wanted(), kills = 0;
     long workers = 0;
@@ -945,6 +952,8 @@ static void dict_check(uint32_t n, bool steady_runs) {
  * kill the dict and the list hold only whole values, each writer's work a
  * gapless prefix, whatever the dead one was doing. */
 WEFT_TEST(dict_writer) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     seed_rng();
     name_prefix("d");
     char dname[128], lname[128];

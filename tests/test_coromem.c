@@ -124,6 +124,7 @@ WEFT_TEST(threads_come_and_go_stay_flat) {
     CHECK(maps_max <= maps0 + 2);
     /* RSS may still grow while reused slabs are first touched (more with the ucontext
      * switch's larger contexts: +412 KiB seen); the old code grew 1.9 MiB and on. */
+    SKIP_UNLESS_PROC_MAPS_OWN();
     CHECK(rss_max <= rss0 + 1024);
 #endif
     /* Every left-behind coroutine's handle is stale, though its block has
@@ -252,6 +253,7 @@ static void limit_far(void) {
 WEFT_TEST(map_limit_named_once) {
     if (SANITIZED)
         SKIP("the sanitizers' shadow memory does not fit an address-space cap");
+    SKIP_UNLESS_RLIMIT_AS();
     limit_run lr;
     run_limited(&lr, limit_near, 0);
     fprintf(stderr, "spawned %ld; stderr: %s", lr.spawned, lr.err);
@@ -269,6 +271,7 @@ WEFT_TEST(map_limit_named_once) {
 WEFT_TEST(map_limit_not_blamed_for_memory) {
     if (SANITIZED)
         SKIP("the sanitizers' shadow memory does not fit an address-space cap");
+    SKIP_UNLESS_RLIMIT_AS();
     limit_run lr;
     run_limited(&lr, limit_far, 0);
     CHECK(lr.spawned > 0);
@@ -294,6 +297,7 @@ WEFT_TEST(map_limit_real) {
     if (limit > 200000) {
         SKIP("vm.max_map_count is %ld (too many stacks to map)", limit);
     }
+    SKIP_UNLESS_PROC_MAPS_OWN();
     limit_run lr;
     run_limited(&lr, NULL, 16 * 1024);
     fprintf(stderr, "spawned %ld; stderr: %s", lr.spawned, lr.err);

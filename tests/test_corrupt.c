@@ -801,6 +801,7 @@ static void run_row(const char *where) {
 }
 
 WEFT_TEST(caller_owned_garbage) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     cur_destroyed = false;
     for (size_t i = 0; i < NCALLER; i++) {
         cur = &caller_owned[i];
@@ -809,6 +810,7 @@ WEFT_TEST(caller_owned_garbage) {
 }
 
 WEFT_TEST(caller_owned_destroyed) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     cur_destroyed = true;
     for (size_t i = 0; i < NCALLER; i++) {
         cur = &caller_owned[i];

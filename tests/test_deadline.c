@@ -1077,6 +1077,7 @@ static int ptask_registered(void) {
 }
 
 WEFT_TEST(from_plain_threads) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     CHECK_GE(ptask_registered(), 0);
     cur_where = "a plain thread";
     for (size_t i = 0; i < NROWS; i++)
@@ -1088,6 +1089,7 @@ WEFT_TEST(from_plain_threads) {
 }
 
 WEFT_TEST(from_coroutines) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     CHECK_GE(ptask_registered(), 0);
     cur_where = "a coroutine";
     for (size_t i = 0; i < NROWS; i++)

@@ -16,6 +16,10 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 
 /* WEFT_TEST_TIMEOUT(tcp_echo_1mib, 120) */
 /* WEFT_TEST_TIMEOUT(plain_thread_tcp, 120) */
@@ -774,3 +778,58 @@ static void body_plain_thread_tcp(void) {
 WEFT_TEST(plain_thread_tcp) { run_in_thread(body_plain_thread_tcp); }
 
 WEFT_MAIN()
+
+/* ------------------------------------------------------------------ epoll_pwait2 refused */
+
+/* In a forked child: epoll_pwait2 (441 on every architecture) fails with err, as under
+ * an older kernel (ENOSYS) or a container runtime's seccomp filter that does not know
+ * it (EPERM); every other call runs. */
+static int deny_epoll_pwait2(int err) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 441, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        return -errno;
+    return 0;
+}
+
+static void *timed_fd_wait(void *arg) {
+    (void)arg;
+    int p[2];
+    CHECK_OK(pipe(p));
+    int64_t t0 = weft_now();
+    /* The scheduler waits in its poller with a timeout: epoll_pwait2's case. */
+    CHECK_ERR(weft_fd_wait(p[0], WEFT_READABLE, weft_after(5 * WEFT_MSEC)), -ETIMEDOUT);
+    CHECK_GE(weft_now() - t0, 5 * WEFT_MSEC);
+    CHECK_OK(weft_fd_close(p[0]));
+    CHECK_OK(close(p[1]));
+    return NULL;
+}
+
+static void body_timed_sleep(void) {
+    weft_coro c;
+    CHECK_ERR(weft_spawn(&c, timed_fd_wait, NULL, NULL), 0);
+    CHECK_ERR(weft_join(c, WEFT_FOREVER, NULL), 0);
+}
+
+/* The poller falls back to epoll_wait on ENOSYS and on EPERM alike (EPERM panicked). */
+WEFT_TEST(pwait2_refused_falls_back) {
+    int errs[] = {ENOSYS, EPERM};
+    for (int i = 0; i < 2; i++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        CHECK_GE(pid, 0);
+        if (pid == 0) {
+            if (deny_epoll_pwait2(errs[i]) != 0)
+                _exit(3);
+            run_in_thread(body_timed_sleep);
+            _exit(0);
+        }
+        CHECK_EQ(test_reap(pid), 0);
+    }
+}

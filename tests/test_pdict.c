@@ -80,6 +80,7 @@ static size_t key_make(char *k, uint32_t i) {
 /* ---------------------------------------------------------------- values */
 
 WEFT_TEST(values) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_pdict *d;
     CHECK_OK(weft_pdict_create(&d, MB));
     CHECK_EQ(weft_pdict_len(d, WEFT_NOWAIT), 0);
@@ -182,6 +183,7 @@ WEFT_TEST(values) {
 }
 
 WEFT_TEST(bad_input) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_pdict *d;
     char b[8];
     CHECK_ERR(weft_pdict_create(NULL, MB), -EINVAL);
@@ -220,6 +222,7 @@ WEFT_TEST(bad_input) {
 /* Thousands of keys: the table grows (and drops tombstones), every value
  * stays right. */
 WEFT_TEST(growth) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_pdict *d;
     CHECK_OK(weft_pdict_create(&d, 16 * MB));
     char k[32], v[128], b[128];
@@ -271,6 +274,7 @@ WEFT_TEST(growth) {
 /* A small dict fills up: -ENOSPC changes nothing, -EMSGSIZE for what could
  * never fit, room comes back with deletes, and all of it after clear. */
 WEFT_TEST(out_of_space) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_pdict *d;
     CHECK_OK(weft_pdict_create(&d, 4096));
     char k[32], v[128];
@@ -319,6 +323,7 @@ static void fork_writer(void *arg) {
 
 /* Children forked after create see the dict and write into it. */
 WEFT_TEST(across_fork) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     CHECK_OK(weft_pdict_create(&gd, 4 * MB));
     put_s(gd, "parent", "p");
     pid_t c[3];
@@ -343,6 +348,8 @@ WEFT_TEST(across_fork) {
  * program that is given only the name (in the environment). It reads what
  * the creator wrote, increments a counter and writes its own key. */
 WEFT_TEST(named_exec_peer) {
+    SKIP_UNLESS_EXEC_SELF();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     const char *peer = getenv("WEFT_TEST_PDICT_NAME");
     if (peer) {
         weft_pdict *d;
@@ -446,6 +453,7 @@ static void cw_proc(void *arg) {
 }
 
 WEFT_TEST(concurrent_writers) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     CHECK_OK(weft_pdict_create(&gd, 8 * MB));
     uint64_t zero = 0;
     CHECK_OK(weft_pdict_set(gd, "n", 1, &zero, 8, WEFT_NOWAIT));
@@ -537,6 +545,8 @@ static void state_of(int gen[8]) {
  * whole or not at all, with one commit point, len agrees, and no byte of
  * the arena leaks (after deleting everything, only the table is left). */
 WEFT_TEST(killed_at_every_step) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     int kills = 0;
     for (fr_op = 0; fr_op < 5; fr_op++) {
         long commit = 0;
@@ -662,6 +672,8 @@ static void check_whole(bool alone) {
 }
 
 WEFT_TEST(killed_at_random) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     const char *e = getenv("WEFT_CHAOS_KILLS");
     int want = e && atoi(e) > 0 ? atoi(e) : 60;
     CHECK_OK(weft_pdict_create(&gd, 256 * 1024));
@@ -732,6 +744,7 @@ static void coro_body(void) {
  * a coroutine waiting for it parks only itself (another coroutine of its
  * thread runs 20 ticks meanwhile), and goes on once the lock is free. */
 WEFT_TEST(deadline_and_coroutine_parks_only_itself) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     CHECK_OK(weft_pdict_create(&gd, MB));
     CHECK_EQ(pipe(hold_fd), 0);
     CHECK_EQ(pipe(rel_fd), 0);

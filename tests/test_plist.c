@@ -76,6 +76,7 @@ static bool val_ok(const char *v, size_t len, uint32_t *id, uint32_t *seq) {
 /* ---------------------------------------------------------------- values */
 
 WEFT_TEST(values) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_plist *l;
     CHECK_OK(weft_plist_create(&l, MB));
     expect_list(l, "");
@@ -139,6 +140,7 @@ WEFT_TEST(values) {
 }
 
 WEFT_TEST(bad_input) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_plist *l;
     char b[8];
     CHECK_ERR(weft_plist_create(NULL, MB), -EINVAL);
@@ -166,6 +168,7 @@ WEFT_TEST(bad_input) {
 /* 30000 appends (the index doubles many times), inserts and deletes in
  * the middle, pops from the end: the order stays exact. */
 WEFT_TEST(growth) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_plist *l;
     CHECK_OK(weft_plist_create(&l, 16 * MB));
     char v[128], b[128];
@@ -203,6 +206,7 @@ WEFT_TEST(growth) {
 /* A small list fills: -ENOSPC changes nothing; pop from the end needs no
  * room; room comes back. */
 WEFT_TEST(out_of_space) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_plist *l;
     CHECK_OK(weft_plist_create(&l, 4096));
     char v[128], b[128];
@@ -254,6 +258,7 @@ static void ap_proc(void *arg) {
 /* Processes of several threads append at once: every item is there once,
  * whole, and each appender's items in its order. */
 WEFT_TEST(concurrent_appenders) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     CHECK_OK(weft_plist_create(&gl, 8 * MB));
     pid_t c[AP_PROCS];
     for (uintptr_t p = 0; p < AP_PROCS; p++)
@@ -289,6 +294,7 @@ static void named_child(void *arg) {
 }
 
 WEFT_TEST(named) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     snprintf(lname, sizeof lname, "weft_test_plist_%d", (int)getpid());
     weft_plist_unlink(lname);
     weft_plist *l, *l2;
@@ -407,6 +413,8 @@ static uint32_t expected(int op, bool applied, uint32_t ids[16], uint32_t seqs[1
  * after, with one commit point; it works on; no byte leaks (after popping
  * everything only the index is left). */
 WEFT_TEST(killed_at_every_step) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     int kills = 0;
     for (fr_op = 0; fr_op < NOPS; fr_op++) {
         long commit = 0;
@@ -497,6 +505,8 @@ static void check_whole(void) {
 }
 
 WEFT_TEST(killed_at_random) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     const char *e = getenv("WEFT_CHAOS_KILLS");
     int want = e && atoi(e) > 0 ? atoi(e) : 60;
     if (want > 1000)

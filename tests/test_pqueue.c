@@ -78,6 +78,7 @@ static size_t msg_len(uint32_t id, uint32_t seq) {
 /* ---------------------------------------------------------------- bad input */
 
 WEFT_TEST(bad_input) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_pqueue *q = NULL;
     char b[16];
     CHECK_ERR(weft_pqueue_create(NULL, WEFT_QUEUE_FIFO, 1024, 0), -EINVAL);
@@ -135,6 +136,7 @@ WEFT_TEST(bad_input) {
 /* ---------------------------------------------------------------- one process */
 
 WEFT_TEST(sizes_bounds_msgsize) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     for (int k = 0; k < 4; k++) {
         weft_pqueue *q;
         /* 64 bytes: footprints 16 (1..8 bytes), 24 (9..16), ... */
@@ -186,6 +188,7 @@ static void expect_str(weft_pqueue *q, const char *s) {
 }
 
 WEFT_TEST(order_per_kind) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_pqueue *q;
     const char *w[] = {"red", "orange", "yellow", "green", "blue", "purple"};
     CHECK_OK(weft_pqueue_create(&q, WEFT_QUEUE_FIFO, 256, 0));
@@ -229,6 +232,7 @@ WEFT_TEST(order_per_kind) {
 }
 
 WEFT_TEST(fifo_wraps_and_large_messages) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     /* Messages that straddle the end of the ring, up to the largest one. */
     weft_pqueue *q;
     CHECK_OK(weft_pqueue_create(&q, WEFT_QUEUE_FIFO, 1000, 0));
@@ -263,6 +267,7 @@ WEFT_TEST(fifo_wraps_and_large_messages) {
 }
 
 WEFT_TEST(deadlines) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     for (int k = 0; k < 4; k++) {
         weft_pqueue *q;
         CHECK_OK(weft_pqueue_create(&q, KINDS[k], 32, 0));
@@ -374,11 +379,13 @@ static void mpmc(int kind, size_t max_bytes, int np, int nc, int n) {
 }
 
 WEFT_TEST(mpmc_fifo) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     mpmc(WEFT_QUEUE_FIFO, 4096, 3, 3, 20000); /* small: putters wait for room */
     mpmc(WEFT_QUEUE_FIFO, 1 * MB, 4, 2, 20000);
 }
 
 WEFT_TEST(mpmc_other_kinds) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     mpmc(WEFT_QUEUE_LIFO, 4096, 3, 3, 5000);
     mpmc(WEFT_QUEUE_PRIORITY, 4096, 3, 3, 5000);
     mpmc(WEFT_QUEUE_DEQUE, 4096, 3, 3, 5000);
@@ -398,6 +405,7 @@ static void stream_reader(void *p) {
 }
 
 WEFT_TEST(fifo_stream_two_processes) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_pqueue *q;
     CHECK_OK(weft_pqueue_create(&q, WEFT_QUEUE_FIFO, 8192, 0));
     struct ctx c = {.q = q, .n = 200000};
@@ -424,6 +432,7 @@ static void put_expect_epipe(void *p) {
 }
 
 WEFT_TEST(shutdown_wakes_blocked) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     for (int k = 0; k < 4; k++) {
         weft_pqueue *q;
         CHECK_OK(weft_pqueue_create(&q, KINDS[k], 16, 0));
@@ -458,6 +467,7 @@ static void join_child(void *p) {
 }
 
 WEFT_TEST(task_done_join_across_processes) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     for (int k = 0; k < 4; k++) {
         weft_pqueue *q;
         CHECK_OK(weft_pqueue_create(&q, KINDS[k], 1024, 0));
@@ -528,6 +538,8 @@ static void doomed_producer(void *p) {
 }
 
 WEFT_TEST(producer_killed_mid_put) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     for (int k = 0; k < 4; k++) {
         weft_pqueue *q;
         CHECK_OK(weft_pqueue_create(&q, KINDS[k], 2048, 0));
@@ -575,6 +587,8 @@ static void doomed_consumer(void *p) {
 }
 
 WEFT_TEST(consumer_killed_mid_get) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     for (int k = 0; k < 4; k++) {
         weft_pqueue *q;
         CHECK_OK(weft_pqueue_create(&q, KINDS[k], 2048, 0));
@@ -667,6 +681,8 @@ static void put_msg(weft_pqueue *q, uint32_t id, uint32_t seq) {
  * empty and try_get agree before anyone else comes, and the new message is
  * there whole or not at all. */
 WEFT_TEST(producer_killed_at_every_step) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     int kills = 0;
     for (int k = 0; k < 4; k++) {
         long commit = 0; /* the first step at which the put had committed */
@@ -722,6 +738,8 @@ WEFT_TEST(producer_killed_at_every_step) {
  * was taking is still there or gone, never both, with one commit point;
  * nothing else moves. */
 WEFT_TEST(consumer_killed_at_every_step) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     int kills = 0;
     for (int k = 0; k < 4; k++) {
         long commit = 0; /* the first step at which the get had committed */
@@ -817,6 +835,7 @@ static void putter_10s(void *p) {
  * before it woke the sleeping putter: the sleeper goes on all the same
  * (well before its 10 s deadline), without anyone else coming. */
 WEFT_TEST(killed_before_its_wakeup) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     for (int k = 0; k < 4; k++) {
         weft_pqueue *q;
         unsigned char m[100];
@@ -850,6 +869,7 @@ static void blocked_getter(void *p) {
 }
 
 WEFT_TEST(consumer_killed_while_waiting) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_pqueue *q;
     CHECK_OK(weft_pqueue_create(&q, WEFT_QUEUE_FIFO, 256, 0));
     struct ctx c = {.q = q};
@@ -916,6 +936,7 @@ static void coro_body(void) {
 }
 
 WEFT_TEST(coroutine_parks_only_itself) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     run_plain_in_thread(coro_body);
 }
 
@@ -980,6 +1001,7 @@ static void coro_many_body(void) {
 }
 
 WEFT_TEST(coroutines_many_on_one_thread) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     run_in_thread(coro_many_body);
 }
 
@@ -999,6 +1021,7 @@ static void named_child(void *p) {
 }
 
 WEFT_TEST(named_queue) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     char *name = pq_name;
     snprintf(pq_name, sizeof pq_name, "weft_test_pq_%d", (int)getpid());
     weft_pqueue_unlink(name);

@@ -357,6 +357,7 @@ static int middle(void *arg) {
 }
 
 static void daemon_case(int parent_killed) {
+    SKIP_UNLESS_SUBREAPER();
     CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int pp[2], hold[2];
     mkpipe(pp);
@@ -657,6 +658,7 @@ WEFT_TEST(exec_exit_status_and_env) {
 }
 
 WEFT_TEST(exec_failures) {
+    SKIP_UNLESS_SPAWN_REPORTS_EXEC_ERRORS();
     weft_proc *p = (weft_proc *)0x1;
     char *argv[] = {"x", NULL};
     CHECK_ERR(weft_proc_exec(&p, "/nonexistent/weft-no-such-program", argv, NULL), -ENOENT);
@@ -925,6 +927,7 @@ static int pp_middle(void *arg) {
 
 WEFT_TEST(parent_process) {
     CHECK_EQ(weft_parent_process(), 0);
+    SKIP_UNLESS_SUBREAPER();
     CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int rp[2], hold[2];
     mkpipe(rp);

@@ -87,6 +87,7 @@ static char *name_of(char *buf, const char *tag) {
 /* ------------------------------------------------------------------ plock basics */
 
 WEFT_TEST(plock_basics) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_plock *l = test_shared_mem(sizeof *l);
     CHECK_ERR(weft_plock_acquire(l, WEFT_FOREVER), -EINVAL); /* not initialised */
     CHECK_OK(weft_plock_init(l));
@@ -122,6 +123,7 @@ static weft_plock *g_l;
 static void release_other_thread(void) { CHECK_ERR(weft_plock_release(g_l), -EPERM); }
 
 WEFT_TEST(plock_owner_is_thread) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_l = test_shared_mem(sizeof *g_l);
     CHECK_OK(weft_plock_init(g_l));
     CHECK_OK(weft_plock_acquire(g_l, WEFT_FOREVER));
@@ -157,6 +159,7 @@ static void counter_child(void *arg) {
 }
 
 WEFT_TEST(plock_counter_processes) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     struct counter_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_plock_init(&s->l));
     pid_t kids[4];
@@ -207,6 +210,8 @@ static void notrecoverable_body(void) {
     CHECK_EQ(join(spawn(nr_coro, NULL)), -ENOTRECOVERABLE);
 }
 WEFT_TEST(plock_owner_killed) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     struct dead_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_plock_init(&s->l));
     CHECK_OK(pipe(s->fds));
@@ -293,6 +298,8 @@ static void owner_killed_while_waiting_body(void) {
     join(t);
 }
 WEFT_TEST(plock_owner_killed_while_waiting) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_dead = test_shared_mem(sizeof *g_dead);
     CHECK_OK(weft_plock_init(&g_dead->l));
     CHECK_OK(pipe(g_dead->fds));
@@ -348,6 +355,7 @@ static void coro_parks_only_itself_body(void) {
     join(b);
 }
 WEFT_TEST(plock_coro_parks_only_itself) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_park = test_shared_mem(sizeof *g_park);
     CHECK_OK(weft_plock_init(&g_park->l));
     CHECK_OK(pipe(g_park->go));
@@ -390,6 +398,7 @@ static void same_thread_body(void) {
     join(b);
 }
 WEFT_TEST(plock_coros_same_thread) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_same = test_shared_mem(sizeof *g_same);
     CHECK_OK(weft_plock_init(g_same));
     run_coro_thread(same_thread_body);
@@ -411,6 +420,7 @@ static void cancel_body(void) {
     CHECK_EQ(join(a), -ECANCELED);
 }
 WEFT_TEST(plock_cancel_waiter) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_park = test_shared_mem(sizeof *g_park);
     CHECK_OK(weft_plock_init(&g_park->l));
     CHECK_OK(pipe(g_park->go));
@@ -486,6 +496,7 @@ static void mixed_body(void) {
         CHECK_EQ(pthread_join(t[i], NULL), 0);
 }
 WEFT_TEST(rmutex_waiters_mixed) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_mx = test_shared_mem(sizeof *g_mx);
     CHECK_OK(weft__rmutex_init(&g_mx->m));
     pid_t kids[2];
@@ -498,7 +509,7 @@ WEFT_TEST(rmutex_waiters_mixed) {
     CHECK_EQ(weft__rmutex_held(&g_mx->m), 0);
     /* Nobody waits now: the word is back to 0 (no stale owner or waiter bits
      * beyond FUTEX_WAITERS, which an unlock clears). */
-    CHECK_EQ(*(uint32_t *)(void *)&g_mx->m.m, 0u);
+    CHECK_EQ(*((uint32_t *)(void *)&g_mx->m.m + weft__rmutex_word_index()), 0u);
     weft__rmutex_destroy(&g_mx->m);
 }
 
@@ -517,7 +528,7 @@ static void *wb_coro(void *arg) {
     (void)arg;
     atomic_store(&g_stage, 1);
     CHECK_OK(weft__rmutex_lock(&g_mx->m, weft_after(20 * WEFT_SEC)));
-    uint32_t w = *(_Atomic uint32_t *)(void *)&g_mx->m.m;
+    uint32_t w = *((_Atomic uint32_t *)(void *)&g_mx->m.m + weft__rmutex_word_index());
     CHECK_NE(w & FUTEX_WAITERS, 0u);
     CHECK_OK(weft__rmutex_unlock(&g_mx->m));
     return NULL;
@@ -536,9 +547,39 @@ static void waiters_bit_body(void) {
     CHECK_EQ(pthread_join(t, NULL), 0);
 }
 WEFT_TEST(rmutex_waiters_bit_kept) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_mx = test_shared_mem(sizeof *g_mx);
     CHECK_OK(weft__rmutex_init(&g_mx->m));
     run_coro_thread(waiters_bit_body);
+    weft__rmutex_destroy(&g_mx->m);
+}
+
+/* The futex word weft waits on is the one the kernel and the libc mark on an
+ * owner's death, wherever the libc keeps it in pthread_mutex_t (a wrong guess
+ * fails plock_owner_killed and every waiting test above). Here: a child locks
+ * the mutex and dies; the word, which held its id, holds FUTEX_OWNER_DIED. */
+WEFT_TEST(rmutex_word_is_robust_futex) {
+    g_mx = test_shared_mem(sizeof *g_mx);
+    CHECK_OK(weft__rmutex_init(&g_mx->m));
+    size_t idx = weft__rmutex_word_index();
+#if defined(__GLIBC__)
+    CHECK_EQ(idx, 0);
+#else
+    CHECK_EQ(idx, 1); /* musl: the type, then the lock word */
+#endif
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        _exit(weft__rmutex_lock(&g_mx->m, -1) == 0 ? 0 : 1);
+    }
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    uint32_t w = __atomic_load_n((uint32_t *)(void *)&g_mx->m.m + idx, __ATOMIC_ACQUIRE);
+    CHECK_EQ(w & ~(uint32_t)FUTEX_WAITERS, (uint32_t)FUTEX_OWNER_DIED);
+    CHECK_ERR(weft__rmutex_trylock(&g_mx->m), -EOWNERDEAD);
+    CHECK_OK(weft__rmutex_consistent(&g_mx->m));
+    CHECK_OK(weft__rmutex_unlock(&g_mx->m));
     weft__rmutex_destroy(&g_mx->m);
 }
 
@@ -602,6 +643,7 @@ static void prl_child(void *arg) {
     CHECK_OK(weft_prlock_release(g_rl));
 }
 WEFT_TEST(prlock_reentrant) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_rl = test_shared_mem(sizeof *g_rl);
     CHECK_ERR(weft_prlock_init(NULL), -EINVAL);
     CHECK_ERR(weft_prlock_acquire(g_rl, WEFT_FOREVER), -EINVAL);
@@ -637,6 +679,8 @@ static void prl_hold_die(void *arg) {
         pause();
 }
 WEFT_TEST(prlock_owner_killed) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_rl = test_shared_mem(sizeof *g_rl);
     CHECK_OK(weft_prlock_init(g_rl));
     int fds[2];
@@ -850,6 +894,7 @@ static void cond_consumer(void *arg) {
     CHECK_EQ(sum % 100, 0);
 }
 WEFT_TEST(pcond_processes) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     struct cond_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_plock_init(&s->l));
     CHECK_ERR(weft_pcond_wait(&s->c, &s->l, WEFT_NOWAIT), -EINVAL); /* not initialised */
@@ -921,6 +966,7 @@ static void cond_coro_body(void) {
     join(t);
 }
 WEFT_TEST(pcond_coroutine) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_cs = test_shared_mem(sizeof *g_cs);
     CHECK_OK(weft_plock_init(&g_cs->l));
     CHECK_OK(weft_pcond_init(&g_cs->c));
@@ -946,6 +992,7 @@ static void bar_child(void *arg) {
     }
 }
 WEFT_TEST(pbarrier_processes) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     struct bar_shm *s = test_shared_mem(sizeof *s);
     CHECK_ERR(weft_pbarrier_init(s ? &s->b : NULL, 0), -EINVAL);
     CHECK_ERR(weft_pbarrier_init(NULL, 2), -EINVAL);
@@ -973,6 +1020,7 @@ static void bar_wait_expect_pipe(void *arg) {
     CHECK_ERR(weft_pbarrier_wait(&s->b, weft_after(20 * WEFT_SEC)), -EPIPE);
 }
 WEFT_TEST(pbarrier_timeout_breaks) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     struct bar_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_pbarrier_init(&s->b, 3));
     pid_t p = test_fork_child(bar_wait_expect_pipe, s);
@@ -1026,6 +1074,8 @@ static void bar_take_internal_and_die(void *arg) {
         pause();
 }
 WEFT_TEST(pbarrier_internal_owner_killed) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     struct bar_shm *s = test_shared_mem(sizeof *s);
     CHECK_OK(weft_pbarrier_init(&s->b, 2));
     pid_t p = test_fork_child(bar_take_internal_and_die, s);
@@ -1063,6 +1113,7 @@ static void named_child(void *arg) {
     CHECK_OK(weft_pbarrier_detach(b));
 }
 WEFT_TEST(named_primitives) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     struct named_arg n;
     name_of(n.lock, "lock");
     name_of(n.sem, "sem");
@@ -1147,6 +1198,7 @@ static void oom_hold(void *arg) {
     hold_until_told(s);
 }
 WEFT_TEST(plock_wait_out_of_memory) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_park = test_shared_mem(sizeof *g_park);
     g_oom = &g_park->l;
     CHECK_OK(weft_plock_init(g_oom));
@@ -1203,6 +1255,7 @@ static void shared_releaser(void *arg) {
     CHECK_OK(weft_pevent_set(&s->e));
 }
 WEFT_TEST(shared_stack_coroutines) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     g_sh = test_shared_mem(sizeof *g_sh);
     CHECK_OK(weft_plock_init(&g_sh->l));
     CHECK_OK(weft_psem_init(&g_sh->s, 0, 0));
@@ -1354,6 +1407,7 @@ static void detach_fork_child(void *arg) {
 }
 
 WEFT_TEST(detach_not_named) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
     weft_shm_arena *arena;
     CHECK_OK(weft_shm_arena_create(&arena, 4096));

@@ -334,6 +334,7 @@ WEFT_TEST(two_detached) {
 
 /* The seed's script: 50 sessions, one command on each, the outputs collected. */
 WEFT_TEST(fifty) {
+    SKIP_UNLESS_EXEC_SELF();
     setup();
     enum { N = 50 };
     static job jobs[N];
@@ -392,6 +393,7 @@ WEFT_TEST(start_from_coroutines) {
 /* A program that exits while nobody watches: its status and output stay until listed with
    WEFT_SESSION_REAP (what `weft-session ls` does). */
 WEFT_TEST(exit_kept) {
+    SKIP_UNLESS_EXEC_SELF();
     setup();
     char *const prog[] = {"sh", "-c", "echo bye-bye; exit 7", NULL};
     int id = start("short", prog);
@@ -427,6 +429,7 @@ WEFT_TEST(exit_kept) {
 /* ---- attaching through a real terminal ---------------------------------------------------- */
 
 WEFT_TEST(attach_detach_reattach) {
+    SKIP_UNLESS_EXEC_SELF();
     setup();
     int id = start("web", BASH);
     char ids[16];
@@ -469,6 +472,7 @@ WEFT_TEST(attach_detach_reattach) {
 
 /* `new` without -d: prints the id, then attaches at once. */
 WEFT_TEST(new_attaches) {
+    SKIP_UNLESS_EXEC_SELF();
     setup();
     const char *const nw[] = {"weft-session", "new",    "-n",          "fresh", "--",
                               "bash",         "--norc", "--noprofile", NULL};
@@ -486,6 +490,7 @@ WEFT_TEST(new_attaches) {
 
 /* The command's other verbs, and msf's spellings. */
 WEFT_TEST(command_line) {
+    SKIP_UNLESS_EXEC_SELF();
     setup();
     const char *const n1[] = {"weft-session", "new", "-d", "-n", "a", "--", "sh", NULL};
     const char *const n2[] = {"weft-session", "new", "-d", "--", "sh", NULL};
@@ -524,6 +529,7 @@ WEFT_TEST(command_line) {
 }
 
 WEFT_TEST(resize) {
+    SKIP_UNLESS_EXEC_SELF();
     setup();
     int id = start("sz", BASH);
     char ids[16];
@@ -549,6 +555,7 @@ WEFT_TEST(resize) {
 
 /* A client killed with SIGKILL, or whose terminal hangs up, leaves the session running. */
 WEFT_TEST(client_killed) {
+    SKIP_UNLESS_EXEC_SELF();
     setup();
     int id = start(NULL, BASH);
     char ids[16];
@@ -586,6 +593,7 @@ WEFT_TEST(client_killed) {
 /* ---- security ------------------------------------------------------------------------------ */
 
 WEFT_TEST(dir_checks) {
+    SKIP_UNLESS_EXEC_SELF();
     setup();
     char d[256], buf[256];
     char *const prog[] = {"true", NULL};
@@ -706,6 +714,7 @@ WEFT_TEST(other_uid_refused) {
 /* Read-only: the server drops input from a client that did not ask for INPUT, whatever the
    client sends. */
 WEFT_TEST(read_only) {
+    SKIP_UNLESS_EXEC_SELF();
     setup();
     int id = start(NULL, BASH);
     weft_session *ro;
@@ -804,6 +813,7 @@ static int sh_run(const char *cmd) {
 
 /* WEFT_TEST_TIMEOUT(ssh, 120) */
 WEFT_TEST(ssh) {
+    SKIP_UNLESS_EXEC_SELF();
     if (access("/usr/sbin/sshd", X_OK) != 0)
         SKIP("no /usr/sbin/sshd (Debian: apt-get install openssh-server openssh-client)");
     if (sh_run("command -v ssh >/dev/null && command -v ssh-keygen >/dev/null") != 0)

@@ -135,6 +135,7 @@ WEFT_TEST(named_wrong_magic) {
 
 /* Objects of another kind: -EPROTOTYPE, nothing mapped. */
 WEFT_TEST(named_wrong_kind) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     char vn[64], an[64], rn[64];
     name_of(vn, "value");
     name_of(an, "array");
@@ -222,6 +223,8 @@ WEFT_TEST(named_ready_flag) {
 /* Attach from a program started with exec: this test program itself, run with
  * WEFT_SHM_PEER set, attaches, checks and writes, then exits. */
 WEFT_TEST(named_exec_peer) {
+    SKIP_UNLESS_EXEC_SELF();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     const char *peer = getenv("WEFT_SHM_PEER");
     if (peer) { /* the exec'd side */
         weft_shm_value *v;
@@ -258,6 +261,7 @@ WEFT_TEST(named_exec_peer) {
 /* ------------------------------------------------------------------ arenas */
 
 WEFT_TEST(arena_alloc_free) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_shm_arena *a;
     CHECK_ERR(weft_shm_arena_create(NULL, 100), -EINVAL);
     CHECK_ERR(weft_shm_arena_create(&a, 0), -EINVAL);
@@ -333,6 +337,7 @@ static void arena_worker(void *arg) {
         CHECK_OK(weft_shm_free(aa->a, mine[k]));
 }
 WEFT_TEST(arena_processes) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_shm_arena *a;
     CHECK_OK(weft_shm_arena_create(&a, 1 << 20));
     struct arena_arg args[4];
@@ -367,6 +372,8 @@ static void arena_die_inside(void *arg) {
     kill(getpid(), SIGKILL);
 }
 WEFT_TEST(arena_owner_killed) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_shm_arena *a;
     CHECK_OK(weft_shm_arena_create(&a, 16 * 1024));
     void *x = weft_shm_alloc(a, 1000);
@@ -404,6 +411,7 @@ static void narena_child(void *arg) {
     CHECK_OK(weft_shm_arena_destroy(a));
 }
 WEFT_TEST(arena_named) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     struct narena_arg *na = mmap(NULL, sizeof *na, PROT_READ | PROT_WRITE,
                                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(na != MAP_FAILED);
@@ -489,11 +497,13 @@ static void value_array_in(weft_shm_arena *arena) {
 }
 
 WEFT_TEST(value_array_anonymous) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     value_array_in(NULL);
     CHECK_NO_ZOMBIES();
 }
 
 WEFT_TEST(value_array_in_arena) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_shm_arena *a;
     CHECK_OK(weft_shm_arena_create(&a, 64 * 1024));
     value_array_in(a);
@@ -503,6 +513,7 @@ WEFT_TEST(value_array_in_arena) {
 }
 
 WEFT_TEST(value_array_bad_input) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_shm_value *v;
     weft_shm_array *a;
     CHECK_ERR(weft_shm_value_create(NULL, NULL, 8, 0), -EINVAL);
@@ -547,6 +558,7 @@ static void narray_child(void *arg) {
     CHECK_OK(weft_shm_array_destroy(a));
 }
 WEFT_TEST(array_named) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     char name[64];
     name_of(name, "narray");
     weft_shm_array *a, *b;
@@ -575,6 +587,8 @@ static void value_hold_die(void *arg) {
     kill(getpid(), SIGKILL);
 }
 WEFT_TEST(value_lock_owner_killed) {
+    SKIP_UNLESS_ROBUST_FUTEX();
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     weft_shm_value *v;
     CHECK_OK(weft_shm_value_create(&v, NULL, sizeof(int), WEFT_SHM_LOCKED));
     pid_t c = test_fork_child(value_hold_die, v);
@@ -709,6 +723,7 @@ static int shm_name_exists(const char *name) {
 }
 
 WEFT_TEST(named_killed_mid_create) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     struct kill_arg *ka = test_shared_mem(sizeof *ka);
     name_of(ka->name, "killed");
     CHECK_OK(pipe(ka->fds));
@@ -776,6 +791,7 @@ static void race_child(void *arg) {
     }
 }
 WEFT_TEST(named_reclaim_race) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     struct race_arg *ra = test_shared_mem(sizeof *ra);
     struct kill_arg *ka = test_shared_mem(sizeof *ka);
     CHECK_OK(pipe(ka->fds));
@@ -882,6 +898,7 @@ WEFT_TEST(named_waiter_of_abandoned) {
  * a named object through the wrong kind, and of a page start that is not
  * an object. */
 WEFT_TEST(destroy_twice) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     char an[64], rn[64], vn[64];
     name_of(an, "d_arena");
     name_of(rn, "d_array");

@@ -167,6 +167,7 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
     if (bounce && send)
         weft__chan_copy(bounce, elem, ch->elem_size);
     weft__waiter lw, *w = weft__waiter_begin(&lw, WEFT__W_OTHER);
+    weft__why(send ? WEFT__WHY_SEND : WEFT__WHY_RECV, ch, 0);
     *n = (weft__wq_node){.w = w, .elem = bounce ? bounce : elem, .arg = 0};
     weft__wq_push(send ? &ch->sendq : &ch->recvq, n, false);
     weft__chan_leave(ch, biased);

@@ -152,6 +152,7 @@ WEFT_API int weft_select(weft_select_op *ops, size_t n, int64_t deadline) {
     }
     sort_by_chan(ops, idx, m);
     weft__waiter lw, *w = weft__waiter_begin(&lw, WEFT__W_OTHER);
+    weft__why(WEFT__WHY_SELECT, ops[0].chan, (intptr_t)m);
 
     /* Pass 2: under every lock, try again, else enqueue everywhere. */
     int res = -1;

@@ -33,12 +33,9 @@ WEFT_API const char *weft_strerror(int err) {
     case EINPROGRESS: return "operation in progress";
     default: break;
     }
-    /* strerror() of glibc returns static strings for known codes. */
-    if (err > 0 && err < 4096) {
-        const char *s = strerrordesc_np(err);
-        if (s)
-            return s;
-    }
+    const char *s = weft__errno_desc(err); /* core/errtab.c */
+    if (s)
+        return s;
     return "unknown error";
 }
 

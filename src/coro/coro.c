@@ -409,6 +409,7 @@ WEFT_API int weft_join(weft_coro c, int64_t deadline, void **result) {
         return -EBUSY;
     if (co->state != WEFT__C_DONE) {
         weft__waiter *w = weft__waiter_begin(NULL, WEFT__W_JOIN);
+        weft__why(WEFT__WHY_JOIN, co, 0);
         co->joiner = w;
         int r = weft__park(w, deadline);
         co->joiner = NULL;
@@ -502,6 +503,7 @@ WEFT_API int weft_sleep_until(int64_t deadline) {
      * parks: the same clock, and timeout scopes cut both. */
     weft__waiter local;
     weft__waiter *w = weft__waiter_begin(&local, WEFT__W_OTHER);
+    weft__why(WEFT__WHY_SLEEP, NULL, deadline);
     int r = weft__park(w, deadline);
     if (r == -ETIMEDOUT && (deadline == WEFT_NOWAIT || weft__dl_passed(deadline)))
         return 0; /* slept its time; otherwise a timeout scope cut it */
@@ -584,6 +586,8 @@ static int switch_to(weft_coro to, void *value, void **received, int thrown) {
     }
     t->state = WEFT__C_READY;
     weft__waiter *w = weft__waiter_begin(NULL, WEFT__W_SWITCH);
+    weft__why(WEFT__WHY_SWITCH, t, 0);
+    co->why_since = s->stamp;
     co->waiter = w;
     co->state = WEFT__C_PARKED;
     weft__sched_switch(s, t);

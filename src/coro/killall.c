@@ -51,6 +51,7 @@ WEFT_API int weft_killall(const weft_coro *cs, size_t n, int block, int64_t dead
         return -ENOMEM;
     kw->left = 0;
     kw->w = weft__waiter_begin(NULL, WEFT__W_OTHER);
+    weft__why(WEFT__WHY_KILLALL, NULL, 0);
     int r = 0;
     size_t watched = 0;
     for (; watched < n; watched++) {

@@ -15,7 +15,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 WEFT_TLS weft__sched *weft__tls_sched;
 static pthread_key_t sched_key;
@@ -49,8 +51,24 @@ void weft__coro_free_all(weft__sched *s);
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
 static weft__sched *wd_list;
 
+bool weft__sched_list_lock(bool try_only) {
+    if (!try_only)
+        return pthread_mutex_lock(&wd_lock) == 0;
+    for (int i = 0; i < 100; i++) { /* up to ~10 ms: register/unregister are short */
+        if (pthread_mutex_trylock(&wd_lock) == 0)
+            return true;
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+weft__sched *weft__sched_list_head(void) { return wd_list; }
+void weft__sched_list_unlock(void) { pthread_mutex_unlock(&wd_lock); }
+
 static void wd_register(weft__sched *s) {
+    weft__dump_setup();
     s->wd_thread = pthread_self();
+    s->wd_tid = (int)syscall(SYS_gettid);
     atomic_store_explicit(&s->wd_word, 1, memory_order_relaxed);
     pthread_mutex_lock(&wd_lock);
     s->wd_prev = NULL;
@@ -80,7 +98,7 @@ WEFT_API size_t weft__sched_sample(weft__sched_sample_t *out, size_t max) {
         out[n].id = s;
         out[n].word = atomic_load_explicit(&s->wd_word, memory_order_relaxed);
         out[n].polling = atomic_load_explicit(&s->polling, memory_order_relaxed);
-        out[n].thread = s->wd_thread;
+        out[n].thread = (unsigned long)s->wd_thread; /* musl: a pointer */
     }
     pthread_mutex_unlock(&wd_lock);
     return n;
@@ -116,7 +134,6 @@ WEFT_API int weft__hook_mode(void) {
 
 static void sched_destroy(weft__sched *s) {
     wd_unregister(s);
-    weft__vg_unstack(s->vg_main);
     weft__coro_free_all(s);
     weft__stack_pool_free(s);
     weft__shared_free(s);
@@ -205,8 +222,12 @@ weft__sched *weft__sched_ensure(void) {
             pthread_attr_destroy(&attr);
         }
     }
-    if (s->main_lo)
-        s->vg_main = weft__vg_stack(s->main_lo, s->main_size);
+    /* valgrind registers each thread's own stack itself (at startup for the first
+     * thread, at clone for the others): a second registration of the same range
+     * would, once removed at thread exit, leave valgrind taking the next irregular
+     * stack-pointer move on this stack for a switch and skip it (memcheck then reports
+     * the frame it opened, e.g. the dynamic linker's lazy-binding save area, as
+     * invalid writes). So the thread's own stack is not registered here. */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     s->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)s ^ 0x9E3779B97F4A7C15ULL;
@@ -398,6 +419,9 @@ int weft__sched_poll(weft__sched *s, bool block) {
     run_reqs(s);
     if (s->heap_len)
         weft__timer_expire(s, weft_now());
+    struct timespec ts; /* the coarse clock: a read of the vDSO page, no TSC */
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    s->stamp = (int64_t)ts.tv_sec * WEFT_SEC + ts.tv_nsec;
     return 0;
 }
 

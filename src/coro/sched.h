@@ -68,7 +68,7 @@ struct weft__sched {
     void *switcher_fiber;           /* TSan builds */
     void *main_lo;                  /* the thread's stack, for ASan */
     size_t main_size;
-    unsigned vg_main, vg_shared, vg_switcher; /* valgrind's ids for the stacks */
+    unsigned vg_shared, vg_switcher; /* valgrind's ids for the stacks */
 
     weft__coro *reap;               /* finished coroutine to clean after switching off it */
     int *errno_loc;                 /* this thread's errno (its address never changes) */
@@ -84,7 +84,21 @@ struct weft__sched {
     _Atomic uint64_t wd_word;
     struct weft__sched *wd_prev, *wd_next;
     pthread_t wd_thread;
+    int wd_tid;                     /* its kernel thread id (weft_dump) */
+    int64_t stamp;                  /* coarse clock at the end of the last poll round:
+                                       the start of a park (weft_dump's "for N ms") */
 };
+
+/* The process-wide list of schedulers (sched.c), for coro/dump.c: lock it
+ * (try_only: give up at once if it is taken, from a signal handler), walk
+ * from weft__sched_list_head() through wd_next, unlock. A scheduler on it
+ * is not freed meanwhile. */
+bool weft__sched_list_lock(bool try_only);
+weft__sched *weft__sched_list_head(void);
+void weft__sched_list_unlock(void);
+/* dump.c: installs the WEFT_DUMP_SIGNAL handler (once, at the first
+ * scheduler's creation). */
+void weft__dump_setup(void);
 
 /* stack.c */
 int weft__stack_get(weft__sched *s, size_t size, void **map, unsigned *vg);

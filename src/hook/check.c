@@ -141,6 +141,29 @@ __attribute__((format(printf, 2, 3))) static void put(struct out *o, const char 
     o->buf[o->len] = 0;
 }
 
+#define WEFT_HOOK_STR_(x) #x
+#define WEFT_HOOK_STR(x) WEFT_HOOK_STR_(x)
+/* Whether the program's weft_now is another copy than the hook's libweft.so. Comparing with
+ * the hook's own reference to weft_now is not enough: where the linker puts the program's
+ * weft_now into its dynamic symbol table (riscv64 binutils does, for a PIE with libweft.a),
+ * that reference binds to the program's copy too. So the program's pointer is also compared
+ * with libweft.so's own definition, when it is a definition of weft_now in another object
+ * (a non-PIE program's canonical PLT entry for libweft.so's weft_now is no definition). */
+static bool another_copy(int64_t (*program_weft_now)(void)) {
+    if (program_weft_now != weft_now)
+        return true;
+    void *h = dlopen("libweft.so." WEFT_HOOK_STR(WEFT_VERSION_MAJOR), RTLD_LAZY | RTLD_NOLOAD);
+    if (!h)
+        return false; /* the hook's libweft is linked in statically: one copy */
+    void *lib = dlsym(h, "weft_now");
+    dlclose(h);
+    Dl_info prog, own;
+    return lib && lib != (void *)program_weft_now && dladdr((void *)program_weft_now, &prog) &&
+           prog.dli_sname && strcmp(prog.dli_sname, "weft_now") == 0 &&
+           prog.dli_saddr == (void *)program_weft_now && dladdr(lib, &own) &&
+           prog.dli_fbase != own.dli_fbase;
+}
+
 HOOK_API int weft_hook__report(char *buf, size_t n, int64_t (*program_weft_now)(void)) {
     if (!buf && n)
         return -EINVAL;
@@ -150,7 +173,7 @@ HOOK_API int weft_hook__report(char *buf, size_t n, int64_t (*program_weft_now)(
         buf[0] = 0;
     void *rep = dlsym(RTLD_DEFAULT, "weft_hook__report");
     bool dyn = dlsym(RTLD_DEFAULT, "dlsym") != NULL || dlsym(RTLD_DEFAULT, "malloc") != NULL;
-    if (program_weft_now && program_weft_now != weft_now) {
+    if (program_weft_now && another_copy(program_weft_now)) {
         for (int i = 0; i < WEFT_HOOK_COUNT; i++)
             put(&o,
                 "%s: dead (two copies of libweft: the program has its own, e.g. libweft.a "

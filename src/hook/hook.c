@@ -30,6 +30,25 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* glibc declares the socket calls with transparent unions of address
+ * pointers (with _GNU_SOURCE); musl with plain pointers. The hooks must
+ * match the libc's prototypes. */
+#ifdef __SOCKADDR_ALLTYPES
+typedef __SOCKADDR_ARG hook_sa;
+typedef __CONST_SOCKADDR_ARG hook_csa;
+#define HOOK_SA(a) ((a).__sockaddr__)
+#else
+typedef struct sockaddr *hook_sa;
+typedef const struct sockaddr *hook_csa;
+#define HOOK_SA(a) (a)
+#endif
+/* glibc: ioctl(int, unsigned long, ...); musl (and POSIX): ioctl(int, int, ...). */
+#ifdef __GLIBC__
+typedef unsigned long hook_ioctl_req;
+#else
+typedef int hook_ioctl_req;
+#endif
+
 struct weft_hook_real weft_hook__real;
 #define R weft_hook__real
 
@@ -71,8 +90,13 @@ static void *next_sym(const char *name) {
     void *p = dlsym(RTLD_NEXT, name);
     if (!p) {
         /* Nothing after us defines it: the C library comes earlier in the lookup order
-         * (the hooks are dead then, which weft_hook_check reports); take its definition. */
-        void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+         * (the hooks are dead then, which weft_hook_check reports); take its definition.
+         * The C library is found by what defines abort (which the hooks leave
+         * alone), not by a soname: glibc's is libc.so.6, musl's its loader. */
+        Dl_info di;
+        void *libc = dladdr((void *)&abort, &di) && di.dli_fname
+                         ? dlopen(di.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
+                         : NULL;
         if (libc)
             p = dlsym(libc, name);
     }
@@ -332,17 +356,17 @@ static ssize_t recvfrom_hook(int idx, int fd, void *buf, size_t n, int flags, st
 HOOK_API ssize_t recv(int fd, void *buf, size_t n, int flags) {
     return recvfrom_hook(I_RECV, fd, buf, n, flags, NULL, NULL);
 }
-HOOK_API ssize_t recvfrom(int fd, void *buf, size_t n, int flags, __SOCKADDR_ARG addr,
+HOOK_API ssize_t recvfrom(int fd, void *buf, size_t n, int flags, hook_sa addr,
                           socklen_t *alen) {
-    return recvfrom_hook(I_RECVFROM, fd, buf, n, flags, addr.__sockaddr__, alen);
+    return recvfrom_hook(I_RECVFROM, fd, buf, n, flags, HOOK_SA(addr), alen);
 }
 HOOK_API ssize_t recvmsg(int fd, struct msghdr *msg, int flags){
     SOCK_BODY(I_RECVMSG, fd, WEFT_READABLE, flags, R.recvmsg(fd, msg, flags))} HOOK_API ssize_t
     send(int fd, const void *buf, size_t n, int flags){
         SOCK_BODY(I_SEND, fd, WEFT_WRITABLE, flags, R.send(fd, buf, n, flags))} HOOK_API ssize_t
-    sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG addr, socklen_t alen){
+    sendto(int fd, const void *buf, size_t n, int flags, hook_csa addr, socklen_t alen){
         SOCK_BODY(I_SENDTO, fd, WEFT_WRITABLE, flags,
-                  R.sendto(fd, buf, n, flags, addr.__sockaddr__, alen))} HOOK_API ssize_t
+                  R.sendto(fd, buf, n, flags, HOOK_SA(addr), alen))} HOOK_API ssize_t
     sendmsg(int fd, const struct msghdr *msg, int flags) {
     SOCK_BODY(I_SENDMSG, fd, WEFT_WRITABLE, flags, R.sendmsg(fd, msg, flags))
 }
@@ -355,21 +379,21 @@ static int accept_done(int nfd, int flags) {
         fd_new(nfd, flags & SOCK_NONBLOCK);
     return nfd;
 }
-HOOK_API int accept(int fd, __SOCKADDR_ARG addr, socklen_t *alen) {
-    return accept_done(accept_io(I_ACCEPT, fd, addr.__sockaddr__, alen, 0), 0);
+HOOK_API int accept(int fd, hook_sa addr, socklen_t *alen) {
+    return accept_done(accept_io(I_ACCEPT, fd, HOOK_SA(addr), alen, 0), 0);
 }
-HOOK_API int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *alen, int flags) {
-    return accept_done(accept_io(I_ACCEPT4, fd, addr.__sockaddr__, alen, flags), flags);
+HOOK_API int accept4(int fd, hook_sa addr, socklen_t *alen, int flags) {
+    return accept_done(accept_io(I_ACCEPT4, fd, HOOK_SA(addr), alen, flags), flags);
 }
 
-HOOK_API int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t alen) {
+HOOK_API int connect(int fd, hook_csa addr, socklen_t alen) {
     PROBE(I_CONNECT, (errno = EBADF, -1));
     RESOLVE();
     bool coro = in_coro();
     int st = coro ? fd_prepare(fd) : st_get(fd);
     if (likely(st != ST_HOOKNB))
-        return R.connect(fd, addr.__sockaddr__, alen);
-    int r = R.connect(fd, addr.__sockaddr__, alen);
+        return R.connect(fd, HOOK_SA(addr), alen);
+    int r = R.connect(fd, HOOK_SA(addr), alen);
     if (r == 0 || errno != EINPROGRESS)
         return r;
     int64_t dl = 0;
@@ -804,7 +828,7 @@ HOOK_API int fcntl64(int fd, int cmd, ...) {
     return hook_fcntl(fd, cmd, arg);
 }
 
-HOOK_API int ioctl(int fd, unsigned long req, ...) {
+HOOK_API int ioctl(int fd, hook_ioctl_req req, ...) {
     va_list ap;
     va_start(ap, req);
     void *arg = va_arg(ap, void *);

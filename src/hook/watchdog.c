@@ -3,24 +3,47 @@
  * whose word has not changed for the threshold while a coroutine other
  * than its main one runs and it is not waiting in its poller is stuck; the
  * monitor sends its thread SIGURG once per stall, and the handler, running
- * on the stuck thread, names the coroutine and the hooked call it is in. */
+ * on the stuck thread, names the coroutine and the hooked call it is in,
+ * lists the return addresses on its stack (coro/dump.c: bounded by the
+ * coroutine's stack, read without faulting, no symbols: async-signal-safe)
+ * and counts the report (weft_hook_watchdog_hits). */
 #include "hook/hook.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static int64_t wd_ms;
 static atomic_int wd_on;
+static _Atomic uint64_t wd_hits;
 
 HOOK_API int weft_hook__watchdog_on(void) {
     return atomic_load(&wd_on);
 }
 
-static void on_sigurg(int sig) {
+HOOK_API uint64_t weft_hook__watchdog_count(void) {
+    return atomic_load(&wd_hits);
+}
+
+/* The interrupted stack pointer: where the busy coroutine's frames start. */
+static const void *interrupted_sp(const void *uc) {
+    const ucontext_t *u = uc;
+#if defined(__x86_64__)
+    return (const void *)u->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (const void *)u->uc_mcontext.sp;
+#else
+    (void)u;
+    return NULL;
+#endif
+}
+
+static void on_sigurg(int sig, siginfo_t *si, void *uc) {
     (void)sig;
+    (void)si;
     int saved = errno;
     char who[160], msg[320];
     if (weft__sched_describe(who, sizeof who)) {
@@ -31,6 +54,10 @@ static void on_sigurg(int sig) {
         if (k > 0)
             (void)!weft_hook__real.write(2, msg,
                                          (size_t)k < sizeof msg ? (size_t)k : sizeof msg - 1);
+        /* Its frames: the return addresses on its stack from the interrupted
+         * stack pointer up, bounded by the coroutine's stack. */
+        weft__sched_backtrace(interrupted_sp(uc), 2);
+        atomic_fetch_add(&wd_hits, 1);
     }
     errno = saved;
 }
@@ -101,8 +128,9 @@ __attribute__((constructor)) static void watchdog_init(void) {
     wd_ms = ms;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigurg;
-    sa.sa_flags = SA_RESTART | SA_ONSTACK;
+    weft__dump_prepare(); /* the code ranges the backtrace checks against */
+    sa.sa_sigaction = on_sigurg;
+    sa.sa_flags = SA_RESTART | SA_ONSTACK | SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGURG, &sa, NULL) != 0)
         return;

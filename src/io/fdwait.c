@@ -149,6 +149,10 @@ int weft__fd_wait_edge(int fd, int events, int64_t deadline) {
     if (e < 0)
         return e == -EPERM ? wait_thread(fd, events, deadline) : e; /* regular files */
     weft__waiter *w = weft__waiter_begin(NULL, WEFT__W_OTHER);
+    weft__coro *me = weft__sched_running(s); /* a process join keeps its reason */
+    if (!(me->why == WEFT__WHY_PROC && me->why_arg == fd))
+        weft__why(WEFT__WHY_FD, NULL,
+                  (intptr_t)((uintptr_t)(intptr_t)fd << 16 | (events & 0xffff)));
     if (events & WEFT_READABLE)
         r->rd = w;
     if (events & WEFT_WRITABLE)
@@ -203,6 +207,8 @@ int weft__fd_wait_any(const struct pollfd *fds, unsigned long n, int64_t deadlin
     struct weft__fdtab *t = weft__sched_fdtab(s);
     weft__poller *pl = weft__sched_poller(s);
     weft__waiter *w = weft__waiter_begin(NULL, WEFT__W_OTHER);
+    weft__why(WEFT__WHY_FD, (const void *)(uintptr_t)n,
+              n ? (intptr_t)((uintptr_t)(intptr_t)fds[0].fd << 16 | (fds[0].events & 0xffff)) : -1);
     int e = 0;
     unsigned long i;
     for (i = 0; i < n && !e; i++) {

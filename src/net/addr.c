@@ -200,17 +200,20 @@ WEFT_API int weft_addr_format(const weft_addr *a, char *buf, size_t len) {
     int port = weft_addr_port(a);
     if (port < 0)
         return -EINVAL;
+    /* The text is at most 54 bytes; a larger len is capped because some libcs
+     * (musl) refuse a snprintf size above INT_MAX with EOVERFLOW. */
+    size_t cap = len < 64 ? len : 64;
     int n;
     if (a->ss.ss_family == AF_INET) {
         if (!inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->ss)->sin_addr, ip, sizeof ip))
             return -EINVAL;
-        n = snprintf(buf, len, "%s:%d", ip, port);
+        n = snprintf(buf, cap, "%s:%d", ip, port);
     } else {
         if (!inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, ip, sizeof ip))
             return -EINVAL;
-        n = snprintf(buf, len, "[%s]:%d", ip, port);
+        n = snprintf(buf, cap, "[%s]:%d", ip, port);
     }
-    if (n < 0 || (size_t)n >= len) {
+    if (n < 0 || (size_t)n >= cap) {
         if (len > 0)
             buf[0] = 0;
         return -ENOSPC;

@@ -1,5 +1,6 @@
 /* The epoll backend of the poller interface (see internal.h). Each
  * scheduler owns one; an eventfd lets other threads interrupt its wait. */
+#include "core/syscalls.h"
 #include "internal.h"
 
 #include <string.h>
@@ -12,7 +13,7 @@ struct weft__poller {
     int ep;
     int efd;
     atomic_int notified; /* an eventfd write is pending: later wakes may skip it */
-    int has_pwait2;      /* -1 unknown, 0 no (ENOSYS), 1 yes */
+    int has_pwait2;      /* -1 unknown, 0 no (ENOSYS or EPERM), 1 yes */
 };
 
 #define WAKE_TAG ((uint64_t)-1)
@@ -88,9 +89,13 @@ int weft__poller_wait(weft__poller *p, weft__poll_event *out, int max, int64_t t
     int n, saved_errno = errno;
     for (;;) {
         if (p->has_pwait2 != 0 && timeout_ns > 0) {
-            struct timespec ts = {.tv_sec = timeout_ns / WEFT_SEC, .tv_nsec = timeout_ns % WEFT_SEC};
-            n = epoll_pwait2(p->ep, evs, max, &ts, NULL);
-            if (n < 0 && errno == ENOSYS) {
+            struct weft__ktimespec ts = {.tv_sec = timeout_ns / WEFT_SEC,
+                                         .tv_nsec = timeout_ns % WEFT_SEC};
+            n = weft__epoll_pwait2(p->ep, evs, max, &ts);
+            /* ENOSYS: a kernel before 5.11; EPERM: a seccomp filter (a
+             * container runtime's) that does not know it. Either way
+             * epoll_wait does the job, at millisecond resolution. */
+            if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
                 p->has_pwait2 = 0;
                 continue;
             }

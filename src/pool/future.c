@@ -103,9 +103,10 @@ int weft__future_wait(weft_future *f, int64_t deadline, int kind) {
     bool pinned = weft__stack_pin_if(f->arg);
     weft__spin_lock(&f->lock);
     int r = 0;
-    if (mark_slow(f))
+    if (mark_slow(f)) {
+        weft__why(WEFT__WHY_FUTURE, f, 0);
         r = weft__wq_wait(&f->q, &f->lock, false, 0, NULL, deadline, NULL, kind);
-    else
+    } else
         weft__spin_unlock(&f->lock);
     if (pinned)
         weft__stack_unpin();
@@ -199,6 +200,7 @@ static int wait_some(weft_future *const *fs, const size_t *idx, size_t m, int64_
     if (!nodes)
         return -ENOMEM;
     weft__waiter lw, *w = weft__waiter_begin(&lw, WEFT__W_OTHER);
+    weft__why(WEFT__WHY_FUTURE, NULL, (intptr_t)m);
     size_t k, registered = 0;
     bool fired = false;
     for (k = 0; k < m; k++) {

@@ -355,6 +355,7 @@ static void close_pool(weft_pool *p, bool cancel) {
 static int wait_stopped(weft_pool *p, int kind) {
     weft__spin_lock(&p->lock);
     while (p->live > 0) {
+        weft__why(WEFT__WHY_POOL, p, 0);
         int r = weft__wq_wait(&p->join_q, &p->lock, false, 0, NULL, WEFT_FOREVER, NULL, kind);
         if (r < 0)
             return r;

@@ -54,6 +54,7 @@ static void pool_free(weft_ppool *p) {
     pthread_mutex_destroy(&p->mu);
     weft__free(p->w);
     weft__free(p->initargs);
+    weft__free(p->remote_init);
     p->tag = WEFT__TAG_DEAD;
     weft__free(p);
 }
@@ -62,15 +63,34 @@ static void kill_all(weft_ppool *p) {
     for (int i = 0; i < p->n; i++) {
         if (!p->w[i].pid)
             continue;
-        kill(p->w[i].pid, SIGKILL);
-        while (waitpid(p->w[i].pid, NULL, 0) < 0 && errno == EINTR) {
+        if (p->w[i].pid > 0) {
+            kill(p->w[i].pid, SIGKILL);
+            while (waitpid(p->w[i].pid, NULL, 0) < 0 && errno == EINTR) {
+            }
         }
         close(p->w[i].pidfd);
         p->w[i].pid = 0;
     }
 }
 
+static int pool_create(weft_ppool **out, const weft_ppool_opts *opts, int nremote,
+                       const int *init, void (*stop)(void *), void *ctx, const pthread_t *th);
+
 WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts) {
+    return pool_create(out, opts, 0, NULL, NULL, NULL, NULL);
+}
+
+int weft__ppool_create_remote(weft_ppool **out, const weft_ppool_opts *opts, int n,
+                              const int *init, void (*stop)(void *), void *ctx,
+                              pthread_t bridge) {
+    if (n < 1 || n > PP_MAX_WORKERS || !init ||
+        (opts && (opts->task_timeout || opts->maxtasks)))
+        return -EINVAL;
+    return pool_create(out, opts, n, init, stop, ctx, &bridge);
+}
+
+static int pool_create(weft_ppool **out, const weft_ppool_opts *opts, int nremote,
+                       const int *init, void (*stop)(void *), void *ctx, const pthread_t *th) {
     weft_ppool_opts o;
     if (!out)
         return -EINVAL;
@@ -85,6 +105,8 @@ WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts) {
         o.max_retries < 0 || o.task_timeout < 0 || (o.initargs_len && !o.initargs) ||
         o.reserved_[0] || o.reserved_[1] || o.reserved_[2] || o.reserved_[3])
         return -EINVAL;
+    if (nremote)
+        o.nworkers = nremote;
     if (!o.nworkers) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         o.nworkers = c < 1 ? 1 : c > PP_MAX_WORKERS ? PP_MAX_WORKERS : (int)c;
@@ -109,6 +131,16 @@ WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts) {
     p->w = weft__calloc((size_t)p->n, sizeof *p->w);
     if (!p->w)
         goto fail;
+    if (nremote) {
+        if (!(p->remote_init = weft__calloc((size_t)nremote, sizeof(int))))
+            goto fail;
+        memcpy(p->remote_init, init, (size_t)nremote * sizeof(int));
+        p->remote = true;
+        p->remote_stop = stop;
+        p->remote_ctx = ctx;
+        p->remote_thread = *th;
+        p->has_remote_thread = true;
+    }
     for (int i = 0; i < p->n; i++)
         for (int c = 0; c < PP_CELLS; c++)
             p->w[i].infd[c] = p->w[i].outfd[c] = -1;
@@ -187,7 +219,7 @@ WEFT_API int weft_ppool_pids(weft_ppool *p, pid_t *pids, int max) {
     int k = 0;
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < p->n && k < max; i++) {
-        if (!p->w[i].pid)
+        if (p->w[i].pid <= 0) /* none, or a remote slot (no local process) */
             continue;
         /* A worker that has ended but that the watcher has not reaped yet
          * is not listed: its pidfd is readable from the moment it ends. */
@@ -350,8 +382,10 @@ WEFT_API int weft_ppool_terminate(weft_ppool *p) {
                 weft__pp_map_fail_chunk(p, m, chunk, -ECANCELED, &fin);
             }
         }
-        if (w->pid)
+        if (w->pid > 0)
             kill(w->pid, SIGKILL);
+        else if (w->pid < 0)
+            weft__pp_remote_end(p, i);
     }
     pthread_mutex_unlock(&p->mu);
     weft__pp_run_fin(p, fin);
@@ -384,7 +418,8 @@ WEFT_API int weft_ppool_destroy(weft_ppool *p) {
     if (!p)
         return 0;
     pp_check(p, "weft_ppool_destroy");
-    if (pthread_equal(pthread_self(), p->watcher))
+    if (pthread_equal(pthread_self(), p->watcher) ||
+        (p->has_remote_thread && pthread_equal(pthread_self(), p->remote_thread)))
         return -EDEADLK;
     pthread_mutex_lock(&p->mu);
     bool joined = p->joined;
@@ -394,6 +429,8 @@ WEFT_API int weft_ppool_destroy(weft_ppool *p) {
         weft_ppool_terminate(p);
         pthread_join(p->watcher, NULL);
     }
+    if (p->remote_stop)
+        p->remote_stop(p->remote_ctx);
     pthread_mutex_lock(&p->mu);
     weft__pp_sweep(p, true);
     pthread_mutex_unlock(&p->mu);

@@ -97,9 +97,15 @@ typedef struct {
     uint32_t maxtasks;
 } pp_wcfg;
 
+/* The few internals libweft-mpi (src/mpi/) calls: exported from libweft.so, declared here
+ * only (no public header), so they are no part of the API. */
+#define PP_EXPORT __attribute__((visibility("default")))
+
 /* registry.c */
-weft_ptask_fn weft__ptask_get(int id);
-int weft__ptask_count(void);
+PP_EXPORT weft_ptask_fn weft__ptask_get(int id);
+PP_EXPORT int weft__ptask_count(void);
+/* The name task id was registered under, or NULL. */
+PP_EXPORT const char *weft__ptask_name(int id);
 
 /* bytes.c */
 #define PP_BYTES_FIXED 1u
@@ -130,9 +136,22 @@ static inline size_t pp_args_size_unchecked(const weft_ppool_args *a) {
 /* worker.c: runs in the child; never returns. */
 __attribute__((noreturn)) void weft__ppool_worker(const pp_wcfg *cfg);
 /* Both sides: makes *map (of *maplen bytes) cover at least need bytes of fd. */
-int weft__pp_map(int fd, void **map, size_t *maplen, size_t need);
+PP_EXPORT int weft__pp_map(int fd, void **map, size_t *maplen, size_t need);
 /* Both sides: grows the memfd to at least need bytes, recorded in *file. */
-int weft__pp_grow(int fd, uint64_t *file, size_t need);
+PP_EXPORT int weft__pp_grow(int fd, uint64_t *file, size_t need);
+/* A worker's mappings and scratch buffers, and running one filled cell with them (its
+ * kind, task, n, sizes, in_buf, in_file/out_file set; memfds in cfg->infd[c] /
+ * cfg->outfd[c]): what an MPI worker rank does with each cell it receives. */
+typedef struct pp_wstate pp_wstate;
+PP_EXPORT pp_wstate *weft__pp_wstate_new(void);
+PP_EXPORT void weft__pp_wstate_free(pp_wstate *ws);
+PP_EXPORT void weft__pp_run_cell(const pp_wcfg *cfg, pp_wstate *ws, pp_cell *cell, int c);
+/* Direct mode for the next runs: an in_buf input is read from in (not the memfd); a FIXED
+ * result larger than a cell is written to out (if out_cap is enough), a VAR one left in
+ * the state's scratch buffer; weft__pp_wstate_result then gives where it is (out_buf 1),
+ * else NULL (the result is in the cell or the memfd). */
+PP_EXPORT void weft__pp_wstate_direct(pp_wstate *ws, const void *in, void *out, size_t out_cap);
+PP_EXPORT const void *weft__pp_wstate_result(const pp_wstate *ws);
 
 static inline size_t pp_pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
@@ -210,6 +229,7 @@ typedef struct {
     uint32_t assigned;
     int busy;
     int killed_cell; /* the cell whose timeout we killed it for, or -1 */
+    bool gone;       /* remote: its end was signalled (pidfd written) */
 } pp_worker;
 
 struct weft_ppool {
@@ -237,7 +257,27 @@ struct weft_ppool {
     weft_event exited;
     weft_event spawned; /* the watcher forked the first workers: spawn_err */
     int spawn_err;
+    /* Remote pools (libweft-mpi): no worker is forked; slot i is served by a bridge
+     * thread that reads its cells and writes their results like a worker. A remote
+     * slot has pid -1 and, as its pidfd, an eventfd written when the slot ends (the
+     * bridge: close or a failed initializer; terminate). */
+    bool remote;
+    int *remote_init;               /* initializer status per slot (0 or < 0) */
+    void (*remote_stop)(void *ctx); /* destroy: stops the bridge before freeing */
+    void *remote_ctx;
+    /* The bridge thread: it takes results and completes futures itself (done-callbacks
+     * run on it), so destroy refuses to run there as on the watcher. */
+    pthread_t remote_thread;
+    bool has_remote_thread;
 };
+
+/* Creates a pool of n remote slots (ppool.c); opts as weft_ppool_create (task_timeout
+ * and maxtasks must be 0); init[i]: the initializer's status in slot i's worker. */
+PP_EXPORT int weft__ppool_create_remote(weft_ppool **out, const weft_ppool_opts *opts, int n,
+                                        const int *init, void (*stop)(void *), void *ctx,
+                                        pthread_t bridge);
+/* Marks remote slot wi ended (mu held): its pidfd is written once. */
+PP_EXPORT void weft__pp_remote_end(weft_ppool *p, int wi);
 
 static inline void poke(weft_ppool *p) {
     uint64_t one = 1;
@@ -343,17 +383,17 @@ static inline int pp_admit(weft_ppool *p) {
 }
 
 /* dispatch.c: moves pending work into free cells. mu held. */
-void weft__pp_dispatch(weft_ppool *p, pp_job **fin);
+PP_EXPORT void weft__pp_dispatch(weft_ppool *p, pp_job **fin);
 
 /* collect.c */
 /* Takes the result of DONE cell (wi, c). mu held. */
-void weft__pp_take(weft_ppool *p, int wi, int c, pp_job **fin);
+PP_EXPORT void weft__pp_take(weft_ppool *p, int wi, int c, pp_job **fin);
 /* Empties cell (wi, c) and marks it FREE. mu held. */
 void weft__pp_release_cell(weft_ppool *p, int wi, int c);
 /* Frees finished applies nobody else holds (all: every one). mu held. */
-void weft__pp_sweep(weft_ppool *p, bool all);
+PP_EXPORT void weft__pp_sweep(weft_ppool *p, bool all);
 /* Completes what a locked section gathered. mu not held. */
-void weft__pp_run_fin(weft_ppool *p, pp_job *fin);
+PP_EXPORT void weft__pp_run_fin(weft_ppool *p, pp_job *fin);
 
 /* map.c */
 /* A chunk came back or was given up; completes the map when it was the last. */

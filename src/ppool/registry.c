@@ -55,3 +55,9 @@ weft_ptask_fn weft__ptask_get(int id) {
 }
 
 int weft__ptask_count(void) { return atomic_load_explicit(&ntasks, memory_order_acquire); }
+
+const char *weft__ptask_name(int id) {
+    if (id < 0 || id >= atomic_load_explicit(&ntasks, memory_order_acquire))
+        return NULL;
+    return tasks[id].name;
+}

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -41,6 +42,24 @@ int weft__pp_spawn(weft_ppool *p, int wi) {
         cfg.infd[c] = w->infd[c];
         cfg.outfd[c] = w->outfd[c];
     }
+    if (p->remote) {
+        /* Served by the bridge: nothing to fork; the eventfd stands for the pidfd. */
+        int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd < 0)
+            return -EAGAIN;
+        w->pid = -1;
+        w->pidfd = fd;
+        w->busy = 0;
+        w->assigned = 0;
+        w->killed_cell = -1;
+        w->gone = false;
+        p->live++;
+        atomic_fetch_add(&p->started, 1);
+        atomic_store(&ws->init_status, p->remote_init[wi]);
+        if (p->remote_init[wi] < 0)
+            weft__pp_remote_end(p, wi);
+        return 0;
+    }
     /* weft's fork handlers reset the child's runtime (the forking thread's
      * scheduler is abandoned there); flushing keeps buffered output from
      * being written again by a worker. */
@@ -67,6 +86,16 @@ int weft__pp_spawn(weft_ppool *p, int wi) {
     p->live++;
     atomic_fetch_add(&p->started, 1);
     return 0;
+}
+
+void weft__pp_remote_end(weft_ppool *p, int wi) {
+    pp_worker *w = &p->w[wi];
+    if (w->pid >= 0 || w->gone)
+        return;
+    w->gone = true;
+    uint64_t one = 1;
+    ssize_t r = write(w->pidfd, &one, sizeof one);
+    (void)r;
 }
 
 /* Every pending task fails with err (a broken pool). mu held. */
@@ -173,7 +202,10 @@ static bool settle(weft_ppool *p, const bool *dead) {
                 took = true;
             }
         }
-        if (dead && dead[i]) {
+        if (dead && dead[i] && p->w[i].pid < 0) {
+            on_death(p, i, &fin); /* a remote slot ended */
+            took = true;
+        } else if (dead && dead[i]) {
             int st;
             pid_t r;
             while ((r = waitpid(p->w[i].pid, &st, WNOHANG)) < 0 && errno == EINTR) {

@@ -45,16 +45,24 @@ int weft__pp_grow(int fd, uint64_t *file, size_t need) {
     return 0;
 }
 
-typedef struct {
+typedef struct pp_wstate {
     void *in_map[PP_CELLS], *out_map[PP_CELLS];
     size_t in_len[PP_CELLS], out_len[PP_CELLS];
     weft_bytes scratch, item;
+    /* Direct mode (weft__pp_wstate_direct): input and results in the caller's memory. */
+    const unsigned char *in_direct;
+    unsigned char *out_direct;
+    size_t out_direct_cap;
+    const unsigned char *result;
 } wstate;
 
 /* Writes the VAR results gathered in ws->scratch to the cell. */
 static int post_var(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
     size_t len = ws->scratch.len;
-    if (len <= PP_INLINE) {
+    if (ws->in_direct && len > PP_INLINE) {
+        ws->result = ws->scratch.data; /* the caller takes it from there */
+        cell->out_buf = 1;
+    } else if (len <= PP_INLINE) {
         if (len)
             memcpy(cell->out, ws->scratch.data, len);
         cell->out_buf = 0;
@@ -98,7 +106,10 @@ static void run_cell(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
     size_t in_len = var ? isz : n * isz;
     cell->out_len = 0;
     cell->out_buf = 0;
-    if (cell->in_buf) {
+    ws->result = NULL;
+    if (cell->in_buf && ws->in_direct) {
+        in = ws->in_direct;
+    } else if (cell->in_buf) {
         r = weft__pp_map(cfg->infd[c], &ws->in_map[c], &ws->in_len[c], in_len);
         if (r < 0) {
             cell->status = r;
@@ -109,7 +120,11 @@ static void run_cell(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
     if (cell->kind == K_FIXED) {
         size_t osz = cell->out_size, hdr = pp_pad8(4 * n), need = hdr + n * osz;
         unsigned char *o = cell->out;
-        if (need > PP_INLINE) {
+        if (need > PP_INLINE && ws->in_direct && ws->out_direct_cap >= need) {
+            o = ws->out_direct;
+            ws->result = o;
+            cell->out_buf = 1;
+        } else if (need > PP_INLINE) {
             /* The parent sized the file before handing the cell over. */
             r = weft__pp_map(cfg->outfd[c], &ws->out_map[c], &ws->out_len[c], need);
             if (r < 0) {
@@ -127,6 +142,7 @@ static void run_cell(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
             const unsigned char *item = in + i * isz;
             size_t item_len = isz;
             if (var && next_record(in, in_len, &off, &item, &item_len) < 0) {
+                memset(res + i * osz, 0, osz);
                 st[i] = -EPROTO;
                 fails++;
                 continue;
@@ -134,6 +150,8 @@ static void run_cell(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
             int s = fn ? fn(item, item_len, &b) : -ENOENT;
             if (s >= 0 && b.len != osz)
                 s = -EMSGSIZE;
+            if (s < 0) /* no bytes of an earlier chunk (or of the failed try) go out */
+                memset(res + i * osz, 0, osz);
             st[i] = s;
             fails += s < 0;
         }
@@ -167,6 +185,34 @@ static void run_cell(const pp_wcfg *cfg, wstate *ws, pp_cell *cell, int c) {
     }
     r = post_var(cfg, ws, cell, c);
     cell->status = r < 0 ? r : fails;
+}
+
+pp_wstate *weft__pp_wstate_new(void) { return weft__calloc(1, sizeof(pp_wstate)); }
+
+void weft__pp_wstate_free(pp_wstate *ws) {
+    if (!ws)
+        return;
+    for (int c = 0; c < PP_CELLS; c++) {
+        if (ws->in_map[c])
+            munmap(ws->in_map[c], ws->in_len[c]);
+        if (ws->out_map[c])
+            munmap(ws->out_map[c], ws->out_len[c]);
+    }
+    weft_bytes_free(&ws->scratch);
+    weft_bytes_free(&ws->item);
+    weft__free(ws);
+}
+
+void weft__pp_wstate_direct(pp_wstate *ws, const void *in, void *out, size_t out_cap) {
+    ws->in_direct = in;
+    ws->out_direct = out;
+    ws->out_direct_cap = out_cap;
+}
+
+const void *weft__pp_wstate_result(const pp_wstate *ws) { return ws->result; }
+
+void weft__pp_run_cell(const pp_wcfg *cfg, pp_wstate *ws, pp_cell *cell, int c) {
+    run_cell(cfg, ws, cell, c);
 }
 
 static int next_cell(pp_wshm *w) {

@@ -43,6 +43,9 @@ static inline void weft__proc_check(const weft_proc *p, const char *fn) {
 /* The calling process's pid (cached; reset in a forked child). */
 pid_t weft__proc_self(void);
 void weft__proc_register(weft_proc *p);
+/* weft_dump: calls fn on every handle of the registry, under its lock
+ * (try_only: -EAGAIN at once if it is taken). */
+int weft__proc_each(bool try_only, void (*fn)(void *ud, const weft_proc *p), void *ud);
 /* Reaps p if it has exited, without waiting: 1 if p is reaped (now or
  * before), 0 if it still runs, -ECHILD if its exit code was lost. */
 int weft__proc_reap(weft_proc *p);

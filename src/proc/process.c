@@ -1,13 +1,13 @@
 /* Forked processes: weft_proc_start and everything a handle offers (join,
  * exit code, is_alive, signals, names), and the subclass style. See
  * weft.h, "Processes"; the registry and the reaper are in registry.c. */
+#include "core/syscalls.h"
 #include "coro/sched.h"
 #include "proc/proc.h"
 
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,7 +98,7 @@ static void kill_and_wait(pid_t pid) {
 }
 
 int weft__proc_adopt(weft_proc *p, pid_t pid, weft_proc **out) {
-    int fd = pidfd_open(pid, 0);
+    int fd = weft__pidfd_open(pid, 0);
     if (fd < 0) {
         int e = -errno;
         kill_and_wait(pid);
@@ -166,6 +166,7 @@ WEFT_API int weft_proc_join(weft_proc *p, int64_t deadline) {
                 continue;
             }
         }
+        weft__why(WEFT__WHY_PROC, p, p->pidfd);
         r = weft_fd_wait(p->pidfd, WEFT_READABLE, deadline);
         if (r >= 0)
             r = weft__proc_reap(p);
@@ -232,7 +233,7 @@ WEFT_API int weft_proc_signal(weft_proc *p, int sig) {
     /* The pidfd stays open until release, so this never reaches a process
      * that reused the pid. A child that has exited (not yet reaped) gives
      * ESRCH: nothing to do, as in Python. */
-    if (pidfd_send_signal(p->pidfd, sig, NULL, 0) == 0 || errno == ESRCH)
+    if (weft__pidfd_send_signal(p->pidfd, sig) == 0 || errno == ESRCH)
         return 0;
     return -errno;
 }

@@ -10,13 +10,13 @@
  * forked child is waited for.
  *
  * Lock order: a handle's mu, then g_mu. */
+#include "core/syscalls.h"
 #include "coro/sched.h"
 #include "proc/proc.h"
 
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +39,15 @@ pid_t weft__proc_self(void) {
         atomic_store_explicit(&g_pid, pid, memory_order_relaxed);
     }
     return pid;
+}
+
+int weft__proc_each(bool try_only, void (*fn)(void *ud, const weft_proc *p), void *ud) {
+    if (try_only ? pthread_mutex_trylock(&g_mu) != 0 : pthread_mutex_lock(&g_mu) != 0)
+        return -EAGAIN;
+    for (weft_proc *p = g_head; p; p = p->next)
+        fn(ud, p);
+    pthread_mutex_unlock(&g_mu);
+    return 0;
 }
 
 static void at_exit(void) { weft__proc_exit_children(); }
@@ -307,7 +316,7 @@ void weft__proc_exit_children(void) {
     g_exiting = 1;
     for (weft_proc *p = g_head; p; p = p->next)
         if (!p->exec && p->daemon && atomic_load(&p->state) == WEFT__P_RUNNING)
-            pidfd_send_signal(p->pidfd, SIGTERM, NULL, 0);
+            weft__pidfd_send_signal(p->pidfd, SIGTERM);
     for (;;) {
         weft_proc *w = NULL;
         for (weft_proc *p = g_head; p && !w; p = p->next)

@@ -199,6 +199,7 @@ int weft__pfutex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
     atomic_init(&q->refs, 2);
     weft__waiter local;
     weft__waiter *w = weft__waiter_begin(&local, WEFT__W_OTHER);
+    weft__why(WEFT__WHY_PFUTEX, addr, (intptr_t)val);
     q->w = w;
     int r = submit(q);
     if (r < 0) {

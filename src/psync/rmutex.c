@@ -2,8 +2,9 @@
  * coroutine parks only itself.
  *
  * Ownership and death detection are the kernel's robust-futex protocol as
- * glibc implements it: the mutex word (the first int of pthread_mutex_t on
- * Linux, for every architecture glibc supports) holds the owner's thread id,
+ * the libc implements it: the mutex word (the first int of pthread_mutex_t
+ * in glibc, the second in musl; found at run time, see lock_word_index)
+ * holds the owner's thread id,
  * FUTEX_WAITERS when someone sleeps on it, and FUTEX_OWNER_DIED once the
  * kernel found the owner dead; the kernel then wakes one waiter. A plain
  * thread waiting without a deadline simply calls pthread_mutex_lock.
@@ -20,6 +21,7 @@
 #include "psync/rmutex.h"
 
 #include <linux/futex.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,7 +61,81 @@ int weft__rmutex_init(weft__rmutex *m) { return weft__rmutex_init_type(m, 0); }
 
 void weft__rmutex_destroy(weft__rmutex *m) { pthread_mutex_destroy(&m->m); }
 
-static _Atomic uint32_t *word(weft__rmutex *m) { return (_Atomic uint32_t *)(void *)&m->m; }
+/* Which int of pthread_mutex_t is the robust futex word is the libc's
+ * business (glibc: the first; musl: the second, after the type). It is
+ * found once, by what only that word shows: a thread locks a robust mutex
+ * and exits holding it; the word held its id, and the libc or the kernel
+ * (whichever walks the robust list) replaces that by FUTEX_OWNER_DIED (plus
+ * FUTEX_WAITERS, if set); other fields (glibc's __owner) keep the bare id. Where no death is
+ * reported (qemu-user has no robust list), the first int that held the
+ * owner's id while locked. */
+#define NWORDS (sizeof(pthread_mutex_t) / sizeof(uint32_t))
+static pthread_once_t g_layout_once = PTHREAD_ONCE_INIT;
+static size_t g_word_index;
+
+struct layout_probe {
+    pthread_mutex_t *mu;
+    uint32_t tid;
+    uint32_t held[NWORDS];
+};
+
+static void *layout_probe_thread(void *arg) {
+    struct layout_probe *p = arg;
+    p->tid = (uint32_t)syscall(SYS_gettid);
+    if (pthread_mutex_lock(p->mu) == 0)
+        memcpy(p->held, (void *)p->mu, sizeof p->held);
+    return NULL; /* exits holding it */
+}
+
+static void find_lock_word(void) {
+    pthread_mutex_t mu;
+    pthread_mutexattr_t a;
+    struct layout_probe p = {.mu = &mu};
+    pthread_t t;
+    if (pthread_mutexattr_init(&a) != 0)
+        return;
+    int ok = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) == 0 &&
+             pthread_mutex_init(&mu, &a) == 0;
+    pthread_mutexattr_destroy(&a);
+    if (!ok)
+        return;
+    if (pthread_create(&t, NULL, layout_probe_thread, &p) == 0 && pthread_join(t, NULL) == 0) {
+        uint32_t now[NWORDS];
+        memcpy(now, (void *)&mu, sizeof now);
+        size_t first_held = NWORDS, died = NWORDS;
+        for (size_t i = 0; i < NWORDS; i++) {
+            if (first_held == NWORDS && (p.held[i] & FUTEX_TID_MASK) == p.tid)
+                first_held = i;
+            if (died == NWORDS && (p.held[i] & FUTEX_TID_MASK) == p.tid &&
+                (now[i] & FUTEX_OWNER_DIED) != 0 && (now[i] & FUTEX_TID_MASK) == 0)
+                died = i;
+        }
+        g_word_index = died < NWORDS ? died : first_held < NWORDS ? first_held : 0;
+        if (pthread_mutex_trylock(&mu) == EOWNERDEAD) {
+            pthread_mutex_consistent(&mu);
+            pthread_mutex_unlock(&mu);
+        }
+    }
+    pthread_mutex_destroy(&mu);
+}
+
+size_t weft__rmutex_word_index(void) {
+#ifdef __GLIBC__
+    /* glibc's layout is fixed (__lock first) on every architecture it
+     * supports: no probe (under ThreadSanitizer, whose interceptors own
+     * pthread_mutex_*, the probe's dying thread does not show the word). */
+    (void)g_layout_once;
+    (void)find_lock_word;
+    return 0;
+#else
+    pthread_once(&g_layout_once, find_lock_word);
+    return g_word_index;
+#endif
+}
+
+static _Atomic uint32_t *word(weft__rmutex *m) {
+    return (_Atomic uint32_t *)(void *)&m->m + weft__rmutex_word_index();
+}
 
 /* glibc marks a mutex unlocked without being made consistent after an owner
  * death by this owner value (its PTHREAD_MUTEX_NOTRECOVERABLE). The state is
@@ -67,7 +143,12 @@ static _Atomic uint32_t *word(weft__rmutex *m) { return (_Atomic uint32_t *)(voi
  * leaves it locked, so weft checks it before calling glibc at all. */
 #define NOTRECOVERABLE_OWNER 0x7ffffffe
 static bool dead_for_good(weft__rmutex *m) {
+#ifdef __GLIBC__
     return __atomic_load_n(&m->m.__data.__owner, __ATOMIC_ACQUIRE) == NOTRECOVERABLE_OWNER;
+#else
+    (void)m; /* other libcs: their trylock reports the state and leaves it unlocked */
+    return false;
+#endif
 }
 
 /* glibc reports a recursion count overflow as EAGAIN. After its trylock
@@ -88,6 +169,7 @@ static int map_err_m(weft__rmutex *m, int r) {
 #define map_err(r) map_err_m(m, (r))
 
 int weft__rmutex_trylock(weft__rmutex *m) {
+    (void)weft__rmutex_word_index(); /* probe before owning anything, not while */
     if (dead_for_good(m))
         return -ENOTRECOVERABLE;
     int r = pthread_mutex_trylock(&m->m);
@@ -110,6 +192,7 @@ static int got_after_wait(weft__rmutex *m, int r) {
 }
 
 int weft__rmutex_lock(weft__rmutex *m, int64_t deadline) {
+    (void)weft__rmutex_word_index(); /* probe before owning anything, not while */
     if (dead_for_good(m))
         return -ENOTRECOVERABLE;
     int r = pthread_mutex_trylock(&m->m);

@@ -17,6 +17,9 @@ int weft__rmutex_init(weft__rmutex *m);
  * the count's limit) and must unlock it as many times. */
 int weft__rmutex_init_type(weft__rmutex *m, int recursive);
 void weft__rmutex_destroy(weft__rmutex *m);
+/* Which uint32_t of pthread_mutex_t is the robust futex word (probed once
+ * per process: it differs between libcs). */
+size_t weft__rmutex_word_index(void);
 /* 0 when locked. -EOWNERDEAD: locked, but the previous owner died holding
  * it: repair the protected state, then weft__rmutex_consistent (or unlock
  * without it to make the mutex unusable: -ENOTRECOVERABLE for everyone).

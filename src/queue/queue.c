@@ -223,6 +223,7 @@ static int park_on(weft_queue *q, weft__wq *wq, void *elem, bool put, int end, i
     if (bounce && put)
         copy_elem(bounce, elem, q->esz);
     weft__waiter lw, *w = weft__waiter_begin(&lw, WEFT__W_OTHER);
+    weft__why(put ? WEFT__WHY_QPUT : WEFT__WHY_QGET, q, 0);
     n->n.w = w;
     n->n.since = 0;
     n->n.arg = 0;
@@ -530,6 +531,7 @@ WEFT_API int weft_queue_join(weft_queue *q, int64_t deadline) {
         weft__spin_unlock(&q->lock);
         return -ETIMEDOUT;
     }
+    weft__why(WEFT__WHY_QJOIN, q, 0);
     return weft__wq_wait(&q->joinq, &q->lock, false, 0, NULL, deadline, NULL, WEFT__W_OTHER);
 }
 

@@ -65,6 +65,7 @@ WEFT_API int weft_barrier_wait(weft_barrier *b, int64_t deadline) {
         return idx;
     }
     uint32_t round = k->round;
+    weft__why(WEFT__WHY_BARRIER, k, 0);
     int r = weft__wq_wait(&k->q, &k->lock, false, 0, NULL, deadline, NULL, WEFT__W_OTHER);
     if (r == -ETIMEDOUT || r == -ECANCELED || r == -ENOMEM) {
         weft__spin_lock(&k->lock);

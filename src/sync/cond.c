@@ -50,6 +50,7 @@ WEFT_API int weft_cond_wait(weft_cond *c, weft_lock *l, int64_t deadline) {
      * release (or anything the lock protects) finds us queued. */
     weft__spin_lock(&k->lock);
     weft__lock_release(m);
+    weft__why(WEFT__WHY_COND, k, 0);
     int r = weft__wq_wait(&k->q, &k->lock, false, 0, NULL, deadline, NULL, WEFT__W_OTHER);
     /* Re-take the lock whatever happened, even when cancelled. */
     int e = weft__lock_acquire(m, me, WEFT_FOREVER);

@@ -77,6 +77,7 @@ WEFT_API int weft_event_wait(weft_event *e, int64_t deadline) {
         weft__spin_unlock(&k->lock);
         return 0;
     }
+    weft__why(WEFT__WHY_EVENT, k, 0);
     return weft__wq_wait(&k->q, &k->lock, false, 0, NULL, deadline, NULL, WEFT__W_OTHER);
 }
 

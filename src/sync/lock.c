@@ -116,6 +116,10 @@ int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline
             goto got;
         }
         intptr_t handed = 0;
+        weft__sched *s = weft__sched_get();
+        if (s && !(weft__sched_running(s)->why == WEFT__WHY_RLOCK &&
+                   weft__sched_running(s)->why_arg == (intptr_t)k))
+            weft__why(WEFT__WHY_LOCK, k, 0);
         int r = weft__wq_wait(&k->q, &k->qlock, front, 0, &since, deadline, &handed, kind);
         if (r < 0) {
             /* Timed out or cancelled; clear PARKED if we were the last. */

@@ -24,8 +24,10 @@ WEFT_API int weft_once_call(weft_once *o, void (*fn)(void *arg), void *arg) {
         weft__spin_unlock(&k->lock);
         return 0;
     }
-    if (st == 1) /* someone runs fn: wait for it */
+    if (st == 1) { /* someone runs fn: wait for it */
+        weft__why(WEFT__WHY_ONCE, k, 0);
         return weft__wq_wait(&k->q, &k->lock, false, 0, NULL, WEFT_FOREVER, NULL, WEFT__W_OTHER);
+    }
     atomic_store_explicit(&k->state, 1, memory_order_relaxed);
     weft__spin_unlock(&k->lock);
     fn(arg);

@@ -50,6 +50,7 @@ static int rlock_acquire(weft_rlock *l, int64_t deadline) {
         return 0;
     }
     check(r, "weft_rlock_acquire");
+    weft__why(WEFT__WHY_RLOCK, r, (intptr_t)&r->k); /* the inner lock's slow path keeps it */
     int e = weft__lock_acquire(&r->k, me, deadline);
     if (e == 0)
         r->count = 1;

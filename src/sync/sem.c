@@ -76,6 +76,7 @@ WEFT_API int weft_sem_acquire(weft_sem *s, int64_t deadline) {
         return 0;
     }
     /* A claim with result 0 means a releaser handed us a permit. */
+    weft__why(WEFT__WHY_SEM, k, 0);
     return weft__wq_wait(&k->q, &k->lock, false, 0, NULL, deadline, NULL, WEFT__W_OTHER);
 }
 

@@ -77,5 +77,6 @@ WEFT_API int weft_waitgroup_wait(weft_waitgroup *wg, int64_t deadline) {
         weft__spin_unlock(&k->lock);
         return 0;
     }
+    weft__why(WEFT__WHY_WAITGROUP, k, 0);
     return weft__wq_wait(&k->q, &k->lock, false, 0, NULL, deadline, NULL, WEFT__W_OTHER);
 }

@@ -64,6 +64,21 @@ if [ -f "$hookpc" ] && [ -z "$XCFLAGS" ]; then
         fail "hooks built with weft-hook.pc are not live"
 fi
 
+# libweft-mpi (when it was built): its pkg-config file builds examples/mpi_pool.c, which
+# then runs without mpirun (the local pool).
+mpipc="$pcdir/weft-mpi.pc"
+if [ -f "$mpipc" ]; then
+    echo "== pkg-config weft-mpi"
+    mflags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs weft-mpi) ||
+        fail "pkg-config --cflags --libs weft-mpi failed"
+    echo "   pkg-config --cflags --libs weft-mpi: $mflags"
+    # shellcheck disable=SC2086
+    "$CC" -o "$tmp/mpi_pc" "$here/../../examples/mpi_pool.c" $mflags ||
+        fail "build with weft-mpi.pc failed"
+    LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/mpi_pc" >/dev/null ||
+        fail "mpi_pool built with weft-mpi.pc failed"
+fi
+
 echo "== find_package(weft)"
 "$CMAKE" -S "$here" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
     -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="$XCFLAGS" \

@@ -90,7 +90,11 @@ extern const char *const sw_known_unused[];
 static const char *sw_errname(int64_t v) {
     static char buf[64];
     if (v < 0 && v > -4096) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
         const char *s = strerrorname_np((int)-v);
+#else
+        const char *s = weft_strerror((int)v); /* no errno names before glibc 2.32 */
+#endif
         if (s) {
             snprintf(buf, sizeof buf, "-%s", s);
             return buf;

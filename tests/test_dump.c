@@ -1,0 +1,521 @@
+/* Debugging aids: weft_dump (the live dump) read back and parsed, with
+ * coroutines parked in every wait kind on two threads, a child process and
+ * a pool worker; the WEFT_DUMP_SIGNAL handler; bad arguments. */
+#include "harness.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* WEFT_TEST_TIMEOUT(dump_every_wait_kind, 120) */
+
+/* The whole dump written to a memfd, as a NUL-terminated string (freed by
+ * the caller). */
+static char *dump_text(void) {
+    int fd = memfd_create("dump", 0);
+    CHECK(fd >= 0);
+    CHECK_EQ(weft_dump(fd), 0);
+    off_t len = lseek(fd, 0, SEEK_END);
+    CHECK(len > 0);
+    char *t = malloc((size_t)len + 1);
+    CHECK(t != NULL);
+    CHECK_EQ(pread(fd, t, (size_t)len, 0), (ssize_t)len);
+    t[len] = 0;
+    close(fd);
+    return t;
+}
+
+/* The line of coroutine `name` in dump t, copied into line (empty if absent). */
+static void coro_line(const char *t, const char *name, char *line, size_t cap) {
+    char key[80];
+    snprintf(key, sizeof key, "\"%s\"", name);
+    line[0] = 0;
+    const char *p = strstr(t, key);
+    if (!p)
+        return;
+    const char *b = p;
+    while (b > t && b[-1] != '\n')
+        b--;
+    const char *e = strchr(p, '\n');
+    size_t n = e ? (size_t)(e - b) : strlen(b);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(line, b, n);
+    line[n] = 0;
+}
+
+/* ---- the parked crowd ---------------------------------------------------- */
+static weft_lock g_lock;
+static weft_rlock g_rlock;
+static weft_lock g_cond_lock;
+static weft_cond g_cond;
+static weft_sem g_sem;
+static weft_event g_event, g_gate, g_done2;
+static weft_barrier g_barrier;
+static weft_waitgroup g_wg;
+static weft_chan *g_chan, *g_chan2, *g_sel_a, *g_sel_b;
+static weft_queue *g_qempty, *g_qfull;
+static int g_pipe[2], g_child_pipe[2];
+static weft_psem *g_psem;
+static weft_future *g_future;
+static weft_proc *g_proc;
+
+static void *w_lock(void *a) {
+    return (void *)(intptr_t)weft_lock_acquire(a, WEFT_FOREVER);
+}
+static void *w_rlock(void *a) {
+    return (void *)(intptr_t)weft_rlock_acquire(a, WEFT_FOREVER);
+}
+static void *w_cond(void *a) {
+    (void)a;
+    CHECK_OK(weft_lock_acquire(&g_cond_lock, WEFT_FOREVER));
+    int r = weft_cond_wait(&g_cond, &g_cond_lock, WEFT_FOREVER);
+    weft_lock_release(&g_cond_lock);
+    return (void *)(intptr_t)r;
+}
+static void *w_sem(void *a) {
+    return (void *)(intptr_t)weft_sem_acquire(a, WEFT_FOREVER);
+}
+static void *w_event(void *a) {
+    return (void *)(intptr_t)weft_event_wait(a, WEFT_FOREVER);
+}
+static void *w_barrier(void *a) {
+    return (void *)(intptr_t)weft_barrier_wait(a, WEFT_FOREVER);
+}
+static void *w_wg(void *a) {
+    return (void *)(intptr_t)weft_waitgroup_wait(a, WEFT_FOREVER);
+}
+static void *w_send(void *a) {
+    int v = 1;
+    return (void *)(intptr_t)weft_chan_send(a, &v, WEFT_FOREVER);
+}
+static void *w_recv(void *a) {
+    int v;
+    return (void *)(intptr_t)weft_chan_recv(a, &v, WEFT_FOREVER);
+}
+static void *w_select(void *a) {
+    (void)a;
+    int x, y;
+    weft_select_op ops[2] = {{g_sel_a, WEFT_RECV, &x, 0}, {g_sel_b, WEFT_RECV, &y, 0}};
+    return (void *)(intptr_t)weft_select(ops, 2, WEFT_FOREVER);
+}
+static void *w_qget(void *a) {
+    int v;
+    return (void *)(intptr_t)weft_queue_get(a, &v, WEFT_FOREVER);
+}
+static void *w_qput(void *a) {
+    int v = 2;
+    return (void *)(intptr_t)weft_queue_put(a, &v, WEFT_FOREVER);
+}
+static void *w_fd(void *a) {
+    return (void *)(intptr_t)weft_fd_wait(*(int *)a, WEFT_READABLE, WEFT_FOREVER);
+}
+static void *w_sleep(void *a) {
+    (void)a;
+    return (void *)(intptr_t)weft_sleep(3600 * WEFT_SEC);
+}
+static void *w_join(void *a) {
+    return (void *)(intptr_t)weft_join(*(weft_coro *)a, WEFT_FOREVER, NULL);
+}
+static void *w_future(void *a) {
+    (void)a;
+    return (void *)(intptr_t)weft_future_result(g_future, WEFT_FOREVER, NULL);
+}
+static void *w_proc(void *a) {
+    return (void *)(intptr_t)weft_proc_join(a, WEFT_FOREVER);
+}
+static void *w_psem(void *a) {
+    return (void *)(intptr_t)weft_psem_acquire(a, WEFT_FOREVER);
+}
+static void *w_switched(void *v) {
+    (void)v;
+    return (void *)(intptr_t)weft_event_wait(&g_gate, WEFT_FOREVER);
+}
+static void *w_switch(void *a) {
+    (void)a;
+    weft_coro b;
+    weft_coro_opts o = {.name = "switched", .suspended = 1};
+    CHECK_OK(weft_spawn(&b, w_switched, NULL, &o));
+    int r = weft_switch(b, NULL, NULL);
+    if (r != 1) /* cancelled: the child still waits on the gate */
+        weft_cancel(b);
+    weft_join(b, WEFT_FOREVER, NULL); /* finished either way: release it */
+    return (void *)(intptr_t)r;
+}
+static int child_main(void *a) {
+    (void)a;
+    char c;
+    close(g_child_pipe[1]); /* EOF if the parent dies */
+    return read(g_child_pipe[0], &c, 1) == 1 ? 0 : 1;
+}
+static int pool_task(void *a, void **result) {
+    (void)a;
+    *result = NULL;
+    return weft_event_wait(&g_gate, WEFT_FOREVER);
+}
+
+/* Thread 2: its own coroutines parked on objects of thread 1. */
+static void *thread2(void *a) {
+    (void)a;
+    weft_coro c[3];
+    weft_coro_opts o1 = {.name = "t2-lock"}, o2 = {.name = "t2-recv"},
+                   o3 = {.name = "t2-shared-sem", .stack_mode = WEFT_STACK_SHARED};
+    CHECK_OK(weft_spawn(&c[0], w_lock, &g_lock, &o1));
+    CHECK_OK(weft_spawn(&c[1], w_recv, g_chan2, &o2));
+    CHECK_OK(weft_spawn(&c[2], w_sem, &g_sem, &o3));
+    CHECK_OK(weft_event_wait(&g_done2, WEFT_FOREVER));
+    for (int i = 0; i < 3; i++) {
+        weft_cancel(c[i]);
+        CHECK_OK(weft_join(c[i], WEFT_FOREVER, NULL));
+    }
+    return NULL;
+}
+
+WEFT_TEST(dump_every_wait_kind) {
+    CHECK_OK(weft_lock_init(&g_lock));
+    CHECK_OK(weft_rlock_init(&g_rlock));
+    CHECK_OK(weft_lock_init(&g_cond_lock));
+    CHECK_OK(weft_cond_init(&g_cond));
+    CHECK_OK(weft_sem_init(&g_sem, 0, 0));
+    CHECK_OK(weft_event_init(&g_event));
+    CHECK_OK(weft_event_init(&g_gate));
+    CHECK_OK(weft_event_init(&g_done2));
+    CHECK_OK(weft_barrier_init(&g_barrier, 3));
+    CHECK_OK(weft_waitgroup_init(&g_wg));
+    CHECK_OK(weft_waitgroup_add(&g_wg, 1));
+    CHECK_OK(weft_chan_create(&g_chan, sizeof(int), 0));
+    CHECK_OK(weft_chan_create(&g_chan2, sizeof(int), 0));
+    CHECK_OK(weft_chan_create(&g_sel_a, sizeof(int), 0));
+    CHECK_OK(weft_chan_create(&g_sel_b, sizeof(int), 0));
+    CHECK_OK(weft_queue_create(&g_qempty, WEFT_QUEUE_FIFO, sizeof(int), 0));
+    CHECK_OK(weft_queue_create(&g_qfull, WEFT_QUEUE_FIFO, sizeof(int), 1));
+    int one = 1;
+    CHECK_OK(weft_queue_put(g_qfull, &one, WEFT_NOWAIT));
+    CHECK_EQ(pipe(g_pipe), 0);
+    CHECK_EQ(pipe(g_child_pipe), 0);
+    g_psem = test_shared_mem(sizeof *g_psem);
+    CHECK_OK(weft_psem_init(g_psem, 0, 0));
+    weft_pool *pool;
+    CHECK_OK(weft_pool_create(&pool, 1));
+    CHECK_OK(weft_pool_submit(pool, pool_task, NULL, &g_future));
+    CHECK_OK(weft_proc_start(&g_proc, child_main, NULL, NULL));
+
+    /* The main coroutine holds the lock and the rlock. */
+    CHECK_OK(weft_lock_acquire(&g_lock, WEFT_FOREVER));
+    CHECK_OK(weft_rlock_acquire(&g_rlock, WEFT_FOREVER));
+
+    weft_coro sleeper;
+    weft_coro_opts so = {.name = "sleeper"};
+    CHECK_OK(weft_spawn(&sleeper, w_sleep, NULL, &so));
+    static const struct {
+        const char *name;
+        weft_coro_fn fn;
+        int shared;
+        const char *want;
+    } crowd[] = {
+        {"lock", w_lock, 0, "parked on lock 0x"},
+        {"rlock", w_rlock, 0, "parked on rlock 0x"},
+        {"cond", w_cond, 0, "parked on cond 0x"},
+        {"sem", w_sem, 1, "parked on sem 0x"},
+        {"event", w_event, 0, "parked on event 0x"},
+        {"barrier", w_barrier, 0, "parked on barrier 0x"},
+        {"waitgroup", w_wg, 0, "parked on waitgroup 0x"},
+        {"send", w_send, 1, "parked on chan-send 0x"},
+        {"recv", w_recv, 0, "parked on chan-recv 0x"},
+        {"select", w_select, 0, "parked on chan-select 0x"},
+        {"qget", w_qget, 0, "parked on queue-get 0x"},
+        {"qput", w_qput, 0, "parked on queue-put 0x"},
+        {"fd", w_fd, 0, "parked on fd "},
+        {"sleep", w_sleep, 0, "parked on sleep until +"},
+        {"join", w_join, 0, "parked on join coroutine "},
+        {"future", w_future, 0, "parked on future 0x"},
+        {"proc", w_proc, 0, "parked on process pid "},
+        {"psem", w_psem, 0, "parked on pfutex 0x"},
+        {"switch", w_switch, 0, "parked on switch to coroutine "},
+    };
+    enum { N = sizeof crowd / sizeof crowd[0] };
+    void *args[N] = {&g_lock,  &g_rlock, NULL,   &g_sem,   &g_event, &g_barrier, &g_wg,
+                     g_chan,   g_chan,   NULL,   g_qempty, g_qfull,  &g_pipe[0], NULL,
+                     &sleeper, NULL,     g_proc, g_psem,   NULL};
+    weft_coro cs[N];
+    for (int i = 0; i < N; i++) {
+        weft_coro_opts o = {.name = crowd[i].name,
+                            .stack_mode = crowd[i].shared ? WEFT_STACK_SHARED : WEFT_STACK_GUARDED};
+        /* "send" and "recv" on one unbuffered channel would meet: recv
+         * waits on the other one */
+        void *arg = i == 8 ? (void *)g_chan2 : args[i];
+        CHECK_OK(weft_spawn(&cs[i], crowd[i].fn, arg, &o));
+    }
+    weft_thread *t2;
+    CHECK_OK(weft_thread_start(&t2, thread2, NULL, NULL));
+
+    /* Bounded wait until every one is parked where expected. */
+    char *t = NULL, line[512];
+    const char *missing = NULL;
+    for (int round = 0; round < 5000; round++) {
+        free(t);
+        CHECK_OK(weft_sleep(2 * WEFT_MSEC));
+        t = dump_text();
+        missing = NULL;
+        for (int i = 0; i < N && !missing; i++) {
+            coro_line(t, crowd[i].name, line, sizeof line);
+            if (!strstr(line, crowd[i].want))
+                missing = crowd[i].name;
+        }
+        const char *t2want[][2] = {{"t2-lock", "parked on lock 0x"},
+                                   {"t2-recv", "parked on chan-recv 0x"},
+                                   {"t2-shared-sem", "parked on sem 0x"},
+                                   {"switched", "parked on event 0x"}};
+        for (int i = 0; i < 4 && !missing; i++) {
+            coro_line(t, t2want[i][0], line, sizeof line);
+            if (!strstr(line, t2want[i][1]))
+                missing = t2want[i][0];
+        }
+        if (!missing)
+            break;
+    }
+    if (missing)
+        fprintf(stderr, "%s\n", t);
+    CHECK_STR_EQ(missing ? missing : "", "");
+
+    /* Header, threads: this one and thread 2 (the pool's worker is a plain
+     * thread: its task is not a coroutine). */
+    CHECK(!strncmp(t, "weft dump: pid ", 15));
+    CHECK_EQ(atol(t + 15), (long)getpid());
+    CHECK(strstr(t, "(the caller): running coroutine ") != NULL);
+    CHECK(strstr(t, " main: running (the caller)\n") != NULL);
+    int threads = 0;
+    for (const char *p = t; (p = strstr(p, "\nthread ")); p++)
+        threads++;
+    if (getenv("DUMP_SHOW"))
+        fputs(t, stderr);
+    CHECK_GE(threads, 2);
+    /* the SHARED ones are marked so, and a parked one shows frames */
+    coro_line(t, "sem", line, sizeof line);
+    CHECK(strstr(line, " shared: parked on sem") != NULL);
+    coro_line(t, "t2-shared-sem", line, sizeof line);
+    CHECK(strstr(line, " shared: parked on sem") != NULL);
+    /* the fd and its direction, the join's target, the process's pid */
+    char want[128];
+    coro_line(t, "fd", line, sizeof line);
+    snprintf(want, sizeof want, "parked on fd %d r for ", g_pipe[0]);
+    CHECK(strstr(line, want) != NULL);
+    coro_line(t, "join", line, sizeof line);
+    snprintf(want, sizeof want, "join coroutine %llu for",
+             (unsigned long long)weft_coro_id(sleeper));
+    CHECK(strstr(line, want) != NULL);
+    coro_line(t, "switch", line, sizeof line);
+    CHECK(strstr(line, "parked on switch to coroutine ") != NULL);
+    coro_line(t, "proc", line, sizeof line);
+    snprintf(want, sizeof want, "parked on process pid %d for", (int)weft_proc_pid(g_proc));
+    CHECK(strstr(line, want) != NULL);
+    coro_line(t, "psem", line, sizeof line);
+    CHECK(strstr(line, "(process-shared word, waits while it is 0, now 0)") != NULL);
+    coro_line(t, "select", line, sizeof line);
+    CHECK(strstr(line, "(2 ops)") != NULL);
+    /* the lock line names the lock's address, on both threads */
+    snprintf(want, sizeof want, "parked on lock %p for", (void *)&g_lock);
+    coro_line(t, "lock", line, sizeof line);
+    CHECK(strstr(line, want) != NULL);
+    coro_line(t, "t2-lock", line, sizeof line);
+    CHECK(strstr(line, want) != NULL);
+    /* frames: the "event" coroutine's stack reaches weft_event_wait and w_event's caller */
+    const char *ev = strstr(t, "\"event\"");
+    CHECK(ev != NULL);
+    const char *next = strstr(ev, "\n  coroutine ");
+    CHECK(next != NULL);
+    const char *fr = strstr(ev, "    #0 0x");
+    CHECK(fr != NULL && fr < next);
+    const char *sym = strstr(ev, "weft_event_wait+0x");
+    CHECK(sym != NULL && sym < next);
+    /* the child process */
+    snprintf(want, sizeof want, "  process %d \"Process-1\" fork: running\n",
+             (int)weft_proc_pid(g_proc));
+    CHECK(strstr(t, want) != NULL);
+    CHECK(strstr(t, "\nend of weft dump\n") != NULL);
+    free(t);
+
+    /* Let everything go. */
+    CHECK_OK(weft_event_set(&g_done2));
+    CHECK_OK(weft_lock_release(&g_lock)); /* thread 2's waiter may take it: cancel it too */
+    CHECK_OK(weft_event_set(&g_gate));
+    CHECK_EQ(write(g_child_pipe[1], "x", 1), 1);
+    CHECK_OK(weft_thread_join(t2, WEFT_FOREVER, NULL));
+    for (int i = 0; i < N; i++)
+        weft_cancel(cs[i]);
+    weft_cancel(sleeper);
+    for (int i = 0; i < N; i++)
+        CHECK_OK(weft_join(cs[i], WEFT_FOREVER, NULL));
+    CHECK_OK(weft_join(sleeper, WEFT_FOREVER, NULL));
+    CHECK_OK(weft_rlock_release(&g_rlock));
+    weft_future_release(g_future);
+    CHECK_OK(weft_pool_destroy(pool));
+    weft_proc_release(g_proc);
+    weft_psem_destroy(g_psem);
+    weft_chan_destroy(g_chan);
+    weft_chan_destroy(g_chan2);
+    weft_chan_destroy(g_sel_a);
+    weft_chan_destroy(g_sel_b);
+    weft_queue_destroy(g_qempty);
+    weft_queue_destroy(g_qfull);
+    close(g_pipe[0]);
+    close(g_pipe[1]);
+    close(g_child_pipe[0]);
+    close(g_child_pipe[1]);
+}
+
+/* Without any scheduler: the header, no thread, the end line. */
+static void no_sched_body(void) {
+    char *t = dump_text();
+    CHECK(!strncmp(t, "weft dump: pid ", 15));
+    CHECK(strstr(t, "(the caller)") == NULL);
+    CHECK(strstr(t, "processes:\n") != NULL);
+    CHECK(strstr(t, "end of weft dump\n") != NULL);
+    free(t);
+}
+WEFT_TEST(dump_without_scheduler) {
+    run_in_thread(no_sched_body);
+}
+
+WEFT_TEST(dump_bad_fd) {
+    CHECK_ERR(weft_dump(-1), -EBADF);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    close(p[1]);
+    int fd = dup(p[0]);
+    close(fd);
+    CHECK_ERR(weft_dump(fd), -EBADF);
+    close(p[0]);
+    /* a pipe without reader: EPIPE (SIGPIPE ignored for the test) */
+    CHECK_EQ(pipe(p), 0);
+    close(p[0]);
+    signal(SIGPIPE, SIG_IGN);
+    CHECK_ERR(weft_dump(p[1]), -EPIPE);
+    close(p[1]);
+}
+
+/* WEFT_DUMP_SIGNAL: a child with the variable set gets SIGUSR2 and writes
+ * the dump to its stderr (a pipe), then goes on. */
+WEFT_TEST(dump_signal) {
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], 2);
+        setenv("WEFT_DUMP_SIGNAL", "SIGUSR2", 1);
+        weft_coro c;
+        weft_coro_opts o = {.name = "sig-sleeper"};
+        if (weft_spawn(&c, w_event, &g_event, &o) != 0)
+            _exit(2);
+        weft_event_init(&g_event);
+        weft_yield();
+        raise(SIGUSR2);
+        _exit(weft_coro_count() == 1 ? 0 : 3);
+    }
+    close(p[1]);
+    char buf[8192];
+    size_t n = 0;
+    ssize_t k;
+    while (n < sizeof buf - 1 && (k = read(p[0], buf + n, sizeof buf - 1 - n)) > 0)
+        n += (size_t)k;
+    buf[n] = 0;
+    close(p[0]);
+    CHECK_EQ(test_reap(pid), 0);
+    CHECK(!strncmp(buf, "weft dump: pid ", 15));
+    CHECK(strstr(buf, "\"sig-sleeper\": parked on event 0x") != NULL);
+    CHECK(strstr(buf, " main: running (the caller)\n") != NULL);
+    CHECK(strstr(buf, "end of weft dump\n") != NULL);
+}
+
+/* gdb: tools/weft-gdb.py against a live child with coroutines parked on a
+ * lock, a channel and an event, one of them on the SHARED stack. */
+/* WEFT_TEST_TIMEOUT(gdb_extension, 120) */
+static void *g_child_recv(void *a) {
+    int v;
+    return (void *)(intptr_t)weft_chan_recv(a, &v, WEFT_FOREVER);
+}
+static char *run_cmd(const char *cmd) {
+    FILE *f = popen(cmd, "r");
+    CHECK(f != NULL);
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap);
+    CHECK(b != NULL);
+    size_t k;
+    while ((k = fread(b + n, 1, cap - 1 - n, f)) > 0)
+        n += k;
+    b[n] = 0;
+    pclose(f);
+    return b;
+}
+WEFT_TEST(gdb_extension) {
+    char *probe = run_cmd("gdb -batch -nx -ex 'python print(\"py-\" + \"ok\")' 2>&1");
+    bool usable = strstr(probe, "py-ok") != NULL;
+    free(probe);
+    if (!usable)
+        SKIP("gdb or its Python is missing");
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        weft_lock lk;
+        weft_chan *ch;
+        weft_lock_init(&lk);
+        weft_event_init(&g_event);
+        weft_chan_create(&ch, sizeof(int), 0);
+        weft_lock_acquire(&lk, WEFT_FOREVER);
+        weft_coro c;
+        weft_coro_opts o1 = {.name = "gdb-lock", .detached = 1};
+        weft_coro_opts o2 = {.name = "gdb-recv", .detached = 1, .stack_mode = WEFT_STACK_SHARED};
+        weft_coro_opts o3 = {.name = "gdb-event", .detached = 1};
+        weft_spawn(&c, w_lock, &lk, &o1);
+        weft_spawn(&c, g_child_recv, ch, &o2);
+        weft_spawn(&c, w_event, &g_event, &o3);
+        weft_yield();
+        (void)!write(p[1], "r", 1);
+        weft_sleep(60 * WEFT_SEC);
+        _exit(0);
+    }
+    close(p[1]);
+    char c;
+    CHECK_EQ(read(p[0], &c, 1), 1);
+    close(p[0]);
+    char cmd[1024];
+    const char *src = __FILE__;
+    const char *slash = strrchr(src, '/');
+    snprintf(cmd, sizeof cmd,
+             "gdb -batch -nx -p %d -x %.*s/../tools/weft-gdb.py -ex 'info weft-threads' "
+             "-ex 'info weft-coroutines' -ex 'weft-bt 2' -ex 'weft-bt 3' 2>&1",
+             (int)pid, (int)(slash - src), src);
+    char *out = run_cmd(cmd);
+    kill(pid, SIGKILL);
+    test_reap(pid);
+    if (strstr(out, "ptrace: Operation not permitted")) {
+        free(out);
+        SKIP("gdb may not attach (ptrace not permitted)");
+    }
+    fputs(out, stderr);
+    char want[128];
+    snprintf(want, sizeof want, "thread %d: current coroutine ", (int)pid);
+    CHECK(strstr(out, want) != NULL);
+    CHECK(strstr(out, "main    parked on sleep until ") != NULL);
+    CHECK(strstr(out, "guarded parked on lock 0x") != NULL);
+    CHECK(strstr(out, "shared  parked on chan-recv 0x") != NULL);
+    CHECK(strstr(out, "guarded parked on event 0x") != NULL);
+    CHECK(strstr(out, "\"gdb-lock\"") && strstr(out, "\"gdb-recv\"") &&
+          strstr(out, "\"gdb-event\""));
+    /* weft-bt 2 (gdb-lock, GUARDED): through the lock to the coroutine's function */
+    const char *bt = strstr(out, " in weft__park ");
+    CHECK(bt != NULL);
+    CHECK(strstr(out, " in w_lock at ") != NULL);
+    /* weft-bt 3 (gdb-recv, SHARED: the shared stack's owner, its frames in place) */
+    CHECK(strstr(out, " in chan_op at ") != NULL);
+    free(out);
+}
+
+WEFT_MAIN()

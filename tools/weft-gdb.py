@@ -1,0 +1,190 @@
+# weft's gdb extension: lists the schedulers' threads and coroutines and
+# shows a parked coroutine's frames. Reads memory only, so it works on a
+# live process and on a core file; needs weft's debug information (the
+# library built with -g, the default RelWithDebInfo).
+#
+#   info weft-threads        every thread that runs a scheduler
+#   info weft-coroutines     every coroutine: id, thread, state, wait reason, name
+#   weft-bt ID               the return addresses on coroutine ID's stack
+#
+# Installed as share/gdb/auto-load/<libdir>/libweft.so.<version>-gdb.py; or
+# load it by hand: (gdb) source /path/to/weft-gdb.py
+import gdb
+
+WHY = ["unknown", "lock", "rlock", "cond", "sem", "event", "barrier", "chan-send",
+       "chan-recv", "chan-select", "queue-get", "queue-put", "fd", "sleep", "join",
+       "future", "process", "pool-join", "pfutex", "switch", "waitgroup", "once",
+       "queue-join", "killall", "other"]
+STATE = {1: "ready", 2: "parked", 3: "suspended", 4: "done"}
+F_SHARED, F_MAIN = 4, 8
+
+
+def _scheds():
+    head = gdb.lookup_static_symbol("wd_list")
+    if head is None:
+        raise gdb.GdbError("weft: no scheduler list (libweft without debug info, or not loaded)")
+    s = head.value()
+    n = 0
+    while int(s) and n < 100000:
+        yield s
+        s = s["wd_next"]
+        n += 1
+
+
+def _coros(s):
+    yield s["main"]
+    co = s["all"]
+    n = 0
+    while int(co) and n < (1 << 24):
+        if int(co) != int(s["main"]):
+            yield co
+        co = co["all_next"]
+        n += 1
+
+
+def _name(co):
+    p = int(co["name"])
+    if not p:
+        return ""
+    try:
+        b = bytes(gdb.selected_inferior().read_memory(p, 64))
+    except gdb.MemoryError:
+        return "?"
+    return '"%s"' % b.split(b"\0")[0].decode(errors="replace")
+
+
+def _reason(co):
+    why = int(co["why"])
+    r = WHY[why] if why < len(WHY) else "other"
+    arg = int(co["why_arg"])
+    obj = int(co["why_obj"].cast(gdb.lookup_type("unsigned long")))
+    if r == "fd":
+        return "fd %d" % (arg >> 16)
+    if r in ("join", "switch") and obj:
+        t = co["why_obj"].cast(gdb.lookup_type("weft__coro").pointer())
+        return "%s coroutine %d" % (r, int(t["id"]))
+    if r == "sleep":
+        return "sleep until %d ns" % arg
+    if r in ("unknown", "other", "killall"):
+        return r
+    return "%s 0x%x" % (r, obj)
+
+
+def _state(s, co):
+    st = STATE.get(int(co["state"]), "?")
+    if int(co) == int(s["current"]) and not int(s["polling"]):
+        return "running"
+    if st == "parked":
+        return "parked on " + _reason(co)
+    return st
+
+
+class InfoThreads(gdb.Command):
+    """info weft-threads: every thread that runs a weft scheduler."""
+
+    def __init__(self):
+        super().__init__("info weft-threads", gdb.COMMAND_STATUS)
+
+    def invoke(self, arg, from_tty):
+        for s in _scheds():
+            cur = s["current"]
+            print("thread %d: current coroutine %d, %d live coroutines, scheduler 0x%x" % (
+                int(s["wd_tid"]), int(cur["id"]) if int(cur) else 0, int(s["live"]), int(s)))
+
+
+class InfoCoros(gdb.Command):
+    """info weft-coroutines: every coroutine of every scheduler."""
+
+    def __init__(self):
+        super().__init__("info weft-coroutines", gdb.COMMAND_STATUS)
+
+    def invoke(self, arg, from_tty):
+        print("%-8s %-8s %-7s %-40s %s" % ("ID", "THREAD", "STACK", "STATE", "NAME"))
+        for s in _scheds():
+            for co in _coros(s):
+                fl = int(co["flags"])
+                stack = "main" if fl & F_MAIN else ("shared" if fl & F_SHARED else "guarded")
+                print("%-8d %-8d %-7s %-40s %s" % (int(co["id"]), int(s["wd_tid"]), stack,
+                                                   _state(s, co), _name(co)))
+
+
+def _is_return(pc):
+    try:
+        blk = gdb.block_for_pc(pc)
+    except RuntimeError:
+        blk = None
+    if blk is None and gdb.current_progspace().solib_name(pc) is None:
+        # not in any known code
+        if gdb.find_pc_line(pc).symtab is None:
+            return False
+    inf = gdb.selected_inferior()
+    try:
+        b = bytes(inf.read_memory(pc - 7, 7))
+    except gdb.MemoryError:
+        return False
+    if b[2] == 0xE8:  # call rel32 ends at pc
+        return True
+    for k in range(2, 8):  # FF /2: call through a register or memory
+        if b[7 - k] == 0xFF and (b[7 - k + 1] & 0x38) == 0x10:
+            return True
+    return False
+
+
+class CoroBt(gdb.Command):
+    """weft-bt ID: return addresses on parked coroutine ID's stack, innermost first."""
+
+    def __init__(self):
+        super().__init__("weft-bt", gdb.COMMAND_STACK)
+
+    def invoke(self, arg, from_tty):
+        want = int(gdb.parse_and_eval(arg))
+        for s in _scheds():
+            for co in _coros(s):
+                if int(co["id"]) == want:
+                    return self._bt(s, co)
+        raise gdb.GdbError("weft-bt: no coroutine %d" % want)
+
+    def _bt(self, s, co):
+        if int(co) == int(s["current"]) and not int(s["polling"]):
+            print("coroutine %d is its thread's current one: use `thread` and `bt`" % int(co["id"]))
+            return
+        sp = int(co["ctx"]["sp"])
+        fl = int(co["flags"])
+        inf = gdb.selected_inferior()
+        if fl & F_MAIN:
+            hi = int(s["main_lo"]) + int(s["main_size"]) if int(s["main_lo"]) else sp + 65536
+            src = sp
+        elif fl & F_SHARED:
+            hi = int(s["shared_hi"])
+            src = sp
+            if int(s["shared_owner"]) != int(co):
+                n = int(co["saved_len"])
+                print("(SHARED stack, copied aside: %d bytes at 0x%x)" % (n, int(co["saved"])))
+                src, hi = int(co["saved"]), int(co["saved"]) + n
+                sp = src
+        else:
+            hi = int(co["stack"]) + int(co["stack_size"])
+            src = sp
+        k = 0
+        addr = src
+        ulong = 8
+        while addr + ulong <= hi and k < 32:
+            try:
+                v = int.from_bytes(bytes(inf.read_memory(addr, ulong)), "little")
+            except gdb.MemoryError:
+                break
+            addr += ulong
+            if v > 4096 and _is_return(v):
+                sym = gdb.find_pc_line(v)
+                fn = gdb.block_for_pc(v)
+                while fn is not None and fn.function is None:
+                    fn = fn.superblock
+                fname = fn.function.name if fn is not None else "??"
+                where = " at %s:%d" % (sym.symtab.filename, sym.line) if sym.symtab else ""
+                print("#%-2d 0x%016x in %s%s" % (k, v, fname, where))
+                k += 1
+
+
+InfoThreads()
+InfoCoros()
+CoroBt()
