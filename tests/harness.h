@@ -587,6 +587,37 @@ static HARNESS_UNUSED bool harness_spawn_reports_exec_errors(void) {
             SKIP("posix_spawn does not report a failed exec here"); \
     } while (0)
 
+/* The host's gdb can run this program and read its symbols (under qemu-user the
+ * kernel refuses to exec a guest binary for gdb, and a process gdb attaches to is the
+ * emulator, without this program's symbols): gdb starts this program stopped at its first
+ * instruction and prints a variable of it. */
+__attribute__((used)) static volatile int harness_gdb_marker = 24301;
+static HARNESS_UNUSED bool harness_gdb_reads_self(void) {
+    char self[512], cmd[1200], out[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return false;
+    self[n] = 0;
+    snprintf(cmd, sizeof cmd,
+             "timeout 30 gdb -nx -batch -ex starti -ex 'print (int)harness_gdb_marker + 0 * (long)$pc' "
+             "--args '%s' --list 2>&1",
+             self);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return false;
+    size_t len = fread(out, 1, sizeof out - 1, p);
+    out[len] = 0;
+    pclose(p);
+    return strstr(out, "= 24301") != NULL;
+}
+#define SKIP_UNLESS_GDB_READS_SELF()                                                    \
+    do {                                                                                \
+        if (system("command -v gdb >/dev/null 2>&1") != 0)                              \
+            SKIP("gdb is not installed");                                               \
+        if (!harness_gdb_reads_self())                                                  \
+            SKIP("the host's gdb cannot run this program and read its symbols here"); \
+    } while (0)
+
 /* ---------------------------------------------------------------- running */
 
 static HARNESS_UNUSED void harness_on_alarm(int sig) {

@@ -51,8 +51,7 @@ static char gdb_out[1 << 16];
 /* Runs gdb -batch on this program's case `target` with the commands in cmds (one per
  * line); the output lands in gdb_out. Skips the case when there is no gdb. */
 static void run_gdb(const char *target, const char *cmds) {
-    if (system("command -v gdb >/dev/null 2>&1") != 0)
-        SKIP("gdb is not installed");
+    SKIP_UNLESS_GDB_READS_SELF();
     char self[512];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     CHECK(n > 0);

@@ -830,6 +830,9 @@ WEFT_TEST(pwait2_refused_falls_back) {
             run_in_thread(body_timed_sleep);
             _exit(0);
         }
-        CHECK_EQ(test_reap(pid), 0);
+        int rc = test_reap(pid);
+        if (rc == 3)
+            SKIP("seccomp filters are refused here (qemu-user does not install them)");
+        CHECK_EQ(rc, 0);
     }
 }

@@ -559,6 +559,7 @@ WEFT_TEST(rmutex_waiters_bit_kept) {
  * fails plock_owner_killed and every waiting test above). Here: a child locks
  * the mutex and dies; the word, which held its id, holds FUTEX_OWNER_DIED. */
 WEFT_TEST(rmutex_word_is_robust_futex) {
+    SKIP_UNLESS_ROBUST_FUTEX();
     g_mx = test_shared_mem(sizeof *g_mx);
     CHECK_OK(weft__rmutex_init(&g_mx->m));
     size_t idx = weft__rmutex_word_index();
