@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,7 +87,9 @@ static bool peek_pipe(void *dst, const void *src, size_t n) {
     bool ok = true;
     for (size_t off = 0; ok && off < n;) {
         size_t len = n - off < 4096 ? n - off : 4096;
-        ok = write(p[1], (const char *)src + off, len) == (ssize_t)len &&
+        /* the raw call: a sanitizer's write() interceptor would check the
+         * source, another stack it has poisoned */
+        ok = syscall(SYS_write, p[1], (const char *)src + off, len) == (long)len &&
              read(p[0], (char *)dst + off, len) == (ssize_t)len;
         off += len;
     }
