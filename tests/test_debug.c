@@ -215,7 +215,7 @@ static __attribute__((noinline)) int bt_probe_leaf(void) {
     __asm__ volatile("" : "+r"(n));
     return n;
 }
-static __attribute__((noinline)) int bt_probe(void) {
+static __attribute__((noinline, unused)) int bt_probe(void) {
     int n = bt_probe_leaf();
     __asm__ volatile("" : "+r"(n));
     return n;
