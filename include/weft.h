@@ -3088,7 +3088,10 @@ WEFT_API int weft_joinall_failfast(const weft_coro *cs, size_t n, int64_t deadli
  *   weft dump: pid P
  *   thread TID[ (the caller)]: running coroutine ID | waiting for events, N live coroutines
  *     coroutine ID[ main][ "NAME"][ shared]: STATE
- *       #K 0xADDR[ SYMBOL+0xOFF] (MODULE)       frames of a parked coroutine
+ *       spawned at 0xADDR[ SYMBOL+0xOFF] (MODULE[+0xOFF])   the caller of weft_spawn
+ *       #K 0xADDR[ SYMBOL+0xOFF] (MODULE[+0xOFF])  frames of a parked coroutine
+ *   threads without coroutines:
+ *     thread TID "NAME": parked on REASON for MS ms | not in a weft wait
  *   processes:
  *     process PID[ "NAME"] fork|exec[ daemon]: running | exited CODE | reaped elsewhere
  *   end of weft dump
@@ -3101,7 +3104,12 @@ WEFT_API int weft_joinall_failfast(const weft_coro *cs, size_t n, int64_t deadli
  * pool-join, future (address), fd FD r|w|rw (fd (N fds) FD ...: a poll),
  * sleep until +MSms, join coroutine ID, switch to coroutine ID, process pid
  * PID, pfutex ADDR (a process-shared object's word; its expected and
- * current values), killall, unknown. The wait time has the coarse clock's
+ * current values), killall, unknown. A wait on a lock or rlock ends with
+ * ", held by coroutine ID on thread TID", ", held by thread TID (its main
+ * coroutine)", ", held by a thread that runs no coroutines" or ", held by
+ * no one now". A thread without a scheduler (a plain pthread, a thread
+ * pool's worker) is listed from its first wait in a weft primitive until it
+ * exits, with the same REASON while it waits. The wait time has the coarse clock's
  * resolution (a few ms). Frames are the return addresses found on the
  * parked coroutine's stack (innermost first; a stale one may appear),
  * symbolised with dladdr (static functions show as the nearest exported

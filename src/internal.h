@@ -280,6 +280,7 @@ typedef struct weft__coro {
     uint8_t flags;
     int saved_errno;
     char *name;
+    const void *spawn_pc;            /* where weft_spawn was called (weft_dump, gdb) */
     union {
         struct {                     /* GUARDED */
             void *stack;             /* the mapping (guard page first) */
@@ -341,8 +342,36 @@ static inline uintptr_t weft__self_token(void) {
     }
     return weft__thread_anchor() | 1; /* the thread itself, and its main coroutine */
 }
-/* Records what the calling coroutine is about to wait on (no-op outside a
- * scheduler): two stores in its control block. */
+/* A thread without a scheduler, seen by weft_dump while it waits in a weft
+ * primitive (sync/threadwait.c): listed from its first such wait until it
+ * exits. Its fields are written only by the thread itself. */
+typedef struct weft__tw {
+    struct weft__tw *prev, *next; /* the process-wide list; its lock */
+    int tid;                      /* 0: not listed yet */
+    uintptr_t anchor;             /* weft__thread_anchor(): its lock-owner token, less 1 */
+    char name[16];                /* its name when listed (PR_GET_NAME) */
+    uint8_t why;                  /* WEFT__WHY_*, as in weft__coro */
+    const void *why_obj;
+    intptr_t why_arg;
+    int64_t since; /* CLOCK_MONOTONIC_COARSE at the park; 0: not waiting */
+} weft__tw;
+extern WEFT_TLS weft__tw weft__tls_tw;
+/* Lists the calling thread (once) and marks it waiting / no longer waiting. */
+void weft__tw_park_begin(void);
+static inline void weft__tw_park_end(void) {
+    weft__tls_tw.since = 0;
+    weft__tls_tw.why = 0;
+}
+/* The list, for coro/dump.c: lock (try_only from a signal handler), walk, unlock. */
+bool weft__tw_list_lock(bool try_only);
+weft__tw *weft__tw_list_head(void);
+void weft__tw_list_unlock(void);
+void weft__tw_atfork_prepare(void);
+void weft__tw_atfork_parent(void);
+void weft__tw_atfork_child(void);
+
+/* Records what the calling coroutine (or thread without a scheduler) is
+ * about to wait on: three stores in its control block or thread record. */
 static inline void weft__why(int why, const void *obj, intptr_t arg) {
     weft__sched *s = weft__sched_get();
     if (s) {
@@ -350,6 +379,10 @@ static inline void weft__why(int why, const void *obj, intptr_t arg) {
         co->why = (uint8_t)why;
         co->why_obj = obj;
         co->why_arg = arg;
+    } else {
+        weft__tls_tw.why = (uint8_t)why;
+        weft__tls_tw.why_obj = obj;
+        weft__tls_tw.why_arg = arg;
     }
 }
 /* The calling coroutine's timeout scope state: its own, or its thread's

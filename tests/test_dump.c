@@ -288,6 +288,12 @@ WEFT_TEST(dump_every_wait_kind) {
             if (!strstr(line, t2want[i][1]))
                 missing = t2want[i][0];
         }
+        /* the pool's worker, a thread without coroutines, waits on the gate */
+        char gate[64];
+        snprintf(gate, sizeof gate, ": parked on event %p for ", (void *)&g_gate);
+        const char *plain = strstr(t, "\nthreads without coroutines:\n");
+        if (!missing && (!plain || !strstr(plain, gate)))
+            missing = "pool worker";
         if (!missing)
             break;
     }
@@ -336,6 +342,19 @@ WEFT_TEST(dump_every_wait_kind) {
     CHECK(strstr(line, want) != NULL);
     coro_line(t, "t2-lock", line, sizeof line);
     CHECK(strstr(line, want) != NULL);
+    /* the lock and the rlock are held by this thread's main coroutine */
+    snprintf(want, sizeof want, " ms, held by thread %d (its main coroutine)",
+             (int)syscall(SYS_gettid));
+    coro_line(t, "lock", line, sizeof line);
+    CHECK(strstr(line, want) != NULL);
+    coro_line(t, "rlock", line, sizeof line);
+    CHECK(strstr(line, want) != NULL);
+    coro_line(t, "t2-lock", line, sizeof line);
+    CHECK(strstr(line, want) != NULL);
+    /* every spawned one says where it was spawned, right under its line */
+    const char *lk = strstr(t, "\"lock\": parked");
+    CHECK(lk != NULL);
+    CHECK(!strncmp(strchr(lk, '\n'), "\n    spawned at 0x", 18));
     /* frames: the "event" coroutine's stack reaches the test's waiting function */
     const char *ev = strstr(t, "\"event\"");
     CHECK(ev != NULL);
@@ -390,6 +409,86 @@ static void no_sched_body(void) {
     CHECK(strstr(t, "end of weft dump\n") != NULL);
     free(t);
 }
+/* Lock owners and spawn sites: a coroutine holds a lock and parks; another
+ * coroutine and a plain pthread wait for it. Both waits name the holder;
+ * the holder was spawned by an exported function, which the dump names. */
+static weft_lock g_olock;
+static weft_event g_orelease;
+static void *w_hold(void *a) {
+    (void)a;
+    if (weft_lock_acquire(&g_olock, WEFT_FOREVER) != 0)
+        return (void *)1;
+    weft_event_wait(&g_orelease, WEFT_FOREVER);
+    weft_lock_release(&g_olock);
+    return NULL;
+}
+static void *w_lock_release(void *a) {
+    int rc = weft_lock_acquire(a, WEFT_FOREVER);
+    if (rc == 0)
+        rc = weft_lock_release(a);
+    return (void *)(intptr_t)rc;
+}
+static void *pthread_waiter(void *a) {
+    (void)a;
+    if (weft_lock_acquire(&g_olock, weft_after(30 * WEFT_SEC)) != 0)
+        return (void *)1;
+    weft_lock_release(&g_olock);
+    return NULL;
+}
+int dump_test_spawner(weft_coro *c);
+__attribute__((noinline)) int dump_test_spawner(weft_coro *c) {
+    weft_coro_opts o = {.name = "holder"};
+    int rc = weft_spawn(c, w_hold, NULL, &o);
+    __asm__ volatile("" : "+r"(rc));
+    return rc;
+}
+WEFT_TEST(dump_lock_owner_and_spawn_site) {
+    CHECK_OK(weft_lock_init(&g_olock));
+    CHECK_OK(weft_event_init(&g_orelease));
+    weft_coro holder, waiter;
+    CHECK_OK(dump_test_spawner(&holder));
+    weft_yield(); /* the holder takes the lock and parks */
+    weft_coro_opts o = {.name = "lock-waiter"};
+    CHECK_OK(weft_spawn(&waiter, w_lock_release, &g_olock, &o));
+    pthread_t pt;
+    CHECK_EQ(pthread_create(&pt, NULL, pthread_waiter, NULL), 0);
+    char want[160], line[512], tw[96];
+    snprintf(want, sizeof want, " ms, held by coroutine %llu on thread %d",
+             (unsigned long long)weft_coro_id(holder), (int)syscall(SYS_gettid));
+    snprintf(tw, sizeof tw, ": parked on lock %p for ", (void *)&g_olock);
+    char *t = NULL;
+    bool seen = false;
+    for (int round = 0; round < 5000 && !seen; round++) {
+        free(t);
+        CHECK_OK(weft_sleep(2 * WEFT_MSEC));
+        t = dump_text();
+        coro_line(t, "lock-waiter", line, sizeof line);
+        const char *plain = strstr(t, "\nthreads without coroutines:\n");
+        const char *p = plain ? strstr(plain, tw) : NULL;
+        const char *e = p ? strchr(p, '\n') : NULL;
+        seen = strstr(line, want) && e && memmem(p, (size_t)(e - p), want, strlen(want));
+    }
+    if (!seen)
+        fputs(t, stderr);
+    CHECK(seen);
+    const char *h = strstr(t, "\"holder\": parked on event ");
+    CHECK(h != NULL);
+    CHECK(!strncmp(strchr(h, '\n'), "\n    spawned at 0x", 18));
+    const char *site = strstr(h, "dump_test_spawner+0x");
+    const char *end = strstr(h, "\n  coroutine ");
+    if (!end)
+        end = strstr(h, "\nthreads without coroutines:");
+    CHECK(site != NULL && end != NULL && site < end);
+    free(t);
+    CHECK_OK(weft_event_set(&g_orelease));
+    CHECK_OK(weft_join(holder, WEFT_FOREVER, NULL));
+    void *r;
+    CHECK_OK(weft_join(waiter, WEFT_FOREVER, &r));
+    CHECK(r == NULL);
+    CHECK_EQ(pthread_join(pt, &r), 0);
+    CHECK(r == NULL);
+}
+
 WEFT_TEST(dump_without_scheduler) {
     run_in_thread(no_sched_body);
 }
@@ -550,13 +649,18 @@ WEFT_TEST(gdb_extension) {
     char c;
     CHECK_EQ(read(p[0], &c, 1), 1);
     close(p[0]);
-    char cmd[1024];
+    char cmd[2048];
     const char *src = __FILE__;
     const char *slash = strrchr(src, '/');
+    char core[] = "/tmp/weft-dump-core-XXXXXX";
+    int cfd = mkstemp(core);
+    CHECK(cfd >= 0);
+    close(cfd);
     snprintf(cmd, sizeof cmd,
              "gdb -batch -nx -p %d -x %.*s/../tools/weft-gdb.py -ex 'info weft-threads' "
-             "-ex 'info weft-coroutines' -ex 'weft-bt 2' -ex 'weft-bt 3' 2>&1",
-             (int)pid, (int)(slash - src), src);
+             "-ex 'info weft-coroutines' -ex 'weft-bt 2' -ex 'weft-bt 3' "
+             "-ex 'generate-core-file %s' 2>&1",
+             (int)pid, (int)(slash - src), src, core);
     char *out = run_cmd(cmd);
     kill(pid, SIGKILL);
     test_reap(pid);
@@ -579,6 +683,30 @@ WEFT_TEST(gdb_extension) {
     CHECK(bt != NULL);
     CHECK(strstr(out, " in w_lock at ") != NULL);
     /* weft-bt 3 (gdb-recv, SHARED: the shared stack's owner, its frames in place) */
+    CHECK(strstr(out, " in chan_op at ") != NULL);
+    /* where each was spawned */
+    CHECK(strstr(out, "\"gdb-lock\"  spawned at weft_test_gdb_extension (test_dump.c:") != NULL);
+    free(out);
+
+    /* The same commands on the core file gdb wrote: the program is gone. */
+    char self[512];
+    ssize_t sn = readlink("/proc/self/exe", self, sizeof self - 1);
+    CHECK(sn > 0);
+    self[sn] = 0;
+    snprintf(cmd, sizeof cmd,
+             "gdb -batch -nx -x %.*s/../tools/weft-gdb.py -ex 'info weft-threads' "
+             "-ex 'info weft-coroutines' -ex 'weft-bt 2' -ex 'weft-bt 3' '%s' '%s' 2>&1",
+             (int)(slash - src), src, self, core);
+    out = run_cmd(cmd);
+    unlink(core);
+    fputs(out, stderr);
+    snprintf(want, sizeof want, "thread %d: current coroutine ", (int)pid);
+    CHECK(strstr(out, want) != NULL);
+    CHECK(strstr(out, "guarded parked on lock 0x") != NULL);
+    CHECK(strstr(out, "shared  parked on chan-recv 0x") != NULL);
+    CHECK(strstr(out, "guarded parked on event 0x") != NULL);
+    CHECK(strstr(out, "\"gdb-lock\"  spawned at weft_test_gdb_extension (test_dump.c:") != NULL);
+    CHECK(strstr(out, " in w_lock at ") != NULL);
     CHECK(strstr(out, " in chan_op at ") != NULL);
     free(out);
 }

@@ -3,8 +3,10 @@
 # live process and on a core file; needs weft's debug information (the
 # library built with -g, the default RelWithDebInfo).
 #
-#   info weft-threads        every thread that runs a scheduler
-#   info weft-coroutines     every coroutine: id, thread, state, wait reason, name
+#   info weft-threads        every thread that runs a scheduler, then every thread
+#                            without one that has waited in a weft primitive
+#   info weft-coroutines     every coroutine: id, thread, state, wait reason, name,
+#                            where it was spawned
 #   weft-bt ID               the return addresses on coroutine ID's stack
 #
 # Installed as share/gdb/auto-load/<libdir>/libweft.so.<version>-gdb.py; or
@@ -70,6 +72,28 @@ def _reason(co):
     return "%s 0x%x" % (r, obj)
 
 
+def _where(pc):
+    """function (file:line) of a code address, or its hex."""
+    if not pc:
+        return ""
+    fn = gdb.block_for_pc(pc)
+    while fn is not None and fn.function is None:
+        fn = fn.superblock
+    sal = gdb.find_pc_line(pc)
+    name = fn.function.name if fn is not None else None
+    if name is None:
+        m = gdb.execute("info symbol 0x%x" % pc, to_string=True).strip()
+        name = m.split(" in section")[0] if not m.startswith("No symbol") else "0x%x" % pc
+    if sal.symtab:
+        return "%s (%s:%d)" % (name, sal.symtab.filename.split("/")[-1], sal.line)
+    return name
+
+
+def _spawned(co):
+    pc = int(co["spawn_pc"].cast(gdb.lookup_type("unsigned long")))
+    return "  spawned at " + _where(pc - 1) if pc else ""
+
+
 def _state(s, co):
     st = STATE.get(int(co["state"]), "?")
     if int(co) == int(s["current"]) and not int(s["polling"]):
@@ -90,6 +114,19 @@ class InfoThreads(gdb.Command):
             cur = s["current"]
             print("thread %d: current coroutine %d, %d live coroutines, scheduler 0x%x" % (
                 int(s["wd_tid"]), int(cur["id"]) if int(cur) else 0, int(s["live"]), int(s)))
+        head = gdb.lookup_static_symbol("tw_list")
+        t = head.value() if head is not None else None
+        n = 0
+        while t is not None and int(t) and n < 100000:
+            name = bytes(gdb.selected_inferior().read_memory(t["name"].address, 16))
+            name = name.split(b"\0")[0].decode(errors="replace")
+            if int(t["since"]):
+                what = "parked on " + _reason(t)
+            else:
+                what = "not in a weft wait"
+            print("thread %d \"%s\" (no coroutines): %s" % (int(t["tid"]), name, what))
+            t = t["next"]
+            n += 1
 
 
 class InfoCoros(gdb.Command):
@@ -104,8 +141,8 @@ class InfoCoros(gdb.Command):
             for co in _coros(s):
                 fl = int(co["flags"])
                 stack = "main" if fl & F_MAIN else ("shared" if fl & F_SHARED else "guarded")
-                print("%-8d %-8d %-7s %-40s %s" % (int(co["id"]), int(s["wd_tid"]), stack,
-                                                   _state(s, co), _name(co)))
+                print("%-8d %-8d %-7s %-40s %s%s" % (int(co["id"]), int(s["wd_tid"]), stack,
+                                                     _state(s, co), _name(co), _spawned(co)))
 
 
 def _is_return(pc):

@@ -297,7 +297,7 @@ void weft__coro_entry(void *arg) {
  * starts parked until start_at, on its own waiter, its timer set here (so
  * that running out of memory fails the spawn, not the start). */
 static int spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opts *opts,
-                 int64_t start_at) {
+                 int64_t start_at, const void *site) {
     static const weft_coro_opts defaults;
     if (!opts)
         opts = &defaults;
@@ -348,6 +348,7 @@ static int spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opt
     }
     co->fn = fn;
     co->arg = arg;
+    co->spawn_pc = site;
     co->parent = s->current;
     co->parent_gen = atomic_load_explicit(&s->current->gen, memory_order_relaxed);
     if (opts->detached)
@@ -384,7 +385,7 @@ fail:
 }
 
 WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opts *opts) {
-    return spawn(out, fn, arg, opts, 0);
+    return spawn(out, fn, arg, opts, 0, __builtin_return_address(0));
 }
 
 WEFT_API int weft_spawn_later(weft_coro *out, int64_t start, weft_coro_fn fn, void *arg,
@@ -392,7 +393,8 @@ WEFT_API int weft_spawn_later(weft_coro *out, int64_t start, weft_coro_fn fn, vo
     if (weft__dl_forever(start) || (opts && opts->suspended))
         return -EINVAL;
     /* A start already past (0, negative, or reached) is a plain spawn. */
-    return spawn(out, fn, arg, opts, weft__dl_passed(start) ? 0 : start);
+    return spawn(out, fn, arg, opts, weft__dl_passed(start) ? 0 : start,
+                 __builtin_return_address(0));
 }
 
 WEFT_API int weft_join(weft_coro c, int64_t deadline, void **result) {

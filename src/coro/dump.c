@@ -12,6 +12,7 @@
 
 #include "coro/sched.h"
 #include "proc/proc.h"
+#include "sync/lock_impl.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 /* ---- output without stdio --------------------------------------------- */
 typedef struct out {
     int fd, err;
+    bool tw_held; /* the thread-record list is locked by this dump */
     size_t n;
     char b[1024];
 } out;
@@ -174,10 +176,8 @@ static bool is_return(uintptr_t a) {
 #endif
 }
 
-static void out_frame(out *o, unsigned k, uintptr_t a, bool sym) {
-    out_s(o, "    #");
-    out_u(o, k);
-    out_s(o, " ");
+/* A code address: hex, then function+offset and module where known. */
+static void out_where(out *o, uintptr_t a, bool sym) {
     out_x(o, a);
     Dl_info di;
     if (sym && dladdr((void *)a, &di) && di.dli_fname) {
@@ -190,6 +190,10 @@ static void out_frame(out *o, unsigned k, uintptr_t a, bool sym) {
         }
         out_s(o, " (");
         out_s(o, base ? base + 1 : di.dli_fname);
+        if (!di.dli_sname && di.dli_fbase) { /* an offset for addr2line */
+            out_s(o, "+");
+            out_x(o, a - (uintptr_t)di.dli_fbase);
+        }
         out_s(o, ")");
     } else {
         const xr *r = xr_find(a);
@@ -202,6 +206,13 @@ static void out_frame(out *o, unsigned k, uintptr_t a, bool sym) {
             out_s(o, ")");
         }
     }
+}
+
+static void out_frame(out *o, unsigned k, uintptr_t a, bool sym) {
+    out_s(o, "    #");
+    out_u(o, k);
+    out_s(o, " ");
+    out_where(o, a, sym);
     out_s(o, "\n");
 }
 
@@ -209,13 +220,14 @@ static void out_frame(out *o, unsigned k, uintptr_t a, bool sym) {
  * a SHARED coroutine's stack, or lo itself), innermost first. */
 static size_t scan(uintptr_t lo, uintptr_t hi, const char *at, uintptr_t *pcs, size_t max) {
     size_t n = 0;
-    lo = (lo + 7) & ~(uintptr_t)7;
+    const size_t w = sizeof(uintptr_t);
+    lo = (lo + w - 1) & ~(uintptr_t)(w - 1);
     uintptr_t buf[128];
     for (uintptr_t p = lo; p < hi && n < max;) {
-        size_t len = hi - p < sizeof buf ? (size_t)(hi - p) & ~(size_t)7 : sizeof buf;
+        size_t len = hi - p < sizeof buf ? (size_t)(hi - p) & ~(w - 1) : sizeof buf;
         if (!len || !peek(buf, at + (p - lo), len))
             break;
-        for (size_t i = 0; i < len / 8 && n < max; i++)
+        for (size_t i = 0; i < len / w && n < max; i++)
             if (is_return(buf[i]))
                 pcs[n++] = buf[i];
         p += len;
@@ -289,15 +301,15 @@ static int64_t coarse_now(void) {
     return (int64_t)ts.tv_sec * WEFT_SEC + ts.tv_nsec;
 }
 
-WEFT_NO_ASAN WEFT_NO_TSAN static void reason(out *o, const weft__coro *co) {
-    unsigned why = co->why < WEFT__WHY_COUNT ? co->why : WEFT__WHY_OTHER;
-    intptr_t arg = co->why_arg;
+WEFT_NO_ASAN WEFT_NO_TSAN static void reason(out *o, unsigned why, const void *why_obj,
+                                             intptr_t arg) {
+    why = why < WEFT__WHY_COUNT ? why : WEFT__WHY_OTHER;
     out_s(o, why_name[why]);
     switch (why) {
     case WEFT__WHY_FD:
-        if (co->why_obj) { /* several descriptors: n, then the first */
+        if (why_obj) { /* several descriptors: n, then the first */
             out_s(o, " (");
-            out_u(o, (uintptr_t)co->why_obj);
+            out_u(o, (uintptr_t)why_obj);
             out_s(o, " fds)");
         }
         if (arg >= 0) {
@@ -323,31 +335,31 @@ WEFT_NO_ASAN WEFT_NO_TSAN static void reason(out *o, const weft__coro *co) {
         }
         break;
     case WEFT__WHY_JOIN: {
-        const weft__coro *t = co->why_obj;
+        const weft__coro *t = why_obj;
         out_s(o, " coroutine ");
         out_u(o, t ? t->id : 0);
         break;
     }
     case WEFT__WHY_SWITCH: {
-        const weft__coro *t = co->why_obj;
+        const weft__coro *t = why_obj;
         out_s(o, " to coroutine ");
         out_u(o, t ? t->id : 0);
         break;
     }
     case WEFT__WHY_PROC: {
-        const weft_proc *p = co->why_obj;
+        const weft_proc *p = why_obj;
         out_s(o, " pid ");
         out_u(o, p ? (uint64_t)p->pid : 0);
         break;
     }
     case WEFT__WHY_PFUTEX:
         out_s(o, " ");
-        out_x(o, (uintptr_t)co->why_obj);
+        out_x(o, (uintptr_t)why_obj);
         out_s(o, " (process-shared word, waits while it is ");
         out_u(o, (uint32_t)arg);
         out_s(o, ", now ");
         uint32_t v;
-        if (peek(&v, co->why_obj, 4))
+        if (peek(&v, why_obj, 4))
             out_u(o, v);
         else
             out_s(o, "unreadable");
@@ -358,13 +370,74 @@ WEFT_NO_ASAN WEFT_NO_TSAN static void reason(out *o, const weft__coro *co) {
         break;
     default:
         out_s(o, " ");
-        out_x(o, (uintptr_t)co->why_obj);
+        out_x(o, (uintptr_t)why_obj);
         if (why == WEFT__WHY_SELECT) {
             out_s(o, " (");
             out_u(o, (uint64_t)arg);
             out_s(o, " ops)");
         }
     }
+}
+
+/* Whose thread is `anchor` (weft__thread_anchor of some thread): with the
+ * scheduler list held, and the thread-record list when o->tw_held. */
+WEFT_NO_ASAN WEFT_NO_TSAN static void out_thread_of(out *o, uintptr_t anchor) {
+    for (weft__sched *s = weft__sched_list_head(); s; s = s->wd_next)
+        if (s->wd_anchor == anchor) {
+            out_s(o, "thread ");
+            out_u(o, (uint64_t)s->wd_tid);
+            out_s(o, " (its main coroutine)");
+            return;
+        }
+    if (o->tw_held)
+        for (weft__tw *t = weft__tw_list_head(); t; t = t->next)
+            if (t->anchor == anchor) {
+                out_s(o, "thread ");
+                out_u(o, (uint64_t)t->tid);
+                return;
+            }
+    out_s(o, "a thread that runs no coroutines");
+}
+
+/* ", held by ..." for a lock or rlock: its owner token is a coroutine's
+ * control block (type-stable: read through peek) or a thread's anchor | 1. */
+WEFT_NO_ASAN WEFT_NO_TSAN static void owner_of(out *o, unsigned why, const void *obj) {
+    if ((why != WEFT__WHY_LOCK && why != WEFT__WHY_RLOCK) || !obj)
+        return;
+    uintptr_t tok;
+    if (!peek(&tok, (const char *)obj + offsetof(struct weft__lock, owner), sizeof tok))
+        return;
+    out_s(o, ", held by ");
+    if (!tok) {
+        out_s(o, "no one now");
+    } else if (tok & 1) {
+        out_thread_of(o, tok & ~(uintptr_t)1);
+    } else {
+        uint64_t id = 0;
+        weft__sched *s = NULL;
+        const weft__coro *co = (const weft__coro *)tok;
+        out_s(o, "coroutine ");
+        if (peek(&id, &co->id, sizeof id))
+            out_u(o, id);
+        else
+            out_s(o, "?");
+        if (peek(&s, &co->sched, sizeof s) && s) {
+            int tid = 0;
+            if (peek(&tid, &s->wd_tid, sizeof tid)) {
+                out_s(o, " on thread ");
+                out_u(o, (uint64_t)tid);
+            }
+        }
+    }
+}
+
+/* "    spawned at <where>": the caller of weft_spawn, where known. */
+static void spawn_site(out *o, const weft__coro *co, bool sym) {
+    if (!co->spawn_pc)
+        return;
+    out_s(o, "    spawned at ");
+    out_where(o, (uintptr_t)co->spawn_pc - 1, sym);
+    out_s(o, "\n");
 }
 
 WEFT_NO_ASAN WEFT_NO_TSAN static void coro_line(out *o, weft__sched *s, weft__coro *co, bool mine,
@@ -388,19 +461,23 @@ WEFT_NO_ASAN WEFT_NO_TSAN static void coro_line(out *o, weft__sched *s, weft__co
     /* while its thread waits in the poller, `current` is whoever ran last */
     bool polling = atomic_load_explicit(&s->polling, memory_order_relaxed);
     bool running = co == s->current && !polling;
+    bool parked = false;
     if (running && mine)
         out_s(o, "running (the caller)\n");
     else if (running)
         out_s(o, "running\n");
     else if (st == WEFT__C_PARKED) {
+        unsigned why = co->why;
+        const void *obj = co->why_obj;
         out_s(o, "parked on ");
-        reason(o, co);
+        reason(o, why, obj, co->why_arg);
         int64_t since = co->why_since;
         out_s(o, " for ");
         out_u(o, since && now > since ? (uint64_t)(now - since) / WEFT_MSEC : 0);
-        out_s(o, " ms\n");
-        if (!running)
-            stack_of(o, s, co, sym);
+        out_s(o, " ms");
+        owner_of(o, why, obj);
+        out_s(o, "\n");
+        parked = true;
     } else if (st == WEFT__C_READY)
         out_s(o, polling && co == s->current ? "idle (its thread waits for events)\n" : "ready\n");
     else if (st == WEFT__C_SUSPENDED)
@@ -409,6 +486,37 @@ WEFT_NO_ASAN WEFT_NO_TSAN static void coro_line(out *o, weft__sched *s, weft__co
         out_s(o, "done (not joined)\n");
     else
         out_s(o, "changing\n");
+    spawn_site(o, co, sym);
+    if (parked)
+        stack_of(o, s, co, sym);
+}
+
+/* A thread without a scheduler: waiting in a weft primitive, or not. */
+WEFT_NO_ASAN WEFT_NO_TSAN static void tw_line(out *o, const weft__tw *t, int64_t now) {
+    out_s(o, "  thread ");
+    out_u(o, (uint64_t)t->tid);
+    if (t->name[0]) {
+        char name[sizeof t->name];
+        memcpy(name, t->name, sizeof name);
+        name[sizeof name - 1] = 0;
+        out_s(o, " \"");
+        out_s(o, name);
+        out_s(o, "\"");
+    }
+    int64_t since = t->since;
+    unsigned why = t->why;
+    const void *obj = t->why_obj;
+    if (!since) {
+        out_s(o, ": not in a weft wait\n");
+        return;
+    }
+    out_s(o, ": parked on ");
+    reason(o, why, obj, t->why_arg);
+    out_s(o, " for ");
+    out_u(o, now > since ? (uint64_t)(now - since) / WEFT_MSEC : 0);
+    out_s(o, " ms");
+    owner_of(o, why, obj);
+    out_s(o, "\n");
 }
 
 static void proc_line(void *ud, const weft_proc *p) {
@@ -452,6 +560,7 @@ WEFT_NO_ASAN WEFT_NO_TSAN static int dump(int fd, bool in_signal) {
     if (!weft__sched_list_lock(in_signal)) {
         out_s(&o, "(the scheduler list is locked: threads not shown)\n");
     } else {
+        o.tw_held = weft__tw_list_lock(in_signal);
         for (weft__sched *s = weft__sched_list_head(); s; s = s->wd_next) {
             weft__coro *cur = s->current;
             out_s(&o, "thread ");
@@ -474,6 +583,14 @@ WEFT_NO_ASAN WEFT_NO_TSAN static int dump(int fd, bool in_signal) {
                 if (co != s->main)
                     coro_line(&o, s, co, s == me, !in_signal, now);
         }
+        out_s(&o, "threads without coroutines:\n");
+        if (!o.tw_held)
+            out_s(&o, "  (their list is locked)\n");
+        else
+            for (weft__tw *t = weft__tw_list_head(); t; t = t->next)
+                tw_line(&o, t, now);
+        if (o.tw_held)
+            weft__tw_list_unlock();
         weft__sched_list_unlock();
     }
     out_s(&o, "processes:\n");

@@ -69,6 +69,7 @@ static void wd_register(weft__sched *s) {
     weft__dump_setup();
     s->wd_thread = pthread_self();
     s->wd_tid = (int)syscall(SYS_gettid);
+    s->wd_anchor = weft__thread_anchor();
     atomic_store_explicit(&s->wd_word, 1, memory_order_relaxed);
     pthread_mutex_lock(&wd_lock);
     s->wd_prev = NULL;

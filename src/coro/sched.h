@@ -85,6 +85,7 @@ struct weft__sched {
     struct weft__sched *wd_prev, *wd_next;
     pthread_t wd_thread;
     int wd_tid;                     /* its kernel thread id (weft_dump) */
+    uintptr_t wd_anchor;            /* its thread's weft__thread_anchor() (lock owners) */
     int64_t stamp;                  /* coarse clock at the end of the last poll round:
                                        the start of a park (weft_dump's "for N ms") */
 };

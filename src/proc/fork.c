@@ -13,9 +13,11 @@ static void prepare(void) {
     weft__proc_atfork_prepare();
     weft__coro_atfork_prepare();
     weft__sched_atfork_prepare();
+    weft__tw_atfork_prepare();
 }
 
 static void parent(void) {
+    weft__tw_atfork_parent();
     weft__sched_atfork_parent();
     weft__coro_atfork_parent();
     weft__proc_atfork_parent();
@@ -25,6 +27,7 @@ static void child(void) {
     weft__sched_atfork_child();
     weft__coro_atfork_child();
     weft__proc_atfork_child();
+    weft__tw_atfork_child();
 }
 
 static void setup(void) {

@@ -95,7 +95,9 @@ int weft__park(weft__waiter *w, int64_t deadline) {
     if (likely(w->kind != WEFT__W_NOCANCEL))
         deadline = weft__scope_clip(deadline, &sc);
     if (!co) {
+        weft__tw_park_begin();
         int r = park_thread(w, deadline);
+        weft__tw_park_end();
         weft__scope_timed_out(sc, r);
         return r;
     }
