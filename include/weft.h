@@ -3094,6 +3094,9 @@ WEFT_API int weft_joinall_failfast(const weft_coro *cs, size_t n, int64_t deadli
  *     thread TID "NAME": parked on REASON for MS ms | not in a weft wait
  *   processes:
  *     process PID[ "NAME"] fork|exec[ daemon]: running | exited CODE | reaped elsewhere
+ *   process pools:
+ *     process pool 0xADDR: running|closed|terminated, N workers|remote slots
+ *       worker I pid PID|(remote rank R): idle | busy (K tasks) | no process now (being replaced)
  *   end of weft dump
  * STATE is "running (the caller)", "running" (on its thread, now), "ready",
  * "suspended", "done (not joined)", "idle (its thread waits for events)" (a

@@ -489,6 +489,62 @@ WEFT_TEST(dump_lock_owner_and_spawn_site) {
     CHECK(r == NULL);
 }
 
+/* Process pools: a pool of two workers, one running a task that waits for
+ * a byte on a pipe, the other idle; both listed with their pids. */
+static int g_ppipe[2];
+static int pp_block(const void *in, size_t len, weft_bytes *out) {
+    (void)in;
+    (void)len;
+    (void)out;
+    char c;
+    return read(g_ppipe[0], &c, 1) == 1 ? 0 : -EIO; /* the test's byte */
+}
+WEFT_TEST(dump_process_pool) {
+    SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
+    CHECK_EQ(pipe(g_ppipe), 0);
+    int task = weft_ptask_register("dump-block", pp_block);
+    CHECK_GE(task, 0);
+    weft_ppool_opts o = {.nworkers = 2, .initializer = -1};
+    weft_ppool *p;
+    CHECK_OK(weft_ppool_create(&p, &o));
+    weft_future *f;
+    CHECK_OK(weft_ppool_apply_async(p, task, NULL, 0, NULL, NULL, NULL, &f));
+    pid_t pids[2];
+    CHECK_EQ(weft_ppool_pids(p, pids, 2), 2);
+    char head[96], busy[96], idle[96];
+    snprintf(head, sizeof head, "  process pool %p: running, 2 workers\n", (void *)p);
+    char *t = NULL;
+    bool seen = false;
+    for (int round = 0; round < 5000 && !seen; round++) {
+        free(t);
+        CHECK_OK(weft_sleep(2 * WEFT_MSEC));
+        t = dump_text();
+        const char *h = strstr(t, head);
+        int nbusy = 0, nidle = 0;
+        for (int i = 0; i < 2 && h; i++) {
+            snprintf(busy, sizeof busy, " pid %d: busy (1 task)\n", (int)pids[i]);
+            snprintf(idle, sizeof idle, " pid %d: idle\n", (int)pids[i]);
+            nbusy += strstr(h, busy) != NULL;
+            nidle += strstr(h, idle) != NULL;
+        }
+        seen = h && nbusy == 1 && nidle == 1 && strstr(t, "\nprocess pools:\n") < h;
+    }
+    if (!seen)
+        fputs(t, stderr);
+    CHECK(seen);
+    free(t);
+    CHECK_EQ(write(g_ppipe[1], "x", 1), 1);
+    close(g_ppipe[1]);
+    CHECK_OK(weft_future_result(f, weft_after(30 * WEFT_SEC), NULL));
+    weft_future_release(f);
+    close(g_ppipe[0]);
+    CHECK_OK(weft_ppool_destroy(p));
+    /* gone from the dump once destroyed */
+    t = dump_text();
+    CHECK(strstr(t, head) == NULL);
+    free(t);
+}
+
 WEFT_TEST(dump_without_scheduler) {
     run_in_thread(no_sched_body);
 }

@@ -11,6 +11,7 @@
  * (it prints module+offset instead of asking dladdr for symbols). */
 
 #include "coro/sched.h"
+#include "ppool/ppool.h"
 #include "proc/proc.h"
 #include "sync/lock_impl.h"
 
@@ -550,6 +551,44 @@ static void proc_line(void *ud, const weft_proc *p) {
     out_s(o, "\n");
 }
 
+/* A process pool and its workers, read without its lock (the list's lock
+ * keeps the pool alive; its watcher may hold the pool's lock across a fork,
+ * whose atfork handler waits for the list's lock). */
+WEFT_NO_ASAN WEFT_NO_TSAN static void ppool_lines(void *ud, weft_ppool *p) {
+    out *o = ud;
+    out_s(o, "  process pool ");
+    out_x(o, (uintptr_t)p);
+    out_s(o, ": ");
+    int st = p->state;
+    out_s(o, st == P_RUNNING ? "running" : st == P_CLOSED ? "closed" : "terminated");
+    out_s(o, ", ");
+    out_u(o, (uint64_t)p->n);
+    out_s(o, p->remote_init ? " remote slots\n" : " workers\n");
+    for (int i = 0; i < p->n && i < PP_MAX_WORKERS; i++) {
+        const pp_worker *w = &p->w[i];
+        pid_t pid = w->pid;
+        out_s(o, "    worker ");
+        out_u(o, (uint64_t)i);
+        if (p->remote_init) {
+            out_s(o, " (remote rank ");
+            out_u(o, (uint64_t)i + 1);
+            out_s(o, ")");
+        } else if (pid > 0) {
+            out_s(o, " pid ");
+            out_u(o, (uint64_t)pid);
+        } else {
+            out_s(o, ": no process now (being replaced)\n");
+            continue;
+        }
+        int busy = w->busy;
+        out_s(o, busy > 0 ? ": busy (" : ": idle\n");
+        if (busy > 0) {
+            out_u(o, (uint64_t)busy);
+            out_s(o, busy == 1 ? " task)\n" : " tasks)\n");
+        }
+    }
+}
+
 WEFT_NO_ASAN WEFT_NO_TSAN static int dump(int fd, bool in_signal) {
     out o = {.fd = fd};
     int64_t now = coarse_now();
@@ -596,6 +635,9 @@ WEFT_NO_ASAN WEFT_NO_TSAN static int dump(int fd, bool in_signal) {
     out_s(&o, "processes:\n");
     if (weft__proc_each(in_signal, proc_line, &o) < 0)
         out_s(&o, "  (the process registry is locked)\n");
+    out_s(&o, "process pools:\n");
+    if (weft__ppool_each(in_signal, ppool_lines, &o) < 0)
+        out_s(&o, "  (their list is locked)\n");
     out_s(&o, "end of weft dump\n");
     out_flush(&o);
     return -o.err;

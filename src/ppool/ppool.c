@@ -31,7 +31,58 @@ WEFT_API void weft_ppool_opts_init(weft_ppool_opts *o) {
     o->initializer = -1;
 }
 
+static pthread_mutex_t list_mu = PTHREAD_MUTEX_INITIALIZER;
+static weft_ppool *list_head;
+
+/* The list's lock is held across fork, so a child never inherits it taken. */
+static void list_prepare(void) { pthread_mutex_lock(&list_mu); }
+static void list_parent(void) { pthread_mutex_unlock(&list_mu); }
+static void list_child(void) { pthread_mutex_init(&list_mu, NULL); }
+static void list_setup(void) {
+    if (pthread_atfork(list_prepare, list_parent, list_child) != 0)
+        WEFT_PANIC("pthread_atfork failed");
+}
+
+static void list_add(weft_ppool *p) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, list_setup);
+    pthread_mutex_lock(&list_mu);
+    p->owner = getpid();
+    p->list_prev = NULL;
+    p->list_next = list_head;
+    if (list_head)
+        list_head->list_prev = p;
+    list_head = p;
+    p->listed = true;
+    pthread_mutex_unlock(&list_mu);
+}
+
+static void list_del(weft_ppool *p) {
+    if (!p->listed)
+        return;
+    pthread_mutex_lock(&list_mu);
+    if (p->list_prev)
+        p->list_prev->list_next = p->list_next;
+    else
+        list_head = p->list_next;
+    if (p->list_next)
+        p->list_next->list_prev = p->list_prev;
+    p->listed = false;
+    pthread_mutex_unlock(&list_mu);
+}
+
+int weft__ppool_each(bool try_only, void (*fn)(void *ud, weft_ppool *p), void *ud) {
+    if ((try_only ? pthread_mutex_trylock(&list_mu) : pthread_mutex_lock(&list_mu)) != 0)
+        return -EAGAIN;
+    for (weft_ppool *p = list_head; p; p = p->list_next)
+        if (p->owner == getpid())
+            fn(ud, p);
+    pthread_mutex_unlock(&list_mu);
+    return 0;
+}
+
 static void pool_free(weft_ppool *p) {
+    list_del(p);
     for (int i = 0; p->w && i < p->n; i++) {
         pp_worker *w = &p->w[i];
         for (int c = 0; c < PP_CELLS; c++) {
@@ -191,6 +242,7 @@ static int pool_create(weft_ppool **out, const weft_ppool_opts *opts, int nremot
         kill_all(p);
         goto fail;
     }
+    list_add(p);
     *out = p;
     return 0;
 fail:

@@ -269,7 +269,15 @@ struct weft_ppool {
      * run on it), so destroy refuses to run there as on the watcher. */
     pthread_t remote_thread;
     bool has_remote_thread;
+    /* The process-wide list of pools (weft_dump): linked once created. */
+    struct weft_ppool *list_prev, *list_next;
+    bool listed;
+    pid_t owner; /* the process that created it (a forked child's copy is not its) */
 };
+
+/* Calls fn for every pool this process created (weft_dump); try_only: give
+ * up with -EAGAIN if the list is locked (from a signal handler). */
+PP_EXPORT int weft__ppool_each(bool try_only, void (*fn)(void *ud, weft_ppool *p), void *ud);
 
 /* Creates a pool of n remote slots (ppool.c); opts as weft_ppool_create (task_timeout
  * and maxtasks must be 0); init[i]: the initializer's status in slot i's worker. */
