@@ -50,6 +50,26 @@ if command -v readelf >/dev/null 2>&1; then
         fail "hello built with pkg-config does not use libweft.so.0"
 fi
 
+# gdb's auto-load: the extension installed next to the library's path under
+# share/gdb/auto-load loads by itself for a program linked with libweft.so (the path
+# follows the install prefix). Not under a sanitizer (its runtime and gdb's start
+# disagree about the address space).
+if command -v gdb >/dev/null 2>&1 && [ -z "$XCFLAGS" ]; then
+    echo "== gdb auto-load"
+    real=$(readlink -f "$libdir/libweft.so.0")
+    script="$prefix/share/gdb/auto-load$real-gdb.py"
+    [ -f "$script" ] || fail "the gdb extension is not installed as $script"
+    out=$(LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" timeout 60 gdb -batch -nx \
+        -iex "set auto-load safe-path /" \
+        -iex "set auto-load scripts-directory $prefix/share/gdb/auto-load" \
+        -ex 'break weft_now' -ex run -ex 'info weft-threads' -ex 'help info weft-coroutines' \
+        "$tmp/hello_pc" 2>&1) || true
+    case $out in
+    *"every coroutine of every scheduler"*) echo "   info weft-coroutines is defined" ;;
+    *) echo "$out" >&2; fail "gdb did not auto-load the weft extension" ;;
+    esac
+fi
+
 # The hook library's pkg-config file links it so that its interposition is live. (Not
 # under a sanitizer: its runtime interposes the same calls first.)
 hookpc="$pcdir/weft-hook.pc"
