@@ -3106,8 +3106,9 @@ WEFT_API int weft_joinall_failfast(const weft_coro *cs, size_t n, int64_t deadli
  * address, and for select "(N ops)"), queue-get, queue-put, queue-join,
  * pool-join, future (address), fd FD r|w|rw (fd (N fds) FD ...: a poll),
  * sleep until +MSms, join coroutine ID, switch to coroutine ID, process pid
- * PID, pfutex ADDR (a process-shared object's word; its expected and
- * current values), killall, unknown. A wait on a lock or rlock ends with
+ * PID, plock|psem|pevent|pcond|pbarrier|pqueue|shm-ready ADDR (a wait on a
+ * process-shared object's word: that word's address, its expected and
+ * current values; pfutex for another word), killall, unknown. A wait on a lock or rlock ends with
  * ", held by coroutine ID on thread TID", ", held by thread TID (its main
  * coroutine)", ", held by a thread that runs no coroutines" or ", held by
  * no one now". A thread without a scheduler (a plain pthread, a thread

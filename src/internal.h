@@ -322,8 +322,10 @@ enum {
     WEFT__WHY_EVENT, WEFT__WHY_BARRIER, WEFT__WHY_SEND, WEFT__WHY_RECV, WEFT__WHY_SELECT,
     WEFT__WHY_QGET, WEFT__WHY_QPUT, WEFT__WHY_FD, WEFT__WHY_SLEEP, WEFT__WHY_JOIN,
     WEFT__WHY_FUTURE, WEFT__WHY_PROC, WEFT__WHY_POOL, WEFT__WHY_PFUTEX, WEFT__WHY_SWITCH,
-    WEFT__WHY_WAITGROUP, WEFT__WHY_ONCE, WEFT__WHY_QJOIN, WEFT__WHY_KILLALL, WEFT__WHY_OTHER,
-    WEFT__WHY_COUNT
+    WEFT__WHY_WAITGROUP, WEFT__WHY_ONCE, WEFT__WHY_QJOIN, WEFT__WHY_KILLALL,
+    /* process-shared objects (a pfutex wait on their word) */
+    WEFT__WHY_PLOCK, WEFT__WHY_PSEM, WEFT__WHY_PEVENT, WEFT__WHY_PCOND, WEFT__WHY_PBARRIER,
+    WEFT__WHY_PQUEUE, WEFT__WHY_SHM_READY, WEFT__WHY_OTHER, WEFT__WHY_COUNT
 };
 
 /* The calling thread's scheduler, or NULL if it has none yet. */
@@ -491,7 +493,11 @@ uint64_t weft__sched_rand(weft__sched *s);
  * spurious), -ETIMEDOUT, -ECANCELED, -ENOMEM. Inside a thread with a
  * scheduler only the calling coroutine waits. The word must not be in
  * FUTEX_PRIVATE use. weft__pfutex_wake wakes up to n waiters, any process. */
-int weft__pfutex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline);
+int weft__pfutex_wait_why(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int why);
+/* why: the WEFT__WHY_P* kind of object the word belongs to (weft_dump). */
+static inline int weft__pfutex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
+    return weft__pfutex_wait_why(addr, val, deadline, WEFT__WHY_PFUTEX);
+}
 int weft__pfutex_wake(_Atomic uint32_t *addr, int n);
 
 /* ---- for libweft-hook (exported, not part of the public API) ------------

@@ -247,7 +247,7 @@ WEFT_TEST(dump_every_wait_kind) {
         {"join", w_join, 0, "parked on join coroutine "},
         {"future", w_future, 0, "parked on future 0x"},
         {"proc", w_proc, 0, "parked on process pid "},
-        {"psem", w_psem, 0, "parked on pfutex 0x"},
+        {"psem", w_psem, 0, "parked on psem 0x"},
         {"switch", w_switch, 0, "parked on switch to coroutine "},
     };
     enum { N = sizeof crowd / sizeof crowd[0] };
@@ -543,6 +543,42 @@ WEFT_TEST(dump_process_pool) {
     t = dump_text();
     CHECK(strstr(t, head) == NULL);
     free(t);
+}
+
+/* A plain pthread blocked on a process-shared semaphore is listed under the
+ * threads without coroutines, parked on that object's word. */
+static weft_psem *g_psem2;
+static void *psem_waiter(void *a) {
+    (void)a;
+    return (void *)(intptr_t)weft_psem_acquire(g_psem2, weft_after(30 * WEFT_SEC));
+}
+WEFT_TEST(dump_plain_thread_on_process_shared) {
+    g_psem2 = test_shared_mem(sizeof *g_psem2);
+    CHECK_OK(weft_psem_init(g_psem2, 0, 0));
+    pthread_t pt;
+    CHECK_EQ(pthread_create(&pt, NULL, psem_waiter, NULL), 0);
+    char *t = NULL;
+    bool seen = false;
+    for (int round = 0; round < 5000 && !seen; round++) {
+        free(t);
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+        t = dump_text();
+        const char *plain = strstr(t, "\nthreads without coroutines:\n");
+        const char *l = plain ? strstr(plain, ": parked on psem 0x") : NULL;
+        const char *w = l ? strstr(l, " (process-shared word, waits while it is 0, now 0) for ")
+                          : NULL;
+        seen = w && w < strchr(l, '\n');
+    }
+    if (!seen)
+        fputs(t, stderr);
+    CHECK(seen);
+    free(t);
+    CHECK_OK(weft_psem_release(g_psem2, 1));
+    void *r;
+    CHECK_EQ(pthread_join(pt, &r), 0);
+    CHECK(r == NULL);
+    weft_psem_destroy(g_psem2);
 }
 
 WEFT_TEST(dump_without_scheduler) {

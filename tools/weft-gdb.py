@@ -16,7 +16,8 @@ import gdb
 WHY = ["unknown", "lock", "rlock", "cond", "sem", "event", "barrier", "chan-send",
        "chan-recv", "chan-select", "queue-get", "queue-put", "fd", "sleep", "join",
        "future", "process", "pool-join", "pfutex", "switch", "waitgroup", "once",
-       "queue-join", "killall", "other"]
+       "queue-join", "killall", "plock", "psem", "pevent", "pcond", "pbarrier", "pqueue",
+       "shm-ready", "other"]
 STATE = {1: "ready", 2: "parked", 3: "suspended", 4: "done"}
 F_SHARED, F_MAIN = 4, 8
 

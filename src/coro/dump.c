@@ -293,6 +293,13 @@ static const char *const why_name[WEFT__WHY_COUNT] = {
     [WEFT__WHY_ONCE] = "once",
     [WEFT__WHY_QJOIN] = "queue-join",
     [WEFT__WHY_KILLALL] = "killall",
+    [WEFT__WHY_PLOCK] = "plock",
+    [WEFT__WHY_PSEM] = "psem",
+    [WEFT__WHY_PEVENT] = "pevent",
+    [WEFT__WHY_PCOND] = "pcond",
+    [WEFT__WHY_PBARRIER] = "pbarrier",
+    [WEFT__WHY_PQUEUE] = "pqueue",
+    [WEFT__WHY_SHM_READY] = "shm-ready",
     [WEFT__WHY_OTHER] = "other",
 };
 
@@ -354,6 +361,13 @@ WEFT_NO_ASAN WEFT_NO_TSAN static void reason(out *o, unsigned why, const void *w
         break;
     }
     case WEFT__WHY_PFUTEX:
+    case WEFT__WHY_PLOCK:
+    case WEFT__WHY_PSEM:
+    case WEFT__WHY_PEVENT:
+    case WEFT__WHY_PCOND:
+    case WEFT__WHY_PBARRIER:
+    case WEFT__WHY_PQUEUE:
+    case WEFT__WHY_SHM_READY:
         out_s(o, " ");
         out_x(o, (uintptr_t)why_obj);
         out_s(o, " (process-shared word, waits while it is ");

@@ -537,7 +537,7 @@ static int wait_for(weft_pqueue *q, int what, uint64_t need, int64_t deadline) {
          * lock holder) after each. */
         int64_t slice = weft_now() + DEATH_SLICE_NS;
         bool sliced = weft__dl_forever(deadline) || deadline > slice;
-        r = weft__pfutex_wait(seq, v, sliced ? slice : deadline);
+        r = weft__pfutex_wait_why(seq, v, sliced ? slice : deadline, WEFT__WHY_PQUEUE);
         if (r == -ETIMEDOUT && sliced) {
             settle_slots(q);
             r = 0;

@@ -79,7 +79,7 @@ int weft_pbarrier_wait(weft_pbarrier *b, int64_t deadline) {
     atomic_fetch_add_explicit(&p->waiting, 1, memory_order_relaxed);
     weft__rmutex_unlock(&p->m);
     for (;;) {
-        r = weft__pfutex_wait(&p->word, w, deadline);
+        r = weft__pfutex_wait_why(&p->word, w, deadline, WEFT__WHY_PBARRIER);
         if (atomic_load_explicit(&p->word, memory_order_acquire) != w || r < 0)
             break;
     }

@@ -36,7 +36,7 @@ int weft_pcond_wait(weft_pcond *c, weft_plock *l, int64_t deadline) {
         return r;
     }
     for (;;) {
-        r = weft__pfutex_wait(&p->seq, s, deadline);
+        r = weft__pfutex_wait_why(&p->seq, s, deadline, WEFT__WHY_PCOND);
         if (atomic_load_explicit(&p->seq, memory_order_acquire) != s) {
             r = 0; /* notified (even if the deadline passed meanwhile) */
             break;

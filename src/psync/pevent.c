@@ -58,7 +58,7 @@ int weft_pevent_wait(weft_pevent *e, int64_t deadline) {
     atomic_fetch_add_explicit(&p->waiters, 1, memory_order_seq_cst);
     int r;
     for (;;) {
-        r = weft__pfutex_wait(&p->word, w, deadline);
+        r = weft__pfutex_wait_why(&p->word, w, deadline, WEFT__WHY_PEVENT);
         /* Any change of a clear word is a set (a clear leaves it alone). */
         if (atomic_load_explicit(&p->word, memory_order_acquire) != w) {
             r = 0;

@@ -174,7 +174,7 @@ static int submit(struct req *q) {
     return r;
 }
 
-int weft__pfutex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
+int weft__pfutex_wait_why(_Atomic uint32_t *addr, uint32_t val, int64_t deadline, int why) {
     weft__scope *sc;
     deadline = weft__scope_clip(deadline, &sc);
     if (weft__dl_passed(deadline)) {
@@ -184,7 +184,10 @@ int weft__pfutex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
         return -ETIMEDOUT;
     }
     if (!weft__sched_get()) {
+        weft__why(why, addr, (intptr_t)val);
+        weft__tw_park_begin();
         int r = futex_wait_abs(addr, val, deadline);
+        weft__tw_park_end();
         weft__scope_timed_out(sc, r);
         return r;
     }
@@ -199,7 +202,7 @@ int weft__pfutex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
     atomic_init(&q->refs, 2);
     weft__waiter local;
     weft__waiter *w = weft__waiter_begin(&local, WEFT__W_OTHER);
-    weft__why(WEFT__WHY_PFUTEX, addr, (intptr_t)val);
+    weft__why(why, addr, (intptr_t)val);
     q->w = w;
     int r = submit(q);
     if (r < 0) {

@@ -49,7 +49,7 @@ int weft_psem_acquire(weft_psem *s, int64_t deadline) {
         if (take(p))
             return 0;
         atomic_fetch_add_explicit(&p->waiters, 1, memory_order_seq_cst);
-        int r = weft__pfutex_wait(&p->value, 0, deadline);
+        int r = weft__pfutex_wait_why(&p->value, 0, deadline, WEFT__WHY_PSEM);
         atomic_fetch_sub_explicit(&p->waiters, 1, memory_order_seq_cst);
         if (r < 0) {
             /* A wake-up this caller consumed must not be lost: if a permit

@@ -240,7 +240,7 @@ int weft__rmutex_lock(weft__rmutex *m, int64_t deadline) {
                 continue;
             v |= FUTEX_WAITERS;
         }
-        r = weft__pfutex_wait(word(m), v, deadline);
+        r = weft__pfutex_wait_why(word(m), v, deadline, WEFT__WHY_PLOCK);
         waited = true;
         if (r == -ETIMEDOUT || r == -ECANCELED || r == -ENOMEM) {
             /* We may have consumed a wake-up meant for a waiter: pass it on. */

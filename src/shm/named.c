@@ -439,7 +439,7 @@ static int wait_ready(struct named_hdr *h, int fd, const char *path, int64_t dea
         int64_t until = weft_after(NAMED_PROBE);
         if (deadline != WEFT_FOREVER && deadline < until)
             until = deadline < 0 ? 0 : deadline;
-        int r = weft__pfutex_wait(&h->ready, v, until);
+        int r = weft__pfutex_wait_why(&h->ready, v, until, WEFT__WHY_SHM_READY);
         if (r == -ECANCELED || r == -ENOMEM)
             return r;
     }
