@@ -37,7 +37,7 @@ static weft_ppool *list_head;
 /* The list's lock is held across fork, so a child never inherits it taken. */
 static void list_prepare(void) { pthread_mutex_lock(&list_mu); }
 static void list_parent(void) { pthread_mutex_unlock(&list_mu); }
-static void list_child(void) { pthread_mutex_init(&list_mu, NULL); }
+static void list_child(void) { pthread_mutex_unlock(&list_mu); }
 static void list_setup(void) {
     if (pthread_atfork(list_prepare, list_parent, list_child) != 0)
         WEFT_PANIC("pthread_atfork failed");

@@ -41,14 +41,14 @@ static void make_key(void) { g_key_ok = pthread_key_create(&g_key, unlist) == 0;
 void weft__tw_atfork_prepare(void) { pthread_mutex_lock(&g_mu); }
 void weft__tw_atfork_parent(void) { pthread_mutex_unlock(&g_mu); }
 void weft__tw_atfork_child(void) {
-    pthread_mutex_init(&g_mu, NULL);
     weft__tw *me = &weft__tls_tw;
     tw_list = NULL;
-    if (me->tid) {
+    if (me->tid > 0) {
         me->prev = me->next = NULL;
         me->tid = (int)syscall(SYS_gettid);
         tw_list = me;
     }
+    pthread_mutex_unlock(&g_mu); /* taken by this thread in prepare */
 }
 
 static void list_me(weft__tw *t) {
