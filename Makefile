@@ -64,7 +64,7 @@ runtests  = $(CTEST) --test-dir $(1) --output-on-failure -j $(CTEST_JOBS) $(CTES
 crosstests = $(call runtests,$(1)) -O $(1)/ctest.log; st=$$?; \
 	printf '%s: %s tests skipped\n' $(1) "$$(grep -c -- '\*\*\*Skipped' $(1)/ctest.log)"; exit $$st
 
-.PHONY: all build test mpi demo docs bench install asan sweep tsan valgrind ucontext musl cross-aarch64 cross-riscv64 fuzz format clean
+.PHONY: all build test mpi demo docs bench install asan sweep tsan valgrind ucontext musl cross-aarch64 cross-riscv64 i386 fuzz format clean
 
 all: build
 
@@ -158,6 +158,13 @@ cross-riscv64:
 	$(call configure,build-riscv64,$(BUILD_TYPE),-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/riscv64-linux-gnu.cmake)
 	$(call build,build-riscv64)
 	$(call crosstests,build-riscv64)
+
+# 32-bit x86: built with Debian's gcc-i686-linux-gnu, run natively (an x86_64 kernel runs
+# i386 programs; the loader comes from libc6-i386). The ucontext switch (no i386 assembly).
+i386:
+	$(call configure,build-i386,$(BUILD_TYPE),-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/i686-linux-gnu.cmake -DWEFT_MPI=OFF)
+	$(call build,build-i386)
+	$(call crosstests,build-i386)
 
 # The seed corpus stays untouched: new inputs go to build-fuzz/corpus.
 FUZZ_CC      ?= clang

@@ -1764,7 +1764,7 @@ WEFT_API int weft_proc_close_stdio(weft_proc *p, int i);
  * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -EACCES. */
 WEFT_API int weft_shm_unlink(const char *name);
 
-/* Raw named shared memory: `size` zero-filled bytes (1 .. 2^40), aligned
+/* Raw named shared memory: `size` zero-filled bytes (1 .. 2^40 (2^31 on 32-bit ABIs)), aligned
  * to 64, for data the caller lays out itself (put process-shared
  * primitives there with their _init functions). *out receives the address
  * in the calling process. Ready as soon as this returns: initialise the
@@ -1787,7 +1787,7 @@ typedef struct weft_shm_arena weft_shm_arena;
 /* Creates an anonymous arena with room for about `bytes` of allocations
  * (each block costs 16 bytes more). Create it before fork(): children see
  * it, and everything allocated in it, at the same address.
- * Errors: -EINVAL (out NULL, bytes 0 or above 2^40), -ENOMEM. */
+ * Errors: -EINVAL (out NULL, bytes 0 or above 2^40 (2^31 on 32-bit ABIs)), -ENOMEM. */
 WEFT_API int weft_shm_arena_create(weft_shm_arena **out, size_t bytes);
 /* A named arena (see the errors above). Its blocks are at different
  * addresses in each process: pass offsets (weft_shm_offset) between them. */
@@ -2217,7 +2217,7 @@ typedef struct weft_pipe weft_pipe;
  * Errors: -EINVAL (NULL, duplex not 0/1), -EMFILE, -ENFILE, -ENOMEM. */
 WEFT_API int weft_pipe_create(weft_pipe **end0, weft_pipe **end1, int duplex);
 
-/* Sends len bytes at msg as one message (len up to 2^40).
+/* Sends len bytes at msg as one message (len up to 2^40 (2^31 on 32-bit ABIs)).
  * Errors: -EPIPE (the other end is closed everywhere, or an earlier send
  * on this end broke off inside a message), -ETIMEDOUT, -ECANCELED,
  * -EBADF (a receive-only end), -EMSGSIZE, -EINVAL (p NULL, msg NULL with
@@ -2570,7 +2570,7 @@ typedef struct weft_pdict weft_pdict;
 typedef struct weft_plist weft_plist;
 
 /* Creates a dict in anonymous shared memory, inherited by processes forked
- * afterwards. max_bytes: 64 .. 2^40.
+ * afterwards. max_bytes: 64 .. 2^40 (2^31 on 32-bit ABIs).
  * Errors: -EINVAL (out NULL, max_bytes out of range), -ENOMEM. */
 WEFT_API int weft_pdict_create(weft_pdict **out, size_t max_bytes);
 /* Creates a dict under `name` for unrelated processes (weft_pdict_open);

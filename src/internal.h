@@ -302,7 +302,7 @@ typedef struct weft__coro {
      * cache line a park writes anyway; meaningful only while PARKED. */
     uint8_t why;                     /* WEFT__WHY_* */
     const void *why_obj;             /* the object (lock, channel, ...) */
-    intptr_t why_arg;                /* fd: fd << 16 | events; others 0 */
+    int64_t why_arg;                 /* fd: fd << 16 | events; sleep: deadline; others 0 */
     int64_t why_since;               /* when the park began (CLOCK_MONOTONIC_COARSE) */
     weft__scope scope;               /* its timeout scopes (not the main one's) */
     void *scratch;                   /* park memory of a SHARED coroutine */
@@ -344,6 +344,10 @@ static inline uintptr_t weft__self_token(void) {
     }
     return weft__thread_anchor() | 1; /* the thread itself, and its main coroutine */
 }
+/* The largest shared-memory object or message size weft accepts: 2^40 bytes on
+ * 64-bit ABIs, 2^31 on 32-bit ones (their address space is 4 GiB at most). */
+#define WEFT__MAX_BYTES ((size_t)1 << (SIZE_MAX > 0xffffffffu ? 40 : 31))
+
 /* A thread without a scheduler, seen by weft_dump while it waits in a weft
  * primitive (sync/threadwait.c): listed from its first such wait until it
  * exits. Its fields are written only by the thread itself. */
@@ -354,7 +358,7 @@ typedef struct weft__tw {
     char name[16];                /* its name when listed (PR_GET_NAME) */
     uint8_t why;                  /* WEFT__WHY_*, as in weft__coro */
     const void *why_obj;
-    intptr_t why_arg;
+    int64_t why_arg;
     int64_t since; /* CLOCK_MONOTONIC_COARSE at the park; 0: not waiting */
 } weft__tw;
 extern WEFT_TLS weft__tw weft__tls_tw;
@@ -374,7 +378,7 @@ void weft__tw_atfork_child(void);
 
 /* Records what the calling coroutine (or thread without a scheduler) is
  * about to wait on: three stores in its control block or thread record. */
-static inline void weft__why(int why, const void *obj, intptr_t arg) {
+static inline void weft__why(int why, const void *obj, int64_t arg) {
     weft__sched *s = weft__sched_get();
     if (s) {
         weft__coro *co = weft__sched_running(s);

@@ -702,7 +702,7 @@ static void body_bad_args(void) {
                             {.backlog = -1},
                             {.max_headers = -1},
                             {.max_request_line = 2 << 20},
-                            {.max_body = (size_t)4 << 30},
+                            {.max_body = ((size_t)1 << 30) + 1},
                             {.reuseport = 2}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_ERR(weft_http_server_start(&s, "127.0.0.1", 0, handler, NULL, &bad[i]), -EINVAL);

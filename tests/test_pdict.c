@@ -189,7 +189,7 @@ WEFT_TEST(bad_input) {
     CHECK_ERR(weft_pdict_create(NULL, MB), -EINVAL);
     CHECK_ERR(weft_pdict_create(&d, 0), -EINVAL);
     CHECK_ERR(weft_pdict_create(&d, 63), -EINVAL);
-    CHECK_ERR(weft_pdict_create(&d, ((size_t)1 << 40) + 1), -EINVAL);
+    CHECK_ERR(weft_pdict_create(&d, WEFT__MAX_BYTES + 1), -EINVAL);
     CHECK_ERR(weft_pdict_create_named(&d, NULL, MB), -EINVAL);
     CHECK_ERR(weft_pdict_create_named(&d, "a/b", MB), -EINVAL);
     CHECK_ERR(weft_pdict_open(&d, "weft_test_pdict_never_made", WEFT_NOWAIT), -ENOENT);

@@ -93,7 +93,7 @@ WEFT_TEST(named_bad_input) {
     CHECK_ERR(weft_shm_create(&p, "/a/b", 1), -EINVAL);
     CHECK_ERR(weft_shm_create(&p, longname, 1), -ENAMETOOLONG);
     CHECK_ERR(weft_shm_create(&p, "/weft_test_size0", 0), -EINVAL);
-    CHECK_ERR(weft_shm_create(&p, "/weft_test_huge", (size_t)1 << 41), -EINVAL);
+    CHECK_ERR(weft_shm_create(&p, "/weft_test_huge", WEFT__MAX_BYTES + 1), -EINVAL);
     CHECK_ERR(weft_shm_attach(NULL, "/x", NULL), -EINVAL);
     CHECK_ERR(weft_shm_attach(&p, NULL, NULL), -EINVAL);
     CHECK_ERR(weft_shm_attach(&p, "a/b", NULL), -EINVAL);
@@ -265,7 +265,7 @@ WEFT_TEST(arena_alloc_free) {
     weft_shm_arena *a;
     CHECK_ERR(weft_shm_arena_create(NULL, 100), -EINVAL);
     CHECK_ERR(weft_shm_arena_create(&a, 0), -EINVAL);
-    CHECK_ERR(weft_shm_arena_create(&a, (size_t)1 << 41), -EINVAL);
+    CHECK_ERR(weft_shm_arena_create(&a, WEFT__MAX_BYTES + 1), -EINVAL);
     CHECK_OK(weft_shm_arena_create(&a, 64 * 1024));
     CHECK_EQ(weft_shm_arena_used(a), 0);
     CHECK(weft_shm_alloc(a, 0) == NULL);

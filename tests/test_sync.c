@@ -40,13 +40,15 @@
 /* Mirrors of the private layouts in src/sync/ (only the queues are read). */
 struct m_cond {
     weft__spin lock;
+    uint32_t tag;
     weft__wq q;
 };
 struct m_sem {
     _Atomic int64_t count;
     weft__spin lock;
     int32_t bounded;
-    int64_t initial;
+    int32_t initial;
+    uint32_t tag;
     weft__wq q;
 };
 struct m_event {
@@ -57,6 +59,7 @@ struct m_event {
 struct m_wg {
     _Atomic int64_t count;
     weft__spin lock;
+    uint32_t tag;
     weft__wq q;
 };
 struct m_once {

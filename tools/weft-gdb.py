@@ -205,7 +205,7 @@ class CoroBt(gdb.Command):
             src = sp
         k = 0
         addr = src
-        ulong = 8
+        ulong = gdb.lookup_type("unsigned long").sizeof
         while addr + ulong <= hi and k < 32:
             try:
                 v = int.from_bytes(bytes(inf.read_memory(addr, ulong)), "little")

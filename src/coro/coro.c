@@ -82,8 +82,10 @@ static weft__coro *cb_alloc(weft__sched *s) {
     }
     /* `sched` and `gen` may be read by other threads holding stale handles
      * or lock-owner tokens (type-stable memory): only atomic writes. */
+#if UINTPTR_MAX > 0xffffffffu /* on 32-bit ABIs the 64-bit gen is aligned past a gap */
     _Static_assert(offsetof(weft__coro, gen) == offsetof(weft__coro, sched) + sizeof(void *),
                    "sched and gen must be adjacent");
+#endif
     /* Field by field: a `memset` of the block compiled to `rep stos`,
      * which cost half of weft_spawn. `wait` needs no reset (every park
      * starts with weft__waiter_begin); fields spawn always sets are left. */

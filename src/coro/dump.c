@@ -156,7 +156,7 @@ static const xr *xr_find(uintptr_t a) {
 static bool is_return(uintptr_t a) {
     if (!xr_find(a))
         return false;
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__i386__)
     unsigned char c[8];
     if (!peek(c, (const void *)(a - 8), 8))
         return false;
@@ -310,7 +310,7 @@ static int64_t coarse_now(void) {
 }
 
 WEFT_NO_ASAN WEFT_NO_TSAN static void reason(out *o, unsigned why, const void *why_obj,
-                                             intptr_t arg) {
+                                             int64_t arg) {
     why = why < WEFT__WHY_COUNT ? why : WEFT__WHY_OTHER;
     out_s(o, why_name[why]);
     switch (why) {

@@ -527,10 +527,12 @@ HOOK_API int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval
         return -1;
     }
     int64_t deadline = WEFT_FOREVER;
-    if (tv) /* a timeout past INT64_MAX ns (292 years) saturates instead of overflowing */
-        deadline = weft_after((int64_t)tv->tv_sec >= INT64_MAX / WEFT_SEC - 1
+    if (tv) { /* a timeout past INT64_MAX ns (292 years) saturates instead of overflowing */
+        int64_t sec = tv->tv_sec; /* (a 32-bit time_t never reaches the bound) */
+        deadline = weft_after(sec >= INT64_MAX / WEFT_SEC - 1
                                   ? INT64_MAX
-                                  : (int64_t)tv->tv_sec * WEFT_SEC + tv->tv_usec * WEFT_USEC);
+                                  : sec * WEFT_SEC + (int64_t)tv->tv_usec * WEFT_USEC);
+    }
     struct pollfd *p = nfds ? malloc((size_t)nfds * sizeof *p) : NULL;
     if (nfds && !p) {
         errno = ENOMEM;
@@ -588,9 +590,10 @@ HOOK_API int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval
 /* ------------------------------------------------------------ sleeping */
 
 static int64_t ts_ns(const struct timespec *ts) {
-    if (ts->tv_sec > INT64_MAX / WEFT_SEC - 1)
+    int64_t sec = ts->tv_sec; /* (a 32-bit time_t never reaches the bound) */
+    if (sec > INT64_MAX / WEFT_SEC - 1)
         return INT64_MAX;
-    return (int64_t)ts->tv_sec * WEFT_SEC + ts->tv_nsec;
+    return sec * WEFT_SEC + ts->tv_nsec;
 }
 static void ns_ts(int64_t ns, struct timespec *ts) {
     if (ns < 0)

@@ -35,6 +35,8 @@ static const void *interrupted_sp(const void *uc) {
     return (const void *)u->uc_mcontext.gregs[REG_RSP];
 #elif defined(__aarch64__)
     return (const void *)u->uc_mcontext.sp;
+#elif defined(__i386__)
+    return (const void *)u->uc_mcontext.gregs[REG_ESP];
 #else
     (void)u;
     return NULL;

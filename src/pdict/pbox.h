@@ -23,7 +23,7 @@ enum { WEFT__PBOX_DICT = 1, WEFT__PBOX_LIST = 2 };
 
 /* The smallest and largest max_bytes of a container. */
 #define WEFT__PBOX_MIN_BYTES 64
-#define WEFT__PBOX_MAX_BYTES ((uint64_t)1 << 40)
+#define WEFT__PBOX_MAX_BYTES WEFT__MAX_BYTES
 
 typedef struct weft__pbox {
     /* Set at creation, read-only afterwards. */

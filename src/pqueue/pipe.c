@@ -18,7 +18,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define MAX_MSG ((uint64_t)1 << 40)
+#define MAX_MSG WEFT__MAX_BYTES
 
 struct weft_pipe {
     uint32_t tag; /* PIPE_MAGIC; WEFT__TAG_DEAD once closed */

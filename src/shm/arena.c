@@ -69,7 +69,7 @@ static bool ok(weft_shm_arena *a) {
 /* The mapping size of an arena of `bytes` usable bytes; 0 if that is 0 or
  * too large. */
 static size_t arena_bytes(size_t bytes) {
-    if (bytes == 0 || bytes > ((size_t)1 << 40))
+    if (bytes == 0 || bytes > WEFT__MAX_BYTES)
         return 0;
     return (bytes + ARENA_HDR + ALIGN + ALIGN - 1) & ~(size_t)(ALIGN - 1);
 }
@@ -84,7 +84,7 @@ size_t weft__shm_arena_overhead(void) {
 int weft__shm_arena_init(weft_shm_arena **out, void *mem, size_t size) {
     size &= ~(size_t)(ALIGN - 1);
     if (!out || !mem || ((uintptr_t)mem & (ALIGN - 1)) || size < ARENA_HDR + 2 * ALIGN ||
-        size > ((size_t)1 << 40))
+        size > WEFT__MAX_BYTES)
         return -EINVAL;
     int r = setup(mem, size, 0);
     if (r < 0)

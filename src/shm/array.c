@@ -36,7 +36,7 @@ static struct weft_shm_array *A(void *p, uint32_t kind) {
 }
 
 static int sizes(size_t elem, size_t count, size_t *total) {
-    if (elem == 0 || count == 0 || elem > ((size_t)1 << 40) / count)
+    if (elem == 0 || count == 0 || elem > WEFT__MAX_BYTES / count)
         return -EINVAL;
     *total = SARR_DATA + elem * count;
     return 0;

@@ -16,7 +16,7 @@
 #define NAMED_VERSION 1u
 #define NAMED_READY 1u
 #define NAMED_DEAD 2u /* abandoned (creator died or gave up); name removed */
-#define NAMED_MAX_SIZE ((size_t)1 << 40)
+#define NAMED_MAX_SIZE WEFT__MAX_BYTES
 /* How long an attacher waits for a creator to write a header at all, how
  * long a creator waits for the lock of a taken name, and the age after which
  * an object without a header is taken for abandoned. */

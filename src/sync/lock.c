@@ -119,7 +119,7 @@ int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline
         weft__sched *s = weft__sched_get();
         /* an rlock's wait (recorded by rlock.c) stays an rlock's */
         unsigned why_now = s ? weft__sched_running(s)->why : weft__tls_tw.why;
-        intptr_t arg_now = s ? weft__sched_running(s)->why_arg : weft__tls_tw.why_arg;
+        int64_t arg_now = s ? weft__sched_running(s)->why_arg : weft__tls_tw.why_arg;
         if (!(why_now == WEFT__WHY_RLOCK && arg_now == (intptr_t)k))
             weft__why(WEFT__WHY_LOCK, k, 0);
         int r = weft__wq_wait(&k->q, &k->qlock, front, 0, &since, deadline, &handed, kind);
