@@ -1542,7 +1542,11 @@ typedef struct weft_proc_opts {
  * which the caller must give back with weft_proc_release.
  * Errors: -EINVAL (out or fn NULL), -ENOMEM, -EAGAIN (the process limit:
  * fork's error), -EMFILE/-ENFILE (no descriptor for the pidfd), -ENOSYS
- * (the kernel lacks pidfds: Linux < 5.4). On failure no child is left. */
+ * (the kernel lacks pidfd_open: Linux < 5.3), -EPERM (a seccomp policy
+ * refuses it). On failure no child is left. Where waitid(P_PIDFD) (Linux
+ * 5.4) or pidfd_send_signal (5.1) is refused, weft waits for and signals
+ * the child by its pid instead, which is as exact: the pid stays the
+ * child's until weft reaps it. */
 WEFT_API int weft_proc_start(weft_proc **out, weft_proc_fn fn, void *arg,
                              const weft_proc_opts *opts);
 
@@ -2374,7 +2378,8 @@ WEFT_API void weft_ppool_opts_init(weft_ppool_opts *o);
  * Errors: -EINVAL (out NULL, nworkers < 0 or > 256, unknown initializer
  * id, bad policy, max_retries or task_timeout < 0, reserved_ not zero),
  * -ENOMEM, -EAGAIN (fork, thread or descriptor limits; nothing is left
- * behind). */
+ * behind), -ENOSYS or -EPERM (pidfd_open(2) is missing, Linux < 5.3, or
+ * refused by a seccomp policy: workers need pidfds). */
 WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts);
 
 /* Number of workers of p (0 for NULL). */

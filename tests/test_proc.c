@@ -4,7 +4,12 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 /* WEFT_TEST_TIMEOUT(daemon_dies_with_parent, 20) */
 
@@ -957,6 +962,133 @@ WEFT_TEST(parent_process) {
     close(hold[0]);
     close(hold[1]);
     CHECK_NO_ZOMBIES();
+}
+
+/* Older kernels and seccomp policies: waitid(P_PIDFD) (Linux 5.4) and
+ * pidfd_send_signal (5.1) refused with ENOSYS, then with EPERM. Processes
+ * still start, are signalled, joined with a deadline and reaped with their
+ * exit codes; the join sleeps (it spun forever before: waitid kept failing
+ * while the pidfd stayed readable). */
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+static int deny_pidfd_waits(int err) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_send_signal, 3, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_waitid, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 3 /* P_PIDFD */, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        return -errno;
+    return 0;
+}
+static int exit_with(void *arg) { return (int)(intptr_t)arg; }
+static int sleep_long(void *arg) {
+    (void)arg;
+    for (;;)
+        pause();
+    return 0;
+}
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+static int pidfd_refused_body(void) {
+    if (waitid((idtype_t)3, 0, NULL, WEXITED | WNOHANG) == 0 || (errno != ENOSYS && errno != EPERM))
+        return 10;
+    weft_proc *p;
+    if (weft_proc_start(&p, exit_with, (void *)(intptr_t)7, NULL) != 0)
+        return 11;
+    if (weft_proc_join(p, weft_after(30 * WEFT_SEC)) != 0)
+        return 12;
+    int code = -1;
+    if (weft_proc_exitcode(p, &code) != 0 || code != 7)
+        return 13;
+    weft_proc_release(p);
+    /* A sleeper: a join with a deadline times out while sleeping, then a kill ends it. */
+    if (weft_proc_start(&p, sleep_long, NULL, NULL) != 0)
+        return 14;
+    double c0 = cpu_seconds();
+    if (weft_proc_join(p, weft_after(300 * WEFT_MSEC)) != -ETIMEDOUT)
+        return 15;
+    if (cpu_seconds() - c0 > 0.15) /* spinning for 300 ms would use about 0.3 s */
+        return 16;
+    if (weft_proc_kill(p) != 0)
+        return 17;
+    if (weft_proc_join(p, weft_after(30 * WEFT_SEC)) != 0)
+        return 18;
+    if (weft_proc_exitcode(p, &code) != 0 || code != -SIGKILL)
+        return 19;
+    weft_proc_release(p);
+    return 0;
+}
+WEFT_TEST(pidfd_waits_refused_fall_back) {
+    int errs[] = {ENOSYS, EPERM};
+    for (int i = 0; i < 2; i++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        CHECK_GE(pid, 0);
+        if (pid == 0) {
+            if (deny_pidfd_waits(errs[i]) != 0)
+                _exit(3);
+            _exit(pidfd_refused_body());
+        }
+        int rc = test_reap(pid);
+        if (rc == 3)
+            SKIP("seccomp filters are refused here (qemu-user does not install them)");
+        CHECK_EQ(rc, 0);
+    }
+    CHECK_NO_ZOMBIES();
+}
+
+/* pidfd_open itself refused: starting a process or a process pool fails at
+ * once with that error (the pool said -EAGAIN), and no child is left. */
+static int deny_pidfd_open(int err) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 434 /* pidfd_open */, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        return -errno;
+    return 0;
+}
+WEFT_TEST(pidfd_open_refused_is_said) {
+    int errs[] = {ENOSYS, EPERM};
+    for (int i = 0; i < 2; i++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        CHECK_GE(pid, 0);
+        if (pid == 0) {
+            if (deny_pidfd_open(errs[i]) != 0)
+                _exit(3);
+            weft_proc *p;
+            if (weft_proc_start(&p, exit_with, NULL, NULL) != -errs[i])
+                _exit(10);
+            weft_ppool *pp;
+            weft_ppool_opts o = {.nworkers = 1, .initializer = -1};
+            if (weft_ppool_create(&pp, &o) != -errs[i])
+                _exit(11);
+            if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD)
+                _exit(12); /* a child left behind */
+            _exit(0);
+        }
+        int rc = test_reap(pid);
+        if (rc == 3)
+            SKIP("seccomp filters are refused here (qemu-user does not install them)");
+        CHECK_EQ(rc, 0);
+    }
 }
 
 WEFT_MAIN()

@@ -73,10 +73,13 @@ int weft__pp_spawn(weft_ppool *p, int wi) {
         weft__ppool_worker(&cfg);
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd < 0) {
+        /* ENOSYS (a kernel before 5.3) or EPERM (seccomp): said as it is, not
+         * as a passing shortage */
+        int e = errno == ENOSYS || errno == EPERM ? -errno : -EAGAIN;
         kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
         }
-        return -EAGAIN;
+        return e;
     }
     w->pid = pid;
     w->pidfd = fd;

@@ -49,6 +49,10 @@ int weft__proc_each(bool try_only, void (*fn)(void *ud, const weft_proc *p), voi
 /* Reaps p if it has exited, without waiting: 1 if p is reaped (now or
  * before), 0 if it still runs, -ECHILD if its exit code was lost. */
 int weft__proc_reap(weft_proc *p);
+/* Sends sig to p's process through its pidfd; where pidfd_send_signal is refused
+ * (a kernel before 5.1, seccomp), with kill(2) while p is known unreaped (under
+ * p->mu, or under the registry's lock when registry_held). 0, or -errno. */
+int weft__proc_send(weft_proc *p, int sig, bool registry_held);
 /* Frees p (closing its descriptors) now if it was reaped, else hands it to
  * the reaper. */
 void weft__proc_dispose(weft_proc *p);

@@ -233,9 +233,29 @@ WEFT_API int weft_proc_signal(weft_proc *p, int sig) {
     /* The pidfd stays open until release, so this never reaches a process
      * that reused the pid. A child that has exited (not yet reaped) gives
      * ESRCH: nothing to do, as in Python. */
-    if (weft__pidfd_send_signal(p->pidfd, sig) == 0 || errno == ESRCH)
-        return 0;
-    return -errno;
+    return weft__proc_send(p, sig, false);
+}
+
+int weft__proc_send(weft_proc *p, int sig, bool registry_held) {
+    static atomic_int refused; /* pidfd_send_signal gave ENOSYS or EPERM once */
+    if (!atomic_load_explicit(&refused, memory_order_relaxed)) {
+        if (weft__pidfd_send_signal(p->pidfd, sig) == 0 || errno == ESRCH)
+            return 0;
+        if (errno != ENOSYS && errno != EPERM)
+            return -errno;
+        atomic_store_explicit(&refused, 1, memory_order_relaxed);
+    }
+    /* The state turns from RUNNING only under both locks, with the reap: while
+     * it is RUNNING the pid is still this child's (a zombie keeps it). */
+    if (!registry_held)
+        pthread_mutex_lock(&p->mu);
+    int r = 0;
+    if (atomic_load_explicit(&p->state, memory_order_acquire) == WEFT__P_RUNNING &&
+        kill(p->pid, sig) != 0 && errno != ESRCH)
+        r = -errno;
+    if (!registry_held)
+        pthread_mutex_unlock(&p->mu);
+    return r;
 }
 
 WEFT_API int weft_proc_terminate(weft_proc *p) { return weft_proc_signal(p, SIGTERM); }

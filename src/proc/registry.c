@@ -90,13 +90,28 @@ void weft__proc_register(weft_proc *p) {
 
 /* p->mu held, p running: reaps p if it has exited, without waiting; its
  * new state, and in *code its exit code. */
+/* waitid(P_PIDFD) works here (1), or was refused (0: a kernel before 5.4, or a
+ * seccomp policy): then the child is waited for by pid, which is as exact, since
+ * an unreaped child keeps its pid. */
+static atomic_int g_waitid_pidfd = 1;
+
 static int try_wait(weft_proc *p, int *code) {
     siginfo_t si;
-    int r;
+    int r = -1;
     memset(&si, 0, sizeof si);
-    do
-        r = waitid(WEFT__P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
-    while (r < 0 && errno == EINTR);
+    if (atomic_load_explicit(&g_waitid_pidfd, memory_order_relaxed)) {
+        do
+            r = waitid(WEFT__P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
+        while (r < 0 && errno == EINTR);
+        if (r < 0 && errno != ECHILD) /* EINVAL, ENOSYS, EPERM: not this way */
+            atomic_store_explicit(&g_waitid_pidfd, 0, memory_order_relaxed);
+    }
+    if (!atomic_load_explicit(&g_waitid_pidfd, memory_order_relaxed)) {
+        memset(&si, 0, sizeof si);
+        do
+            r = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG);
+        while (r < 0 && errno == EINTR);
+    }
     *code = 0;
     if (r == 0 && si.si_pid != 0) {
         *code = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
@@ -316,7 +331,7 @@ void weft__proc_exit_children(void) {
     g_exiting = 1;
     for (weft_proc *p = g_head; p; p = p->next)
         if (!p->exec && p->daemon && atomic_load(&p->state) == WEFT__P_RUNNING)
-            weft__pidfd_send_signal(p->pidfd, SIGTERM);
+            weft__proc_send(p, SIGTERM, true);
     for (;;) {
         weft_proc *w = NULL;
         for (weft_proc *p = g_head; p && !w; p = p->next)
