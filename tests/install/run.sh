@@ -100,7 +100,10 @@ if [ -f "$mpipc" ]; then
 fi
 
 echo "== find_package(weft)"
+checkmpi=OFF
+[ -f "$mpipc" ] && checkmpi=ON
 "$CMAKE" -S "$here" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DWEFT_CHECK_MPI=$checkmpi -DWEFT_EXAMPLES_DIR="$here/../../examples" \
     -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="$XCFLAGS" \
     -DCMAKE_EXE_LINKER_FLAGS="$XCFLAGS" >"$tmp/consumer.log" 2>&1 ||
     { cat "$tmp/consumer.log" >&2; fail "configuring the find_package(weft) project failed"; }
@@ -109,5 +112,10 @@ echo "== find_package(weft)"
 LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/consumer/hello" ||
     fail "hello (weft::weft) failed"
 "$tmp/consumer/hello_static" || fail "hello_static (weft::weft_static) failed"
+if [ "$checkmpi" = ON ]; then
+    LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/consumer/mpi_pool" >/dev/null ||
+        fail "mpi_pool (find_package(weft COMPONENTS mpi), weft::weft_mpi) failed"
+    echo "   find_package(weft COMPONENTS mpi): weft::weft_mpi builds and runs"
+fi
 
 echo "install test: ok"
