@@ -41,6 +41,9 @@
 #include "weft.h"
 #include "weft_hook.h"
 #include "weft_session.h"
+#ifdef SW_MPI
+#include "weft_mpi.h" /* the sweep of libweft-mpi (sweep_mpi) */
+#endif
 
 /* What a case's child reports back (in shared memory). */
 typedef struct sw_slot {

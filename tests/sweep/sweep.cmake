@@ -30,4 +30,26 @@ if(Python3_FOUND AND NOT WEFT_TSAN AND NOT CMAKE_CROSSCOMPILING)
   target_link_libraries(sweep PRIVATE weft_static m ${CMAKE_DL_LIBS})
   add_test(NAME sweep COMMAND sweep)
   set_tests_properties(sweep PROPERTIES TIMEOUT 600 LABELS sweep)
+
+  # libweft-mpi's header, where it is built: its own cases file and program.
+  if(TARGET weft_mpi_static)
+    set(_mout ${PROJECT_BINARY_DIR}/sweep/sweep_mpi_cases.c)
+    add_custom_command(OUTPUT ${_mout}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/sweep
+      COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tools/sweep
+              --header ${PROJECT_SOURCE_DIR}/include/weft_mpi.h
+              --cases ${_dir}/cases_mpi.txt -o ${_mout}
+      DEPENDS ${PROJECT_SOURCE_DIR}/include/weft_mpi.h ${_dir}/cases_mpi.txt
+              ${PROJECT_SOURCE_DIR}/tools/sweep
+      COMMENT "tools/sweep: generating the bad-input sweep from weft_mpi.h")
+    add_executable(sweep_mpi ${_mout})
+    set_target_properties(sweep_mpi PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+    target_compile_definitions(sweep_mpi PRIVATE _GNU_SOURCE SW_MPI=1)
+    target_include_directories(sweep_mpi PRIVATE ${_dir} ${PROJECT_SOURCE_DIR}/include)
+    target_compile_options(sweep_mpi PRIVATE -Wno-discarded-qualifiers -Wno-unused-parameter
+                           -Wno-format-truncation)
+    target_link_libraries(sweep_mpi PRIVATE weft_mpi_static m ${CMAKE_DL_LIBS})
+    add_test(NAME sweep_mpi COMMAND sweep_mpi)
+    set_tests_properties(sweep_mpi PROPERTIES TIMEOUT 300 LABELS "sweep;mpi")
+  endif()
 endif()
