@@ -1,17 +1,6 @@
 # Build for 32-bit x86 (i386/i686) Linux with Debian's gcc-i686-linux-gnu; the programs
 # run natively on an x86_64 kernel (the loader /lib/ld-linux.so.2 comes from libc6-i386).
 #   cmake -S . -B build-i386 -DCMAKE_TOOLCHAIN_FILE=cmake/i686-linux-gnu.cmake
-set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR i686)
-
 set(WEFT_CROSS_PREFIX i686-linux-gnu)
-set(CMAKE_C_COMPILER ${WEFT_CROSS_PREFIX}-gcc)
-set(CMAKE_ASM_COMPILER ${WEFT_CROSS_PREFIX}-gcc)
-set(CMAKE_AR ${WEFT_CROSS_PREFIX}-ar CACHE FILEPATH "")
-set(CMAKE_RANLIB ${WEFT_CROSS_PREFIX}-ranlib CACHE FILEPATH "")
-
-set(CMAKE_FIND_ROOT_PATH /usr/${WEFT_CROSS_PREFIX})
-set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
-set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+include(${CMAKE_CURRENT_LIST_DIR}/cross-linux-gnu.cmake)
