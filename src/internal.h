@@ -391,6 +391,16 @@ static inline void weft__why(int why, const void *obj, int64_t arg) {
         weft__tls_tw.why_arg = arg;
     }
 }
+/* Whether the caller's record (its coroutine's, or its thread's without a
+ * scheduler) already says it waits for (why, arg). */
+static inline bool weft__why_is(int why, int64_t arg) {
+    weft__sched *s = weft__sched_get();
+    if (s) {
+        const weft__coro *co = weft__sched_running(s);
+        return co->why == why && co->why_arg == arg;
+    }
+    return weft__tls_tw.why == why && weft__tls_tw.why_arg == arg;
+}
 /* The calling coroutine's timeout scope state: its own, or its thread's
  * for the main coroutine and for threads without a scheduler. */
 static inline weft__scope *weft__scope_self(void) {

@@ -116,11 +116,8 @@ int weft__lock_acquire_slow(struct weft__lock *k, uintptr_t me, int64_t deadline
             goto got;
         }
         intptr_t handed = 0;
-        weft__sched *s = weft__sched_get();
         /* an rlock's wait (recorded by rlock.c) stays an rlock's */
-        unsigned why_now = s ? weft__sched_running(s)->why : weft__tls_tw.why;
-        int64_t arg_now = s ? weft__sched_running(s)->why_arg : weft__tls_tw.why_arg;
-        if (!(why_now == WEFT__WHY_RLOCK && arg_now == (intptr_t)k))
+        if (!weft__why_is(WEFT__WHY_RLOCK, (intptr_t)k))
             weft__why(WEFT__WHY_LOCK, k, 0);
         int r = weft__wq_wait(&k->q, &k->qlock, front, 0, &since, deadline, &handed, kind);
         if (r < 0) {
