@@ -587,6 +587,45 @@ static HARNESS_UNUSED bool harness_spawn_reports_exec_errors(void) {
             SKIP("posix_spawn does not report a failed exec here"); \
     } while (0)
 
+/* Tests of weft's fallbacks: in a forked child (the filter stays for good), system call
+ * nr fails with err, as under an older kernel (ENOSYS) or a seccomp policy (EPERM); with
+ * arg0 >= 0 only when its first argument is arg0. Filters stack: call once per call to
+ * refuse. 0, or -errno (qemu-user does not install filters: the child then exits with
+ * HARNESS_SECCOMP_REFUSED, which its parent's SKIP_IF_SECCOMP_REFUSED turns into a skip). */
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#define HARNESS_SECCOMP_REFUSED 3
+static HARNESS_UNUSED int harness_seccomp_deny(long nr, long arg0, int err) {
+    const unsigned ret_err = SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA);
+    struct sock_filter any[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, ret_err),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_filter with_arg0[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)arg0, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, ret_err),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {4, any};
+    if (arg0 >= 0)
+        prog = (struct sock_fprog){6, with_arg0};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        return -errno;
+    return 0;
+}
+#define SKIP_IF_SECCOMP_REFUSED(status)                                                 \
+    do {                                                                                \
+        if ((status) == HARNESS_SECCOMP_REFUSED)                                        \
+            SKIP("seccomp filters are refused here (qemu-user does not install them)"); \
+    } while (0)
+
 /* The host's gdb can run this program and read its symbols (under qemu-user the
  * kernel refuses to exec a guest binary for gdb, and a process gdb attaches to is the
  * emulator, without this program's symbols): gdb starts this program stopped at its first

@@ -7,9 +7,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
@@ -34,12 +31,9 @@ static char *dump_text(void) {
     return t;
 }
 
-/* The line of coroutine `name` in dump t, copied into line (empty if absent). */
-static void coro_line(const char *t, const char *name, char *line, size_t cap) {
-    char key[80];
-    snprintf(key, sizeof key, "\"%s\"", name);
+/* The whole line of t around p, copied into line (empty if p is NULL). */
+static void line_of(const char *t, const char *p, char *line, size_t cap) {
     line[0] = 0;
-    const char *p = strstr(t, key);
     if (!p)
         return;
     const char *b = p;
@@ -51,6 +45,35 @@ static void coro_line(const char *t, const char *name, char *line, size_t cap) {
         n = cap - 1;
     memcpy(line, b, n);
     line[n] = 0;
+}
+
+/* The line of coroutine `name` in dump t, copied into line (empty if absent). */
+static void coro_line(const char *t, const char *name, char *line, size_t cap) {
+    char key[80];
+    snprintf(key, sizeof key, "\"%s\"", name);
+    line_of(t, strstr(t, key), line, cap);
+}
+
+/* The line of the "threads without coroutines" section that contains needle, copied
+ * into line (empty if absent). */
+static void plain_line(const char *t, const char *needle, char *line, size_t cap) {
+    const char *plain = strstr(t, "\nthreads without coroutines:\n");
+    line_of(t, plain ? strstr(plain, needle) : NULL, line, cap);
+}
+
+/* Dumps every 2 ms until seen(dump, ud), at most 5000 times; *t is the last dump (the
+ * caller frees it), printed to stderr if seen never held. Returns whether it held. */
+static bool dump_until(bool (*seen)(const char *t, void *ud), void *ud, char **t) {
+    *t = NULL;
+    for (int round = 0; round < 5000; round++) {
+        free(*t);
+        CHECK_OK(weft_sleep(2 * WEFT_MSEC));
+        *t = dump_text();
+        if (seen(*t, ud))
+            return true;
+    }
+    fputs(*t, stderr);
+    return false;
 }
 
 /* ---- the parked crowd ---------------------------------------------------- */
@@ -188,6 +211,40 @@ static void *thread2(void *a) {
     return NULL;
 }
 
+/* dump_every_wait_kind's wait: every coroutine of the crowd and of thread 2
+ * parked where expected, and the pool's worker (a thread without coroutines)
+ * waiting on the gate; else the first one missing. */
+typedef struct crowd_wait {
+    const char *const *names, *const *wants;
+    int n;
+    const char *missing;
+} crowd_wait;
+static bool crowd_parked(const char *t, void *ud) {
+    crowd_wait *cw = ud;
+    char line[512];
+    cw->missing = NULL;
+    for (int i = 0; i < cw->n && !cw->missing; i++) {
+        coro_line(t, cw->names[i], line, sizeof line);
+        if (!strstr(line, cw->wants[i]))
+            cw->missing = cw->names[i];
+    }
+    static const char *const t2want[][2] = {{"t2-lock", "parked on lock 0x"},
+                                            {"t2-recv", "parked on chan-recv 0x"},
+                                            {"t2-shared-sem", "parked on sem 0x"},
+                                            {"switched", "parked on event 0x"}};
+    for (int i = 0; i < 4 && !cw->missing; i++) {
+        coro_line(t, t2want[i][0], line, sizeof line);
+        if (!strstr(line, t2want[i][1]))
+            cw->missing = t2want[i][0];
+    }
+    char gate[64];
+    snprintf(gate, sizeof gate, ": parked on event %p for ", (void *)&g_gate);
+    plain_line(t, gate, line, sizeof line);
+    if (!cw->missing && !line[0])
+        cw->missing = "pool worker";
+    return !cw->missing;
+}
+
 WEFT_TEST(dump_every_wait_kind) {
     CHECK_OK(weft_lock_init(&g_lock));
     CHECK_OK(weft_rlock_init(&g_rlock));
@@ -251,6 +308,11 @@ WEFT_TEST(dump_every_wait_kind) {
         {"switch", w_switch, 0, "parked on switch to coroutine "},
     };
     enum { N = sizeof crowd / sizeof crowd[0] };
+    const char *crowd_names[N], *crowd_wants[N];
+    for (int i = 0; i < N; i++) {
+        crowd_names[i] = crowd[i].name;
+        crowd_wants[i] = crowd[i].want;
+    }
     void *args[N] = {&g_lock,  &g_rlock, NULL,   &g_sem,   &g_event, &g_barrier, &g_wg,
                      g_chan,   g_chan,   NULL,   g_qempty, g_qfull,  &g_pipe[0], NULL,
                      &sleeper, NULL,     g_proc, g_psem,   NULL};
@@ -267,39 +329,10 @@ WEFT_TEST(dump_every_wait_kind) {
     CHECK_OK(weft_thread_start(&t2, thread2, NULL, NULL));
 
     /* Bounded wait until every one is parked where expected. */
-    char *t = NULL, line[512];
-    const char *missing = NULL;
-    for (int round = 0; round < 5000; round++) {
-        free(t);
-        CHECK_OK(weft_sleep(2 * WEFT_MSEC));
-        t = dump_text();
-        missing = NULL;
-        for (int i = 0; i < N && !missing; i++) {
-            coro_line(t, crowd[i].name, line, sizeof line);
-            if (!strstr(line, crowd[i].want))
-                missing = crowd[i].name;
-        }
-        const char *t2want[][2] = {{"t2-lock", "parked on lock 0x"},
-                                   {"t2-recv", "parked on chan-recv 0x"},
-                                   {"t2-shared-sem", "parked on sem 0x"},
-                                   {"switched", "parked on event 0x"}};
-        for (int i = 0; i < 4 && !missing; i++) {
-            coro_line(t, t2want[i][0], line, sizeof line);
-            if (!strstr(line, t2want[i][1]))
-                missing = t2want[i][0];
-        }
-        /* the pool's worker, a thread without coroutines, waits on the gate */
-        char gate[64];
-        snprintf(gate, sizeof gate, ": parked on event %p for ", (void *)&g_gate);
-        const char *plain = strstr(t, "\nthreads without coroutines:\n");
-        if (!missing && (!plain || !strstr(plain, gate)))
-            missing = "pool worker";
-        if (!missing)
-            break;
-    }
-    if (missing)
-        fprintf(stderr, "%s\n", t);
-    CHECK_STR_EQ(missing ? missing : "", "");
+    char *t, line[512];
+    crowd_wait cw = {crowd_names, crowd_wants, N, NULL};
+    dump_until(crowd_parked, &cw, &t); /* (printed if not) */
+    CHECK_STR_EQ(cw.missing ? cw.missing : "", "");
 
     /* Header, threads: this one and thread 2 (the pool's worker is a plain
      * thread: its task is not a coroutine). */
@@ -442,6 +475,17 @@ __attribute__((noinline)) int dump_test_spawner(weft_coro *c) {
     __asm__ volatile("" : "+r"(rc));
     return rc;
 }
+/* The coroutine waiter's line and the plain thread's line both name the holder. */
+typedef struct owner_wait {
+    char want[160], tw[96];
+} owner_wait;
+static bool owner_named(const char *t, void *ud) {
+    owner_wait *ow = ud;
+    char line[512], pl[512];
+    coro_line(t, "lock-waiter", line, sizeof line);
+    plain_line(t, ow->tw, pl, sizeof pl);
+    return strstr(line, ow->want) && strstr(pl, ow->want);
+}
 WEFT_TEST(dump_lock_owner_and_spawn_site) {
     CHECK_OK(weft_lock_init(&g_olock));
     CHECK_OK(weft_event_init(&g_orelease));
@@ -452,25 +496,12 @@ WEFT_TEST(dump_lock_owner_and_spawn_site) {
     CHECK_OK(weft_spawn(&waiter, w_lock_release, &g_olock, &o));
     pthread_t pt;
     CHECK_EQ(pthread_create(&pt, NULL, pthread_waiter, NULL), 0);
-    char want[160], line[512], tw[96];
-    snprintf(want, sizeof want, " ms, held by coroutine %llu on thread %d",
+    owner_wait ow;
+    snprintf(ow.want, sizeof ow.want, " ms, held by coroutine %llu on thread %d",
              (unsigned long long)weft_coro_id(holder), (int)syscall(SYS_gettid));
-    snprintf(tw, sizeof tw, ": parked on lock %p for ", (void *)&g_olock);
-    char *t = NULL;
-    bool seen = false;
-    for (int round = 0; round < 5000 && !seen; round++) {
-        free(t);
-        CHECK_OK(weft_sleep(2 * WEFT_MSEC));
-        t = dump_text();
-        coro_line(t, "lock-waiter", line, sizeof line);
-        const char *plain = strstr(t, "\nthreads without coroutines:\n");
-        const char *p = plain ? strstr(plain, tw) : NULL;
-        const char *e = p ? strchr(p, '\n') : NULL;
-        seen = strstr(line, want) && e && memmem(p, (size_t)(e - p), want, strlen(want));
-    }
-    if (!seen)
-        fputs(t, stderr);
-    CHECK(seen);
+    snprintf(ow.tw, sizeof ow.tw, ": parked on lock %p for ", (void *)&g_olock);
+    char *t;
+    CHECK(dump_until(owner_named, &ow, &t));
     const char *h = strstr(t, "\"holder\": parked on event ");
     CHECK(h != NULL);
     CHECK(!strncmp(strchr(h, '\n'), "\n    spawned at 0x", 18));
@@ -499,6 +530,24 @@ static int pp_block(const void *in, size_t len, weft_bytes *out) {
     char c;
     return read(g_ppipe[0], &c, 1) == 1 ? 0 : -EIO; /* the test's byte */
 }
+/* The pool is listed under "process pools" with one worker busy, one idle. */
+typedef struct pool_wait {
+    char head[96];
+    const pid_t *pids;
+} pool_wait;
+static bool pool_listed(const char *t, void *ud) {
+    pool_wait *pw = ud;
+    char busy[96], idle[96];
+    const char *h = strstr(t, pw->head);
+    int nbusy = 0, nidle = 0;
+    for (int i = 0; i < 2 && h; i++) {
+        snprintf(busy, sizeof busy, " pid %d: busy (1 task)\n", (int)pw->pids[i]);
+        snprintf(idle, sizeof idle, " pid %d: idle\n", (int)pw->pids[i]);
+        nbusy += strstr(h, busy) != NULL;
+        nidle += strstr(h, idle) != NULL;
+    }
+    return h && nbusy == 1 && nidle == 1 && strstr(t, "\nprocess pools:\n") < h;
+}
 WEFT_TEST(dump_process_pool) {
     SKIP_UNLESS_ROBUST_PSHARED_MUTEX();
     CHECK_EQ(pipe(g_ppipe), 0);
@@ -511,27 +560,10 @@ WEFT_TEST(dump_process_pool) {
     CHECK_OK(weft_ppool_apply_async(p, task, NULL, 0, NULL, NULL, NULL, &f));
     pid_t pids[2];
     CHECK_EQ(weft_ppool_pids(p, pids, 2), 2);
-    char head[96], busy[96], idle[96];
-    snprintf(head, sizeof head, "  process pool %p: running, 2 workers\n", (void *)p);
-    char *t = NULL;
-    bool seen = false;
-    for (int round = 0; round < 5000 && !seen; round++) {
-        free(t);
-        CHECK_OK(weft_sleep(2 * WEFT_MSEC));
-        t = dump_text();
-        const char *h = strstr(t, head);
-        int nbusy = 0, nidle = 0;
-        for (int i = 0; i < 2 && h; i++) {
-            snprintf(busy, sizeof busy, " pid %d: busy (1 task)\n", (int)pids[i]);
-            snprintf(idle, sizeof idle, " pid %d: idle\n", (int)pids[i]);
-            nbusy += strstr(h, busy) != NULL;
-            nidle += strstr(h, idle) != NULL;
-        }
-        seen = h && nbusy == 1 && nidle == 1 && strstr(t, "\nprocess pools:\n") < h;
-    }
-    if (!seen)
-        fputs(t, stderr);
-    CHECK(seen);
+    pool_wait pw = {.pids = pids};
+    snprintf(pw.head, sizeof pw.head, "  process pool %p: running, 2 workers\n", (void *)p);
+    char *t;
+    CHECK(dump_until(pool_listed, &pw, &t));
     free(t);
     CHECK_EQ(write(g_ppipe[1], "x", 1), 1);
     close(g_ppipe[1]);
@@ -541,7 +573,7 @@ WEFT_TEST(dump_process_pool) {
     CHECK_OK(weft_ppool_destroy(p));
     /* gone from the dump once destroyed */
     t = dump_text();
-    CHECK(strstr(t, head) == NULL);
+    CHECK(strstr(t, pw.head) == NULL);
     free(t);
 }
 
@@ -552,27 +584,19 @@ static void *psem_waiter(void *a) {
     (void)a;
     return (void *)(intptr_t)weft_psem_acquire(g_psem2, weft_after(30 * WEFT_SEC));
 }
+static bool psem_waiter_listed(const char *t, void *ud) {
+    (void)ud;
+    char line[512];
+    plain_line(t, ": parked on psem 0x", line, sizeof line);
+    return strstr(line, " (process-shared word, waits while it is 0, now 0) for ") != NULL;
+}
 WEFT_TEST(dump_plain_thread_on_process_shared) {
     g_psem2 = test_shared_mem(sizeof *g_psem2);
     CHECK_OK(weft_psem_init(g_psem2, 0, 0));
     pthread_t pt;
     CHECK_EQ(pthread_create(&pt, NULL, psem_waiter, NULL), 0);
-    char *t = NULL;
-    bool seen = false;
-    for (int round = 0; round < 5000 && !seen; round++) {
-        free(t);
-        struct timespec ts = {0, 2000000};
-        nanosleep(&ts, NULL);
-        t = dump_text();
-        const char *plain = strstr(t, "\nthreads without coroutines:\n");
-        const char *l = plain ? strstr(plain, ": parked on psem 0x") : NULL;
-        const char *w = l ? strstr(l, " (process-shared word, waits while it is 0, now 0) for ")
-                          : NULL;
-        seen = w && w < strchr(l, '\n');
-    }
-    if (!seen)
-        fputs(t, stderr);
-    CHECK(seen);
+    char *t;
+    CHECK(dump_until(psem_waiter_listed, NULL, &t));
     free(t);
     CHECK_OK(weft_psem_release(g_psem2, 1));
     void *r;
@@ -640,26 +664,13 @@ WEFT_TEST(dump_signal) {
  * cannot read its guest's memory with it), the dump still reads names and
  * stacks: a child denies the call with a filter, then dumps a named parked
  * coroutine and a stack's frames. */
-static int deny_process_vm_readv(void) {
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_process_vm_readv, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        return -errno;
-    return 0;
-}
 WEFT_TEST(dump_without_process_vm_readv) {
     fflush(NULL);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        if (deny_process_vm_readv() != 0)
-            _exit(3);
+        if (harness_seccomp_deny(SYS_process_vm_readv, -1, EPERM) != 0)
+            _exit(HARNESS_SECCOMP_REFUSED);
         struct iovec l = {&(int){0}, sizeof(int)}, r = {&g_done2, sizeof(int)};
         if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) != -1 || errno != EPERM)
             _exit(4);
@@ -681,8 +692,7 @@ WEFT_TEST(dump_without_process_vm_readv) {
         _exit(ok ? 0 : 6);
     }
     int rc = test_reap(pid);
-    if (rc == 3)
-        SKIP("seccomp filters are refused here (qemu-user does not install them)");
+    SKIP_IF_SECCOMP_REFUSED(rc);
     CHECK_EQ(rc, 0);
 }
 

@@ -16,8 +16,6 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <stddef.h>
 #include <sys/prctl.h>
 
@@ -781,22 +779,8 @@ WEFT_MAIN()
 
 /* ------------------------------------------------------------------ epoll_pwait2 refused */
 
-/* In a forked child: epoll_pwait2 (441 on every architecture) fails with err, as under
- * an older kernel (ENOSYS) or a container runtime's seccomp filter that does not know
- * it (EPERM); every other call runs. */
-static int deny_epoll_pwait2(int err) {
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 441, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        return -errno;
-    return 0;
-}
+/* epoll_pwait2 is 441 on every architecture. */
+#define NR_EPOLL_PWAIT2 441
 
 static void *timed_fd_wait(void *arg) {
     (void)arg;
@@ -825,14 +809,15 @@ WEFT_TEST(pwait2_refused_falls_back) {
         pid_t pid = fork();
         CHECK_GE(pid, 0);
         if (pid == 0) {
-            if (deny_epoll_pwait2(errs[i]) != 0)
-                _exit(3);
+            /* as under an older kernel (ENOSYS) or a container runtime's seccomp
+             * filter that does not know it (EPERM); every other call runs */
+            if (harness_seccomp_deny(NR_EPOLL_PWAIT2, -1, errs[i]) != 0)
+                _exit(HARNESS_SECCOMP_REFUSED);
             run_in_thread(body_timed_sleep);
             _exit(0);
         }
         int rc = test_reap(pid);
-        if (rc == 3)
-            SKIP("seccomp filters are refused here (qemu-user does not install them)");
+        SKIP_IF_SECCOMP_REFUSED(rc);
         CHECK_EQ(rc, 0);
     }
 }

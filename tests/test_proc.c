@@ -4,9 +4,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -972,21 +969,12 @@ WEFT_TEST(parent_process) {
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
+#define NR_PIDFD_OPEN 434
+#define WAITID_P_PIDFD 3
+/* In a forked child: waitid(P_PIDFD) and pidfd_send_signal fail with err. */
 static int deny_pidfd_waits(int err) {
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_send_signal, 3, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_waitid, 0, 3),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 3 /* P_PIDFD */, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        return -errno;
-    return 0;
+    int r = harness_seccomp_deny(SYS_pidfd_send_signal, -1, err);
+    return r ? r : harness_seccomp_deny(SYS_waitid, WAITID_P_PIDFD, err);
 }
 static int exit_with(void *arg) { return (int)(intptr_t)arg; }
 static int sleep_long(void *arg) {
@@ -1002,7 +990,7 @@ static double cpu_seconds(void) {
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 static int pidfd_refused_body(void) {
-    if (waitid((idtype_t)3, 0, NULL, WEXITED | WNOHANG) == 0 || (errno != ENOSYS && errno != EPERM))
+    if (waitid((idtype_t)WAITID_P_PIDFD, 0, NULL, WEXITED | WNOHANG) == 0 || (errno != ENOSYS && errno != EPERM))
         return 10;
     weft_proc *p;
     if (weft_proc_start(&p, exit_with, (void *)(intptr_t)7, NULL) != 0)
@@ -1038,12 +1026,11 @@ WEFT_TEST(pidfd_waits_refused_fall_back) {
         CHECK_GE(pid, 0);
         if (pid == 0) {
             if (deny_pidfd_waits(errs[i]) != 0)
-                _exit(3);
+                _exit(HARNESS_SECCOMP_REFUSED);
             _exit(pidfd_refused_body());
         }
         int rc = test_reap(pid);
-        if (rc == 3)
-            SKIP("seccomp filters are refused here (qemu-user does not install them)");
+        SKIP_IF_SECCOMP_REFUSED(rc);
         CHECK_EQ(rc, 0);
     }
     CHECK_NO_ZOMBIES();
@@ -1051,19 +1038,6 @@ WEFT_TEST(pidfd_waits_refused_fall_back) {
 
 /* pidfd_open itself refused: starting a process or a process pool fails at
  * once with that error (the pool said -EAGAIN), and no child is left. */
-static int deny_pidfd_open(int err) {
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 434 /* pidfd_open */, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-        return -errno;
-    return 0;
-}
 WEFT_TEST(pidfd_open_refused_is_said) {
     int errs[] = {ENOSYS, EPERM};
     for (int i = 0; i < 2; i++) {
@@ -1071,8 +1045,8 @@ WEFT_TEST(pidfd_open_refused_is_said) {
         pid_t pid = fork();
         CHECK_GE(pid, 0);
         if (pid == 0) {
-            if (deny_pidfd_open(errs[i]) != 0)
-                _exit(3);
+            if (harness_seccomp_deny(NR_PIDFD_OPEN, -1, errs[i]) != 0)
+                _exit(HARNESS_SECCOMP_REFUSED);
             weft_proc *p;
             if (weft_proc_start(&p, exit_with, NULL, NULL) != -errs[i])
                 _exit(10);
@@ -1085,8 +1059,7 @@ WEFT_TEST(pidfd_open_refused_is_said) {
             _exit(0);
         }
         int rc = test_reap(pid);
-        if (rc == 3)
-            SKIP("seccomp filters are refused here (qemu-user does not install them)");
+        SKIP_IF_SECCOMP_REFUSED(rc);
         CHECK_EQ(rc, 0);
     }
 }
