@@ -25,6 +25,11 @@
 #                         (cases needing what qemu-user lacks skip themselves; the count is
 #                         printed at the end)
 #   make cross-riscv64    the same for riscv64 into build-riscv64
+#   make oldkernel        build, then run the whole suite (but the MPI tests) twice under
+#                         tools/deny-syscalls: the system calls newer than Linux 5.0 that
+#                         weft uses (pidfd_open, pidfd_send_signal, waitid(P_PIDFD),
+#                         epoll_pwait2, membarrier, clone3) fail with ENOSYS (an older
+#                         kernel), then with EPERM (a seccomp policy)
 #   make fuzz             build the HTTP request parser's libFuzzer target (clang) into
 #                         build-fuzz/ and run it FUZZ_SECONDS (45) on fuzz/corpus/
 #   make format           clang-format -i every C source
@@ -64,7 +69,7 @@ runtests  = $(CTEST) --test-dir $(1) --output-on-failure -j $(CTEST_JOBS) $(CTES
 crosstests = $(call runtests,$(1)) -O $(1)/ctest.log; st=$$?; \
 	printf '%s: %s tests skipped\n' $(1) "$$(grep -c -- '\*\*\*Skipped' $(1)/ctest.log)"; exit $$st
 
-.PHONY: all build test mpi demo docs bench install asan sweep tsan valgrind ucontext musl cross-aarch64 cross-riscv64 i386 fuzz format clean
+.PHONY: all build test mpi demo docs bench install asan sweep tsan valgrind ucontext musl cross-aarch64 cross-riscv64 i386 oldkernel fuzz format clean
 
 all: build
 
@@ -165,6 +170,15 @@ i386:
 	$(call configure,build-i386,$(BUILD_TYPE),-DCMAKE_TOOLCHAIN_FILE=$(CURDIR)/cmake/i686-linux-gnu.cmake -DWEFT_MPI=OFF)
 	$(call build,build-i386)
 	$(call crosstests,build-i386)
+
+# clone3 fails with ENOSYS in both runs: glibc falls back to clone only on ENOSYS, so with
+# EPERM no program (ctest, cc, the tests) could start a thread (tools/deny-syscalls.c).
+DENY = build/tools/deny-syscalls
+oldkernel: build
+	@mkdir -p build/tools
+	$(CC) -O2 -Wall -Wextra -Werror -o $(DENY) tools/deny-syscalls.c
+	$(DENY) ENOSYS $(call runtests,build) -LE '^mpi$$'
+	$(DENY) EPERM $(call runtests,build) -LE '^mpi$$'
 
 # The seed corpus stays untouched: new inputs go to build-fuzz/corpus.
 FUZZ_CC      ?= clang

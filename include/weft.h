@@ -1459,7 +1459,19 @@ WEFT_API int weft_offload(weft_task_fn fn, void *arg, void **result);
  * through a pidfd, so joining from a coroutine parks only that coroutine
  * (the pidfd is waited on through the thread's poller); a plain thread
  * blocks. Signals go through the pidfd too, so they can never hit another
- * process that reused a reaped child's pid. A handle belongs to the
+ * process that reused a reaped child's pid.
+ *
+ * Without pidfds (pidfd_open(2) refused: ENOSYS on Linux < 5.3, or EPERM
+ * from a seccomp policy), each child gets an eventfd in its place, written
+ * when the child exits, and SIGCHLD drives it: on the first such child weft
+ * installs a SIGCHLD handler (SA_RESTART; it calls the handler it replaced,
+ * so a program's own still runs) and a watcher thread that looks at the
+ * watched children without reaping them (waitid with WNOWAIT). Joins still
+ * sleep, never poll; signals go by pid, which stays the child's until weft
+ * reaps it. A program that installs its own SIGCHLD handler later (without
+ * calling weft's) or ignores SIGCHLD delays the news of an exit: the watcher
+ * also looks once a second while children are watched. Process pools work
+ * the same way. A handle belongs to the
  * process that created it: in any other process (a forked child) every
  * call on it fails with -ECHILD (weft_proc_release frees only memory).
  *
@@ -1541,12 +1553,11 @@ typedef struct weft_proc_opts {
  * rules above). opts may be NULL. On success *out receives the handle,
  * which the caller must give back with weft_proc_release.
  * Errors: -EINVAL (out or fn NULL), -ENOMEM, -EAGAIN (the process limit:
- * fork's error), -EMFILE/-ENFILE (no descriptor for the pidfd), -ENOSYS
- * (the kernel lacks pidfd_open: Linux < 5.3), -EPERM (a seccomp policy
- * refuses it). On failure no child is left. Where waitid(P_PIDFD) (Linux
- * 5.4) or pidfd_send_signal (5.1) is refused, weft waits for and signals
- * the child by its pid instead, which is as exact: the pid stays the
- * child's until weft reaps it. */
+ * fork's error), -EMFILE/-ENFILE (no descriptor for the pidfd or the
+ * eventfd standing for it). On failure no child is left. Where pidfd_open
+ * (Linux 5.3), waitid(P_PIDFD) (5.4) or pidfd_send_signal (5.1) is refused,
+ * weft waits for and signals the child by its pid instead (see above), which
+ * is as exact: the pid stays the child's until weft reaps it. */
 WEFT_API int weft_proc_start(weft_proc **out, weft_proc_fn fn, void *arg,
                              const weft_proc_opts *opts);
 
@@ -1582,8 +1593,9 @@ WEFT_API const char *weft_proc_name(const weft_proc *p);
 /* 1 if p was started as a daemon, 0 if not, -EINVAL for NULL. */
 WEFT_API int weft_proc_daemon(const weft_proc *p);
 
-/* p's pidfd: a descriptor that becomes readable (weft_fd_wait,
- * WEFT_READABLE) once p has exited; Python's sentinel. Owned by p: do not
+/* p's pidfd (without pidfds, the eventfd standing for it): a descriptor
+ * that becomes readable (weft_fd_wait, WEFT_READABLE) once p has exited;
+ * Python's sentinel. Owned by p: do not
  * close it, read it or wait on it after weft_proc_release. After p was
  * reaped it stays readable. Errors: -EINVAL (NULL), -ECHILD (another
  * process's handle). */
@@ -1704,7 +1716,7 @@ typedef struct weft_exec_opts {
  * shell-style "exit 3" is 3). Never started as a daemon (see "At exit").
  * Errors: -EINVAL (out, path or argv NULL; a stdio mode out of range),
  * -ENOENT, -EACCES, -ENOEXEC, -ENOTDIR, ... (the program could not be
- * executed), -ENOMEM, -EAGAIN, -EMFILE/-ENFILE, -ENOSYS (no pidfds), and
+ * executed), -ENOMEM, -EAGAIN, -EMFILE/-ENFILE, and
  * for WEFT_STDIO_PTY the errors of posix_openpt, grantpt and unlockpt
  * (-ENOSPC, -EAGAIN: no pseudo-terminal left). */
 WEFT_API int weft_proc_exec(weft_proc **out, const char *path,
@@ -2378,8 +2390,8 @@ WEFT_API void weft_ppool_opts_init(weft_ppool_opts *o);
  * Errors: -EINVAL (out NULL, nworkers < 0 or > 256, unknown initializer
  * id, bad policy, max_retries or task_timeout < 0, reserved_ not zero),
  * -ENOMEM, -EAGAIN (fork, thread or descriptor limits; nothing is left
- * behind), -ENOSYS or -EPERM (pidfd_open(2) is missing, Linux < 5.3, or
- * refused by a seccomp policy: workers need pidfds). */
+ * behind). Without pidfds (Linux < 5.3, a seccomp policy), workers are
+ * watched through SIGCHLD, as processes are (see "Processes"). */
 WEFT_API int weft_ppool_create(weft_ppool **out, const weft_ppool_opts *opts);
 
 /* Number of workers of p (0 for NULL). */

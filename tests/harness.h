@@ -40,6 +40,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -49,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -317,6 +319,46 @@ static HARNESS_UNUSED void harness_kill_child(long pid, void *ud) {
 /* Kills every child of this process (after a failed check: no orphan left). */
 static HARNESS_UNUSED void test_kill_children(void) {
     harness_each_child(harness_kill_child, NULL);
+}
+
+/* Watching a process that is not this one's child (a pool's worker) end: open the
+ * watch before signalling it, then wait. Through a pidfd where pidfd_open works; where it
+ * is refused (an older kernel, a seccomp policy: `make oldkernel`), the wait looks at
+ * /proc/<pid>/stat every millisecond instead (a zombie counts as ended). */
+typedef struct {
+    pid_t pid;
+    int fd; /* the pidfd, or -1 */
+} harness_watch;
+static HARNESS_UNUSED bool harness_watch_open(harness_watch *w, pid_t pid) {
+    w->pid = pid;
+    w->fd = (int)syscall(434 /* SYS_pidfd_open */, pid, 0);
+    return w->fd >= 0 || errno == ENOSYS || errno == EPERM;
+}
+static HARNESS_UNUSED bool harness_proc_ended(pid_t pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *rp = strrchr(buf, ')'); /* the name may hold anything */
+    return !rp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X';
+}
+/* True once the watched process has ended, false after ms; closes the watch. */
+static HARNESS_UNUSED bool harness_watch_wait(harness_watch *w, int ms) {
+    bool ended;
+    if (w->fd >= 0) {
+        struct pollfd pf = {w->fd, POLLIN, 0};
+        ended = poll(&pf, 1, ms) == 1;
+        close(w->fd);
+        w->fd = -1;
+        return ended;
+    }
+    for (int i = 0; !(ended = harness_proc_ended(w->pid)) && i < ms; i++)
+        usleep(1000);
+    return ended;
 }
 
 /* Fails if the test process has any zombie child. */

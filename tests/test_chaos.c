@@ -37,9 +37,6 @@
 /* WEFT_TEST_TIMEOUT(pool_owner, 100) */
 /* WEFT_TEST_TIMEOUT(dict_writer, 100) */
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 
 static const int KINDS[4] = {WEFT_QUEUE_FIFO, WEFT_QUEUE_LIFO, WEFT_QUEUE_PRIORITY,
                              WEFT_QUEUE_DEQUE};
@@ -710,12 +707,11 @@ static void *worker_killer(void *arg) {
         if (n <= 0)
             continue;
         pid_t v = pids[rnd() % (uint64_t)n];
-        int fd = (int)syscall(SYS_pidfd_open, v, 0);
-        if (fd < 0)
+        harness_watch hw;
+        if (!harness_watch_open(&hw, v))
             continue;
         if (kill(v, SIGKILL) == 0) {
-            struct pollfd pf = {fd, POLLIN, 0};
-            if (poll(&pf, 1, 10000) != 1)
+            if (!harness_watch_wait(&hw, 10000))
                 harness_fail(__FILE__, __LINE__, "worker %d did not die", (int)v);
             /* Listed no more, dead. */
             n = weft_ppool_pids(kpool, pids, 4);
@@ -723,8 +719,9 @@ static void *worker_killer(void *arg) {
                 if (pids[i] == v)
                     harness_fail(__FILE__, __LINE__, "dead worker %d listed", (int)v);
             atomic_fetch_add(&kdone, 1);
+        } else if (hw.fd >= 0) {
+            close(hw.fd);
         }
-        close(fd);
     }
     return NULL;
 }

@@ -1286,11 +1286,6 @@ WEFT_TEST(owner_killed_busy_workers_leave) {
 }
 
 /* Waits (up to 10 s) until the process behind pidfd fd has ended. */
-static void wait_ended(int fd) {
-    struct pollfd pf = {fd, POLLIN, 0};
-    CHECK_EQ(poll(&pf, 1, 10000), 1);
-}
-
 static bool listed(weft_ppool *p, pid_t pid) {
     pid_t pids[4];
     int n = weft_ppool_pids(p, pids, 4);
@@ -1333,11 +1328,10 @@ WEFT_TEST(pids_lists_only_live_workers) {
             sched_yield();
         }
         pid_t victim = pids[k % 4 / 2];
-        int fd = (int)syscall(SYS_pidfd_open, victim, 0);
-        CHECK_GE(fd, 0);
+        harness_watch hw;
+        CHECK(harness_watch_open(&hw, victim));
         CHECK_EQ(kill(victim, SIGKILL), 0);
-        wait_ended(fd);
-        close(fd);
+        CHECK(harness_watch_wait(&hw, 10000));
         if (listed(p, victim))
             listed_dead++;
         if (busy) {

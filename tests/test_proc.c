@@ -1036,32 +1036,137 @@ WEFT_TEST(pidfd_waits_refused_fall_back) {
     CHECK_NO_ZOMBIES();
 }
 
-/* pidfd_open itself refused: starting a process or a process pool fails at
- * once with that error (the pool said -EAGAIN), and no child is left. */
-WEFT_TEST(pidfd_open_refused_is_said) {
+/* pidfd_open itself refused (ENOSYS: Linux < 5.3; EPERM: seccomp), with the
+ * pidfd waits and signals: process handles fall back to SIGCHLD-driven exit
+ * descriptors. Everything works as with pidfds: join (sleeping, with a
+ * deadline), exit codes, signals, weft_wait_any, the reaper of released handles,
+ * and a process pool (results, a killed worker replaced); the program's own
+ * SIGCHLD handler is still called (weft's chains to it). */
+static atomic_int app_sigchld;
+static void app_on_sigchld(int sig) {
+    (void)sig;
+    atomic_fetch_add(&app_sigchld, 1);
+}
+static int rte_wfd = -1; /* the write end, which the child closes */
+static int read_then_exit(void *arg) {
+    char c;
+    close(rte_wfd);
+    ssize_t n = read((int)(intptr_t)arg, &c, 1);
+    return n == 0 ? 5 : 6;
+}
+static int square_task(const void *in, size_t len, weft_bytes *out) {
+    int64_t x;
+    if (len != sizeof x)
+        return -EINVAL;
+    memcpy(&x, in, sizeof x);
+    x *= x;
+    return weft_bytes_set(out, &x, sizeof x);
+}
+static int pidfd_open_refused_body(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = app_on_sigchld;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGCHLD, &sa, NULL) != 0)
+        return 9;
+    if (syscall(NR_PIDFD_OPEN, getpid(), 0) >= 0 || (errno != ENOSYS && errno != EPERM))
+        return 10;
+    int r = pidfd_refused_body(); /* join, deadline, kill, exit codes */
+    if (r != 0)
+        return r;
+    if (atomic_load(&app_sigchld) < 2)
+        return 20;
+    /* weft_wait_any on a process: ready once it exits, not before */
+    weft_proc *p;
+    int pfd[2];
+    if (pipe(pfd) != 0 || (rte_wfd = pfd[1],
+                           weft_proc_start(&p, read_then_exit, (void *)(intptr_t)pfd[0], NULL)) != 0)
+        return 21;
+    close(pfd[0]);
+    weft_waitable w = WEFT_WAIT_PROC(p);
+    if (weft_wait_any(&w, 1, weft_after(100 * WEFT_MSEC)) != -ETIMEDOUT)
+        return 22;
+    close(pfd[1]);
+    if ((r = weft_wait_any(&w, 1, weft_after(30 * WEFT_SEC))) != 0) {
+        fprintf(stderr, "weft_wait_any: %d\n", r);
+        return 23;
+    }
+    int code = -1;
+    if (weft_proc_join(p, weft_after(30 * WEFT_SEC)) != 0 || weft_proc_exitcode(p, &code) != 0 ||
+        code != 5)
+        return 24;
+    weft_proc_release(p);
+    /* a handle released while its child runs: the reaper reaps it when it exits */
+    if (pipe(pfd) != 0 || (rte_wfd = pfd[1],
+                           weft_proc_start(&p, read_then_exit, (void *)(intptr_t)pfd[0], NULL)) != 0)
+        return 25;
+    close(pfd[0]);
+    weft_proc_release(p);
+    close(pfd[1]);
+    int64_t until = weft_after(30 * WEFT_SEC);
+    while (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD) {
+        if (weft_now() > until)
+            return 26; /* never reaped */
+        weft_sleep(WEFT_MSEC);
+    }
+    /* a process pool */
+    weft_ppool *pp;
+    weft_ppool_opts o;
+    weft_ppool_opts_init(&o);
+    o.nworkers = 2;
+    if (weft_ppool_create(&pp, &o) != 0)
+        return 30;
+    int task = weft_ptask_find("square");
+    int64_t in[64], out[64];
+    for (int i = 0; i < 64; i++)
+        in[i] = i - 20;
+    if (weft_ppool_map(pp, task, in, 64, sizeof in[0], out, sizeof out[0], 4, NULL) != 0)
+        return 31;
+    for (int i = 0; i < 64; i++)
+        if (out[i] != in[i] * in[i])
+            return 32;
+    pid_t pids[2];
+    if (weft_ppool_pids(pp, pids, 2) != 2 || kill(pids[0], SIGKILL) != 0)
+        return 33;
+    until = weft_after(30 * WEFT_SEC);
+    while (weft_ppool_started(pp) < 3) { /* the dead worker is replaced */
+        if (weft_now() > until)
+            return 34;
+        weft_sleep(WEFT_MSEC);
+    }
+    int64_t x = 12;
+    weft_bytes b = WEFT_BYTES_INIT;
+    if (weft_ppool_apply(pp, task, &x, sizeof x, &b) != 0 || b.len != sizeof x ||
+        memcmp(b.data, &(int64_t){144}, sizeof x) != 0)
+        return 35;
+    weft_bytes_free(&b);
+    if (weft_ppool_close(pp) != 0 || weft_ppool_join(pp, weft_after(30 * WEFT_SEC)) != 0 ||
+        weft_ppool_destroy(pp) != 0)
+        return 36;
+    if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD)
+        return 37; /* a child left behind */
+    return 0;
+}
+WEFT_TEST(pidfd_open_refused_falls_back) {
     int errs[] = {ENOSYS, EPERM};
     for (int i = 0; i < 2; i++) {
         fflush(NULL);
         pid_t pid = fork();
         CHECK_GE(pid, 0);
         if (pid == 0) {
-            if (harness_seccomp_deny(NR_PIDFD_OPEN, -1, errs[i]) != 0)
+            alarm(120);
+            if (weft_ptask_register("square", square_task) < 0)
+                _exit(8);
+            if (harness_seccomp_deny(NR_PIDFD_OPEN, -1, errs[i]) != 0 ||
+                deny_pidfd_waits(errs[i]) != 0)
                 _exit(HARNESS_SECCOMP_REFUSED);
-            weft_proc *p;
-            if (weft_proc_start(&p, exit_with, NULL, NULL) != -errs[i])
-                _exit(10);
-            weft_ppool *pp;
-            weft_ppool_opts o = {.nworkers = 1, .initializer = -1};
-            if (weft_ppool_create(&pp, &o) != -errs[i])
-                _exit(11);
-            if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD)
-                _exit(12); /* a child left behind */
-            _exit(0);
+            _exit(pidfd_open_refused_body());
         }
         int rc = test_reap(pid);
         SKIP_IF_SECCOMP_REFUSED(rc);
         CHECK_EQ(rc, 0);
     }
+    CHECK_NO_ZOMBIES();
 }
 
 WEFT_MAIN()

@@ -2,6 +2,7 @@
  * apply, close, terminate and join. The shared protocol is described in
  * ppool.h; maps are in map.c. */
 #include "ppool/ppool.h"
+#include "proc/proc.h"
 #include "coro/sched.h"
 
 #include <poll.h>
@@ -119,6 +120,7 @@ static void kill_all(weft_ppool *p) {
             while (waitpid(p->w[i].pid, NULL, 0) < 0 && errno == EINTR) {
             }
         }
+        weft__exitfd_forget(p->w[i].pidfd);
         close(p->w[i].pidfd);
         p->w[i].pid = 0;
     }
@@ -275,11 +277,7 @@ WEFT_API int weft_ppool_pids(weft_ppool *p, pid_t *pids, int max) {
             continue;
         /* A worker that has ended but that the watcher has not reaped yet
          * is not listed: its pidfd is readable from the moment it ends. */
-        struct pollfd pf = {p->w[i].pidfd, POLLIN, 0};
-        int r;
-        while ((r = poll(&pf, 1, 0)) < 0 && errno == EINTR) {
-        }
-        if (r == 0)
+        if (!weft__exitfd_ended(p->w[i].pidfd, p->w[i].pid))
             pids[k++] = p->w[i].pid;
     }
     pthread_mutex_unlock(&p->mu);

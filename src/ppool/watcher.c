@@ -3,6 +3,7 @@
  * enforces task timeouts. */
 #include "ppool/ppool.h"
 #include "coro/sched.h"
+#include "proc/proc.h"
 
 #include <poll.h>
 #include <sched.h>
@@ -11,10 +12,6 @@
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 
 /* How long the watcher keeps looking for results before it sleeps while
  * tasks are out. */
@@ -71,11 +68,10 @@ int weft__pp_spawn(weft_ppool *p, int wi) {
         return -EAGAIN;
     if (pid == 0)
         weft__ppool_worker(&cfg);
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    bool is_pidfd;
+    int fd = weft__exitfd_open(pid, &is_pidfd);
     if (fd < 0) {
-        /* ENOSYS (a kernel before 5.3) or EPERM (seccomp): said as it is, not
-         * as a passing shortage */
-        int e = errno == ENOSYS || errno == EPERM ? -errno : -EAGAIN;
+        int e = fd == -EMFILE || fd == -ENFILE ? -EAGAIN : fd; /* as fork's shortage */
         kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
         }
@@ -167,6 +163,7 @@ static void on_death(weft_ppool *p, int wi, pp_job **fin) {
             }
         }
     }
+    weft__exitfd_forget(w->pidfd);
     close(w->pidfd);
     w->pidfd = -1;
     w->pid = 0;

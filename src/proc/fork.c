@@ -14,9 +14,11 @@ static void prepare(void) {
     weft__coro_atfork_prepare();
     weft__sched_atfork_prepare();
     weft__tw_atfork_prepare();
+    weft__exitfd_atfork_prepare();
 }
 
 static void parent(void) {
+    weft__exitfd_atfork_parent();
     weft__tw_atfork_parent();
     weft__sched_atfork_parent();
     weft__coro_atfork_parent();
@@ -28,6 +30,7 @@ static void child(void) {
     weft__coro_atfork_child();
     weft__proc_atfork_child();
     weft__tw_atfork_child();
+    weft__exitfd_atfork_child();
 }
 
 static void setup(void) {

@@ -20,7 +20,8 @@ struct weft_proc {
     uint32_t tag;       /* WEFT__PROC_MAGIC; WEFT__TAG_DEAD once freed */
     pid_t pid;
     pid_t owner;        /* getpid() of the process that created it */
-    int pidfd;
+    int pidfd;          /* its exit descriptor (exitfd.c): the pidfd, or an eventfd */
+    bool by_pid;        /* pidfd is an eventfd: wait for and signal the child by pid */
     int daemon;
     int exec;           /* 1: started by weft_proc_exec */
     int stdio[3];       /* parent's pipe ends, -1 for none */
@@ -38,6 +39,21 @@ struct weft_proc {
 static inline void weft__proc_check(const weft_proc *p, const char *fn) {
     weft__tag_check_handle(p->tag, WEFT__PROC_MAGIC, fn, "weft_proc", p);
 }
+
+/* exitfd.c */
+/* A descriptor that becomes readable (and stays so) once child pid has exited:
+ * its pidfd, or, where pidfd_open(2) is refused (ENOSYS: Linux < 5.3; EPERM: a
+ * seccomp policy), an eventfd that a SIGCHLD-driven watcher writes; *is_pidfd
+ * says which. The caller reaps the child (by pid where it is not a pidfd) and
+ * calls weft__exitfd_forget before closing the descriptor. -errno on failure. */
+int weft__exitfd_open(pid_t pid, bool *is_pidfd);
+void weft__exitfd_forget(int fd);
+/* Whether the child behind exit descriptor fd has exited, now (not waiting for
+ * the watcher to write a fallback eventfd). */
+bool weft__exitfd_ended(int fd, pid_t pid);
+void weft__exitfd_atfork_prepare(void);
+void weft__exitfd_atfork_parent(void);
+void weft__exitfd_atfork_child(void);
 
 /* registry.c */
 /* The calling process's pid (cached; reset in a forked child). */

@@ -98,15 +98,16 @@ static void kill_and_wait(pid_t pid) {
 }
 
 int weft__proc_adopt(weft_proc *p, pid_t pid, weft_proc **out) {
-    int fd = weft__pidfd_open(pid, 0);
+    bool is_pidfd;
+    int fd = weft__exitfd_open(pid, &is_pidfd);
     if (fd < 0) {
-        int e = -errno;
         kill_and_wait(pid);
         weft__proc_free(p);
-        return e;
+        return fd;
     }
     p->pid = pid;
     p->pidfd = fd;
+    p->by_pid = !is_pidfd;
     weft__proc_register(p);
     *out = p;
     return 0;
@@ -238,7 +239,7 @@ WEFT_API int weft_proc_signal(weft_proc *p, int sig) {
 
 int weft__proc_send(weft_proc *p, int sig, bool registry_held) {
     static atomic_int refused; /* pidfd_send_signal gave ENOSYS or EPERM once */
-    if (!atomic_load_explicit(&refused, memory_order_relaxed)) {
+    if (!p->by_pid && !atomic_load_explicit(&refused, memory_order_relaxed)) {
         if (weft__pidfd_send_signal(p->pidfd, sig) == 0 || errno == ESRCH)
             return 0;
         if (errno != ENOSYS && errno != EPERM)

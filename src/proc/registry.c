@@ -99,14 +99,14 @@ static int try_wait(weft_proc *p, int *code) {
     siginfo_t si;
     int r = -1;
     memset(&si, 0, sizeof si);
-    if (atomic_load_explicit(&g_waitid_pidfd, memory_order_relaxed)) {
+    if (!p->by_pid && atomic_load_explicit(&g_waitid_pidfd, memory_order_relaxed)) {
         do
             r = waitid(WEFT__P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
         while (r < 0 && errno == EINTR);
         if (r < 0 && errno != ECHILD) /* EINVAL, ENOSYS, EPERM: not this way */
             atomic_store_explicit(&g_waitid_pidfd, 0, memory_order_relaxed);
     }
-    if (!atomic_load_explicit(&g_waitid_pidfd, memory_order_relaxed)) {
+    if (p->by_pid || !atomic_load_explicit(&g_waitid_pidfd, memory_order_relaxed)) {
         memset(&si, 0, sizeof si);
         do
             r = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG);
@@ -146,8 +146,10 @@ void weft__proc_free(weft_proc *p) {
     for (int i = 0; i < 3; i++)
         if (p->stdio[i] >= 0)
             weft_fd_close(p->stdio[i]);
-    if (p->pidfd >= 0)
+    if (p->pidfd >= 0) {
+        weft__exitfd_forget(p->pidfd);
         weft_fd_close(p->pidfd);
+    }
     pthread_mutex_destroy(&p->mu);
     p->tag = WEFT__TAG_DEAD;
     weft__free(p);
