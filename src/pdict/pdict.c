@@ -324,7 +324,7 @@ static ssize_t get_impl(weft_pdict *d, const void *key, size_t klen, void *buf, 
     } else if (e->vlen > cap) {
         res = -EMSGSIZE;
         goto out;
-    } else if (e->vlen) {
+    } else if (e->vlen && buf) { /* buf is NULL only with cap 0 */
         memcpy(buf, e->data + e->klen, e->vlen);
     }
     if (take)

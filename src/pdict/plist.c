@@ -251,7 +251,7 @@ static ssize_t get_impl(weft_plist *l, int64_t i, void *buf, size_t cap, weft_by
     } else if (it->len > cap) {
         res = -EMSGSIZE;
         goto out;
-    } else if (it->len) {
+    } else if (it->len && buf) { /* buf is NULL only with cap 0 */
         memcpy(buf, it->data, it->len);
     }
     if (!take)
