@@ -30,6 +30,10 @@
 #                         weft uses (pidfd_open, pidfd_send_signal, waitid(P_PIDFD),
 #                         epoll_pwait2, membarrier, clone3) fail with ENOSYS (an older
 #                         kernel), then with EPERM (a seccomp policy)
+#   make oldlibc          the oldest libc supported: tools/oldlibc makes a Debian 11 chroot
+#                         (glibc 2.31, gcc 10, CMake 3.18) with debootstrap in
+#                         build-oldlibc/root, builds there with WEFT_WERROR=ON and runs the
+#                         whole suite (needs root and debootstrap)
 #   make fuzz             build the HTTP request parser's libFuzzer target (clang) into
 #                         build-fuzz/ and run it FUZZ_SECONDS (45) on fuzz/corpus/
 #   make format           clang-format -i every C source
@@ -69,7 +73,7 @@ runtests  = $(CTEST) --test-dir $(1) --output-on-failure -j $(CTEST_JOBS) $(CTES
 crosstests = $(call runtests,$(1)) -O $(1)/ctest.log; st=$$?; \
 	printf '%s: %s tests skipped\n' $(1) "$$(grep -c -- '\*\*\*Skipped' $(1)/ctest.log)"; exit $$st
 
-.PHONY: all build test mpi demo docs bench install asan sweep tsan valgrind ucontext musl cross-aarch64 cross-riscv64 i386 oldkernel fuzz format clean
+.PHONY: all build test mpi demo docs bench install asan sweep tsan valgrind ucontext musl cross-aarch64 cross-riscv64 i386 oldkernel oldlibc fuzz format clean
 
 all: build
 
@@ -179,6 +183,9 @@ oldkernel: build
 	$(CC) -O2 -Wall -Wextra -Werror -o $(DENY) tools/deny-syscalls.c
 	$(DENY) ENOSYS $(call runtests,build) -LE '^mpi$$'
 	$(DENY) EPERM $(call runtests,build) -LE '^mpi$$'
+
+oldlibc:
+	tools/oldlibc
 
 # The seed corpus stays untouched: new inputs go to build-fuzz/corpus.
 FUZZ_CC      ?= clang
