@@ -183,6 +183,8 @@ enum {
     WEFT__W_NOCANCEL = 3, /* a wait cancellation must not interrupt (re-locking) */
     WEFT__W_POLL = 4,     /* a plain thread in ppoll(2) (sync/wait.c): the waker
                              writes wake_fd before it sets the futex word */
+    WEFT__W_SLEEP = 5,    /* weft_sleep_until: weft__park returns 0 when the wait's
+                             own deadline ends it (-ETIMEDOUT only for a scope's) */
 };
 
 /* Starts a park of the caller and returns its waiter: a coroutine's own
@@ -267,24 +269,36 @@ typedef struct weft__coro {
     _Atomic(struct weft__sched *) sched;
     atomic_uint_fast64_t gen;        /* handle generation, bumped on release */
     uint64_t id;
-    weft_coro_fn fn;
-    void *arg;                       /* argument, then result */
+    union {
+        struct {
+            weft_coro_fn fn;
+            void *arg;               /* argument, then result */
+        };
+        /* The timer lane (coro/timer.c): only between its start, which has read fn
+         * and arg, and its end, which writes the result (a timer set before the
+         * start, weft_spawn_later's, goes to the heap). */
+        struct {
+            struct weft__coro *lane_prev, *lane_next;
+        };
+    };
     weft__waiter *waiter;            /* set while parked */
     weft__waiter *joiner;            /* a coroutine waiting in weft_join */
     struct weft__coro *parent;       /* spawner, for switch's return-to-parent */
     uint64_t parent_gen;
     int64_t deadline;                /* timer heap key while parked with one */
-    uint32_t heap_idx;               /* position in timer heap + 1; 0: not in it */
+    uint32_t heap_idx;               /* position in timer heap + 1; 0: not in it;
+                                        WEFT__TIMER_LANE: in the lane (coro/timer.c) */
     uint32_t timer_seq;              /* FIFO order among equal deadlines */
     uint8_t state;
     uint8_t flags;
+    uint8_t why;                     /* WEFT__WHY_*: what it waits on (see why_obj below) */
     int saved_errno;
     char *name;
     const void *spawn_pc;            /* where weft_spawn was called (weft_dump, gdb) */
     union {
         struct {                     /* GUARDED */
             void *stack;             /* the mapping (guard page first) */
-            size_t stack_size;       /* mapping size */
+            uint32_t stack_size;     /* mapping size (<= WEFT__MAX_STACK + a page) */
             unsigned vg_stack;       /* valgrind's id for it (coro/san.h) */
         };
         struct {                     /* SHARED */
@@ -300,18 +314,17 @@ typedef struct weft__coro {
      * set by each blocking primitive before it parks (weft__why), `since`
      * by weft__park (the scheduler's coarse stamp); next to `wait`, whose
      * cache line a park writes anyway; meaningful only while PARKED. */
-    uint8_t why;                     /* WEFT__WHY_* */
     const void *why_obj;             /* the object (lock, channel, ...) */
     int64_t why_arg;                 /* fd: fd << 16 | events; sleep: deadline; others 0 */
     int64_t why_since;               /* when the park began (CLOCK_MONOTONIC_COARSE) */
     weft__scope scope;               /* its timeout scopes (not the main one's) */
     void *scratch;                   /* park memory of a SHARED coroutine */
-    size_t scratch_cap;
     struct weft__link *links;        /* coro/link.c: run when it finishes */
     struct weft__locals *locals;     /* coro/local.c: its weft_coro_setspecific values */
     int64_t start_at;                /* weft_spawn_later: still waiting to start if > 0 */
     int status;                      /* before it ends: a weft_throw that ends it unstarted;
                                         then 0, -ECANCELED or that error (links) */
+    uint32_t scratch_cap;            /* bytes at `scratch` */
 } weft__coro;
 
 typedef struct weft__sched weft__sched;
@@ -459,6 +472,7 @@ void weft__stack_unpin(void);
  * parked (or done); returns when it is resumed. */
 void weft__sched_block(weft__sched *s);
 /* Timers. */
+#define WEFT__TIMER_LANE UINT32_MAX
 int weft__timer_add(weft__sched *s, weft__coro *co, int64_t deadline);
 void weft__timer_remove(weft__sched *s, weft__coro *co);
 

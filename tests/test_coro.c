@@ -1519,4 +1519,71 @@ static void body_pin_switch(void) {
 }
 WEFT_TEST(shared_pin_defers_switch) { run_plain_in_thread(body_pin_switch); }
 
+/* The timer structure itself (white box, coro/timer.c): timers set in deadline order go
+ * to the lane, the others to the heap; whatever the mix, removals included, the next
+ * deadline is always the earliest one left, and expiring fires exactly those due, in
+ * (deadline, arrival) order. A model (plain arrays) checks every step. */
+#include "coro/sched.h"
+WEFT_TEST(timer_lane_and_heap) {
+    enum { N = 2000 };
+    weft__sched *s = calloc(1, sizeof *s);
+    weft__coro *co = calloc(N, sizeof *co);
+    int64_t dl[N];
+    bool live[N];
+    CHECK(s && co);
+    for (int i = 0; i < N; i++)
+        co[i].flags = WEFT__F_STARTED; /* before its start a coroutine's timer is a heap one */
+    uint64_t rng = 12345;
+    int lane = 0, heap = 0;
+    for (int round = 0; round < 4; round++) {
+        memset(live, 0, sizeof live);
+        int64_t base = 1000000 * (round + 1);
+        for (int i = 0; i < N; i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            /* mostly rising deadlines (the lane), some earlier ones (the heap), ties */
+            int64_t d = round == 0 ? base + i : round == 1 ? base + (int64_t)(rng >> 54)
+                        : base + i / 3 - ((rng >> 60) == 0 ? 500 : 0);
+            CHECK_OK(weft__timer_add(s, &co[i], d));
+            dl[i] = d;
+            live[i] = true;
+            if (co[i].heap_idx == WEFT__TIMER_LANE)
+                lane++;
+            else
+                heap++;
+            if ((rng >> 40) % 5 == 0) { /* cancel an earlier one */
+                int j = (int)((rng >> 20) % (uint64_t)(i + 1));
+                weft__timer_remove(s, &co[j]);
+                live[j] = false;
+                CHECK_EQ(co[j].heap_idx, 0);
+            }
+            int64_t min = -1;
+            for (int k = 0; k <= i; k++)
+                if (live[k] && (min < 0 || dl[k] < min))
+                    min = dl[k];
+            CHECK_EQ(weft__timer_next(s), min);
+        }
+        /* expire in steps: exactly the due ones go, in order of deadline */
+        for (int64_t t = base - 600; weft__timer_any(s); t += 97) {
+            weft__timer_expire(s, t);
+            for (int k = 0; k < N; k++) {
+                if (live[k] && dl[k] <= t) {
+                    CHECK_EQ(co[k].heap_idx, 0);
+                    live[k] = false;
+                } else if (live[k]) {
+                    CHECK_NE(co[k].heap_idx, 0);
+                }
+            }
+            int64_t next = weft__timer_next(s);
+            CHECK(next < 0 || next > t);
+        }
+        for (int k = 0; k < N; k++)
+            CHECK(!live[k]);
+    }
+    CHECK_GT(lane, N);     /* both places were used */
+    CHECK_GT(heap, N / 4);
+    weft__free(s->heap);
+    free(co);
+    free(s);
+}
+
 WEFT_MAIN()

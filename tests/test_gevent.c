@@ -129,11 +129,22 @@ static void body_later_errors(void) {
     CHECK_ERR(weft_spawn_later(&c, WEFT_NOWAIT, ret_arg, NULL, &sus), -EINVAL);
     weft_coro_opts big = {.stack_size = SIZE_MAX};
     CHECK_ERR(weft_spawn_later(&c, weft_after(WEFT_SEC), ret_arg, NULL, &big), -EINVAL);
-    /* Out of memory for the timer heap: the spawn fails, nothing is left behind. */
+    /* Out of memory for the timer heap (its first 64 slots come with the scheduler;
+     * timers set before a coroutine's start are heap ones): the spawn fails, nothing
+     * is left behind. */
     (void)weft_self();
+    enum { FIRST = 64 };
+    weft_coro held[FIRST];
+    for (int i = 0; i < FIRST; i++)
+        CHECK_OK(weft_spawn_later(&held[i], weft_after(3600 * WEFT_SEC), ret_arg, NULL, NULL));
     test_alloc_fail_after(0);
     CHECK_ERR(weft_spawn_later(&c, weft_after(WEFT_SEC), ret_arg, NULL, NULL), -ENOMEM);
     test_alloc_fail_after(-1);
+    CHECK_EQ(weft_coro_count(), FIRST);
+    for (int i = 0; i < FIRST; i++) {
+        CHECK_OK(weft_cancel(held[i]));
+        CHECK_OK(weft_join(held[i], weft_after(10 * WEFT_SEC), NULL));
+    }
     CHECK_EQ(weft_coro_count(), 0);
     CHECK_OK(weft_spawn_later(&c, weft_after(WEFT_MSEC), ret_arg, P(4), NULL));
     void *res = NULL;

@@ -341,7 +341,7 @@ static int spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opt
     if (size) {
         if ((err = weft__stack_get(s, size + pg, &co->stack, &co->vg_stack)) != 0)
             goto fail;
-        co->stack_size = size + pg;
+        co->stack_size = (uint32_t)(size + pg);
         weft__ctx_init(&co->ctx, (char *)co->stack + pg, size, weft__coro_entry);
     } else {
         if ((err = weft__shared_init(s)) != 0)
@@ -498,20 +498,32 @@ WEFT_API int weft_yield(void) {
     return 0;
 }
 
+/* weft__park's last: a coroutine's sleep leaves no frame of its own on its stack
+ * while it sleeps (a tail call). */
+static inline int sleep_park(weft__waiter *local, int64_t deadline) {
+    weft__waiter *w = weft__waiter_begin(local, WEFT__W_SLEEP);
+    weft__why(WEFT__WHY_SLEEP, NULL, deadline);
+    return weft__park(w, deadline);
+}
+/* A thread without a scheduler: its waiter on its stack, in a frame of its own,
+ * so that a coroutine's sleep has none (a parked SHARED coroutine's stack is
+ * copied aside, and a million sleepers carry what their frames hold). */
+static __attribute__((noinline)) int sleep_plain(int64_t deadline) {
+    weft__waiter local;
+    return sleep_park(&local, deadline);
+}
+
 WEFT_API int weft_sleep_until(int64_t deadline) {
     if (weft__dl_forever(deadline))
         return -EINVAL;
     if (weft__dl_nowait(deadline))
         deadline = WEFT_NOWAIT; /* already past, like 0 */
     /* A plain thread sleeps on a waiter nobody claims, as a coroutine
-     * parks: the same clock, and timeout scopes cut both. */
-    weft__waiter local;
-    weft__waiter *w = weft__waiter_begin(&local, WEFT__W_OTHER);
-    weft__why(WEFT__WHY_SLEEP, NULL, deadline);
-    int r = weft__park(w, deadline);
-    if (r == -ETIMEDOUT && (deadline == WEFT_NOWAIT || weft__dl_passed(deadline)))
-        return 0; /* slept its time; otherwise a timeout scope cut it */
-    return r;
+     * parks: the same clock, and timeout scopes cut both. 0 once it slept its
+     * time; -ETIMEDOUT if a timeout scope cut it (weft__park, WEFT__W_SLEEP). */
+    if (!weft__sched_get())
+        return sleep_plain(deadline);
+    return sleep_park(NULL, deadline);
 }
 
 WEFT_API int weft_sleep(int64_t ns) { return weft_sleep_until(weft_after(ns)); }

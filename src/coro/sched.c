@@ -191,12 +191,22 @@ weft__sched *weft__sched_ensure(void) {
     s = weft__calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    /* The timer heap's first slots, now: a program with few timers out of
+     * deadline order (most go to the lane) never allocates for one later. */
+    s->heap = weft__malloc(64 * sizeof *s->heap);
+    if (!s->heap) {
+        weft__free(s);
+        return NULL;
+    }
+    s->heap_cap = 64;
     if (weft__poller_create(&s->poller) != 0) {
+        weft__free(s->heap);
         weft__free(s);
         return NULL;
     }
     if (weft__overflow_install(s) != 0) {
         weft__poller_destroy(s->poller);
+        weft__free(s->heap);
         weft__free(s);
         return NULL;
     }
@@ -204,6 +214,7 @@ weft__sched *weft__sched_ensure(void) {
     if (!s->main) {
         weft__overflow_uninstall(s);
         weft__poller_destroy(s->poller);
+        weft__free(s->heap);
         weft__free(s);
         return NULL;
     }
@@ -418,7 +429,7 @@ int weft__sched_poll(weft__sched *s, bool block) {
     }
     drain_inbox(s);
     run_reqs(s);
-    if (s->heap_len)
+    if (weft__timer_any(s))
         weft__timer_expire(s, weft_now());
     struct timespec ts; /* the coarse clock: a read of the vDSO page, no TSC */
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

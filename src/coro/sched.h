@@ -36,6 +36,7 @@ struct weft__sched {
     weft__coro **heap;              /* timer min-heap on deadline */
     uint32_t heap_len, heap_cap;
     uint32_t timer_seq;
+    weft__coro *lane_head, *lane_tail; /* timers set in deadline order (coro/timer.c) */
 
     weft__stack_free *pool;         /* cached guarded stacks */
     unsigned pool_len;
@@ -161,6 +162,7 @@ void weft__coro_atfork_child(void);
 
 /* timer.c */
 int64_t weft__timer_next(weft__sched *s);
+bool weft__timer_any(weft__sched *s); /* any timer set */
 void weft__timer_expire(weft__sched *s, int64_t now);
 
 #endif

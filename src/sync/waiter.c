@@ -34,6 +34,8 @@ void *weft__park_mem(void *local, size_t n) {
         return local;
     if (!n)
         n = 1;
+    if (n > UINT32_MAX)
+        return NULL; /* as out of memory: scratch_cap is 32 bits */
     if (co->scratch_cap < n) {
         size_t cap;
         void *p = weft__arena_alloc(s, n, &cap);
@@ -41,7 +43,7 @@ void *weft__park_mem(void *local, size_t n) {
             return NULL;
         weft__arena_free(s, co->scratch, co->scratch_cap);
         co->scratch = p;
-        co->scratch_cap = cap;
+        co->scratch_cap = (uint32_t)cap;
     }
     return co->scratch;
 }
@@ -66,7 +68,9 @@ void weft__waiter_wake(weft__waiter *w) {
     syscall(SYS_futex, &w->futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-static int park_thread(weft__waiter *w, int64_t deadline) {
+/* Not inlined: its locals would sit in weft__park's frame on the coroutine path too,
+ * which a parked SHARED coroutine's stack copy then carries. */
+static __attribute__((noinline)) int park_thread(weft__waiter *w, int64_t deadline) {
     for (;;) {
         if (atomic_load_explicit(&w->futex, memory_order_acquire))
             return w->result;
@@ -88,8 +92,18 @@ static int park_thread(weft__waiter *w, int64_t deadline) {
     }
 }
 
+/* A sleep's end: its own deadline passing is success; a timeout scope cutting it
+ * (sc: the scope's deadline was the earlier) is -ETIMEDOUT, unless the sleep's own
+ * deadline has passed meanwhile too (it slept its time). */
+static int sleep_result(int r, int64_t own, const weft__scope *sc) {
+    if (r == -ETIMEDOUT && (!sc || own == WEFT_NOWAIT || weft__dl_passed(own)))
+        return 0;
+    return r;
+}
+
 int weft__park(weft__waiter *w, int64_t deadline) {
     weft__coro *co = w->co;
+    const int64_t own = deadline;
     /* Timeout scopes cut what cancellation interrupts: not NOCANCEL waits. */
     weft__scope *sc = NULL;
     if (likely(w->kind != WEFT__W_NOCANCEL))
@@ -99,7 +113,7 @@ int weft__park(weft__waiter *w, int64_t deadline) {
         int r = park_thread(w, deadline);
         weft__tw_park_end();
         weft__scope_timed_out(sc, r);
-        return r;
+        return w->kind == WEFT__W_SLEEP ? sleep_result(r, own, sc) : r;
     }
     weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
     if ((co->flags & WEFT__F_CANCELLED) && w->kind != WEFT__W_NOCANCEL) {
@@ -108,7 +122,7 @@ int weft__park(weft__waiter *w, int64_t deadline) {
     } else if (weft__dl_passed(deadline)) {
         if (weft__waiter_claim(w, -ETIMEDOUT, 0)) {
             weft__scope_timed_out(sc, -ETIMEDOUT);
-            return -ETIMEDOUT;
+            return w->kind == WEFT__W_SLEEP ? sleep_result(-ETIMEDOUT, own, sc) : -ETIMEDOUT;
         }
     } else if (!weft__dl_forever(deadline)) {
         if (weft__timer_add(s, co, deadline) != 0 && weft__waiter_claim(w, -ENOMEM, 0))
@@ -128,5 +142,5 @@ int weft__park(weft__waiter *w, int64_t deadline) {
     if (co->heap_idx)
         weft__timer_remove(s, co);
     weft__scope_timed_out(sc, w->result);
-    return w->result;
+    return w->kind == WEFT__W_SLEEP ? sleep_result(w->result, own, sc) : w->result;
 }
