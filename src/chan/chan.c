@@ -92,7 +92,12 @@ static weft__wq_node *take_peer(weft__wq *q) {
     return NULL;
 }
 
-int weft__chan_try_send_locked(weft_chan *ch, const void *elem, weft__waiter **wake) {
+/* The two operations are inlined into chan_op, itself inlined into each entry
+ * point (send, recv, try_send, try_recv: `send` a constant there): the fast path
+ * of a buffered channel is then straight-line code (select.c calls the out-of-line
+ * copies below). */
+static inline __attribute__((always_inline)) int try_send(weft_chan *ch, const void *elem,
+                                                          weft__waiter **wake) {
     if (ch->closed)
         return -EPIPE;
     weft__wq_node *r = take_peer(&ch->recvq);
@@ -112,7 +117,8 @@ int weft__chan_try_send_locked(weft_chan *ch, const void *elem, weft__waiter **w
     return 0;
 }
 
-int weft__chan_try_recv_locked(weft_chan *ch, void *elem, weft__waiter **wake) {
+static inline __attribute__((always_inline)) int try_recv(weft_chan *ch, void *elem,
+                                                          weft__waiter **wake) {
     if (ch->len) {
         unsigned char *slot = ch->buf + ch->head * ch->elem_size;
         weft__chan_copy(elem, slot, ch->elem_size);
@@ -138,13 +144,23 @@ int weft__chan_try_recv_locked(weft_chan *ch, void *elem, weft__waiter **wake) {
     return ch->closed ? -EPIPE : 0;
 }
 
-static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
+int weft__chan_try_send_locked(weft_chan *ch, const void *elem, weft__waiter **wake) {
+    return try_send(ch, elem, wake);
+}
+
+int weft__chan_try_recv_locked(weft_chan *ch, void *elem, weft__waiter **wake) {
+    return try_recv(ch, elem, wake);
+}
+
+static int chan_park(weft_chan *ch, void *elem, int64_t deadline, int send, bool biased);
+
+static inline __attribute__((always_inline)) int chan_op(weft_chan *ch, void *elem,
+                                                         int64_t deadline, int send) {
     if (!ch || !elem)
         return -EINVAL;
     weft__waiter *wake = NULL;
     bool biased = weft__chan_enter(ch, send);
-    int r = send ? weft__chan_try_send_locked(ch, elem, &wake)
-                 : weft__chan_try_recv_locked(ch, elem, &wake);
+    int r = send ? try_send(ch, elem, &wake) : try_recv(ch, elem, &wake);
     if (r != 0) {
         weft__chan_leave(ch, biased);
         if (wake)
@@ -155,6 +171,12 @@ static int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send) {
         weft__chan_leave(ch, biased);
         return -ETIMEDOUT;
     }
+    return chan_park(ch, elem, deadline, send, biased);
+}
+
+/* chan_op's slow path: the operation waits for a peer (channel entered). */
+static __attribute__((noinline)) int chan_park(weft_chan *ch, void *elem, int64_t deadline,
+                                               int send, bool biased) {
     /* The node (and, for a SHARED coroutine, a bounce copy of the element)
      * must stay reachable while we are parked. */
     weft__wq_node local;
