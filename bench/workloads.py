@@ -97,7 +97,9 @@ WORKLOADS = [
       "2 threads, 10M 8-byte items through a bounded queue"),
     W("tpool", ["ns/op"], ["go", "python-threading", "pthread", "libuv"],
       "<= 1 us/task", [("max", "ns/op", 1000.0)],
-      "thread pool: 1M no-op tasks submitted and completed"),
+      "thread pool: 1M no-op tasks submitted and completed, no result object per task where "
+      "the API has the choice (weft: no future; Go: a WaitGroup; Python's executor always "
+      "makes a future); weft's figures with a future per task are in its note"),
     W("proc_spawn", ["us/op"], ["floor", "python-mp", "libuv"],
       "<= 1.3x floor", [("vs", "us/op", "floor", 1.3)],
       "process start + join"),
