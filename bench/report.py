@@ -267,10 +267,15 @@ def write_md(data, rows, path, chart_note):
                              key=lambda s: ({"weft": 0, "floor": 1}.get(s, 2), s))
             for s in systems:
                 v = r["fig"][(s, unit)]
-                cmp_ = "" if s == "weft" else fmt_ratio(speed(r["weft"], num(v), unit))
+                cmp_ = "" if s in ("weft", "weft-1t") else fmt_ratio(speed(r["weft"], num(v), unit))
                 best = " (best peer)" if s == r["best"] else ""
                 if s in w.reduced:
-                    cmp_ = f"not compared: {w.reduced[s]}"
+                    one = num(r["fig"].get(("weft-1t", unit)))
+                    if "weft-1t" in w.reduced[s] and one is not None:
+                        cmp_ = (f"weft-1t {fmt_ratio(speed(one, num(v), unit))}; "
+                                f"{w.reduced[s]}")
+                    else:
+                        cmp_ = f"not compared: {w.reduced[s]}"
                 out.append(f"| {s}{best} | {fmt(v)} | {unit} | {cmp_} |")
         out.append("")
         for c in w.checks:

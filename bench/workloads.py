@@ -136,7 +136,9 @@ WORKLOADS = [
       ">= Go", [("vs", "req/s", "go", 1.0)],
       "HTTP/1.1 hello server under wrk -t1 -c64 -d5s on loopback",
       reduced={"nginx-1w": "one nginx worker: compared with weft-1t (weft's server with one "
-                           "thread), not with weft's one thread per CPU"}),
+                           "thread), not with weft's one thread per CPU",
+               "libuv": "one libuv loop thread: compared with weft-1t (weft's server with "
+                        "one thread), not with weft's one thread per CPU"}),
     W("http_client", ["req/s"], ["go", "gevent", "curl-multi"],
       ">= Go", [("vs", "req/s", "go", 1.0)],
       "3000 GETs, 100 at a time, against one loopback server"),
