@@ -258,7 +258,7 @@ static void finish(weft__sched *s, weft__coro *co, void *result) {
     weft__coro *p = co->parent;
     if (p && atomic_load_explicit(&p->gen, memory_order_relaxed) == co->parent_gen &&
         p->state == WEFT__C_PARKED && p->waiter && p->waiter->kind == WEFT__W_SWITCH &&
-        weft__waiter_claim(p->waiter, 1, 0)) {
+        weft__waiter_claim_local(p->waiter, 1, 0)) {
         p->waiter->value = result;
         weft__waiter_wake(p->waiter);
     }
@@ -594,7 +594,9 @@ static int switch_to(weft_coro to, void *value, void **received, int thrown) {
         t->arg = value;
         t->status = thrown; /* a throw: it finishes without running fn */
     } else if (t->state == WEFT__C_PARKED && t->waiter && t->waiter->kind == WEFT__W_SWITCH) {
-        if (!weft__waiter_claim(t->waiter, thrown, 0))
+        /* A switch waiter is only ever claimed on its own thread (a switch, a
+         * child's finish, weft_cancel): no atomic read-modify-write. */
+        if (!weft__waiter_claim_local(t->waiter, thrown, 0))
             return -EBUSY;
         t->waiter->value = value;
     } else {
