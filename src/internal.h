@@ -444,7 +444,11 @@ static inline void weft__scope_timed_out(weft__scope *sc, int r) {
         sc->hit = true;
 }
 /* The calling thread's scheduler, created if needed; NULL on out of memory. */
-weft__sched *weft__sched_ensure(void);
+weft__sched *weft__sched_create(void);
+static inline weft__sched *weft__sched_ensure(void) {
+    weft__sched *s = weft__tls_sched;
+    return likely(s) ? s : weft__sched_create();
+}
 /* The running coroutine of a scheduler. */
 weft__coro *weft__sched_current(weft__sched *s);
 /* Makes a claimed coroutine runnable, from any thread. */

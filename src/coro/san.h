@@ -48,7 +48,18 @@ static inline void weft__vg_unstack(unsigned id) {
  * frames copied back (or a stack's first frame) go where another
  * coroutine's frames had returned from. Addressable, contents undefined:
  * the copy then carries the saved bytes' own definedness. */
-#define weft__vg_stack_writable(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
+/* Only under valgrind (RUNNING_ON_VALGRIND, read once): outside it the request is
+ * a no-op sequence of a dozen instructions on every spawn's stack. */
+extern atomic_int weft__vg_running; /* -1 not known yet, else 0 or 1 (stack.c) */
+int weft__vg_running_slow(void);
+#define weft__vg_stack_writable(p, n)                                                        \
+    do {                                                                                     \
+        int weft__vg_r_ = atomic_load_explicit(&weft__vg_running, memory_order_relaxed);     \
+        if (weft__vg_r_ < 0)                                                                 \
+            weft__vg_r_ = weft__vg_running_slow();                                           \
+        if (weft__vg_r_)                                                                     \
+            (void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n));                                     \
+    } while (0)
 #else
 #define weft__vg_stack_writable(p, n) ((void)(p), (void)(n))
 static inline unsigned weft__vg_stack(const void *lo, size_t size) {

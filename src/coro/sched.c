@@ -182,10 +182,9 @@ static void make_key(void) {
         WEFT_PANIC("pthread_key_create failed");
 }
 
-weft__sched *weft__sched_ensure(void) {
-    weft__sched *s = weft__tls_sched;
-    if (likely(s))
-        return s;
+/* weft__sched_ensure's first call on a thread. */
+weft__sched *weft__sched_create(void) {
+    weft__sched *s;
     pthread_once(&key_once, make_key);
     weft__fork_setup();
     s = weft__calloc(1, sizeof *s);

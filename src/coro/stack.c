@@ -9,6 +9,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#if defined(WEFT_VALGRIND)
+atomic_int weft__vg_running = -1;
+int weft__vg_running_slow(void) {
+    int r = RUNNING_ON_VALGRIND ? 1 : 0; /* the same answer for every thread */
+    atomic_store_explicit(&weft__vg_running, r, memory_order_relaxed);
+    return r;
+}
+#endif
+
 size_t weft__page_size(void) {
     static atomic_size_t ps;
     size_t p = atomic_load_explicit(&ps, memory_order_relaxed);
