@@ -208,12 +208,60 @@ static __attribute__((noinline)) int chan_park(weft_chan *ch, void *elem, int64_
     return res;
 }
 
-WEFT_API int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline) {
+/* The commonest case first, in a leaf that needs few registers (so no frame to
+ * build): a buffered channel biased to the caller's thread, with room (send) or an
+ * element (recv) and nobody parked on the other side. Everything else: chan_op
+ * (105 instead of 161 instructions per message through a buffered channel). */
+static inline bool fast_enter(weft_chan *ch) {
+    weft__sched *s = weft__sched_get();
+    if (!s || atomic_load_explicit(&ch->owner, memory_order_relaxed) != s)
+        return false;
+    atomic_store_explicit(&ch->owner_busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* as weft__chan_enter */
+    if (likely(!atomic_load_explicit(&ch->shared, memory_order_relaxed)))
+        return true;
+    atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
+    return false;
+}
+
+static __attribute__((noinline)) int send_slow(weft_chan *ch, const void *elem,
+                                               int64_t deadline) {
     return chan_op(ch, (void *)elem, deadline, 1);
 }
 
-WEFT_API int weft_chan_recv(weft_chan *ch, void *elem, int64_t deadline) {
+static __attribute__((noinline)) int recv_slow(weft_chan *ch, void *elem, int64_t deadline) {
     return chan_op(ch, elem, deadline, 0);
+}
+
+WEFT_API int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline) {
+    if (likely(ch && elem) && ch->cap && fast_enter(ch)) { /* cap never changes */
+        if (likely(!ch->closed && !ch->recvq.head && ch->len < ch->cap)) {
+            size_t tail = ch->head + ch->len;
+            if (tail >= ch->cap)
+                tail -= ch->cap;
+            weft__chan_copy(ch->buf + tail * ch->elem_size, elem, ch->elem_size);
+            ch->len++;
+            atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
+            return 0;
+        }
+        atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
+    }
+    return send_slow(ch, elem, deadline);
+}
+
+WEFT_API int weft_chan_recv(weft_chan *ch, void *elem, int64_t deadline) {
+    if (likely(ch && elem) && ch->cap && fast_enter(ch)) {
+        if (likely(ch->len && !ch->sendq.head)) {
+            weft__chan_copy(elem, ch->buf + ch->head * ch->elem_size, ch->elem_size);
+            if (++ch->head == ch->cap)
+                ch->head = 0;
+            ch->len--;
+            atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
+            return 0;
+        }
+        atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
+    }
+    return recv_slow(ch, elem, deadline);
 }
 
 WEFT_API int weft_chan_try_send(weft_chan *ch, const void *elem) {
