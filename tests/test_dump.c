@@ -793,8 +793,9 @@ WEFT_TEST(gdb_extension) {
     const char *bt = strstr(out, " in weft__park ");
     CHECK(bt != NULL);
     CHECK(strstr(out, " in w_lock at ") != NULL);
-    /* weft-bt 3 (gdb-recv, SHARED: the shared stack's owner, its frames in place) */
-    CHECK(strstr(out, " in chan_op at ") != NULL);
+    /* weft-bt 3 (gdb-recv, SHARED: the shared stack's owner, its frames in place; a
+     * receive that waits is in chan_park) */
+    CHECK(strstr(out, " in chan_park at ") != NULL);
     /* where each was spawned */
     CHECK(strstr(out, "\"gdb-lock\"  spawned at weft_test_gdb_extension (test_dump.c:") != NULL);
     free(out);
@@ -823,7 +824,7 @@ WEFT_TEST(gdb_extension) {
     CHECK(strstr(out, "guarded parked on event 0x") != NULL);
     CHECK(strstr(out, "\"gdb-lock\"  spawned at weft_test_gdb_extension (test_dump.c:") != NULL);
     CHECK(strstr(out, " in w_lock at ") != NULL);
-    CHECK(strstr(out, " in chan_op at ") != NULL);
+    CHECK(strstr(out, " in chan_park at ") != NULL);
     free(out);
 }
 
