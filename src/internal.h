@@ -570,6 +570,10 @@ WEFT_API int weft__sched_describe(char *buf, size_t n);
  * weft__dump_prepare loads the code ranges it needs (call it once first). */
 WEFT_API size_t weft__sched_backtrace(const void *sp, int fd);
 WEFT_API void weft__dump_prepare(void);
+/* core/service.c: starts fn(arg) on one of weft's own helper threads (also the
+ * hook's watchdog): detached, stack_size bytes of stack, every signal blocked in
+ * it. 0, or -errno of pthread_create. */
+WEFT_API int weft__service_thread(void *(*fn)(void *), void *arg, size_t stack_size);
 
 /* Threads whose record owns their argument (weft_timer): starts fn(arg) as
  * weft_thread_start with default options; on success free_arg(arg) runs when

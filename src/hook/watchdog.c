@@ -136,16 +136,6 @@ __attribute__((constructor)) static void watchdog_init(void) {
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGURG, &sa, NULL) != 0)
         return;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t th;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&at, 64 * 1024);
-    if (pthread_create(&th, &at, monitor, NULL) == 0)
+    if (weft__service_thread(monitor, NULL, 64 * 1024) == 0)
         atomic_store(&wd_on, 1);
-    pthread_attr_destroy(&at);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }

@@ -128,20 +128,11 @@ static int start(void) {
         }
     }
     if (!x_started) {
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&a, 64 * 1024);
-        pthread_t t;
-        int e = pthread_create(&t, &a, watcher_main,
-                               (void *)(intptr_t)atomic_load_explicit(&x_wake, memory_order_relaxed));
-        pthread_attr_destroy(&a);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        int e = weft__service_thread(
+            watcher_main, (void *)(intptr_t)atomic_load_explicit(&x_wake, memory_order_relaxed),
+            64 * 1024);
         if (e)
-            return -e;
+            return e;
         x_started = true;
     }
     return 0;

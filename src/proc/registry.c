@@ -20,7 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define WEFT__P_PIDFD ((idtype_t)3) /* P_PIDFD, Linux 5.4 */
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static weft_proc *g_head, *g_tail;
@@ -101,7 +100,7 @@ static int try_wait(weft_proc *p, int *code) {
     memset(&si, 0, sizeof si);
     if (!p->by_pid && atomic_load_explicit(&g_waitid_pidfd, memory_order_relaxed)) {
         do
-            r = waitid(WEFT__P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
+            r = waitid((idtype_t)WEFT__P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG);
         while (r < 0 && errno == EINTR);
         if (r < 0 && errno != ECHILD) /* EINVAL, ENOSYS, EPERM: not this way */
             atomic_store_explicit(&g_waitid_pidfd, 0, memory_order_relaxed);
@@ -266,19 +265,10 @@ static int reaper_start(void) {
         if (r_efd < 0)
             return -errno;
     }
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&a, 64 * 1024 + REAPER_MAX * (sizeof(struct pollfd) + sizeof(void *)));
-    pthread_t t;
-    int e = pthread_create(&t, &a, reaper_main, NULL);
-    pthread_attr_destroy(&a);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int e = weft__service_thread(
+        reaper_main, NULL, 64 * 1024 + REAPER_MAX * (sizeof(struct pollfd) + sizeof(void *)));
     if (e)
-        return -e;
+        return e;
     r_started = 1;
     return 0;
 }

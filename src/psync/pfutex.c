@@ -143,19 +143,8 @@ static int submit(struct req *q) {
     if (H.idle >= H.queued) {
         pthread_cond_signal(&H.cv);
     } else {
-        pthread_t t;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&a, 64 * 1024);
-        /* Helpers run no signal handlers of the application: they start
-         * with every signal blocked (they inherit the creator's mask). */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        r = pthread_create(&t, &a, helper_main, NULL);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&a);
+        /* Helpers run no signal handlers of the application. */
+        r = weft__service_thread(helper_main, NULL, 64 * 1024);
         if (r != 0) {
             /* Take the request back out: nobody will serve it. */
             struct req **pp = &H.head, *prev = NULL;
@@ -167,7 +156,6 @@ static int submit(struct req *q) {
             if (H.tail == q)
                 H.tail = prev;
             H.queued--;
-            r = -r;
         }
     }
     pthread_mutex_unlock(&H.mu);
