@@ -92,6 +92,20 @@ static weft__wq_node *take_peer(weft__wq *q) {
     return NULL;
 }
 
+/* The ring buffer: append at the tail (len < cap), and the head's advance. */
+static inline void buf_push(weft_chan *ch, const void *elem) {
+    size_t tail = ch->head + ch->len;
+    if (tail >= ch->cap)
+        tail -= ch->cap;
+    weft__chan_copy(ch->buf + tail * ch->elem_size, elem, ch->elem_size);
+    ch->len++;
+}
+
+static inline void head_advance(weft_chan *ch) {
+    if (++ch->head == ch->cap)
+        ch->head = 0;
+}
+
 /* The two operations are inlined into chan_op, itself inlined into each entry
  * point (send, recv, try_send, try_recv: `send` a constant there): the fast path
  * of a buffered channel is then straight-line code (select.c calls the out-of-line
@@ -107,11 +121,7 @@ static inline __attribute__((always_inline)) int try_send(weft_chan *ch, const v
         return 1;
     }
     if (ch->len < ch->cap) {
-        size_t tail = ch->head + ch->len;
-        if (tail >= ch->cap)
-            tail -= ch->cap;
-        weft__chan_copy(ch->buf + tail * ch->elem_size, elem, ch->elem_size);
-        ch->len++;
+        buf_push(ch, elem);
         return 1;
     }
     return 0;
@@ -125,12 +135,10 @@ static inline __attribute__((always_inline)) int try_recv(weft_chan *ch, void *e
         weft__wq_node *s = take_peer(&ch->sendq);
         if (s) { /* the buffer was full: the oldest sender's element moves in */
             weft__chan_copy(slot, s->elem, ch->elem_size);
-            if (++ch->head == ch->cap)
-                ch->head = 0;
+            head_advance(ch);
             *wake = s->w;
         } else {
-            if (++ch->head == ch->cap)
-                ch->head = 0;
+            head_advance(ch);
             ch->len--;
         }
         return 1;
@@ -214,14 +222,8 @@ static __attribute__((noinline)) int chan_park(weft_chan *ch, void *elem, int64_
  * (105 instead of 161 instructions per message through a buffered channel). */
 static inline bool fast_enter(weft_chan *ch) {
     weft__sched *s = weft__sched_get();
-    if (!s || atomic_load_explicit(&ch->owner, memory_order_relaxed) != s)
-        return false;
-    atomic_store_explicit(&ch->owner_busy, 1, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst); /* as weft__chan_enter */
-    if (likely(!atomic_load_explicit(&ch->shared, memory_order_relaxed)))
-        return true;
-    atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
-    return false;
+    return s && atomic_load_explicit(&ch->owner, memory_order_relaxed) == s &&
+           weft__chan_enter_biased(ch);
 }
 
 static __attribute__((noinline)) int send_slow(weft_chan *ch, const void *elem,
@@ -236,15 +238,11 @@ static __attribute__((noinline)) int recv_slow(weft_chan *ch, void *elem, int64_
 WEFT_API int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline) {
     if (likely(ch && elem) && ch->cap && fast_enter(ch)) { /* cap never changes */
         if (likely(!ch->closed && !ch->recvq.head && ch->len < ch->cap)) {
-            size_t tail = ch->head + ch->len;
-            if (tail >= ch->cap)
-                tail -= ch->cap;
-            weft__chan_copy(ch->buf + tail * ch->elem_size, elem, ch->elem_size);
-            ch->len++;
-            atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
+            buf_push(ch, elem);
+            weft__chan_leave(ch, true);
             return 0;
         }
-        atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
+        weft__chan_leave(ch, true);
     }
     return send_slow(ch, elem, deadline);
 }
@@ -253,13 +251,12 @@ WEFT_API int weft_chan_recv(weft_chan *ch, void *elem, int64_t deadline) {
     if (likely(ch && elem) && ch->cap && fast_enter(ch)) {
         if (likely(ch->len && !ch->sendq.head)) {
             weft__chan_copy(elem, ch->buf + ch->head * ch->elem_size, ch->elem_size);
-            if (++ch->head == ch->cap)
-                ch->head = 0;
+            head_advance(ch);
             ch->len--;
-            atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
+            weft__chan_leave(ch, true);
             return 0;
         }
-        atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
+        weft__chan_leave(ch, true);
     }
     return recv_slow(ch, elem, deadline);
 }

@@ -72,6 +72,16 @@ static inline void weft__chan_check(const weft_chan *ch, int op) {
  * through the bias (leave with biased = true). A garbage channel never
  * passes the bias check (its owner is no scheduler): its tag is checked
  * on the other path, before the spin lock, for operation `op`. */
+/* The bias's owner (the caller) enters: true unless the bias was revoked meanwhile. */
+static inline bool weft__chan_enter_biased(weft_chan *ch) {
+    atomic_store_explicit(&ch->owner_busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* the revoker's membarrier pairs with this */
+    if (likely(!atomic_load_explicit(&ch->shared, memory_order_relaxed)))
+        return true;
+    atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
+    return false;
+}
+
 static inline bool weft__chan_enter(weft_chan *ch, int op) {
     weft__sched *s = weft__sched_get();
     if (s) {
@@ -79,13 +89,8 @@ static inline bool weft__chan_enter(weft_chan *ch, int op) {
         if (unlikely(!o) && weft__asym_ok() &&
             atomic_compare_exchange_strong(&ch->owner, &o, s))
             o = s;
-        if (o == s) {
-            atomic_store_explicit(&ch->owner_busy, 1, memory_order_relaxed);
-            atomic_signal_fence(memory_order_seq_cst); /* the revoker's membarrier pairs with this */
-            if (likely(!atomic_load_explicit(&ch->shared, memory_order_relaxed)))
-                return true;
-            atomic_store_explicit(&ch->owner_busy, 0, memory_order_release);
-        }
+        if (o == s && weft__chan_enter_biased(ch))
+            return true;
     }
     weft__chan_check(ch, op);
     if (!atomic_load_explicit(&ch->shared, memory_order_acquire))
