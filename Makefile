@@ -183,7 +183,7 @@ i386:
 DENY = build/tools/deny-syscalls
 oldkernel: build
 	@mkdir -p build/tools
-	$(CC) -O2 -Wall -Wextra -Werror -o $(DENY) tools/deny-syscalls.c
+	$(CC) -O2 -Wall -Wextra -Werror -Isrc -o $(DENY) tools/deny-syscalls.c
 	$(DENY) ENOSYS $(call runtests,build) -LE '^mpi$$'
 	$(DENY) EPERM $(call runtests,build) -LE '^mpi$$'
 

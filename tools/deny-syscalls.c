@@ -22,19 +22,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
+#include "core/syscalls.h" /* SYS_pidfd_open, SYS_pidfd_send_signal, SYS_epoll_pwait2 */
+
 #ifndef SYS_clone3
 #define SYS_clone3 435
 #endif
-#ifndef SYS_epoll_pwait2
-#define SYS_epoll_pwait2 441
-#endif
-#define P_PIDFD_ 3
 
 /* The filter applies to this build's ABI only (numbers differ per ABI). */
 #if defined(__x86_64__)
@@ -81,7 +73,7 @@ int main(int argc, char **argv) {
         /* [8] */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 5, 0),
         /* [9] */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_waitid, 0, 3),
         /* [10] */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-        /* [11] */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, P_PIDFD_, 0, 1),
+        /* [11] */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WEFT__P_PIDFD, 0, 1),
         /* [12] */ BPF_STMT(BPF_RET | BPF_K, deny),
         /* [13] */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         /* [14] */ BPF_STMT(BPF_RET | BPF_K, deny_clone3),

@@ -21,6 +21,8 @@
 #ifndef SYS_epoll_pwait2
 #define SYS_epoll_pwait2 441
 #endif
+/* waitid's P_PIDFD (Linux 5.4; in glibc's headers from 2.36) */
+#define WEFT__P_PIDFD 3
 
 static inline int weft__pidfd_open(pid_t pid, unsigned flags) {
     return (int)syscall(SYS_pidfd_open, pid, flags);
