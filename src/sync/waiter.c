@@ -92,11 +92,14 @@ static __attribute__((noinline)) int park_thread(weft__waiter *w, int64_t deadli
     }
 }
 
-/* A sleep's end: its own deadline passing is success; a timeout scope cutting it
- * (sc: the scope's deadline was the earlier) is -ETIMEDOUT, unless the sleep's own
- * deadline has passed meanwhile too (it slept its time). */
-static int sleep_result(int r, int64_t own, const weft__scope *sc) {
-    if (r == -ETIMEDOUT && (!sc || own == WEFT_NOWAIT || weft__dl_passed(own)))
+/* A park's result r, once the park is over: a timeout cut by sc (the caller's scope,
+ * whose deadline was the earlier) is recorded there. For a sleep, its own deadline
+ * (`own`) passing is success: -ETIMEDOUT only when a scope cut it, and then not if the
+ * sleep's own deadline has passed meanwhile too (it slept its time). */
+static int park_end(const weft__waiter *w, int r, int64_t own, weft__scope *sc) {
+    weft__scope_timed_out(sc, r);
+    if (w->kind == WEFT__W_SLEEP && r == -ETIMEDOUT &&
+        (!sc || own == WEFT_NOWAIT || weft__dl_passed(own)))
         return 0;
     return r;
 }
@@ -112,18 +115,15 @@ int weft__park(weft__waiter *w, int64_t deadline) {
         weft__tw_park_begin();
         int r = park_thread(w, deadline);
         weft__tw_park_end();
-        weft__scope_timed_out(sc, r);
-        return w->kind == WEFT__W_SLEEP ? sleep_result(r, own, sc) : r;
+        return park_end(w, r, own, sc);
     }
     weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
     if ((co->flags & WEFT__F_CANCELLED) && w->kind != WEFT__W_NOCANCEL) {
         if (weft__waiter_claim(w, -ECANCELED, 0))
             return -ECANCELED;
     } else if (weft__dl_passed(deadline)) {
-        if (weft__waiter_claim(w, -ETIMEDOUT, 0)) {
-            weft__scope_timed_out(sc, -ETIMEDOUT);
-            return w->kind == WEFT__W_SLEEP ? sleep_result(-ETIMEDOUT, own, sc) : -ETIMEDOUT;
-        }
+        if (weft__waiter_claim(w, -ETIMEDOUT, 0))
+            return park_end(w, -ETIMEDOUT, own, sc);
     } else if (!weft__dl_forever(deadline)) {
         if (weft__timer_add(s, co, deadline) != 0 && weft__waiter_claim(w, -ENOMEM, 0))
             return -ENOMEM;
@@ -141,6 +141,5 @@ int weft__park(weft__waiter *w, int64_t deadline) {
     co->why = WEFT__WHY_NONE;
     if (co->heap_idx)
         weft__timer_remove(s, co);
-    weft__scope_timed_out(sc, w->result);
-    return w->kind == WEFT__W_SLEEP ? sleep_result(w->result, own, sc) : w->result;
+    return park_end(w, w->result, own, sc);
 }
