@@ -67,9 +67,18 @@ static void lane_unlink(weft__sched *s, weft__coro *co) {
 int weft__timer_add(weft__sched *s, weft__coro *co, int64_t deadline) {
     weft__coro *t = s->lane_tail;
     /* Not before the start: the lane's links share fn and arg's memory. */
-    if ((co->flags & WEFT__F_STARTED) && (!t || deadline >= t->deadline)) {
-        co->deadline = deadline;
-        co->timer_seq = s->timer_seq++;
+    bool lane = (co->flags & WEFT__F_STARTED) && (!t || deadline >= t->deadline);
+    if (!lane && s->heap_len == s->heap_cap) {
+        uint32_t cap = s->heap_cap ? s->heap_cap * 2 : 64;
+        weft__coro **h = weft__realloc(s->heap, cap * sizeof *h);
+        if (!h)
+            return -ENOMEM;
+        s->heap = h;
+        s->heap_cap = cap;
+    }
+    co->deadline = deadline;
+    co->timer_seq = s->timer_seq++;
+    if (lane) {
         co->heap_idx = WEFT__TIMER_LANE;
         co->lane_prev = t;
         co->lane_next = NULL;
@@ -80,16 +89,6 @@ int weft__timer_add(weft__sched *s, weft__coro *co, int64_t deadline) {
         s->lane_tail = co;
         return 0;
     }
-    if (s->heap_len == s->heap_cap) {
-        uint32_t cap = s->heap_cap ? s->heap_cap * 2 : 64;
-        weft__coro **h = weft__realloc(s->heap, cap * sizeof *h);
-        if (!h)
-            return -ENOMEM;
-        s->heap = h;
-        s->heap_cap = cap;
-    }
-    co->deadline = deadline;
-    co->timer_seq = s->timer_seq++;
     s->heap[s->heap_len++] = co;
     sift_up(s, s->heap_len - 1);
     return 0;
