@@ -55,19 +55,24 @@ static void on_sigchld(int sig, siginfo_t *si, void *uc) {
     }
 }
 
-/* x_mu held: writes the eventfd of every watched child that has exited (or
- * that is no longer this process's child to wait for: someone else reaped it). */
+/* Whether child pid has exited (or is no longer this process's child to wait
+ * for: someone else reaped it), without reaping it. */
+static bool child_gone(pid_t pid) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int r;
+    do
+        r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+    while (r < 0 && errno == EINTR);
+    return (r == 0 && si.si_pid != 0) || (r < 0 && errno == ECHILD);
+}
+
+/* x_mu held: writes the eventfd of every watched child that is gone. */
 static void scan(void) {
     for (xf *x = x_head; x; x = x->next) {
         if (x->fired)
             continue;
-        siginfo_t si;
-        memset(&si, 0, sizeof si);
-        int r;
-        do
-            r = waitid(P_PID, (id_t)x->pid, &si, WEXITED | WNOHANG | WNOWAIT);
-        while (r < 0 && errno == EINTR);
-        if ((r == 0 && si.si_pid != 0) || (r < 0 && errno == ECHILD)) {
+        if (child_gone(x->pid)) {
             uint64_t one = 1;
             long k = syscall(SYS_write, x->efd, &one, sizeof one);
             (void)k;
@@ -202,12 +207,7 @@ bool weft__exitfd_ended(int fd, pid_t pid) {
     }
     if (r != 0 || !atomic_load_explicit(&x_refused, memory_order_relaxed))
         return r != 0;
-    /* an eventfd the watcher may not have written yet */
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    while ((r = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT)) < 0 && errno == EINTR) {
-    }
-    return (r == 0 && si.si_pid != 0) || (r < 0 && errno == ECHILD);
+    return child_gone(pid); /* an eventfd the watcher may not have written yet */
 }
 
 void weft__exitfd_atfork_prepare(void) { pthread_mutex_lock(&x_mu); }
