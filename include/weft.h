@@ -316,6 +316,110 @@ WEFT_API int weft_cancel(weft_coro c);
 /* 1 if the calling coroutine has been cancelled, else 0. */
 WEFT_API int weft_cancelled(void);
 
+/* ---- Worker groups: coroutines on every core (M:N) -----------------------
+ *
+ * A coroutine spawned with weft_spawn lives and dies on its thread. A worker
+ * group is N threads that share coroutines, as Go's runtime does: a coroutine
+ * spawned into a group runs on whichever worker is free, and when it blocks
+ * and is woken it may resume on another worker (work stealing: per-worker run
+ * queues, a next slot for the coroutine a worker just woke, stealing half of
+ * a busy worker's queue, a shared queue for wake-ups from outside; an idle
+ * worker sleeps in the kernel: an idle group uses no CPU).
+ *
+ *     weft_group *g;
+ *     weft_group_create(&g, NULL);              // one worker per usable CPU
+ *     weft_group_spawn(g, &c, handler, arg, NULL);
+ *     ...                                       // join, cancel, detach c from anywhere
+ *     weft_group_destroy(g);
+ *
+ * Inside a group, weft_spawn (and weft_spawn_later) spawn into the caller's
+ * group. Everything else works as on one thread, between a group's coroutines
+ * and with any other thread or coroutine: channels, locks, queues, events,
+ * futures, sleeps, timeouts, I/O. Joining, cancelling and detaching a group's
+ * coroutine work from any thread (a plain thread too), and so does
+ * weft_wait_any on its handle.
+ *
+ * What changes for code that runs in a group:
+ *  - After any call that can block (a weft call that waits, a hooked libc
+ *    call), the coroutine may be running on another thread. errno and
+ *    pthread_self() are then the new thread's, but a compiler may have kept
+ *    the old thread's address of errno or of any other thread-local across
+ *    the call (glibc declares __errno_location and pthread_self "const"): in
+ *    one function, do not use errno or a thread-local's address across such a
+ *    call, or pin the coroutine (weft_coro_pin) around it. weft's own results
+ *    never travel in errno.
+ *  - A coroutine that holds thread-affine state across a blocking call (a
+ *    pthread mutex, a thread-local, a thread id) pins itself with
+ *    weft_coro_pin until it lets go of it.
+ *  - Waits that leave state in the worker resume on that worker: a wait with a
+ *    deadline (its timer), a wait for a descriptor (weft_read and friends,
+ *    hooked I/O: the worker's poller), and every wait of a pinned coroutine.
+ *    A SHARED-stack coroutine runs on the first worker that takes it and stays
+ *    there (its frames live in that worker's shared stack).
+ *  - weft_switch and weft_throw are per thread: a group's coroutines cannot be
+ *    switched to and cannot switch (-EXDEV), and cannot be spawned suspended
+ *    (-EINVAL). weft_coro_link and weft_coro_unlink on a group's coroutine
+ *    must come from that coroutine itself, and weft_killall does not take a
+ *    group's coroutines (-EXDEV): cancel and join them instead.
+ *  - weft_coro_count() in a group's coroutine counts the group's unfinished
+ *    coroutines.
+ *  - WEFT_GROUP_MIGRATE=always in the environment (or opts.migrate) makes every
+ *    wake-up of a group's coroutine go to another worker: each wait that can
+ *    change thread does. A debugging mode that finds what normal scheduling
+ *    hides (weft's own test suites run in it). */
+typedef struct weft_group weft_group;
+
+typedef struct weft_group_opts {
+    unsigned threads; /* workers; 0 = the CPUs the process may run on; at most 1024 */
+    int migrate;      /* 1: every wake-up changes worker (see above); 0 or 1 */
+} weft_group_opts;
+
+/* Starts a group's worker threads (opts may be NULL for defaults).
+ * Errors: -EINVAL (out NULL, threads > 1024, migrate not 0 or 1), -ENOMEM,
+ * -EAGAIN (no more threads: pthread_create). */
+WEFT_API int weft_group_create(weft_group **out, const weft_group_opts *opts);
+
+/* weft_spawn into g, from any thread: the coroutine starts on whichever worker
+ * takes it first. Errors: as weft_spawn, and -EINVAL (g not a live group;
+ * opts->suspended), -ESRCH (g is being destroyed). */
+WEFT_API int weft_group_spawn(weft_group *g, weft_coro *out, weft_coro_fn fn, void *arg,
+                              const weft_coro_opts *opts);
+
+/* Waits until none of g's coroutines is left unfinished (joined or not), or
+ * the deadline passes. Errors: -EINVAL (g not a live group), -EDEADLK (the
+ * caller is one of g's coroutines), -ETIMEDOUT, -ECANCELED (the caller was
+ * cancelled), -ENOMEM. */
+WEFT_API int weft_group_wait(weft_group *g, int64_t deadline);
+
+/* Stops g: cancels every coroutine of g still unfinished (as weft_cancel),
+ * waits until all have finished (one that never blocks is waited for all the
+ * same), releases those not joined (their handles go stale: join or detach
+ * first what you need the results of), stops the workers and frees g.
+ * Spawns into g that race with it fail with -ESRCH. Errors: -EINVAL (g not a
+ * live group, or already being destroyed), -EDEADLK (the caller is one of
+ * g's coroutines). */
+WEFT_API int weft_group_destroy(weft_group *g);
+
+/* The group the caller runs in (a group's coroutine or worker), else NULL. */
+WEFT_API weft_group *weft_group_self(void);
+
+/* g's number of workers, or -EINVAL (g not a live group). */
+WEFT_API int weft_group_threads(weft_group *g);
+
+/* g's coroutines spawned and not yet finished; 0 for an invalid g. */
+WEFT_API size_t weft_group_count(weft_group *g);
+
+/* Pins the calling coroutine to its thread until the matching weft_coro_unpin
+ * (pins nest): a group's coroutine then resumes on the same worker after every
+ * wait. For any other coroutine, or a thread, pinning changes nothing (they
+ * never change thread) but is counted all the same.
+ * Errors: -EOVERFLOW (32767 pins deep), -ENOMEM (no scheduler could be set
+ * up for the thread). */
+WEFT_API int weft_coro_pin(void);
+
+/* Ends the innermost weft_coro_pin. Errors: -EINVAL (not pinned). */
+WEFT_API int weft_coro_unpin(void);
+
 /* Timeout scopes (gevent's `with Timeout(2):`): a deadline for every
  * blocking call inside a stretch of code, code you did not write included.
  *

@@ -260,6 +260,14 @@ enum {
     WEFT__F_SHARED = 4,  /* runs on the scheduler's shared stack */
     WEFT__F_MAIN = 8,
     WEFT__F_STARTED = 16,
+    WEFT__F_GROUP = 32,  /* a worker group's (coro/group.c): may change thread */
+};
+/* weft__coro.affine (group coroutines): why it must resume on the worker it
+ * parked on (its `sched`) instead of wherever the group runs it next. */
+enum {
+    WEFT__AFF_PARK = 1,   /* this park left state in that worker: a timer, an fd wait,
+                             or the coroutine is pinned (weft_coro_pin) */
+    WEFT__AFF_ALWAYS = 2, /* a SHARED coroutine that has run: its frames live there */
 };
 
 typedef struct weft__coro {
@@ -290,8 +298,11 @@ typedef struct weft__coro {
                                         WEFT__TIMER_LANE: in the lane (coro/timer.c) */
     uint32_t timer_seq;              /* FIFO order among equal deadlines */
     uint8_t state;
-    uint8_t flags;
+    _Atomic uint8_t flags;           /* WEFT__F_*: read anywhere; a group coroutine's
+                                        are set by atomic or (other threads cancel it) */
     uint8_t why;                     /* WEFT__WHY_*: what it waits on (see why_obj below) */
+    _Atomic uint8_t affine;          /* WEFT__AFF_*: group coroutines; written by the
+                                        coroutine itself before it switches off */
     int saved_errno;
     char *name;
     const void *spawn_pc;            /* where weft_spawn was called (weft_dump, gdb) */
@@ -325,7 +336,26 @@ typedef struct weft__coro {
     int status;                      /* before it ends: a weft_throw that ends it unstarted;
                                         then 0, -ECANCELED or that error (links) */
     uint32_t scratch_cap;            /* bytes at `scratch` */
+    /* Group coroutines (coro/group.c). */
+    _Atomic uint8_t oncpu;           /* 1 from a worker's switch to it until that
+                                        worker has switched off it */
+    uint8_t gdone;                   /* finished and off its stack (the stripe lock) */
+    uint16_t pins;                   /* weft_coro_pin depth, and fd waits under way */
+    uint16_t home;                   /* the group list it is on */
+    _Atomic(weft__waiter *) cancel_w; /* its park's waiter while cancellation may end
+                                        it; WEFT__CANCEL_BUSY while a weft_cancel from
+                                        another thread claims it */
 } weft__coro;
+#define WEFT__CANCEL_BUSY ((weft__waiter *)(uintptr_t)1)
+
+/* Sets flag f of co (see `flags`). */
+static inline void weft__coro_flag_set(weft__coro *co, uint8_t f) {
+    uint8_t v = atomic_load_explicit(&co->flags, memory_order_relaxed);
+    if (v & WEFT__F_GROUP)
+        atomic_fetch_or_explicit(&co->flags, f, memory_order_seq_cst);
+    else
+        atomic_store_explicit(&co->flags, (uint8_t)(v | f), memory_order_relaxed);
+}
 
 typedef struct weft__sched weft__sched;
 

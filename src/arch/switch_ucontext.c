@@ -25,6 +25,15 @@ void weft__ctx_init(weft__ctx *c, void *lo, size_t size, void (*entry)(void *)) 
     makecontext(&c->uc, trampoline, 0);
 }
 
+/* transfer as it is now on the calling thread: a context may resume on another
+ * thread than the one it left (worker groups), and the address of a thread-local
+ * taken before swapcontext would be the old thread's. */
+static __attribute__((noinline)) void *transfer_now(void) {
+    void *v = transfer;
+    __asm__ volatile("" : "+r"(v)::"memory");
+    return v;
+}
+
 __attribute__((noinline)) void *weft__ctx_switch(weft__ctx *from, weft__ctx *to, void *arg) {
     char here;
     /* Everything the suspended side needs lies above this frame, less a
@@ -34,6 +43,6 @@ __attribute__((noinline)) void *weft__ctx_switch(weft__ctx *from, weft__ctx *to,
     starting = to;
     if (swapcontext(&from->uc, &to->uc) != 0)
         abort();
-    return transfer;
+    return transfer_now();
 }
 #endif

@@ -9,7 +9,7 @@
  * of rests that they carve from before mapping a slab: memory stays bounded
  * by the most control blocks ever alive at once, however many threads come
  * and go. */
-#include "coro/sched.h"
+#include "coro/group.h"
 #include "sync/watch.h"
 
 #include <pthread.h>
@@ -96,7 +96,12 @@ static weft__coro *cb_alloc(weft__sched *s) {
     co->heap_idx = 0;
     co->timer_seq = 0;
     co->state = 0;
-    co->flags = 0;
+    atomic_store_explicit(&co->flags, 0, memory_order_relaxed);
+    atomic_store_explicit(&co->affine, 0, memory_order_relaxed);
+    atomic_store_explicit(&co->oncpu, 0, memory_order_relaxed);
+    co->gdone = 0;
+    co->pins = 0;
+    atomic_store_explicit(&co->cancel_w, NULL, memory_order_relaxed);
     co->saved_errno = 0;
     co->name = NULL;
     co->stack = NULL;
@@ -142,7 +147,10 @@ static void unlink_all(weft__sched *s, weft__coro *co) {
 /* Returns a finished (or abandoned) coroutine's block to the free list; its
  * stack must already be gone. Stale handles fail from here on. */
 void weft__coro_release(weft__sched *s, weft__coro *co) {
-    unlink_all(s, co);
+    if (atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP)
+        weft__group_unlist(co);
+    else
+        unlink_all(s, co);
     if (co->links || co->locals)
         weft__coro_extras_free(co); /* abandoned unfinished: nothing runs */
     weft__free(co->name);
@@ -157,7 +165,7 @@ void weft__coro_release(weft__sched *s, weft__coro *co) {
 void weft__coro_alloc_main(weft__sched *s, weft__coro **out) {
     weft__coro *co = cb_alloc(s);
     if (co) {
-        co->flags = WEFT__F_MAIN | WEFT__F_STARTED;
+        atomic_store_explicit(&co->flags, WEFT__F_MAIN | WEFT__F_STARTED, memory_order_relaxed);
         co->state = WEFT__C_READY;
     }
     *out = co;
@@ -215,6 +223,20 @@ static weft_coro handle_of(weft__coro *co) {
     return h;
 }
 
+static inline bool in_group(const weft__coro *co) {
+    return atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP;
+}
+
+/* A valid handle's coroutine, from any thread (group coroutines). */
+static weft__coro *resolve_any(weft_coro h, int *err) {
+    weft__coro *co = h.p;
+    if (!co || atomic_load_explicit(&co->gen, memory_order_acquire) != h.gen) {
+        *err = -ESRCH;
+        return NULL;
+    }
+    return co;
+}
+
 /* Resolves a handle for use on the calling thread. */
 static weft__coro *resolve(weft_coro h, weft__sched **sp, int *err) {
     weft__coro *co = h.p;
@@ -245,6 +267,18 @@ static void finish(weft__sched *s, weft__coro *co, void *result) {
     if (co->locals)
         weft__locals_finish(co);
     co->arg = result;
+    if (in_group(co)) {
+        /* It may have changed thread in its links. Done, joiner and detach are
+         * settled once it is off its stack (weft__group_finished). */
+        s = weft__sched_here();
+        if (co->links)
+            weft__links_run(s, co, result, true);
+        if (s->shared_owner == co)
+            s->shared_owner = NULL;
+        s->reap = co;
+        weft__sched_block(s);
+        WEFT_PANIC("finished coroutine %llu was resumed", (unsigned long long)co->id);
+    }
     co->state = WEFT__C_DONE;
     s->live--;
     if (co->links)
@@ -275,10 +309,12 @@ void weft__coro_entry(void *arg) {
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
     weft__sched *s = weft__sched_get();
-    if (s->reap)
-        weft__sched_reap(s);
+    weft__sched_land(s);
     weft__coro *co = s->current;
-    co->flags |= WEFT__F_STARTED;
+    if (!(co->flags & WEFT__F_STARTED))
+        weft__coro_flag_set(co, WEFT__F_STARTED);
+    if (in_group(co) && (co->flags & WEFT__F_SHARED)) /* its frames stay on this worker */
+        atomic_store_explicit(&co->affine, WEFT__AFF_ALWAYS, memory_order_relaxed);
     *s->errno_loc = 0;
     if (co->start_at) {
         /* weft_spawn_later: its first park (set up at spawn) is over. */
@@ -287,6 +323,11 @@ void weft__coro_entry(void *arg) {
         co->waiter = NULL;
         if (co->heap_idx)
             weft__timer_remove(s, co);
+        if (in_group(co)) {
+            weft__group_cancel_retract(co, &co->wait);
+            atomic_fetch_and_explicit(&co->affine, (uint8_t)~WEFT__AFF_PARK,
+                                      memory_order_relaxed);
+        }
     }
     void *result = NULL;
     /* Cancelled, or a weft_throw reached it, before it started: fn never runs. */
@@ -298,8 +339,8 @@ void weft__coro_entry(void *arg) {
 /* weft_spawn, and with start_at > 0 weft_spawn_later: the coroutine then
  * starts parked until start_at, on its own waiter, its timer set here (so
  * that running out of memory fails the spawn, not the start). */
-static int spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opts *opts,
-                 int64_t start_at, const void *site) {
+static int spawn(weft_group *g, weft_coro *out, weft_coro_fn fn, void *arg,
+                 const weft_coro_opts *opts, int64_t start_at, const void *site) {
     static const weft_coro_opts defaults;
     if (!opts)
         opts = &defaults;
@@ -322,10 +363,21 @@ static int spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opt
     weft__sched *s = weft__sched_ensure();
     if (!s)
         return -ENOMEM;
+    if (!g)
+        g = s->group; /* a group's coroutine spawns into its group */
+    if (g) {
+        if (opts->suspended)
+            return -EINVAL; /* nothing could switch to it: see weft_switch */
+        if (start_at && s->group != g)
+            return -EINVAL; /* its timer would be the caller's thread's */
+        if (atomic_load(&g->closed))
+            return -ESRCH;
+    }
     weft__coro *co = cb_alloc(s);
     if (!co)
         return -ENOMEM;
     int err = -ENOMEM;
+    uint8_t flags = g ? WEFT__F_GROUP : 0;
     if (start_at) {
         co->wait.co = co;
         co->wait.kind = WEFT__W_OTHER;
@@ -344,9 +396,10 @@ static int spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opt
         co->stack_size = (uint32_t)(size + pg);
         weft__ctx_init(&co->ctx, (char *)co->stack + pg, size, weft__coro_entry);
     } else {
-        if ((err = weft__shared_init(s)) != 0)
+        /* A group's workers have their shared stacks already. */
+        if (!g && (err = weft__shared_init(s)) != 0)
             goto fail;
-        co->flags |= WEFT__F_SHARED;
+        flags |= WEFT__F_SHARED;
     }
     co->fn = fn;
     co->arg = arg;
@@ -354,10 +407,24 @@ static int spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opt
     co->parent = s->current;
     co->parent_gen = atomic_load_explicit(&s->current->gen, memory_order_relaxed);
     if (opts->detached)
-        co->flags |= WEFT__F_DETACHED;
+        flags |= WEFT__F_DETACHED;
+    atomic_store_explicit(&co->flags, flags, memory_order_relaxed);
 #ifdef WEFT_TSAN
     co->san_fiber = __tsan_create_fiber(0);
 #endif
+    if (g) {
+        co->state = WEFT__C_READY;
+        if (start_at) {
+            co->start_at = start_at;
+            co->waiter = &co->wait;
+            co->state = WEFT__C_PARKED;
+        }
+        atomic_fetch_add(&g->live, 1);
+        if (out)
+            *out = handle_of(co); /* before it may run, finish and be released */
+        weft__group_add(g, s, co);
+        return 0;
+    }
     co->all_next = s->all;
     if (s->all)
         s->all->all_prev = co;
@@ -387,7 +454,12 @@ fail:
 }
 
 WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg, const weft_coro_opts *opts) {
-    return spawn(out, fn, arg, opts, 0, __builtin_return_address(0));
+    return spawn(NULL, out, fn, arg, opts, 0, __builtin_return_address(0));
+}
+
+int weft__spawn_in(weft_group *g, weft_coro *out, weft_coro_fn fn, void *arg,
+                   const weft_coro_opts *opts, const void *site) {
+    return spawn(g, out, fn, arg, opts, 0, site);
 }
 
 WEFT_API int weft_spawn_later(weft_coro *out, int64_t start, weft_coro_fn fn, void *arg,
@@ -395,14 +467,17 @@ WEFT_API int weft_spawn_later(weft_coro *out, int64_t start, weft_coro_fn fn, vo
     if (weft__dl_forever(start) || (opts && opts->suspended))
         return -EINVAL;
     /* A start already past (0, negative, or reached) is a plain spawn. */
-    return spawn(out, fn, arg, opts, weft__dl_passed(start) ? 0 : start,
+    return spawn(NULL, out, fn, arg, opts, weft__dl_passed(start) ? 0 : start,
                  __builtin_return_address(0));
 }
 
 WEFT_API int weft_join(weft_coro c, int64_t deadline, void **result) {
     weft__sched *s;
     int err;
-    weft__coro *co = resolve(c, &s, &err);
+    weft__coro *co = resolve_any(c, &err);
+    if (co && in_group(co))
+        return weft__group_join(co, deadline, result);
+    co = resolve(c, &s, &err);
     if (!co)
         return err;
     if (co == s->current)
@@ -441,7 +516,10 @@ WEFT_API int weft_joinall(const weft_coro *cs, size_t n, int64_t deadline, void 
 int weft__coro_watch(weft_coro c, weft__waiter *w) {
     weft__sched *s;
     int err;
-    weft__coro *co = resolve(c, &s, &err);
+    weft__coro *co = resolve_any(c, &err);
+    if (co && in_group(co))
+        return weft__group_watch(co, w);
+    co = resolve(c, &s, &err);
     if (!co)
         return err;
     if (co == s->current)
@@ -459,6 +537,10 @@ int weft__coro_watch(weft_coro c, weft__waiter *w) {
 
 void weft__coro_unwatch(weft_coro c, weft__waiter *w) {
     weft__coro *co = c.p; /* watched: valid until joined, and only we may join it now */
+    if (in_group(co)) {
+        weft__group_unwatch(co, w);
+        return;
+    }
     if (co->joiner == w)
         co->joiner = NULL;
 }
@@ -466,14 +548,17 @@ void weft__coro_unwatch(weft_coro c, weft__waiter *w) {
 WEFT_API int weft_detach(weft_coro c) {
     weft__sched *s;
     int err;
-    weft__coro *co = resolve(c, &s, &err);
+    weft__coro *co = resolve_any(c, &err);
+    if (co && in_group(co))
+        return weft__group_detach(co);
+    co = resolve(c, &s, &err);
     if (!co)
         return err;
     if (co->flags & (WEFT__F_MAIN | WEFT__F_DETACHED))
         return -EINVAL;
     if (co->joiner)
         return -EBUSY;
-    co->flags |= WEFT__F_DETACHED;
+    weft__coro_flag_set(co, WEFT__F_DETACHED);
     if (co->state == WEFT__C_DONE)
         weft__coro_release(s, co);
     return 0;
@@ -488,6 +573,10 @@ WEFT_API int weft_yield(void) {
     weft__coro *co = s->current;
     if (co->flags & WEFT__F_CANCELLED)
         return -ECANCELED;
+    if (in_group(co)) {
+        weft__group_yield(s, co);
+        return 0;
+    }
     if (!s->runq_head) {
         weft__sched_poll(s, false);
         if (!s->runq_head)
@@ -562,11 +651,15 @@ WEFT_API int weft_coro_done(weft_coro c) {
     weft__coro *co = peek(c);
     if (!co)
         return -ESRCH;
+    if (in_group(co))
+        return __atomic_load_n(&co->gdone, __ATOMIC_ACQUIRE);
     return co->state == WEFT__C_DONE;
 }
 
 WEFT_API size_t weft_coro_count(void) {
     weft__sched *s = weft__sched_get();
+    if (s && s->group)
+        return atomic_load_explicit(&s->group->live, memory_order_relaxed);
     return s ? s->live : 0;
 }
 
@@ -578,6 +671,8 @@ static int switch_to(weft_coro to, void *value, void **received, int thrown) {
     if (!t)
         return err;
     weft__coro *co = s->current;
+    if (in_group(t) || in_group(co))
+        return -EXDEV; /* a group's coroutines are never switched to, nor switch */
     if (t == co)
         return -EDEADLK;
     if (t->state == WEFT__C_DONE)
@@ -673,12 +768,15 @@ WEFT_API int weft_coro_set_parent(weft_coro c, weft_coro parent) {
 WEFT_API int weft_cancel(weft_coro c) {
     weft__sched *s;
     int err;
-    weft__coro *co = resolve(c, &s, &err);
+    weft__coro *co = resolve_any(c, &err);
+    if (co && in_group(co))
+        return weft__group_cancel(co);
+    co = resolve(c, &s, &err);
     if (!co)
         return err;
     if (co->state == WEFT__C_DONE)
         return 0;
-    co->flags |= WEFT__F_CANCELLED;
+    weft__coro_flag_set(co, WEFT__F_CANCELLED);
     if (co->state == WEFT__C_SUSPENDED) {
         co->state = WEFT__C_READY; /* it finishes without running */
         weft__runq_push(s, co);

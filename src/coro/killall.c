@@ -35,7 +35,8 @@ WEFT_API int weft_killall(const weft_coro *cs, size_t n, int block, int64_t dead
         weft__coro *co = cs[i].p;
         if (!co || atomic_load_explicit(&co->gen, memory_order_acquire) != cs[i].gen)
             return -ESRCH;
-        if (!s || atomic_load_explicit(&co->sched, memory_order_relaxed) != s)
+        if (!s || atomic_load_explicit(&co->sched, memory_order_relaxed) != s ||
+            (co->flags & WEFT__F_GROUP))
             return -EXDEV;
         if (co == s->current)
             return -EDEADLK;

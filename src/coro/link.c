@@ -92,7 +92,9 @@ static weft__coro *resolve(weft_coro c, int *err) {
         return NULL;
     }
     weft__sched *s = weft__sched_get();
-    if (!s || atomic_load_explicit(&co->sched, memory_order_relaxed) != s) {
+    if (!s || atomic_load_explicit(&co->sched, memory_order_relaxed) != s ||
+        ((co->flags & WEFT__F_GROUP) && co != s->current)) {
+        /* a group's coroutine may be running on another worker: only it links itself */
         *err = -EXDEV;
         return NULL;
     }

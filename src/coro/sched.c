@@ -9,7 +9,7 @@
  *    set, write the poller's eventfd. The scheduler sets `polling`
  *    (seq_cst) and re-reads `inbox` before blocking, so one of the two
  *    always sees the other. */
-#include "coro/sched.h"
+#include "coro/group.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -259,18 +259,21 @@ void weft__runq_push(weft__sched *s, weft__coro *co) {
     s->runq_tail = co;
 }
 
-static inline weft__coro *runq_pop(weft__sched *s) {
-    weft__coro *co = s->runq_head;
-    if (co) {
-        s->runq_head = co->next;
-        if (!s->runq_head)
-            s->runq_tail = NULL;
-    }
-    return co;
+__attribute__((noinline)) weft__sched *weft__sched_here(void) {
+    weft__sched *s = weft__tls_sched;
+    __asm__ volatile("" : "+r"(s)::"memory"); /* not pure: never merged across a switch */
+    return s;
 }
 
 void weft__coro_ready(weft__coro *co) {
-    weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
+    if (unlikely(atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP)) {
+        weft__group_ready(co);
+        return;
+    }
+    weft__sched_push(atomic_load_explicit(&co->sched, memory_order_relaxed), co);
+}
+
+void weft__sched_push(weft__sched *s, weft__coro *co) {
     if (s == weft__tls_sched) {
         weft__runq_push(s, co);
         return;
@@ -457,7 +460,9 @@ void weft__sched_reap(weft__sched *s) {
         co->saved = NULL;
         co->saved_cap = co->saved_len = 0;
     }
-    if (co->flags & WEFT__F_DETACHED)
+    if (atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP)
+        weft__group_finished(s, co);
+    else if (co->flags & WEFT__F_DETACHED)
         weft__coro_release(s, co);
 }
 
@@ -469,6 +474,14 @@ void weft__sched_switch(weft__sched *s, weft__coro *to) {
         return;
     from->saved_errno = *s->errno_loc;
     s->current = to;
+    if (unlikely((atomic_load_explicit(&from->flags, memory_order_relaxed) |
+                  atomic_load_explicit(&to->flags, memory_order_relaxed)) &
+                 WEFT__F_GROUP)) {
+        if (atomic_load_explicit(&from->flags, memory_order_relaxed) & WEFT__F_GROUP)
+            s->leaving = from;
+        if (atomic_load_explicit(&to->flags, memory_order_relaxed) & WEFT__F_GROUP)
+            atomic_store_explicit(&to->oncpu, 1, memory_order_relaxed);
+    }
     atomic_store_explicit(&s->wd_word,
                           ((atomic_load_explicit(&s->wd_word, memory_order_relaxed) | 1) + 1) |
                               (uint64_t)(to == s->main),
@@ -497,19 +510,20 @@ void weft__sched_switch(weft__sched *s, weft__coro *to) {
         weft__switcher_bounds(s, &lo, &size);
     else
         weft__stack_bounds(s, to, &lo, &size);
-    __sanitizer_start_switch_fiber(from->state == WEFT__C_DONE ? NULL : &fake, lo, size);
+    __sanitizer_start_switch_fiber(s->reap == from ? NULL : &fake, lo, size);
 #endif
 #ifdef WEFT_TSAN
     __tsan_switch_to_fiber(via_switcher ? s->switcher_fiber : to->san_fiber, 0);
 #endif
-    weft__ctx_switch(&from->ctx, target, s);
+    /* Whoever resumes us passes its scheduler: a group coroutine may resume on
+     * another thread than the one it left. */
+    s = weft__ctx_switch(&from->ctx, target, s);
 #ifdef WEFT_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
     (void)via_switcher;
     *s->errno_loc = from->saved_errno;
-    if (s->reap)
-        weft__sched_reap(s);
+    weft__sched_land(s);
 }
 
 /* ---- pinning ----------------------------------------------------------
@@ -555,7 +569,7 @@ static inline bool stalls(weft__sched *s, weft__coro *co) {
     return unlikely(s->pinned) && (co->flags & WEFT__F_SHARED) && co != s->pinned;
 }
 
-static void stall(weft__sched *s, weft__coro *co) {
+void weft__sched_stall(weft__sched *s, weft__coro *co) {
     co->next = NULL;
     if (s->stalled_tail)
         s->stalled_tail->next = co;
@@ -565,7 +579,7 @@ static void stall(weft__sched *s, weft__coro *co) {
 }
 
 void weft__sched_wait_unpinned(weft__sched *s) {
-    stall(s, s->current);
+    weft__sched_stall(s, s->current);
     weft__sched_block(s);
 }
 
@@ -574,15 +588,19 @@ bool weft__sched_stalls(weft__sched *s, weft__coro *co) { return stalls(s, co); 
 /* The current coroutine has been marked parked (or finished): run others,
  * and the outside world, until it is ready again. */
 void weft__sched_block(weft__sched *s) {
+    if (unlikely(s->group != NULL)) {
+        weft__group_block(s);
+        return;
+    }
     for (;;) {
         if (s->runq_head) {
             /* Keep timers, I/O and remote wake-ups flowing even when
              * coroutines never stop yielding. */
             if (unlikely((++s->ticks & 63) == 0))
                 weft__sched_poll(s, false);
-            weft__coro *co = runq_pop(s);
+            weft__coro *co = weft__runq_pop(s);
             if (stalls(s, co)) {
-                stall(s, co);
+                weft__sched_stall(s, co);
                 continue;
             }
             weft__sched_switch(s, co);

@@ -72,6 +72,10 @@ struct weft__sched {
     unsigned vg_shared, vg_switcher; /* valgrind's ids for the stacks */
 
     weft__coro *reap;               /* finished coroutine to clean after switching off it */
+    weft__coro *leaving;            /* group coroutine being switched off: its oncpu
+                                       is cleared once the switch has landed */
+    struct weft_group *group;       /* a worker group's worker (coro/group.c), or NULL */
+    struct weft__worker *worker;
     int *errno_loc;                 /* this thread's errno (its address never changes) */
     size_t live;                    /* spawned, not finished */
     unsigned ticks;
@@ -141,8 +145,39 @@ void weft__coro_extras_free(weft__coro *co);
 void weft__locals_free(weft__coro *co);
 
 /* sched.c */
-void weft__runq_push(weft__sched *s, weft__coro *co);
 void weft__sched_reap(weft__sched *s);
+void weft__runq_push(weft__sched *s, weft__coro *co);
+static inline weft__coro *weft__runq_pop(weft__sched *s) {
+    weft__coro *co = s->runq_head;
+    if (co) {
+        s->runq_head = co->next;
+        if (!s->runq_head)
+            s->runq_tail = NULL;
+    }
+    return co;
+}
+/* Makes co ready on s: its run queue from s's thread, else its inbox. */
+void weft__sched_push(weft__sched *s, weft__coro *co);
+/* co waits on the stalled list until the shared stack's pin ends. */
+void weft__sched_stall(weft__sched *s, weft__coro *co);
+/* After a switch lands on s's thread: the coroutine switched off is free to
+ * run elsewhere, and a finished one is cleaned. */
+static inline void weft__sched_land(weft__sched *s) {
+    weft__coro *l = s->leaving;
+    if (unlikely(l != NULL)) {
+        s->leaving = NULL;
+        atomic_store_explicit(&l->oncpu, 0, memory_order_release);
+    }
+    if (s->reap)
+        weft__sched_reap(s);
+}
+/* The calling thread's scheduler, read anew: for code that may have changed
+ * thread since it last read it (a group coroutine after a park). */
+weft__sched *weft__sched_here(void);
+/* coro.c: weft_spawn into group g (NULL: the caller's own group if it runs in
+ * one, else its thread). */
+int weft__spawn_in(struct weft_group *g, weft_coro *out, weft_coro_fn fn, void *arg,
+                   const weft_coro_opts *opts, const void *site);
 void weft__sched_switch(weft__sched *s, weft__coro *to);
 int weft__sched_poll(weft__sched *s, bool block);
 /* Pinning: true if co may not run before the pin ends; the current

@@ -143,7 +143,7 @@ static void switcher_main(void *arg) {
 #ifdef WEFT_TSAN
         __tsan_switch_to_fiber(to->san_fiber, 0);
 #endif
-        weft__ctx_switch(&s->switcher, &to->ctx, NULL);
+        weft__ctx_switch(&s->switcher, &to->ctx, s); /* the switch returns the scheduler */
 #ifdef WEFT_ASAN
         __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
@@ -234,7 +234,7 @@ void weft__shared_load(weft__sched *s, weft__coro *co) {
 #endif
     weft__vg_stack_writable(s->shared_lo, (size_t)(s->shared_hi - s->shared_lo));
     if (!(co->flags & WEFT__F_STARTED)) {
-        co->flags |= WEFT__F_STARTED;
+        weft__coro_flag_set(co, WEFT__F_STARTED);
         weft__ctx_init(&co->ctx, s->shared_lo, (size_t)(s->shared_hi - s->shared_lo),
                        weft__coro_entry);
     } else {

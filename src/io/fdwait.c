@@ -157,8 +157,13 @@ int weft__fd_wait_edge(int fd, int events, int64_t deadline) {
         r->rd = w;
     if (events & WEFT_WRITABLE)
         r->wr = w;
+    /* The wait is this thread's (its fd table and poller): a group coroutine
+     * resumes here (weft__sched_current(s)->pins: WEFT__AFF_PARK). */
+    weft__coro *self = weft__sched_current(s);
     t->waiting++;
+    self->pins++;
     int res = weft__park(w, deadline);
+    self->pins--;
     t->waiting--;
     r = &t->recs[fd]; /* the table may have moved */
     if (r->rd == w)
@@ -251,8 +256,13 @@ int weft__fd_wait_any(const struct pollfd *fds, unsigned long n, int64_t deadlin
         any_unregister(t, fds, i, w);
         return e;
     }
+    /* The wait is this thread's (its fd table and poller): a group coroutine
+     * resumes here (weft__sched_current(s)->pins: WEFT__AFF_PARK). */
+    weft__coro *self = weft__sched_current(s);
     t->waiting++;
+    self->pins++;
     int res = weft__park(w, deadline);
+    self->pins--;
     t->waiting--;
     any_unregister(t, fds, n, w);
     return res;
@@ -353,4 +363,8 @@ void weft__fd_unwatch(int fd, weft__waiter *w) {
         r->wr = NULL;
 }
 
-void weft__fd_parking(int delta) { weft__sched_fdtab(weft__sched_get())->waiting += delta; }
+void weft__fd_parking(int delta) {
+    weft__sched *s = weft__sched_get();
+    weft__sched_fdtab(s)->waiting += delta;
+    weft__sched_current(s)->pins = (uint16_t)(weft__sched_current(s)->pins + delta);
+}

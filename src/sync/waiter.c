@@ -1,7 +1,7 @@
 /* The waiter: the one way every blocking call in weft waits.
  * A coroutine parks through its scheduler; a thread without a scheduler
  * sleeps on the waiter's futex word. */
-#include "coro/sched.h"
+#include "coro/group.h"
 
 #include <linux/futex.h>
 #include <sched.h>
@@ -104,6 +104,53 @@ static int park_end(const weft__waiter *w, int r, int64_t own, weft__scope *sc) 
     return r;
 }
 
+/* The park of a group coroutine: it may resume on another worker unless it leaves
+ * state in this one (a timer, an fd wait, a pin: WEFT__AFF_PARK). weft_cancel may
+ * come from any thread: it claims the waiter published in cancel_w (see
+ * weft__group_cancel; the flag and the publication are seq_cst on both sides). */
+static int park_group(weft__coro *co, weft__waiter *w, int64_t deadline, int64_t own,
+                      weft__scope *sc) {
+    weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
+    const bool cancellable = w->kind != WEFT__W_NOCANCEL;
+    int r;
+    if (cancellable)
+        atomic_store(&co->cancel_w, w);
+    if (cancellable && (atomic_load(&co->flags) & WEFT__F_CANCELLED)) {
+        if (weft__waiter_claim(w, -ECANCELED, 0)) {
+            r = -ECANCELED;
+            goto out;
+        }
+    } else if (weft__dl_passed(deadline)) {
+        if (weft__waiter_claim(w, -ETIMEDOUT, 0)) {
+            r = -ETIMEDOUT;
+            goto out;
+        }
+    } else if (!weft__dl_forever(deadline)) {
+        if (weft__timer_add(s, co, deadline) != 0 && weft__waiter_claim(w, -ENOMEM, 0)) {
+            r = -ENOMEM;
+            goto out;
+        }
+    }
+    uint8_t aff = atomic_load_explicit(&co->affine, memory_order_relaxed);
+    if (co->heap_idx || co->pins)
+        atomic_store_explicit(&co->affine, (uint8_t)(aff | WEFT__AFF_PARK), memory_order_relaxed);
+    co->why_since = s->stamp;
+    co->waiter = w;
+    co->state = WEFT__C_PARKED;
+    weft__sched_block(s);
+    co->state = WEFT__C_READY;
+    co->waiter = NULL;
+    co->why = WEFT__WHY_NONE;
+    if (co->heap_idx) /* it resumed where its timer is (WEFT__AFF_PARK) */
+        weft__timer_remove(weft__sched_here(), co);
+    atomic_store_explicit(&co->affine, aff, memory_order_relaxed);
+    r = w->result;
+out:
+    if (cancellable)
+        weft__group_cancel_retract(co, w);
+    return park_end(w, r, own, sc);
+}
+
 int weft__park(weft__waiter *w, int64_t deadline) {
     weft__coro *co = w->co;
     const int64_t own = deadline;
@@ -117,6 +164,8 @@ int weft__park(weft__waiter *w, int64_t deadline) {
         weft__tw_park_end();
         return park_end(w, r, own, sc);
     }
+    if (unlikely(atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP))
+        return park_group(co, w, deadline, own, sc);
     weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
     if ((co->flags & WEFT__F_CANCELLED) && w->kind != WEFT__W_NOCANCEL) {
         if (weft__waiter_claim(w, -ECANCELED, 0))

@@ -1,0 +1,745 @@
+/* Worker groups: N threads that share coroutines (M:N scheduling).
+ *
+ * Each worker is an ordinary thread with its ordinary scheduler (poller, timers,
+ * fd table, stacks), plus: a stealable ring (coro/stealq.c), a next slot for the
+ * coroutine it woke last, and the group's injection queue and idle stack.
+ *
+ * Where a woken group coroutine goes (weft__group_ready):
+ *  - if its park left state in the worker it parked on (a timer, an fd wait, a pin,
+ *    or it is a SHARED coroutine that has run: `affine`), back to that worker, as a
+ *    coroutine outside a group (its run queue or inbox);
+ *  - else, woken by a worker of its group: that worker's next slot (the one there
+ *    before moves to its ring), so a producer and its consumer stay on one core;
+ *  - else (woken from outside the group): the injection queue, and an idle worker
+ *    is woken.
+ * With WEFT_GROUP_MIGRATE=always, every wake goes to the next worker's inbox, so that
+ * each park resumes on another thread.
+ *
+ * Changing thread: a worker takes a coroutine (take()) only once the worker that
+ * ran it last has switched off its stack (`oncpu`, cleared by that worker right
+ * after its switch lands, release); it then re-reads `affine` (written by the
+ * coroutine before it switched off) and sends it home if it must resume there.
+ *
+ * Idle: a worker with nothing to run switches to its main coroutine (the idle loop
+ * below, so that no coroutine's stack stays "on cpu" while its worker sleeps),
+ * spins a little if fewer than half the workers already do, then pushes itself on
+ * the idle stack, looks at every queue once more (wakers push work before they
+ * look at the idle count; both sides fence) and sleeps in its poller (its own fds
+ * and timers still wake it). An idle group makes no system calls. */
+#include "coro/group.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+static inline weft_group *group_of(weft__sched *s) { return s ? s->group : NULL; }
+
+/* ---- queues ------------------------------------------------------------ */
+
+static void inj_push_list(weft_group *g, weft__coro *head, weft__coro *tail, unsigned n) {
+    tail->next = NULL;
+    weft__spin_lock(&g->inj_lock);
+    if (g->inj_tail)
+        g->inj_tail->next = head;
+    else
+        g->inj_head = head;
+    g->inj_tail = tail;
+    atomic_fetch_add_explicit(&g->inj_len, n, memory_order_relaxed);
+    weft__spin_unlock(&g->inj_lock);
+}
+
+static weft__coro *inj_pop(weft_group *g) {
+    if (!atomic_load_explicit(&g->inj_len, memory_order_relaxed))
+        return NULL;
+    weft__spin_lock(&g->inj_lock);
+    weft__coro *co = g->inj_head;
+    if (co) {
+        g->inj_head = co->next;
+        if (!g->inj_head)
+            g->inj_tail = NULL;
+        atomic_fetch_sub_explicit(&g->inj_len, 1, memory_order_relaxed);
+    }
+    weft__spin_unlock(&g->inj_lock);
+    return co;
+}
+
+/* Work another worker could take: the injection queue, or a ring. */
+static bool work_visible(weft_group *g) {
+    if (atomic_load(&g->inj_len))
+        return true;
+    for (unsigned i = 0; i < g->n; i++)
+        if (weft__stealq_len(&g->w[i].q))
+            return true;
+    return false;
+}
+
+static void wake_one(weft_group *g) {
+    weft__spin_lock(&g->idle_lock);
+    weft__worker *w = g->idle_top;
+    if (w) {
+        g->idle_top = w->idle_next;
+        w->idle = 0;
+        atomic_fetch_sub(&g->nidle, 1);
+        /* It wakes up searching: no other worker is woken until it gives up or
+         * finds work (then it wakes the next one if there is more). */
+        atomic_fetch_add(&g->spinning, 1);
+    }
+    weft__spin_unlock(&g->idle_lock);
+    if (w)
+        weft__poller_wake(w->s->poller);
+}
+
+/* After making work available to other workers. */
+static inline void wake_check(weft_group *g) {
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&g->nidle, memory_order_relaxed) &&
+        !atomic_load_explicit(&g->spinning, memory_order_relaxed))
+        wake_one(g);
+}
+
+/* Appends co to w's ring; a full ring's older half goes to the injection queue. */
+static void ring_push(weft__worker *w, weft__coro *co) {
+    void *spill[WEFT__STEALQ_CAP / 2 + 1];
+    unsigned n = weft__stealq_push(&w->q, co, spill);
+    if (n) {
+        for (unsigned i = 0; i + 1 < n; i++)
+            ((weft__coro *)spill[i])->next = spill[i + 1];
+        inj_push_list(w->g, spill[0], spill[n - 1], n);
+    }
+    wake_check(w->g);
+}
+
+static weft__worker *migrate_target(weft_group *g, weft__coro *co) {
+    weft__sched *o = atomic_load_explicit(&co->sched, memory_order_relaxed);
+    unsigned i = o->worker ? o->worker->idx + 1 : atomic_fetch_add(&g->rr, 1);
+    return &g->w[i % g->n];
+}
+
+void weft__group_ready(weft__coro *co) {
+    weft__sched *o = atomic_load_explicit(&co->sched, memory_order_relaxed);
+    if (atomic_load_explicit(&co->affine, memory_order_relaxed) || !o->group) {
+        /* Back where it parked (a hint read early: take() checks again). */
+        weft__sched_push(o, co);
+        return;
+    }
+    weft_group *g = o->group;
+    if (unlikely(g->migrate)) {
+        weft__sched_push(migrate_target(g, co)->s, co);
+        return;
+    }
+    weft__sched *s = weft__tls_sched;
+    if (s && s->group == g) {
+        weft__worker *w = s->worker;
+        weft__coro *old = w->next;
+        w->next = co;
+        if (old)
+            ring_push(w, old);
+        return;
+    }
+    inj_push_list(g, co, co, 1);
+    wake_check(g);
+}
+
+/* ---- taking a coroutine to run ------------------------------------------ */
+
+/* Makes co (taken from a queue by s's worker) s's to run: false if it must run
+ * elsewhere (sent home) or later (the shared stack is pinned). */
+static bool take(weft__sched *s, weft__coro *co) {
+    if (atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP) {
+        weft__sched *o = atomic_load_explicit(&co->sched, memory_order_relaxed);
+        if (o != s) {
+            while (atomic_load_explicit(&co->oncpu, memory_order_acquire))
+                weft__cpu_relax();
+            if (atomic_load_explicit(&co->affine, memory_order_relaxed)) {
+                weft__sched_push(o, co);
+                return false;
+            }
+            atomic_store_explicit(&co->sched, s, memory_order_release);
+        }
+    }
+    if (weft__sched_stalls(s, co)) {
+        weft__sched_stall(s, co);
+        return false;
+    }
+    return true;
+}
+
+static weft__coro *steal_any(weft__sched *s) {
+    weft__worker *w = s->worker;
+    weft_group *g = w->g;
+    unsigned n = g->n;
+    if (n < 2)
+        return NULL;
+    unsigned start = (unsigned)(weft__sched_rand(s) % n);
+    for (unsigned k = 0; k < n; k++) {
+        weft__worker *v = &g->w[(start + k) % n];
+        if (v == w)
+            continue;
+        weft__coro *co = weft__stealq_steal(&w->q, &v->q);
+        if (co)
+            return co;
+    }
+    return NULL;
+}
+
+/* The next coroutine s's worker should run, taken; NULL if there is none. */
+static weft__coro *next_runnable(weft__sched *s) {
+    weft__worker *w = s->worker;
+    weft_group *g = w->g;
+    if (unlikely((++s->ticks & 63) == 0))
+        weft__sched_poll(s, false);
+    for (;;) {
+        weft__coro *co = NULL;
+        if (s->runq_head)
+            co = weft__runq_pop(s);
+        else if (unlikely(s->ticks % 61 == 0))
+            co = inj_pop(g); /* the injection queue is not starved by local work */
+        if (!co && w->next && w->streak < 64) {
+            co = w->next;
+            w->next = NULL;
+            w->streak++;
+        }
+        if (!co) {
+            w->streak = 0;
+            co = weft__stealq_pop(&w->q);
+        }
+        if (!co && w->next) {
+            co = w->next;
+            w->next = NULL;
+        }
+        if (!co)
+            co = inj_pop(g);
+        if (!co)
+            co = steal_any(s);
+        if (!co)
+            return NULL;
+        if (take(s, co))
+            return co;
+    }
+}
+
+void weft__group_block(weft__sched *s) {
+    weft__coro *co = next_runnable(s);
+    /* Nothing: the idle loop runs in the worker's main coroutine. */
+    weft__sched_switch(s, co ? co : s->main);
+}
+
+void weft__group_yield(weft__sched *s, weft__coro *co) {
+    if (co->pins || (atomic_load_explicit(&co->affine, memory_order_relaxed) & WEFT__AFF_ALWAYS))
+        weft__runq_push(s, co);
+    else
+        ring_push(s->worker, co);
+    weft__group_block(s);
+}
+
+/* ---- the workers ---------------------------------------------------------- */
+
+static void end_spin(weft_group *g, weft__worker *w, bool found) {
+    if (!w->spinning)
+        return;
+    w->spinning = 0;
+    /* The last searcher that found work wakes another for what is left. */
+    if (atomic_fetch_sub(&g->spinning, 1) == 1 && found)
+        wake_check(g);
+}
+
+static bool local_work(weft__sched *s) {
+    return s->runq_head || s->worker->next || weft__stealq_len(&s->worker->q) ||
+           atomic_load_explicit(&s->inbox, memory_order_relaxed);
+}
+
+static void idle(weft__sched *s) {
+    weft__worker *w = s->worker;
+    weft_group *g = w->g;
+    weft__sched_poll(s, false);
+    if (local_work(s)) {
+        end_spin(g, w, true);
+        return;
+    }
+    if (!w->spinning && 2 * atomic_load(&g->spinning) < g->n) {
+        atomic_fetch_add(&g->spinning, 1);
+        w->spinning = 1;
+    }
+    if (w->spinning) {
+        for (int i = 0; i < 64; i++) {
+            if (work_visible(g) || local_work(s)) {
+                end_spin(g, w, true);
+                return;
+            }
+            for (int k = 0; k < 32; k++)
+                weft__cpu_relax();
+        }
+        end_spin(g, w, false);
+    }
+    weft__spin_lock(&g->idle_lock);
+    w->idle = 1;
+    w->idle_next = g->idle_top;
+    g->idle_top = w;
+    atomic_fetch_add(&g->nidle, 1);
+    weft__spin_unlock(&g->idle_lock);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!work_visible(g) && !atomic_load(&g->stop))
+        weft__sched_poll(s, true);
+    weft__spin_lock(&g->idle_lock);
+    if (w->idle) {
+        weft__worker **pp = &g->idle_top;
+        while (*pp != w)
+            pp = &(*pp)->idle_next;
+        *pp = w->idle_next;
+        w->idle = 0;
+        atomic_fetch_sub(&g->nidle, 1);
+    } else {
+        w->spinning = 1; /* wake_one counted us as searching */
+    }
+    weft__spin_unlock(&g->idle_lock);
+}
+
+static void *worker_main(void *arg) {
+    weft__worker *w = arg;
+    weft_group *g = w->g;
+    char name[16];
+    snprintf(name, sizeof name, "weft-g%u", w->idx);
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+    weft__sched *s = weft__sched_ensure();
+    int err = s ? weft__shared_init(s) : -ENOMEM;
+    if (!err) {
+        s->group = g;
+        s->worker = w;
+        w->s = s;
+    }
+    pthread_mutex_lock(&g->start_lock);
+    if (err && !g->start_err)
+        g->start_err = err;
+    g->started++;
+    pthread_cond_broadcast(&g->start_cond);
+    while (g->started < g->n && !g->start_err)
+        pthread_cond_wait(&g->start_cond, &g->start_lock);
+    err = g->start_err;
+    pthread_mutex_unlock(&g->start_lock);
+    if (err)
+        return NULL;
+    while (!atomic_load_explicit(&g->stop, memory_order_acquire)) {
+        weft__coro *co = next_runnable(s);
+        if (co) {
+            end_spin(g, w, true);
+            weft__sched_switch(s, co);
+        } else {
+            idle(s);
+        }
+    }
+    s->group = NULL;
+    s->worker = NULL;
+    return NULL;
+}
+
+/* ---- lists, spawning, finishing ----------------------------------------- */
+
+void weft__group_add(weft_group *g, weft__sched *s, weft__coro *co) {
+    weft__worker *w = s->group == g ? s->worker : NULL;
+    co->home = (uint16_t)(w ? w->idx : g->n);
+    weft__glist *l = &g->lists[co->home];
+    weft__spin_lock(&l->lock);
+    co->all_prev = NULL;
+    co->all_next = l->head;
+    if (l->head)
+        l->head->all_prev = co;
+    l->head = co;
+    weft__spin_unlock(&l->lock);
+    if (co->start_at) {
+        /* weft_spawn_later: its timer is in s until it starts; weft_cancel can
+         * end that first park, as any other. */
+        atomic_store_explicit(&co->affine, WEFT__AFF_PARK, memory_order_relaxed);
+        atomic_store(&co->cancel_w, &co->wait);
+        return;
+    }
+    if (g->migrate) {
+        weft__sched_push(migrate_target(g, co)->s, co);
+    } else if (w) {
+        ring_push(w, co);
+    } else {
+        inj_push_list(g, co, co, 1);
+        wake_check(g);
+    }
+}
+
+/* The group of a coroutine that has run (every finished one has: a coroutine
+ * cancelled before it starts still ends on a worker). */
+static weft_group *group_of_run(weft__coro *co) {
+    return atomic_load_explicit(&co->sched, memory_order_acquire)->group;
+}
+
+static void unlist(weft_group *g, weft__coro *co) {
+    weft__glist *l = &g->lists[co->home];
+    weft__spin_lock(&l->lock);
+    if (co->all_prev)
+        co->all_prev->all_next = co->all_next;
+    else
+        l->head = co->all_next;
+    if (co->all_next)
+        co->all_next->all_prev = co->all_prev;
+    weft__spin_unlock(&l->lock);
+    co->all_prev = co->all_next = NULL;
+}
+
+void weft__group_unlist(weft__coro *co) { unlist(group_of_run(co), co); }
+
+/* Join, detach, watch and the reaper agree under one of these, picked by the
+ * control block's address. */
+static weft__spin stripes[64];
+static inline weft__spin *stripe(const weft__coro *co) {
+    return &stripes[((uintptr_t)co / sizeof(weft__coro)) % 64];
+}
+
+static void live_down(weft_group *g) {
+    if (atomic_fetch_sub(&g->live, 1) == 1) {
+        weft__spin_lock(&g->wait_lock);
+        weft__wq_wake_all(&g->waiters, &g->wait_lock, 0); /* unlocks */
+    }
+}
+
+void weft__group_finished(weft__sched *s, weft__coro *co) {
+    weft_group *g = s->group;
+    co->state = WEFT__C_DONE;
+    weft__spin *l = stripe(co);
+    weft__spin_lock(l);
+    __atomic_store_n(&co->gdone, 1, __ATOMIC_RELEASE);
+    bool det = atomic_load(&co->flags) & WEFT__F_DETACHED;
+    weft__waiter *j = co->joiner;
+    bool woke = !det && j && weft__waiter_claim(j, 0, 0);
+    weft__spin_unlock(l);
+    if (det)
+        weft__coro_release(s, co);
+    else if (woke)
+        weft__waiter_wake(j);
+    live_down(g);
+}
+
+static inline bool is_done(const weft__coro *co) {
+    return __atomic_load_n(&co->gdone, __ATOMIC_ACQUIRE);
+}
+
+int weft__group_join(weft__coro *co, int64_t deadline, void **result) {
+    weft__sched *s = weft__sched_get();
+    if (s && co == s->current)
+        return -EDEADLK;
+    if (atomic_load(&co->flags) & WEFT__F_DETACHED)
+        return -EINVAL;
+    weft__spin *l = stripe(co);
+    weft__spin_lock(l);
+    if (!is_done(co)) {
+        if (co->joiner) {
+            weft__spin_unlock(l);
+            return -EBUSY;
+        }
+        weft__waiter local;
+        weft__waiter *w = weft__waiter_begin(&local, WEFT__W_OTHER);
+        weft__why(WEFT__WHY_JOIN, co, 0);
+        co->joiner = w;
+        weft__spin_unlock(l);
+        int r = weft__park(w, deadline);
+        weft__spin_lock(l);
+        if (co->joiner == w)
+            co->joiner = NULL;
+        weft__spin_unlock(l);
+        if (r < 0)
+            return r;
+    } else {
+        weft__spin_unlock(l);
+    }
+    if (result)
+        *result = co->arg;
+    s = weft__sched_ensure();
+    if (!s)
+        return -ENOMEM; /* c stays joinable */
+    weft__coro_release(s, co);
+    return 0;
+}
+
+int weft__group_detach(weft__coro *co) {
+    weft__spin *l = stripe(co);
+    weft__spin_lock(l);
+    if (co->joiner) {
+        weft__spin_unlock(l);
+        return -EBUSY;
+    }
+    if (atomic_load(&co->flags) & WEFT__F_DETACHED) {
+        weft__spin_unlock(l);
+        return -EINVAL;
+    }
+    weft__coro_flag_set(co, WEFT__F_DETACHED);
+    bool done = is_done(co);
+    weft__spin_unlock(l);
+    if (done) {
+        weft__sched *s = weft__sched_ensure();
+        if (s)
+            weft__coro_release(s, co);
+        else
+            weft__group_unlist(co); /* its block is lost, but the handle goes stale */
+    }
+    return 0;
+}
+
+int weft__group_watch(weft__coro *co, weft__waiter *w) {
+    weft__sched *s = weft__sched_get();
+    if (s && co == s->current)
+        return -EDEADLK;
+    if (atomic_load(&co->flags) & WEFT__F_DETACHED)
+        return -EINVAL;
+    weft__spin *l = stripe(co);
+    weft__spin_lock(l);
+    int r = 0;
+    if (co->joiner && co->joiner != w)
+        r = -EBUSY;
+    else if (is_done(co))
+        r = 1;
+    else if (w)
+        co->joiner = w;
+    weft__spin_unlock(l);
+    return r;
+}
+
+void weft__group_unwatch(weft__coro *co, weft__waiter *w) {
+    weft__spin *l = stripe(co);
+    weft__spin_lock(l);
+    if (co->joiner == w)
+        co->joiner = NULL;
+    weft__spin_unlock(l);
+}
+
+int weft__group_cancel(weft__coro *co) {
+    weft__coro_flag_set(co, WEFT__F_CANCELLED); /* seq_cst: pairs with the park's check */
+    if (is_done(co))
+        return 0;
+    weft__waiter *w = atomic_load(&co->cancel_w);
+    while (w && w != WEFT__CANCEL_BUSY) {
+        if (atomic_compare_exchange_weak(&co->cancel_w, &w, WEFT__CANCEL_BUSY)) {
+            /* The park cannot end (its end waits for BUSY to go) before this claim
+             * has been tried: w is that park's waiter. */
+            if (weft__waiter_claim(w, -ECANCELED, 0))
+                weft__waiter_wake(w);
+            atomic_store(&co->cancel_w, NULL);
+            break;
+        }
+    }
+    return 0;
+}
+
+void weft__group_cancel_retract(weft__coro *co, weft__waiter *w) {
+    weft__waiter *x = w;
+    while (!atomic_compare_exchange_weak(&co->cancel_w, &x, NULL)) {
+        if (!x)
+            return; /* a weft_cancel took it and is done */
+        x = w;
+        weft__cpu_relax();
+    }
+}
+
+/* ---- the public calls --------------------------------------------------- */
+
+static unsigned usable_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return (unsigned)n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+static int check(weft_group *g) {
+    if (!g || g->tag != WEFT__GROUP_MAGIC)
+        return -EINVAL;
+    return 0;
+}
+
+static int stop_workers(weft_group *g, unsigned started) {
+    atomic_store_explicit(&g->stop, 1, memory_order_release);
+    for (unsigned i = 0; i < started; i++)
+        if (g->w[i].s)
+            weft__poller_wake(g->w[i].s->poller);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(g->w[i].thread, NULL);
+    return 0;
+}
+
+WEFT_API int weft_group_create(weft_group **out, const weft_group_opts *opts) {
+    static const weft_group_opts defaults;
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!opts)
+        opts = &defaults;
+    if (opts->threads > WEFT__GROUP_MAX || (opts->migrate != 0 && opts->migrate != 1))
+        return -EINVAL;
+    unsigned n = opts->threads ? opts->threads : usable_cpus();
+    if (n > WEFT__GROUP_MAX)
+        n = WEFT__GROUP_MAX;
+    weft_group *g = weft__calloc(1, sizeof *g);
+    if (!g)
+        return -ENOMEM;
+    g->w = NULL;
+    if (posix_memalign((void **)&g->w, 64, n * sizeof *g->w) != 0 ||
+        posix_memalign((void **)&g->lists, 64, (n + 1) * sizeof *g->lists) != 0) {
+        free(g->w);
+        weft__free(g);
+        return -ENOMEM;
+    }
+    memset(g->w, 0, n * sizeof *g->w);
+    memset(g->lists, 0, (n + 1) * sizeof *g->lists);
+    g->tag = WEFT__GROUP_MAGIC;
+    g->n = n;
+    const char *env = getenv("WEFT_GROUP_MIGRATE");
+    g->migrate = opts->migrate || (env && strcmp(env, "always") == 0);
+    if (n < 2)
+        g->migrate = 0; /* nowhere to go */
+    pthread_mutex_init(&g->start_lock, NULL);
+    pthread_cond_init(&g->start_cond, NULL);
+    unsigned made = 0;
+    int err = 0;
+    for (; made < n; made++) {
+        weft__worker *w = &g->w[made];
+        weft__stealq_init(&w->q);
+        w->g = g;
+        w->idx = made;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        int e = pthread_create(&w->thread, &attr, worker_main, w);
+        pthread_attr_destroy(&attr);
+        if (e) {
+            err = -e;
+            break;
+        }
+    }
+    pthread_mutex_lock(&g->start_lock);
+    if (err && !g->start_err)
+        g->start_err = err;
+    while (g->started < made)
+        pthread_cond_wait(&g->start_cond, &g->start_lock);
+    err = g->start_err;
+    pthread_cond_broadcast(&g->start_cond);
+    pthread_mutex_unlock(&g->start_lock);
+    if (err) {
+        stop_workers(g, made);
+        g->tag = 0;
+        pthread_mutex_destroy(&g->start_lock);
+        pthread_cond_destroy(&g->start_cond);
+        free(g->lists);
+        free(g->w);
+        weft__free(g);
+        return err == -EAGAIN ? -EAGAIN : err;
+    }
+    *out = g;
+    return 0;
+}
+
+WEFT_API int weft_group_spawn(weft_group *g, weft_coro *out, weft_coro_fn fn, void *arg,
+                              const weft_coro_opts *opts) {
+    int e = check(g);
+    if (e)
+        return e;
+    return weft__spawn_in(g, out, fn, arg, opts, __builtin_return_address(0));
+}
+
+WEFT_API weft_group *weft_group_self(void) { return group_of(weft__sched_get()); }
+
+WEFT_API int weft_group_threads(weft_group *g) {
+    int e = check(g);
+    return e ? e : (int)g->n;
+}
+
+WEFT_API size_t weft_group_count(weft_group *g) {
+    return check(g) ? 0 : atomic_load(&g->live);
+}
+
+WEFT_API int weft_group_wait(weft_group *g, int64_t deadline) {
+    int e = check(g);
+    if (e)
+        return e;
+    if (group_of(weft__sched_get()) == g)
+        return -EDEADLK;
+    weft__spin_lock(&g->wait_lock);
+    if (!atomic_load(&g->live)) {
+        weft__spin_unlock(&g->wait_lock);
+        return 0;
+    }
+    int r = weft__wq_wait(&g->waiters, &g->wait_lock, false, 0, NULL, deadline, NULL,
+                          WEFT__W_OTHER);
+    return r < 0 ? r : 0;
+}
+
+WEFT_API int weft_group_destroy(weft_group *g) {
+    int e = check(g);
+    if (e)
+        return e;
+    if (group_of(weft__sched_get()) == g)
+        return -EDEADLK;
+    if (atomic_exchange(&g->closed, 1))
+        return -EINVAL; /* another destroy is under way */
+    /* Cancel what is left, then wait for all of it (cancellation cannot reach a
+     * coroutine that never blocks: it is waited for all the same). */
+    for (unsigned i = 0; i <= g->n; i++) {
+        weft__glist *l = &g->lists[i];
+        weft__spin_lock(&l->lock);
+        for (weft__coro *co = l->head; co; co = co->all_next)
+            weft__group_cancel(co);
+        weft__spin_unlock(&l->lock);
+    }
+    while (atomic_load(&g->live)) {
+        weft__spin_lock(&g->wait_lock);
+        if (!atomic_load(&g->live)) {
+            weft__spin_unlock(&g->wait_lock);
+            break;
+        }
+        weft__wq_wait(&g->waiters, &g->wait_lock, false, 0, NULL, WEFT_FOREVER, NULL,
+                      WEFT__W_NOCANCEL);
+    }
+    /* Finished coroutines nobody joined: released, their handles go stale. */
+    weft__sched *s = weft__sched_ensure();
+    for (unsigned i = 0; i <= g->n; i++) {
+        weft__glist *l = &g->lists[i];
+        for (;;) {
+            weft__spin_lock(&l->lock);
+            weft__coro *co = l->head;
+            weft__spin_unlock(&l->lock);
+            if (!co)
+                break;
+            if (s)
+                weft__coro_release(s, co);
+            else
+                unlist(g, co);
+        }
+    }
+    stop_workers(g, g->n);
+    g->tag = 0;
+    pthread_mutex_destroy(&g->start_lock);
+    pthread_cond_destroy(&g->start_cond);
+    free(g->lists);
+    free(g->w);
+    weft__free(g);
+    return 0;
+}
+
+WEFT_API int weft_coro_pin(void) {
+    weft__sched *s = weft__sched_ensure();
+    if (!s)
+        return -ENOMEM;
+    weft__coro *co = s->current;
+    if (co->pins >= INT16_MAX)
+        return -EOVERFLOW;
+    co->pins++;
+    return 0;
+}
+
+WEFT_API int weft_coro_unpin(void) {
+    weft__sched *s = weft__sched_get();
+    if (!s || !s->current->pins)
+        return -EINVAL;
+    s->current->pins--;
+    return 0;
+}

@@ -1,0 +1,86 @@
+/* Worker groups (M:N): private to src/coro/. See coro/group.c and
+ * docs/design.md, "Worker groups". */
+#ifndef WEFT_CORO_GROUP_H
+#define WEFT_CORO_GROUP_H
+
+#include "coro/sched.h"
+#include "coro/stealq.h"
+#include "sync/waitq.h"
+
+#include <pthread.h>
+
+typedef struct weft__worker {
+    weft__stealq q;              /* its ring: the owner pushes and pops, others steal */
+    weft__coro *next;            /* the coroutine it woke last (owner only) */
+    unsigned streak;             /* next-slot runs in a row */
+    int spinning;                /* counted in the group's `spinning` */
+    int idle;                    /* on the idle stack (under idle_lock) */
+    struct weft__worker *idle_next;
+    weft__sched *s;
+    struct weft_group *g;
+    unsigned idx;
+    pthread_t thread;
+} __attribute__((aligned(64))) weft__worker;
+
+typedef struct weft__glist {
+    weft__spin lock;
+    weft__coro *head;            /* through all_prev/all_next */
+} __attribute__((aligned(64))) weft__glist;
+
+struct weft_group {
+    uint32_t tag;
+    unsigned n;
+    int migrate;                 /* every wake goes to the next worker (debug) */
+    weft__worker *w;             /* n of them */
+    weft__glist *lists;          /* n + 1: spawned by worker i, then from outside */
+
+    weft__spin inj_lock __attribute__((aligned(64)));
+    weft__coro *inj_head, *inj_tail;
+    atomic_uint inj_len;
+
+    atomic_uint spinning __attribute__((aligned(64)));
+    atomic_uint nidle;
+    weft__spin idle_lock;
+    weft__worker *idle_top;
+
+    atomic_uint live __attribute__((aligned(64))); /* spawned, not yet reaped */
+    atomic_int closed;
+    atomic_int stop;
+    atomic_uint rr;
+    weft__spin wait_lock;
+    weft__wq waiters;            /* weft_group_wait */
+
+    pthread_mutex_t start_lock;
+    pthread_cond_t start_cond;
+    unsigned started;
+    int start_err;
+};
+
+#define WEFT__GROUP_MAGIC 0x67727570u /* "grup" */
+#define WEFT__GROUP_MAX 1024u
+
+/* The waker side: makes a claimed group coroutine runnable. */
+void weft__group_ready(weft__coro *co);
+/* A spawned group coroutine: lists it, counts it, queues it (s is the spawner's
+ * scheduler, which may belong to no group). */
+void weft__group_add(weft_group *g, weft__sched *s, weft__coro *co);
+/* Reaping a finished group coroutine, off its stack: done, joiner, detach. */
+void weft__group_finished(weft__sched *s, weft__coro *co);
+/* A group coroutine's control block goes back to s's free list: off its list. */
+void weft__group_unlist(weft__coro *co);
+/* A group worker's weft__sched_block: runs the next coroutine, or the worker's
+ * main coroutine (the idle loop) when there is none. */
+void weft__group_block(weft__sched *s);
+/* weft_yield of a group coroutine. */
+void weft__group_yield(weft__sched *s, weft__coro *co);
+/* Join, detach, cancel and the joiner slot as a watch, from any thread. */
+int weft__group_join(weft__coro *co, int64_t deadline, void **result);
+int weft__group_detach(weft__coro *co);
+int weft__group_cancel(weft__coro *co);
+int weft__group_watch(weft__coro *co, weft__waiter *w);
+void weft__group_unwatch(weft__coro *co, weft__waiter *w);
+/* The end of a park weft_cancel could reach (w was published in cancel_w):
+ * takes it back, waiting for a weft_cancel that is claiming it meanwhile. */
+void weft__group_cancel_retract(weft__coro *co, weft__waiter *w);
+
+#endif
