@@ -251,6 +251,19 @@ static void t_coro(void) {
 static long c_join(int64_t dl) {
     return weft_join(co1, dl, NULL);
 }
+/* A worker group with one coroutine that waits for the gate. */
+static weft_group *grp;
+static void s_group(void) {
+    CHECK_OK(weft_group_create(&grp, &(weft_group_opts){.threads = 2}));
+    CHECK_OK(weft_group_spawn(grp, NULL, wait_gate, NULL, &(weft_coro_opts){.detached = 1}));
+}
+static void t_group(void) {
+    CHECK_OK(weft_event_set(&gate));
+    CHECK_OK(weft_group_destroy(grp));
+}
+static long c_group_wait(int64_t dl) {
+    return weft_group_wait(grp, dl);
+}
 static long c_joinall(int64_t dl) {
     return weft_joinall(&co1, 1, dl, NULL);
 }
@@ -935,6 +948,7 @@ static void t_release_futures(void) {
 static const dl_row rows[] = {
     ROW(join, -ETIMEDOUT, s_coro, t_coro),
     ROW(joinall, -ETIMEDOUT, s_coro, t_coro),
+    ROW(group_wait, -ETIMEDOUT, s_group, t_group),
     {"sleep_until", 0, NULL, c_sleep_until, NULL}, /* "0 ... at once if already past" */
     ROW(killall, -ETIMEDOUT, s_coro_sleeping, t_coro_cancelled),
     ROW(chan_send, -ETIMEDOUT, s_chan, t_chan),

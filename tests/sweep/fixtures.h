@@ -393,6 +393,11 @@ SW_FIX weft_thread_obj *sw_thread_obj_started(void) {
 
 /* ------------------------------------------------------------ pools, futures */
 
+SW_FIX weft_group *sw_group(void) {
+    weft_group *g;
+    SW_OK(weft_group_create(&g, &(weft_group_opts){.threads = 1}));
+    return g;
+}
 SW_FIX weft_pool *sw_pool(void) {
     weft_pool *p;
     SW_OK(weft_pool_create(&p, 1));
