@@ -10,6 +10,8 @@
 # reads WEFT_TEST_TIMEOUT from the environment, which is set to match.
 
 set(WEFT_TEST_DEFAULT_TIMEOUT 60 CACHE STRING "Default per-case test timeout (seconds)")
+# Suites run a second time inside a worker group with forced migration.
+set(WEFT_GROUP_AREAS coro chan sync queue)
 
 file(GLOB WEFT_TEST_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/test_*.c)
 foreach(src ${WEFT_TEST_SOURCES})
@@ -51,6 +53,15 @@ foreach(src ${WEFT_TEST_SOURCES})
     set_tests_properties(${area}.${name} PROPERTIES
       TIMEOUT ${timeout} LABELS ${area} ENVIRONMENT "WEFT_TEST_TIMEOUT=${timeout}"
       SKIP_RETURN_CODE 77)
+    if(area IN_LIST WEFT_GROUP_AREAS)
+      # The same case again as a coroutine of a worker group whose every wake-up
+      # changes thread (tests/harness.h, WEFT_TEST_IN_GROUP).
+      add_test(NAME group.${area}.${name} COMMAND ${exe} ${name})
+      set_tests_properties(group.${area}.${name} PROPERTIES
+        TIMEOUT ${timeout} LABELS "group"
+        ENVIRONMENT "WEFT_TEST_TIMEOUT=${timeout};WEFT_TEST_IN_GROUP=1"
+        SKIP_RETURN_CODE 77)
+    endif()
   endforeach()
 endforeach()
 

@@ -399,6 +399,20 @@ static HARNESS_UNUSED void *test_shared_mem(size_t n) {
     return p;
 }
 
+/* WEFT_TEST_IN_GROUP=1: each case runs as a coroutine of a worker group of two
+ * threads in which every wake-up changes thread (weft_group_opts.migrate), joined
+ * from the main thread; cases that need one thread skip themselves
+ * (SKIP_IN_GROUP). */
+static HARNESS_UNUSED int harness_in_group(void) {
+    const char *e = getenv("WEFT_TEST_IN_GROUP");
+    return e && *e == '1';
+}
+#define SKIP_IN_GROUP(why)                                                  \
+    do {                                                                    \
+        if (harness_in_group())                                             \
+            SKIP("one thread's coroutines only (" why ")");                \
+    } while (0)
+
 /* ---- helpers shared by the test programs ------------------------------ */
 
 typedef struct {
@@ -423,6 +437,13 @@ __attribute__((unused)) static void run_plain_in_thread(void (*fn)(void)) {
 /* Runs fn on a new thread with the counting allocator installed; after the
  * thread (and its scheduler) is gone, nothing weft allocated may be left. */
 __attribute__((unused)) static void run_in_thread(void (*fn)(void)) {
+    if (harness_in_group()) {
+        /* Already a coroutine of the case's group: the body runs right here (the
+         * group's workers keep their memory until it is destroyed: no leak check). */
+        fn();
+        CHECK_EQ(weft_coro_count(), 0);
+        return;
+    }
     CHECK_OK(test_alloc_install());
     harness_body b = {fn};
     pthread_t t;
@@ -709,6 +730,22 @@ static HARNESS_UNUSED void harness_on_alarm(int sig) {
     _exit(124);
 }
 
+static HARNESS_UNUSED void *harness_group_tramp(void *p) {
+    const harness_case *c = (const harness_case *)p;
+    c->fn();
+    return NULL;
+}
+
+static HARNESS_UNUSED void harness_run_in_group(const harness_case *c) {
+    weft_group *g = NULL;
+    weft_group_opts o = {.threads = 2, .migrate = 1};
+    CHECK_OK(weft_group_create(&g, &o));
+    weft_coro co;
+    CHECK_OK(weft_group_spawn(g, &co, harness_group_tramp, (void *)c, NULL));
+    CHECK_OK(weft_join(co, WEFT_FOREVER, NULL));
+    CHECK_OK(weft_group_destroy(g));
+}
+
 static HARNESS_UNUSED void harness_run_case(const harness_case *c) {
     const char *env = getenv("WEFT_TEST_TIMEOUT");
     unsigned timeout = env && *env ? (unsigned)strtoul(env, NULL, 10) : 60;
@@ -717,7 +754,10 @@ static HARNESS_UNUSED void harness_run_case(const harness_case *c) {
         signal(SIGALRM, harness_on_alarm);
         alarm(timeout);
     }
-    c->fn();
+    if (harness_in_group())
+        harness_run_in_group(c);
+    else
+        c->fn();
     /* Every case, in every test program, must leave no zombie child behind.
      * A child weft reaps in the background (a released process handle) may
      * take a moment: wait for that, bounded. */

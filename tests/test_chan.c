@@ -43,7 +43,7 @@ static int64_t elapsed_since(int64_t t0) { return weft_now() - t0; }
 
 /* ------------------------------------------------------------ arguments */
 
-WEFT_TEST(create_bad_args) {
+WEFT_TEST(create_bad_args) { SKIP_IN_GROUP("a thread without a scheduler");
     CHECK_OK(test_alloc_install());
     weft_chan *ch = (weft_chan *)1;
     CHECK_ERR(weft_chan_create(NULL, 8, 0), -EINVAL);
@@ -179,7 +179,7 @@ static void body_sizes_and_order(void) {
         }
     }
 }
-WEFT_TEST(sizes_and_order) { run_in_thread(body_sizes_and_order); }
+WEFT_TEST(sizes_and_order) { SKIP_IN_GROUP("a yield runs the spawned coroutine first"); run_in_thread(body_sizes_and_order); }
 
 /* Main (a coroutine too) against a sender coroutine, element sizes 1, 8, 24, 100. */
 static void body_main_send_recv(void) {
@@ -258,7 +258,7 @@ static void body_waiters_fifo(void) {
         CHECK_ERR(weft_chan_destroy(fifo_ch), 0);
     }
 }
-WEFT_TEST(waiters_fifo) { run_in_thread(body_waiters_fifo); }
+WEFT_TEST(waiters_fifo) { SKIP_IN_GROUP("coroutines queue in the order they were spawned"); run_in_thread(body_waiters_fifo); }
 
 /* ------------------------------------------------------------ try, deadlines */
 
@@ -320,7 +320,7 @@ static void body_try_ops(void) {
     CHECK_ERR(weft_chan_destroy(u), 0);
     CHECK_ERR(weft_chan_destroy(b), 0);
 }
-WEFT_TEST(try_ops) { run_in_thread(body_try_ops); }
+WEFT_TEST(try_ops) { SKIP_IN_GROUP("a yield runs the spawned coroutine first"); run_in_thread(body_try_ops); }
 
 static void body_deadlines(void) {
     weft_chan *u, *b;
@@ -465,7 +465,7 @@ static void body_close(void) {
         CHECK_ERR(weft_chan_destroy(ch), 0);
     }
 }
-WEFT_TEST(close) { run_in_thread(body_close); }
+WEFT_TEST(close) { SKIP_IN_GROUP("a yield runs the spawned coroutine first"); run_in_thread(body_close); }
 
 static void body_destroy_busy(void) {
     weft_chan *ch;
@@ -489,7 +489,7 @@ static void body_destroy_busy(void) {
     CHECK_EQ((intptr_t)res, -EPIPE);
     CHECK_ERR(weft_chan_destroy(ch), 0);
 }
-WEFT_TEST(destroy_busy) { run_in_thread(body_destroy_busy); }
+WEFT_TEST(destroy_busy) { SKIP_IN_GROUP("a yield runs the spawned coroutine first"); run_in_thread(body_destroy_busy); }
 
 /* ------------------------------------------------------------ select */
 
@@ -718,7 +718,7 @@ static void body_select_parked(void) {
         }
     }
 }
-WEFT_TEST(select_parked) { run_in_thread(body_select_parked); }
+WEFT_TEST(select_parked) { SKIP_IN_GROUP("a yield runs the spawned coroutine first"); run_in_thread(body_select_parked); }
 
 /* Both sides in select: a select-send meets a select-recv. */
 static weft_chan *ss_a, *ss_b;
@@ -812,7 +812,7 @@ static void body_select_fairness_both(void) {
 WEFT_TEST(select_fairness) { run_in_thread(body_select_fairness_both); }
 
 /* On a plain thread too (no scheduler: its own source of randomness). */
-WEFT_TEST(select_fairness_plain_thread) {
+WEFT_TEST(select_fairness_plain_thread) { SKIP_IN_GROUP("a thread without a scheduler");
     CHECK_OK(test_alloc_install());
     weft_chan *a, *b, *c;
     CHECK_ERR(weft_chan_create(&a, sizeof(int), 1), 0);
@@ -866,7 +866,7 @@ static void body_select_oom_both(void) {
     CHECK(weft_self().p != NULL);
     body_select_oom();
 }
-WEFT_TEST(select_oom) { run_in_thread(body_select_oom_both); }
+WEFT_TEST(select_oom) { SKIP_IN_GROUP("the counting allocator of run_in_thread"); run_in_thread(body_select_oom_both); }
 
 /* ------------------------------------------------------------ plain threads */
 
@@ -1307,7 +1307,7 @@ static void body_shared_bounce_stress(void) {
             CHECK_ERR(weft_chan_destroy(sb_ch[i]), 0);
     }
 }
-WEFT_TEST(shared_bounce_stress) { run_in_thread(body_shared_bounce_stress); }
+WEFT_TEST(shared_bounce_stress) { SKIP_IN_GROUP("its counters are plain variables the coroutines share"); run_in_thread(body_shared_bounce_stress); }
 
 /* A SHARED receiver whose wait ends without an element keeps its variable intact. */
 static void *shared_recv_fails(void *arg) {

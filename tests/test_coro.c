@@ -68,7 +68,7 @@ static void body_spawn_join_result(void) {
         CHECK_EQ((intptr_t)res, i * 3);
     }
 }
-WEFT_TEST(spawn_join_result) { run_in_thread(body_spawn_join_result); }
+WEFT_TEST(spawn_join_result) { SKIP_IN_GROUP("weft_coro_count before the spawned ones run"); run_in_thread(body_spawn_join_result); }
 
 static weft_coro self_join_main;
 static void *self_join_fn(void *arg) {
@@ -138,7 +138,7 @@ static void body_join_errors(void) {
     CHECK_ERR(weft_coro_done(c), -ESRCH);
     CHECK_ERR(weft_join(c, WEFT_NOWAIT, NULL), -ESRCH);
 }
-WEFT_TEST(join_errors) { run_in_thread(body_join_errors); }
+WEFT_TEST(join_errors) { SKIP_IN_GROUP("the thread's main coroutine"); run_in_thread(body_join_errors); }
 
 static void body_spawn_bad_args(void) {
     weft_coro c;
@@ -302,7 +302,7 @@ static void body_joinall(void) {
     CHECK_ERR(weft_joinall(cs, 1, WEFT_FOREVER, NULL), -ESRCH);
     CHECK_ERR(weft_chan_destroy(joinall_gate), 0);
 }
-WEFT_TEST(joinall) { run_in_thread(body_joinall); }
+WEFT_TEST(joinall) { SKIP_IN_GROUP("one thread's FIFO order"); run_in_thread(body_joinall); }
 
 /* ------------------------------------------------------------ yield, sleep */
 
@@ -339,7 +339,7 @@ static void body_yield_fifo(void) {
     /* Yield with nothing else ready returns at once. */
     CHECK_EQ(weft_yield(), 0);
 }
-WEFT_TEST(yield_fifo) { run_in_thread(body_yield_fifo); }
+WEFT_TEST(yield_fifo) { SKIP_IN_GROUP("one thread's FIFO order"); run_in_thread(body_yield_fifo); }
 
 typedef struct {
     int64_t deadline;
@@ -407,7 +407,7 @@ static void body_sleep_order(void) {
         wl += (size_t)snprintf(want + wl, sizeof want - wl, k ? " %d" : "%d", k);
     CHECK_STR_EQ(logbuf, want);
 }
-WEFT_TEST(sleep_order) { run_in_thread(body_sleep_order); }
+WEFT_TEST(sleep_order) { SKIP_IN_GROUP("one thread's FIFO order"); run_in_thread(body_sleep_order); }
 
 static atomic_int other_ran;
 static void *set_other_ran(void *arg) {
@@ -511,7 +511,7 @@ static void body_main_blocks_in_join(void) {
     CHECK_STR_EQ(logbuf, "m-join w-start k1 k2 k3 k-send k-end w-got9 m-joined");
     CHECK_ERR(weft_chan_destroy(mb_ch), 0);
 }
-WEFT_TEST(main_blocks_in_join) { run_in_thread(body_main_blocks_in_join); }
+WEFT_TEST(main_blocks_in_join) { SKIP_IN_GROUP("one thread's FIFO order"); run_in_thread(body_main_blocks_in_join); }
 
 /* ------------------------------------------------------------ self, names, ids */
 
@@ -569,7 +569,7 @@ static void body_self_name_id(void) {
         CHECK(!weft_coro_equal(again, cs[i]));
     CHECK_ERR(weft_join(again, WEFT_FOREVER, NULL), 0);
 }
-WEFT_TEST(self_name_id) { run_in_thread(body_self_name_id); }
+WEFT_TEST(self_name_id) { SKIP_IN_GROUP("the thread's main coroutine"); run_in_thread(body_self_name_id); }
 
 /* Ids are unique across threads too. */
 static void *ids_thread(void *arg) {
@@ -639,7 +639,7 @@ static void body_errno_preserved(void) {
     CHECK_ERR(weft_joinall(cs + 1, 3, WEFT_FOREVER, NULL), 0);
     CHECK_EQ(errno, 8);
 }
-WEFT_TEST(errno_preserved) { run_in_thread(body_errno_preserved); }
+WEFT_TEST(errno_preserved) { SKIP_IN_GROUP("errno used across a call that changes thread needs weft_coro_pin"); run_in_thread(body_errno_preserved); }
 
 /* ------------------------------------------------------------ switch */
 
@@ -685,7 +685,7 @@ static void body_switch_values(void) {
     CHECK_ERR(weft_join(g, WEFT_FOREVER, &res), 0);
     CHECK_STR_EQ(res, "x");
 }
-WEFT_TEST(switch_values) { run_in_thread(body_switch_values); }
+WEFT_TEST(switch_values) { SKIP_IN_GROUP("weft_switch is per thread"); run_in_thread(body_switch_values); }
 
 /* greenlet's documentation example:
  *     def test1(): print(12); gr2.switch(); print(34)
@@ -726,7 +726,7 @@ static void body_greenlet_example(void) {
     CHECK_ERR(weft_join(gr1, WEFT_FOREVER, NULL), 0);
     CHECK_ERR(weft_join(gr2, WEFT_FOREVER, NULL), 0);
 }
-WEFT_TEST(greenlet_example) { run_in_thread(body_greenlet_example); }
+WEFT_TEST(greenlet_example) { SKIP_IN_GROUP("weft_switch is per thread"); run_in_thread(body_greenlet_example); }
 
 /* Return-to-parent goes to the spawner, not to whoever switched last. */
 static weft_coro rp_child;
@@ -751,7 +751,7 @@ static void body_switch_return_to_parent(void) {
     CHECK_ERR(weft_join(p, WEFT_FOREVER, &res), 0);
     CHECK_EQ((intptr_t)res, 1);
 }
-WEFT_TEST(switch_return_to_parent) { run_in_thread(body_switch_return_to_parent); }
+WEFT_TEST(switch_return_to_parent) { SKIP_IN_GROUP("weft_switch is per thread"); run_in_thread(body_switch_return_to_parent); }
 
 static weft_chan *swe_ch;
 static void *swe_self(void *arg) {
@@ -784,7 +784,7 @@ static void body_switch_errors(void) {
     CHECK_EQ((intptr_t)res, 5);
     CHECK_ERR(weft_chan_destroy(swe_ch), 0);
 }
-WEFT_TEST(switch_errors) { run_in_thread(body_switch_errors); }
+WEFT_TEST(switch_errors) { SKIP_IN_GROUP("weft_switch is per thread"); run_in_thread(body_switch_errors); }
 
 /* ------------------------------------------------------------ cancel */
 
@@ -841,7 +841,7 @@ static void body_cancel_sleep(void) {
         CHECK_EQ(weft_yield(), 0);
     CHECK_ERR(weft_chan_destroy(cx_ch), 0);
 }
-WEFT_TEST(cancel_sleep) { run_in_thread(body_cancel_sleep); }
+WEFT_TEST(cancel_sleep) { SKIP_IN_GROUP("a yield runs the spawned coroutine first"); run_in_thread(body_cancel_sleep); }
 
 static void *cancel_target_recv(void *arg) {
     weft_chan *ch = arg;
@@ -873,7 +873,7 @@ static void body_cancel_recv(void) {
         CHECK_ERR(weft_chan_destroy(ch), 0);
     }
 }
-WEFT_TEST(cancel_recv) { run_in_thread(body_cancel_recv); }
+WEFT_TEST(cancel_recv) { SKIP_IN_GROUP("a yield runs the spawned coroutine first"); run_in_thread(body_cancel_recv); }
 
 static weft_coro cj_target;
 static void *cancel_joiner(void *arg) {
@@ -901,7 +901,7 @@ static void body_cancel_join(void) {
     CHECK_EQ((intptr_t)res, 31);
     CHECK_ERR(weft_chan_destroy(cx_ch), 0);
 }
-WEFT_TEST(cancel_join) { run_in_thread(body_cancel_join); }
+WEFT_TEST(cancel_join) { SKIP_IN_GROUP("a yield runs the spawned coroutine first"); run_in_thread(body_cancel_join); }
 
 static atomic_int never_ran;
 static void *must_not_run(void *arg) {
@@ -961,7 +961,7 @@ static void body_cancel_misc(void) {
     CHECK_ERR(weft_join(c, WEFT_FOREVER, &res), 0);
     CHECK_EQ((intptr_t)res, -ECANCELED);
 }
-WEFT_TEST(cancel_misc) { run_in_thread(body_cancel_misc); }
+WEFT_TEST(cancel_misc) { SKIP_IN_GROUP("spawned suspended"); run_in_thread(body_cancel_misc); }
 
 /* ------------------------------------------------------------ counts */
 
@@ -988,7 +988,7 @@ static void body_coro_count(void) {
     CHECK_EQ(weft_coro_count(), 0);
     CHECK_ERR(weft_chan_destroy(cx_ch), 0);
 }
-WEFT_TEST(coro_count) { run_in_thread(body_coro_count); }
+WEFT_TEST(coro_count) { SKIP_IN_GROUP("spawned suspended"); run_in_thread(body_coro_count); }
 
 /* ------------------------------------------------------------ stack modes */
 
@@ -1105,7 +1105,7 @@ static void body_switch_shared_guarded(void) {
         CHECK_ERR(weft_join(mix_peer[1], WEFT_FOREVER, NULL), 0);
     }
 }
-WEFT_TEST(switch_shared_guarded) { run_in_thread(body_switch_shared_guarded); }
+WEFT_TEST(switch_shared_guarded) { SKIP_IN_GROUP("weft_switch is per thread"); run_in_thread(body_switch_shared_guarded); }
 
 /* Many GUARDED coroutines, several rounds: stacks come back from the pool. */
 static void body_guarded_many(void) {
@@ -1234,7 +1234,7 @@ static void body_spawn_oom(void) {
     CHECK_ERR(r, 0);
     CHECK_ERR(weft_join(c, WEFT_FOREVER, NULL), 0);
 }
-WEFT_TEST(spawn_oom) { run_in_thread(body_spawn_oom); }
+WEFT_TEST(spawn_oom) { SKIP_IN_GROUP("the counting allocator of run_in_thread"); run_in_thread(body_spawn_oom); }
 
 /* The very first use on a thread, with no memory: weft_self gives a zero handle. */
 static void *self_oom_thread(void *arg) {
@@ -1340,7 +1340,7 @@ static void body_cross_thread_exdev(void) {
     CHECK_ERR(weft_chan_destroy(x.go), 0);
     CHECK_ERR(weft_chan_destroy(x.done), 0);
 }
-WEFT_TEST(cross_thread_exdev) { run_in_thread(body_cross_thread_exdev); }
+WEFT_TEST(cross_thread_exdev) { SKIP_IN_GROUP("a group's coroutines are not one thread's"); run_in_thread(body_cross_thread_exdev); }
 
 static atomic_int abandoned_ran;
 static void *abandoned_fn(void *arg) {

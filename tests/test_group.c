@@ -412,6 +412,9 @@ static void *start_pair_then_third(void *p) {
     CHECK_OK(weft_yield()); /* let the pair start bouncing */
     CHECK_OK(weft_spawn(&c, third, NULL, NULL));
     CHECK_OK(weft_join(c, weft_after(10 * WEFT_SEC), NULL));
+    /* The one still waiting for its partner gets -EPIPE. */
+    CHECK_OK(weft_chan_close(x->out));
+    CHECK_OK(weft_chan_close(y->out));
     CHECK_OK(weft_join(a, weft_after(10 * WEFT_SEC), NULL));
     CHECK_OK(weft_join(b, weft_after(10 * WEFT_SEC), NULL));
     return NULL;

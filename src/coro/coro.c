@@ -658,8 +658,10 @@ WEFT_API int weft_coro_done(weft_coro c) {
 
 WEFT_API size_t weft_coro_count(void) {
     weft__sched *s = weft__sched_get();
-    if (s && s->group)
-        return atomic_load_explicit(&s->group->live, memory_order_relaxed);
+    if (s && s->group) { /* the group's, less the caller (as a thread's, less main) */
+        size_t n = atomic_load_explicit(&s->group->live, memory_order_relaxed);
+        return n && s->current != s->main ? n - 1 : n;
+    }
     return s ? s->live : 0;
 }
 

@@ -93,10 +93,13 @@ static void wake_one(weft_group *g) {
         weft__poller_wake(w->s->poller);
 }
 
-/* After making work available to other workers. */
+/* After making work available to other workers. The read of nidle is a
+ * read-modify-write: a worker going idle increments it and then looks at the
+ * queues, so either it sees our work or we see it idle (both are ordered on
+ * nidle itself; a fence would do on paper, but ThreadSanitizer does not model
+ * fences). */
 static inline void wake_check(weft_group *g) {
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&g->nidle, memory_order_relaxed) &&
+    if (atomic_fetch_add_explicit(&g->nidle, 0, memory_order_acq_rel) &&
         !atomic_load_explicit(&g->spinning, memory_order_relaxed))
         wake_one(g);
 }
@@ -279,9 +282,8 @@ static void idle(weft__sched *s) {
     w->idle = 1;
     w->idle_next = g->idle_top;
     g->idle_top = w;
-    atomic_fetch_add(&g->nidle, 1);
+    atomic_fetch_add(&g->nidle, 1); /* before looking again: see wake_check */
     weft__spin_unlock(&g->idle_lock);
-    atomic_thread_fence(memory_order_seq_cst);
     if (!work_visible(g) && !atomic_load(&g->stop))
         weft__sched_poll(s, true);
     weft__spin_lock(&g->idle_lock);
@@ -413,9 +415,12 @@ void weft__group_finished(weft__sched *s, weft__coro *co) {
     weft__spin_unlock(l);
     if (det)
         weft__coro_release(s, co);
-    else if (woke)
-        weft__waiter_wake(j);
+    /* Counted out before the joiner resumes (it may look at the count), and
+     * after the release (weft_group_destroy releases what is left once the
+     * count is 0). co is not touched from here on. */
     live_down(g);
+    if (woke)
+        weft__waiter_wake(j);
 }
 
 static inline bool is_done(const weft__coro *co) {
