@@ -89,6 +89,19 @@ WORKLOADS = [
       "<= 40 ns (and uncontended lock+unlock <= 8 ns, not checked here)",
       [("max", "ns/op", 40.0)],
       "2 threads, 10M locked increments each, ns per increment"),
+    W("skynet_mt", ["s"], ["go"],
+      "<= weft-1t / 1.6, and >= 3x Go",
+      [("vs", "s", "weft-1t", 1 / 1.6), ("vs", "s", "go", 1 / 3.0)],
+      "skynet on a worker group (one worker per CPU; Go: GOMAXPROCS=2); weft-1t: "
+      "the same tree on one thread, in the same run"),
+    W("chan_pingpong_mt", ["ns/op"], ["go"],
+      "<= 2x weft-1t", [("vs", "ns/op", "weft-1t", 2.0)],
+      "unbuffered channel round trip, two coroutines of a group of two workers (Go: "
+      "GOMAXPROCS=2); weft-1t: the same pair on one thread"),
+    W("spawn_mt", ["ns/op"], ["go"],
+      "<= 2x weft-1t", [("vs", "ns/op", "weft-1t", 2.0)],
+      "spawn + run + join an empty coroutine from a coroutine of a group of two workers "
+      "(Go: GOMAXPROCS=2); weft-1t: the same loop on one thread"),
     W("thread_spawn", ["us/op"], ["pthread", "python-threading"],
       "<= 1.2x pthread", [("vs", "us/op", "pthread", 1.2)],
       "thread start + join"),

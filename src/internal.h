@@ -481,6 +481,10 @@ static inline weft__sched *weft__sched_ensure(void) {
 }
 /* The running coroutine of a scheduler. */
 weft__coro *weft__sched_current(weft__sched *s);
+/* True if s is a worker group's worker: objects it uses first are not biased to
+ * it (biased objects pay a process-wide barrier when another thread comes, and a
+ * group's objects are everyone's). */
+bool weft__sched_in_group(const weft__sched *s);
 /* Makes a claimed coroutine runnable, from any thread. */
 void weft__coro_ready(weft__coro *co);
 /* Remote spawning (weft_thread_spawn). pin/unpin keep a scheduler alive

@@ -990,7 +990,7 @@ static void cond_fifo_body(void) {
     t.log[t.n] = 0;
     CHECK_STR_EQ(t.log, "0123");
 }
-WEFT_TEST(cond_notify_fifo) { run_in_thread(cond_fifo_body); }
+WEFT_TEST(cond_notify_fifo) { SKIP_IN_GROUP("coroutines queue in the order they were spawned"); run_in_thread(cond_fifo_body); }
 
 /* Timeout still re-acquires the lock, even when someone else holds it at the deadline:
  * the waiter cannot return before the holder releases. (If the holder was too slow to

@@ -27,10 +27,19 @@ void weft__chan_revoke(weft_chan *ch) {
     weft__spin_unlock(&ch->lock);
 }
 
+void weft__chan_nobias(weft_chan *ch) {
+    weft__sched *o = NULL;
+    /* Nobody can take the bias from here on: `shared` needs no barrier. */
+    if (atomic_compare_exchange_strong(&ch->owner, &o, WEFT__CHAN_NOBIAS))
+        atomic_store(&ch->shared, 1);
+}
+
 void weft__chan_settle(weft_chan *ch) {
     weft__sched *s = weft__sched_get();
     weft__sched *o = atomic_load(&ch->owner);
-    if (s && !o && weft__asym_ok() && atomic_compare_exchange_strong(&ch->owner, &o, s))
+    if (s && !o && weft__sched_in_group(s))
+        weft__chan_nobias(ch);
+    else if (s && !o && weft__asym_ok() && atomic_compare_exchange_strong(&ch->owner, &o, s))
         o = s;
     if ((!s || o != s) && !atomic_load(&ch->shared))
         weft__chan_revoke(ch);

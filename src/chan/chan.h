@@ -46,6 +46,10 @@ static inline void weft__chan_copy(void *dst, const void *src, uint32_t n) {
 }
 
 void weft__chan_revoke(weft_chan *ch);
+/* Makes a channel nobody is biased to shared for good, without a barrier (a worker
+ * group's channels: everyone's). */
+void weft__chan_nobias(weft_chan *ch);
+#define WEFT__CHAN_NOBIAS ((weft__sched *)(uintptr_t)1)
 /* Makes ch either biased to the caller or shared, so that entering it
  * later never waits for another thread's bias. */
 void weft__chan_settle(weft_chan *ch);
@@ -86,9 +90,14 @@ static inline bool weft__chan_enter(weft_chan *ch, int op) {
     weft__sched *s = weft__sched_get();
     if (s) {
         weft__sched *o = atomic_load_explicit(&ch->owner, memory_order_relaxed);
-        if (unlikely(!o) && weft__asym_ok() &&
-            atomic_compare_exchange_strong(&ch->owner, &o, s))
-            o = s;
+        if (unlikely(!o)) {
+            if (weft__asym_ok() && !weft__sched_in_group(s)) {
+                if (atomic_compare_exchange_strong(&ch->owner, &o, s))
+                    o = s;
+            } else {
+                weft__chan_nobias(ch);
+            }
+        }
         if (o == s && weft__chan_enter_biased(ch))
             return true;
     }

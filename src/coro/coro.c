@@ -48,6 +48,7 @@ static weft__coro *cb_alloc(weft__sched *s) {
             orphans = o->next;
             o->next = s->free_coros;
             s->free_coros = o;
+            s->free_len++;
         }
         pthread_mutex_unlock(&orphan_lock);
         co = s->free_coros;
@@ -79,6 +80,7 @@ static weft__coro *cb_alloc(weft__sched *s) {
         s->slab_next += sizeof(weft__coro);
     } else {
         s->free_coros = co->next;
+        s->free_len--;
     }
     /* `sched` and `gen` may be read by other threads holding stale handles
      * or lock-owner tokens (type-stable memory): only atomic writes. */
@@ -144,10 +146,25 @@ static void unlink_all(weft__sched *s, weft__coro *co) {
     co->all_prev = co->all_next = NULL;
 }
 
+/* A group's coroutines end on other workers than the ones that made them: half of
+ * a long free list goes back to the orphan list, which a worker that runs short draws
+ * from (otherwise one worker keeps mapping slabs while another's list grows). */
+static __attribute__((noinline, cold)) void give_back(weft__sched *s) {
+    weft__coro *head = s->free_coros, *tail = head;
+    for (unsigned i = 1; i < 512; i++)
+        tail = tail->next;
+    s->free_coros = tail->next;
+    s->free_len -= 512;
+    pthread_mutex_lock(&orphan_lock);
+    tail->next = orphans;
+    orphans = head;
+    pthread_mutex_unlock(&orphan_lock);
+}
+
 /* Returns a finished (or abandoned) coroutine's block to the free list; its
  * stack must already be gone. Stale handles fail from here on. */
 void weft__coro_release(weft__sched *s, weft__coro *co) {
-    if (atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP)
+    if (unlikely(atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP))
         weft__group_unlist(co);
     else
         unlink_all(s, co);
@@ -160,6 +177,8 @@ void weft__coro_release(weft__sched *s, weft__coro *co) {
                           memory_order_release);
     co->next = s->free_coros;
     s->free_coros = co;
+    if (unlikely(++s->free_len > 1024) && s->group)
+        give_back(s);
 }
 
 void weft__coro_alloc_main(weft__sched *s, weft__coro **out) {
@@ -201,6 +220,7 @@ void weft__coro_free_all(weft__sched *s) {
     s->slab_next = s->slab_end = NULL;
     weft__coro *list = s->free_coros;
     s->free_coros = NULL;
+    s->free_len = 0;
     if (!list && !rest)
         return;
     weft__coro *tail = list;
@@ -419,7 +439,6 @@ static int spawn(weft_group *g, weft_coro *out, weft_coro_fn fn, void *arg,
             co->waiter = &co->wait;
             co->state = WEFT__C_PARKED;
         }
-        atomic_fetch_add(&g->live, 1);
         if (out)
             *out = handle_of(co); /* before it may run, finish and be released */
         weft__group_add(g, s, co);
@@ -450,6 +469,7 @@ fail:
     co->name = NULL;
     co->next = s->free_coros;
     s->free_coros = co;
+    s->free_len++;
     return err;
 }
 
@@ -471,15 +491,21 @@ WEFT_API int weft_spawn_later(weft_coro *out, int64_t start, weft_coro_fn fn, vo
                  __builtin_return_address(0));
 }
 
-WEFT_API int weft_join(weft_coro c, int64_t deadline, void **result) {
-    weft__sched *s;
-    int err;
+/* weft_join of a handle that is not one of this thread's coroutines. */
+static __attribute__((noinline)) int join_other(weft_coro c, int err, int64_t deadline,
+                                                void **result) {
     weft__coro *co = resolve_any(c, &err);
     if (co && in_group(co))
         return weft__group_join(co, deadline, result);
-    co = resolve(c, &s, &err);
-    if (!co)
-        return err;
+    return err;
+}
+
+WEFT_API int weft_join(weft_coro c, int64_t deadline, void **result) {
+    weft__sched *s;
+    int err = 0;
+    weft__coro *co = resolve(c, &s, &err);
+    if (unlikely(!co || in_group(co)))
+        return join_other(c, err, deadline, result);
     if (co == s->current)
         return -EDEADLK;
     if (co->flags & (WEFT__F_MAIN | WEFT__F_DETACHED))
@@ -659,7 +685,7 @@ WEFT_API int weft_coro_done(weft_coro c) {
 WEFT_API size_t weft_coro_count(void) {
     weft__sched *s = weft__sched_get();
     if (s && s->group) { /* the group's, less the caller (as a thread's, less main) */
-        size_t n = atomic_load_explicit(&s->group->live, memory_order_relaxed);
+        size_t n = weft__group_live(s->group);
         return n && s->current != s->main ? n - 1 : n;
     }
     return s ? s->live : 0;

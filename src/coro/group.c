@@ -104,16 +104,23 @@ static inline void wake_check(weft_group *g) {
         wake_one(g);
 }
 
-/* Appends co to w's ring; a full ring's older half goes to the injection queue. */
+/* Appends co to w's ring; a full ring's older half goes to the injection queue.
+ * Only plain loads decide whether to wake a worker: a wake missed in the race with
+ * a worker going idle costs parallelism for a moment, never progress, since the
+ * owner runs its ring itself (the injection queue's pushes from outside must not
+ * miss one: wake_check). */
 static void ring_push(weft__worker *w, weft__coro *co) {
     void *spill[WEFT__STEALQ_CAP / 2 + 1];
     unsigned n = weft__stealq_push(&w->q, co, spill);
+    weft_group *g = w->g;
     if (n) {
         for (unsigned i = 0; i + 1 < n; i++)
             ((weft__coro *)spill[i])->next = spill[i + 1];
-        inj_push_list(w->g, spill[0], spill[n - 1], n);
+        inj_push_list(g, spill[0], spill[n - 1], n);
     }
-    wake_check(w->g);
+    if (atomic_load_explicit(&g->nidle, memory_order_relaxed) &&
+        !atomic_load_explicit(&g->spinning, memory_order_relaxed))
+        wake_one(g);
 }
 
 static weft__worker *migrate_target(weft_group *g, weft__coro *co) {
@@ -139,6 +146,7 @@ void weft__group_ready(weft__coro *co) {
         weft__worker *w = s->worker;
         weft__coro *old = w->next;
         w->next = co;
+        w->next_spawned = 0;
         if (old)
             ring_push(w, old);
         return;
@@ -204,7 +212,8 @@ static weft__coro *next_runnable(weft__sched *s) {
         if (!co && w->next && w->streak < 64) {
             co = w->next;
             w->next = NULL;
-            w->streak++;
+            if (!w->next_spawned) /* a wake-up inherits the waker's turn */
+                w->streak++;
         }
         if (!co) {
             w->streak = 0;
@@ -342,6 +351,12 @@ static void *worker_main(void *arg) {
 
 void weft__group_add(weft_group *g, weft__sched *s, weft__coro *co) {
     weft__worker *w = s->group == g ? s->worker : NULL;
+    if (w)
+        atomic_store_explicit(&w->spawned,
+                              atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    else
+        atomic_fetch_add(&g->outside, 1);
     co->home = (uint16_t)(w ? w->idx : g->n);
     weft__glist *l = &g->lists[co->home];
     weft__spin_lock(&l->lock);
@@ -361,7 +376,14 @@ void weft__group_add(weft_group *g, weft__sched *s, weft__coro *co) {
     if (g->migrate) {
         weft__sched_push(migrate_target(g, co)->s, co);
     } else if (w) {
-        ring_push(w, co);
+        /* The newest spawn runs next (the one it displaces goes to the ring, where
+         * others may steal it): a tree of spawns is then walked depth first on each
+         * worker, and the oldest, biggest subtrees are what thieves take. */
+        weft__coro *old = w->next;
+        w->next = co;
+        w->next_spawned = 1;
+        if (old)
+            ring_push(w, old);
     } else {
         inj_push_list(g, co, co, 1);
         wake_check(g);
@@ -391,21 +413,64 @@ void weft__group_unlist(weft__coro *co) { unlist(group_of_run(co), co); }
 
 /* Join, detach, watch and the reaper agree under one of these, picked by the
  * control block's address. */
-static weft__spin stripes[64];
+static struct {
+    weft__spin l;
+} __attribute__((aligned(64))) stripes[64];
 static inline weft__spin *stripe(const weft__coro *co) {
-    return &stripes[((uintptr_t)co / sizeof(weft__coro)) % 64];
+    return &stripes[((uintptr_t)co / sizeof(weft__coro)) % 64].l;
 }
 
-static void live_down(weft_group *g) {
-    if (atomic_fetch_sub(&g->live, 1) == 1) {
+/* The count without a shared counter (two workers spawning and finishing would
+ * fight over its cache line at every coroutine): each worker counts what it spawned
+ * and what finished on it, spawns from outside have a counter of their own. Reading
+ * every `finished` first and every spawn counter after gives a count that is never
+ * too low: a finish counted was preceded by its spawn, which the later reads see.
+ * So 0 means that at the time of the first reads every coroutine had finished. */
+size_t weft__group_live(weft_group *g) {
+    uint64_t fin = 0, sp = 0;
+    for (unsigned i = 0; i < g->n; i++)
+        fin += atomic_load(&g->w[i].finished);
+    for (unsigned i = 0; i < g->n; i++)
+        sp += atomic_load(&g->w[i].spawned);
+    sp += atomic_load(&g->outside);
+    return sp > fin ? (size_t)(sp - fin) : 0;
+}
+
+/* A finish on w: counted (seq_cst, against nwaiters: a waiter registers, then
+ * counts), and waiters woken if it was the last. */
+static void live_down(weft_group *g, weft__worker *w) {
+    atomic_store(&w->finished, atomic_load_explicit(&w->finished, memory_order_relaxed) + 1);
+    if (atomic_load(&g->nwaiters) && weft__group_live(g) == 0) {
         weft__spin_lock(&g->wait_lock);
         weft__wq_wake_all(&g->waiters, &g->wait_lock, 0); /* unlocks */
     }
 }
 
+/* Waits (the wait_lock held, released) until g has no coroutine left. */
+static int wait_empty(weft_group *g, int64_t deadline, int kind) {
+    atomic_fetch_add(&g->nwaiters, 1);
+    int r = 0;
+    if (weft__group_live(g)) {
+        r = weft__wq_wait(&g->waiters, &g->wait_lock, false, 0, NULL, deadline, NULL, kind);
+        if (r > 0)
+            r = 0;
+    } else {
+        weft__spin_unlock(&g->wait_lock);
+    }
+    atomic_fetch_sub(&g->nwaiters, 1);
+    return r;
+}
+
 void weft__group_finished(weft__sched *s, weft__coro *co) {
     weft_group *g = s->group;
     co->state = WEFT__C_DONE;
+    if (atomic_load(&co->flags) & WEFT__F_DETACHED) {
+        /* Detached already: join, watch and detach refuse it without the lock, and a
+         * detach that set the flag under the lock saw it unfinished (gdone is 0). */
+        weft__coro_release(s, co);
+        live_down(g, s->worker);
+        return;
+    }
     weft__spin *l = stripe(co);
     weft__spin_lock(l);
     __atomic_store_n(&co->gdone, 1, __ATOMIC_RELEASE);
@@ -418,7 +483,7 @@ void weft__group_finished(weft__sched *s, weft__coro *co) {
     /* Counted out before the joiner resumes (it may look at the count), and
      * after the release (weft_group_destroy releases what is left once the
      * count is 0). co is not touched from here on. */
-    live_down(g);
+    live_down(g, s->worker);
     if (woke)
         weft__waiter_wake(j);
 }
@@ -562,14 +627,20 @@ static int check(weft_group *g) {
     return 0;
 }
 
-static int stop_workers(weft_group *g, unsigned started) {
-    atomic_store_explicit(&g->stop, 1, memory_order_release);
+static void stop_workers(weft_group *g, unsigned started) {
+    /* A worker frees its scheduler when it exits (once no waker is inside a wake of
+     * it): announce ourselves as wakers before it may see `stop`. */
     for (unsigned i = 0; i < started; i++)
         if (g->w[i].s)
+            weft__sched_pin(g->w[i].s);
+    atomic_store_explicit(&g->stop, 1, memory_order_release);
+    for (unsigned i = 0; i < started; i++)
+        if (g->w[i].s) {
             weft__poller_wake(g->w[i].s->poller);
+            atomic_fetch_sub_explicit(&g->w[i].s->wakers, 1, memory_order_release);
+        }
     for (unsigned i = 0; i < started; i++)
         pthread_join(g->w[i].thread, NULL);
-    return 0;
 }
 
 WEFT_API int weft_group_create(weft_group **out, const weft_group_opts *opts) {
@@ -659,7 +730,7 @@ WEFT_API int weft_group_threads(weft_group *g) {
 }
 
 WEFT_API size_t weft_group_count(weft_group *g) {
-    return check(g) ? 0 : atomic_load(&g->live);
+    return check(g) ? 0 : weft__group_live(g);
 }
 
 WEFT_API int weft_group_wait(weft_group *g, int64_t deadline) {
@@ -669,13 +740,7 @@ WEFT_API int weft_group_wait(weft_group *g, int64_t deadline) {
     if (group_of(weft__sched_get()) == g)
         return -EDEADLK;
     weft__spin_lock(&g->wait_lock);
-    if (!atomic_load(&g->live)) {
-        weft__spin_unlock(&g->wait_lock);
-        return 0;
-    }
-    int r = weft__wq_wait(&g->waiters, &g->wait_lock, false, 0, NULL, deadline, NULL,
-                          WEFT__W_OTHER);
-    return r < 0 ? r : 0;
+    return wait_empty(g, deadline, WEFT__W_OTHER);
 }
 
 WEFT_API int weft_group_destroy(weft_group *g) {
@@ -695,14 +760,9 @@ WEFT_API int weft_group_destroy(weft_group *g) {
             weft__group_cancel(co);
         weft__spin_unlock(&l->lock);
     }
-    while (atomic_load(&g->live)) {
+    while (weft__group_live(g)) {
         weft__spin_lock(&g->wait_lock);
-        if (!atomic_load(&g->live)) {
-            weft__spin_unlock(&g->wait_lock);
-            break;
-        }
-        weft__wq_wait(&g->waiters, &g->wait_lock, false, 0, NULL, WEFT_FOREVER, NULL,
-                      WEFT__W_NOCANCEL);
+        (void)wait_empty(g, WEFT_FOREVER, WEFT__W_NOCANCEL);
     }
     /* Finished coroutines nobody joined: released, their handles go stale. */
     weft__sched *s = weft__sched_ensure();

@@ -13,6 +13,7 @@ typedef struct weft__worker {
     weft__stealq q;              /* its ring: the owner pushes and pops, others steal */
     weft__coro *next;            /* the coroutine it woke last (owner only) */
     unsigned streak;             /* next-slot runs in a row */
+    int next_spawned;            /* `next` was spawned, not woken */
     int spinning;                /* counted in the group's `spinning` */
     int idle;                    /* on the idle stack (under idle_lock) */
     struct weft__worker *idle_next;
@@ -20,6 +21,10 @@ typedef struct weft__worker {
     struct weft_group *g;
     unsigned idx;
     pthread_t thread;
+    /* Coroutines it spawned and coroutines that finished on it (it alone writes
+     * them): the group's count is their difference, summed (group.c, live_count). */
+    _Atomic uint64_t spawned __attribute__((aligned(64)));
+    _Atomic uint64_t finished;
 } __attribute__((aligned(64))) weft__worker;
 
 typedef struct weft__glist {
@@ -43,7 +48,8 @@ struct weft_group {
     weft__spin idle_lock;
     weft__worker *idle_top;
 
-    atomic_uint live __attribute__((aligned(64))); /* spawned, not yet reaped */
+    _Atomic uint64_t outside __attribute__((aligned(64))); /* spawned from other threads */
+    atomic_uint nwaiters;        /* in weft_group_wait or destroy: finishes look at the count */
     atomic_int closed;
     atomic_int stop;
     atomic_uint rr;
@@ -64,6 +70,8 @@ void weft__group_ready(weft__coro *co);
 /* A spawned group coroutine: lists it, counts it, queues it (s is the spawner's
  * scheduler, which may belong to no group). */
 void weft__group_add(weft_group *g, weft__sched *s, weft__coro *co);
+/* Coroutines of g spawned and not yet finished (and reaped). */
+size_t weft__group_live(weft_group *g);
 /* Reaping a finished group coroutine, off its stack: done, joiner, detach. */
 void weft__group_finished(weft__sched *s, weft__coro *co);
 /* A group coroutine's control block goes back to s's free list: off its list. */

@@ -29,6 +29,7 @@ static WEFT_TLS void *tls_forked_lo;
 static WEFT_TLS size_t tls_forked_size;
 
 weft__coro *weft__sched_current(weft__sched *s) { return s->current; }
+bool weft__sched_in_group(const weft__sched *s) { return s && s->group; }
 struct weft__fdtab *weft__sched_fdtab(weft__sched *s) { return &s->fds; }
 weft__poller *weft__sched_poller(weft__sched *s) { return s->poller; }
 
@@ -265,15 +266,7 @@ __attribute__((noinline)) weft__sched *weft__sched_here(void) {
     return s;
 }
 
-void weft__coro_ready(weft__coro *co) {
-    if (unlikely(atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP)) {
-        weft__group_ready(co);
-        return;
-    }
-    weft__sched_push(atomic_load_explicit(&co->sched, memory_order_relaxed), co);
-}
-
-void weft__sched_push(weft__sched *s, weft__coro *co) {
+static inline void push(weft__sched *s, weft__coro *co) {
     if (s == weft__tls_sched) {
         weft__runq_push(s, co);
         return;
@@ -289,6 +282,17 @@ void weft__sched_push(weft__sched *s, weft__coro *co) {
     if (atomic_load(&s->polling))
         weft__poller_wake(s->poller);
     atomic_fetch_sub_explicit(&s->wakers, 1, memory_order_release);
+}
+
+
+void weft__sched_push(weft__sched *s, weft__coro *co) { push(s, co); }
+
+void weft__coro_ready(weft__coro *co) {
+    if (unlikely(atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP)) {
+        weft__group_ready(co);
+        return;
+    }
+    push(atomic_load_explicit(&co->sched, memory_order_relaxed), co);
 }
 
 /* ---- remote spawns --------------------------------------------------- */
@@ -466,9 +470,26 @@ void weft__sched_reap(weft__sched *s) {
         weft__coro_release(s, co);
 }
 
+/* A switch from or to a group coroutine: the one switched to is on this cpu now,
+ * the one switched off until the switch lands (weft__sched_land). */
+static __attribute__((noinline, cold)) void group_switch(weft__sched *s, weft__coro *from,
+                                                          weft__coro *to) {
+    if (atomic_load_explicit(&from->flags, memory_order_relaxed) & WEFT__F_GROUP)
+        s->leaving = from;
+    if (atomic_load_explicit(&to->flags, memory_order_relaxed) & WEFT__F_GROUP)
+        atomic_store_explicit(&to->oncpu, 1, memory_order_relaxed);
+}
+
+void weft__sched_left(weft__sched *s) {
+    weft__coro *l = s->leaving;
+    s->leaving = NULL;
+    atomic_store_explicit(&l->oncpu, 0, memory_order_release);
+}
+
 /* Runs `to` in place of the current coroutine; returns when the current
  * one is switched back in. */
-void weft__sched_switch(weft__sched *s, weft__coro *to) {
+static inline __attribute__((always_inline)) void sched_switch(weft__sched *s,
+                                                               weft__coro *to) {
     weft__coro *from = s->current;
     if (to == from)
         return;
@@ -476,12 +497,8 @@ void weft__sched_switch(weft__sched *s, weft__coro *to) {
     s->current = to;
     if (unlikely((atomic_load_explicit(&from->flags, memory_order_relaxed) |
                   atomic_load_explicit(&to->flags, memory_order_relaxed)) &
-                 WEFT__F_GROUP)) {
-        if (atomic_load_explicit(&from->flags, memory_order_relaxed) & WEFT__F_GROUP)
-            s->leaving = from;
-        if (atomic_load_explicit(&to->flags, memory_order_relaxed) & WEFT__F_GROUP)
-            atomic_store_explicit(&to->oncpu, 1, memory_order_relaxed);
-    }
+                 WEFT__F_GROUP))
+        group_switch(s, from, to);
     atomic_store_explicit(&s->wd_word,
                           ((atomic_load_explicit(&s->wd_word, memory_order_relaxed) | 1) + 1) |
                               (uint64_t)(to == s->main),
@@ -525,6 +542,8 @@ void weft__sched_switch(weft__sched *s, weft__coro *to) {
     *s->errno_loc = from->saved_errno;
     weft__sched_land(s);
 }
+
+void weft__sched_switch(weft__sched *s, weft__coro *to) { sched_switch(s, to); }
 
 /* ---- pinning ----------------------------------------------------------
  * A SHARED coroutine that waits while another thread uses a pointer into
@@ -603,7 +622,7 @@ void weft__sched_block(weft__sched *s) {
                 weft__sched_stall(s, co);
                 continue;
             }
-            weft__sched_switch(s, co);
+            sched_switch(s, co);
             return;
         }
         weft__sched_poll(s, true);

@@ -41,6 +41,7 @@ struct weft__sched {
     weft__stack_free *pool;         /* cached guarded stacks */
     unsigned pool_len;
     weft__coro *free_coros;         /* cached control blocks */
+    unsigned free_len;              /* how many (a group's workers give the excess back) */
     char *slab_next, *slab_end;     /* uncarved rest of the current slab */
     unsigned slabs;                 /* slabs mapped so far */
     uint64_t id_next, id_end;       /* block of coroutine ids reserved */
@@ -162,12 +163,10 @@ void weft__sched_push(weft__sched *s, weft__coro *co);
 void weft__sched_stall(weft__sched *s, weft__coro *co);
 /* After a switch lands on s's thread: the coroutine switched off is free to
  * run elsewhere, and a finished one is cleaned. */
+void weft__sched_left(weft__sched *s);
 static inline void weft__sched_land(weft__sched *s) {
-    weft__coro *l = s->leaving;
-    if (unlikely(l != NULL)) {
-        s->leaving = NULL;
-        atomic_store_explicit(&l->oncpu, 0, memory_order_release);
-    }
+    if (unlikely(s->leaving != NULL))
+        weft__sched_left(s);
     if (s->reap)
         weft__sched_reap(s);
 }

@@ -23,8 +23,8 @@ void weft__lock_unbias(struct weft__lock *k, uintptr_t self) {
     weft__lock_check(k, "weft_lock_acquire");
     uintptr_t b = atomic_load(&k->bias);
     if (b == 0) {
-        if (!weft__asym_ok()) {
-            atomic_store(&k->shared, 1); /* no bias in this process */
+        if (!weft__asym_ok() || weft__sched_in_group(weft__sched_get())) {
+            atomic_store(&k->shared, 1); /* no bias in this process, or a group's */
             return;
         }
         if (atomic_compare_exchange_strong(&k->bias, &b, self))

@@ -36,6 +36,48 @@ var workloads = map[string]workload{
 	"tpool":         {benchTpool, 1_000_000, 100_000},
 	"http_server":   {benchHTTPServer, 5, 2},
 	"http_client":   {benchHTTPClient, 3000, 3000},
+	// The M:N workloads: GOMAXPROCS=2, as weft's group of two workers.
+	"skynet_mt":        {benchSkynetMT, 1_000_000, 100_000},
+	"chan_pingpong_mt": {benchChanPingpongMT, 2_000_000, 200_000},
+	"spawn_mt":         {benchSpawnMT, 2_000_000, 200_000},
+}
+
+// skynet_mt: skynet with GOMAXPROCS=2; the better of three runs after one warm-up
+// (as weft's program does).
+func benchSkynetMT(n int) {
+	def := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(def)
+	best := 1e9
+	for i := 0; i < 4; i++ {
+		c := make(chan int, 1)
+		start := time.Now()
+		go skynet(c, 0, n, 10)
+		s := <-c
+		el := time.Since(start).Seconds()
+		if want := n * (n - 1) / 2; s != want {
+			fmt.Fprintf(os.Stderr, "skynet_mt: bad sum %d want %d\n", s, want)
+			os.Exit(1)
+		}
+		if i > 0 && el < best {
+			best = el
+		}
+	}
+	note("go skynet_mt: %d leaves, GOMAXPROCS=2, best of 3 after a warm-up", n)
+	emit("skynet_mt", best, "s")
+}
+
+// chan_pingpong_mt: unbuffered round trip between two goroutines, GOMAXPROCS=2.
+func benchChanPingpongMT(n int) {
+	def := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(def)
+	emit("chan_pingpong_mt", pingpong(n), "ns/op")
+}
+
+// spawn_mt: spawn + run + join an empty goroutine, one at a time, GOMAXPROCS=2.
+func benchSpawnMT(n int) {
+	def := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(def)
+	emit("spawn_mt", spawnLoop(n), "ns/op")
 }
 
 func emit(w string, value float64, unit string) {
