@@ -22,14 +22,10 @@ static bool have_wrk(void) {
     return system("command -v wrk >/dev/null 2>&1") == 0;
 }
 
-/* One run of wrk against a server with `threads` threads: req/s (exits on failure). */
-static double measure(int threads, long secs) {
-    weft_http_opts o = {.threads = threads};
-    weft_http_server *srv;
-    BENCH_CHECK(weft_http_server_start(&srv, "127.0.0.1", 0, hello, NULL, &o));
+/* One run of wrk against the server on `port`: req/s (exits on failure). */
+static double wrk(int port, long secs, int threads) {
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "wrk -t1 -c64 -d%lds http://127.0.0.1:%d/ 2>&1", secs,
-             weft_http_server_port(srv));
+    snprintf(cmd, sizeof cmd, "wrk -t1 -c64 -d%lds http://127.0.0.1:%d/ 2>&1", secs, port);
     FILE *p = popen(cmd, "r");
     if (!p) {
         perror("popen");
@@ -44,11 +40,50 @@ static double measure(int threads, long secs) {
             fprintf(stderr, "note: weft http_server (%d threads): wrk: %s", threads, line);
     }
     int st = pclose(p);
-    BENCH_CHECK(weft_http_server_stop(srv, weft_after(5 * WEFT_SEC)));
     if (st != 0 || rps <= 0) {
         fprintf(stderr, "http_server: wrk failed (status %d)\n", st);
         exit(1);
     }
+    return rps;
+}
+
+/* A server with `threads` threads of its own. */
+static double measure(int threads, long secs) {
+    weft_http_opts o = {.threads = threads};
+    weft_http_server *srv;
+    BENCH_CHECK(weft_http_server_start(&srv, "127.0.0.1", 0, hello, NULL, &o));
+    double rps = wrk(weft_http_server_port(srv), secs, threads);
+    BENCH_CHECK(weft_http_server_stop(srv, weft_after(5 * WEFT_SEC)));
+    return rps;
+}
+
+/* A server started in a coroutine of a worker group of `threads` workers: the group
+ * serves it (weft_http_opts.threads 0 inside a group). */
+static weft_event g_up, g_done;
+static int g_port;
+static void *group_server(void *arg) {
+    (void)arg;
+    weft_http_server *srv;
+    BENCH_CHECK(weft_http_server_start(&srv, "127.0.0.1", 0, hello, NULL, NULL));
+    g_port = weft_http_server_port(srv);
+    BENCH_CHECK(weft_event_set(&g_up));
+    BENCH_CHECK(weft_event_wait(&g_done, WEFT_FOREVER));
+    BENCH_CHECK(weft_http_server_stop(srv, weft_after(5 * WEFT_SEC)));
+    return NULL;
+}
+
+static double measure_group(int threads, long secs) {
+    weft_group *g;
+    BENCH_CHECK(weft_group_create(&g, &(weft_group_opts){.threads = (unsigned)threads}));
+    BENCH_CHECK(weft_event_init(&g_up));
+    BENCH_CHECK(weft_event_init(&g_done));
+    weft_coro c;
+    BENCH_CHECK(weft_group_spawn(g, &c, group_server, NULL, NULL));
+    BENCH_CHECK(weft_event_wait(&g_up, WEFT_FOREVER));
+    double rps = wrk(g_port, secs, threads);
+    BENCH_CHECK(weft_event_set(&g_done));
+    BENCH_CHECK(weft_join(c, WEFT_FOREVER, NULL));
+    BENCH_CHECK(weft_group_destroy(g));
     return rps;
 }
 
@@ -69,6 +104,9 @@ int main(int argc, char **argv) {
             "wrk -t1 -c64 -d%lds on the same CPUs, unpinned\n",
             threads, secs);
     bench_line("http_server", "weft", rps, "req/s");
+    fprintf(stderr, "note: weft-group: the same server on a worker group of %d workers\n",
+            threads);
+    bench_line("http_server", "weft-group", measure_group(threads, secs), "req/s");
     /* With one server thread too, the figure nginx's one-worker run (nginx-1w) is
      * compared with. */
     if (threads != 1 && !(env && *env)) {

@@ -57,12 +57,22 @@ def describe(c):
         return f"weft >= {fmt(c[2])} {unit}"
     if kind == "vs":
         return f"weft at least {1 / c[3] if lower_is_better(unit) else c[3]:.3g}x as good as {c[2]} ({unit})"
+    if kind == "pair":
+        return f"{c[2]} at least {1 / c[4] if lower_is_better(unit) else c[4]:.3g}x as good as {c[3]} ({unit})"
     return f"weft ahead of every peer ({unit})"
 
 
 def check(c, fig, peers):
     """One target check: ("MET"|"MISSED"|"NOT MEASURED", detail)."""
     kind, unit = c[0], c[1]
+    if kind == "pair":  # two of weft's own figures: ("pair", unit, a, b, factor)
+        a, b = num(fig.get((c[2], unit))), num(fig.get((c[3], unit)))
+        if a is None or b is None:
+            return "NOT MEASURED", f"{describe(c)}: no {c[2] if a is None else c[3]} {unit} figure"
+        bound = b * c[4]
+        ok = a <= bound if lower_is_better(unit) else a >= bound
+        return ("MET" if ok else "MISSED"), \
+            f"{c[2]} {fmt(a)} {unit}; target {'<=' if lower_is_better(unit) else '>='} {c[4]:.3g} x {c[3]} {fmt(b)} = {fmt(bound)} {unit}"
     weft = num(fig.get(("weft", unit)))
     if weft is None:
         return "NOT MEASURED", f"{describe(c)}: no weft {unit} figure"

@@ -11,8 +11,9 @@ LOWER_BETTER = {"ns/op", "us/op", "s", "MiB"}
 HIGHER_BETTER = {"ops/s", "msgs/s", "req/s"}
 
 # Systems that are not peers: weft itself (and weft-1t, its http_server with one server
-# thread, against nginx-1w) and the physical floor.
-NOT_PEERS = {"weft", "weft-1t", "floor"}
+# thread, against nginx-1w, or its M:N workloads on one thread; weft-group, its
+# http_server served by a worker group) and the physical floor.
+NOT_PEERS = {"weft", "weft-1t", "weft-group", "floor"}
 
 # Peer families, for results.png (weft against the best peer of each family).
 FAMILIES = ["Go", "Python", "C/C++"]
@@ -146,7 +147,8 @@ WORKLOADS = [
       ">= 100x Python's Manager().dict()", [("vs", "ops/s", "python-mp", 100.0)],
       "shared dict: set + get from 2 processes at once, each on its own keys"),
     W("http_server", ["req/s"], ["go", "gevent", "libuv", "nginx", "nginx-1w"],
-      ">= Go", [("vs", "req/s", "go", 1.0)],
+      ">= Go; on a worker group (weft-group) >= its server threads (weft)",
+      [("vs", "req/s", "go", 1.0), ("pair", "req/s", "weft-group", "weft", 1.0)],
       "HTTP/1.1 hello server under wrk -t1 -c64 -d5s on loopback",
       reduced={"nginx-1w": "one nginx worker: compared with weft-1t (weft's server with one "
                            "thread), not with weft's one thread per CPU",

@@ -65,6 +65,30 @@ foreach(src ${WEFT_TEST_SOURCES})
   endforeach()
 endforeach()
 
+# The migration case again with link-time optimization over the library and the test
+# together (a thread-local address cached across a call that changes thread is the
+# classic bug, and LTO lets the compiler see across more calls): test_group_lto.
+include(CheckIPOSupported)
+check_ipo_supported(RESULT _weft_lto OUTPUT _weft_lto_why LANGUAGES C)
+if(_weft_lto AND NOT WEFT_ASAN AND NOT WEFT_TSAN AND NOT CMAKE_CROSSCOMPILING)
+  add_executable(test_group_lto ${PROJECT_SOURCE_DIR}/tests/test_group.c ${WEFT_SOURCES})
+  set_target_properties(test_group_lto PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests
+                        INTERPROCEDURAL_OPTIMIZATION ON)
+  target_compile_definitions(test_group_lto PRIVATE _GNU_SOURCE WEFT_BUILDING=1
+                             $<$<BOOL:${WEFT_UCONTEXT}>:WEFT_USE_UCONTEXT=1>
+                             $<$<BOOL:${WEFT_HAVE_VALGRIND_H}>:WEFT_VALGRIND=1>)
+  target_compile_options(test_group_lto PRIVATE -O2)
+  target_include_directories(test_group_lto PRIVATE ${PROJECT_SOURCE_DIR}/tests
+                             ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(test_group_lto PRIVATE Threads::Threads ${WEFT_SYS_LIBS})
+  foreach(_c group_errno_and_thread_after_a_million_migrating_parks
+             group_pinned_coroutine_never_changes_thread)
+    add_test(NAME group_lto.${_c} COMMAND test_group_lto ${_c})
+    set_tests_properties(group_lto.${_c} PROPERTIES TIMEOUT 240 LABELS group
+                         ENVIRONMENT "WEFT_TEST_TIMEOUT=240")
+  endforeach()
+endif()
+
 # Install round trip: install this build into a temporary prefix, then build and run a
 # program against it through pkg-config and through find_package(weft).
 if(NOT CMAKE_CROSSCOMPILING)

@@ -1062,4 +1062,48 @@ WEFT_TEST(parser) {
     CHECK_EQ(rq.expect_continue, 1);
 }
 
+/* A server started in a worker group's coroutine is served by the group: its
+ * acceptor and connections are the group's coroutines, on either worker. */
+static weft_event grp_up, grp_done;
+static atomic_int grp_port;
+static void *group_server(void *arg) {
+    (void)arg;
+    weft_http_server *s = start(NULL);
+    atomic_store(&grp_port, weft_http_server_port(s));
+    CHECK_OK(weft_event_set(&grp_up));
+    CHECK_OK(weft_event_wait(&grp_done, weft_after(30 * WEFT_SEC)));
+    CHECK_OK(weft_http_server_stop(s, weft_after(T5)));
+    return NULL;
+}
+
+WEFT_TEST(group_served) {
+    weft_group *g;
+    CHECK_OK(weft_group_create(&g, &(weft_group_opts){.threads = 2, .migrate = 1}));
+    CHECK_OK(weft_event_init(&grp_up));
+    CHECK_OK(weft_event_init(&grp_done));
+    weft_coro c;
+    CHECK_OK(weft_group_spawn(g, &c, group_server, NULL, NULL));
+    CHECK_OK(weft_event_wait(&grp_up, weft_after(T5)));
+    int port = atomic_load(&grp_port);
+    int before = atomic_load(&served);
+    for (int k = 0; k < 5; k++) {
+        client_open(&cl, port);
+        for (int i = 0; i < 20; i++) {
+            SEND(&cl, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+            read_response(&cl, &rs, 0);
+            CHECK_EQ(rs.status, 200);
+            CHECK_STR_EQ(rs.body, "Hello, World!");
+        }
+        client_close(&cl);
+    }
+    CHECK_EQ(atomic_load(&served) - before, 100);
+    client_open(&cl, port); /* left open: the stop closes it */
+    CHECK_OK(weft_event_set(&grp_done));
+    CHECK_OK(weft_join(c, weft_after(30 * WEFT_SEC), NULL));
+    client_close(&cl);
+    CHECK_OK(weft_group_destroy(g));
+    CHECK_OK(weft_event_destroy(&grp_up));
+    CHECK_OK(weft_event_destroy(&grp_done));
+}
+
 WEFT_MAIN()

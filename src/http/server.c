@@ -29,8 +29,8 @@ typedef struct http_conn {
     http_worker *w;
     weft_coro co;
     int fd;
-    int idle;      /* waiting for the first byte of a request */
-    int lingering; /* draining before the close (linger) */
+    atomic_int idle;      /* waiting for the first byte of a request */
+    atomic_int lingering; /* draining before the close (linger) */
     weft_addr peer;
 } http_conn;
 
@@ -39,7 +39,8 @@ struct http_worker {
     weft_thread *thr;   /* NULL when serving on the starting thread */
     weft__sched *sched; /* the serving thread's scheduler */
     weft_coro acceptor;
-    int acceptor_live;
+    atomic_int acceptor_live;
+    weft__spin lock;    /* conns: a group's connections come and go on any worker */
     http_conn *conns;
 };
 
@@ -56,6 +57,7 @@ struct weft_http_server {
     int64_t idle;
     size_t stack_size;
     uintptr_t owner; /* threads == 0: the starting thread */
+    weft_group *group; /* threads == 0 started in a worker group: served by the group */
     atomic_int stopping;
     weft_waitgroup wg;
     http_worker workers[];
@@ -277,6 +279,17 @@ static void conn_serve(http_conn *c, conn_state *st) {
     }
 }
 
+static void conn_unlink(http_worker *w, http_conn *c) {
+    weft__spin_lock(&w->lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    weft__spin_unlock(&w->lock);
+}
+
 static void *conn_main(void *arg) {
     http_conn *c = arg;
     http_worker *w = c->w;
@@ -291,12 +304,7 @@ static void *conn_main(void *arg) {
     weft__free(st.spans);
     weft__free(st.hdrs);
     weft_fd_close(c->fd);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    conn_unlink(w, c);
     weft__free(c);
     weft_waitgroup_done(&s->wg); /* last touch of the server */
     return NULL;
@@ -311,27 +319,36 @@ static int conn_start(http_worker *w, int fd, const weft_addr *peer) {
     c->fd = fd;
     c->peer = *peer;
     weft_waitgroup_add(&s->wg, 1);
-    weft_coro_opts o = {.detached = 1, .stack_size = s->stack_size};
-    int r = weft_spawn(&c->co, conn_main, c, &o);
-    if (r < 0) {
-        weft_waitgroup_done(&s->wg);
-        weft__free(c);
-        return r;
-    }
+    /* Listed before it may run (in a group it may run, and end, at once elsewhere). */
+    weft__spin_lock(&w->lock);
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
     w->conns = c;
+    weft__spin_unlock(&w->lock);
+    weft_coro_opts o = {.detached = 1, .stack_size = s->stack_size};
+    int r = weft_spawn(&c->co, conn_main, c, &o);
+    if (r < 0) {
+        conn_unlink(w, c);
+        weft_waitgroup_done(&s->wg);
+        weft__free(c);
+        return r;
+    }
     return 0;
 }
 
 static void *acceptor_main(void *arg) {
     http_worker *w = arg;
     weft_http_server *s = w->srv;
-    w->acceptor = weft_self();
-    w->sched = weft__sched_get();
-    w->acceptor_live = 1;
-    while (!atomic_load_explicit(&s->stopping, memory_order_relaxed)) {
+    if (s->threads) { /* on a server thread (threads == 0: the start sets them) */
+        w->acceptor = weft_self();
+        w->sched = weft__sched_get();
+    }
+    /* A stop cancels the acceptor once it is live (cancelled before it started, it
+     * would never run, nor be counted done); one that comes earlier is seen here:
+     * both sides store, then load (seq_cst). */
+    atomic_store(&w->acceptor_live, 1);
+    while (!atomic_load(&s->stopping)) {
         weft_addr peer;
         int fd = weft_tcp_accept(s->lfd, &peer, WEFT_FOREVER);
         if (fd < 0) {
@@ -347,7 +364,7 @@ static void *acceptor_main(void *arg) {
             conn_start(w, fd, &peer) < 0)
             weft_fd_close(fd);
     }
-    w->acceptor_live = 0;
+    atomic_store(&w->acceptor_live, 0);
     weft_waitgroup_done(&s->wg);
     return NULL;
 }
@@ -356,11 +373,13 @@ static void *acceptor_main(void *arg) {
  * current stop phase ends. */
 static void stop_local(http_worker *w) {
     int phase = atomic_load(&w->srv->stopping);
-    if (w->acceptor_live)
+    if (atomic_load(&w->acceptor_live))
         (void)weft_cancel(w->acceptor);
+    weft__spin_lock(&w->lock);
     for (http_conn *c = w->conns; c; c = c->next)
-        if (phase >= 2 || c->idle || c->lingering)
+        if (phase >= 2 || atomic_load(&c->idle) || atomic_load(&c->lingering))
             (void)weft_cancel(c->co);
+    weft__spin_unlock(&w->lock);
 }
 
 static void *stopper_main(void *arg) {
@@ -389,10 +408,10 @@ static void finish(weft_http_server *s) {
                 ; /* unreachable from the reaper, which is never cancelled */
         }
     }
-    if (s->threads == 0)
+    if (s->threads == 0 && !s->group)
         weft_fd_close(s->lfd);
     else
-        close(s->lfd);
+        close(s->lfd); /* the threads (or the group's workers) forget it as it closes */
     (void)weft_waitgroup_destroy(&s->wg);
     s->tag = WEFT__TAG_DEAD;
     weft__free(s);
@@ -420,15 +439,20 @@ WEFT_API int weft_http_server_stop(weft_http_server *s, int64_t deadline) {
     check(s, "weft_http_server_stop");
     weft__sched *cur = weft__sched_get();
     if (s->threads == 0) {
-        if (weft__thread_anchor() != s->owner)
+        if (!s->group && weft__thread_anchor() != s->owner)
             return -EXDEV;
         weft_coro me = weft_self();
         http_worker *w = &s->workers[0];
-        if (w->acceptor_live && weft_coro_equal(me, w->acceptor))
+        if (atomic_load(&w->acceptor_live) && weft_coro_equal(me, w->acceptor))
             return -EDEADLK;
+        int mine = 0;
+        weft__spin_lock(&w->lock);
         for (http_conn *c = w->conns; c; c = c->next)
             if (weft_coro_equal(me, c->co))
-                return -EDEADLK;
+                mine = 1;
+        weft__spin_unlock(&w->lock);
+        if (mine)
+            return -EDEADLK;
     } else if (cur) {
         for (int i = 0; i < s->nworkers; i++)
             if (s->workers[i].sched == cur)
@@ -527,14 +551,18 @@ WEFT_API int weft_http_server_start(weft_http_server **out, const char *host, in
 
     weft_coro_opts co = {.detached = 1};
     if (o.threads == 0) {
+        s->group = weft_group_self();
         weft_waitgroup_add(&s->wg, 1);
-        r = weft_spawn(NULL, acceptor_main, &s->workers[0], &co);
+        s->workers[0].sched = weft__sched_get();
+        r = weft_spawn(&s->workers[0].acceptor, acceptor_main, &s->workers[0], &co);
         if (r < 0) {
-            weft_fd_close(fd);
+            if (s->group)
+                close(fd);
+            else
+                weft_fd_close(fd);
             weft__free(s);
             return r;
         }
-        s->workers[0].sched = weft__sched_get();
         *out = s;
         return 0;
     }
