@@ -65,7 +65,8 @@ static double tree(weft_group *g, long size) {
 int main(int argc, char **argv) {
     long size = bench_size(argc, argv, 1000000, 100000);
     weft_group *g;
-    BENCH_CHECK(weft_group_create(&g, NULL));
+    const char *nt = getenv("SKYNET_MT_THREADS"); /* profiling: another group size */
+    BENCH_CHECK(weft_group_create(&g, &(weft_group_opts){.threads = nt ? (unsigned)atoi(nt) : 0}));
     /* One warm-up tree each (the first maps the stacks and control blocks), then the
      * better of three, alternating. */
     (void)tree(g, size);

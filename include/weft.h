@@ -216,12 +216,14 @@ WEFT_API int weft_spawn(weft_coro *out, weft_coro_fn fn, void *arg,
 
 /* Waits until c has finished, stores its return value in *result (if result
  * is non-NULL) and releases it: the handle is stale afterwards. Must be
- * called from the thread c runs on.
+ * called from the thread c runs on; a worker group's coroutine may be joined
+ * from any thread, a thread without a scheduler included.
  * Errors: -ESRCH (c already joined, detached-and-gone, or never valid),
  * -EDEADLK (c is the caller, a thread's main coroutine included: this is
  * checked first, so weft_join(weft_self(), ...) from main() is -EDEADLK),
  * -EINVAL (c is detached, or it is the main coroutine and the caller one
- * of its thread's other coroutines), -EXDEV (c belongs to another thread),
+ * of its thread's other coroutines), -EXDEV (c belongs to another
+ * thread and to no worker group),
  * -EBUSY (another coroutine is already joining c), -ETIMEDOUT (deadline passed first; c is untouched
  * and may be joined again), -ECANCELED (the caller was cancelled), -ENOMEM
  * (no memory for the deadline's timer). */
@@ -237,9 +239,10 @@ WEFT_API int weft_joinall(const weft_coro *cs, size_t n, int64_t deadline,
                           void **results);
 
 /* Marks c so that its memory is released as soon as it finishes (at once if
- * it already has). The handle is stale afterwards.
+ * it already has). The handle is stale afterwards. A worker group's coroutine
+ * may be detached from any thread.
  * Errors: -ESRCH, -EINVAL (already detached, or a main coroutine), -EXDEV
- * (another thread's), -EBUSY (a coroutine is joining it). */
+ * (another thread's, not a group's), -EBUSY (a coroutine is joining it). */
 WEFT_API int weft_detach(weft_coro c);
 
 /* Lets every other ready coroutine of this thread run once, then returns.
@@ -276,7 +279,8 @@ WEFT_API uint64_t weft_coro_id(weft_coro c);
 WEFT_API const char *weft_coro_name(weft_coro c);
 
 /* 1 if c has finished (its value is waiting to be joined), 0 if not yet,
- * -ESRCH if the handle is stale. Call it from c's thread (from elsewhere
+ * -ESRCH if the handle is stale. Call it from c's thread, or for a group's
+ * coroutine from anywhere (from elsewhere
  * the answer may be out of date by the time it returns). */
 WEFT_API int weft_coro_done(weft_coro c);
 
@@ -309,8 +313,9 @@ WEFT_API int weft_switch(weft_coro to, void *value, void **received);
  * a ready descriptor, a free lock), so it can unwind, free what it holds
  * and return. The caller does not wait: join c to know it has finished.
  * Cancelling a finished coroutine is a no-op returning 0.
- * Must be called on c's thread.
- * Errors: -ESRCH (stale), -EXDEV (another thread's). */
+ * Must be called on c's thread; a worker group's coroutine may be cancelled
+ * from any thread (its current wait, on whichever worker, fails at once).
+ * Errors: -ESRCH (stale), -EXDEV (another thread's, not a group's). */
 WEFT_API int weft_cancel(weft_coro c);
 
 /* 1 if the calling coroutine has been cancelled, else 0. */
