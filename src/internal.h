@@ -342,11 +342,11 @@ typedef struct weft__coro {
     uint8_t gdone;                   /* finished and off its stack (the stripe lock) */
     uint16_t pins;                   /* weft_coro_pin depth, and fd waits under way */
     uint16_t home;                   /* the group list it is on */
-    _Atomic(weft__waiter *) cancel_w; /* its park's waiter while cancellation may end
-                                        it; WEFT__CANCEL_BUSY while a weft_cancel from
-                                        another thread claims it */
+    _Atomic uint8_t cancel_st;       /* 1 while in a park weft_cancel may end (its
+                                        waiter is `wait`; coro/group.c) */
+    _Atomic uint8_t cancel_busy;     /* 1 while a weft_cancel from another thread may
+                                        claim `wait` */
 } weft__coro;
-#define WEFT__CANCEL_BUSY ((weft__waiter *)(uintptr_t)1)
 
 /* Sets flag f of co (see `flags`). */
 static inline void weft__coro_flag_set(weft__coro *co, uint8_t f) {

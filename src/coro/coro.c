@@ -103,7 +103,8 @@ static weft__coro *cb_alloc(weft__sched *s) {
     atomic_store_explicit(&co->oncpu, 0, memory_order_relaxed);
     co->gdone = 0;
     co->pins = 0;
-    atomic_store_explicit(&co->cancel_w, NULL, memory_order_relaxed);
+    atomic_store_explicit(&co->cancel_st, 0, memory_order_relaxed);
+    atomic_store_explicit(&co->cancel_busy, 0, memory_order_relaxed);
     co->saved_errno = 0;
     co->name = NULL;
     co->stack = NULL;
@@ -146,19 +147,26 @@ static void unlink_all(weft__sched *s, weft__coro *co) {
     co->all_prev = co->all_next = NULL;
 }
 
-/* A group's coroutines end on other workers than the ones that made them: half of
- * a long free list goes back to the orphan list, which a worker that runs short draws
- * from (otherwise one worker keeps mapping slabs while another's list grows). */
-static __attribute__((noinline, cold)) void give_back(weft__sched *s) {
-    weft__coro *head = s->free_coros, *tail = head;
-    for (unsigned i = 1; i < 512; i++)
-        tail = tail->next;
-    s->free_coros = tail->next;
-    s->free_len -= 512;
+/* A thread keeps at most FREE_KEEP free control blocks; the ones released past that
+ * go, SPILL at a time, to the orphan list, which threads that run short draw from: a
+ * worker group's coroutines end on other workers than the ones that made them, and a
+ * thread that ran a million coroutines once should not keep their blocks from the
+ * others (they would map new slabs, and the kernel zero them). */
+#define FREE_KEEP 4096
+#define SPILL 512
+static __attribute__((noinline)) void spill(weft__sched *s, weft__coro *co) {
+    co->next = s->spill;
+    if (!s->spill)
+        s->spill_tail = co;
+    s->spill = co;
+    if (++s->spill_len < SPILL)
+        return;
     pthread_mutex_lock(&orphan_lock);
-    tail->next = orphans;
-    orphans = head;
+    s->spill_tail->next = orphans;
+    orphans = s->spill;
     pthread_mutex_unlock(&orphan_lock);
+    s->spill = s->spill_tail = NULL;
+    s->spill_len = 0;
 }
 
 /* Returns a finished (or abandoned) coroutine's block to the free list; its
@@ -175,10 +183,13 @@ void weft__coro_release(weft__sched *s, weft__coro *co) {
     /* Only the owning thread writes gen: no read-modify-write needed. */
     atomic_store_explicit(&co->gen, atomic_load_explicit(&co->gen, memory_order_relaxed) + 1,
                           memory_order_release);
+    if (unlikely(s->free_len >= FREE_KEEP)) {
+        spill(s, co);
+        return;
+    }
     co->next = s->free_coros;
     s->free_coros = co;
-    if (unlikely(++s->free_len > 1024) && s->group)
-        give_back(s);
+    s->free_len++;
 }
 
 void weft__coro_alloc_main(weft__sched *s, weft__coro **out) {
@@ -218,6 +229,12 @@ void weft__coro_free_all(weft__sched *s) {
         rest->end = s->slab_end;
     }
     s->slab_next = s->slab_end = NULL;
+    if (s->spill) { /* the spilled blocks join the free ones */
+        s->spill_tail->next = s->free_coros;
+        s->free_coros = s->spill;
+        s->spill = s->spill_tail = NULL;
+        s->spill_len = 0;
+    }
     weft__coro *list = s->free_coros;
     s->free_coros = NULL;
     s->free_len = 0;
@@ -344,7 +361,7 @@ void weft__coro_entry(void *arg) {
         if (co->heap_idx)
             weft__timer_remove(s, co);
         if (in_group(co)) {
-            weft__group_cancel_retract(co, &co->wait);
+            weft__group_cancel_end(co);
             atomic_fetch_and_explicit(&co->affine, (uint8_t)~WEFT__AFF_PARK,
                                       memory_order_relaxed);
         }

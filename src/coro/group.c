@@ -158,13 +158,23 @@ void weft__group_ready(weft__coro *co) {
 /* ---- taking a coroutine to run ------------------------------------------ */
 
 /* Makes co (taken from a queue by s's worker) s's to run: false if it must run
- * elsewhere (sent home) or later (the shared stack is pinned). */
+ * elsewhere (sent home), later (the shared stack is pinned), or from the worker's main
+ * coroutine: a coroutine another worker has not switched off yet is waited for only
+ * there. Waiting for it on the stack of a coroutine that is parking would hold that
+ * one "on cpu" meanwhile, and two workers could each wait for the other's. */
 static bool take(weft__sched *s, weft__coro *co) {
     if (atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP) {
         weft__sched *o = atomic_load_explicit(&co->sched, memory_order_relaxed);
         if (o != s) {
-            while (atomic_load_explicit(&co->oncpu, memory_order_acquire))
-                weft__cpu_relax();
+            if (atomic_load_explicit(&co->oncpu, memory_order_acquire)) {
+                if (s->current != s->main) {
+                    co->next = s->worker->deferred;
+                    s->worker->deferred = co;
+                    return false;
+                }
+                while (atomic_load_explicit(&co->oncpu, memory_order_acquire))
+                    weft__cpu_relax();
+            }
             if (atomic_load_explicit(&co->affine, memory_order_relaxed)) {
                 weft__sched_push(o, co);
                 return false;
@@ -205,7 +215,10 @@ static weft__coro *next_runnable(weft__sched *s) {
         weft__sched_poll(s, false);
     for (;;) {
         weft__coro *co = NULL;
-        if (s->runq_head)
+        if (unlikely(w->deferred != NULL) && s->current == s->main) {
+            co = w->deferred;
+            w->deferred = co->next;
+        } else if (s->runq_head)
             co = weft__runq_pop(s);
         else if (unlikely(s->ticks % 61 == 0))
             co = inj_pop(g); /* the injection queue is not starved by local work */
@@ -260,7 +273,8 @@ static void end_spin(weft_group *g, weft__worker *w, bool found) {
 }
 
 static bool local_work(weft__sched *s) {
-    return s->runq_head || s->worker->next || weft__stealq_len(&s->worker->q) ||
+    return s->runq_head || s->worker->next || s->worker->deferred ||
+           weft__stealq_len(&s->worker->q) ||
            atomic_load_explicit(&s->inbox, memory_order_relaxed);
 }
 
@@ -370,7 +384,7 @@ void weft__group_add(weft_group *g, weft__sched *s, weft__coro *co) {
         /* weft_spawn_later: its timer is in s until it starts; weft_cancel can
          * end that first park, as any other. */
         atomic_store_explicit(&co->affine, WEFT__AFF_PARK, memory_order_relaxed);
-        atomic_store(&co->cancel_w, &co->wait);
+        weft__group_cancel_begin(co);
         return;
     }
     if (g->migrate) {
@@ -580,32 +594,31 @@ void weft__group_unwatch(weft__coro *co, weft__waiter *w) {
     weft__spin_unlock(l);
 }
 
+/* Cancelling a group coroutine from any thread. Its parks that cancellation may end
+ * raise cancel_st (a plain store), then read the cancelled flag; a cancel sets the flag,
+ * makes every thread pass a barrier (membarrier: the park side pays nothing), then reads
+ * cancel_st: one of the two sees the other. A claim may reach a later park of the same
+ * coroutine than the one it saw (its waiter is always `wait`): a park that cancellation
+ * may end, which the sticky flag ends anyway; waits cancellation must not end wait first
+ * for cancel_busy to drop (weft__group_nocancel_begin). Cancels of one coroutine are one
+ * at a time (its stripe lock). Without membarrier both sides are seq_cst. */
 int weft__group_cancel(weft__coro *co) {
-    weft__coro_flag_set(co, WEFT__F_CANCELLED); /* seq_cst: pairs with the park's check */
-    if (is_done(co))
+    weft__spin *l = stripe(co);
+    weft__spin_lock(l);
+    if (is_done(co)) {
+        weft__coro_flag_set(co, WEFT__F_CANCELLED);
+        weft__spin_unlock(l);
         return 0;
-    weft__waiter *w = atomic_load(&co->cancel_w);
-    while (w && w != WEFT__CANCEL_BUSY) {
-        if (atomic_compare_exchange_weak(&co->cancel_w, &w, WEFT__CANCEL_BUSY)) {
-            /* The park cannot end (its end waits for BUSY to go) before this claim
-             * has been tried: w is that park's waiter. */
-            if (weft__waiter_claim(w, -ECANCELED, 0))
-                weft__waiter_wake(w);
-            atomic_store(&co->cancel_w, NULL);
-            break;
-        }
     }
+    atomic_store(&co->cancel_busy, 1);
+    weft__coro_flag_set(co, WEFT__F_CANCELLED); /* seq_cst */
+    if (weft__asym_ok())
+        weft__asym_barrier();
+    if (atomic_load(&co->cancel_st) && weft__waiter_claim(&co->wait, -ECANCELED, 0))
+        weft__waiter_wake(&co->wait);
+    atomic_store_explicit(&co->cancel_busy, 0, memory_order_release);
+    weft__spin_unlock(l);
     return 0;
-}
-
-void weft__group_cancel_retract(weft__coro *co, weft__waiter *w) {
-    weft__waiter *x = w;
-    while (!atomic_compare_exchange_weak(&co->cancel_w, &x, NULL)) {
-        if (!x)
-            return; /* a weft_cancel took it and is done */
-        x = w;
-        weft__cpu_relax();
-    }
 }
 
 /* ---- the public calls --------------------------------------------------- */

@@ -12,6 +12,8 @@
 typedef struct weft__worker {
     weft__stealq q;              /* its ring: the owner pushes and pops, others steal */
     weft__coro *next;            /* the coroutine it woke last (owner only) */
+    weft__coro *deferred;        /* taken while still on another worker's cpu: run from
+                                    the main coroutine (owner only; through `next`) */
     unsigned streak;             /* next-slot runs in a row */
     int next_spawned;            /* `next` was spawned, not woken */
     int spinning;                /* counted in the group's `spinning` */
@@ -87,8 +89,27 @@ int weft__group_detach(weft__coro *co);
 int weft__group_cancel(weft__coro *co);
 int weft__group_watch(weft__coro *co, weft__waiter *w);
 void weft__group_unwatch(weft__coro *co, weft__waiter *w);
-/* The end of a park weft_cancel could reach (w was published in cancel_w):
- * takes it back, waiting for a weft_cancel that is claiming it meanwhile. */
-void weft__group_cancel_retract(weft__coro *co, weft__waiter *w);
+/* A park of a group coroutine that weft_cancel may end, from any thread: begins
+ * (then the caller reads the cancelled flag) and ends. See group.c. */
+static inline void weft__group_cancel_begin(weft__coro *co) {
+    if (likely(weft__asym_ok())) {
+        atomic_store_explicit(&co->cancel_st, 1, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst); /* the canceller's membarrier pairs */
+    } else {
+        atomic_store(&co->cancel_st, 1);
+    }
+}
+static inline void weft__group_cancel_end(weft__coro *co) {
+    if (likely(weft__asym_ok()))
+        atomic_store_explicit(&co->cancel_st, 0, memory_order_relaxed);
+    else
+        atomic_store(&co->cancel_st, 0);
+}
+/* Before a wait that cancellation must not end starts (its waiter is reset): no
+ * weft_cancel from another thread may be about to claim `wait`. */
+static inline void weft__group_nocancel_begin(weft__coro *co) {
+    while (atomic_load_explicit(&co->cancel_busy, memory_order_acquire))
+        weft__cpu_relax();
+}
 
 #endif

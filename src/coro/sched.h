@@ -41,7 +41,9 @@ struct weft__sched {
     weft__stack_free *pool;         /* cached guarded stacks */
     unsigned pool_len;
     weft__coro *free_coros;         /* cached control blocks */
-    unsigned free_len;              /* how many (a group's workers give the excess back) */
+    unsigned free_len;              /* how many (at most FREE_KEEP: coro.c) */
+    weft__coro *spill, *spill_tail; /* released past FREE_KEEP, for the orphan list */
+    unsigned spill_len;
     char *slab_next, *slab_end;     /* uncarved rest of the current slab */
     unsigned slabs;                 /* slabs mapped so far */
     uint64_t id_next, id_end;       /* block of coroutine ids reserved */

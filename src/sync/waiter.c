@@ -13,6 +13,9 @@ weft__waiter *weft__waiter_begin(weft__waiter *local, int kind) {
     weft__sched *s = weft__sched_get();
     weft__coro *co = s ? s->current : NULL;
     weft__waiter *w = co ? &co->wait : local;
+    if (unlikely(kind == WEFT__W_NOCANCEL) && co &&
+        (atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP))
+        weft__group_nocancel_begin(co);
     atomic_init(&w->state, 0);
     atomic_init(&w->futex, 0);
     w->result = 0;
@@ -106,15 +109,14 @@ static int park_end(const weft__waiter *w, int r, int64_t own, weft__scope *sc) 
 
 /* The park of a group coroutine: it may resume on another worker unless it leaves
  * state in this one (a timer, an fd wait, a pin: WEFT__AFF_PARK). weft_cancel may
- * come from any thread: it claims the waiter published in cancel_w (see
- * weft__group_cancel; the flag and the publication are seq_cst on both sides). */
+ * come from any thread (weft__group_cancel: cancel_st, then the flag). */
 static int park_group(weft__coro *co, weft__waiter *w, int64_t deadline, int64_t own,
                       weft__scope *sc) {
     weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
     const bool cancellable = w->kind != WEFT__W_NOCANCEL;
     int r;
     if (cancellable)
-        atomic_store(&co->cancel_w, w);
+        weft__group_cancel_begin(co);
     if (cancellable && (atomic_load(&co->flags) & WEFT__F_CANCELLED)) {
         if (weft__waiter_claim(w, -ECANCELED, 0)) {
             r = -ECANCELED;
@@ -147,7 +149,7 @@ static int park_group(weft__coro *co, weft__waiter *w, int64_t deadline, int64_t
     r = w->result;
 out:
     if (cancellable)
-        weft__group_cancel_retract(co, w);
+        weft__group_cancel_end(co);
     return park_end(w, r, own, sc);
 }
 
