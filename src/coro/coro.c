@@ -171,8 +171,9 @@ static __attribute__((noinline)) void spill(weft__sched *s, weft__coro *co) {
 
 /* Returns a finished (or abandoned) coroutine's block to the free list; its
  * stack must already be gone. Stale handles fail from here on. */
-void weft__coro_release(weft__sched *s, weft__coro *co) {
-    if (unlikely(atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP))
+static inline __attribute__((always_inline)) void release(weft__sched *s, weft__coro *co,
+                                                          bool group) {
+    if (group)
         weft__group_unlist(co);
     else
         unlink_all(s, co);
@@ -190,6 +191,10 @@ void weft__coro_release(weft__sched *s, weft__coro *co) {
     co->next = s->free_coros;
     s->free_coros = co;
     s->free_len++;
+}
+
+void weft__coro_release(weft__sched *s, weft__coro *co) {
+    release(s, co, atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP);
 }
 
 void weft__coro_alloc_main(weft__sched *s, weft__coro **out) {
@@ -290,6 +295,19 @@ static weft__coro *resolve(weft_coro h, weft__sched **sp, int *err) {
     return co;
 }
 
+/* A group coroutine's end: done, joiner and detach are settled once it is off its
+ * stack (weft__group_finished). */
+static __attribute__((noinline, noreturn)) void finish_group(weft__coro *co, void *result) {
+    weft__sched *s = weft__sched_here(); /* it may have changed thread in its links */
+    if (co->links)
+        weft__links_run(s, co, result, true);
+    if (s->shared_owner == co)
+        s->shared_owner = NULL;
+    s->reap = co;
+    weft__sched_block(s);
+    WEFT_PANIC("finished coroutine %llu was resumed", (unsigned long long)co->id);
+}
+
 static void finish(weft__sched *s, weft__coro *co, void *result) {
     if (!co->status && (co->flags & WEFT__F_CANCELLED))
         co->status = -ECANCELED;
@@ -304,18 +322,8 @@ static void finish(weft__sched *s, weft__coro *co, void *result) {
     if (co->locals)
         weft__locals_finish(co);
     co->arg = result;
-    if (in_group(co)) {
-        /* It may have changed thread in its links. Done, joiner and detach are
-         * settled once it is off its stack (weft__group_finished). */
-        s = weft__sched_here();
-        if (co->links)
-            weft__links_run(s, co, result, true);
-        if (s->shared_owner == co)
-            s->shared_owner = NULL;
-        s->reap = co;
-        weft__sched_block(s);
-        WEFT_PANIC("finished coroutine %llu was resumed", (unsigned long long)co->id);
-    }
+    if (unlikely(in_group(co)))
+        finish_group(co, result);
     co->state = WEFT__C_DONE;
     s->live--;
     if (co->links)
@@ -540,7 +548,7 @@ WEFT_API int weft_join(weft_coro c, int64_t deadline, void **result) {
     }
     if (result)
         *result = co->arg;
-    weft__coro_release(s, co);
+    release(s, co, false);
     return 0;
 }
 
