@@ -211,8 +211,9 @@ WEFT_TEST(group_join_from_a_plain_thread) {
     CHECK_OK(weft_event_destroy(&gate));
 }
 
-static atomic_int saw_cancel;
+static atomic_int saw_cancel, entered;
 static void *wait_gate_record(void *arg) {
+    atomic_fetch_add(&entered, 1); /* a cancel from here on ends the wait below */
     int r = weft_event_wait(&gate, WEFT_FOREVER);
     if (r == -ECANCELED)
         atomic_fetch_add(&saw_cancel, 1);
@@ -223,16 +224,15 @@ WEFT_TEST(group_cancel_and_detach_from_another_thread) {
     weft_group *g = mkgroup(2, 0);
     CHECK_OK(weft_event_init(&gate));
     atomic_store(&saw_cancel, 0);
+    atomic_store(&entered, 0);
     weft_coro a, b;
     CHECK_OK(weft_group_spawn(g, &a, wait_gate_record, NULL, NULL));
     CHECK_OK(weft_group_spawn(g, &b, wait_gate_record, NULL, NULL));
-    /* Wait until both are parked on the event (bounded). */
-    for (int i = 0; i < 10000 && weft_group_count(g) == 2; i++) {
-        weft_coro x;
-        (void)x;
+    /* Both have started (a coroutine cancelled before it starts never runs its
+     * function): bounded. */
+    for (int i = 0; i < 100000 && atomic_load(&entered) < 2; i++)
         usleep(100);
-        break;
-    }
+    CHECK_EQ(atomic_load(&entered), 2);
     CHECK_OK(weft_cancel(a));
     CHECK_OK(weft_cancel(a)); /* twice: still fine */
     CHECK_OK(weft_join(a, weft_after(10 * WEFT_SEC), NULL));
