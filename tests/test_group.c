@@ -251,10 +251,14 @@ WEFT_TEST(group_destroy_cancels_what_is_left) {
     weft_group *g = mkgroup(2, 0);
     CHECK_OK(weft_event_init(&gate));
     atomic_store(&saw_cancel, 0);
+    atomic_store(&entered, 0);
     weft_coro c[50];
     for (int i = 0; i < 50; i++)
         CHECK_OK(weft_group_spawn(g, &c[i], wait_gate_record, NULL, NULL));
     CHECK_EQ(weft_group_wait(g, weft_after(20 * WEFT_MSEC)), -ETIMEDOUT);
+    for (int i = 0; i < 100000 && atomic_load(&entered) < 50; i++)
+        usleep(100);
+    CHECK_EQ(atomic_load(&entered), 50);
     CHECK_OK(weft_group_destroy(g));
     CHECK_EQ(atomic_load(&saw_cancel), 50);
     for (int i = 0; i < 50; i++) /* released by the destroy */
