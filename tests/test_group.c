@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -617,6 +618,46 @@ WEFT_TEST(group_bad_input) {
     CHECK_OK(weft_event_set(&gate));
     CHECK_OK(weft_join(c, weft_after(10 * WEFT_SEC), NULL));
     CHECK_OK(weft_group_destroy(bad_g));
+    CHECK_OK(weft_event_destroy(&gate));
+}
+
+/* weft_dump lists a group and its coroutines, each as its worker sees it. */
+WEFT_TEST(group_in_the_dump) {
+    weft_group *g = mkgroup(2, 0);
+    CHECK_OK(weft_event_init(&gate));
+    atomic_store(&entered, 0);
+    weft_coro c;
+    weft_coro_opts o = {.name = "gdump"};
+    CHECK_OK(weft_group_spawn(g, &c, wait_gate_record, NULL, &o));
+    for (int i = 0; i < 100000 && atomic_load(&entered) < 1; i++)
+        usleep(100);
+    char *text = NULL;
+    for (int tries = 0; tries < 1000; tries++) { /* until it has parked: bounded */
+        FILE *f = tmpfile();
+        CHECK(f != NULL);
+        CHECK_OK(weft_dump(fileno(f)));
+        long n = ftell(f);
+        if (n <= 0) {
+            CHECK_EQ(fseek(f, 0, SEEK_END), 0);
+            n = ftell(f);
+        }
+        CHECK_EQ(fseek(f, 0, SEEK_SET), 0);
+        free(text);
+        text = calloc(1, (size_t)n + 1);
+        CHECK(text != NULL);
+        CHECK_EQ(fread(text, 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+        if (strstr(text, "\"gdump\": parked on event"))
+            break;
+        usleep(1000);
+    }
+    CHECK(strstr(text, "worker groups:\ngroup of 2 workers (threads ") != NULL);
+    CHECK(strstr(text, " 1 live coroutines\n") != NULL);
+    CHECK(strstr(text, "\"gdump\": parked on event") != NULL);
+    free(text);
+    CHECK_OK(weft_event_set(&gate));
+    CHECK_OK(weft_join(c, weft_after(10 * WEFT_SEC), NULL));
+    CHECK_OK(weft_group_destroy(g));
     CHECK_OK(weft_event_destroy(&gate));
 }
 

@@ -10,7 +10,7 @@
  * with write(2): no malloc, no stdio, so the signal handler can use it
  * (it prints module+offset instead of asking dladdr for symbols). */
 
-#include "coro/sched.h"
+#include "coro/group.h"
 #include "ppool/ppool.h"
 #include "proc/proc.h"
 #include "sync/lock_impl.h"
@@ -603,6 +603,50 @@ WEFT_NO_ASAN WEFT_NO_TSAN static void ppool_lines(void *ud, weft_ppool *p) {
     }
 }
 
+/* A worker group and its coroutines (each shown as its worker, the one it runs on
+ * or last ran on, sees it). */
+typedef struct {
+    out *o;
+    weft__sched *me;
+    bool in_signal;
+    int64_t now;
+} group_ctx;
+
+WEFT_NO_ASAN WEFT_NO_TSAN static void group_lines(weft_group *g, void *arg) {
+    group_ctx *c = arg;
+    out *o = c->o;
+    out_s(o, "group of ");
+    out_u(o, g->n);
+    out_s(o, " workers (threads");
+    for (unsigned i = 0; i < g->n; i++) {
+        out_s(o, " ");
+        out_u(o, g->w[i].s ? (uint64_t)g->w[i].s->wd_tid : 0);
+    }
+    out_s(o, "), ");
+    out_u(o, weft__group_live(g));
+    out_s(o, " live coroutines\n");
+    for (unsigned i = 0; i <= g->n; i++) {
+        weft__glist *l = &g->lists[i];
+        /* Its holders never wait inside it: try, and say so from a signal handler. */
+        bool held = false;
+        for (int k = 0; k < (c->in_signal ? 1000 : 1000000) && !held; k++)
+            held = !atomic_exchange_explicit(&l->lock.v, 1, memory_order_acquire);
+        if (!held) {
+            out_s(o, "  (a list of its coroutines is busy)\n");
+            continue;
+        }
+        size_t k = 0;
+        for (weft__coro *co = l->head; co && k < ((size_t)1 << 24); co = co->all_next, k++) {
+            weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
+            if (s && s->group == g)
+                coro_line(o, s, co, s == c->me, !c->in_signal, c->now);
+            else
+                out_s(o, "  coroutine (not started yet)\n");
+        }
+        weft__spin_unlock(&l->lock);
+    }
+}
+
 WEFT_NO_ASAN WEFT_NO_TSAN static int dump(int fd, bool in_signal) {
     out o = {.fd = fd};
     int64_t now = coarse_now();
@@ -644,6 +688,10 @@ WEFT_NO_ASAN WEFT_NO_TSAN static int dump(int fd, bool in_signal) {
                 tw_line(&o, t, now);
         if (o.tw_held)
             weft__tw_list_unlock();
+        out_s(&o, "worker groups:\n");
+        group_ctx gc = {&o, me, in_signal, now};
+        if (!weft__group_each(in_signal, group_lines, &gc))
+            out_s(&o, "  (their list is locked)\n");
         weft__sched_list_unlock();
     }
     out_s(&o, "processes:\n");

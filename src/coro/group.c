@@ -621,6 +621,45 @@ int weft__group_cancel(weft__coro *co) {
     return 0;
 }
 
+/* ---- the list of groups (weft_dump) --------------------------------------- */
+
+static pthread_mutex_t groups_lock = PTHREAD_MUTEX_INITIALIZER;
+static weft_group *groups;
+
+bool weft__group_each(bool try_only, void (*fn)(weft_group *g, void *arg), void *arg) {
+    if (try_only) {
+        int i = 0;
+        while (pthread_mutex_trylock(&groups_lock) != 0)
+            if (++i == 100)
+                return false;
+            else
+                sched_yield();
+    } else {
+        pthread_mutex_lock(&groups_lock);
+    }
+    for (weft_group *g = groups; g; g = g->reg_next)
+        fn(g, arg);
+    pthread_mutex_unlock(&groups_lock);
+    return true;
+}
+
+static void groups_add(weft_group *g) {
+    pthread_mutex_lock(&groups_lock);
+    g->reg_next = groups;
+    groups = g;
+    pthread_mutex_unlock(&groups_lock);
+}
+
+static void groups_remove(weft_group *g) {
+    pthread_mutex_lock(&groups_lock);
+    for (weft_group **pp = &groups; *pp; pp = &(*pp)->reg_next)
+        if (*pp == g) {
+            *pp = g->reg_next;
+            break;
+        }
+    pthread_mutex_unlock(&groups_lock);
+}
+
 /* ---- the public calls --------------------------------------------------- */
 
 static unsigned usable_cpus(void) {
@@ -723,6 +762,7 @@ WEFT_API int weft_group_create(weft_group **out, const weft_group_opts *opts) {
         weft__free(g);
         return err == -EAGAIN ? -EAGAIN : err;
     }
+    groups_add(g);
     *out = g;
     return 0;
 }
@@ -793,6 +833,7 @@ WEFT_API int weft_group_destroy(weft_group *g) {
                 unlist(g, co);
         }
     }
+    groups_remove(g);
     stop_workers(g, g->n);
     g->tag = 0;
     pthread_mutex_destroy(&g->start_lock);

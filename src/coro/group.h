@@ -58,6 +58,7 @@ struct weft_group {
     weft__spin wait_lock;
     weft__wq waiters;            /* weft_group_wait */
 
+    struct weft_group *reg_next; /* the process-wide list of groups (weft_dump) */
     pthread_mutex_t start_lock;
     pthread_cond_t start_cond;
     unsigned started;
@@ -66,6 +67,10 @@ struct weft_group {
 
 #define WEFT__GROUP_MAGIC 0x67727570u /* "grup" */
 #define WEFT__GROUP_MAX 1024u
+
+/* Every live group, for weft_dump (coro/dump.c): calls fn for each with the list
+ * locked; false if the lock could not be taken (try_only: from a signal handler). */
+bool weft__group_each(bool try_only, void (*fn)(weft_group *g, void *arg), void *arg);
 
 /* The waker side: makes a claimed group coroutine runnable. */
 void weft__group_ready(weft__coro *co);
