@@ -730,6 +730,54 @@ WEFT_TEST(coro_getaddrinfo_offloaded) {
     CHECK_EQ(gai_done, 3);
 }
 
+/* In a worker group: hooked reads, sleeps and getaddrinfo from group coroutines, the
+ * reader woken by a writer that may run on the other worker. Each hooked call ends on
+ * the thread it began on (its wait is the worker's, or pinned). */
+static __attribute__((noinline)) pthread_t hk_self(void) {
+    pthread_t t = pthread_self();
+    __asm__ volatile("" : "+r"(t)::"memory");
+    return t;
+}
+static int grp_pipe[2];
+static atomic_int grp_ok;
+static void *grp_reader(void *arg) {
+    (void)arg;
+    char buf[8];
+    pthread_t before = hk_self();
+    CHECK_EQ(read(grp_pipe[0], buf, sizeof buf), (ssize_t)3);
+    CHECK(pthread_equal(before, hk_self()));
+    CHECK(memcmp(buf, "abc", 3) == 0);
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    before = hk_self();
+    CHECK_EQ(getaddrinfo("127.0.0.1", "80", &hints, &ai), 0);
+    CHECK(pthread_equal(before, hk_self()));
+    freeaddrinfo(ai);
+    atomic_fetch_add(&grp_ok, 1);
+    return NULL;
+}
+static void *grp_writer(void *arg) {
+    (void)arg;
+    pthread_t before = hk_self();
+    usleep(5000); /* hooked: parks this coroutine only */
+    CHECK(pthread_equal(before, hk_self()));
+    CHECK_EQ(write(grp_pipe[1], "abc", 3), (ssize_t)3);
+    atomic_fetch_add(&grp_ok, 1);
+    return NULL;
+}
+WEFT_TEST(group_hooked_calls) {
+    CHECK_EQ(pipe(grp_pipe), 0);
+    weft_group *g;
+    CHECK_OK(weft_group_create(&g, &(weft_group_opts){.threads = 2, .migrate = 1}));
+    weft_coro c[2];
+    CHECK_OK(weft_group_spawn(g, &c[0], grp_reader, NULL, NULL));
+    CHECK_OK(weft_group_spawn(g, &c[1], grp_writer, NULL, NULL));
+    CHECK_OK(weft_joinall(c, 2, weft_after(20 * WEFT_SEC), NULL));
+    CHECK_EQ(atomic_load(&grp_ok), 2);
+    CHECK_OK(weft_group_destroy(g));
+    close(grp_pipe[0]);
+    close(grp_pipe[1]);
+}
+
 /* SHARED-stack coroutines: the pool thread must not read the caller's hints
  * or write its result slot in place (that stack is copied aside and reused
  * while the caller waits), and must not corrupt the coroutine running on it

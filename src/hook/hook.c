@@ -744,7 +744,13 @@ HOOK_API int getaddrinfo(const char *name, const char *service, const struct add
         gai_unref(c);
         return R.getaddrinfo(name, service, hints, res);
     }
+    /* In a worker group, pinned: the caller's errno (set below) and whatever
+     * thread-local it holds across this call stay its thread's. Every other hooked
+     * wait is for a descriptor or a deadline, which resume on their worker anyway. */
+    int pinned = weft_coro_pin() == 0;
     int r = weft_future_result(f, WEFT_FOREVER, NULL);
+    if (pinned)
+        (void)weft_coro_unpin();
     int ret;
     if (r == 0) {
         ret = c->ret;
