@@ -285,7 +285,8 @@ WEFT_API const char *weft_coro_name(weft_coro c);
 WEFT_API int weft_coro_done(weft_coro c);
 
 /* Number of coroutines on the calling thread that have not finished, not
- * counting its main coroutine. */
+ * counting its main coroutine. In a worker group's coroutine: the group's
+ * coroutines that have not finished, not counting the caller. */
 WEFT_API size_t weft_coro_count(void);
 
 /* Greenlet-style explicit switch. Suspends the caller and runs `to` at
@@ -367,7 +368,7 @@ WEFT_API int weft_cancelled(void);
  *    must come from that coroutine itself, and weft_killall does not take a
  *    group's coroutines (-EXDEV): cancel and join them instead.
  *  - weft_coro_count() in a group's coroutine counts the group's unfinished
- *    coroutines.
+ *    coroutines but the caller.
  *  - WEFT_GROUP_MIGRATE=always in the environment (or opts.migrate) makes every
  *    wake-up of a group's coroutine go to another worker: each wait that can
  *    change thread does. A debugging mode that finds what normal scheduling
