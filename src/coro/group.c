@@ -215,13 +215,18 @@ static weft__coro *next_runnable(weft__sched *s) {
         weft__sched_poll(s, false);
     for (;;) {
         weft__coro *co = NULL;
+        /* The run queue (coroutines that resume here: woken from a timed or fd wait,
+         * pinned, SHARED, or a yield of one of those) takes turns with the group's
+         * queues, so that neither can keep the other waiting. */
+        bool runq_first = s->ticks & 1;
         if (unlikely(w->deferred != NULL) && s->current == s->main) {
             co = w->deferred;
             w->deferred = co->next;
-        } else if (s->runq_head)
+        } else if (runq_first && s->runq_head) {
             co = weft__runq_pop(s);
-        else if (unlikely(s->ticks % 61 == 0))
+        } else if (unlikely(s->ticks % 61 == 0)) {
             co = inj_pop(g); /* the injection queue is not starved by local work */
+        }
         if (!co && w->next && w->streak < 64) {
             co = w->next;
             w->next = NULL;
@@ -232,6 +237,8 @@ static weft__coro *next_runnable(weft__sched *s) {
             w->streak = 0;
             co = weft__stealq_pop(&w->q);
         }
+        if (!co && s->runq_head)
+            co = weft__runq_pop(s);
         if (!co && w->next) {
             co = w->next;
             w->next = NULL;
