@@ -16,14 +16,17 @@ HIGHER_BETTER = {"ops/s", "msgs/s", "req/s"}
 NOT_PEERS = {"weft", "weft-1t", "weft-group", "floor"}
 
 # Peer families, for results.png (weft against the best peer of each family).
-FAMILIES = ["Go", "Python", "C/C++"]
+FAMILIES = ["Go", "Python", "C/C++", "Rust"]
 
 
 def family(system):
     """The family of a peer system: Go, Python (greenlet, gevent, python-*) or C/C++
-    (pthread, GNU Pth, Boost, libuv, nginx, libcurl multi, the program without the hook)."""
+    (pthread, GNU Pth, Boost, libuv, nginx, libcurl multi, the program without the hook)
+    or Rust (Tokio)."""
     if system == "go":
         return "Go"
+    if system == "tokio":
+        return "Rust"
     if system in ("greenlet", "gevent") or system.startswith("python"):
         return "Python"
     return "C/C++"
@@ -90,19 +93,21 @@ WORKLOADS = [
       "<= 40 ns (and uncontended lock+unlock <= 8 ns, not checked here)",
       [("max", "ns/op", 40.0)],
       "2 threads, 10M locked increments each, ns per increment"),
-    W("skynet_mt", ["s"], ["go"],
+    W("skynet_mt", ["s"], ["go", "tokio"],
       "<= weft-1t / 1.6, and >= 3x Go",
       [("vs", "s", "weft-1t", 1 / 1.6), ("vs", "s", "go", 1 / 3.0)],
-      "skynet on a worker group (one worker per CPU; Go: GOMAXPROCS=2); weft-1t: "
-      "the same tree on one thread, in the same run"),
-    W("chan_pingpong_mt", ["ns/op"], ["go"],
+      "skynet on a worker group (one worker per CPU; Go: GOMAXPROCS=2; Tokio: 2 worker "
+      "threads), one tree in a fresh process (memory cold, as skynet); weft-1t: the same "
+      "tree on one thread, measured the same way in the same run"),
+    W("chan_pingpong_mt", ["ns/op"], ["go", "tokio"],
       "<= 2x weft-1t", [("vs", "ns/op", "weft-1t", 2.0)],
       "unbuffered channel round trip, two coroutines of a group of two workers (Go: "
-      "GOMAXPROCS=2); weft-1t: the same pair on one thread"),
-    W("spawn_mt", ["ns/op"], ["go"],
+      "GOMAXPROCS=2; Tokio: 2 worker threads, channels of capacity 1); weft-1t: the same "
+      "pair on one thread"),
+    W("spawn_mt", ["ns/op"], ["go", "tokio"],
       "<= 2x weft-1t", [("vs", "ns/op", "weft-1t", 2.0)],
       "spawn + run + join an empty coroutine from a coroutine of a group of two workers "
-      "(Go: GOMAXPROCS=2); weft-1t: the same loop on one thread"),
+      "(Go: GOMAXPROCS=2; Tokio: 2 worker threads); weft-1t: the same loop on one thread"),
     W("thread_spawn", ["us/op"], ["pthread", "python-threading"],
       "<= 1.2x pthread", [("vs", "us/op", "pthread", 1.2)],
       "thread start + join"),

@@ -9,4 +9,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends \
     golang-go python3 python3-gevent python3-greenlet python3-requests wrk gnuplot-nox \
-    libpth-dev libboost-context-dev libboost-fiber-dev libuv1-dev nginx libcurl4-openssl-dev
+    libpth-dev libboost-context-dev libboost-fiber-dev libuv1-dev nginx libcurl4-openssl-dev \
+    cargo rustc librust-tokio-dev
