@@ -118,7 +118,7 @@ def analyse(data):
             nums = {s: num(v) for s, v in peers.items() if num(v) is not None}
             best = (min if low else max)(nums, key=nums.get) if nums else None
             weft = num(fig.get(("weft", unit)))
-            # the best peer of each family (Go, Python, C/C++) and weft's ratio to it
+            # the best peer of each family (Go, Python, C/C++, Rust) and weft's ratio to it
             fam = {}
             for s_, v_ in nums.items():
                 f_ = family(s_)
@@ -333,12 +333,13 @@ def chart_points(rows):
     return pts
 
 
-FAMILY_COLOURS = {"Go": "0x00add8", "Python": "0xf1c40f", "C/C++": "0x7f5fa0"}
+FAMILY_COLOURS = {"Go": "0x00add8", "Python": "0xf1c40f", "C/C++": "0x7f5fa0",
+                  "Rust": "0xce422b"}
 
 
 def draw_gnuplot(pts, png, title):
     """Grouped bars: per workload, weft's speed ratio to the best peer of each family
-    (Go, Python, C/C++), log scale; a family without a figure has no bar."""
+    (Go, Python, C/C++, Rust), log scale; a family without a figure has no bar."""
     vals = [v for _, fams in pts for v, _ in fams.values() if v is not None]
     lo = min(vals + [1.0]) / 2
     hi = max(vals + [1.0]) * 2
@@ -505,7 +506,7 @@ def main(argv):
             pass
     if drawn:
         note = (f"`results.png` (drawn with {drawn}): per workload, weft's speed ratio to the "
-                "best peer of each family (Go, Python, C/C++), log scale.")
+                "best peer of each family (Go, Python, C/C++, Rust), log scale.")
         print(f"bench: wrote {png}", file=sys.stderr)
     else:
         note = "No chart: neither gnuplot nor matplotlib is installed (`apt-get install gnuplot-nox`)."
