@@ -219,7 +219,11 @@ static weft__coro *next_runnable(weft__sched *s) {
          * pinned, SHARED, or a yield of one of those) takes turns with the group's
          * queues, so that neither can keep the other waiting. */
         bool runq_first = s->ticks & 1;
-        if (unlikely(w->deferred != NULL) && s->current == s->main) {
+        if (unlikely(w->deferred != NULL)) {
+            /* Deferred ones come first, and only the main coroutine may wait for
+             * them: from any other, switch to main (it takes them next). */
+            if (s->current != s->main)
+                return NULL;
             co = w->deferred;
             w->deferred = co->next;
         } else if (runq_first && s->runq_head) {
