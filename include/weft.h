@@ -1634,6 +1634,9 @@ WEFT_API int weft_offload(weft_task_fn fn, void *arg, void **result);
  *     no other thread or coroutine was inside them at the fork, and they
  *     are never shared with the parent (use the process-shared objects for
  *     that).
+ *   - A worker group has no workers in the child: do not use it there. A
+ *     child forked from a group's coroutine runs as above, outside any
+ *     group (its weft_spawn spawns onto its own thread).
  *   - A weft_pool created before the fork has no worker threads in the
  *     child: do not use it there (weft_pool_default and weft_offload get
  *     a fresh default pool). Child handles (weft_proc) of the parent are
