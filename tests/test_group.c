@@ -661,4 +661,33 @@ WEFT_TEST(group_in_the_dump) {
     CHECK_OK(weft_event_destroy(&gate));
 }
 
+/* A fork from a group's coroutine: the child runs outside any group, on the
+ * coroutine's stack, and its weft calls work on its own thread. */
+static void *forker(void *arg) {
+    (void)arg;
+    fflush(NULL);
+    pid_t p = fork();
+    CHECK(p >= 0);
+    if (p == 0) {
+        int ok = weft_group_self() == NULL;
+        weft_coro c;
+        void *r = NULL;
+        ok = ok && weft_spawn(&c, twice, (void *)5, NULL) == 0;
+        ok = ok && weft_join(c, weft_after(10 * WEFT_SEC), &r) == 0 && (uintptr_t)r == 10;
+        ok = ok && weft_sleep(WEFT_MSEC) == 0;
+        _exit(ok ? 0 : 3);
+    }
+    return (void *)(intptr_t)p;
+}
+
+WEFT_TEST(group_fork_from_a_coroutine) {
+    weft_group *g = mkgroup(2, 1);
+    weft_coro c;
+    void *r = NULL;
+    CHECK_OK(weft_group_spawn(g, &c, forker, NULL, NULL));
+    CHECK_OK(weft_join(c, weft_after(10 * WEFT_SEC), &r));
+    CHECK_EQ(test_reap((pid_t)(intptr_t)r), 0);
+    CHECK_OK(weft_group_destroy(g));
+}
+
 WEFT_MAIN()

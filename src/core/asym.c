@@ -17,8 +17,10 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void probe(void) {
     int ok = -1;
 #if !defined(__SANITIZE_THREAD__)
+    int saved = errno; /* a refused probe must not show in the caller's errno */
     if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
         ok = 1;
+    errno = saved;
 #endif
     atomic_store(&state, ok);
 }
