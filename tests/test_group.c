@@ -690,4 +690,40 @@ WEFT_TEST(group_fork_from_a_coroutine) {
     CHECK_OK(weft_group_destroy(g));
 }
 
+/* Two threads join one handle at once: one gets the result, the other -EBUSY (the
+ * joiner slot is taken) or -ESRCH (already released); never a double release. */
+static weft_coro race_c;
+static int race_r[2];
+static weft_event race_go;
+static void *race_joiner(void *arg) {
+    int k = (int)(intptr_t)arg;
+    CHECK_OK(weft_event_wait(&race_go, weft_after(10 * WEFT_SEC)));
+    void *v = NULL;
+    race_r[k] = weft_join(race_c, weft_after(10 * WEFT_SEC), &v);
+    if (race_r[k] == 0)
+        CHECK_EQ((uintptr_t)v, 14u);
+    return NULL;
+}
+
+WEFT_TEST(group_two_joiners_one_result) {
+    weft_group *g = mkgroup(2, 0);
+    for (int round = 0; round < 200; round++) {
+        CHECK_OK(weft_event_init(&race_go));
+        CHECK_OK(weft_group_spawn(g, &race_c, twice, (void *)7, NULL));
+        pthread_t t[2];
+        for (int k = 0; k < 2; k++)
+            CHECK_EQ(pthread_create(&t[k], NULL, race_joiner, (void *)(intptr_t)k), 0);
+        CHECK_OK(weft_event_set(&race_go));
+        for (int k = 0; k < 2; k++)
+            CHECK_EQ(pthread_join(t[k], NULL), 0);
+        int ok = (race_r[0] == 0) + (race_r[1] == 0);
+        CHECK_EQ(ok, 1);
+        int other = race_r[0] == 0 ? race_r[1] : race_r[0];
+        CHECK(other == -EBUSY || other == -ESRCH);
+        CHECK_OK(weft_event_destroy(&race_go));
+    }
+    CHECK_EQ(weft_group_count(g), (size_t)0);
+    CHECK_OK(weft_group_destroy(g));
+}
+
 WEFT_MAIN()

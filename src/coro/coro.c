@@ -521,7 +521,7 @@ static __attribute__((noinline)) int join_other(weft_coro c, int err, int64_t de
                                                 void **result) {
     weft__coro *co = resolve_any(c, &err);
     if (co && in_group(co))
-        return weft__group_join(co, deadline, result);
+        return weft__group_join(co, c.gen, deadline, result);
     return err;
 }
 
@@ -601,7 +601,7 @@ WEFT_API int weft_detach(weft_coro c) {
     int err;
     weft__coro *co = resolve_any(c, &err);
     if (co && in_group(co))
-        return weft__group_detach(co);
+        return weft__group_detach(co, c.gen);
     co = resolve(c, &s, &err);
     if (!co)
         return err;

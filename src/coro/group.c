@@ -517,14 +517,30 @@ static inline bool is_done(const weft__coro *co) {
     return __atomic_load_n(&co->gdone, __ATOMIC_ACQUIRE);
 }
 
-int weft__group_join(weft__coro *co, int64_t deadline, void **result) {
-    weft__sched *s = weft__sched_get();
-    if (s && co == s->current)
+/* gdone: 0 running, 1 finished and off its stack, 2 taken by the one party that
+ * releases it (a join, a detach, or weft_group_destroy), all under its stripe lock
+ * with the handle's generation checked again: two threads joining one handle at once
+ * get one result and one -ESRCH, never a double release. */
+static inline bool same_gen(const weft__coro *co, uint64_t gen) {
+    return atomic_load_explicit(&co->gen, memory_order_acquire) == gen;
+}
+
+int weft__group_join(weft__coro *co, uint64_t gen, int64_t deadline, void **result) {
+    weft__sched *s = weft__sched_ensure(); /* for the block's free list */
+    if (!s)
+        return -ENOMEM;
+    if (!same_gen(co, gen))
+        return -ESRCH; /* released meanwhile: the block may even be ours now */
+    if (co == s->current)
         return -EDEADLK;
     if (atomic_load(&co->flags) & WEFT__F_DETACHED)
         return -EINVAL;
     weft__spin *l = stripe(co);
     weft__spin_lock(l);
+    if (!same_gen(co, gen)) {
+        weft__spin_unlock(l);
+        return -ESRCH;
+    }
     if (!is_done(co)) {
         if (co->joiner) {
             weft__spin_unlock(l);
@@ -539,43 +555,48 @@ int weft__group_join(weft__coro *co, int64_t deadline, void **result) {
         weft__spin_lock(l);
         if (co->joiner == w)
             co->joiner = NULL;
-        weft__spin_unlock(l);
-        if (r < 0)
+        if (r < 0) {
+            weft__spin_unlock(l);
             return r;
-    } else {
-        weft__spin_unlock(l);
+        }
     }
+    if (!same_gen(co, gen) || __atomic_load_n(&co->gdone, __ATOMIC_ACQUIRE) != 1) {
+        weft__spin_unlock(l);
+        return -ESRCH; /* another party took it */
+    }
+    __atomic_store_n(&co->gdone, 2, __ATOMIC_RELEASE);
+    weft__spin_unlock(l);
     if (result)
         *result = co->arg;
-    s = weft__sched_ensure();
-    if (!s)
-        return -ENOMEM; /* c stays joinable */
-    weft__coro_release(s, co);
+    weft__coro_release(weft__sched_here(), co);
     return 0;
 }
 
-int weft__group_detach(weft__coro *co) {
+int weft__group_detach(weft__coro *co, uint64_t gen) {
+    weft__sched *s = weft__sched_ensure();
+    if (!s)
+        return -ENOMEM;
     weft__spin *l = stripe(co);
     weft__spin_lock(l);
-    if (co->joiner) {
-        weft__spin_unlock(l);
-        return -EBUSY;
+    int r = 0;
+    bool take = false;
+    if (!same_gen(co, gen) || __atomic_load_n(&co->gdone, __ATOMIC_ACQUIRE) == 2) {
+        r = -ESRCH;
+    } else if (co->joiner) {
+        r = -EBUSY;
+    } else if (atomic_load(&co->flags) & WEFT__F_DETACHED) {
+        r = -EINVAL;
+    } else {
+        weft__coro_flag_set(co, WEFT__F_DETACHED);
+        if (is_done(co)) {
+            __atomic_store_n(&co->gdone, 2, __ATOMIC_RELEASE);
+            take = true;
+        }
     }
-    if (atomic_load(&co->flags) & WEFT__F_DETACHED) {
-        weft__spin_unlock(l);
-        return -EINVAL;
-    }
-    weft__coro_flag_set(co, WEFT__F_DETACHED);
-    bool done = is_done(co);
     weft__spin_unlock(l);
-    if (done) {
-        weft__sched *s = weft__sched_ensure();
-        if (s)
-            weft__coro_release(s, co);
-        else
-            weft__group_unlist(co); /* its block is lost, but the handle goes stale */
-    }
-    return 0;
+    if (take)
+        weft__coro_release(s, co);
+    return r;
 }
 
 int weft__group_watch(weft__coro *co, weft__waiter *w) {
@@ -828,7 +849,8 @@ WEFT_API int weft_group_destroy(weft_group *g) {
         weft__spin_lock(&g->wait_lock);
         (void)wait_empty(g, WEFT_FOREVER, WEFT__W_NOCANCEL);
     }
-    /* Finished coroutines nobody joined: released, their handles go stale. */
+    /* Finished coroutines nobody joined: released, their handles go stale. One that
+     * a join or detach is taking meanwhile is left to it (and waited for). */
     weft__sched *s = weft__sched_ensure();
     for (unsigned i = 0; i <= g->n; i++) {
         weft__glist *l = &g->lists[i];
@@ -838,7 +860,16 @@ WEFT_API int weft_group_destroy(weft_group *g) {
             weft__spin_unlock(&l->lock);
             if (!co)
                 break;
-            if (s)
+            weft__spin *sl = stripe(co);
+            weft__spin_lock(sl);
+            bool take = __atomic_load_n(&co->gdone, __ATOMIC_ACQUIRE) == 1 && !co->joiner &&
+                        !(atomic_load(&co->flags) & WEFT__F_DETACHED);
+            if (take)
+                __atomic_store_n(&co->gdone, 2, __ATOMIC_RELEASE);
+            weft__spin_unlock(sl);
+            if (!take)
+                sched_yield();
+            else if (s)
                 weft__coro_release(s, co);
             else
                 unlist(g, co);

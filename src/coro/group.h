@@ -89,8 +89,8 @@ void weft__group_block(weft__sched *s);
 /* weft_yield of a group coroutine. */
 void weft__group_yield(weft__sched *s, weft__coro *co);
 /* Join, detach, cancel and the joiner slot as a watch, from any thread. */
-int weft__group_join(weft__coro *co, int64_t deadline, void **result);
-int weft__group_detach(weft__coro *co);
+int weft__group_join(weft__coro *co, uint64_t gen, int64_t deadline, void **result);
+int weft__group_detach(weft__coro *co, uint64_t gen);
 int weft__group_cancel(weft__coro *co);
 int weft__group_watch(weft__coro *co, weft__waiter *w);
 void weft__group_unwatch(weft__coro *co, weft__waiter *w);
