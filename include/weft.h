@@ -302,7 +302,8 @@ WEFT_API size_t weft_coro_count(void);
  * runs on.
  * Errors: -ESRCH (to is stale or has finished), -EDEADLK (to is the
  * caller), -EBUSY (to is neither suspended in weft_switch nor spawned
- * suspended: it is ready or blocked elsewhere), -EXDEV (another thread's),
+ * suspended: it is ready or blocked elsewhere), -EXDEV (another thread's,
+ * or either is a worker group's coroutine: switching is per thread),
  * -ECANCELED (the caller was cancelled while suspended; or already is). */
 WEFT_API int weft_switch(weft_coro to, void *value, void **received);
 
@@ -529,9 +530,10 @@ enum {
  * others, and detach c; joining c there is -EDEADLK. If c has finished
  * already (not yet joined), fn runs at once, in the caller, and *id is 0.
  * On success *id (id may be NULL) receives a nonzero id for
- * weft_coro_unlink. Call it on c's thread.
+ * weft_coro_unlink. Call it on c's thread (a worker group's coroutine links
+ * only itself: it may be running on another worker).
  * Errors: -EINVAL (fn NULL, unknown `when`, c a main coroutine), -ESRCH
- * (stale), -EXDEV (another thread's), -ENOMEM. */
+ * (stale), -EXDEV (another thread's, or another group coroutine), -ENOMEM. */
 WEFT_API int weft_coro_link(weft_coro c, int when, weft_link_fn fn, void *ud, uint64_t *id);
 
 /* Removes the link `id` of c before it runs (gevent's unlink). Errors:
@@ -3176,7 +3178,7 @@ typedef struct weft_waitable {
  * one, a detached thread; no entry but WEFT_WAIT_NONE and deadline WEFT_FOREVER), -EBADF (a
  * negative or closed descriptor, or one closed with weft_fd_close while
  * waiting), -ESRCH (a stale coroutine handle), -EXDEV (another thread's
- * coroutine), -EDEADLK (the calling coroutine itself, or the calling
+ * coroutine, unless a worker group's), -EDEADLK (the calling coroutine itself, or the calling
  * thread's own weft_thread), -ECHILD (a process
  * another process started), -EBUSY (see above), -EPERM (a descriptor epoll
  * cannot watch, in a coroutine), -ENOMEM. */
