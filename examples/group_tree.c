@@ -21,7 +21,7 @@
 #include <stdlib.h>
 
 typedef struct {
-    long num, size;
+    long long num, size;
     weft_chan *out;
 } node;
 
@@ -37,27 +37,27 @@ static const weft_coro_opts child_opts = {.stack_mode = WEFT_STACK_SHARED, .deta
 
 static void *subtree(void *arg) {
     node n = *(node *)arg; /* copied: the parent frees the array once all have sent */
-    long sum = 0;
+    long long sum = 0;
     if (n.size == 1) {
         sum = n.num;
     } else {
         weft_chan *ch;
-        int r = weft_chan_create(&ch, sizeof(long), 10);
+        int r = weft_chan_create(&ch, sizeof(long long), 10);
         node *kids = malloc(10 * sizeof *kids);
         if (r < 0 || !kids) {
             fail("making a node", r < 0 ? r : -ENOMEM);
             exit(1);
         }
-        long child = n.size / 10;
-        for (long i = 0; i < 10; i++) {
+        long long child = n.size / 10;
+        for (long long i = 0; i < 10; i++) {
             kids[i] = (node){n.num + i * child, child, ch};
             if ((r = weft_spawn(NULL, subtree, &kids[i], &child_opts)) < 0) {
                 fail("weft_spawn", r);
                 exit(1);
             }
         }
-        for (long i = 0; i < 10; i++) {
-            long v = 0;
+        for (long long i = 0; i < 10; i++) {
+            long long v = 0;
             if ((r = weft_chan_recv(ch, &v, WEFT_FOREVER)) < 0) {
                 fail("weft_chan_recv", r);
                 exit(1);
@@ -74,9 +74,9 @@ static void *subtree(void *arg) {
 }
 
 /* One tree, on group g (or this thread when g is NULL): its sum and wall time. */
-static int tree(weft_group *g, long leaves, long *sum, double *secs) {
+static int tree(weft_group *g, long long leaves, long long *sum, double *secs) {
     weft_chan *root;
-    int r = weft_chan_create(&root, sizeof(long), 1);
+    int r = weft_chan_create(&root, sizeof(long long), 1);
     if (r < 0)
         return r;
     node top = {0, leaves, root};
@@ -93,15 +93,15 @@ static int tree(weft_group *g, long leaves, long *sum, double *secs) {
 }
 
 int main(int argc, char **argv) {
-    long leaves = 100000;
+    long long leaves = 100000;
     if (argc > 2) {
         fprintf(stderr, "usage: group_tree [LEAVES]\n");
         return 2;
     }
     if (argc == 2) {
         char *end;
-        leaves = strtol(argv[1], &end, 10);
-        long p = 10;
+        leaves = strtoll(argv[1], &end, 10);
+        long long p = 10;
         while (p < leaves && p <= 1000000)
             p *= 10;
         if (*end || p != leaves) {
@@ -109,9 +109,9 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    const long want = leaves * (leaves - 1) / 2;
+    const long long want = leaves * (leaves - 1) / 2;
 
-    long sum = 0;
+    long long sum = 0;
     double one = 0, many = 0;
     /* One untimed tree first: both timed runs then find the memory mapped already
      * (blocks a thread frees past a few thousand are anyone's). */
@@ -119,11 +119,11 @@ int main(int argc, char **argv) {
     if (r == 0)
         r = tree(NULL, leaves, &sum, &one);
     if (r < 0 || sum != want) {
-        fprintf(stderr, "group_tree: one thread: %s, sum %ld (want %ld)\n",
+        fprintf(stderr, "group_tree: one thread: %s, sum %lld (want %lld)\n",
                 r < 0 ? weft_strerror(r) : "wrong sum", sum, want);
         return 1;
     }
-    printf("one thread:       %ld coroutines, sum %ld, %.3f s\n", leaves + leaves / 9, sum,
+    printf("one thread:       %lld coroutines, sum %lld, %.3f s\n", leaves + leaves / 9, sum,
            one);
 
     weft_group *g;
@@ -135,11 +135,11 @@ int main(int argc, char **argv) {
     r = tree(g, leaves, &sum, &many);
     int d = weft_group_destroy(g);
     if (r < 0 || d < 0 || sum != want || failed) {
-        fprintf(stderr, "group_tree: group: %s, sum %ld (want %ld)\n",
+        fprintf(stderr, "group_tree: group: %s, sum %lld (want %lld)\n",
                 r < 0 ? weft_strerror(r) : d < 0 ? weft_strerror(d) : "wrong sum", sum, want);
         return 1;
     }
-    printf("group of %d workers: %ld coroutines, sum %ld, %.3f s\n", workers,
+    printf("group of %d workers: %lld coroutines, sum %lld, %.3f s\n", workers,
            leaves + leaves / 9, sum, many);
     return 0;
 }

@@ -468,34 +468,34 @@ WEFT_TEST(group_idle_uses_no_cpu) {
 /* ---- a tree of a hundred thousand SHARED coroutines (skynet) ----------------
  * Ten thousand under ThreadSanitizer, whose fibers count as threads (8128 at most). */
 #if defined(__SANITIZE_THREAD__)
-#define TREE_N 10000L
+#define TREE_N ((int64_t)10000)
 #else
-#define TREE_N 100000L
+#define TREE_N ((int64_t)100000)
 #endif
 
 typedef struct {
-    long num, size;
+    int64_t num, size;
     weft_chan *out;
 } node;
 
 static void *tree(void *p) {
     node a = *(node *)p;
-    long sum = 0;
+    int64_t sum = 0;
     if (a.size == 1) {
         sum = a.num;
     } else {
         weft_chan *ch;
-        CHECK_OK(weft_chan_create(&ch, sizeof(long), 10));
-        long child = a.size / 10;
+        CHECK_OK(weft_chan_create(&ch, sizeof(int64_t), 10));
+        int64_t child = a.size / 10;
         node *kids = malloc(10 * sizeof *kids);
         CHECK(kids != NULL);
         static const weft_coro_opts sh = {.stack_mode = WEFT_STACK_SHARED, .detached = 1};
-        for (long i = 0; i < 10; i++) {
+        for (int64_t i = 0; i < 10; i++) {
             kids[i] = (node){a.num + i * child, child, ch};
             CHECK_OK(weft_spawn(NULL, tree, &kids[i], &sh));
         }
-        for (long i = 0; i < 10; i++) {
-            long v;
+        for (int64_t i = 0; i < 10; i++) {
+            int64_t v;
             CHECK_OK(weft_chan_recv(ch, &v, WEFT_FOREVER));
             sum += v;
         }
@@ -509,11 +509,11 @@ static void *tree(void *p) {
 static void tree_in(unsigned threads, int migrate) {
     weft_group *g = mkgroup(threads, migrate);
     weft_chan *root;
-    CHECK_OK(weft_chan_create(&root, sizeof(long), 1));
+    CHECK_OK(weft_chan_create(&root, sizeof(int64_t), 1));
     node a = {0, TREE_N, root};
     static const weft_coro_opts sh = {.stack_mode = WEFT_STACK_SHARED, .detached = 1};
     CHECK_OK(weft_group_spawn(g, NULL, tree, &a, &sh));
-    long r = 0;
+    int64_t r = 0;
     CHECK_OK(weft_chan_recv(root, &r, weft_after(60 * WEFT_SEC)));
     CHECK_EQ(r, TREE_N * (TREE_N - 1) / 2);
     CHECK_OK(weft_group_wait(g, weft_after(10 * WEFT_SEC)));
