@@ -727,6 +727,17 @@ static void stop_workers(weft_group *g, unsigned started) {
         pthread_join(g->w[i].thread, NULL);
 }
 
+/* Stops the `started` workers and frees g. */
+static void group_end(weft_group *g, unsigned started) {
+    stop_workers(g, started);
+    g->tag = 0;
+    pthread_mutex_destroy(&g->start_lock);
+    pthread_cond_destroy(&g->start_cond);
+    free(g->lists);
+    free(g->w);
+    weft__free(g);
+}
+
 WEFT_API int weft_group_create(weft_group **out, const weft_group_opts *opts) {
     static const weft_group_opts defaults;
     if (!out)
@@ -785,14 +796,8 @@ WEFT_API int weft_group_create(weft_group **out, const weft_group_opts *opts) {
     pthread_cond_broadcast(&g->start_cond);
     pthread_mutex_unlock(&g->start_lock);
     if (err) {
-        stop_workers(g, made);
-        g->tag = 0;
-        pthread_mutex_destroy(&g->start_lock);
-        pthread_cond_destroy(&g->start_cond);
-        free(g->lists);
-        free(g->w);
-        weft__free(g);
-        return err == -EAGAIN ? -EAGAIN : err;
+        group_end(g, made);
+        return err;
     }
     groups_add(g);
     *out = g;
@@ -876,13 +881,7 @@ WEFT_API int weft_group_destroy(weft_group *g) {
         }
     }
     groups_remove(g);
-    stop_workers(g, g->n);
-    g->tag = 0;
-    pthread_mutex_destroy(&g->start_lock);
-    pthread_cond_destroy(&g->start_cond);
-    free(g->lists);
-    free(g->w);
-    weft__free(g);
+    group_end(g, g->n);
     return 0;
 }
 
