@@ -1360,7 +1360,8 @@ WEFT_TEST(sem_counting_and_errors) {
 typedef struct {
     weft_sem s;
     atomic_int log[16];
-    atomic_int n;
+    atomic_int slot; /* the next free log slot */
+    atomic_int n;    /* log entries written: bumped after the store */
     int64_t deadline;
 } sf_t;
 typedef struct {
@@ -1370,8 +1371,10 @@ typedef struct {
 static long sf_waiter(void *p) {
     sf_arg *a = p;
     int r = weft_sem_acquire(&a->t->s, a->t->deadline);
-    if (r == 0)
-        atomic_store(&a->t->log[atomic_fetch_add(&a->t->n, 1)], a->id);
+    if (r == 0) {
+        atomic_store(&a->t->log[atomic_fetch_add(&a->t->slot, 1)], a->id);
+        atomic_fetch_add(&a->t->n, 1);
+    }
     return r;
 }
 static void *sf_waiter_coro(void *p) { return RET(sf_waiter(p)); }
@@ -1459,6 +1462,7 @@ static void sem_timeout_cancel_body(void) {
     CHECK_OK(weft_sem_init(&t.s, 1, 1));
     CHECK_OK(weft_sem_acquire(&t.s, WEFT_NOWAIT));
     atomic_store(&t.n, 0);
+    atomic_store(&t.slot, 0);
     t.deadline = weft_after(30 * WEFT_SEC);
     c0 = spawn_c(sf_waiter_coro, &a0);
     WAIT_UNTIL(sem_waiters(&t.s) == 1);
