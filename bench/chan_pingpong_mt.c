@@ -1,37 +1,10 @@
 /* chan_pingpong_mt: unbuffered channel round trip between two coroutines of a worker
  * group of two workers (the pair may run on either, and move), ns per round trip. The
  * same pair on one thread is printed as `weft-1t`. */
-#include "bench.h"
-
-static weft_chan *ping, *pong;
-static long iters;
-
-static void *ponger(void *arg) {
-    (void)arg;
-    long v;
-    for (long i = 0; i < iters; i++) {
-        BENCH_CHECK(weft_chan_recv(ping, &v, WEFT_FOREVER));
-        BENCH_CHECK(weft_chan_send(pong, &v, WEFT_FOREVER));
-    }
-    return NULL;
-}
+#include "pingpong.h"
 
 static void *pinger(void *arg) {
-    int64_t *ns = arg;
-    weft_coro c;
-    BENCH_CHECK(weft_spawn(&c, ponger, NULL, NULL));
-    int64_t t0 = weft_now();
-    for (long i = 0; i < iters; i++) {
-        long v = i, back;
-        BENCH_CHECK(weft_chan_send(ping, &v, WEFT_FOREVER));
-        BENCH_CHECK(weft_chan_recv(pong, &back, WEFT_FOREVER));
-        if (back != i) {
-            fprintf(stderr, "wrong value %ld != %ld\n", back, i);
-            exit(1);
-        }
-    }
-    *ns = weft_now() - t0;
-    BENCH_CHECK(weft_join(c, WEFT_FOREVER, NULL));
+    *(int64_t *)arg = pingpong_rounds();
     return NULL;
 }
 

@@ -4,46 +4,11 @@
  * cold. The same tree on one thread, measured the same way in another fresh process,
  * is printed as `weft-1t`, so the speed-up comes from one run. With SKYNET_MT_WARM=1
  * each process times a second tree too (memory warm), printed as a note. */
-#include "bench.h"
+#include "skynet_tree.h"
 
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-typedef struct {
-    long num, size;
-    weft_chan *out;
-} node_arg;
-
-static const weft_coro_opts shared = {.stack_mode = WEFT_STACK_SHARED, .detached = 1};
-
-static void *skynet(void *p) {
-    node_arg a = *(node_arg *)p;
-    long sum = 0;
-    if (a.size == 1) {
-        sum = a.num;
-    } else {
-        weft_chan *ch;
-        BENCH_CHECK(weft_chan_create(&ch, sizeof(long), 10));
-        long child = a.size / 10;
-        node_arg *kids = malloc(10 * sizeof *kids);
-        if (!kids)
-            exit(1);
-        for (long i = 0; i < 10; i++) {
-            kids[i] = (node_arg){a.num + i * child, child, ch};
-            BENCH_CHECK(weft_spawn(NULL, skynet, &kids[i], &shared));
-        }
-        for (long i = 0; i < 10; i++) {
-            long v;
-            BENCH_CHECK(weft_chan_recv(ch, &v, WEFT_FOREVER));
-            sum += v;
-        }
-        free(kids);
-        weft_chan_destroy(ch);
-    }
-    BENCH_CHECK(weft_chan_send(a.out, &sum, WEFT_FOREVER));
-    return NULL;
-}
 
 /* One tree: in group g, or on this thread when g is NULL; seconds. */
 static double tree(weft_group *g, long size) {
