@@ -697,11 +697,16 @@ WEFT_TEST(dump_without_process_vm_readv) {
 }
 
 /* gdb: tools/weft-gdb.py against a live child with coroutines parked on a
- * lock, a channel and an event, one of them on the SHARED stack. */
+ * lock, a channel and an event, one of them on the SHARED stack, and one of a worker
+ * group parked on an event. */
 /* WEFT_TEST_TIMEOUT(gdb_extension, 120) */
 static void *g_child_recv(void *a) {
     int v;
     return (void *)(intptr_t)weft_chan_recv(a, &v, WEFT_FOREVER);
+}
+static bool group_coro_parked(const char *t, void *ud) {
+    (void)ud;
+    return strstr(t, "\"gdb-group\": parked on event") != NULL;
 }
 static char *run_cmd(const char *cmd) {
     FILE *f = popen(cmd, "r");
@@ -716,6 +721,35 @@ static char *run_cmd(const char *cmd) {
     pclose(f);
     return b;
 }
+/* What the extension shows of the child's group: the group in info weft-threads, its
+ * coroutine under it in info weft-coroutines (on the worker's thread), and weft-bt
+ * of that coroutine reaching its function. */
+static void check_gdb_group(const char *out, uint64_t gid) {
+    CHECK(strstr(out, "\nworker group 0x") != NULL);
+    CHECK(strstr(out, ": 1 workers (threads ") != NULL);
+    CHECK(strstr(out, "), 1 live coroutines\n") != NULL);
+    const char *under = strstr(out, " (1 workers):\n");
+    CHECK(under != NULL);
+    char want[64];
+    snprintf(want, sizeof want, "\n%-8llu ", (unsigned long long)gid);
+    const char *line = strstr(under, want);
+    CHECK(line != NULL);
+    const char *eol = strchr(line + 1, '\n');
+    CHECK(eol != NULL);
+    char l[512];
+    snprintf(l, sizeof l, "%.*s", (int)(eol - line - 1), line + 1);
+    CHECK(strstr(l, "guarded parked on event 0x") != NULL);
+    CHECK(strstr(l, "\"gdb-group\"") != NULL);
+    /* the worker's thread, not 0 (not started) and not the child's main thread */
+    unsigned long long id = 0, tid = 0;
+    CHECK_EQ(sscanf(l, "%llu %llu", &id, &tid), 2);
+    CHECK(tid != 0);
+    const char *bt = strstr(out, "--group--\n");
+    CHECK(bt != NULL);
+    CHECK(strstr(bt, " in weft__park ") != NULL || strstr(bt, " in park_group ") != NULL);
+    CHECK(strstr(bt, " in dump_test_w_event at ") != NULL);
+}
+
 WEFT_TEST(gdb_extension) {
     char *probe = run_cmd("gdb -batch -nx -ex 'python print(\"py-\" + \"ok\")' 2>&1");
     bool usable = strstr(probe, "py-ok") != NULL;
@@ -743,13 +777,23 @@ WEFT_TEST(gdb_extension) {
         weft_spawn(&c, g_child_recv, ch, &o2);
         weft_spawn(&c, w_event, &g_event, &o3);
         weft_yield();
-        (void)!write(p[1], "r", 1);
+        /* a group of one worker; its coroutine parked before gdb looks */
+        weft_group *g;
+        weft_coro_opts o4 = {.name = "gdb-group", .detached = 1};
+        CHECK_OK(weft_group_create(&g, &(weft_group_opts){.threads = 1}));
+        CHECK_OK(weft_group_spawn(g, &c, w_event, &g_event, &o4));
+        char *t;
+        if (!dump_until(group_coro_parked, NULL, &t))
+            _exit(1);
+        free(t);
+        uint64_t gid = weft_coro_id(c);
+        (void)!write(p[1], &gid, sizeof gid);
         weft_sleep(60 * WEFT_SEC);
         _exit(0);
     }
     close(p[1]);
-    char c;
-    CHECK_EQ(read(p[0], &c, 1), 1);
+    uint64_t gid = 0;
+    CHECK_EQ(read(p[0], &gid, sizeof gid), (ssize_t)sizeof gid);
     close(p[0]);
     char cmd[2048];
     const char *src = __FILE__;
@@ -770,8 +814,9 @@ WEFT_TEST(gdb_extension) {
         snprintf(gen, sizeof gen, "-ex 'generate-core-file %s'", core);
     snprintf(cmd, sizeof cmd,
              "gdb -batch -nx -p %d -x %.*s/../tools/weft-gdb.py -ex 'info weft-threads' "
-             "-ex 'info weft-coroutines' -ex 'weft-bt 2' -ex 'weft-bt 3' %s 2>&1",
-             (int)pid, (int)(slash - src), src, gen);
+             "-ex 'info weft-coroutines' -ex 'weft-bt 2' -ex 'weft-bt 3' -ex 'echo --group--\\n' "
+             "-ex 'weft-bt %llu' %s 2>&1",
+             (int)pid, (int)(slash - src), src, (unsigned long long)gid, gen);
     char *out = run_cmd(cmd);
     kill(pid, SIGKILL);
     test_reap(pid);
@@ -798,6 +843,7 @@ WEFT_TEST(gdb_extension) {
     CHECK(strstr(out, " in chan_park at ") != NULL);
     /* where each was spawned */
     CHECK(strstr(out, "\"gdb-lock\"  spawned at weft_test_gdb_extension (test_dump.c:") != NULL);
+    check_gdb_group(out, gid);
     free(out);
 
     if (!with_core) {
@@ -812,8 +858,9 @@ WEFT_TEST(gdb_extension) {
     self[sn] = 0;
     snprintf(cmd, sizeof cmd,
              "gdb -batch -nx -x %.*s/../tools/weft-gdb.py -ex 'info weft-threads' "
-             "-ex 'info weft-coroutines' -ex 'weft-bt 2' -ex 'weft-bt 3' '%s' '%s' 2>&1",
-             (int)(slash - src), src, self, core);
+             "-ex 'info weft-coroutines' -ex 'weft-bt 2' -ex 'weft-bt 3' -ex 'echo --group--\\n' "
+             "-ex 'weft-bt %llu' '%s' '%s' 2>&1",
+             (int)(slash - src), src, (unsigned long long)gid, self, core);
     out = run_cmd(cmd);
     unlink(core);
     fputs(out, stderr);
@@ -825,6 +872,7 @@ WEFT_TEST(gdb_extension) {
     CHECK(strstr(out, "\"gdb-lock\"  spawned at weft_test_gdb_extension (test_dump.c:") != NULL);
     CHECK(strstr(out, " in w_lock at ") != NULL);
     CHECK(strstr(out, " in chan_park at ") != NULL);
+    check_gdb_group(out, gid);
     free(out);
 }
 

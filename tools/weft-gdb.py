@@ -1,12 +1,14 @@
-# weft's gdb extension: lists the schedulers' threads and coroutines and
-# shows a parked coroutine's frames. Reads memory only, so it works on a
-# live process and on a core file; needs weft's debug information (the
-# library built with -g, the default RelWithDebInfo).
+# weft's gdb extension: lists the schedulers' threads, the worker groups and
+# every coroutine, and shows a parked coroutine's frames. Reads memory only, so
+# it works on a live process and on a core file; needs weft's debug information
+# (the library built with -g, the default RelWithDebInfo).
 #
-#   info weft-threads        every thread that runs a scheduler, then every thread
-#                            without one that has waited in a weft primitive
+#   info weft-threads        every thread that runs a scheduler, every thread
+#                            without one that has waited in a weft primitive, then
+#                            every worker group (its workers' threads, its count)
 #   info weft-coroutines     every coroutine: id, thread, state, wait reason, name,
-#                            where it was spawned
+#                            where it was spawned; a worker group's coroutines under
+#                            their group, each with the worker it runs or last ran on
 #   weft-bt ID               the return addresses on coroutine ID's stack
 #
 # Installed as share/gdb/auto-load/<libdir>/libweft.so.<version>-gdb.py; or
@@ -43,6 +45,55 @@ def _coros(s):
             yield co
         co = co["all_next"]
         n += 1
+
+
+def _groups():
+    """Every live worker group (weft_group_create's list, src/coro/group.c)."""
+    head = gdb.lookup_static_symbol("groups")
+    if head is None:
+        return
+    g = head.value()
+    n = 0
+    while int(g) and n < 100000:
+        yield g
+        g = g["reg_next"]
+        n += 1
+
+
+def _group_coros(g):
+    """(scheduler or None, coroutine) for each coroutine of group g: its lists are
+    one per worker (what that worker spawned), then one for spawns from outside.
+    The scheduler is the worker it runs on or last ran on; None before it starts."""
+    for i in range(int(g["n"]) + 1):
+        co = g["lists"][i]["head"]
+        n = 0
+        while int(co) and n < (1 << 24):
+            s = co["sched"]
+            if int(s) and int(s["group"]) == int(g):
+                yield s, co
+            else:
+                yield None, co
+            co = co["all_next"]
+            n += 1
+
+
+def _group_live(g):
+    w = g["w"]
+    n = int(g["n"])
+    fin = sum(int(w[i]["finished"]) for i in range(n))
+    sp = sum(int(w[i]["spawned"]) for i in range(n)) + int(g["outside"])
+    return max(sp - fin, 0)
+
+
+def _every_coro():
+    """(scheduler or None, coroutine) for every coroutine: each thread's, then each
+    group's."""
+    for s in _scheds():
+        for co in _coros(s):
+            yield s, co
+    for g in _groups():
+        for s, co in _group_coros(g):
+            yield s, co
 
 
 def _name(co):
@@ -96,6 +147,8 @@ def _spawned(co):
 
 
 def _state(s, co):
+    if s is None:
+        return "not started yet"
     st = STATE.get(int(co["state"]), "?")
     if int(co) == int(s["current"]) and not int(s["polling"]):
         return "running"
@@ -128,6 +181,12 @@ class InfoThreads(gdb.Command):
             print("thread %d \"%s\" (no coroutines): %s" % (int(t["tid"]), name, what))
             t = t["next"]
             n += 1
+        for g in _groups():
+            w = g["w"]
+            tids = " ".join(str(int(w[i]["s"]["wd_tid"])) if int(w[i]["s"]) else "0"
+                            for i in range(int(g["n"])))
+            print("worker group 0x%x: %d workers (threads %s), %d live coroutines" % (
+                int(g), int(g["n"]), tids, _group_live(g)))
 
 
 class InfoCoros(gdb.Command):
@@ -140,10 +199,19 @@ class InfoCoros(gdb.Command):
         print("%-8s %-8s %-7s %-40s %s" % ("ID", "THREAD", "STACK", "STATE", "NAME"))
         for s in _scheds():
             for co in _coros(s):
-                fl = int(co["flags"])
-                stack = "main" if fl & F_MAIN else ("shared" if fl & F_SHARED else "guarded")
-                print("%-8d %-8d %-7s %-40s %s%s" % (int(co["id"]), int(s["wd_tid"]), stack,
-                                                     _state(s, co), _name(co), _spawned(co)))
+                print(_coro_line(s, co))
+        for g in _groups():
+            print("worker group 0x%x (%d workers):" % (int(g), int(g["n"])))
+            for s, co in _group_coros(g):
+                print(_coro_line(s, co))
+
+
+def _coro_line(s, co):
+    fl = int(co["flags"])
+    stack = "main" if fl & F_MAIN else ("shared" if fl & F_SHARED else "guarded")
+    tid = int(s["wd_tid"]) if s is not None else 0
+    return "%-8d %-8d %-7s %-40s %s%s" % (int(co["id"]), tid, stack, _state(s, co), _name(co),
+                                          _spawned(co))
 
 
 def _is_return(pc):
@@ -176,10 +244,12 @@ class CoroBt(gdb.Command):
 
     def invoke(self, arg, from_tty):
         want = int(gdb.parse_and_eval(arg))
-        for s in _scheds():
-            for co in _coros(s):
-                if int(co["id"]) == want:
-                    return self._bt(s, co)
+        for s, co in _every_coro():
+            if int(co["id"]) == want:
+                if s is None:
+                    print("coroutine %d has not started yet: no frames" % want)
+                    return
+                return self._bt(s, co)
         raise gdb.GdbError("weft-bt: no coroutine %d" % want)
 
     def _bt(self, s, co):
