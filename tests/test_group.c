@@ -221,6 +221,13 @@ static void *wait_gate_record(void *arg) {
     return arg;
 }
 
+/* Until n wait_gate_record coroutines have entered (bounded: 10 s), then checks it. */
+static void until_entered(int n) {
+    for (int i = 0; i < 100000 && atomic_load(&entered) < n; i++)
+        usleep(100);
+    CHECK_EQ(atomic_load(&entered), n);
+}
+
 WEFT_TEST(group_cancel_and_detach_from_another_thread) {
     weft_group *g = mkgroup(2, 0);
     CHECK_OK(weft_event_init(&gate));
@@ -231,9 +238,7 @@ WEFT_TEST(group_cancel_and_detach_from_another_thread) {
     CHECK_OK(weft_group_spawn(g, &b, wait_gate_record, NULL, NULL));
     /* Both have started (a coroutine cancelled before it starts never runs its
      * function): bounded. */
-    for (int i = 0; i < 100000 && atomic_load(&entered) < 2; i++)
-        usleep(100);
-    CHECK_EQ(atomic_load(&entered), 2);
+    until_entered(2);
     CHECK_OK(weft_cancel(a));
     CHECK_OK(weft_cancel(a)); /* twice: still fine */
     CHECK_OK(weft_join(a, weft_after(10 * WEFT_SEC), NULL));
@@ -257,9 +262,7 @@ WEFT_TEST(group_destroy_cancels_what_is_left) {
     for (int i = 0; i < 50; i++)
         CHECK_OK(weft_group_spawn(g, &c[i], wait_gate_record, NULL, NULL));
     CHECK_EQ(weft_group_wait(g, weft_after(20 * WEFT_MSEC)), -ETIMEDOUT);
-    for (int i = 0; i < 100000 && atomic_load(&entered) < 50; i++)
-        usleep(100);
-    CHECK_EQ(atomic_load(&entered), 50);
+    until_entered(50);
     CHECK_OK(weft_group_destroy(g));
     CHECK_EQ(atomic_load(&saw_cancel), 50);
     for (int i = 0; i < 50; i++) /* released by the destroy */
@@ -629,8 +632,7 @@ WEFT_TEST(group_in_the_dump) {
     weft_coro c;
     weft_coro_opts o = {.name = "gdump"};
     CHECK_OK(weft_group_spawn(g, &c, wait_gate_record, NULL, &o));
-    for (int i = 0; i < 100000 && atomic_load(&entered) < 1; i++)
-        usleep(100);
+    until_entered(1);
     char *text = NULL;
     for (int tries = 0; tries < 1000; tries++) { /* until it has parked: bounded */
         FILE *f = tmpfile();

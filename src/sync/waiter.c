@@ -107,35 +107,32 @@ static int park_end(const weft__waiter *w, int r, int64_t own, weft__scope *sc) 
     return r;
 }
 
-/* The park of a group coroutine: it may resume on another worker unless it leaves
- * state in this one (a timer, an fd wait, a pin: WEFT__AFF_PARK). weft_cancel may
- * come from any thread (weft__group_cancel: cancel_st, then the flag). */
-static int park_group(weft__coro *co, weft__waiter *w, int64_t deadline, int64_t own,
-                      weft__scope *sc) {
-    weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
-    const bool cancellable = w->kind != WEFT__W_NOCANCEL;
-    int r;
-    if (cancellable)
-        weft__group_cancel_begin(co);
-    if (cancellable && (atomic_load(&co->flags) & WEFT__F_CANCELLED)) {
-        if (weft__waiter_claim(w, -ECANCELED, 0)) {
-            r = -ECANCELED;
-            goto out;
-        }
+/* What every coroutine park does before it blocks: ends at once, with the claimed
+ * result, when it is cancelled (and cancellable) or its deadline has passed; else arms
+ * the deadline's timer in s. 0: go on and block. */
+static __attribute__((always_inline)) inline int park_early(weft__coro *co, weft__sched *s,
+                                                            weft__waiter *w, int64_t deadline,
+                                                            bool cancelled) {
+    if (cancelled) {
+        if (weft__waiter_claim(w, -ECANCELED, 0))
+            return -ECANCELED;
     } else if (weft__dl_passed(deadline)) {
-        if (weft__waiter_claim(w, -ETIMEDOUT, 0)) {
-            r = -ETIMEDOUT;
-            goto out;
-        }
+        if (weft__waiter_claim(w, -ETIMEDOUT, 0))
+            return -ETIMEDOUT;
     } else if (!weft__dl_forever(deadline)) {
-        if (weft__timer_add(s, co, deadline) != 0 && weft__waiter_claim(w, -ENOMEM, 0)) {
-            r = -ENOMEM;
-            goto out;
-        }
+        if (weft__timer_add(s, co, deadline) != 0 && weft__waiter_claim(w, -ENOMEM, 0))
+            return -ENOMEM;
     }
-    uint8_t aff = atomic_load_explicit(&co->affine, memory_order_relaxed);
-    if (co->heap_idx || co->pins)
-        atomic_store_explicit(&co->affine, (uint8_t)(aff | WEFT__AFF_PARK), memory_order_relaxed);
+    return 0;
+}
+
+/* Blocks co, parked on w, in s until its waiter is claimed and it is run again. */
+static __attribute__((always_inline)) inline void park_block(weft__coro *co, weft__sched *s,
+                                                             weft__waiter *w) {
+    /* When the park began, to a poll round: the scheduler polls at least
+     * every 64 switches and whenever it has nothing to run, so this is
+     * early only by what ran since (a clock read here cost 5-10% of a
+     * channel round trip). */
     co->why_since = s->stamp;
     co->waiter = w;
     co->state = WEFT__C_PARKED;
@@ -143,11 +140,30 @@ static int park_group(weft__coro *co, weft__waiter *w, int64_t deadline, int64_t
     co->state = WEFT__C_READY;
     co->waiter = NULL;
     co->why = WEFT__WHY_NONE;
-    if (co->heap_idx) /* it resumed where its timer is (WEFT__AFF_PARK) */
-        weft__timer_remove(weft__sched_here(), co);
-    atomic_store_explicit(&co->affine, aff, memory_order_relaxed);
-    r = w->result;
-out:
+}
+
+/* The park of a group coroutine: it may resume on another worker unless it leaves
+ * state in this one (a timer, an fd wait, a pin: WEFT__AFF_PARK). weft_cancel may
+ * come from any thread (weft__group_cancel: cancel_st, then the flag). */
+static int park_group(weft__coro *co, weft__waiter *w, int64_t deadline, int64_t own,
+                      weft__scope *sc) {
+    weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
+    const bool cancellable = w->kind != WEFT__W_NOCANCEL;
+    if (cancellable)
+        weft__group_cancel_begin(co);
+    int r = park_early(co, s, w, deadline,
+                       cancellable && (atomic_load(&co->flags) & WEFT__F_CANCELLED));
+    if (r == 0) {
+        uint8_t aff = atomic_load_explicit(&co->affine, memory_order_relaxed);
+        if (co->heap_idx || co->pins)
+            atomic_store_explicit(&co->affine, (uint8_t)(aff | WEFT__AFF_PARK),
+                                  memory_order_relaxed);
+        park_block(co, s, w);
+        if (co->heap_idx) /* it resumed where its timer is (WEFT__AFF_PARK) */
+            weft__timer_remove(weft__sched_here(), co);
+        atomic_store_explicit(&co->affine, aff, memory_order_relaxed);
+        r = w->result;
+    }
     if (cancellable)
         weft__group_cancel_end(co);
     return park_end(w, r, own, sc);
@@ -169,27 +185,11 @@ int weft__park(weft__waiter *w, int64_t deadline) {
     if (unlikely(atomic_load_explicit(&co->flags, memory_order_relaxed) & WEFT__F_GROUP))
         return park_group(co, w, deadline, own, sc);
     weft__sched *s = atomic_load_explicit(&co->sched, memory_order_relaxed);
-    if ((co->flags & WEFT__F_CANCELLED) && w->kind != WEFT__W_NOCANCEL) {
-        if (weft__waiter_claim(w, -ECANCELED, 0))
-            return -ECANCELED;
-    } else if (weft__dl_passed(deadline)) {
-        if (weft__waiter_claim(w, -ETIMEDOUT, 0))
-            return park_end(w, -ETIMEDOUT, own, sc);
-    } else if (!weft__dl_forever(deadline)) {
-        if (weft__timer_add(s, co, deadline) != 0 && weft__waiter_claim(w, -ENOMEM, 0))
-            return -ENOMEM;
-    }
-    /* When the park began, to a poll round: the scheduler polls at least
-     * every 64 switches and whenever it has nothing to run, so this is
-     * early only by what ran since (a clock read here cost 5-10% of a
-     * channel round trip). */
-    co->why_since = s->stamp;
-    co->waiter = w;
-    co->state = WEFT__C_PARKED;
-    weft__sched_block(s);
-    co->state = WEFT__C_READY;
-    co->waiter = NULL;
-    co->why = WEFT__WHY_NONE;
+    int r = park_early(co, s, w, deadline,
+                       (co->flags & WEFT__F_CANCELLED) && w->kind != WEFT__W_NOCANCEL);
+    if (unlikely(r))
+        return park_end(w, r, own, sc);
+    park_block(co, s, w);
     if (co->heap_idx)
         weft__timer_remove(s, co);
     return park_end(w, w->result, own, sc);
