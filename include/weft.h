@@ -368,6 +368,11 @@ WEFT_API int weft_cancelled(void);
  *    (-EINVAL). weft_coro_link and weft_coro_unlink on a group's coroutine
  *    must come from that coroutine itself, and weft_killall does not take a
  *    group's coroutines (-EXDEV): cancel and join them instead.
+ *  - Scheduling stays cooperative: a coroutine that computes without blocking
+ *    holds its worker. Other workers take what waits in its queue, but not the
+ *    coroutine it woke last (that one runs next on that worker) nor those that
+ *    resume only there (see above): call weft_yield now and then in a long
+ *    computation, or hand it to a thread pool.
  *  - weft_coro_count() in a group's coroutine counts the group's unfinished
  *    coroutines but the caller.
  *  - WEFT_GROUP_MIGRATE=always in the environment (or opts.migrate) makes every
