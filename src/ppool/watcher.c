@@ -197,9 +197,18 @@ static bool settle(weft_ppool *p, const bool *dead) {
         if (!p->w[i].pid)
             continue;
         for (int c = 0; c < PP_CELLS; c++) {
-            if (p->w[i].job[c] && atomic_load(&p->shm->w[i].cell[c].state) == CELL_DONE) {
+            _Atomic uint32_t *st = &p->shm->w[i].cell[c].state;
+            if (atomic_load(st) != CELL_DONE)
+                continue;
+            if (p->w[i].job[c]) {
                 weft__pp_take(p, i, c, &fin);
                 took = true;
+            } else {
+                /* A result no one waits for: weft_ppool_terminate released the cell
+                 * while its worker, not yet killed, finished the task. Left DONE it
+                 * would keep any_done() true and the watcher spinning, never polling
+                 * for the deaths it waits for. */
+                atomic_store(st, CELL_FREE);
             }
         }
         if (dead && dead[i] && p->w[i].pid < 0) {
