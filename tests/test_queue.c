@@ -1068,32 +1068,39 @@ WEFT_TEST(shared_stack_cross_thread) {
 }
 
 /* A SHARED getter whose wait ends without an element keeps its buffer intact. */
+typedef struct {
+    weft_queue *q;
+    weft_event timed_out; /* its first get has ended: the queue is shut down after */
+} sgf_arg;
 static void *shared_get_fails(void *p) {
-    weft_queue *q = p;
+    sgf_arg *a = p;
     big_elem e;
     big_fill(&e, 9);
-    CHECK_ERR(weft_queue_get(q, &e, weft_after(5 * WEFT_MSEC)), -ETIMEDOUT);
+    CHECK_ERR(weft_queue_get(a->q, &e, weft_after(5 * WEFT_MSEC)), -ETIMEDOUT);
     big_check(&e);
     CHECK_EQ(e.seq, 9);
-    CHECK_ERR(weft_queue_get(q, &e, WEFT_FOREVER), -EPIPE);
+    CHECK_OK(weft_event_set(&a->timed_out));
+    CHECK_ERR(weft_queue_get(a->q, &e, WEFT_FOREVER), -EPIPE);
     big_check(&e);
     CHECK_EQ(e.seq, 9);
     return NULL;
 }
 
 static void body_shared_get_fails(void) {
-    weft_queue *q = mkq(WEFT_QUEUE_FIFO, sizeof(big_elem), 0);
+    sgf_arg arg = {.q = mkq(WEFT_QUEUE_FIFO, sizeof(big_elem), 0)};
+    CHECK_OK(weft_event_init(&arg.timed_out));
     weft_coro_opts o = {.stack_mode = WEFT_STACK_SHARED};
     atomic_int stop = 0;
     weft_coro a, b;
-    CHECK_ERR(weft_spawn(&a, shared_get_fails, q, &o), 0);
+    CHECK_ERR(weft_spawn(&a, shared_get_fails, &arg, &o), 0);
     CHECK_ERR(weft_spawn(&b, sh_busy, &stop, &o), 0);
-    CHECK_ERR(weft_sleep(20 * WEFT_MSEC), 0);
-    CHECK_ERR(weft_queue_shutdown(q, 0), 0);
+    CHECK_OK(weft_event_wait(&arg.timed_out, weft_after(20 * WEFT_SEC)));
+    CHECK_ERR(weft_queue_shutdown(arg.q, 0), 0); /* the second get may wait already, or not */
     CHECK_ERR(weft_join(a, WEFT_FOREVER, NULL), 0);
     atomic_store(&stop, 1);
     CHECK_ERR(weft_join(b, WEFT_FOREVER, NULL), 0);
-    CHECK_ERR(weft_queue_destroy(q), 0);
+    CHECK_ERR(weft_queue_destroy(arg.q), 0);
+    CHECK_OK(weft_event_destroy(&arg.timed_out));
 }
 WEFT_TEST(shared_get_fails) {
     run_in_thread(body_shared_get_fails);
