@@ -150,8 +150,11 @@ def _state(s, co):
     if s is None:
         return "not started yet"
     st = STATE.get(int(co["state"]), "?")
-    if int(co) == int(s["current"]) and not int(s["polling"]):
-        return "running"
+    if int(co) == int(s["current"]):
+        if not int(s["polling"]):
+            return "running"
+        if st == "ready":  # its thread sleeps in the poller on its stack, not parked
+            return "waiting for events"
     if st == "parked":
         return "parked on " + _reason(co)
     return st
