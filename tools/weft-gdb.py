@@ -22,42 +22,36 @@ WHY = ["unknown", "lock", "rlock", "cond", "sem", "event", "barrier", "chan-send
        "shm-ready", "other"]
 STATE = {1: "ready", 2: "parked", 3: "suspended", 4: "done"}
 F_SHARED, F_MAIN = 4, 8
+LIST_MAX, CORO_MAX = 100000, 1 << 24  # bounds: a corrupt list must not loop for ever
+
+
+def _chain(v, field, limit):
+    """The nodes of a NULL-terminated list from v through `field`, at most `limit`."""
+    n = 0
+    while int(v) and n < limit:
+        yield v
+        v = v[field]
+        n += 1
 
 
 def _scheds():
     head = gdb.lookup_static_symbol("wd_list")
     if head is None:
         raise gdb.GdbError("weft: no scheduler list (libweft without debug info, or not loaded)")
-    s = head.value()
-    n = 0
-    while int(s) and n < 100000:
-        yield s
-        s = s["wd_next"]
-        n += 1
+    return _chain(head.value(), "wd_next", LIST_MAX)
 
 
 def _coros(s):
     yield s["main"]
-    co = s["all"]
-    n = 0
-    while int(co) and n < (1 << 24):
+    for co in _chain(s["all"], "all_next", CORO_MAX):
         if int(co) != int(s["main"]):
             yield co
-        co = co["all_next"]
-        n += 1
 
 
 def _groups():
     """Every live worker group (weft_group_create's list, src/coro/group.c)."""
     head = gdb.lookup_static_symbol("groups")
-    if head is None:
-        return
-    g = head.value()
-    n = 0
-    while int(g) and n < 100000:
-        yield g
-        g = g["reg_next"]
-        n += 1
+    return _chain(head.value(), "reg_next", LIST_MAX) if head is not None else ()
 
 
 def _group_coros(g):
@@ -65,16 +59,9 @@ def _group_coros(g):
     one per worker (what that worker spawned), then one for spawns from outside.
     The scheduler is the worker it runs on or last ran on; None before it starts."""
     for i in range(int(g["n"]) + 1):
-        co = g["lists"][i]["head"]
-        n = 0
-        while int(co) and n < (1 << 24):
+        for co in _chain(g["lists"][i]["head"], "all_next", CORO_MAX):
             s = co["sched"]
-            if int(s) and int(s["group"]) == int(g):
-                yield s, co
-            else:
-                yield None, co
-            co = co["all_next"]
-            n += 1
+            yield (s if int(s) and int(s["group"]) == int(g) else None), co
 
 
 def _group_live(g):
@@ -172,9 +159,7 @@ class InfoThreads(gdb.Command):
             print("thread %d: current coroutine %d, %d live coroutines, scheduler 0x%x" % (
                 int(s["wd_tid"]), int(cur["id"]) if int(cur) else 0, int(s["live"]), int(s)))
         head = gdb.lookup_static_symbol("tw_list")
-        t = head.value() if head is not None else None
-        n = 0
-        while t is not None and int(t) and n < 100000:
+        for t in _chain(head.value(), "next", LIST_MAX) if head is not None else ():
             name = bytes(gdb.selected_inferior().read_memory(t["name"].address, 16))
             name = name.split(b"\0")[0].decode(errors="replace")
             if int(t["since"]):
@@ -182,8 +167,6 @@ class InfoThreads(gdb.Command):
             else:
                 what = "not in a weft wait"
             print("thread %d \"%s\" (no coroutines): %s" % (int(t["tid"]), name, what))
-            t = t["next"]
-            n += 1
         for g in _groups():
             w = g["w"]
             tids = " ".join(str(int(w[i]["s"]["wd_tid"])) if int(w[i]["s"]) else "0"
